@@ -1,0 +1,96 @@
+"""ws2core: the Ws2_32 side of the Winsock 2 SPI upcall table, emulated off Windows.
+
+``UpcallTable`` is the drop-in WSPUPCALLTABLE (the WPU upcalls under their Windows names);
+``HandleTable`` is the Pythonic handle table beneath it; ``FdSet`` and the ``FD_*``
+functions work on the Windows x64 fd_set layout.  ``IMPLEMENTATION`` says which core is in
+use: ``"cython"`` or ``"python"`` (the pure-Python twin, used when ``WS2CORE_PURE_PYTHON=1``
+or when the extension was not built).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+from . import constants
+from ._shared import WinsockError
+from .constants import *  # noqa: F403  (the Windows names are the public API)
+from .constants import errorname
+
+if TYPE_CHECKING:  # type checkers read _handles.pyi, which both cores follow
+    from ._handles import (
+        FD_CLR,
+        FD_ISSET,
+        FD_SET,
+        FD_ZERO,
+        DEFAULT_MAX_HANDLES,
+        REUSE_DELAY,
+        FdSet,
+        HandleTable,
+        Ref,
+    )
+elif os.environ.get("WS2CORE_PURE_PYTHON", "") == "1":
+    from ._handles_py import (
+        FD_CLR,
+        FD_ISSET,
+        FD_SET,
+        FD_ZERO,
+        DEFAULT_MAX_HANDLES,
+        REUSE_DELAY,
+        FdSet,
+        HandleTable,
+        Ref,
+    )
+else:
+    try:
+        from ._handles import (
+            FD_CLR,
+            FD_ISSET,
+            FD_SET,
+            FD_ZERO,
+            DEFAULT_MAX_HANDLES,
+            REUSE_DELAY,
+            FdSet,
+            HandleTable,
+            Ref,
+        )
+    except ModuleNotFoundError as missing:
+        if missing.name != "ws2core._handles":
+            raise  # a broken build should be loud, not slow
+        from ._handles_py import (
+            FD_CLR,
+            FD_ISSET,
+            FD_SET,
+            FD_ZERO,
+            DEFAULT_MAX_HANDLES,
+            REUSE_DELAY,
+            FdSet,
+            HandleTable,
+            Ref,
+        )
+
+from .upcalls import UpcallTable
+
+IMPLEMENTATION = "cython" if HandleTable.__module__ == "ws2core._handles" else "python"
+"""The core in use: ``"cython"`` (ws2core._handles) or ``"python"`` (the pure-Python twin)."""
+
+__all__ = [
+    "DEFAULT_MAX_HANDLES",
+    "FD_CLR",
+    "FD_ISSET",
+    "FD_SET",
+    "FD_ZERO",
+    "IMPLEMENTATION",
+    "REUSE_DELAY",
+    "FdSet",
+    "HandleTable",
+    "Ref",
+    "UpcallTable",
+    "WinsockError",
+    "__version__",
+    "constants",
+    "errorname",
+    *(name for name in dir(constants) if name.isupper()),
+]

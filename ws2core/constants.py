@@ -1,0 +1,133 @@
+"""Windows constants and error codes, with their Windows names and x64 values.
+
+Sources: winsock2.h and ws2spi.h as published in the Windows SDK (mirrored by mingw-w64),
+the "Windows Sockets Error Codes" page, and WaitForMultipleObjectsEx for the WAIT_* values.
+"""
+
+from __future__ import annotations
+
+# --- Handles and results (x64: SOCKET is UINT_PTR, WSAEVENT is HANDLE) ---
+INVALID_SOCKET = 2**64 - 1          #: (SOCKET)(~0) on x64
+SOCKET_ERROR = -1
+WSA_INVALID_EVENT = 0               #: ((WSAEVENT)NULL)
+FALSE = 0
+TRUE = 1
+
+# --- fd_set and waits ---
+FD_SETSIZE = 64
+WSA_MAXIMUM_WAIT_EVENTS = 64        #: MAXIMUM_WAIT_OBJECTS
+WSA_INFINITE = 0xFFFFFFFF           #: INFINITE
+WSA_WAIT_EVENT_0 = 0                #: WAIT_OBJECT_0
+WSA_WAIT_IO_COMPLETION = 0xC0       #: WAIT_IO_COMPLETION
+WSA_WAIT_TIMEOUT = 258              #: WAIT_TIMEOUT
+WSA_WAIT_FAILED = 0xFFFFFFFF        #: WAIT_FAILED (same bits as WSA_INFINITE)
+
+# --- Win32 error codes that Winsock reuses under WSA_* names ---
+ERROR_INVALID_HANDLE = 6
+ERROR_NOT_ENOUGH_MEMORY = 8
+ERROR_INVALID_PARAMETER = 87
+ERROR_OPERATION_ABORTED = 995
+ERROR_IO_INCOMPLETE = 996
+ERROR_IO_PENDING = 997
+WSA_INVALID_HANDLE = ERROR_INVALID_HANDLE
+WSA_NOT_ENOUGH_MEMORY = ERROR_NOT_ENOUGH_MEMORY
+WSA_INVALID_PARAMETER = ERROR_INVALID_PARAMETER
+WSA_OPERATION_ABORTED = ERROR_OPERATION_ABORTED
+WSA_IO_INCOMPLETE = ERROR_IO_INCOMPLETE
+WSA_IO_PENDING = ERROR_IO_PENDING
+
+# --- Windows Sockets error codes (WSABASEERR + n) ---
+WSABASEERR = 10000
+WSAEINTR = 10004
+WSAEBADF = 10009
+WSAEACCES = 10013
+WSAEFAULT = 10014
+WSAEINVAL = 10022
+WSAEMFILE = 10024
+WSAEWOULDBLOCK = 10035
+WSAEINPROGRESS = 10036
+WSAEALREADY = 10037
+WSAENOTSOCK = 10038
+WSAEDESTADDRREQ = 10039
+WSAEMSGSIZE = 10040
+WSAEPROTOTYPE = 10041
+WSAENOPROTOOPT = 10042
+WSAEPROTONOSUPPORT = 10043
+WSAESOCKTNOSUPPORT = 10044
+WSAEOPNOTSUPP = 10045
+WSAEPFNOSUPPORT = 10046
+WSAEAFNOSUPPORT = 10047
+WSAEADDRINUSE = 10048
+WSAEADDRNOTAVAIL = 10049
+WSAENETDOWN = 10050
+WSAENETUNREACH = 10051
+WSAENETRESET = 10052
+WSAECONNABORTED = 10053
+WSAECONNRESET = 10054
+WSAENOBUFS = 10055
+WSAEISCONN = 10056
+WSAENOTCONN = 10057
+WSAESHUTDOWN = 10058
+WSAETOOMANYREFS = 10059
+WSAETIMEDOUT = 10060
+WSAECONNREFUSED = 10061
+WSAELOOP = 10062
+WSAENAMETOOLONG = 10063
+WSAEHOSTDOWN = 10064
+WSAEHOSTUNREACH = 10065
+WSAENOTEMPTY = 10066
+WSAEPROCLIM = 10067
+WSAEUSERS = 10068
+WSAEDQUOT = 10069
+WSAESTALE = 10070
+WSAEREMOTE = 10071
+WSASYSNOTREADY = 10091
+WSAVERNOTSUPPORTED = 10092
+WSANOTINITIALISED = 10093
+WSAEDISCON = 10101
+WSAENOMORE = 10102
+WSAECANCELLED = 10103
+WSAEINVALIDPROCTABLE = 10104
+WSAEINVALIDPROVIDER = 10105
+WSAEPROVIDERFAILEDINIT = 10106
+WSASYSCALLFAILURE = 10107
+WSASERVICE_NOT_FOUND = 10108
+WSATYPE_NOT_FOUND = 10109
+WSA_E_NO_MORE = 10110
+WSA_E_CANCELLED = 10111
+WSAEREFUSED = 10112
+WSAHOST_NOT_FOUND = 11001
+WSATRY_AGAIN = 11002
+WSANO_RECOVERY = 11003
+WSANO_DATA = 11004
+
+
+def _error_names() -> dict[int, str]:
+    """Number -> name for every error code above.
+
+    Where a WSA_* name and its Win32 twin share a number, the WSA name wins (it is what a
+    Winsock programmer reads in the documentation of the function that failed).
+    """
+    names: dict[int, str] = {}
+    for name, value in globals().items():
+        if name.startswith("ERROR_") and isinstance(value, int):
+            names.setdefault(value, name)
+    for name, value in globals().items():
+        if name.startswith("WSA") and name != "WSABASEERR" and not name.startswith(
+            ("WSA_WAIT_", "WSA_INFINITE", "WSA_MAXIMUM", "WSA_INVALID_EVENT")
+        ) and isinstance(value, int):
+            names[value] = name
+    return names
+
+
+ERROR_NAMES: dict[int, str] = _error_names()
+
+
+def errorname(code: int) -> str:
+    """The symbolic name of a Windows error code: ``errorname(10038) == "WSAENOTSOCK"``.
+
+    The WSA name is given where a Win32 twin shares the number
+    (``errorname(6) == "WSA_INVALID_HANDLE"``); a code ws2core has no name for comes back as
+    its decimal digits.
+    """
+    return ERROR_NAMES.get(code, str(code))
