@@ -251,7 +251,8 @@ def FD_CLR(fd: Any, set: Any, /) -> None:
 def FD_ZERO(set: Any, /) -> None:
     """winsock2.h FD_ZERO: fd_count = 0; the array is left as it was."""
     with _acquire(set, writable=True) as data:
-        _checked_count(data)
+        if data.nbytes < _FD_ARRAY_OFFSET:
+            raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {data.nbytes}")
         _HEADER.pack_into(data, 0, 0)
 
 
@@ -514,7 +515,27 @@ class HandleTable:
     def __reduce__(self) -> Any:
         raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
 
-    # --- the hot upcalls, with their Windows signatures (UpcallTable binds these)
+
+class HotUpcalls:
+    """The four hot upcalls over one HandleTable, with their Windows signatures.
+
+    ``ws2core.UpcallTable`` derives from this class, so a provider's call such as
+    ``up.WPUQuerySocketHandleContext(s, ctx, err)`` reaches the core's code directly, with no
+    facade frame in between.  ``table`` is the HandleTable served.
+    """
+
+    __slots__ = ("table", "__weakref__")
+    table: HandleTable
+
+    def __new__(cls, table: HandleTable, *args: Any, **kwargs: Any) -> HotUpcalls:
+        if not isinstance(table, HandleTable):
+            raise TypeError(
+                f"table must be a HandleTable of {__name__}, not {type(table).__module__}."
+                f"{type(table).__qualname__}"
+            )
+        self = object.__new__(cls)
+        self.table = table
+        return self
 
     def WPUCreateSocketHandle(self, dwCatalogEntryId: Any, dwContext: Any, lpErrno: Any, /) -> int:
         """WPUCreateSocketHandle: a new socket handle holding ``dwContext``.
@@ -522,12 +543,13 @@ class HandleTable:
         Returns the handle, or INVALID_SOCKET with WSAENOBUFS in ``lpErrno`` when the table
         is full.  ``lpErrno`` is written only on failure.
         """
+        table = self.table
         if dwCatalogEntryId.__class__ is not int:
             dwCatalogEntryId = _index(dwCatalogEntryId)
         if lpErrno.__class__ is not Ref:
             require_out_parameter(lpErrno, "lpErrno")
         slot = _SocketSlot(_checked_catalog_entry_id(dwCatalogEntryId), dwContext)
-        handle = self._create(slot)
+        handle = table._create(slot)
         if not handle:
             lpErrno.value = WSAENOBUFS
             return INVALID_SOCKET
@@ -540,13 +562,14 @@ class HandleTable:
         only on success, ``lpErrno`` only on failure.  A ctypes ``lpContext`` that cannot hold
         the context exactly is a TypeError, raised before anything is written.
         """
+        table = self.table
         if s.__class__ is not int:
             s = _index(s)
         if lpContext.__class__ is not Ref:
             require_out_parameter(lpContext, "lpContext")
         if lpErrno.__class__ is not Ref:
             require_out_parameter(lpErrno, "lpErrno")
-        slot = self._live.get(s)
+        slot = table._live.get(s)
         if slot.__class__ is not _SocketSlot:
             lpErrno.value = WSAENOTSOCK
             return SOCKET_ERROR
@@ -562,15 +585,16 @@ class HandleTable:
         Returns 0, or SOCKET_ERROR with WSAENOTSOCK in ``lpErrno``.  Freeing what the context
         stands for stays the provider's job, as on Windows.
         """
+        table = self.table
         if s.__class__ is not int:
             s = _index(s)
         if lpErrno.__class__ is not Ref:
             require_out_parameter(lpErrno, "lpErrno")
-        with self._lock:
-            if self._live.get(s).__class__ is not _SocketSlot:
+        with table._lock:
+            if table._live.get(s).__class__ is not _SocketSlot:
                 lpErrno.value = WSAENOTSOCK
                 return SOCKET_ERROR
-            slot = self._release(s)
+            slot = table._release(s)
         del slot  # the context's __del__, if any, runs now, with the table consistent
         return 0
 

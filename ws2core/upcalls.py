@@ -9,7 +9,7 @@ upcalls that are not implemented yet.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from . import _handles_py
 from ._shared import WinsockError, require_out_parameter
@@ -24,21 +24,15 @@ from .constants import (
     WSANOTINITIALISED,
 )
 
-try:
-    from ._handles import HandleTable as _CythonHandleTable
-except ImportError:  # the twin alone; ws2core/__init__ says so through IMPLEMENTATION
-    _TABLE_TYPES: tuple[type, ...] = (_handles_py.HandleTable,)
-else:
-    _TABLE_TYPES = (_CythonHandleTable, _handles_py.HandleTable)
-
-
-def _default_table_type() -> type:
-    from . import HandleTable  # the core ws2core chose
-
-    return HandleTable
-
-
 _UNSET: Any = object()
+
+# The hot upcalls each core implements in its HotUpcalls class.
+_HOT_UPCALLS = (
+    "WPUCreateSocketHandle",
+    "WPUQuerySocketHandleContext",
+    "WPUCloseSocketHandle",
+    "WPUFDIsSet",
+)
 
 
 class UpcallTable:
@@ -51,43 +45,49 @@ class UpcallTable:
     a writable ``.value``: ``ctypes.c_int``, ``ws2core.Ref``), which is written only when the
     upcall returns its failure value.  A wrong argument *type* is a TypeError and changes
     nothing.  Each upcall is also reachable under its WSPUPCALLTABLE field name
-    (``up.lpWPUCloseSocketHandle is up.WPUCloseSocketHandle``).
+    (``up.lpWPUCloseSocketHandle == up.WPUCloseSocketHandle``).
+
+    The instance is of a subclass that also derives from the table's core's ``HotUpcalls``:
+    the hot upcalls (create, query, close, FD_ISSET) are the core's own methods, so a call
+    costs no Python frame over the core.  This class holds the cold, Windows-shaped parts
+    once for both cores.
     """
 
-    __slots__ = (
-        "table",
-        "WPUCreateSocketHandle",
-        "lpWPUCreateSocketHandle",
-        "WPUQuerySocketHandleContext",
-        "lpWPUQuerySocketHandleContext",
-        "WPUCloseSocketHandle",
-        "lpWPUCloseSocketHandle",
-        "WPUFDIsSet",
-        "lpWPUFDIsSet",
-        "__weakref__",
-    )
+    __slots__ = ()
 
     table: Any
 
-    def __init__(self, table: Any = None, *, max_handles: Any = _UNSET) -> None:
+    def __new__(cls, table: Any = None, *, max_handles: Any = _UNSET) -> UpcallTable:
         if table is None:
-            table_type = _default_table_type()
-            table = table_type() if max_handles is _UNSET else table_type(max_handles=max_handles)
+            from . import HandleTable  # the core ws2core chose
+
+            table = HandleTable() if max_handles is _UNSET else HandleTable(max_handles=max_handles)
         elif max_handles is not _UNSET:
             raise TypeError("give UpcallTable a table or max_handles, not both")
-        elif not isinstance(table, _TABLE_TYPES):
-            raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
-        self.table = table
-        # The core supplies the hot upcalls' bodies; binding them here keeps the facade free.
-        self.WPUCreateSocketHandle = self.lpWPUCreateSocketHandle = table.WPUCreateSocketHandle
-        self.WPUQuerySocketHandleContext = self.lpWPUQuerySocketHandleContext = (
-            table.WPUQuerySocketHandleContext
-        )
-        self.WPUCloseSocketHandle = self.lpWPUCloseSocketHandle = table.WPUCloseSocketHandle
-        self.WPUFDIsSet = self.lpWPUFDIsSet = table.WPUFDIsSet
+        for table_type, (concrete, hot) in _CONCRETE.items():
+            if isinstance(table, table_type):
+                return hot.__new__(concrete, table)  # type: ignore[no-any-return]
+        raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
+
+    def __init__(self, table: Any = None, *, max_handles: Any = _UNSET) -> None:
+        pass  # __new__ did the work: the hot base binds the table when it is allocated
 
     def __repr__(self) -> str:
         return f"<UpcallTable over {self.table!r}>"
+
+    # The hot upcalls, as the concrete classes inherit them from the core (declared here for
+    # type checkers and readers; see HotUpcalls in ws2core/_handles.pyx for the bodies).
+    if TYPE_CHECKING:
+
+        def WPUCreateSocketHandle(self, dwCatalogEntryId: SupportsIndex, dwContext: Any, lpErrno: Any, /) -> int: ...
+        def WPUQuerySocketHandleContext(self, s: SupportsIndex, lpContext: Any, lpErrno: Any, /) -> int: ...
+        def WPUCloseSocketHandle(self, s: SupportsIndex, lpErrno: Any, /) -> int: ...
+        def WPUFDIsSet(self, s: SupportsIndex, fdset: Any, /) -> int: ...
+
+        lpWPUCreateSocketHandle = WPUCreateSocketHandle
+        lpWPUQuerySocketHandleContext = WPUQuerySocketHandleContext
+        lpWPUCloseSocketHandle = WPUCloseSocketHandle
+        lpWPUFDIsSet = WPUFDIsSet
 
     # --- events: the Pythonic methods raise WinsockError; the upcalls report through lpErrno
 
@@ -203,3 +203,26 @@ def _fail(lpErrno: Any, result: int, code: int) -> int:
     require_out_parameter(lpErrno, "lpErrno")
     lpErrno.value = code
     return result
+
+
+def _concrete_class(core: Any, name: str) -> type:
+    """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
+    namespace: dict[str, Any] = {"__slots__": (), "__module__": __name__, "__qualname__": name}
+    for upcall in _HOT_UPCALLS:  # the WSPUPCALLTABLE field names of the hot four
+        namespace["lp" + upcall] = getattr(core.HotUpcalls, upcall)
+    return type(name, (UpcallTable, core.HotUpcalls), namespace)
+
+
+# HandleTable type -> (the UpcallTable subclass serving it, its core's HotUpcalls).  Both
+# cores are served in one process, so the test suite drives each through the same facade.
+_CONCRETE: dict[type, tuple[type, type]] = {
+    _handles_py.HandleTable: (
+        _concrete_class(_handles_py, "PythonUpcallTable"), _handles_py.HotUpcalls),
+}
+try:
+    from . import _handles as _cython_core
+except ImportError:  # the twin alone; ws2core.IMPLEMENTATION says so
+    pass
+else:
+    _CONCRETE[_cython_core.HandleTable] = (
+        _concrete_class(_cython_core, "CythonUpcallTable"), _cython_core.HotUpcalls)

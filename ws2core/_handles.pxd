@@ -1,0 +1,68 @@
+# cython: language_level=3
+"""What C and Cython code may cimport from ws2core._handles: the slot layout and the
+C-level operations of the handle table, which the native WSPUPCALLTABLE calls without
+Python in the way."""
+
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+
+
+cdef enum:
+    SLOT_FREE = 0
+    SLOT_SOCKET = 1
+    SLOT_EVENT = 2
+
+    # A closed value is not handed out again by the next REUSE_DELAY creations.
+    REUSE_DELAY_C = 65536
+    DEFAULT_MAX_HANDLES_C = 1 << 22
+    MAX_MAX_HANDLES_C = 1 << 24
+
+
+# One handle: 16 bytes.  Links are slot index + 1, so 0 means "none".
+ctypedef struct Slot:
+    uint32_t older      # live: the next older live slot (creation order, for iteration)
+    uint32_t newer      # live: the next newer live slot; free: the next slot in the closed FIFO
+    uint32_t word       # socket: catalog entry id; free: low 32 bits of the creation count
+                        # at which the value may be handed out again
+    uint8_t kind        # SLOT_FREE, SLOT_SOCKET or SLOT_EVENT
+    uint8_t signalled   # event: manual-reset state
+
+
+cdef class Ref:
+    cdef public object value
+
+
+cdef class FdSet:
+    cdef unsigned char *_data   # 8 + 8 * capacity bytes in the Windows x64 layout; never moves
+    cdef Py_ssize_t _capacity
+    cdef Py_ssize_t _nbytes     # also the exported buffer's shape
+    cdef Py_ssize_t _itemsize   # 1: the exported buffer's stride
+
+
+cdef class HandleTable:
+    cdef Slot *_slots           # PyMem array of _allocated slots; the first _used have a value
+    cdef uint32_t _allocated
+    cdef uint32_t _used
+    # Parallel to _slots: a socket's context, None elsewhere.  A list, not a PyObject* array,
+    # so the cycle collector sees contexts that refer back to their table.
+    cdef list _contexts
+    cdef uint32_t _max_handles
+    cdef uint32_t _live_count
+    cdef uint32_t _socket_count
+    cdef uint64_t _creations    # the clock of the quarantine
+    cdef uint32_t _oldest       # live list, oldest end
+    cdef uint32_t _newest       # live list, newest end
+    cdef uint32_t _closed_head  # closed FIFO: the next value due
+    cdef uint32_t _closed_tail
+    cdef object __weakref__
+
+    cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2
+    cdef int _grow(self) except -1
+    cdef Py_ssize_t _socket_at(self, long long value) noexcept
+    cdef Py_ssize_t _event_at(self, long long value) noexcept
+    cdef Py_ssize_t _checked_event(self, object e) except -1
+    cdef object _release(self, Py_ssize_t index)
+
+
+cdef class HotUpcalls:
+    cdef readonly HandleTable table
+    cdef object __weakref__

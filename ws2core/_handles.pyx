@@ -1,0 +1,804 @@
+# cython: language_level=3, embedsignature=True, embedsignature.format=clinic
+"""The Cython core of ws2core: the handle table, FdSet and FD_ISSET, events.
+
+Its pure-Python twin, ws2core/_handles_py.py, has the same names, behaviour, errors and
+handle values; read the two side by side.  Invariant for every method here: no Python code
+runs (no __index__, no __del__, no attribute hook) while the table is inconsistent.  Python
+objects are converted and out-parameters checked before the table changes, and a released
+context is dropped only after the bookkeeping is done.
+"""
+
+cimport cython
+from cpython.buffer cimport (
+    PyBUF_FULL_RO,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_Check
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
+from cpython.number cimport PyNumber_Index
+from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memmove
+
+from ws2core._shared import WinsockError, require_out_parameter, store_context
+from ws2core.constants import (
+    FD_SETSIZE,
+    INVALID_SOCKET,
+    SOCKET_ERROR,
+    WSA_INVALID_HANDLE,
+    WSA_NOT_ENOUGH_MEMORY,
+    WSAENOBUFS,
+    WSAENOTSOCK,
+)
+
+cdef extern from *:
+    """
+    /* fd_set fields are little-endian and may sit at any alignment in a foreign buffer
+       (guest memory, a bytearray slice): memcpy compiles to one load on x86-64 and is
+       defined behaviour everywhere. */
+    static inline uint64_t ws2core_load_le64(const unsigned char *p) {
+        uint64_t v; memcpy(&v, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+    #endif
+        return v;
+    }
+    static inline void ws2core_store_le64(unsigned char *p, uint64_t v) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+    #endif
+        memcpy(p, &v, 8);
+    }
+    static inline uint32_t ws2core_load_le32(const unsigned char *p) {
+        uint32_t v; memcpy(&v, p, 4);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap32(v);
+    #endif
+        return v;
+    }
+    static inline void ws2core_store_le32(unsigned char *p, uint32_t v) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap32(v);
+    #endif
+        memcpy(p, &v, 4);
+    }
+    """
+    uint64_t load_le64 "ws2core_load_le64"(const unsigned char *p) noexcept nogil
+    void store_le64 "ws2core_store_le64"(unsigned char *p, uint64_t v) noexcept nogil
+    uint32_t load_le32 "ws2core_load_le32"(const unsigned char *p) noexcept nogil
+    void store_le32 "ws2core_store_le32"(unsigned char *p, uint32_t v) noexcept nogil
+
+
+DEFAULT_MAX_HANDLES = DEFAULT_MAX_HANDLES_C
+"""max_handles when none is given: large, but not unbounded."""
+MAX_MAX_HANDLES = MAX_MAX_HANDLES_C
+"""The largest max_handles a table accepts (Wine's handle table stops near here too)."""
+REUSE_DELAY = REUSE_DELAY_C
+"""A closed handle value is not handed out again by the next REUSE_DELAY creations."""
+
+cdef enum:
+    DWORD_MAX = 0xFFFFFFFF
+    TAG_BITS = 3            # the low handle bits the kernel ignores (OBJ_HANDLE_TAGBITS)
+    FD_ARRAY_OFFSET = 8     # fd_count (4 bytes), 4 bytes of padding, then the SOCKETs
+
+
+cdef inline long long _handle_value(object h) except -2:
+    """``h`` as a C value (TypeError for a non-int); -1 for any int no handle can be."""
+    cdef int overflow = 0
+    cdef long long value
+    if not PyLong_Check(h):
+        h = PyNumber_Index(h)
+    value = PyLong_AsLongLongAndOverflow(h, &overflow)
+    if overflow or value < 0:
+        return -1
+    return value
+
+
+cdef int _socket_value(object fd, uint64_t *value) except -1:
+    """1 with ``*value`` set if ``fd`` is an int a SOCKET can hold, 0 for any other int,
+    TypeError for a non-int."""
+    cdef int overflow = 0
+    cdef long long small
+    if not PyLong_Check(fd):
+        fd = PyNumber_Index(fd)
+    small = PyLong_AsLongLongAndOverflow(fd, &overflow)
+    if overflow == 0:
+        if small < 0:
+            return 0
+        value[0] = <uint64_t>small
+        return 1
+    if overflow < 0:
+        return 0
+    try:  # 2**63 and above: a SOCKET holds up to 2**64 - 1
+        value[0] = PyLong_AsUnsignedLongLong(fd)
+    except OverflowError:
+        return 0
+    return 1
+
+
+@cython.auto_pickle(False)
+cdef class Ref:
+    """A minimal out-parameter holder: upcalls write ``.value``.
+
+    ``ws2core.Ref()`` stands for a C out-parameter (``int *lpErrno``, ``DWORD_PTR
+    *lpContext``): the upcall stores its result in ``.value``.  The cores write their own Ref
+    without an attribute lookup; any object with a writable ``.value`` works as well.
+    """
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def __repr__(self):
+        return f"Ref({self.value!r})"
+
+    def __reduce__(self):
+        return (type(self), (self.value,))
+
+
+# --------------------------------------------------------------------------------------
+# fd_set
+
+
+cdef int _acquire(object fdset, Py_buffer *view, bint writable) except -1:
+    """Acquire a foreign fd_set's buffer, checked; the caller releases it."""
+    try:
+        PyObject_GetBuffer(fdset, view, PyBUF_FULL_RO)
+    except TypeError:
+        raise TypeError(
+            f"fdset must be a ws2core.FdSet or a buffer with the Windows fd_set layout, "
+            f"not {type(fdset).__name__}"
+        ) from None
+    if not PyBuffer_IsContiguous(view, b'C'):
+        PyBuffer_Release(view)
+        raise TypeError("fdset must be a C-contiguous buffer")
+    if writable and view.readonly:
+        PyBuffer_Release(view)
+        raise TypeError("fdset is a read-only buffer; FD_SET, FD_CLR and FD_ZERO write to it")
+    return 0
+
+
+cdef Py_ssize_t _checked_count(const unsigned char *data, Py_ssize_t nbytes) except -1:
+    """fd_count of the fd_set at ``data``; ValueError when the buffer is too short or
+    fd_count exceeds it.  Nothing past ``nbytes`` is ever read."""
+    if nbytes < FD_ARRAY_OFFSET:
+        raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {nbytes}")
+    cdef Py_ssize_t count = load_le32(data)
+    cdef Py_ssize_t capacity = (nbytes - FD_ARRAY_OFFSET) >> 3
+    if count > capacity:
+        raise ValueError(
+            f"fd_count {count} exceeds the {capacity} SOCKETs this {nbytes}-byte fd_set holds"
+        )
+    return count
+
+
+cdef inline Py_ssize_t _find(uint64_t value, const unsigned char *data, Py_ssize_t count) noexcept nogil:
+    """Position of the first entry equal to ``value`` among ``count``, or -1."""
+    cdef const unsigned char *entry = data + FD_ARRAY_OFFSET
+    cdef Py_ssize_t i
+    for i in range(count):
+        if load_le64(entry + 8 * i) == value:
+            return i
+    return -1
+
+
+cdef int _fd_isset(uint64_t value, bint valid, const unsigned char *data, Py_ssize_t nbytes) except -1:
+    cdef Py_ssize_t count = _checked_count(data, nbytes)
+    return 1 if valid and _find(value, data, count) >= 0 else 0
+
+
+cdef int _fd_set(uint64_t value, unsigned char *data, Py_ssize_t nbytes) except -1:
+    """Append ``value`` unless present or full (winsock2.h FD_SET); 1 when it is a member."""
+    cdef Py_ssize_t count = _checked_count(data, nbytes)
+    if _find(value, data, count) >= 0:
+        return 1
+    if count >= (nbytes - FD_ARRAY_OFFSET) >> 3:
+        return 0
+    store_le64(data + FD_ARRAY_OFFSET + 8 * count, value)
+    store_le32(data, <uint32_t>(count + 1))
+    return 1
+
+
+cdef int _fd_clr(uint64_t value, bint valid, unsigned char *data, Py_ssize_t nbytes) except -1:
+    """Remove the first occurrence, keeping the order (winsock2.h FD_CLR).
+
+    The old last slot keeps a stale copy of the former last entry, as the macro leaves it.
+    """
+    cdef Py_ssize_t count = _checked_count(data, nbytes)
+    if not valid:
+        return 0
+    cdef Py_ssize_t position = _find(value, data, count)
+    if position < 0:
+        return 0
+    cdef unsigned char *entry = data + FD_ARRAY_OFFSET + 8 * position
+    memmove(entry, entry + 8, <size_t>(8 * (count - position - 1)))
+    store_le32(data, <uint32_t>(count - 1))
+    return 0
+
+
+@cython.auto_pickle(False)
+cdef class FdSet:
+    """A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[capacity]``.
+
+    The object exports exactly those ``8 + 8 * capacity`` bytes through the buffer protocol
+    (520 for the default FD_SETSIZE of 64), so ctypes, emulated guest memory and the FD_*
+    functions all see the Windows layout.  Its memory never moves (the capacity is fixed), so
+    views exported to C stay valid.  The Pythonic methods refuse to lose a handle (``add`` on a
+    full set raises ValueError); the module's FD_* functions keep the macros' silence.
+    Two FdSets are equal when their first fd_count entries are, in order.
+    """
+
+    __hash__ = None  # mutable, like set
+
+    def __cinit__(self, handles=(), capacity=FD_SETSIZE):
+        cdef long long wanted = _handle_value(capacity)
+        if not 1 <= wanted <= DWORD_MAX:
+            raise ValueError(f"capacity must be 1..{DWORD_MAX}, not {capacity}")
+        self._data = <unsigned char *>PyMem_Calloc(1, <size_t>(FD_ARRAY_OFFSET + 8 * wanted))
+        if self._data is NULL:
+            raise MemoryError(f"no memory for an fd_set of {wanted} SOCKETs")
+        self._capacity = wanted
+        self._nbytes = FD_ARRAY_OFFSET + 8 * wanted
+        self._itemsize = 1
+
+    def __init__(self, handles=(), capacity=FD_SETSIZE):
+        for fd in handles:
+            self.add(fd)
+
+    def __dealloc__(self):
+        PyMem_Free(self._data)
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        view.buf = self._data
+        view.obj = self
+        view.len = self._nbytes
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = b"B"
+        view.ndim = 1
+        view.shape = &self._nbytes
+        view.strides = &self._itemsize
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    @classmethod
+    def from_buffer(cls, buffer, /):
+        """A new FdSet holding a copy of a foreign fd_set (capacity: the buffer's, at least 1)."""
+        cdef Py_buffer view
+        cdef FdSet fds
+        cdef Py_ssize_t count
+        _acquire(buffer, &view, False)
+        try:
+            count = _checked_count(<const unsigned char *>view.buf, view.len)
+            fds = cls(capacity=max(1, (view.len - FD_ARRAY_OFFSET) >> 3))
+            memcpy(fds._data, view.buf, <size_t>(FD_ARRAY_OFFSET + 8 * count))
+        finally:
+            PyBuffer_Release(&view)
+        return fds
+
+    @property
+    def capacity(self):
+        """How many SOCKETs the set can hold."""
+        return self._capacity
+
+    def add(self, fd, /):
+        """Add ``fd`` unless present; ValueError if the set is full or no SOCKET holds ``fd``."""
+        cdef uint64_t value = 0
+        if not _socket_value(fd, &value):
+            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
+        if not _fd_set(value, self._data, self._nbytes):
+            raise ValueError(f"the fd_set is full ({self._capacity} SOCKETs); {fd} was not added")
+
+    def discard(self, fd, /):
+        """Remove ``fd`` if present (FD_CLR)."""
+        cdef uint64_t value = 0
+        cdef int valid = _socket_value(fd, &value)
+        _fd_clr(value, valid, self._data, self._nbytes)
+
+    def clear(self):
+        """Empty the set (FD_ZERO: fd_count = 0)."""
+        store_le32(self._data, 0)
+
+    def __contains__(self, fd):
+        cdef uint64_t value = 0
+        cdef int valid = _socket_value(fd, &value)
+        return _fd_isset(value, valid, self._data, self._nbytes) == 1
+
+    def __len__(self):
+        return _checked_count(self._data, self._nbytes)
+
+    def __iter__(self):
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
+        return iter([load_le64(self._data + FD_ARRAY_OFFSET + 8 * i) for i in range(count)])
+
+    def __eq__(self, other):
+        if not isinstance(other, FdSet):
+            return NotImplemented
+        cdef FdSet that = <FdSet>other
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
+        if _checked_count(that._data, that._nbytes) != count:
+            return False
+        cdef Py_ssize_t i
+        for i in range(count):
+            if (load_le64(self._data + FD_ARRAY_OFFSET + 8 * i)
+                    != load_le64(that._data + FD_ARRAY_OFFSET + 8 * i)):
+                return False
+        return True
+
+    def __bytes__(self):
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
+        return (<char *>self._data)[:FD_ARRAY_OFFSET + 8 * count]
+
+    def __reduce__(self):
+        return (type(self), (list(self), self._capacity))
+
+    def __repr__(self):
+        return f"FdSet({list(self)!r}, capacity={self._capacity})"
+
+
+def FD_SET(fd, set, /):
+    """winsock2.h FD_SET: append ``fd`` unless present; silently nothing when the set is full.
+
+    ValueError for a value no SOCKET can hold (the macro would store a different number).
+    """
+    cdef uint64_t value = 0
+    cdef int valid = _socket_value(fd, &value)
+    cdef Py_buffer view
+    if isinstance(set, FdSet):
+        if not valid:
+            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
+        _fd_set(value, (<FdSet>set)._data, (<FdSet>set)._nbytes)
+        return
+    _acquire(set, &view, True)
+    try:
+        if not valid:
+            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
+        _fd_set(value, <unsigned char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def FD_CLR(fd, set, /):
+    """winsock2.h FD_CLR: remove the first occurrence of ``fd``, keeping the order."""
+    cdef uint64_t value = 0
+    cdef int valid = _socket_value(fd, &value)
+    cdef Py_buffer view
+    if isinstance(set, FdSet):
+        _fd_clr(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes)
+        return
+    _acquire(set, &view, True)
+    try:
+        _fd_clr(value, valid, <unsigned char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def FD_ZERO(set, /):
+    """winsock2.h FD_ZERO: fd_count = 0; the array is left as it was."""
+    cdef Py_buffer view
+    if isinstance(set, FdSet):
+        store_le32((<FdSet>set)._data, 0)
+        return
+    _acquire(set, &view, True)
+    try:
+        if view.len < FD_ARRAY_OFFSET:
+            raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {view.len}")
+        store_le32(<unsigned char *>view.buf, 0)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef int _fd_isset_any(object fd, object set) except -1:
+    """FD_ISSET over an FdSet or a foreign buffer: the body of FD_ISSET and WPUFDIsSet."""
+    cdef uint64_t value = 0
+    cdef int valid = _socket_value(fd, &value)
+    cdef Py_buffer view
+    if isinstance(set, FdSet):
+        return _fd_isset(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes)
+    _acquire(set, &view, False)
+    try:
+        return _fd_isset(value, valid, <const unsigned char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def FD_ISSET(fd, set, /):
+    """winsock2.h FD_ISSET (__WSAFDIsSet): 1 if ``fd`` is among the first fd_count entries, else 0."""
+    return _fd_isset_any(fd, set)
+
+
+# --------------------------------------------------------------------------------------
+# The handle table
+
+
+cdef inline bint _due(uint32_t stamp, uint64_t creations) noexcept:
+    # Stamps are within 2**25 of the clock (the FIFO holds fewer slots than that, and its
+    # head is taken as soon as it is due), so 32-bit wrap-around arithmetic orders them.
+    return <int32_t>(stamp - <uint32_t>creations) <= 0
+
+
+cdef uint32_t _checked_max_handles(object max_handles) except 0:
+    cdef long long value = _handle_value(max_handles)
+    if not 1 <= value <= MAX_MAX_HANDLES_C:
+        raise ValueError(f"max_handles must be 1..{MAX_MAX_HANDLES_C}, not {max_handles}")
+    return <uint32_t>value
+
+
+cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id) except? 0xFFFFFFFF:
+    if not 0 <= value <= DWORD_MAX:
+        raise ValueError(
+            f"dwCatalogEntryId must be a DWORD (0..{DWORD_MAX}), not {catalog_entry_id}"
+        )
+    return <uint32_t>value
+
+
+@cython.auto_pickle(False)
+cdef class HandleTable:
+    """One Ws2_32 handle namespace: socket and event handles, their contexts and states.
+
+    Sockets and events share one value space, as kernel handles do in a Windows process.
+    Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT.
+    Event handles ignore their two low tag bits (``e | 3`` names ``e``); socket handles
+    compare by their full value.
+
+    Reuse: Windows hands a closed value out again at once; ws2core does not.  Closed values
+    wait in a FIFO, each stamped with the creation count at which it may return, so a value
+    closed at any point is not handed out again by the next REUSE_DELAY (65,536) creations in
+    this table, sockets and events together: a provider that uses a socket after closing it
+    gets WSAENOTSOCK instead of silently reaching another socket.  Fresh values are taken in
+    order (4, 8, 12, ...) while no closed value is due.
+
+    At most ``max_handles`` handles are live at once (default 2**22, at most 2**24); beyond
+    that creation fails with WSAENOBUFS (sockets) or WSA_NOT_ENOUGH_MEMORY (events).  Memory
+    grows with the handles in use, not with ``max_handles``.
+
+    Contexts are held (a strong reference) until their socket is closed, and released only
+    once the table is consistent again, so a context's ``__del__`` may use the table.  Every
+    operation is safe from many threads.
+    """
+
+    def __cinit__(self):
+        self._contexts = []
+
+    def __init__(self, *, max_handles=DEFAULT_MAX_HANDLES_C):
+        self._max_handles = _checked_max_handles(max_handles)
+
+    def __dealloc__(self):
+        PyMem_Free(self._slots)
+
+    @property
+    def max_handles(self):
+        """The cap on live handles, sockets and events together."""
+        return self._max_handles
+
+    # --- allocation
+
+    cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2:
+        """Index of a new live slot holding ``context``; -1 when the table is full."""
+        cdef uint32_t index
+        cdef Slot *slot
+        if self._live_count >= self._max_handles:
+            return -1
+        if self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations):
+            index = self._closed_head - 1
+            self._closed_head = self._slots[index].newer
+            if not self._closed_head:
+                self._closed_tail = 0
+        else:
+            if self._used == self._allocated:
+                self._grow()  # may raise MemoryError; nothing has changed yet
+            self._contexts.append(None)
+            index = self._used
+            self._used += 1
+        slot = &self._slots[index]
+        slot.kind = kind
+        slot.word = word
+        slot.signalled = 0
+        slot.older = self._newest
+        slot.newer = 0
+        if self._newest:
+            self._slots[self._newest - 1].newer = index + 1
+        else:
+            self._oldest = index + 1
+        self._newest = index + 1
+        self._live_count += 1
+        if kind == SLOT_SOCKET:
+            self._socket_count += 1
+        self._creations += 1
+        if context is not None:
+            self._contexts[index] = context  # replaces None: no finalizer can run
+        return index
+
+    cdef int _grow(self) except -1:
+        # The FIFO and the live list never hold more than max_handles + REUSE_DELAY slots
+        # (a slot is either live REUSE_DELAY creations ago or handed out since), so the
+        # array stops growing there and a handle value stays below 2**27.
+        cdef uint64_t limit = <uint64_t>self._max_handles + REUSE_DELAY_C
+        cdef uint64_t wanted = 16 if self._allocated == 0 else <uint64_t>self._allocated * 2
+        if wanted > limit:
+            wanted = limit
+        if wanted <= self._allocated:
+            raise RuntimeError("ws2core: handle table slot limit reached (a bug: please report)")
+        cdef Slot *grown = <Slot *>PyMem_Realloc(self._slots, <size_t>(wanted * sizeof(Slot)))
+        if grown is NULL:
+            raise MemoryError("no memory to grow the handle table")
+        self._slots = grown
+        self._allocated = <uint32_t>wanted
+        return 0
+
+    cdef Py_ssize_t _socket_at(self, long long value) noexcept:
+        """Slot index of the live socket ``value``, or -1."""
+        if value < 4 or value & TAG_BITS:
+            return -1
+        cdef unsigned long long index = (<unsigned long long>value >> 2) - 1
+        if index >= self._used or self._slots[index].kind != SLOT_SOCKET:
+            return -1
+        return <Py_ssize_t>index
+
+    cdef Py_ssize_t _event_at(self, long long value) noexcept:
+        """Slot index of the live event ``value`` (tag bits ignored), or -1."""
+        if value < 4:
+            return -1
+        cdef unsigned long long index = (<unsigned long long>value >> 2) - 1
+        if index >= self._used or self._slots[index].kind != SLOT_EVENT:
+            return -1
+        return <Py_ssize_t>index
+
+    cdef object _release(self, Py_ssize_t index):
+        """Forget a live slot; returns its context, which the caller drops last."""
+        cdef Slot *slot = &self._slots[index]
+        context = self._contexts[index]
+        if context is not None:
+            self._contexts[index] = None  # the local above keeps it alive: no finalizer yet
+        if slot.older:
+            self._slots[slot.older - 1].newer = slot.newer
+        else:
+            self._oldest = slot.newer
+        if slot.newer:
+            self._slots[slot.newer - 1].older = slot.older
+        else:
+            self._newest = slot.older
+        if slot.kind == SLOT_SOCKET:
+            self._socket_count -= 1
+        self._live_count -= 1
+        slot.kind = SLOT_FREE
+        slot.word = <uint32_t>(self._creations + REUSE_DELAY_C)
+        slot.older = 0
+        slot.newer = 0
+        if self._closed_tail:
+            self._slots[self._closed_tail - 1].newer = <uint32_t>index + 1
+        else:
+            self._closed_head = <uint32_t>index + 1
+        self._closed_tail = <uint32_t>index + 1
+        return context
+
+    # --- sockets
+
+    def create_socket(self, catalog_entry_id, context=None):
+        """A new socket handle for the provider ``catalog_entry_id`` (a DWORD), holding ``context``.
+
+        WinsockError(WSAENOBUFS) when the table is full; ValueError for a catalog entry id
+        outside 0..2**32-1.
+        """
+        cdef uint32_t catalog = _checked_catalog_entry_id(
+            _handle_value(catalog_entry_id), catalog_entry_id)
+        cdef Py_ssize_t index = self._create(SLOT_SOCKET, catalog, context)
+        if index < 0:
+            raise WinsockError(WSAENOBUFS)
+        return (index + 1) << 2
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def context(self, s, /):
+        """The context of socket ``s``; WinsockError(WSAENOTSOCK) if ``s`` is not a live socket."""
+        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        if index < 0:
+            raise WinsockError(WSAENOTSOCK)
+        return self._contexts[index]
+
+    def catalog_entry(self, s, /):
+        """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
+        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        if index < 0:
+            raise WinsockError(WSAENOTSOCK)
+        return self._slots[index].word
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def close_socket(self, s, /):
+        """Close socket ``s`` and release its context; WinsockError(WSAENOTSOCK)."""
+        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        if index < 0:
+            raise WinsockError(WSAENOTSOCK)
+        # The returned context is dropped after _release has finished the bookkeeping, so its
+        # __del__ (which may use this table) sees a consistent table.
+        self._release(index)
+
+    # --- events
+
+    cdef Py_ssize_t _checked_event(self, object e) except -1:
+        cdef Py_ssize_t index = self._event_at(_handle_value(e))
+        if index < 0:
+            raise WinsockError(WSA_INVALID_HANDLE)
+        return index
+
+    def create_event(self):
+        """A new manual-reset, non-signalled event; WinsockError(WSA_NOT_ENOUGH_MEMORY) when full."""
+        cdef Py_ssize_t index = self._create(SLOT_EVENT, 0, None)
+        if index < 0:
+            raise WinsockError(WSA_NOT_ENOUGH_MEMORY)
+        return (index + 1) << 2
+
+    def set_event(self, e, /):
+        """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._checked_event(e)  # before reading _slots: __index__ may grow it
+        self._slots[index].signalled = 1
+
+    def reset_event(self, e, /):
+        """Make event ``e`` non-signalled; WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._checked_event(e)
+        self._slots[index].signalled = 0
+
+    def event_is_set(self, e, /):
+        """Whether event ``e`` is signalled; WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._checked_event(e)
+        return self._slots[index].signalled != 0
+
+    def close_event(self, e, /):
+        """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
+        self._release(self._checked_event(e))
+
+    # --- the table as a whole
+
+    def kind(self, h, /):
+        """``"socket"``, ``"event"``, or None when ``h`` is not a live handle of this table."""
+        cdef long long value = _handle_value(h)
+        if self._socket_at(value) >= 0:
+            return "socket"
+        if self._event_at(value) >= 0:
+            return "event"
+        return None
+
+    def __len__(self):
+        return self._live_count
+
+    def __contains__(self, h):
+        cdef long long value = _handle_value(h)
+        return self._socket_at(value) >= 0 or self._event_at(value) >= 0
+
+    def __iter__(self):
+        """The live handles, sockets and events, oldest first (a snapshot)."""
+        cdef list handles = []
+        cdef uint32_t link = self._oldest
+        while link:
+            handles.append(<Py_ssize_t>link << 2)
+            link = self._slots[link - 1].newer
+        return iter(handles)
+
+    def close(self):
+        """Close every live handle, releasing every context; the table stays usable.
+
+        The closed values are quarantined like any other.  Contexts are released after the
+        table is consistent, so their finalizers may create or close handles.
+        """
+        cdef list released = []
+        cdef uint32_t link = self._oldest
+        cdef uint32_t following
+        while link:
+            following = self._slots[link - 1].newer
+            context = self._release(link - 1)
+            if context is not None:
+                released.append(context)
+            link = following
+        # `released` goes at return: finalizers run with the table consistent
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb, /):
+        self.close()
+
+    def __repr__(self):
+        cdef uint32_t sockets = self._socket_count
+        cdef uint32_t events = self._live_count - sockets
+        return (
+            f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
+            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}>"
+        )
+
+    def __reduce__(self):
+        raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
+
+
+@cython.auto_pickle(False)
+cdef class HotUpcalls:
+    """The four hot upcalls over one HandleTable, with their Windows signatures.
+
+    ``ws2core.UpcallTable`` derives from this class, so a provider's call such as
+    ``up.WPUQuerySocketHandleContext(s, ctx, err)`` reaches the core's code directly, with no
+    facade frame in between.  ``table`` is the HandleTable served.
+    """
+
+    def __cinit__(self, table, *args, **kwargs):
+        if not isinstance(table, HandleTable):
+            raise TypeError(
+                f"table must be a HandleTable of {__name__}, not {type(table).__module__}."
+                f"{type(table).__qualname__}"
+            )
+        self.table = <HandleTable>table
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def WPUCreateSocketHandle(self, dwCatalogEntryId, dwContext, lpErrno, /):
+        """WPUCreateSocketHandle: a new socket handle holding ``dwContext``.
+
+        Returns the handle, or INVALID_SOCKET with WSAENOBUFS in ``lpErrno`` when the table
+        is full.  ``lpErrno`` is written only on failure.
+        """
+        cdef HandleTable table = self.table
+        cdef long long catalog = _handle_value(dwCatalogEntryId)
+        if type(lpErrno) is not Ref:
+            require_out_parameter(lpErrno, "lpErrno")
+        cdef Py_ssize_t index = table._create(
+            SLOT_SOCKET, _checked_catalog_entry_id(catalog, dwCatalogEntryId), dwContext)
+        if index < 0:
+            if type(lpErrno) is Ref:
+                (<Ref>lpErrno).value = WSAENOBUFS
+            else:
+                lpErrno.value = WSAENOBUFS
+            return INVALID_SOCKET
+        return (index + 1) << 2
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def WPUQuerySocketHandleContext(self, s, lpContext, lpErrno, /):
+        """WPUQuerySocketHandleContext: store the context of socket ``s`` in ``lpContext``.
+
+        Returns 0, or SOCKET_ERROR with WSAENOTSOCK in ``lpErrno``.  ``lpContext`` is written
+        only on success, ``lpErrno`` only on failure.  A ctypes ``lpContext`` that cannot hold
+        the context exactly is a TypeError, raised before anything is written.
+        """
+        cdef HandleTable table = self.table
+        cdef long long value = _handle_value(s)
+        if type(lpContext) is not Ref:
+            require_out_parameter(lpContext, "lpContext")
+        if type(lpErrno) is not Ref:
+            require_out_parameter(lpErrno, "lpErrno")
+        cdef Py_ssize_t index = table._socket_at(value)
+        if index < 0:
+            if type(lpErrno) is Ref:
+                (<Ref>lpErrno).value = WSAENOTSOCK
+            else:
+                lpErrno.value = WSAENOTSOCK
+            return SOCKET_ERROR
+        if type(lpContext) is Ref:
+            (<Ref>lpContext).value = table._contexts[index]
+        else:
+            store_context(lpContext, table._contexts[index])
+        return 0
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def WPUCloseSocketHandle(self, s, lpErrno, /):
+        """WPUCloseSocketHandle: close socket ``s``, dropping the table's reference to its context.
+
+        Returns 0, or SOCKET_ERROR with WSAENOTSOCK in ``lpErrno``.  Freeing what the context
+        stands for stays the provider's job, as on Windows.
+        """
+        cdef HandleTable table = self.table
+        cdef long long value = _handle_value(s)
+        if type(lpErrno) is not Ref:
+            require_out_parameter(lpErrno, "lpErrno")
+        cdef Py_ssize_t index = table._socket_at(value)
+        if index < 0:
+            if type(lpErrno) is Ref:
+                (<Ref>lpErrno).value = WSAENOTSOCK
+            else:
+                lpErrno.value = WSAENOTSOCK
+            return SOCKET_ERROR
+        table._release(index)  # the context is dropped after the bookkeeping, as in close_socket
+        return 0
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def WPUFDIsSet(self, s, fdset, /):
+        """WPUFDIsSet: 1 if socket ``s`` is among the first fd_count entries of ``fdset``, else 0.
+
+        ``fdset`` is a ws2core.FdSet or any C-contiguous buffer with the Windows x64 fd_set
+        layout; an fd_count beyond the buffer is a ValueError (nothing past it is read).
+        """
+        return _fd_isset_any(s, fdset)
