@@ -4,18 +4,20 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, ClassVar, Final, Literal, SupportsIndex
 
-from typing_extensions import Buffer, Self
+from typing_extensions import Buffer, Self, disjoint_base
 
 DEFAULT_MAX_HANDLES: Final[int]
 MAX_MAX_HANDLES: Final[int]
 REUSE_DELAY: Final[int]
 
+@disjoint_base
 class Ref:
     """A minimal out-parameter holder: upcalls write ``.value``."""
 
     value: Any
     def __init__(self, value: Any = None) -> None: ...
 
+@disjoint_base
 class FdSet:
     """A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[capacity]``."""
 
@@ -33,6 +35,8 @@ class FdSet:
     def __iter__(self) -> Iterator[int]: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __bytes__(self) -> bytes: ...
+    # The buffer protocol: Python shows these slots as methods only from 3.12 (PEP 688),
+    # but type checkers need them to see an FdSet as a Buffer on every version.
     def __buffer__(self, flags: int, /) -> memoryview: ...
     def __release_buffer__(self, buffer: memoryview, /) -> None: ...
 
@@ -41,6 +45,7 @@ def FD_CLR(fd: SupportsIndex, set: Buffer, /) -> None: ...
 def FD_ZERO(set: Buffer, /) -> None: ...
 def FD_ISSET(fd: SupportsIndex, set: Buffer, /) -> int: ...
 
+@disjoint_base
 class HandleTable:
     """One Ws2_32 handle namespace: socket and event handles, their contexts and states."""
 
@@ -73,12 +78,13 @@ class HandleTable:
         /,
     ) -> None: ...
 
+@disjoint_base
 class HotUpcalls:
     """The four hot upcalls over one HandleTable, with their Windows signatures."""
 
     @property
     def table(self) -> HandleTable: ...
-    def __new__(cls, table: HandleTable, *args: Any, **kwargs: Any) -> Self: ...
+    def __new__(cls, table: HandleTable) -> Self: ...
     def WPUCreateSocketHandle(self, dwCatalogEntryId: SupportsIndex, dwContext: Any, lpErrno: Any, /) -> int: ...
     def WPUQuerySocketHandleContext(self, s: SupportsIndex, lpContext: Any, lpErrno: Any, /) -> int: ...
     def WPUCloseSocketHandle(self, s: SupportsIndex, lpErrno: Any, /) -> int: ...

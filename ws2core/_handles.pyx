@@ -21,16 +21,18 @@ from cpython.number cimport PyNumber_Index
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
+from ws2core import constants as _constants
 from ws2core._shared import WinsockError, require_out_parameter, store_context
-from ws2core.constants import (
-    FD_SETSIZE,
-    INVALID_SOCKET,
-    SOCKET_ERROR,
-    WSA_INVALID_HANDLE,
-    WSA_NOT_ENOUGH_MEMORY,
-    WSAENOBUFS,
-    WSAENOTSOCK,
-)
+
+# C statics, not module attributes: the core's public names are its API alone, and a static
+# is read without a dictionary lookup.
+cdef object _FD_SETSIZE = _constants.FD_SETSIZE
+cdef object _INVALID_SOCKET = _constants.INVALID_SOCKET
+cdef object _SOCKET_ERROR = _constants.SOCKET_ERROR
+cdef object _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
+cdef object _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
+cdef object _WSAENOBUFS = _constants.WSAENOBUFS
+cdef object _WSAENOTSOCK = _constants.WSAENOTSOCK
 
 cdef extern from *:
     """
@@ -69,6 +71,20 @@ cdef extern from *:
     uint32_t load_le32 "ws2core_load_le32"(const unsigned char *p) noexcept nogil
     void store_le32 "ws2core_store_le32"(unsigned char *p, uint32_t v) noexcept nogil
 
+
+__all__ = [
+    "DEFAULT_MAX_HANDLES",
+    "FD_CLR",
+    "FD_ISSET",
+    "FD_SET",
+    "FD_ZERO",
+    "MAX_MAX_HANDLES",
+    "REUSE_DELAY",
+    "FdSet",
+    "HandleTable",
+    "HotUpcalls",
+    "Ref",
+]
 
 DEFAULT_MAX_HANDLES = DEFAULT_MAX_HANDLES_C
 """max_handles when none is given: large, but not unbounded."""
@@ -119,7 +135,10 @@ cdef int _socket_value(object fd, uint64_t *value) except -1:
 
 @cython.auto_pickle(False)
 cdef class Ref:
-    """A minimal out-parameter holder: upcalls write ``.value``.
+    """Ref(value=None)
+--
+
+A minimal out-parameter holder: upcalls write ``.value``.
 
     ``ws2core.Ref()`` stands for a C out-parameter (``int *lpErrno``, ``DWORD_PTR
     *lpContext``): the upcall stores its result in ``.value``.  The cores write their own Ref
@@ -218,7 +237,10 @@ cdef int _fd_clr(uint64_t value, bint valid, unsigned char *data, Py_ssize_t nby
 
 @cython.auto_pickle(False)
 cdef class FdSet:
-    """A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[capacity]``.
+    """FdSet(handles=(), capacity=64)
+--
+
+A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[capacity]``.
 
     The object exports exactly those ``8 + 8 * capacity`` bytes through the buffer protocol
     (520 for the default FD_SETSIZE of 64), so ctypes, emulated guest memory and the FD_*
@@ -230,7 +252,7 @@ cdef class FdSet:
 
     __hash__ = None  # mutable, like set
 
-    def __cinit__(self, handles=(), capacity=FD_SETSIZE):
+    def __cinit__(self, handles=(), capacity=_FD_SETSIZE):
         cdef long long wanted = _handle_value(capacity)
         if not 1 <= wanted <= DWORD_MAX:
             raise ValueError(f"capacity must be 1..{DWORD_MAX}, not {capacity}")
@@ -241,7 +263,7 @@ cdef class FdSet:
         self._nbytes = FD_ARRAY_OFFSET + 8 * wanted
         self._itemsize = 1
 
-    def __init__(self, handles=(), capacity=FD_SETSIZE):
+    def __init__(self, handles=(), capacity=_FD_SETSIZE):
         for fd in handles:
             self.add(fd)
 
@@ -434,7 +456,10 @@ cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id
 
 @cython.auto_pickle(False)
 cdef class HandleTable:
-    """One Ws2_32 handle namespace: socket and event handles, their contexts and states.
+    """HandleTable(*, max_handles=4194304)
+--
+
+One Ws2_32 handle namespace: socket and event handles, their contexts and states.
 
     Sockets and events share one value space, as kernel handles do in a Windows process.
     Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT.
@@ -584,7 +609,7 @@ cdef class HandleTable:
             _handle_value(catalog_entry_id), catalog_entry_id)
         cdef Py_ssize_t index = self._create(SLOT_SOCKET, catalog, context)
         if index < 0:
-            raise WinsockError(WSAENOBUFS)
+            raise WinsockError(_WSAENOBUFS)
         return (index + 1) << 2
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
@@ -592,14 +617,14 @@ cdef class HandleTable:
         """The context of socket ``s``; WinsockError(WSAENOTSOCK) if ``s`` is not a live socket."""
         cdef Py_ssize_t index = self._socket_at(_handle_value(s))
         if index < 0:
-            raise WinsockError(WSAENOTSOCK)
+            raise WinsockError(_WSAENOTSOCK)
         return self._contexts[index]
 
     def catalog_entry(self, s, /):
         """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
         cdef Py_ssize_t index = self._socket_at(_handle_value(s))
         if index < 0:
-            raise WinsockError(WSAENOTSOCK)
+            raise WinsockError(_WSAENOTSOCK)
         return self._slots[index].word
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
@@ -607,7 +632,7 @@ cdef class HandleTable:
         """Close socket ``s`` and release its context; WinsockError(WSAENOTSOCK)."""
         cdef Py_ssize_t index = self._socket_at(_handle_value(s))
         if index < 0:
-            raise WinsockError(WSAENOTSOCK)
+            raise WinsockError(_WSAENOTSOCK)
         # The returned context is dropped after _release has finished the bookkeeping, so its
         # __del__ (which may use this table) sees a consistent table.
         self._release(index)
@@ -617,14 +642,14 @@ cdef class HandleTable:
     cdef Py_ssize_t _checked_event(self, object e) except -1:
         cdef Py_ssize_t index = self._event_at(_handle_value(e))
         if index < 0:
-            raise WinsockError(WSA_INVALID_HANDLE)
+            raise WinsockError(_WSA_INVALID_HANDLE)
         return index
 
     def create_event(self):
         """A new manual-reset, non-signalled event; WinsockError(WSA_NOT_ENOUGH_MEMORY) when full."""
         cdef Py_ssize_t index = self._create(SLOT_EVENT, 0, None)
         if index < 0:
-            raise WinsockError(WSA_NOT_ENOUGH_MEMORY)
+            raise WinsockError(_WSA_NOT_ENOUGH_MEMORY)
         return (index + 1) << 2
 
     def set_event(self, e, /):
@@ -710,14 +735,17 @@ cdef class HandleTable:
 
 @cython.auto_pickle(False)
 cdef class HotUpcalls:
-    """The four hot upcalls over one HandleTable, with their Windows signatures.
+    """HotUpcalls(table)
+--
+
+The four hot upcalls over one HandleTable, with their Windows signatures.
 
     ``ws2core.UpcallTable`` derives from this class, so a provider's call such as
     ``up.WPUQuerySocketHandleContext(s, ctx, err)`` reaches the core's code directly, with no
     facade frame in between.  ``table`` is the HandleTable served.
     """
 
-    def __cinit__(self, table, *args, **kwargs):
+    def __cinit__(self, table):
         if not isinstance(table, HandleTable):
             raise TypeError(
                 f"table must be a HandleTable of {__name__}, not {type(table).__module__}."
@@ -740,10 +768,10 @@ cdef class HotUpcalls:
             SLOT_SOCKET, _checked_catalog_entry_id(catalog, dwCatalogEntryId), dwContext)
         if index < 0:
             if type(lpErrno) is Ref:
-                (<Ref>lpErrno).value = WSAENOBUFS
+                (<Ref>lpErrno).value = _WSAENOBUFS
             else:
-                lpErrno.value = WSAENOBUFS
-            return INVALID_SOCKET
+                lpErrno.value = _WSAENOBUFS
+            return _INVALID_SOCKET
         return (index + 1) << 2
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
@@ -763,10 +791,10 @@ cdef class HotUpcalls:
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
             if type(lpErrno) is Ref:
-                (<Ref>lpErrno).value = WSAENOTSOCK
+                (<Ref>lpErrno).value = _WSAENOTSOCK
             else:
-                lpErrno.value = WSAENOTSOCK
-            return SOCKET_ERROR
+                lpErrno.value = _WSAENOTSOCK
+            return _SOCKET_ERROR
         if type(lpContext) is Ref:
             (<Ref>lpContext).value = table._contexts[index]
         else:
@@ -787,10 +815,10 @@ cdef class HotUpcalls:
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
             if type(lpErrno) is Ref:
-                (<Ref>lpErrno).value = WSAENOTSOCK
+                (<Ref>lpErrno).value = _WSAENOTSOCK
             else:
-                lpErrno.value = WSAENOTSOCK
-            return SOCKET_ERROR
+                lpErrno.value = _WSAENOTSOCK
+            return _SOCKET_ERROR
         table._release(index)  # the context is dropped after the bookkeeping, as in close_socket
         return 0
 

@@ -18,16 +18,31 @@ from operator import index as _index
 from types import TracebackType
 from typing import Any, ClassVar
 
+from . import constants as _constants
 from ._shared import WinsockError, require_out_parameter, store_context
-from .constants import (
-    FD_SETSIZE,
-    INVALID_SOCKET,
-    SOCKET_ERROR,
-    WSA_INVALID_HANDLE,
-    WSA_NOT_ENOUGH_MEMORY,
-    WSAENOBUFS,
-    WSAENOTSOCK,
-)
+
+# Private aliases, as the core's C statics: the module's public names are its API alone.
+_FD_SETSIZE = _constants.FD_SETSIZE
+_INVALID_SOCKET = _constants.INVALID_SOCKET
+_SOCKET_ERROR = _constants.SOCKET_ERROR
+_WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
+_WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
+_WSAENOBUFS = _constants.WSAENOBUFS
+_WSAENOTSOCK = _constants.WSAENOTSOCK
+
+__all__ = [
+    "DEFAULT_MAX_HANDLES",
+    "FD_CLR",
+    "FD_ISSET",
+    "FD_SET",
+    "FD_ZERO",
+    "MAX_MAX_HANDLES",
+    "REUSE_DELAY",
+    "FdSet",
+    "HandleTable",
+    "HotUpcalls",
+    "Ref",
+]
 
 DEFAULT_MAX_HANDLES = 1 << 22
 """max_handles when none is given: large, but not unbounded."""
@@ -37,7 +52,7 @@ REUSE_DELAY = 65536
 """A closed handle value is not handed out again by the next REUSE_DELAY creations."""
 
 _DWORD_MAX = 0xFFFFFFFF
-_SOCKET_MAX = INVALID_SOCKET  # 2**64 - 1: the largest value a SOCKET holds
+_SOCKET_MAX = _INVALID_SOCKET  # 2**64 - 1: the largest value a SOCKET holds
 _TAG_BITS = 3                 # the low handle bits the kernel ignores (OBJ_HANDLE_TAGBITS)
 _HEADER = struct.Struct("<I")  # fd_count; 4 bytes of padding follow, then the SOCKETs
 _SOCKET = struct.Struct("<Q")
@@ -161,9 +176,9 @@ class FdSet(_FdSetHeader):
     """
 
     __hash__: ClassVar[None]  # type: ignore[assignment]
-    __hash__ = None  # type: ignore[assignment]  # mutable, like set
+    __hash__ = None  # mutable, like set
 
-    def __init__(self, handles: Iterable[Any] = (), capacity: int = FD_SETSIZE) -> None:
+    def __init__(self, handles: Iterable[Any] = (), capacity: int = _FD_SETSIZE) -> None:
         capacity = _index(capacity)
         if not 1 <= capacity <= _DWORD_MAX:
             raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
@@ -173,7 +188,7 @@ class FdSet(_FdSetHeader):
             self.add(fd)
 
     @classmethod
-    def from_buffer(cls, buffer: Any, /) -> FdSet:  # type: ignore[override]
+    def from_buffer(cls, buffer: Any, /) -> FdSet:
         """A new FdSet holding a copy of a foreign fd_set (capacity: the buffer's, at least 1)."""
         with _acquire(buffer, writable=False) as data:
             count = _checked_count(data)
@@ -385,7 +400,7 @@ class HandleTable:
         slot = _SocketSlot(_checked_catalog_entry_id(catalog_entry_id), context)
         handle = self._create(slot)
         if not handle:
-            raise WinsockError(WSAENOBUFS)
+            raise WinsockError(_WSAENOBUFS)
         return handle
 
     def context(self, s: Any, /) -> Any:
@@ -394,8 +409,8 @@ class HandleTable:
             s = _index(s)
         slot = self._live.get(s)
         if slot.__class__ is not _SocketSlot:
-            raise WinsockError(WSAENOTSOCK)
-        return slot.context  # type: ignore[union-attr]
+            raise WinsockError(_WSAENOTSOCK)
+        return slot.context
 
     def catalog_entry(self, s: Any, /) -> int:
         """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
@@ -403,8 +418,8 @@ class HandleTable:
             s = _index(s)
         slot = self._live.get(s)
         if slot.__class__ is not _SocketSlot:
-            raise WinsockError(WSAENOTSOCK)
-        return slot.catalog_entry_id  # type: ignore[union-attr]
+            raise WinsockError(_WSAENOTSOCK)
+        return slot.catalog_entry_id
 
     def close_socket(self, s: Any, /) -> None:
         """Close socket ``s`` and release its context; WinsockError(WSAENOTSOCK)."""
@@ -412,7 +427,7 @@ class HandleTable:
             s = _index(s)
         with self._lock:
             if self._live.get(s).__class__ is not _SocketSlot:
-                raise WinsockError(WSAENOTSOCK)
+                raise WinsockError(_WSAENOTSOCK)
             slot = self._release(s)
         del slot  # the context's __del__, if any, runs now, with the table consistent
 
@@ -423,14 +438,14 @@ class HandleTable:
             e = _index(e)
         slot = self._live.get(e & ~_TAG_BITS)
         if slot.__class__ is not _EventSlot:
-            raise WinsockError(WSA_INVALID_HANDLE)
-        return slot  # type: ignore[return-value]
+            raise WinsockError(_WSA_INVALID_HANDLE)
+        return slot
 
     def create_event(self) -> int:
         """A new manual-reset, non-signalled event; WinsockError(WSA_NOT_ENOUGH_MEMORY) when full."""
         handle = self._create(_EventSlot())
         if not handle:
-            raise WinsockError(WSA_NOT_ENOUGH_MEMORY)
+            raise WinsockError(_WSA_NOT_ENOUGH_MEMORY)
         return handle
 
     def set_event(self, e: Any, /) -> None:
@@ -452,7 +467,7 @@ class HandleTable:
         e &= ~_TAG_BITS
         with self._lock:
             if self._live.get(e).__class__ is not _EventSlot:
-                raise WinsockError(WSA_INVALID_HANDLE)
+                raise WinsockError(_WSA_INVALID_HANDLE)
             self._release(e)
 
     # --- the table as a whole
@@ -527,7 +542,7 @@ class HotUpcalls:
     __slots__ = ("table", "__weakref__")
     table: HandleTable
 
-    def __new__(cls, table: HandleTable, *args: Any, **kwargs: Any) -> HotUpcalls:
+    def __new__(cls, table: HandleTable) -> HotUpcalls:
         if not isinstance(table, HandleTable):
             raise TypeError(
                 f"table must be a HandleTable of {__name__}, not {type(table).__module__}."
@@ -551,8 +566,8 @@ class HotUpcalls:
         slot = _SocketSlot(_checked_catalog_entry_id(dwCatalogEntryId), dwContext)
         handle = table._create(slot)
         if not handle:
-            lpErrno.value = WSAENOBUFS
-            return INVALID_SOCKET
+            lpErrno.value = _WSAENOBUFS
+            return _INVALID_SOCKET
         return handle
 
     def WPUQuerySocketHandleContext(self, s: Any, lpContext: Any, lpErrno: Any, /) -> int:
@@ -571,12 +586,12 @@ class HotUpcalls:
             require_out_parameter(lpErrno, "lpErrno")
         slot = table._live.get(s)
         if slot.__class__ is not _SocketSlot:
-            lpErrno.value = WSAENOTSOCK
-            return SOCKET_ERROR
+            lpErrno.value = _WSAENOTSOCK
+            return _SOCKET_ERROR
         if lpContext.__class__ is Ref:
-            lpContext.value = slot.context  # type: ignore[union-attr]
+            lpContext.value = slot.context
         else:
-            store_context(lpContext, slot.context)  # type: ignore[union-attr]
+            store_context(lpContext, slot.context)
         return 0
 
     def WPUCloseSocketHandle(self, s: Any, lpErrno: Any, /) -> int:
@@ -592,8 +607,8 @@ class HotUpcalls:
             require_out_parameter(lpErrno, "lpErrno")
         with table._lock:
             if table._live.get(s).__class__ is not _SocketSlot:
-                lpErrno.value = WSAENOTSOCK
-                return SOCKET_ERROR
+                lpErrno.value = _WSAENOTSOCK
+                return _SOCKET_ERROR
             slot = table._release(s)
         del slot  # the context's __del__, if any, runs now, with the table consistent
         return 0

@@ -9,7 +9,7 @@ upcalls that are not implemented yet.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
 from . import _handles_py
 from ._shared import WinsockError, require_out_parameter
@@ -66,7 +66,7 @@ class UpcallTable:
             raise TypeError("give UpcallTable a table or max_handles, not both")
         for table_type, (concrete, hot) in _CONCRETE.items():
             if isinstance(table, table_type):
-                return hot.__new__(concrete, table)  # type: ignore[no-any-return]
+                return cast(UpcallTable, hot.__new__(concrete, table))
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
     def __init__(self, table: Any = None, *, max_handles: Any = _UNSET) -> None:
