@@ -33,11 +33,13 @@ def load_core(name: str) -> ModuleType:
     try:
         return importlib.import_module(CORE_MODULES[name])
     except ImportError as exc:
-        pytest.fail(
-            f"{name} core missing ({exc}); build it with `pip install -e .[test]`, "
-            "or set WS2CORE_PURE_PYTHON=1 to test the twin alone",
-            pytrace=False,
-        )
+        missing = exc
+    # Outside the except block, so the report is one line, not a chained traceback.
+    pytest.fail(
+        f"{name} core missing ({missing}); build it with `pip install -e '.[test]'`, "
+        "or set WS2CORE_PURE_PYTHON=1 to test the twin alone",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session", params=CORES)

@@ -6,6 +6,20 @@ from typing import Any, ClassVar, Final, Literal, SupportsIndex
 
 from typing_extensions import Buffer, Self, disjoint_base
 
+__all__ = [
+    "DEFAULT_MAX_HANDLES",
+    "FD_CLR",
+    "FD_ISSET",
+    "FD_SET",
+    "FD_ZERO",
+    "MAX_MAX_HANDLES",
+    "REUSE_DELAY",
+    "FdSet",
+    "HandleTable",
+    "HotUpcalls",
+    "Ref",
+]
+
 DEFAULT_MAX_HANDLES: Final[int]
 MAX_MAX_HANDLES: Final[int]
 REUSE_DELAY: Final[int]

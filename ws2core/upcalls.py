@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
 from . import _handles_py
+
+if TYPE_CHECKING:
+    from ._handles import HandleTable
 from ._shared import WinsockError, require_out_parameter
 from .constants import (
     FALSE,
@@ -55,7 +58,7 @@ class UpcallTable:
 
     __slots__ = ()
 
-    table: Any
+    table: HandleTable
 
     def __new__(cls, table: Any = None, *, max_handles: Any = _UNSET) -> UpcallTable:
         if table is None:
@@ -99,7 +102,7 @@ class UpcallTable:
         """
         require_out_parameter(lpErrno, "lpErrno")
         try:
-            return self.table.create_event()  # type: ignore[no-any-return]
+            return self.table.create_event()
         except WinsockError as error:
             lpErrno.value = error.winerror
             return WSA_INVALID_EVENT
