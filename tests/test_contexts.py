@@ -346,10 +346,8 @@ def test_del_that_uses_the_table_during_close(core: Any, action: str) -> None:
     assert table.create_event() not in old
 
 
-def test_chain_of_contexts_closing_each_other_during_close(core: Any) -> None:
-    # Each context's __del__ closes the next socket: close() must survive every such call.
-    table = core.HandleTable()
-    log: list[Any] = []
+def chain_of_sockets(table: Any, count: int, log: list[Any]) -> list[int]:
+    """``count`` sockets whose contexts' ``__del__`` each close the next socket."""
     sockets: list[int] = []
 
     def close_next(index: int) -> Callable[[Any], None]:
@@ -358,11 +356,19 @@ def test_chain_of_contexts_closing_each_other_during_close(core: Any) -> None:
                 t.close_socket(sockets[index + 1])
         return action
 
-    for i in range(6):
+    for i in range(count):
         ctx = Reentrant(table, close_next(i), log)
         sockets.append(table.create_socket(i, ctx))
         ctx.handle = sockets[-1]
         del ctx
+    return sockets
+
+
+def test_chain_of_contexts_closing_each_other_during_close(core: Any) -> None:
+    # Each context's __del__ closes the next socket: close() must survive every such call.
+    table = core.HandleTable()
+    log: list[Any] = []
+    chain_of_sockets(table, 6, log)
     table.close()
     assert by_kind(log, "own handle live") == [False] * 6
     assert all(type(e) is ws2core.WinsockError for e in by_kind(log, "error"))
@@ -374,19 +380,7 @@ def test_chain_of_contexts_released_by_close_socket(core: Any) -> None:
     # on: a nested release at every level, each finding the table consistent.
     table = core.HandleTable()
     log: list[Any] = []
-    sockets: list[int] = []
-
-    def close_next(index: int) -> Callable[[Any], None]:
-        def action(t: Any) -> None:
-            if index + 1 < len(sockets):
-                t.close_socket(sockets[index + 1])
-        return action
-
-    for i in range(20):
-        ctx = Reentrant(table, close_next(i), log)
-        sockets.append(table.create_socket(i, ctx))
-        ctx.handle = sockets[-1]
-        del ctx
+    sockets = chain_of_sockets(table, 20, log)
     survivor = table.create_event()
     table.close_socket(sockets[0])
     assert by_kind(log, "error") == []
