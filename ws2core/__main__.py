@@ -15,11 +15,12 @@ import ctypes
 import importlib
 import os
 import platform
+import statistics
 import sys
 import textwrap
 import timeit
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -269,11 +270,13 @@ def _calibrate(timer: timeit.Timer, min_time: float) -> int:
 class _Cell:
     timer: timeit.Timer
     number: int = 0
-    best: float = float("inf")
+    times: list[float] = field(default_factory=list)
 
     @property
     def ns(self) -> float:
-        return self.best / self.number * 1e9
+        # The median, not the best: on a shared machine the median is the figure a rerun
+        # reproduces, and the project quotes medians.
+        return statistics.median(self.times) / self.number * 1e9
 
 
 def _load_core() -> tuple[ModuleType | None, str]:
@@ -321,12 +324,12 @@ def bench(quick: bool, repeat: int | None) -> int:
     # Interleave the repeats, so that a slow spell of the machine hits every column alike.
     for _ in range(repeats):
         for cell in all_cells:
-            cell.best = min(cell.best, cell.timer.timeit(cell.number))
+            cell.times.append(cell.timer.timeit(cell.number))
 
     floor_cell = rows[0][1]["floor"]
     floor_ns = floor_cell.ns
     print(
-        f"ns per operation, best of {repeats} repeats (interleaved, so a slow spell of the"
+        f"ns per operation, median of {repeats} repeats (interleaved, so a slow spell of the"
         f" machine hits every column alike);\na repeat times a loop of N runs of the statement"
         f" (N in the loops column, chosen so a repeat lasts at least {min_time * 1000:g} ms);"
         " gc off while timing, as timeit"
@@ -431,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeat",
         type=_positive_int,
         metavar="N",
-        help="repeats per figure, the best is shown (default 5, 3 with --quick)",
+        help="repeats per figure, the median is shown (default 5, 3 with --quick)",
     )
     return parser
 

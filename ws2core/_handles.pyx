@@ -15,7 +15,12 @@ from cpython.buffer cimport (
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_Check
+from cpython.long cimport (
+    PyLong_AsLongLongAndOverflow,
+    PyLong_AsUnsignedLongLong,
+    PyLong_Check,
+    PyLong_CheckExact,
+)
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
@@ -59,6 +64,23 @@ cdef extern from *:
     #endif
         return v;
     }
+    /* A handle is a one-digit ("compact") int: read it without a call into libpython.
+       1 with *out set when o is compact, else 0 (the caller takes the general path). */
+    static inline int ws2core_compact_value(PyObject *o, long long *out) {
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+            *out = (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+            return 1;
+        }
+        return 0;
+    #else
+        Py_ssize_t size = Py_SIZE(o);
+        if (size == 0) { *out = 0; return 1; }
+        if (size == 1) { *out = (long long)((PyLongObject *)o)->ob_digit[0]; return 1; }
+        if (size == -1) { *out = -(long long)((PyLongObject *)o)->ob_digit[0]; return 1; }
+        return 0;
+    #endif
+    }
     static inline void ws2core_store_le32(unsigned char *p, uint32_t v) {
     #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         v = __builtin_bswap32(v);
@@ -70,6 +92,7 @@ cdef extern from *:
     void store_le64 "ws2core_store_le64"(unsigned char *p, uint64_t v) noexcept nogil
     uint32_t load_le32 "ws2core_load_le32"(const unsigned char *p) noexcept nogil
     void store_le32 "ws2core_store_le32"(unsigned char *p, uint32_t v) noexcept nogil
+    bint compact_value "ws2core_compact_value"(object o, long long *out) noexcept
 
 
 __all__ = [
@@ -103,6 +126,8 @@ cdef inline long long _handle_value(object h) except -2:
     """``h`` as a C value (TypeError for a non-int); -1 for any int no handle can be."""
     cdef int overflow = 0
     cdef long long value
+    if PyLong_CheckExact(h) and compact_value(h, &value):
+        return value if value >= 0 else -1
     if not PyLong_Check(h):
         h = PyNumber_Index(h)
     value = PyLong_AsLongLongAndOverflow(h, &overflow)
