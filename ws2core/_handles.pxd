@@ -3,7 +3,7 @@
 C-level operations of the handle table, which the native WSPUPCALLTABLE calls without
 Python in the way."""
 
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 
 cdef enum:
@@ -24,7 +24,8 @@ ctypedef struct Slot:
     uint32_t word       # socket: catalog entry id; free: low 32 bits of the creation count
                         # at which the value may be handed out again
     uint8_t kind        # SLOT_FREE, SLOT_SOCKET or SLOT_EVENT
-    uint8_t signalled   # event: manual-reset state
+    uint8_t signalled   # event: manual-reset state, kept after close until the slot returns
+    uint16_t generation # bumped at every close: a wait tells its event from a later one
 
 
 cdef class Ref:
@@ -53,6 +54,8 @@ cdef class HandleTable:
     cdef uint32_t _newest       # live list, newest end
     cdef uint32_t _closed_head  # closed FIFO: the next value due
     cdef uint32_t _closed_tail
+    # Waits in progress: event slot index -> list of _WaitSet; None while nobody waits.
+    cdef dict _waiters
     cdef object __weakref__
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2
@@ -60,9 +63,22 @@ cdef class HandleTable:
     cdef Py_ssize_t _socket_at(self, long long value) noexcept
     cdef Py_ssize_t _event_at(self, long long value) noexcept
     cdef Py_ssize_t _checked_event(self, object e) except -1
+    cdef int _notify(self, Py_ssize_t index) except -1
+    cdef int _freeze(self, Py_ssize_t index) except -1
     cdef object _release(self, Py_ssize_t index)
 
 
 cdef class HotUpcalls:
     cdef readonly HandleTable table
     cdef object __weakref__
+
+
+cdef class _WaitSet:
+    cdef HandleTable table
+    cdef Py_ssize_t count
+    cdef bint wait_all
+    cdef uint32_t index[64]
+    cdef uint16_t generation[64]
+    cdef uint8_t frozen[64]     # the state an entry's event had when it was closed
+    cdef object wake            # called when one of the events is set; None until registered
+    cdef int _ready(self) noexcept

@@ -26,6 +26,7 @@ from cpython.number cimport PyNumber_Index
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
+from ws2core import _waits
 from ws2core import constants as _constants
 from ws2core._shared import WinsockError, require_out_parameter, store_context
 
@@ -38,6 +39,7 @@ cdef object _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 cdef object _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
 cdef object _WSAENOBUFS = _constants.WSAENOBUFS
 cdef object _WSAENOTSOCK = _constants.WSAENOTSOCK
+cdef object _WSA_INVALID_PARAMETER = _constants.WSA_INVALID_PARAMETER
 
 cdef extern from *:
     """
@@ -610,7 +612,10 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
             self._newest = slot.older
         if slot.kind == SLOT_SOCKET:
             self._socket_count -= 1
+        elif self._waiters:
+            self._freeze(index)
         self._live_count -= 1
+        slot.generation += 1
         slot.kind = SLOT_FREE
         slot.word = <uint32_t>(self._creations + REUSE_DELAY_C)
         slot.older = 0
@@ -670,6 +675,26 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
             raise WinsockError(_WSA_INVALID_HANDLE)
         return index
 
+    cdef int _notify(self, Py_ssize_t index) except -1:
+        """Wake the waits on the event at ``index``; its new state is already in place."""
+        wait_sets = self._waiters.get(index)
+        if wait_sets:
+            for wait_set in tuple(wait_sets):  # a wake may end a wait: iterate a snapshot
+                (<_WaitSet>wait_set).wake()
+        return 0
+
+    cdef int _freeze(self, Py_ssize_t index) except -1:
+        """Record the state of the event at ``index``, being closed, in the waits on it."""
+        cdef _WaitSet wait_set
+        cdef Py_ssize_t i
+        for entry in self._waiters.get(index, ()):
+            wait_set = <_WaitSet>entry
+            for i in range(wait_set.count):
+                if (wait_set.index[i] == index
+                        and wait_set.generation[i] == self._slots[index].generation):
+                    wait_set.frozen[i] = self._slots[index].signalled
+        return 0
+
     def create_event(self):
         """A new manual-reset, non-signalled event; WinsockError(WSA_NOT_ENOUGH_MEMORY) when full."""
         cdef Py_ssize_t index = self._create(SLOT_EVENT, 0, None)
@@ -681,6 +706,8 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
         cdef Py_ssize_t index = self._checked_event(e)  # before reading _slots: __index__ may grow it
         self._slots[index].signalled = 1
+        if self._waiters:
+            self._notify(index)
 
     def reset_event(self, e, /):
         """Make event ``e`` non-signalled; WinsockError(WSA_INVALID_HANDLE)."""
@@ -695,6 +722,70 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     def close_event(self, e, /):
         """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
         self._release(self._checked_event(e))
+
+    # --- waits (the loop itself is ws2core._waits, shared by both cores)
+
+    def wait(self, events, wait_all=False, timeout=None):
+        """Wait until one of ``events`` is signalled (or all of them, with ``wait_all``).
+
+        Returns the index of the lowest signalled event (wait-all: 0), or None when
+        ``timeout`` seconds pass first (None: no limit; 0: poll).  1..64 events; the checks and
+        their WinsockError codes follow WSAWaitForMultipleEvents: the count
+        (WSA_INVALID_PARAMETER), then each handle in order (not a live event:
+        WSA_INVALID_HANDLE), then for wait-all an event named twice (WSA_INVALID_PARAMETER).
+        The GIL is released while the thread blocks; a set from any thread wakes it.
+        Manual-reset events stay signalled after the wait.  An event closed during the wait
+        keeps, for this wait, the state it had when closed: nothing can set it any more, so a
+        wait that still needs it ends when its timeout does.
+        """
+        return _waits.wait(self, events, wait_all, timeout)
+
+    def wait_async(self, events, wait_all=False, timeout=None):
+        """``await table.wait_async(...)``: the same wait, without blocking the event loop.
+
+        It spends no thread and no file descriptor of its own: a set from any thread wakes it
+        through the running loop.  Cancelling the awaiting task removes the wait.
+        """
+        return _waits.wait_async(self, events, wait_all, timeout)
+
+    def _wait_set(self, handles, wait_all):
+        """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
+        cdef _WaitSet wait_set = _WaitSet.__new__(_WaitSet)
+        cdef Py_ssize_t i, j, index
+        wait_set.table = self
+        wait_set.wait_all = wait_all
+        for i, handle in enumerate(handles):
+            index = self._event_at(_handle_value(handle))
+            if index < 0:
+                raise WinsockError(_WSA_INVALID_HANDLE)
+            wait_set.index[i] = <uint32_t>index
+            wait_set.generation[i] = self._slots[index].generation
+            wait_set.frozen[i] = 0
+            wait_set.count = i + 1
+        if wait_set.wait_all:
+            for i in range(wait_set.count):
+                for j in range(i):
+                    if wait_set.index[i] == wait_set.index[j]:
+                        raise WinsockError(_WSA_INVALID_PARAMETER, "wait-all names an event twice")
+        return wait_set
+
+    def _wait_register(self, _WaitSet wait_set, wake):
+        """From now on a set of any of the wait's events calls ``wake()``."""
+        cdef Py_ssize_t i
+        wait_set.wake = wake
+        if self._waiters is None:
+            self._waiters = {}
+        for i in range(wait_set.count):
+            self._waiters.setdefault(wait_set.index[i], []).append(wait_set)
+
+    def _wait_unregister(self, _WaitSet wait_set):
+        cdef Py_ssize_t i
+        for i in range(wait_set.count):
+            wait_sets = self._waiters.get(wait_set.index[i])
+            if wait_sets is not None:
+                wait_sets.remove(wait_set)
+                if not wait_sets:
+                    del self._waiters[wait_set.index[i]]
 
     # --- the table as a whole
 
@@ -756,6 +847,36 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     def __reduce__(self):
         raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class _WaitSet:
+    """The events of one wait, by slot and generation, so a close cannot redirect it."""
+
+    cdef int _ready(self) noexcept:
+        cdef Slot *slot
+        cdef Py_ssize_t i
+        cdef bint signalled
+        cdef int found = 0 if self.wait_all else -1
+        for i in range(self.count):
+            slot = &self.table._slots[self.index[i]]
+            if slot.generation == self.generation[i]:
+                signalled = slot.signalled                  # live
+            elif slot.kind == SLOT_FREE and <uint16_t>(slot.generation - 1) == self.generation[i]:
+                signalled = slot.signalled                  # closed, its state kept
+            else:
+                signalled = self.frozen[i]                  # closed, slot in use again
+            if self.wait_all:
+                if not signalled:
+                    return -1
+            elif signalled:
+                return <int>i
+        return found
+
+    def ready(self):
+        """The index the wait returns now (wait-any: lowest signalled; wait-all: 0), or -1."""
+        return self._ready()
 
 
 @cython.auto_pickle(False)

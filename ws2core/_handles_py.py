@@ -13,11 +13,12 @@ import ctypes
 import struct
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from operator import index as _index
 from types import TracebackType
 from typing import Any, ClassVar
 
+from . import _waits
 from . import constants as _constants
 from ._shared import WinsockError, require_out_parameter, store_context
 
@@ -29,6 +30,7 @@ _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
 _WSAENOBUFS = _constants.WSAENOBUFS
 _WSAENOTSOCK = _constants.WSAENOTSOCK
+_WSA_INVALID_PARAMETER = _constants.WSA_INVALID_PARAMETER
 
 __all__ = [
     "DEFAULT_MAX_HANDLES",
@@ -293,12 +295,37 @@ class _SocketSlot:
 
 
 class _EventSlot:
-    """A live event: manual-reset, so its state changes only by set and reset."""
+    """An event: manual-reset, so its state changes only by set and reset.
+
+    A wait holds these objects, not handle values: after a close the object keeps its last
+    state, and nothing can reach it to change that.
+    """
 
     __slots__ = ("signalled",)
 
     def __init__(self) -> None:
         self.signalled = False
+
+
+class _WaitSet:
+    """The events of one wait, as objects, so a close cannot redirect it."""
+
+    __slots__ = ("keys", "slots", "wait_all", "wake")
+
+    def __init__(self, keys: list[int], slots: list[_EventSlot], wait_all: bool) -> None:
+        self.keys = keys
+        self.slots = slots
+        self.wait_all = wait_all
+        self.wake: Any = None
+
+    def ready(self) -> int:
+        """The index the wait returns now (wait-any: lowest signalled; wait-all: 0), or -1."""
+        if self.wait_all:
+            return 0 if all(slot.signalled for slot in self.slots) else -1
+        for i, slot in enumerate(self.slots):
+            if slot.signalled:
+                return i
+        return -1
 
 
 def _checked_max_handles(max_handles: Any) -> int:
@@ -341,7 +368,7 @@ class HandleTable:
 
     __slots__ = (
         "_max_handles", "_live", "_closed", "_fresh", "_creations", "_sockets", "_lock",
-        "__weakref__",
+        "_waiters", "__weakref__",
     )
 
     def __init__(self, *, max_handles: int = DEFAULT_MAX_HANDLES) -> None:
@@ -355,6 +382,8 @@ class HandleTable:
         self._sockets = 0
         # Re-entrant: a finalizer run by the cyclic GC inside a locked section may call back.
         self._lock = threading.RLock()
+        # Waits in progress: event handle -> list of _WaitSet.
+        self._waiters: dict[int, list[_WaitSet]] = {}
 
     @property
     def max_handles(self) -> int:
@@ -448,9 +477,20 @@ class HandleTable:
             raise WinsockError(_WSA_NOT_ENOUGH_MEMORY)
         return handle
 
+    def _notify(self, key: int) -> None:
+        """Wake the waits on the event ``key``; its new state is already in place."""
+        wait_sets = self._waiters.get(key)
+        if wait_sets:
+            for wait_set in tuple(wait_sets):  # a wake may end a wait: iterate a snapshot
+                wait_set.wake()
+
     def set_event(self, e: Any, /) -> None:
         """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
+        if e.__class__ is not int:
+            e = _index(e)
         self._event_slot(e).signalled = True
+        if self._waiters:
+            self._notify(e & ~_TAG_BITS)
 
     def reset_event(self, e: Any, /) -> None:
         """Make event ``e`` non-signalled; WinsockError(WSA_INVALID_HANDLE)."""
@@ -469,6 +509,57 @@ class HandleTable:
             if self._live.get(e).__class__ is not _EventSlot:
                 raise WinsockError(_WSA_INVALID_HANDLE)
             self._release(e)
+
+    # --- waits (the loop itself is ws2core._waits, shared by both cores)
+
+    def wait(self, events: Iterable[Any], wait_all: bool = False, timeout: float | None = None) -> int | None:
+        """Wait until one of ``events`` is signalled (or all of them, with ``wait_all``).
+
+        Returns the index of the lowest signalled event (wait-all: 0), or None when
+        ``timeout`` seconds pass first (None: no limit; 0: poll).  1..64 events; the checks and
+        their WinsockError codes follow WSAWaitForMultipleEvents: the count
+        (WSA_INVALID_PARAMETER), then each handle in order (not a live event:
+        WSA_INVALID_HANDLE), then for wait-all an event named twice (WSA_INVALID_PARAMETER).
+        The GIL is released while the thread blocks; a set from any thread wakes it.
+        Manual-reset events stay signalled after the wait.  An event closed during the wait
+        keeps, for this wait, the state it had when closed: nothing can set it any more, so a
+        wait that still needs it ends when its timeout does.
+        """
+        return _waits.wait(self, events, wait_all, timeout)
+
+    def wait_async(
+        self, events: Iterable[Any], wait_all: bool = False, timeout: float | None = None
+    ) -> Coroutine[Any, Any, int | None]:
+        """``await table.wait_async(...)``: the same wait, without blocking the event loop.
+
+        It spends no thread and no file descriptor of its own: a set from any thread wakes it
+        through the running loop.  Cancelling the awaiting task removes the wait.
+        """
+        return _waits.wait_async(self, events, wait_all, timeout)
+
+    def _wait_set(self, handles: list[int], wait_all: bool) -> _WaitSet:
+        """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
+        keys = [handle & ~_TAG_BITS for handle in handles]
+        slots = [self._event_slot(key) for key in keys]
+        if wait_all and len(set(keys)) != len(keys):
+            raise WinsockError(_WSA_INVALID_PARAMETER, "wait-all names an event twice")
+        return _WaitSet(keys, slots, wait_all)
+
+    def _wait_register(self, wait_set: _WaitSet, wake: Any) -> None:
+        """From now on a set of any of the wait's events calls ``wake()``."""
+        wait_set.wake = wake
+        with self._lock:
+            for key in wait_set.keys:
+                self._waiters.setdefault(key, []).append(wait_set)
+
+    def _wait_unregister(self, wait_set: _WaitSet) -> None:
+        with self._lock:
+            for key in wait_set.keys:
+                wait_sets = self._waiters.get(key)
+                if wait_sets is not None:
+                    wait_sets.remove(wait_set)
+                    if not wait_sets:
+                        del self._waiters[key]
 
     # --- the table as a whole
 

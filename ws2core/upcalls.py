@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
-from . import _handles_py
+import threading
+from operator import index as _index
+
+from . import _handles_py, _waits
 
 if TYPE_CHECKING:
     from ._handles import HandleTable
@@ -21,7 +24,13 @@ from .constants import (
     INVALID_SOCKET,
     SOCKET_ERROR,
     TRUE,
+    WSA_INFINITE,
     WSA_INVALID_EVENT,
+    WSA_INVALID_PARAMETER,
+    WSA_MAXIMUM_WAIT_EVENTS,
+    WSA_WAIT_EVENT_0,
+    WSA_WAIT_FAILED,
+    WSA_WAIT_TIMEOUT,
     WSAEFAULT,
     WSAEINVAL,
     WSANOTINITIALISED,
@@ -59,6 +68,7 @@ class UpcallTable:
     __slots__ = ()
 
     table: HandleTable
+    _last_error: threading.local  # per thread, as WSAGetLastError is on Windows
 
     def __new__(cls, table: Any = None, *, max_handles: Any = _UNSET) -> UpcallTable:
         if table is None:
@@ -69,7 +79,11 @@ class UpcallTable:
             raise TypeError("give UpcallTable a table or max_handles, not both")
         for table_type, (concrete, hot) in _CONCRETE.items():
             if isinstance(table, table_type):
-                return cast(UpcallTable, hot.__new__(concrete, table))
+                self = cast(UpcallTable, hot.__new__(concrete, table))
+                # setattr: the slot is the concrete class's (this class keeps __slots__ empty so
+                # it can sit beside a core's HotUpcalls), which mypy cannot see from here.
+                setattr(self, "_last_error", threading.local())
+                return self
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
     def __init__(self, table: Any = None, *, max_handles: Any = _UNSET) -> None:
@@ -128,6 +142,53 @@ class UpcallTable:
             lpErrno.value = error.winerror
             return FALSE
         return TRUE
+
+    # --- waiting, and the calling thread's last error
+
+    def WSAWaitForMultipleEvents(
+        self, cEvents: Any, lphEvents: Any, fWaitAll: Any, dwTimeout: Any, fAlertable: Any, /
+    ) -> int:
+        """Wait for one or all of ``cEvents`` events of ``lphEvents`` (a list, a ctypes array).
+
+        Returns WSA_WAIT_EVENT_0 + the lowest index of a signalled event (wait-all:
+        WSA_WAIT_EVENT_0 once all are signalled at the same time), WSA_WAIT_TIMEOUT after
+        ``dwTimeout`` milliseconds (0: poll; WSA_INFINITE: no limit), or WSA_WAIT_FAILED with
+        the reason in WSAGetLastError(), checked in the kernel's order: cEvents outside
+        1..WSA_MAXIMUM_WAIT_EVENTS (WSA_INVALID_PARAMETER), then each handle in order (not a
+        live event, a socket included: WSA_INVALID_HANDLE), then, for wait-all only, an event
+        named twice (WSA_INVALID_PARAMETER).  Event handles ignore their two low tag bits;
+        None in the array means 0.  ``fAlertable`` is accepted, but ws2core queues no APCs,
+        so WSA_WAIT_IO_COMPLETION never comes back.  Success and timeout leave the last error
+        as it was.  An array shorter than cEvents, or a dwTimeout outside DWORD, is a
+        ValueError (C would read past the array); the thread blocks without the GIL.
+        """
+        count = _index(cEvents)
+        timeout_ms = _index(dwTimeout)
+        handles = _waits.handle_list(lphEvents)
+        if not 0 <= timeout_ms <= WSA_INFINITE:
+            raise ValueError(f"dwTimeout must be a DWORD (0..{WSA_INFINITE}), not {timeout_ms}")
+        if 1 <= count <= WSA_MAXIMUM_WAIT_EVENTS and len(handles) < count:
+            raise ValueError(f"lphEvents holds {len(handles)} handles, cEvents says {count}")
+        if not 1 <= count <= WSA_MAXIMUM_WAIT_EVENTS:
+            self._last_error.code = WSA_INVALID_PARAMETER
+            return WSA_WAIT_FAILED
+        try:
+            index = self.table.wait(
+                handles[:count], bool(fWaitAll), None if timeout_ms == WSA_INFINITE else timeout_ms / 1000
+            )
+        except WinsockError as error:
+            self._last_error.code = error.winerror
+            return WSA_WAIT_FAILED
+        return WSA_WAIT_TIMEOUT if index is None else WSA_WAIT_EVENT_0 + index
+
+    def WSAGetLastError(self) -> int:
+        """The calling thread's last error in this Ws2_32 instance (0 if none was set)."""
+        code: int = getattr(self._last_error, "code", 0)
+        return code
+
+    def WSASetLastError(self, iError: Any, /) -> None:
+        """Set the calling thread's last error in this Ws2_32 instance."""
+        self._last_error.code = _index(iError)
 
     # --- the seven upcalls ws2core does not implement yet: each fails the same way on
     # every call, with a code from its own documentation page.
@@ -210,7 +271,9 @@ def _fail(lpErrno: Any, result: int, code: int) -> int:
 
 def _concrete_class(core: Any, name: str) -> type:
     """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
-    namespace: dict[str, Any] = {"__slots__": (), "__module__": __name__, "__qualname__": name}
+    namespace: dict[str, Any] = {
+        "__slots__": ("_last_error",), "__module__": __name__, "__qualname__": name,
+    }
     for upcall in _HOT_UPCALLS:  # the WSPUPCALLTABLE field names of the hot four
         namespace["lp" + upcall] = getattr(core.HotUpcalls, upcall)
     return type(name, (UpcallTable, core.HotUpcalls), namespace)
