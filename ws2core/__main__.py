@@ -3,7 +3,9 @@
 ``demo`` plays a small provider against ``ws2core.UpcallTable`` and prints each upcall with
 its result, so a reader sees the Windows calling convention (results, ``lpErrno``) at work.
 ``bench`` times the hot operations on the Cython core and on the pure-Python twin next to
-a plain C call, so a reader can tell whether the extension is built and what it buys.
+a plain C call, so a reader can tell whether the extension is built and what it buys, and
+then the wake-up latency of a wait: how soon a thread blocked in WSAWaitForMultipleEvents
+runs again after another thread sets its event.
 Both print ``ws2core.IMPLEMENTATION`` first: a failed extension build installs the twin
 without an error (setup.py), and this is one of the places where that must show.
 """
@@ -15,11 +17,14 @@ import ctypes
 import importlib
 import os
 import platform
+import queue
 import statistics
 import sys
 import textwrap
+import threading
+import time
 import timeit
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -196,12 +201,16 @@ class _Case:
 
 
 def _fixture(core: ModuleType) -> dict[str, Any]:
-    """A table of 65 sockets, 64 of them in a full FdSet (and a C fd_set), the 65th outside."""
+    """A table of 65 sockets, 64 of them in a full FdSet (and a C fd_set), the 65th outside;
+    and 65 events, the 65th signalled: ``ev`` the first 64, ``ev_last`` 63 of them and the 65th.
+    """
     table = core.HandleTable()
     obj = Connection("192.0.2.10:80")
     socks = [table.create_socket(7, obj) for _ in range(ws2core.FD_SETSIZE + 1)]
     fds = core.FdSet(socks[:-1])
     c_fds = _FdSet64.from_buffer_copy(bytes(memoryview(fds)))
+    events = [table.create_event() for _ in range(ws2core.WSA_MAXIMUM_WAIT_EVENTS + 1)]
+    table.set_event(events[-1])
     return {
         "t": table,
         "up": ws2core.UpcallTable(table),
@@ -213,6 +222,9 @@ def _fixture(core: ModuleType) -> dict[str, Any]:
         "miss": socks[-1],
         "fds": fds,
         "c_fds": c_fds,
+        # Both scan all 64 entries: none signalled (a timeout), or only the last.
+        "ev": events[:-1],
+        "ev_last": events[:-2] + events[-1:],
         "FD_ISSET": core.FD_ISSET,
         "abs": abs,
         "_keep": socks,
@@ -234,6 +246,19 @@ CASES = [
     _Case("FD_ISSET hit 64", "FD_ISSET(hit, fds)", "FD_ISSET(hit, fds) == 1"),
     _Case("FD_ISSET miss 64", "FD_ISSET(miss, fds)", "FD_ISSET(miss, fds) == 0"),
     _Case("FD_ISSET miss 64 ctypes", "FD_ISSET(miss, c_fds)", "FD_ISSET(miss, c_fds) == 0"),
+    # A poll (timeout 0) of 64 events: the Pythonic wait, then the upcall (cEvents, lphEvents,
+    # fWaitAll, dwTimeout, fAlertable) getting WSA_WAIT_TIMEOUT, then WSA_WAIT_EVENT_0 + 63.
+    _Case("wait poll 64", "t.wait(ev, timeout=0)", "t.wait(ev, timeout=0) is None"),
+    _Case(
+        "WSAWait poll 64",
+        "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0)",
+        "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0) == 258",
+    ),
+    _Case(
+        "WSAWait poll 64 last set",
+        "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0)",
+        "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0) == 63",
+    ),
 ]
 FLOOR = _Case("C-call floor", "abs(h)", "abs(h) == h")
 # What the names in the statements are, for the legend under the table.
@@ -241,7 +266,9 @@ LEGEND = (
     "t: a HandleTable holding 65 sockets; h: one of them; up: an UpcallTable over t;"
     " ref, err: the core's own Ref; obj: h's context; fds: a full FdSet of 64 of the sockets,"
     " hit its 64th entry (a hit that scans the whole set), miss the 65th socket; c_fds: the"
-    " same set copied into a ctypes fd_set Structure (read through the buffer protocol)."
+    " same set copied into a ctypes fd_set Structure (read through the buffer protocol);"
+    " ev: a list of 64 events of t, none signalled; ev_last: the same but its 64th is"
+    " signalled (both polls scan all 64)."
 )
 
 
@@ -287,6 +314,159 @@ def _load_core() -> tuple[ModuleType | None, str]:
         return importlib.import_module(CYTHON_CORE), ""
     except ImportError as exc:
         return None, f"missing ({exc}); build it with: python -m pip install -e ."
+
+
+# --------------------------------------------------------------------------------------
+# bench: wake-up latency
+
+# The waiter announces each wait, then the setter sleeps this long so the waiter is blocked
+# (not still on its way in, which would time a poll) when the set comes; the sleep is not timed.
+# benchmarks/test_bench_waits.py times the same round.
+_SETTLE = 200e-6
+_ANSWER_TIMEOUT = 10.0  # a lost wake-up ends the bench with an error instead of hanging it
+
+
+class _WakeupProbe:
+    """A thread that blocks in ``wait()`` once per round, and this thread calling ``set_()``.
+
+    A round: ``reset()``, start the waiter's wait, sleep _SETTLE, then time from just before
+    ``set_()`` to the waiter's ``time.perf_counter_ns()`` right after its wait returned (the
+    same clock in both threads).  ``samples`` holds the latencies in ns.
+    """
+
+    def __init__(
+        self,
+        wait: Callable[[], Any],
+        set_: Callable[[], Any],
+        reset: Callable[[], Any],
+        expected: Any,
+    ) -> None:
+        self._set, self._reset, self._expected = set_, reset, expected
+        self._go: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.samples: list[int] = []
+        self._thread = threading.Thread(
+            target=self._waiter, args=(wait,), name="ws2core-bench-waiter", daemon=True
+        )
+        self._thread.start()
+
+    def _waiter(self, wait: Callable[[], Any]) -> None:
+        while self._go.get():
+            self._answers.put(None)  # about to wait
+            try:
+                result = wait()
+            except BaseException as exc:  # handed to the setter, which raises it
+                self._answers.put(exc)
+                continue
+            self._answers.put((result, time.perf_counter_ns()))
+
+    def _answer(self) -> Any:
+        try:
+            answer = self._answers.get(timeout=_ANSWER_TIMEOUT)
+        except queue.Empty:
+            raise RuntimeError(f"the waiter did not answer within {_ANSWER_TIMEOUT:g} s") from None
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def round(self) -> None:
+        """One timed wake-up; RuntimeError if the wait gives a wrong result or never returns."""
+        self._reset()
+        self._go.put(True)
+        self._answer()
+        time.sleep(_SETTLE)
+        before = time.perf_counter_ns()
+        self._set()
+        result, running = self._answer()
+        if result != self._expected:
+            raise RuntimeError(f"the wait returned {result!r}, not {self._expected!r}")
+        self.samples.append(running - before)
+
+    def close(self) -> None:
+        self._go.put(False)
+        self._set()  # releases a waiter still blocked after a failed round
+        self._thread.join(_ANSWER_TIMEOUT)
+
+    def median_us(self) -> float:
+        return statistics.median(self.samples) / 1000
+
+    def p99_us(self) -> float:
+        """The 99th percentile by nearest rank: a latency that was really observed."""
+        ordered = sorted(self.samples)
+        return ordered[max(0, -(-99 * len(ordered) // 100) - 1)] / 1000
+
+
+def _wakeup_probe(core: ModuleType) -> _WakeupProbe:
+    """The drop-in path: the waiter in WSAWaitForMultipleEvents(1, [e], FALSE, WSA_INFINITE,
+    FALSE), the setter calling WPUSetEvent(e, err)."""
+    up = ws2core.UpcallTable(core.HandleTable())
+    err = core.Ref(0)
+    e = up.WPUCreateEvent(err)
+    events = [e]
+    return _WakeupProbe(
+        lambda: up.WSAWaitForMultipleEvents(1, events, False, ws2core.WSA_INFINITE, False),
+        lambda: up.WPUSetEvent(e, err),
+        lambda: up.WPUResetEvent(e, err),
+        ws2core.WSA_WAIT_EVENT_0,
+    )
+
+
+def _wakeup_floor() -> _WakeupProbe:
+    """No ws2core: the waiter blocks in SimpleQueue.get (what a wait blocks in), woken by put."""
+    signal: queue.SimpleQueue[int] = queue.SimpleQueue()
+    return _WakeupProbe(signal.get, lambda: signal.put(0), lambda: None, 0)
+
+
+def _bench_wakeup(modules: dict[str, ModuleType | None], rounds: int) -> int:
+    """Print the wake-up latency, median and p99 in µs, for the floor and each core."""
+    probes = {"floor": _wakeup_floor()}
+    probes.update((label, _wakeup_probe(mod)) for label, mod in modules.items() if mod is not None)
+    try:
+        # Interleaved, as the repeats above: a slow spell of the machine hits every row alike.
+        for _ in range(rounds):
+            for label, probe in probes.items():
+                try:
+                    probe.round()
+                except RuntimeError as error:
+                    print(f"bench: {label} wake-up: {error}", file=sys.stderr)
+                    return 1
+    finally:
+        for probe in probes.values():
+            probe.close()
+    print(
+        textwrap.fill(
+            f"wake-up latency in µs, {rounds:,} rounds each (interleaved): from just before"
+            " WPUSetEvent(e, err) in this thread to a thread blocked in"
+            " WSAWaitForMultipleEvents(1, [e], FALSE, WSA_INFINITE, FALSE) running again",
+            100,
+        )
+    )
+    print()
+    labels = {"floor": "floor (SimpleQueue.get woken by put)"}
+    width = max(len(labels["floor"]), 6)
+    header = f"{'waiter':<{width}}  {'median':>7}  {'p99':>7}  {'max':>7}"
+    print(header)
+    print("-" * len(header))
+    for label, probe in probes.items():
+        print(
+            f"{labels.get(label, label):<{width}}  {probe.median_us():>7.1f}"
+            f"  {probe.p99_us():>7.1f}  {max(probe.samples) / 1000:>7.1f}"
+        )
+    if modules.get("cython") is None:
+        state = "skipped" if _pure_python_requested() else "missing"
+        print(f"{'cython':<{width}}  {state:>7}")
+    print()
+    print(
+        textwrap.fill(
+            "Each round resets the event, lets the waiter start its wait and sleeps"
+            f" {_SETTLE * 1e6:g} µs (untimed) so that it is blocked when the set comes. The"
+            " floor is the same round with no ws2core: the handoff between two threads that"
+            " every wait pays. p99 by nearest rank; on a busy or small machine the tail is the"
+            " scheduler's.",
+            100,
+        )
+    )
+    return 0
 
 
 def bench(quick: bool, repeat: int | None) -> int:
@@ -370,7 +550,8 @@ def bench(quick: bool, repeat: int | None) -> int:
             100,
         )
     )
-    return 0
+    print()
+    return _bench_wakeup(modules, 300 if quick else 2000)
 
 
 # --------------------------------------------------------------------------------------
@@ -416,13 +597,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_parser = commands.add_parser(
         "bench",
-        help="print ns per operation for the Cython core, the pure-Python twin and a C-call floor",
+        help=(
+            "print ns per operation for the Cython core, the pure-Python twin and a C-call"
+            " floor, then the wake-up latency of a wait"
+        ),
         description=(
             "Time context lookup (Pythonic and drop-in WPUQuerySocketHandleContext),"
-            " create+close, and FD_ISSET (hit and miss on a full 64-entry FdSet, miss on a"
-            " ctypes fd_set) on the Cython core and the pure-Python twin, next to abs(h), the"
-            " cheapest C call. Shows ns per operation, the speed-up (twin/core) and the core's"
-            " time in floors. Each statement is timed in a plain loop, as timeit does."
+            " create+close, FD_ISSET (hit and miss on a full 64-entry FdSet, miss on a"
+            " ctypes fd_set) and a poll of 64 events (HandleTable.wait and"
+            " WSAWaitForMultipleEvents with timeout 0) on the Cython core and the pure-Python"
+            " twin, next to abs(h), the cheapest C call. Shows ns per operation, the speed-up"
+            " (twin/core) and the core's time in floors. Each statement is timed in a plain"
+            " loop, as timeit does. Then the wake-up latency, median and p99 in µs per core"
+            " and for a bare thread handoff: WPUSetEvent in one thread to a thread blocked in"
+            " WSAWaitForMultipleEvents running again (2,000 rounds, 300 with --quick)."
         ),
     )
     bench_parser.add_argument(

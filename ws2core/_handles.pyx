@@ -122,6 +122,7 @@ cdef enum:
     DWORD_MAX = 0xFFFFFFFF
     TAG_BITS = 3            # the low handle bits the kernel ignores (OBJ_HANDLE_TAGBITS)
     FD_ARRAY_OFFSET = 8     # fd_count (4 bytes), 4 bytes of padding, then the SOCKETs
+    WAIT_MAXIMUM = 64       # WSA_MAXIMUM_WAIT_EVENTS (MAXIMUM_WAIT_OBJECTS)
 
 
 cdef inline long long _handle_value(object h) except -2:
@@ -752,10 +753,23 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
         cdef _WaitSet wait_set = _WaitSet.__new__(_WaitSet)
         cdef Py_ssize_t i, j, index
+        cdef Py_ssize_t count = len(handles)
+        cdef long long values[WAIT_MAXIMUM]
+        cdef long long value
+        # Types first, over every entry: __index__ may run Python code, so all of it runs
+        # before the table is read.
+        for i in range(count):
+            handle = handles[i]
+            value = 0 if handle is None else _handle_value(handle)
+            if i < WAIT_MAXIMUM:
+                values[i] = value
+        if not 1 <= count <= WAIT_MAXIMUM:
+            raise WinsockError(
+                _WSA_INVALID_PARAMETER, f"a wait takes 1..{WAIT_MAXIMUM} events, not {count}")
         wait_set.table = self
         wait_set.wait_all = wait_all
-        for i, handle in enumerate(handles):
-            index = self._event_at(_handle_value(handle))
+        for i in range(count):
+            index = self._event_at(values[i])
             if index < 0:
                 raise WinsockError(_WSA_INVALID_HANDLE)
             wait_set.index[i] = <uint32_t>index

@@ -31,6 +31,7 @@ _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
 _WSAENOBUFS = _constants.WSAENOBUFS
 _WSAENOTSOCK = _constants.WSAENOTSOCK
 _WSA_INVALID_PARAMETER = _constants.WSA_INVALID_PARAMETER
+_WSA_MAXIMUM_WAIT_EVENTS = _constants.WSA_MAXIMUM_WAIT_EVENTS
 
 __all__ = [
     "DEFAULT_MAX_HANDLES",
@@ -537,9 +538,15 @@ class HandleTable:
         """
         return _waits.wait_async(self, events, wait_all, timeout)
 
-    def _wait_set(self, handles: list[int], wait_all: bool) -> _WaitSet:
+    def _wait_set(self, handles: list[Any], wait_all: bool) -> _WaitSet:
         """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
-        keys = [handle & ~_TAG_BITS for handle in handles]
+        values = [0 if handle is None else _index(handle) for handle in handles]
+        if not 1 <= len(values) <= _WSA_MAXIMUM_WAIT_EVENTS:
+            raise WinsockError(
+                _WSA_INVALID_PARAMETER,
+                f"a wait takes 1..{_WSA_MAXIMUM_WAIT_EVENTS} events, not {len(values)}",
+            )
+        keys = [value & ~_TAG_BITS for value in values]
         slots = [self._event_slot(key) for key in keys]
         if wait_all and len(set(keys)) != len(keys):
             raise WinsockError(_WSA_INVALID_PARAMETER, "wait-all names an event twice")

@@ -2,9 +2,10 @@
 
 A core supplies three primitives, each atomic under the GIL:
 
-- ``table._wait_set(handles, wait_all)``: checks the handles in the kernel's order (each a
-  live event, else WSA_INVALID_HANDLE; then, for wait-all, no event twice, else
-  WSA_INVALID_PARAMETER) and returns a wait set whose ``ready()`` gives the index the wait
+- ``table._wait_set(handles, wait_all)``: takes a list of handles (ints, None meaning 0),
+  checks their types, then the Windows conditions in the kernel's order (1..64 of them, else
+  WSA_INVALID_PARAMETER; each a live event, else WSA_INVALID_HANDLE; then, for wait-all, no
+  event twice, else WSA_INVALID_PARAMETER) and returns a wait set whose ``ready()`` gives the index the wait
   returns (wait-any: the lowest signalled; wait-all: 0 once all are signalled at once), or -1;
 - ``table._wait_register(wait_set, wake)``: from now on a set of any of its events calls
   ``wake()`` (with the GIL held, after the event's state has changed);
@@ -26,10 +27,7 @@ import threading
 import time
 from collections.abc import Iterable
 from functools import partial
-from operator import index as _index
 from typing import Any
-
-from .constants import WSA_INVALID_PARAMETER, WSA_MAXIMUM_WAIT_EVENTS
 
 # A blocking get() longer than this raises OverflowError; a wait loops instead.
 _LONGEST_BLOCK = min(threading.TIMEOUT_MAX, 3600.0)
@@ -47,34 +45,22 @@ def checked_timeout(timeout: Any) -> float | None:
     return seconds
 
 
-def handle_list(events: Iterable[Any]) -> list[int]:
-    """The handles of a wait as ints; None (a NULL in a ctypes array) means 0."""
+def event_list(events: Iterable[Any]) -> list[Any]:
+    """The handles of a wait as a list (a ctypes array is copied once, a list is taken as is)."""
+    if type(events) is list:
+        return events
     try:
-        items = list(events)
+        return list(events)
     except TypeError:
         raise TypeError(
             f"events must be a sequence of event handles, not {type(events).__name__}"
         ) from None
-    return [0 if item is None else _index(item) for item in items]
-
-
-def checked_count(count: int) -> None:
-    """WinsockError(WSA_INVALID_PARAMETER) unless 1..WSA_MAXIMUM_WAIT_EVENTS handles."""
-    if not 1 <= count <= WSA_MAXIMUM_WAIT_EVENTS:
-        from ._shared import WinsockError
-
-        raise WinsockError(
-            WSA_INVALID_PARAMETER,
-            f"a wait takes 1..{WSA_MAXIMUM_WAIT_EVENTS} events, not {count}",
-        )
 
 
 def _prepare(table: Any, events: Iterable[Any], wait_all: bool, timeout: Any) -> tuple[Any, float | None]:
-    """Argument checks, then the Windows checks in the kernel's order."""
+    """Argument checks, then (in the core) the Windows checks in the kernel's order."""
     timeout = checked_timeout(timeout)
-    handles = handle_list(events)
-    checked_count(len(handles))
-    return table._wait_set(handles, bool(wait_all)), timeout
+    return table._wait_set(event_list(events), bool(wait_all)), timeout
 
 
 def _result(index: int) -> int | None:

@@ -166,22 +166,18 @@ class UpcallTable:
         timeout_ms = _index(dwTimeout)
         if not 0 <= timeout_ms <= WSA_INFINITE:
             raise ValueError(f"dwTimeout must be a DWORD (0..{WSA_INFINITE}), not {timeout_ms}")
-        try:
-            given = list(lphEvents)
-        except TypeError:
-            raise TypeError(
-                f"lphEvents must be a sequence of event handles, not {type(lphEvents).__name__}"
-            ) from None
+        given = _waits.event_list(lphEvents)
         if not 1 <= count <= WSA_MAXIMUM_WAIT_EVENTS:
             # The kernel refuses the count before it reads the array.
             self._last_error.code = WSA_INVALID_PARAMETER
             return WSA_WAIT_FAILED
         if len(given) < count:
             raise ValueError(f"lphEvents holds {len(given)} handles, cEvents says {count}")
-        handles = _waits.handle_list(given[:count])  # C reads cEvents entries, no more
         try:
             index = self.table.wait(
-                handles, bool(fWaitAll), None if timeout_ms == WSA_INFINITE else timeout_ms / 1000
+                given[:count],  # C reads cEvents entries, no more
+                bool(fWaitAll),
+                None if timeout_ms == WSA_INFINITE else timeout_ms / 1000,
             )
         except WinsockError as error:
             self._last_error.code = error.winerror
