@@ -863,6 +863,15 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
 
 
+cdef inline int _write_out(object out, object value) except -1:
+    """Store ``value`` in an out-parameter: the core's own Ref without an attribute lookup."""
+    if type(out) is Ref:
+        (<Ref>out).value = value
+    else:
+        out.value = value
+    return 0
+
+
 @cython.final
 @cython.auto_pickle(False)
 cdef class _WaitSet:
@@ -927,10 +936,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         cdef Py_ssize_t index = table._create(
             SLOT_SOCKET, _checked_catalog_entry_id(catalog, dwCatalogEntryId), dwContext)
         if index < 0:
-            if type(lpErrno) is Ref:
-                (<Ref>lpErrno).value = _WSAENOBUFS
-            else:
-                lpErrno.value = _WSAENOBUFS
+            _write_out(lpErrno, _WSAENOBUFS)
             return _INVALID_SOCKET
         return (index + 1) << 2
 
@@ -950,10 +956,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
             require_out_parameter(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
-            if type(lpErrno) is Ref:
-                (<Ref>lpErrno).value = _WSAENOTSOCK
-            else:
-                lpErrno.value = _WSAENOTSOCK
+            _write_out(lpErrno, _WSAENOTSOCK)
             return _SOCKET_ERROR
         if type(lpContext) is Ref:
             (<Ref>lpContext).value = table._contexts[index]
@@ -974,10 +977,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
             require_out_parameter(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
-            if type(lpErrno) is Ref:
-                (<Ref>lpErrno).value = _WSAENOTSOCK
-            else:
-                lpErrno.value = _WSAENOTSOCK
+            _write_out(lpErrno, _WSAENOTSOCK)
             return _SOCKET_ERROR
         table._release(index)  # the context is dropped after the bookkeeping, as in close_socket
         return 0
