@@ -31,45 +31,28 @@ if TYPE_CHECKING:  # type checkers read _handles.pyi, which both cores follow
         HandleTable,
         Ref,
     )
-elif os.environ.get("WS2CORE_PURE_PYTHON", "") == "1":
-    from ._handles_py import (
-        FD_CLR,
-        FD_ISSET,
-        FD_SET,
-        FD_ZERO,
-        DEFAULT_MAX_HANDLES,
-        REUSE_DELAY,
-        FdSet,
-        HandleTable,
-        Ref,
-    )
 else:
-    try:
-        from ._handles import (
-            FD_CLR,
-            FD_ISSET,
-            FD_SET,
-            FD_ZERO,
-            DEFAULT_MAX_HANDLES,
-            REUSE_DELAY,
-            FdSet,
-            HandleTable,
-            Ref,
-        )
-    except ModuleNotFoundError as missing:
-        if missing.name != "ws2core._handles":
-            raise  # a broken build should be loud, not slow
-        from ._handles_py import (
-            FD_CLR,
-            FD_ISSET,
-            FD_SET,
-            FD_ZERO,
-            DEFAULT_MAX_HANDLES,
-            REUSE_DELAY,
-            FdSet,
-            HandleTable,
-            Ref,
-        )
+
+    def _chosen_core():  # unseen by type checkers (the branch above is theirs)
+        """The Cython core, or the twin when WS2CORE_PURE_PYTHON=1 or the extension is missing."""
+        if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1":
+            from . import _handles_py
+
+            return _handles_py
+        try:
+            from . import _handles
+        except ModuleNotFoundError as missing:
+            if missing.name != "ws2core._handles":
+                raise  # a broken build should be loud, not slow
+            from . import _handles_py
+
+            return _handles_py
+        return _handles
+
+    # Both cores export the same names (their __all__); bind the chosen core's here.
+    _core = _chosen_core()
+    globals().update({name: getattr(_core, name) for name in _core.__all__})
+    del _core, _chosen_core
 
 from .upcalls import UpcallTable
 
