@@ -9,6 +9,7 @@ or when the extension was not built).
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import TYPE_CHECKING
 
@@ -36,18 +37,15 @@ else:
     def _chosen_core():  # unseen by type checkers (the branch above is theirs)
         """The Cython core, or the twin when WS2CORE_PURE_PYTHON=1 or the extension is missing."""
         if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1":
-            from . import _handles_py
-
-            return _handles_py
+            return importlib.import_module("ws2core._handles_py")
         try:
-            from . import _handles
+            # import_module, not `from . import`: only it raises ModuleNotFoundError naming
+            # the missing module, which tells an absent extension from a broken one.
+            return importlib.import_module("ws2core._handles")
         except ModuleNotFoundError as missing:
             if missing.name != "ws2core._handles":
                 raise  # a broken build should be loud, not slow
-            from . import _handles_py
-
-            return _handles_py
-        return _handles
+            return importlib.import_module("ws2core._handles_py")
 
     # Both cores export the same names (their __all__); bind the chosen core's here.
     _core = _chosen_core()
