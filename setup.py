@@ -21,7 +21,12 @@ def extensions() -> list[Extension]:
         print("ws2core: no Cython, installing the pure-Python core only", file=sys.stderr)
         return []
     compiled = cythonize(
-        [Extension("ws2core._handles", ["ws2core/_handles.pyx"])],
+        [Extension(
+            "ws2core._handles",
+            ["ws2core/_handles.pyx"],
+            include_dirs=["ws2core/include"],  # <ws2core/ws2spi.h>, shipped for providers too
+            depends=["ws2core/include/ws2core/ws2spi.h", "ws2core/ws2spi.pxd"],
+        )],
         compiler_directives={"language_level": "3"},
     )
     for ext in compiled:

@@ -54,6 +54,17 @@ else:
 
 from .upcalls import UpcallTable
 
+
+def get_include() -> str:
+    """The folder to add to a C compiler's include path for ``#include <ws2core/ws2spi.h>``.
+
+    As ``numpy.get_include()``: ``cc -I"$(python -c 'import ws2core; print(ws2core.get_include())')"``.
+    The header declares WSPUPCALLTABLE and the Windows types it needs, for providers in C
+    that are handed ``UpcallTable.native_table()``.
+    """
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
 IMPLEMENTATION = "cython" if HandleTable.__module__ == "ws2core._handles" else "python"
 """The core in use: ``"cython"`` (ws2core._handles) or ``"python"`` (the pure-Python twin)."""
 
@@ -73,5 +84,6 @@ __all__ = [
     "__version__",
     "constants",
     "errorname",
+    "get_include",
     *(name for name in dir(constants) if name.isupper()),
 ]

@@ -17,8 +17,11 @@ cdef enum:
     MAX_MAX_HANDLES_C = 1 << 24
 
 
-# One handle: 16 bytes.  Links are slot index + 1, so 0 means "none".
+# One handle: 24 bytes.  Links are slot index + 1, so 0 means "none".  C callers of the native
+# table read `native`, `kind` and `generation` without the GIL (see "Native table" in
+# _handles.pyx): writers publish `kind` last and bump `generation` first.
 ctypedef struct Slot:
+    uint64_t native     # socket: the context as C sees it (an int's value, an object's id, None: 0)
     uint32_t older      # live: the next older live slot (creation order, for iteration)
     uint32_t newer      # live: the next newer live slot; free: the next slot in the closed FIFO
     uint32_t word       # socket: catalog entry id; free: low 32 bits of the creation count
@@ -56,6 +59,11 @@ cdef class HandleTable:
     cdef uint32_t _closed_tail
     # Waits in progress: event slot index -> list of _WaitSet; None while nobody waits.
     cdef dict _waiters
+    # Once a native table reads this table without the GIL, an outgrown slot array may still
+    # be in a reader's hands: it is kept here until the table is freed instead of freed.
+    cdef bint _native_readers
+    cdef uint32_t _retired_count
+    cdef Slot *_retired[32]
     cdef object __weakref__
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2
@@ -70,7 +78,10 @@ cdef class HandleTable:
 
 cdef class HotUpcalls:
     cdef readonly HandleTable table
+    cdef int _native_set        # 1 + the index of its native entry-point set; 0: none yet
     cdef object __weakref__
+
+    cdef Py_ssize_t _claim_native_set(self) except -1
 
 
 cdef class _WaitSet:

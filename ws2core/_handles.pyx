@@ -21,10 +21,20 @@ from cpython.long cimport (
     PyLong_Check,
     PyLong_CheckExact,
 )
-from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
-from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
+from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
+from cpython.object cimport PyObject
+from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
+from cpython.ref cimport Py_DECREF, Py_INCREF
+from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy, memmove
+
+from ws2core.ws2spi cimport (
+    BOOL, DWORD, DWORD_PTR, FALSE, INVALID_SOCKET, SOCKET, SOCKET_ERROR, TRUE, WSA_INVALID_EVENT,
+    WSA_INVALID_HANDLE, WSA_NOT_ENOUGH_MEMORY, WSAEFAULT, WSAENOBUFS, WSAENOTSOCK,
+    WSANOTINITIALISED, WSAEVENT, WSPUPCALLTABLE,
+)
 
 from ws2core import _waits
 from ws2core import constants as _constants
@@ -95,6 +105,159 @@ cdef extern from *:
     uint32_t load_le32 "ws2core_load_le32"(const unsigned char *p) noexcept nogil
     void store_le32 "ws2core_store_le32"(unsigned char *p, uint32_t v) noexcept nogil
     bint compact_value "ws2core_compact_value"(object o, long long *out) noexcept
+
+
+cdef extern from *:
+    """
+    /* Native table support: C callers read slots without the GIL (see "Native table").
+       gcc and clang builtins; the core is built for Linux and macOS hosts only. */
+    #define ws2core_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+    #define ws2core_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    #define ws2core_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+    #define ws2core_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+    #define ws2core_fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+    #define ws2core_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+    static inline int ws2core_python_finalizing(void) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        return Py_IsFinalizing();
+    #else
+        return _Py_IsFinalizing();
+    #endif
+    }
+
+    /* The upcalls that touch the table, as the module implements them: each takes the index
+       of the entry-point set it was called through.  Filled in at import. */
+    typedef struct {
+        SOCKET (*create_socket)(unsigned, DWORD, DWORD_PTR, LPINT);
+        int (*query_context)(unsigned, SOCKET, PDWORD_PTR, LPINT);
+        int (*close_socket)(unsigned, SOCKET, LPINT);
+        WSAEVENT (*create_event)(unsigned, LPINT);
+        BOOL (*set_event)(unsigned, WSAEVENT, LPINT);
+        BOOL (*reset_event)(unsigned, WSAEVENT, LPINT);
+        BOOL (*close_event)(unsigned, WSAEVENT, LPINT);
+    } ws2core_native_ops;
+    static ws2core_native_ops ws2core_ops;
+
+    /* The upcalls that need no table are shared by every set.  WPUFDIsSet trusts fd_count,
+       as Windows does: a C caller's fd_set may be larger than FD_SETSIZE. */
+    static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
+        unsigned int i;
+        if (fdset == NULL) return 0;
+        for (i = 0; i < fdset->fd_count; i++)
+            if (fdset->fd_array[i] == s) return 1;
+        return 0;
+    }
+    /* The seven upcalls ws2core does not implement fail as ws2core.UpcallTable's do. */
+    static int WSPAPI ws2core_get_provider_path(LPGUID id, WCHAR *path, LPINT length, LPINT err) {
+        (void)id; (void)path; (void)length;
+        if (err) *err = WSAEINVAL;
+        return SOCKET_ERROR;
+    }
+    static SOCKET WSPAPI ws2core_modify_ifs_handle(DWORD catalog, SOCKET proposed, LPINT err) {
+        (void)catalog; (void)proposed;
+        if (err) *err = WSAEINVAL;
+        return INVALID_SOCKET;
+    }
+    static BOOL WSPAPI ws2core_post_message(HWND window, UINT message, WPARAM w, LPARAM l) {
+        (void)window; (void)message; (void)w; (void)l;
+        return FALSE;
+    }
+    static int WSPAPI ws2core_query_blocking_callback(DWORD catalog, LPBLOCKINGCALLBACK *callback,
+                                                      PDWORD_PTR context, LPINT err) {
+        (void)catalog; (void)callback; (void)context;
+        if (err) *err = WSAEINVAL;
+        return SOCKET_ERROR;
+    }
+    static int WSPAPI ws2core_queue_apc(LPWSATHREADID thread, LPWSAUSERAPC apc, DWORD_PTR context,
+                                        LPINT err) {
+        (void)thread; (void)apc; (void)context;
+        if (err) *err = WSAEFAULT;
+        return SOCKET_ERROR;
+    }
+    static int WSPAPI ws2core_open_current_thread(LPWSATHREADID thread, LPINT err) {
+        (void)thread;
+        if (err) *err = WSANOTINITIALISED;
+        return SOCKET_ERROR;
+    }
+    static int WSPAPI ws2core_close_thread(LPWSATHREADID thread, LPINT err) {
+        (void)thread;
+        if (err) *err = WSANOTINITIALISED;
+        return SOCKET_ERROR;
+    }
+
+    /* The C signatures carry no table pointer, so each native table has its own entry points:
+       64 sets, set a*8+b named by the digits a and b. */
+    #define WS2CORE_ENTRY_POINTS(a, b) \
+    static BOOL WSPAPI ws2core_close_event_##a##b(WSAEVENT e, LPINT err) \
+        { return ws2core_ops.close_event(a * 8 + b, e, err); } \
+    static int WSPAPI ws2core_close_socket_##a##b(SOCKET s, LPINT err) \
+        { return ws2core_ops.close_socket(a * 8 + b, s, err); } \
+    static WSAEVENT WSPAPI ws2core_create_event_##a##b(LPINT err) \
+        { return ws2core_ops.create_event(a * 8 + b, err); } \
+    static SOCKET WSPAPI ws2core_create_socket_##a##b(DWORD id, DWORD_PTR context, LPINT err) \
+        { return ws2core_ops.create_socket(a * 8 + b, id, context, err); } \
+    static int WSPAPI ws2core_query_context_##a##b(SOCKET s, PDWORD_PTR context, LPINT err) \
+        { return ws2core_ops.query_context(a * 8 + b, s, context, err); } \
+    static BOOL WSPAPI ws2core_reset_event_##a##b(WSAEVENT e, LPINT err) \
+        { return ws2core_ops.reset_event(a * 8 + b, e, err); } \
+    static BOOL WSPAPI ws2core_set_event_##a##b(WSAEVENT e, LPINT err) \
+        { return ws2core_ops.set_event(a * 8 + b, e, err); }
+    #define WS2CORE_ENTRY_POINT_ROW(a) \
+        WS2CORE_ENTRY_POINTS(a, 0) WS2CORE_ENTRY_POINTS(a, 1) WS2CORE_ENTRY_POINTS(a, 2) \
+        WS2CORE_ENTRY_POINTS(a, 3) WS2CORE_ENTRY_POINTS(a, 4) WS2CORE_ENTRY_POINTS(a, 5) \
+        WS2CORE_ENTRY_POINTS(a, 6) WS2CORE_ENTRY_POINTS(a, 7)
+    WS2CORE_ENTRY_POINT_ROW(0) WS2CORE_ENTRY_POINT_ROW(1) WS2CORE_ENTRY_POINT_ROW(2)
+    WS2CORE_ENTRY_POINT_ROW(3) WS2CORE_ENTRY_POINT_ROW(4) WS2CORE_ENTRY_POINT_ROW(5)
+    WS2CORE_ENTRY_POINT_ROW(6) WS2CORE_ENTRY_POINT_ROW(7)
+
+    #define WS2CORE_UPCALLS(a, b) { \
+        ws2core_close_event_##a##b, ws2core_close_socket_##a##b, ws2core_create_event_##a##b, \
+        ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path, \
+        ws2core_modify_ifs_handle, ws2core_post_message, ws2core_query_blocking_callback, \
+        ws2core_query_context_##a##b, ws2core_queue_apc, ws2core_reset_event_##a##b, \
+        ws2core_set_event_##a##b, ws2core_open_current_thread, ws2core_close_thread }
+    #define WS2CORE_UPCALL_ROW(a) \
+        WS2CORE_UPCALLS(a, 0), WS2CORE_UPCALLS(a, 1), WS2CORE_UPCALLS(a, 2), WS2CORE_UPCALLS(a, 3), \
+        WS2CORE_UPCALLS(a, 4), WS2CORE_UPCALLS(a, 5), WS2CORE_UPCALLS(a, 6), WS2CORE_UPCALLS(a, 7)
+    /* What each set's table holds; a claimed set's table is copied from here, so a provider
+       that scribbles on its table does not leave the damage to the next owner. */
+    static const WSPUPCALLTABLE ws2core_upcall_templates[64] = {
+        WS2CORE_UPCALL_ROW(0), WS2CORE_UPCALL_ROW(1), WS2CORE_UPCALL_ROW(2), WS2CORE_UPCALL_ROW(3),
+        WS2CORE_UPCALL_ROW(4), WS2CORE_UPCALL_ROW(5), WS2CORE_UPCALL_ROW(6), WS2CORE_UPCALL_ROW(7)
+    };
+    static WSPUPCALLTABLE ws2core_upcall_tables[64];
+    """
+    uint8_t load_acquire_u8 "ws2core_load_acquire"(const uint8_t *p) noexcept nogil
+    uint16_t load_acquire_u16 "ws2core_load_acquire"(const uint16_t *p) noexcept nogil
+    uint16_t load_relaxed_u16 "ws2core_load_relaxed"(const uint16_t *p) noexcept nogil
+    uint32_t load_acquire_u32 "ws2core_load_acquire"(const uint32_t *p) noexcept nogil
+    uint64_t load_relaxed_u64 "ws2core_load_relaxed"(const uint64_t *p) noexcept nogil
+    uint32_t *load_acquire_u32_ptr "ws2core_load_acquire"(uint32_t **p) noexcept nogil
+    Slot *load_acquire_slots "ws2core_load_acquire"(Slot **p) noexcept nogil
+    int load_acquire_int "ws2core_load_acquire"(const int *p) noexcept nogil
+    void store_release_u8 "ws2core_store_release"(uint8_t *p, uint8_t v) noexcept nogil
+    void store_relaxed_u16 "ws2core_store_relaxed"(uint16_t *p, uint16_t v) noexcept nogil
+    void store_release_u32 "ws2core_store_release"(uint32_t *p, uint32_t v) noexcept nogil
+    void store_relaxed_u64 "ws2core_store_relaxed"(uint64_t *p, uint64_t v) noexcept nogil
+    void store_release_u32_ptr "ws2core_store_release"(uint32_t **p, uint32_t *v) noexcept nogil
+    void store_release_slots "ws2core_store_release"(Slot **p, Slot *v) noexcept nogil
+    void store_release_int "ws2core_store_release"(int *p, int v) noexcept nogil
+    void fence_acquire "ws2core_fence_acquire"() noexcept nogil
+    void fence_release "ws2core_fence_release"() noexcept nogil
+    bint python_finalizing "ws2core_python_finalizing"() noexcept nogil
+
+    ctypedef struct native_ops "ws2core_native_ops":
+        SOCKET (*create_socket)(unsigned, DWORD, DWORD_PTR, int *) noexcept nogil
+        int (*query_context)(unsigned, SOCKET, DWORD_PTR *, int *) noexcept nogil
+        int (*close_socket)(unsigned, SOCKET, int *) noexcept nogil
+        WSAEVENT (*create_event)(unsigned, int *) noexcept nogil
+        BOOL (*set_event)(unsigned, WSAEVENT, int *) noexcept nogil
+        BOOL (*reset_event)(unsigned, WSAEVENT, int *) noexcept nogil
+        BOOL (*close_event)(unsigned, WSAEVENT, int *) noexcept nogil
+    native_ops native_ops_table "ws2core_ops"
+    const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
+    WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
 
 
 __all__ = [
@@ -461,6 +624,28 @@ def FD_ISSET(fd, set, /):
 # The handle table
 
 
+cdef uint64_t _native_context(object context) noexcept:
+    """The context as C sees it through the native table: an int in -2**63..2**64-1 as its
+    64-bit pattern, None as 0, any other object as its address (id()), which stays valid
+    while the table holds it.  Runs no Python code."""
+    cdef long long value
+    cdef int overflow = 0
+    if context is None:
+        return 0
+    if PyLong_CheckExact(context) and compact_value(context, &value):
+        return <uint64_t>value
+    if PyLong_Check(context):  # an int subclass is read as the int it is, without __index__
+        value = PyLong_AsLongLongAndOverflow(context, &overflow)
+        if overflow == 0:
+            return <uint64_t>value
+        if overflow > 0:
+            try:
+                return PyLong_AsUnsignedLongLong(context)
+            except OverflowError:
+                pass
+    return <uint64_t><uintptr_t><PyObject *>context
+
+
 cdef inline bint _due(uint32_t stamp, uint64_t creations) noexcept:
     # Stamps are within 2**25 of the clock (the FIFO holds fewer slots than that, and its
     # head is taken as soon as it is due), so 32-bit wrap-around arithmetic orders them.
@@ -517,6 +702,9 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         self._max_handles = _checked_max_handles(max_handles)
 
     def __dealloc__(self):
+        cdef uint32_t i
+        for i in range(self._retired_count):
+            PyMem_Free(self._retired[i])
         PyMem_Free(self._slots)
 
     @property
@@ -527,9 +715,15 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     # --- allocation
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2:
-        """Index of a new live slot holding ``context``; -1 when the table is full."""
+        """Index of a new live slot holding ``context``; -1 when the table is full.
+
+        The slot is published to lock-free native readers last: its context first, then its
+        kind (release), then for a fresh slot the count of slots in use (release).
+        """
         cdef uint32_t index
         cdef Slot *slot
+        cdef bint fresh = False
+        cdef uint64_t native = _native_context(context)
         if self._live_count >= self._max_handles:
             return -1
         if self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations):
@@ -542,13 +736,17 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
                 self._grow()  # may raise MemoryError; nothing has changed yet
             self._contexts.append(None)
             index = self._used
-            self._used += 1
+            fresh = True
+            self._slots[index].generation = 0
         slot = &self._slots[index]
-        slot.kind = kind
+        store_relaxed_u64(&slot.native, native)
         slot.word = word
         slot.signalled = 0
         slot.older = self._newest
         slot.newer = 0
+        store_release_u8(&slot.kind, kind)
+        if fresh:
+            store_release_u32(&self._used, index + 1)
         if self._newest:
             self._slots[self._newest - 1].newer = index + 1
         else:
@@ -572,10 +770,26 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
             wanted = limit
         if wanted <= self._allocated:
             raise RuntimeError("ws2core: handle table slot limit reached (a bug: please report)")
-        cdef Slot *grown = <Slot *>PyMem_Realloc(self._slots, <size_t>(wanted * sizeof(Slot)))
+        cdef Slot *grown
+        if not self._native_readers:
+            grown = <Slot *>PyMem_Realloc(self._slots, <size_t>(wanted * sizeof(Slot)))
+            if grown is NULL:
+                raise MemoryError("no memory to grow the handle table")
+            self._slots = grown
+            self._allocated = <uint32_t>wanted
+            return 0
+        # A native reader may hold the old array: copy, publish the new one, keep the old one.
+        if self._retired_count == 32:
+            raise RuntimeError("ws2core: too many outgrown slot arrays (a bug: please report)")
+        grown = <Slot *>PyMem_Malloc(<size_t>(wanted * sizeof(Slot)))
         if grown is NULL:
             raise MemoryError("no memory to grow the handle table")
-        self._slots = grown
+        if self._used:
+            memcpy(grown, self._slots, self._used * sizeof(Slot))
+        if self._slots is not NULL:
+            self._retired[self._retired_count] = self._slots
+            self._retired_count += 1
+        store_release_slots(&self._slots, grown)
         self._allocated = <uint32_t>wanted
         return 0
 
@@ -616,8 +830,10 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         elif self._waiters:
             self._freeze(index)
         self._live_count -= 1
-        slot.generation += 1
-        slot.kind = SLOT_FREE
+        # The generation changes before anything else a native reader looks at (its check).
+        store_relaxed_u16(&slot.generation, <uint16_t>(slot.generation + 1))
+        fence_release()
+        store_release_u8(&slot.kind, SLOT_FREE)
         slot.word = <uint32_t>(self._creations + REUSE_DELAY_C)
         slot.older = 0
         slot.newer = 0
@@ -903,6 +1119,7 @@ cdef class _WaitSet:
 
 
 @cython.auto_pickle(False)
+@cython.no_gc_clear  # its native set points into `table`: both go together, in __dealloc__
 cdef class HotUpcalls:
     """HotUpcalls(table)
 --
@@ -921,6 +1138,56 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
                 f"{type(table).__qualname__}"
             )
         self.table = <HandleTable>table
+
+    def __dealloc__(self):
+        if self._native_set:
+            _release_native_set(self._native_set - 1)
+            self._native_set = 0
+
+    cdef Py_ssize_t _claim_native_set(self) except -1:
+        """The index of this object's native entry-point set, taken from the pool if need be."""
+        cdef Py_ssize_t n
+        cdef NativeSet *native
+        if self._native_set:
+            return self._native_set - 1
+        for n in range(NATIVE_SETS):
+            native = &_native_sets[n]
+            if native.owner is NULL:
+                memcpy(&upcall_tables[n], &upcall_templates[n], sizeof(WSPUPCALLTABLE))
+                self.table._native_readers = True  # before any reader can see the table
+                native.owner = <PyObject *>self
+                native.table = <PyObject *>self.table
+                native.slots = &self.table._slots
+                store_release_u32_ptr(&native.used, &self.table._used)  # published last
+                self._native_set = <int>n + 1
+                return n
+        raise RuntimeError(
+            f"all {NATIVE_SETS} native upcall tables are in use: each UpcallTable that asked for "
+            f"one holds a set of C entry points until it is collected"
+        )
+
+    def native_table(self):
+        """The address of a WSPUPCALLTABLE (``<ws2core/ws2spi.h>``) serving this table, as an int.
+
+        For providers written in C, through ctypes or cffi.  Its fifteen function pointers
+        are this object's own entry points (each object that asks takes one of 64 sets; more
+        is a RuntimeError), valid while this object lives.  They may be called from any thread,
+        without the GIL: a context lookup reads the table lock-free, the other upcalls take
+        the GIL.  See the README's "Providers written in C" for what C sees of a context.
+        """
+        return <uintptr_t>&upcall_tables[self._claim_native_set()]
+
+    def native_capsule(self):
+        """The same WSPUPCALLTABLE pointer in a PyCapsule named ``"ws2core.WSPUPCALLTABLE"``.
+
+        For C extensions (``PyCapsule_GetPointer``); the capsule keeps this object, and so the
+        entry points, alive.
+        """
+        cdef Py_ssize_t n = self._claim_native_set()
+        capsule = PyCapsule_New(&upcall_tables[n], _CAPSULE_NAME, _release_capsule)
+        PyCapsule_SetContext(capsule, <void *>self)
+        Py_INCREF(self)
+        return capsule
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
     def WPUCreateSocketHandle(self, dwCatalogEntryId, dwContext, lpErrno, /):
@@ -990,3 +1257,252 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         layout; an fd_count beyond the buffer is a ValueError (nothing past it is read).
         """
         return _fd_isset_any(s, fdset)
+
+
+# --------------------------------------------------------------------------------------
+# Native table
+#
+# C providers call the WSPUPCALLTABLE entry points from any thread, usually without the GIL
+# (ctypes releases it around a foreign call).  The context lookup, the hot upcall, reads the
+# slots lock-free: every writer holds the GIL, so writers are serialised; a writer publishes a
+# slot's kind last (release) and bumps its generation first, and the reader checks that the
+# generation did not move while it read kind and context (a per-slot sequence lock).  An
+# outgrown slot array is kept until the table is freed, since a reader may still hold it.
+# The other upcalls change the table or wake Python waiters, so they take the GIL.  Once the
+# interpreter shuts down, every entry point that touches a table fails with WSANOTINITIALISED.
+
+cdef enum:
+    NATIVE_SETS = 64
+
+cdef const char *_CAPSULE_NAME = b"ws2core.WSPUPCALLTABLE"
+
+
+cdef struct NativeSet:
+    PyObject *owner         # the HotUpcalls it serves (borrowed: it releases the set when freed)
+    PyObject *table         # owner.table (borrowed from the owner)
+    Slot **slots            # &table._slots
+    uint32_t *used          # &table._used; NULL while the set is free, published last
+
+
+cdef NativeSet _native_sets[NATIVE_SETS]
+cdef int _native_shut_down = 0
+
+
+cdef void _release_native_set(Py_ssize_t n) noexcept:
+    cdef NativeSet *native = &_native_sets[n]
+    store_release_u32_ptr(&native.used, NULL)  # readers that arrive now fail cleanly
+    native.slots = NULL
+    native.table = NULL
+    native.owner = NULL
+
+
+cdef void _release_capsule(object capsule) noexcept:
+    cdef PyObject *owner = <PyObject *>PyCapsule_GetContext(capsule)
+    if owner is not NULL:
+        Py_DECREF(<object>owner)
+
+
+def _shut_down_native_tables():
+    """At exit: from now on native upcalls fail instead of touching Python or freed tables."""
+    global _native_shut_down
+    store_release_int(&_native_shut_down, 1)
+
+
+import atexit as _atexit
+_atexit.register(_shut_down_native_tables)
+del _atexit
+
+
+cdef inline bint _native_down() noexcept nogil:
+    return load_acquire_int(&_native_shut_down) != 0 or python_finalizing()
+
+
+cdef inline void _set_error(int *lpErrno, int code) noexcept nogil:
+    if lpErrno is not NULL:
+        lpErrno[0] = code
+
+
+cdef HandleTable _native_table(unsigned n):
+    """The table set ``n`` serves, or None once the set was released (GIL held)."""
+    if _native_sets[n].table is NULL:
+        return None
+    return <HandleTable>_native_sets[n].table
+
+
+cdef int _native_query_context(unsigned n, SOCKET s, DWORD_PTR *lpContext, int *lpErrno) noexcept nogil:
+    cdef uint32_t *used
+    cdef Slot *slot
+    cdef uint64_t index, context
+    cdef uint16_t generation
+    cdef uint8_t kind
+    if load_acquire_int(&_native_shut_down):
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    used = load_acquire_u32_ptr(&_native_sets[n].used)
+    if used is NULL:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    if s < 4 or s & TAG_BITS:
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    index = (s >> 2) - 1
+    # The count before the array: a count seen is never larger than the array read after it.
+    if index >= load_acquire_u32(used):
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    slot = &load_acquire_slots(_native_sets[n].slots)[index]
+    while True:
+        generation = load_acquire_u16(&slot.generation)
+        kind = load_acquire_u8(&slot.kind)
+        context = load_relaxed_u64(&slot.native)
+        fence_acquire()
+        if load_relaxed_u16(&slot.generation) == generation:
+            break
+    if kind != SLOT_SOCKET:
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    if lpContext is NULL:
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    lpContext[0] = <DWORD_PTR>context
+    return 0
+
+
+cdef SOCKET _native_create_socket(unsigned n, DWORD catalog, DWORD_PTR context, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    with gil:
+        return _create_socket_with_gil(n, catalog, context, lpErrno)
+
+
+cdef SOCKET _create_socket_with_gil(unsigned n, DWORD catalog, DWORD_PTR context, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    try:
+        index = table._create(SLOT_SOCKET, catalog, <object>context)  # an int, as Python sees it
+    except Exception:  # MemoryError: no buffer for a new handle
+        index = -1
+    if index < 0:
+        _set_error(lpErrno, WSAENOBUFS)
+        return INVALID_SOCKET
+    return <SOCKET>((index + 1) << 2)
+
+
+cdef int _native_close_socket(unsigned n, SOCKET s, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    with gil:
+        return _close_socket_with_gil(n, s, lpErrno)
+
+
+cdef int _close_socket_with_gil(unsigned n, SOCKET s, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    index = table._socket_at(<long long>s)  # 2**63 and above read as negative: not a socket
+    if index < 0:
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    context = table._release(index)
+    del context  # dropped with the table consistent: its __del__ may use the table
+    return 0
+
+
+cdef WSAEVENT _native_create_event(unsigned n, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return WSA_INVALID_EVENT
+    with gil:
+        return _create_event_with_gil(n, lpErrno)
+
+
+cdef WSAEVENT _create_event_with_gil(unsigned n, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return WSA_INVALID_EVENT
+    try:
+        index = table._create(SLOT_EVENT, 0, None)
+    except Exception:  # MemoryError
+        index = -1
+    if index < 0:
+        _set_error(lpErrno, WSA_NOT_ENOUGH_MEMORY)
+        return WSA_INVALID_EVENT
+    return <WSAEVENT><uintptr_t>((index + 1) << 2)
+
+
+cdef enum EventOperation:
+    EVENT_SET
+    EVENT_RESET
+    EVENT_CLOSE
+
+
+cdef BOOL _native_set_event(unsigned n, WSAEVENT e, int *lpErrno) noexcept nogil:
+    return _native_event_call(n, e, lpErrno, EVENT_SET)
+
+
+cdef BOOL _native_reset_event(unsigned n, WSAEVENT e, int *lpErrno) noexcept nogil:
+    return _native_event_call(n, e, lpErrno, EVENT_RESET)
+
+
+cdef BOOL _native_close_event(unsigned n, WSAEVENT e, int *lpErrno) noexcept nogil:
+    return _native_event_call(n, e, lpErrno, EVENT_CLOSE)
+
+
+cdef BOOL _native_event_call(unsigned n, WSAEVENT e, int *lpErrno, EventOperation operation) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return FALSE
+    with gil:
+        return _event_call_with_gil(n, <uintptr_t>e, lpErrno, operation)
+
+
+cdef BOOL _event_call_with_gil(unsigned n, uintptr_t e, int *lpErrno, EventOperation operation) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return FALSE
+    index = table._event_at(<long long>e)
+    if index < 0:
+        _set_error(lpErrno, WSA_INVALID_HANDLE)
+        return FALSE
+    if operation == EVENT_SET:
+        table._slots[index].signalled = 1
+        if table._waiters:
+            try:
+                table._notify(index)
+            except BaseException as failure:  # a waiter's wake-up failed; the event is set
+                _report_unraisable(failure, table)
+    elif operation == EVENT_RESET:
+        table._slots[index].signalled = 0
+    else:
+        try:
+            context = table._release(index)
+            del context
+        except BaseException as failure:
+            _report_unraisable(failure, table)
+    return TRUE
+
+
+cdef void _report_unraisable(object failure, object where) noexcept:
+    """Print an error that no native caller can receive, as CPython prints a failed __del__."""
+    PyErr_SetObject(type(failure), failure)
+    PyErr_WriteUnraisable(where)
+
+
+native_ops_table.create_socket = _native_create_socket
+native_ops_table.query_context = _native_query_context
+native_ops_table.close_socket = _native_close_socket
+native_ops_table.create_event = _native_create_event
+native_ops_table.set_event = _native_set_event
+native_ops_table.reset_event = _native_reset_event
+native_ops_table.close_event = _native_close_event

@@ -629,6 +629,12 @@ class HandleTable:
         raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
 
 
+_NO_NATIVE_TABLE = (
+    "a native WSPUPCALLTABLE needs the Cython core (ws2core._handles); this table belongs to "
+    "the pure-Python twin, which has no C entry points"
+)
+
+
 class HotUpcalls:
     """The four hot upcalls over one HandleTable, with their Windows signatures.
 
@@ -649,6 +655,25 @@ class HotUpcalls:
         self = object.__new__(cls)
         self.table = table
         return self
+
+    def native_table(self) -> int:
+        """The address of a WSPUPCALLTABLE (``<ws2core/ws2spi.h>``) serving this table, as an int.
+
+        For providers written in C, through ctypes or cffi.  Its fifteen function pointers
+        are this object's own entry points (each object that asks takes one of 64 sets; more
+        is a RuntimeError), valid while this object lives.  They may be called from any thread,
+        without the GIL: a context lookup reads the table lock-free, the other upcalls take
+        the GIL.  See the README's "Providers written in C" for what C sees of a context.
+        """
+        raise RuntimeError(_NO_NATIVE_TABLE)
+
+    def native_capsule(self) -> Any:
+        """The same WSPUPCALLTABLE pointer in a PyCapsule named ``"ws2core.WSPUPCALLTABLE"``.
+
+        For C extensions (``PyCapsule_GetPointer``); the capsule keeps this object, and so the
+        entry points, alive.
+        """
+        raise RuntimeError(_NO_NATIVE_TABLE)
 
     def WPUCreateSocketHandle(self, dwCatalogEntryId: Any, dwContext: Any, lpErrno: Any, /) -> int:
         """WPUCreateSocketHandle: a new socket handle holding ``dwContext``.
