@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -76,3 +78,14 @@ def Ref(core: ModuleType) -> Any:
 def FdSet(core: ModuleType) -> Any:
     """The core's FdSet class."""
     return core.FdSet
+
+
+@pytest.fixture
+def frequent_switches() -> Iterator[None]:
+    """Make the interpreter switch threads often, so operations interleave finely."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)

@@ -12,10 +12,9 @@ what the threads left open.  Iteration counts are bounded so the file stays with
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,15 +27,7 @@ ITERATIONS = 10000
 JOIN_TIMEOUT = 60.0  # a deadlock fails the test instead of hanging the suite
 
 
-@pytest.fixture(autouse=True)
-def frequent_switches() -> Iterator[None]:
-    """Make the interpreter switch threads often, so operations interleave finely."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
+pytestmark = pytest.mark.usefixtures("frequent_switches")  # from conftest.py
 
 
 class Token:

@@ -1290,8 +1290,10 @@ cdef int _native_shut_down = 0
 
 cdef void _release_native_set(Py_ssize_t n) noexcept:
     cdef NativeSet *native = &_native_sets[n]
-    store_release_u32_ptr(&native.used, NULL)  # readers that arrive now fail cleanly
-    native.slots = NULL
+    # Calls that start from now on fail with WSANOTINITIALISED.  `slots` is left as it is: a
+    # lookup already past its check of `used` still reads it (a call racing the UpcallTable's
+    # end is outside the documented lifetime, but it must not read NULL).
+    store_release_u32_ptr(&native.used, NULL)
     native.table = NULL
     native.owner = NULL
 

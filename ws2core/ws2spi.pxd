@@ -50,8 +50,8 @@ cdef extern from "ws2core/ws2spi.h" nogil:
         DWORD_PTR Reserved
     ctypedef WSATHREADID *LPWSATHREADID
 
-    ctypedef BOOL (*LPBLOCKINGCALLBACK)(DWORD_PTR dwContext) noexcept
-    ctypedef void (*LPWSAUSERAPC)(DWORD_PTR dwContext) noexcept
+    ctypedef BOOL (*LPBLOCKINGCALLBACK)(DWORD_PTR dwContext) noexcept nogil
+    ctypedef void (*LPWSAUSERAPC)(DWORD_PTR dwContext) noexcept nogil
 
     enum: WS2CORE_FD_SETSIZE
     ctypedef struct ws2core_fd_set:
@@ -75,26 +75,26 @@ cdef extern from "ws2core/ws2spi.h" nogil:
     const WSAEVENT WSA_INVALID_EVENT
 
     ctypedef struct WSPUPCALLTABLE:
-        BOOL (*lpWPUCloseEvent)(WSAEVENT hEvent, LPINT lpErrno) noexcept
-        int (*lpWPUCloseSocketHandle)(SOCKET s, LPINT lpErrno) noexcept
-        WSAEVENT (*lpWPUCreateEvent)(LPINT lpErrno) noexcept
+        BOOL (*lpWPUCloseEvent)(WSAEVENT hEvent, LPINT lpErrno) noexcept nogil
+        int (*lpWPUCloseSocketHandle)(SOCKET s, LPINT lpErrno) noexcept nogil
+        WSAEVENT (*lpWPUCreateEvent)(LPINT lpErrno) noexcept nogil
         SOCKET (*lpWPUCreateSocketHandle)(DWORD dwCatalogEntryId, DWORD_PTR dwContext,
-                                          LPINT lpErrno) noexcept
-        int (*lpWPUFDIsSet)(SOCKET s, ws2core_fd_set *fdset) noexcept
+                                          LPINT lpErrno) noexcept nogil
+        int (*lpWPUFDIsSet)(SOCKET s, ws2core_fd_set *fdset) noexcept nogil
         int (*lpWPUGetProviderPath)(LPGUID lpProviderId, WCHAR *lpszProviderDllPath,
-                                    LPINT lpProviderDllPathLen, LPINT lpErrno) noexcept
+                                    LPINT lpProviderDllPathLen, LPINT lpErrno) noexcept nogil
         SOCKET (*lpWPUModifyIFSHandle)(DWORD dwCatalogEntryId, SOCKET ProposedHandle,
-                                       LPINT lpErrno) noexcept
-        BOOL (*lpWPUPostMessage)(HWND hWnd, UINT Msg, WPARAM wParam, LPARAM lParam) noexcept
+                                       LPINT lpErrno) noexcept nogil
+        BOOL (*lpWPUPostMessage)(HWND hWnd, UINT Msg, WPARAM wParam, LPARAM lParam) noexcept nogil
         int (*lpWPUQueryBlockingCallback)(DWORD dwCatalogEntryId,
                                           LPBLOCKINGCALLBACK *lplpfnCallback,
-                                          PDWORD_PTR lpdwContext, LPINT lpErrno) noexcept
+                                          PDWORD_PTR lpdwContext, LPINT lpErrno) noexcept nogil
         int (*lpWPUQuerySocketHandleContext)(SOCKET s, PDWORD_PTR lpContext,
-                                             LPINT lpErrno) noexcept
+                                             LPINT lpErrno) noexcept nogil
         int (*lpWPUQueueApc)(LPWSATHREADID lpThreadId, LPWSAUSERAPC lpfnUserApc,
-                             DWORD_PTR dwContext, LPINT lpErrno) noexcept
-        BOOL (*lpWPUResetEvent)(WSAEVENT hEvent, LPINT lpErrno) noexcept
-        BOOL (*lpWPUSetEvent)(WSAEVENT hEvent, LPINT lpErrno) noexcept
-        int (*lpWPUOpenCurrentThread)(LPWSATHREADID lpThreadId, LPINT lpErrno) noexcept
-        int (*lpWPUCloseThread)(LPWSATHREADID lpThreadId, LPINT lpErrno) noexcept
+                             DWORD_PTR dwContext, LPINT lpErrno) noexcept nogil
+        BOOL (*lpWPUResetEvent)(WSAEVENT hEvent, LPINT lpErrno) noexcept nogil
+        BOOL (*lpWPUSetEvent)(WSAEVENT hEvent, LPINT lpErrno) noexcept nogil
+        int (*lpWPUOpenCurrentThread)(LPWSATHREADID lpThreadId, LPINT lpErrno) noexcept nogil
+        int (*lpWPUCloseThread)(LPWSATHREADID lpThreadId, LPINT lpErrno) noexcept nogil
     ctypedef WSPUPCALLTABLE *LPWSPUPCALLTABLE
