@@ -1072,3 +1072,20 @@ def test_native_upcalls_fail_cleanly_once_shutdown_starts(provider: ctypes.CDLL,
     assert lines["fd_isset"] == (1, 0)
     assert "done" in lines
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_provider_called_with_the_gil_held_may_call_back(provider: ctypes.CDLL, table: Any,
+                                                          addr: int) -> None:
+    """ctypes.PyDLL keeps the GIL across the call: the upcalls that take it must nest."""
+    held = build.load_provider(provider._name)  # CDLL; rebind its functions through PyDLL
+    with_gil = ctypes.PyDLL(provider._name)
+    for name in ("provider_create_socket", "provider_close_socket", "provider_check_all"):
+        function = getattr(with_gil, name)
+        function.restype = getattr(held, name).restype
+        function.argtypes = getattr(held, name).argtypes
+    err = c_int(SENTINEL_ERR)
+    s = with_gil.provider_create_socket(addr, 3, 333, byref(err))
+    assert s != INVALID_SOCKET and table.context(s) == 333
+    assert with_gil.provider_close_socket(addr, s, byref(err)) == 0 and s not in table
+    report = ctypes.create_string_buffer(4096)
+    assert with_gil.provider_check_all(addr, report, len(report)) == 0, report.value.decode()
