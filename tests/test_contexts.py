@@ -23,29 +23,14 @@ import pytest
 import ws2core
 from ws2core import INVALID_SOCKET, SOCKET_ERROR, UpcallTable
 
+from support import assert_consistent
+
 
 class Context:
     """A provider's per-socket state: weak-referenceable, optionally pointing at its table."""
 
     def __init__(self, table: Any = None) -> None:
         self.table = table
-
-
-def assert_consistent(table: Any) -> list[int]:
-    """len agrees with iteration, no duplicates, and every handle answers as its kind."""
-    handles = list(table)
-    assert len(handles) == len(table)
-    assert len(set(handles)) == len(handles)
-    for h in handles:
-        assert h in table
-        kind = table.kind(h)
-        if kind == "socket":
-            table.context(h)
-            table.catalog_entry(h)
-        else:
-            assert kind == "event"
-            table.event_is_set(h)
-    return handles
 
 
 # ------------------------------------------------------------------- releasing contexts

@@ -43,6 +43,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 import ws2core
 from ws2core.constants import INVALID_SOCKET
 
+from support import Index
+
 try:  # pytest puts tests/ on sys.path (rootdir-based), so conftest imports as a module
     from conftest import CORES, load_core
 except ImportError:  # pragma: no cover - run outside pytest's usual layout
@@ -64,19 +66,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 SIDES = ("cython", "python")  # order of the per-core objects below
-
-
-class Index:
-    """An int-like that is not an int (handle arguments accept anything with ``__index__``)."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __index__(self) -> int:
-        return self.value
-
-    def __repr__(self) -> str:
-        return f"Index({self.value})"
 
 
 class Context:

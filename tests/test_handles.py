@@ -29,48 +29,13 @@ from ws2core import (
     errorname,
 )
 
+from support import Index, raises_winsock, snapshot
+
 REUSE_DELAY = 65536  # DESIGN §1: a closed value stays dead for 65,536 further creations
-
-
-class Index:
-    """An int-like that is not an int: handle and id arguments take anything with __index__."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __index__(self) -> int:
-        return self.value
 
 
 class Color(enum.IntEnum):
     RED = 1000
-
-
-def raises_winsock(code: int, method: Callable[..., Any], *args: Any) -> ws2core.WinsockError:
-    """Call ``method``; it must raise exactly ws2core.WinsockError with ``code``."""
-    with pytest.raises(ws2core.WinsockError) as excinfo:
-        method(*args)
-    # One class for both cores (DESIGN §2), not a per-core subclass.
-    assert type(excinfo.value) is ws2core.WinsockError
-    assert excinfo.value.winerror == code, errorname(excinfo.value.winerror)
-    return excinfo.value
-
-
-def snapshot(table: Any) -> tuple[Any, ...]:
-    """Everything observable about a table: len, handles in order, kinds, contexts, states.
-
-    Contexts compare by identity (the tests use ``object()`` contexts), so a table that
-    swapped or dropped a context shows up as a difference.
-    """
-    handles = list(table)
-    detail = []
-    for h in handles:
-        kind = table.kind(h)
-        if kind == "socket":
-            detail.append((h, kind, table.context(h), table.catalog_entry(h)))
-        else:
-            detail.append((h, kind, table.event_is_set(h)))
-    return len(table), handles, detail
 
 
 def populated(table: Any) -> dict[str, int]:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import random
 import threading
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import ws2core
 from ws2core import INVALID_SOCKET, WSA_INVALID_EVENT, WSA_NOT_ENOUGH_MEMORY, WSAENOBUFS, UpcallTable
+
+from support import run_threads
 
 THREADS = 6
 ITERATIONS = 10000
@@ -38,28 +38,6 @@ class Token:
     def __init__(self, owner: int, serial: int) -> None:
         self.owner = owner
         self.serial = serial
-
-
-def run_threads(count: int, target: Callable[[int], None]) -> list[str]:
-    """Run ``target(i)`` in ``count`` threads started together; return their failures."""
-    errors: list[str] = []
-    barrier = threading.Barrier(count)
-
-    def body(i: int) -> None:
-        try:
-            barrier.wait()
-            target(i)
-        except BaseException:  # noqa: BLE001 - reported by the main thread
-            errors.append(f"thread {i}:\n{traceback.format_exc()}")
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT)
-    stuck = [t.name for t in threads if t.is_alive()]
-    assert not stuck, f"threads did not finish (deadlock?): {stuck}"
-    return errors
 
 
 def test_threads_never_share_a_live_handle(table: Any) -> None:

@@ -74,6 +74,7 @@ cdef class HandleTable:
     cdef int _notify(self, Py_ssize_t index) except -1
     cdef int _freeze(self, Py_ssize_t index) except -1
     cdef object _release(self, Py_ssize_t index)
+    cdef int _forget(self, Py_ssize_t index) except -1
 
 
 cdef class HotUpcalls:

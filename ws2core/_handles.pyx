@@ -9,12 +9,14 @@ context is dropped only after the bookkeeping is done.
 """
 
 cimport cython
+from cpython cimport array
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
     PyBuffer_IsContiguous,
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
+from cpython.list cimport PyList_GET_ITEM, PyList_New
 from cpython.long cimport (
     PyLong_AsLongLongAndOverflow,
     PyLong_AsUnsignedLongLong,
@@ -24,11 +26,11 @@ from cpython.long cimport (
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
 from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
-from cpython.object cimport PyObject
+from cpython.object cimport Py_SIZE, PyObject
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t, uintptr_t
-from libc.string cimport memcpy, memmove
+from libc.string cimport memcpy, memmove, memset
 
 from ws2core.ws2spi cimport (
     BOOL, DWORD, DWORD_PTR, FALSE, INVALID_SOCKET, SOCKET, SOCKET_ERROR, TRUE, WSA_INVALID_EVENT,
@@ -93,6 +95,39 @@ cdef extern from *:
         return 0;
     #endif
     }
+    /* dst[i] = src[j] for a new list dst whose item i is still NULL: one reference taken,
+       none given back (a batch of None contexts costs one count update per handle). */
+    static inline void ws2core_list_copy_item(PyObject *dst, Py_ssize_t i, PyObject *src,
+                                              Py_ssize_t j) {
+        PyObject *item = PyList_GET_ITEM(src, j);
+        Py_INCREF(item);
+        PyList_SET_ITEM(dst, i, item);
+    }
+    /* 1: o is an exact, compact int a SOCKET can hold, in *out; 0: an exact, compact int no
+       SOCKET can hold (negative); -1: anything else (the caller takes the general path). */
+    static inline int ws2core_exact_socket_value(PyObject *o, uint64_t *out) {
+        long long v;
+        if (!PyLong_CheckExact(o) || !ws2core_compact_value(o, &v)) return -1;
+        if (v < 0) return 0;
+        *out = (uint64_t)v;
+        return 1;
+    }
+    /* Move src[j] into dst[i] (still NULL), leaving None in src: 1, or 0 when src[j] is
+       None (nothing moves).  No count changes hands but None's. */
+    static inline int ws2core_list_move_item(PyObject *src, Py_ssize_t j, PyObject *dst,
+                                             Py_ssize_t i) {
+        PyObject *item = PyList_GET_ITEM(src, j);
+        if (item == Py_None) return 0;
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(src, j, Py_None);
+        PyList_SET_ITEM(dst, i, item);
+        return 1;
+    }
+    static inline void ws2core_list_set_bool(PyObject *dst, Py_ssize_t i, int value) {
+        PyObject *item = value ? Py_True : Py_False;
+        Py_INCREF(item);
+        PyList_SET_ITEM(dst, i, item);
+    }
     static inline void ws2core_store_le32(unsigned char *p, uint32_t v) {
     #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
         v = __builtin_bswap32(v);
@@ -105,6 +140,10 @@ cdef extern from *:
     uint32_t load_le32 "ws2core_load_le32"(const unsigned char *p) noexcept nogil
     void store_le32 "ws2core_store_le32"(unsigned char *p, uint32_t v) noexcept nogil
     bint compact_value "ws2core_compact_value"(object o, long long *out) noexcept
+    void list_copy_item "ws2core_list_copy_item"(list dst, Py_ssize_t i, list src, Py_ssize_t j) noexcept
+    void list_set_bool "ws2core_list_set_bool"(list dst, Py_ssize_t i, bint value) noexcept
+    int list_move_item "ws2core_list_move_item"(list src, Py_ssize_t j, list dst, Py_ssize_t i) noexcept
+    int exact_socket_value "ws2core_exact_socket_value"(PyObject *o, uint64_t *out) noexcept
 
 
 cdef extern from *:
@@ -307,6 +346,11 @@ cdef int _socket_value(object fd, uint64_t *value) except -1:
     TypeError for a non-int."""
     cdef int overflow = 0
     cdef long long small
+    if PyLong_CheckExact(fd) and compact_value(fd, &small):
+        if small < 0:
+            return 0
+        value[0] = <uint64_t>small
+        return 1
     if not PyLong_Check(fd):
         fd = PyNumber_Index(fd)
     small = PyLong_AsLongLongAndOverflow(fd, &overflow)
@@ -322,6 +366,108 @@ cdef int _socket_value(object fd, uint64_t *value) except -1:
     except OverflowError:
         return 0
     return 1
+
+
+cdef array.array _HANDLE_ARRAY = array.array("Q")  # the template of create_sockets' result
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class _Batch:
+    """Many handles given to a batch operation, converted once, before the table is read.
+
+    ``raw[i]`` is the value as a SOCKET (0..2**64-1) where ``is_socket[i]``; an
+    ``array('Q')`` (or 8-byte ``'L'``) is copied without making an int per handle.
+    """
+
+    cdef uint64_t *raw
+    cdef uint8_t *is_socket  # 1: raw[i] holds it; 0: an int no SOCKET can hold (negative,
+                             # 2**64 and above); NOT_AN_INT: only when _batch was told to wait
+    cdef Py_ssize_t count
+    cdef list items     # the given objects, or None for an array (made again on demand)
+
+    def __dealloc__(self):
+        _batch_release(self)
+
+    cdef inline long long value(self, Py_ssize_t i) noexcept:
+        """Entry ``i`` as the table's lookups take it: -1 for anything no handle can be."""
+        if self.is_socket[i] == 1 and (self.raw[i] >> 63) == 0:  # a C shift: no Python int
+            return <long long>self.raw[i]
+        return -1
+
+    cdef object item(self, Py_ssize_t i):
+        return self.items[i] if self.items is not None else self.raw[i]
+
+
+cdef enum:
+    NOT_AN_INT = 2
+
+
+cdef _Batch _batch(object handles, bint type_errors_later=False):
+    """Convert ``handles`` (any iterable of ints) for a batch: TypeError for a non-int, or with
+    ``type_errors_later`` a NOT_AN_INT mark, for a caller that must fail at that item in turn."""
+    cdef _Batch batch = _Batch.__new__(_Batch)
+    cdef array.array given
+    cdef Py_ssize_t i
+    cdef uint64_t value = 0
+    if (type(handles) is array.array
+            and ((<array.array>handles).ob_descr.typecode == c'Q'
+                 or (<array.array>handles).ob_descr.typecode == c'L')
+            and (<array.array>handles).ob_descr.itemsize == 8):
+        given = <array.array>handles
+        batch.count = Py_SIZE(given)
+        _batch_memory(batch)
+        memcpy(batch.raw, given.data.as_voidptr, <size_t>(batch.count * 8))
+        memset(batch.is_socket, 1, <size_t>batch.count)
+        return batch
+    cdef int known
+    if type(handles) is list:  # a list of plain ints needs neither a copy nor Python code
+        batch.count = len(<list>handles)
+        _batch_memory(batch)
+        for i in range(batch.count):
+            known = exact_socket_value(PyList_GET_ITEM(<list>handles, i), &value)
+            if known < 0:
+                break
+            batch.is_socket[i] = known
+            batch.raw[i] = value
+        else:
+            batch.items = <list>handles
+            return batch
+        _batch_release(batch)  # an item that needs __index__: the general path, from a copy
+    batch.items = list(handles)  # iteration runs Python code: all of it before the table is read
+    batch.count = len(batch.items)
+    _batch_memory(batch)
+    for i in range(batch.count):
+        try:
+            batch.is_socket[i] = _socket_value(batch.items[i], &value)  # __index__ too, all first
+        except TypeError:
+            if not type_errors_later:
+                raise
+            batch.is_socket[i] = NOT_AN_INT
+        batch.raw[i] = value
+    return batch
+
+
+cdef str _not_a_socket(_Batch batch, Py_ssize_t i):
+    """The detail of a batch's WSAENOTSOCK: which entry, and its value."""
+    item = batch.item(i)
+    shown = f"{item:#x}" if isinstance(item, int) else repr(item)
+    return f"handles[{i}] = {shown} is not a live socket of this table"
+
+
+cdef void _batch_release(_Batch batch) noexcept:
+    PyMem_Free(batch.raw)
+    PyMem_Free(batch.is_socket)
+    batch.raw = NULL
+    batch.is_socket = NULL
+
+
+cdef int _batch_memory(_Batch batch) except -1:
+    batch.raw = <uint64_t *>PyMem_Malloc(<size_t>(batch.count * 8) + 8)
+    batch.is_socket = <uint8_t *>PyMem_Malloc(<size_t>batch.count + 1)
+    if batch.raw is NULL or batch.is_socket is NULL:
+        raise MemoryError(f"no memory for a batch of {batch.count} handles")
+    return 0
 
 
 @cython.auto_pickle(False)
@@ -455,8 +601,11 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
         self._itemsize = 1
 
     def __init__(self, handles=(), capacity=_FD_SETSIZE):
-        for fd in handles:
-            self.add(fd)
+        if load_le32(self._data) != 0:  # __init__ called again on a used set: one by one
+            for fd in handles:
+                self.add(fd)
+            return
+        _fill(self, _batch(handles, type_errors_later=True))
 
     def __dealloc__(self):
         PyMem_Free(self._data)
@@ -517,6 +666,35 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
         cdef int valid = _socket_value(fd, &value)
         return _fd_isset(value, valid, self._data, self._nbytes) == 1
 
+    def contains_each(self, handles, /):
+        """For each of ``handles``, whether it is in the set (as ``in``): FD_ISSET for many."""
+        cdef _Batch batch = _batch(handles)
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
+        cdef list found = PyList_New(batch.count)  # NULL items, each set once below
+        cdef Py_ssize_t i
+        cdef bint member
+        cdef SocketHash members
+        # Many questions about a set that is not tiny: index its entries once.
+        cdef bint hashed = count >= HASHED_FROM and batch.count >= HASHED_FROM
+        members.keys = NULL
+        members.taken = NULL
+        try:
+            if hashed:
+                _hash_init(&members, count)
+                for i in range(count):
+                    _hash_add(&members, load_le64(self._data + FD_ARRAY_OFFSET + 8 * i))
+            for i in range(batch.count):
+                if not batch.is_socket[i]:
+                    member = False
+                elif hashed:
+                    member = _hash_contains(&members, batch.raw[i])
+                else:
+                    member = _find(batch.raw[i], self._data, count) >= 0
+                list_set_bool(found, i, member)
+        finally:
+            _hash_free(&members)
+        return found
+
     def __len__(self):
         return _checked_count(self._data, self._nbytes)
 
@@ -547,6 +725,94 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
 
     def __repr__(self):
         return f"FdSet({list(self)!r}, capacity={self._capacity})"
+
+
+cdef enum:
+    HASHED_FROM = 8     # a batch against at least this many entries hashes instead of scanning
+
+
+# A set of SOCKET values for the batch operations: open addressing, linear probing, a table at
+# least twice the entries so that a probe is short.  Built per call, freed before returning.
+cdef struct SocketHash:
+    uint64_t *keys
+    uint8_t *taken
+    uint64_t mask
+
+
+cdef int _hash_init(SocketHash *hash, Py_ssize_t entries) except -1:
+    cdef uint64_t size = 16
+    while size < <uint64_t>entries * 2:
+        size <<= 1
+    hash.mask = size - 1
+    hash.keys = <uint64_t *>PyMem_Malloc(<size_t>(size * 8))
+    hash.taken = <uint8_t *>PyMem_Calloc(<size_t>size, 1)
+    if hash.keys is NULL or hash.taken is NULL:
+        _hash_free(hash)
+        raise MemoryError(f"no memory to index {entries} SOCKETs")
+    return 0
+
+
+cdef void _hash_free(SocketHash *hash) noexcept:
+    PyMem_Free(hash.keys)
+    PyMem_Free(hash.taken)
+    hash.keys = NULL
+    hash.taken = NULL
+
+
+cdef inline uint64_t _slot_of(const SocketHash *hash, uint64_t value) noexcept nogil:
+    # Fibonacci hashing: handle values are multiples of 4, so mix before masking.
+    cdef uint64_t i = (value * <uint64_t>0x9E3779B97F4A7C15) >> 32
+    i &= hash.mask
+    while hash.taken[i] and hash.keys[i] != value:
+        i = (i + 1) & hash.mask
+    return i
+
+
+cdef inline bint _hash_add(SocketHash *hash, uint64_t value) noexcept nogil:
+    """1 when ``value`` is new (now added), 0 when it was there."""
+    cdef uint64_t i = _slot_of(hash, value)
+    if hash.taken[i]:
+        return 0
+    hash.taken[i] = 1
+    hash.keys[i] = value
+    return 1
+
+
+cdef inline bint _hash_contains(const SocketHash *hash, uint64_t value) noexcept nogil:
+    return hash.taken[_slot_of(hash, value)]
+
+
+cdef int _fill(FdSet fds, _Batch batch) except -1:
+    """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
+    handle), without its quadratic duplicate scan on big batches."""
+    cdef Py_ssize_t i, count = 0
+    cdef uint64_t value = 0
+    cdef SocketHash seen
+    cdef bint hashed = batch.count >= HASHED_FROM
+    seen.keys = NULL
+    seen.taken = NULL
+    try:
+        if hashed:
+            _hash_init(&seen, batch.count)
+        for i in range(batch.count):
+            if batch.is_socket[i] == NOT_AN_INT:
+                _socket_value(batch.item(i), &value)  # raises the TypeError add would have
+            if not batch.is_socket[i]:
+                raise ValueError(f"{batch.item(i)} is not a SOCKET value (0..2**64-1)")
+            if hashed:
+                if not _hash_add(&seen, batch.raw[i]):
+                    continue
+            elif _find(batch.raw[i], fds._data, count) >= 0:
+                continue
+            if count == fds._capacity:
+                raise ValueError(
+                    f"the fd_set is full ({fds._capacity} SOCKETs); {batch.item(i)} was not added")
+            store_le64(fds._data + FD_ARRAY_OFFSET + 8 * count, batch.raw[i])
+            count += 1
+    finally:
+        store_le32(fds._data, <uint32_t>count)  # what was added before an error stays, as with add
+        _hash_free(&seen)
+    return 0
 
 
 def FD_SET(fd, set, /):
@@ -813,10 +1079,18 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     cdef object _release(self, Py_ssize_t index):
         """Forget a live slot; returns its context, which the caller drops last."""
-        cdef Slot *slot = &self._slots[index]
         context = self._contexts[index]
         if context is not None:
             self._contexts[index] = None  # the local above keeps it alive: no finalizer yet
+        self._forget(index)
+        return context
+
+    cdef int _forget(self, Py_ssize_t index) except -1:
+        """The bookkeeping of a close: the slot leaves the live list for the closed FIFO.
+
+        Its context is the caller's business (see _release); nothing here runs Python code.
+        """
+        cdef Slot *slot = &self._slots[index]
         if slot.older:
             self._slots[slot.older - 1].newer = slot.newer
         else:
@@ -842,7 +1116,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         else:
             self._closed_head = <uint32_t>index + 1
         self._closed_tail = <uint32_t>index + 1
-        return context
+        return 0
 
     # --- sockets
 
@@ -883,6 +1157,77 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         # The returned context is dropped after _release has finished the bookkeeping, so its
         # __del__ (which may use this table) sees a consistent table.
         self._release(index)
+
+    # --- sockets by the batch
+
+    def create_sockets(self, catalog_entry_id, contexts, /):
+        """Create one socket for each item of ``contexts``, all for the provider ``catalog_entry_id``.
+
+        Returns the new handles in order, as an ``array('Q')``.  ``contexts`` is any iterable (a
+        None item: no context).  All or nothing: WinsockError(WSAENOBUFS), and no socket
+        created, when the table cannot hold them all; ValueError for a catalog entry id outside
+        0..2**32-1.  Each socket is the one ``create_socket`` would have made next.
+        """
+        cdef uint32_t catalog = _checked_catalog_entry_id(
+            _handle_value(catalog_entry_id), catalog_entry_id)
+        cdef list items = list(contexts)  # iteration runs Python code: before the table changes
+        cdef Py_ssize_t count = len(items)
+        cdef Py_ssize_t i = 0, index
+        if count > <Py_ssize_t>(self._max_handles - self._live_count):
+            raise WinsockError(_WSAENOBUFS)
+        cdef array.array handles = array.clone(_HANDLE_ARRAY, count, False)
+        cdef uint64_t *out = <uint64_t *>handles.data.as_voidptr
+        try:
+            while i < count:
+                index = self._create(SLOT_SOCKET, catalog, items[i])  # never -1: room checked
+                out[i] = <uint64_t>((index + 1) << 2)
+                i += 1
+        except BaseException:  # no memory to grow: undo, so that it stays all or nothing
+            while i:
+                i -= 1
+                self._release(self._socket_at(<long long>out[i]))
+            raise
+        return handles
+
+    def contexts(self, handles, /):
+        """The contexts of many sockets, in order; ``handles`` is any iterable of ints (an
+        ``array('Q')`` is read without making an int per handle).
+
+        WinsockError(WSAENOTSOCK) naming the first that is not a live socket.
+        """
+        cdef _Batch batch = _batch(handles)
+        cdef list found = PyList_New(batch.count)  # NULL items, each set once below
+        cdef list contexts = self._contexts
+        cdef Py_ssize_t i, index
+        for i in range(batch.count):
+            index = self._socket_at(batch.value(i))
+            if index < 0:  # the rest stay NULL: the list's deallocation skips them
+                raise WinsockError(_WSAENOTSOCK, _not_a_socket(batch, i))
+            list_copy_item(found, i, contexts, index)
+        return found
+
+    def close_sockets(self, handles, /):
+        """Close many sockets: those that are live sockets are closed, the others are returned.
+
+        Returns the handles that were not live sockets (a closed one, an event, an unknown value,
+        a second mention of one closed here), in order; an empty list when all were closed.  The
+        contexts are released after the table is consistent again, so their finalizers may use it.
+        """
+        cdef _Batch batch = _batch(handles)
+        cdef list failed = []
+        # The contexts taken out of the table, kept alive until every close is done; NULL
+        # items past `kept`, which the list's deallocation skips.
+        cdef list released = PyList_New(batch.count)
+        cdef list contexts = self._contexts
+        cdef Py_ssize_t i, index, kept = 0
+        for i in range(batch.count):
+            index = self._socket_at(batch.value(i))
+            if index < 0:
+                failed.append(batch.item(i))
+                continue
+            kept += list_move_item(contexts, index, released, kept)
+            self._forget(index)
+        return failed  # `released` goes now: finalizers run with the table consistent
 
     # --- events
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
+from array import array
 from collections import deque
 from collections.abc import Coroutine, Iterable, Iterator
+from operator import attrgetter
 from operator import index as _index
 from types import TracebackType
 from typing import Any, ClassVar
@@ -67,6 +69,34 @@ def _socket_value(fd: Any) -> int:
     if fd.__class__ is not int:
         fd = _index(fd)
     return fd if 0 <= fd <= _SOCKET_MAX else -1
+
+
+_JUST_INT = frozenset({int})
+_INTEGER_TYPECODES = frozenset("bBhHiIlLqQ")
+
+
+def _batch(handles: Iterable[Any]) -> tuple[list[Any], list[int]]:
+    """The items of a batch and their int values, every one converted before the table is read.
+
+    TypeError for a non-int.  An array is read whole; when every item is an int, the two lists
+    are one.
+    """
+    if isinstance(handles, array):
+        given = handles.tolist()
+        if handles.typecode in _INTEGER_TYPECODES:
+            return given, given
+    else:
+        given = list(handles)
+    if _JUST_INT.issuperset(map(type, given)):
+        return given, given
+    return given, [item if item.__class__ is int else _index(item) for item in given]
+
+
+def _not_a_socket(given: list[Any], i: int) -> str:
+    """The detail of a batch's WSAENOTSOCK: which entry, and its value."""
+    item = given[i]
+    shown = f"{item:#x}" if isinstance(item, int) else repr(item)
+    return f"handles[{i}] = {shown} is not a live socket of this table"
 
 
 class Ref:
@@ -224,6 +254,14 @@ class FdSet(_FdSetHeader):
     def __contains__(self, fd: object, /) -> bool:
         return _fd_isset(_socket_value(fd), memoryview(self).cast("B")) == 1
 
+    def contains_each(self, handles: Iterable[Any], /) -> list[bool]:
+        """For each of ``handles``, whether it is in the set (as ``in``): FD_ISSET for many."""
+        values = _batch(handles)[1]
+        data = memoryview(self).cast("B")
+        # Members are 0..2**64-1, so a value no SOCKET holds (negative, huge) is never found.
+        members = set(_members(data, _checked_count(data)))
+        return list(map(members.__contains__, values))
+
     def __len__(self) -> int:
         return _checked_count(memoryview(self).cast("B"))
 
@@ -293,6 +331,9 @@ class _SocketSlot:
     def __init__(self, catalog_entry_id: int, context: Any) -> None:
         self.catalog_entry_id = catalog_entry_id
         self.context = context
+
+
+_CONTEXT_OF = attrgetter("context")  # a _SocketSlot's context; AttributeError for anything else
 
 
 class _EventSlot:
@@ -460,6 +501,76 @@ class HandleTable:
                 raise WinsockError(_WSAENOTSOCK)
             slot = self._release(s)
         del slot  # the context's __del__, if any, runs now, with the table consistent
+
+    # --- sockets by the batch
+
+    def create_sockets(self, catalog_entry_id: Any, contexts: Iterable[Any], /) -> array[int]:
+        """Create one socket for each item of ``contexts``, all for the provider ``catalog_entry_id``.
+
+        Returns the new handles in order, as an ``array('Q')``.  ``contexts`` is any iterable (a
+        None item: no context).  All or nothing: WinsockError(WSAENOBUFS), and no socket
+        created, when the table cannot hold them all; ValueError for a catalog entry id outside
+        0..2**32-1.  Each socket is the one ``create_socket`` would have made next.
+        """
+        catalog = _checked_catalog_entry_id(catalog_entry_id)
+        # Iteration runs Python code and the slots are allocated: all of it before the table
+        # is read.
+        slots = [_SocketSlot(catalog, context) for context in contexts]
+        handles = array("Q")
+        with self._lock:
+            if len(slots) > self._max_handles - len(self._live):
+                raise WinsockError(_WSAENOBUFS)
+            create = self._create
+            try:
+                for slot in slots:
+                    handle = create(slot)
+                    if not handle:  # a finalizer filled the table meanwhile
+                        raise WinsockError(_WSAENOBUFS)
+                    handles.append(handle)
+            except BaseException:  # undo, so that it stays all or nothing
+                undone = [self._release(handle) for handle in handles]
+                raise
+        return handles
+
+    def contexts(self, handles: Iterable[Any], /) -> list[Any]:
+        """The contexts of many sockets, in order; ``handles`` is any iterable of ints (an
+        ``array('Q')`` is read without making an int per handle).
+
+        WinsockError(WSAENOTSOCK) naming the first that is not a live socket.
+        """
+        given, values = _batch(handles)
+        get = self._live.get
+        try:
+            return list(map(_CONTEXT_OF, map(get, values)))
+        except AttributeError:  # None or an _EventSlot: find which, in order
+            pass
+        found = []
+        for i, value in enumerate(values):
+            slot = get(value)
+            if slot.__class__ is not _SocketSlot:
+                raise WinsockError(_WSAENOTSOCK, _not_a_socket(given, i))
+            found.append(slot.context)
+        return found
+
+    def close_sockets(self, handles: Iterable[Any], /) -> list[Any]:
+        """Close many sockets: those that are live sockets are closed, the others are returned.
+
+        Returns the handles that were not live sockets (a closed one, an event, an unknown value,
+        a second mention of one closed here), in order; an empty list when all were closed.  The
+        contexts are released after the table is consistent again, so their finalizers may use it.
+        """
+        given, values = _batch(handles)
+        failed: list[Any] = []
+        released: list[_SocketSlot | _EventSlot] = []
+        with self._lock:
+            live = self._live
+            for item, value in zip(given, values):
+                if live.get(value).__class__ is _SocketSlot:
+                    released.append(self._release(value))
+                else:
+                    failed.append(item)
+        del released  # the contexts' __del__, if any, run now, with the table consistent
+        return failed
 
     # --- events
 
