@@ -406,3 +406,26 @@ def test_del_may_wait_for_another_thread_that_uses_the_table(
     (created,) = by_kind(log, "created")
     assert table.context(created) == "w"
     assert assert_consistent(table) == [created]
+
+
+def test_sockets_without_contexts_beside_sockets_with_them(table: Any) -> None:
+    """Contexts are kept only as far as one was ever stored (the Cython core's list ends
+    there): every mix of with and without, fresh and reused slots, reads back exactly."""
+    bare = [table.create_socket(1) for _ in range(100)]
+    marked = object()
+    late = table.create_socket(2, marked)           # the first context, after 100 without
+    assert table.context(late) is marked
+    assert all(table.context(s) is None for s in bare)
+    assert table.contexts(bare + [late]) == [None] * 100 + [marked]
+    tail = [table.create_socket(3) for _ in range(50)]  # past the last stored context again
+    assert table.contexts(tail) == [None] * 50
+    assert table.close_sockets(tail[::2]) == []
+    table.close_socket(late)
+    assert all(table.context(s) is None for s in bare + tail[1::2])
+    # Slots come back from the quarantine after REUSE_DELAY creations, with their new contexts.
+    fresh = table.create_sockets(4, [None] * ws2core.REUSE_DELAY)
+    table.close_sockets(fresh)
+    again = [table.create_socket(5, index) for index in range(len(tail[::2]) + 1)]
+    assert [table.context(s) for s in again] == list(range(len(again)))
+    assert set(again) & set(tail[::2] + [late])  # some of them reuse the closed values
+    assert_consistent(table)

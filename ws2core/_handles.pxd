@@ -46,8 +46,9 @@ cdef class HandleTable:
     cdef Slot *_slots           # PyMem array of _allocated slots; the first _used have a value
     cdef uint32_t _allocated
     cdef uint32_t _used
-    # Parallel to _slots: a socket's context, None elsewhere.  A list, not a PyObject* array,
-    # so the cycle collector sees contexts that refer back to their table.
+    # Parallel to _slots: a socket's context, None elsewhere; it ends after the last slot that
+    # ever held a context (past its end: None).  A list, not a PyObject* array, so the cycle
+    # collector sees contexts that refer back to their table.
     cdef list _contexts
     cdef uint32_t _max_handles
     cdef uint32_t _live_count
@@ -74,6 +75,7 @@ cdef class HandleTable:
     cdef int _notify(self, Py_ssize_t index) except -1
     cdef int _freeze(self, Py_ssize_t index) except -1
     cdef object _release(self, Py_ssize_t index)
+    cdef object _context_of(self, Py_ssize_t index)
     cdef int _forget(self, Py_ssize_t index) except -1
 
 

@@ -16,7 +16,7 @@ from cpython.buffer cimport (
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
-from cpython.list cimport PyList_GET_ITEM, PyList_New
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New
 from cpython.long cimport (
     PyLong_AsLongLongAndOverflow,
     PyLong_AsUnsignedLongLong,
@@ -99,9 +99,13 @@ cdef extern from *:
        none given back (a batch of None contexts costs one count update per handle). */
     static inline void ws2core_list_copy_item(PyObject *dst, Py_ssize_t i, PyObject *src,
                                               Py_ssize_t j) {
-        PyObject *item = PyList_GET_ITEM(src, j);
+        PyObject *item = j < PyList_GET_SIZE(src) ? PyList_GET_ITEM(src, j) : Py_None;
         Py_INCREF(item);
         PyList_SET_ITEM(dst, i, item);
+    }
+    /* A table's context list reaches only as far as a context was ever stored (borrowed). */
+    static inline PyObject *ws2core_context_at(PyObject *contexts, Py_ssize_t j) {
+        return j < PyList_GET_SIZE(contexts) ? PyList_GET_ITEM(contexts, j) : Py_None;
     }
     /* 1: o is an exact, compact int a SOCKET can hold, in *out; 0: an exact, compact int no
        SOCKET can hold (negative); -1: anything else (the caller takes the general path). */
@@ -116,7 +120,9 @@ cdef extern from *:
        None (nothing moves).  No count changes hands but None's. */
     static inline int ws2core_list_move_item(PyObject *src, Py_ssize_t j, PyObject *dst,
                                              Py_ssize_t i) {
-        PyObject *item = PyList_GET_ITEM(src, j);
+        PyObject *item;
+        if (j >= PyList_GET_SIZE(src)) return 0;
+        item = PyList_GET_ITEM(src, j);
         if (item == Py_None) return 0;
         Py_INCREF(Py_None);
         PyList_SET_ITEM(src, j, Py_None);
@@ -143,6 +149,7 @@ cdef extern from *:
     void list_copy_item "ws2core_list_copy_item"(list dst, Py_ssize_t i, list src, Py_ssize_t j) noexcept
     void list_set_bool "ws2core_list_set_bool"(list dst, Py_ssize_t i, bint value) noexcept
     int list_move_item "ws2core_list_move_item"(list src, Py_ssize_t j, list dst, Py_ssize_t i) noexcept
+    PyObject *context_at "ws2core_context_at"(list contexts, Py_ssize_t j) noexcept
     int exact_socket_value "ws2core_exact_socket_value"(PyObject *o, uint64_t *out) noexcept
 
 
@@ -988,22 +995,27 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         """
         cdef uint32_t index
         cdef Slot *slot
-        cdef bint fresh = False
+        cdef bint fresh = not (
+            self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations))
         cdef uint64_t native = _native_context(context)
         if self._live_count >= self._max_handles:
             return -1
-        if self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations):
-            index = self._closed_head - 1
+        index = self._used if fresh else self._closed_head - 1
+        # Room first, while nothing has changed (MemoryError leaves the table as it was).  The
+        # context list reaches only as far as a context was ever stored: a table of sockets
+        # without contexts pays nothing for it.  Appending None allocates no tracked object,
+        # so no collection (and no finalizer) can run here.
+        if context is not None:
+            while PyList_GET_SIZE(self._contexts) <= index:
+                self._contexts.append(None)
+        if fresh and self._used == self._allocated:
+            self._grow()
+        if fresh:
+            self._slots[index].generation = 0
+        else:
             self._closed_head = self._slots[index].newer
             if not self._closed_head:
                 self._closed_tail = 0
-        else:
-            if self._used == self._allocated:
-                self._grow()  # may raise MemoryError; nothing has changed yet
-            self._contexts.append(None)
-            index = self._used
-            fresh = True
-            self._slots[index].generation = 0
         slot = &self._slots[index]
         store_relaxed_u64(&slot.native, native)
         slot.word = word
@@ -1025,6 +1037,10 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         if context is not None:
             self._contexts[index] = context  # replaces None: no finalizer can run
         return index
+
+    cdef inline object _context_of(self, Py_ssize_t index):
+        """The context of the live socket at ``index`` (None past the list's end)."""
+        return <object>context_at(self._contexts, index)
 
     cdef int _grow(self) except -1:
         # The FIFO and the live list never hold more than max_handles + REUSE_DELAY slots
@@ -1079,7 +1095,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     cdef object _release(self, Py_ssize_t index):
         """Forget a live slot; returns its context, which the caller drops last."""
-        context = self._contexts[index]
+        context = self._context_of(index)
         if context is not None:
             self._contexts[index] = None  # the local above keeps it alive: no finalizer yet
         self._forget(index)
@@ -1139,7 +1155,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         cdef Py_ssize_t index = self._socket_at(_handle_value(s))
         if index < 0:
             raise WinsockError(_WSAENOTSOCK)
-        return self._contexts[index]
+        return self._context_of(index)
 
     def catalog_entry(self, s, /):
         """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
@@ -1571,9 +1587,9 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
             _write_out(lpErrno, _WSAENOTSOCK)
             return _SOCKET_ERROR
         if type(lpContext) is Ref:
-            (<Ref>lpContext).value = table._contexts[index]
+            (<Ref>lpContext).value = table._context_of(index)
         else:
-            store_context(lpContext, table._contexts[index])
+            store_context(lpContext, table._context_of(index))
         return 0
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has

@@ -182,6 +182,27 @@ def _fd_set(value: int, data: memoryview) -> bool:
     return True
 
 
+def _fill(data: memoryview, handles: Iterable[Any], capacity: int) -> None:
+    """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
+    handle), without its quadratic duplicate scan on big batches."""
+    seen: set[int] = set()
+    count = 0
+    try:
+        for fd in handles:
+            value = _socket_value(fd)
+            if value < 0:
+                raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
+            if value in seen:
+                continue
+            if count == capacity:
+                raise ValueError(f"the fd_set is full ({capacity} SOCKETs); {fd} was not added")
+            seen.add(value)
+            _SOCKET.pack_into(data, _FD_ARRAY_OFFSET + 8 * count, value)
+            count += 1
+    finally:
+        _HEADER.pack_into(data, 0, count)  # what was added before an error stays, as with add
+
+
 def _fd_clr(value: int, data: memoryview) -> None:
     """Remove the first occurrence, keeping the order (winsock2.h FD_CLR).
 
@@ -217,8 +238,12 @@ class FdSet(_FdSetHeader):
             raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
         super().__init__()
         ctypes.resize(self, _FD_ARRAY_OFFSET + 8 * capacity)
-        for fd in handles:
-            self.add(fd)
+        data = memoryview(self).cast("B")
+        if _checked_count(data) != 0:  # __init__ called again on a used set: one by one
+            for fd in handles:
+                self.add(fd)
+            return
+        _fill(data, handles, capacity)
 
     @classmethod
     def from_buffer(cls, buffer: Any, /) -> FdSet:
