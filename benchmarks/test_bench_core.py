@@ -23,6 +23,7 @@ GROUPS = [
     "create+close",
     "FD_ISSET hit 64",
     "FD_ISSET miss 64",
+    "HandleTable()",
 ]
 
 
@@ -94,3 +95,10 @@ def test_fd_isset_miss(benchmark: Any, core: ModuleType, full_set: tuple[Any, in
     fds, _, miss = full_set
     assert len(fds) == ws2core.FD_SETSIZE
     assert benchmark(core.FD_ISSET, miss, fds) == 0
+
+
+@pytest.mark.benchmark(group="HandleTable()")
+def test_handle_table_creation(benchmark: Any, core: ModuleType) -> None:
+    """An empty table, created and dropped: what a short-lived Ws2_32 instance costs."""
+    table = benchmark(core.HandleTable)
+    assert len(table) == 0 and isinstance(table, core.HandleTable)

@@ -1,11 +1,11 @@
-"""``python -m ws2core``: a walk-through of the upcall table, and a micro-benchmark of the cores.
+"""``python -m ws2core``: a walk-through of the upcall table, and the performance report.
 
 ``demo`` plays a small provider against ``ws2core.UpcallTable`` and prints each upcall with
 its result, so a reader sees the Windows calling convention (results, ``lpErrno``) at work.
-``bench`` times the hot operations on the Cython core and on the pure-Python twin next to
-a plain C call, so a reader can tell whether the extension is built and what it buys, and
-then the wake-up latency of a wait: how soon a thread blocked in WSAWaitForMultipleEvents
-runs again after another thread sets its event.
+``bench`` is the performance report (ws2core/_bench.py holds it): the hot operations, FD_ISSET
+on large sets, scaling to a million live sockets, memory, batch calls and waits, on the Cython
+core and on the pure-Python twin next to a plain C call, each table with its targets, so a
+reader can tell whether the extension is built, what it buys and where it falls short.
 Both print ``ws2core.IMPLEMENTATION`` first: a failed extension build installs the twin
 without an error (setup.py), and this is one of the places where that must show.
 """
@@ -14,30 +14,15 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import os
-import platform
-import queue
-import statistics
 import sys
 import textwrap
-import threading
-import time
-import timeit
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import ws2core
-
-CYTHON_CORE = "ws2core._handles"
-TWIN = "ws2core._handles_py"
-
-
-def _pure_python_requested() -> bool:
-    # Exactly "1", as in setup.py, ws2core/__init__.py and the test fixtures.
-    return os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"
+from ws2core import _bench
+from ws2core._bench import pure_python_requested as _pure_python_requested
 
 
 def _core_line() -> str:
@@ -188,373 +173,6 @@ def demo() -> int:
 
 
 # --------------------------------------------------------------------------------------
-# bench
-
-
-@dataclass
-class _Case:
-    """One timed operation: a statement over the names ``_fixture`` prepares for a core."""
-
-    label: str
-    stmt: str
-    check: str  # evaluated once before timing: the operation must give the right answer
-
-
-def _fixture(core: ModuleType) -> dict[str, Any]:
-    """A table of 65 sockets, 64 of them in a full FdSet (and a C fd_set), the 65th outside;
-    and 65 events, the 65th signalled: ``ev`` the first 64, ``ev_last`` 63 of them and the 65th.
-    """
-    table = core.HandleTable()
-    obj = Connection("192.0.2.10:80")
-    socks = [table.create_socket(7, obj) for _ in range(ws2core.FD_SETSIZE + 1)]
-    fds = core.FdSet(socks[:-1])
-    c_fds = _FdSet64.from_buffer_copy(bytes(memoryview(fds)))
-    events = [table.create_event() for _ in range(ws2core.WSA_MAXIMUM_WAIT_EVENTS + 1)]
-    table.set_event(events[-1])
-    return {
-        "t": table,
-        "up": ws2core.UpcallTable(table),
-        "ref": core.Ref(),  # the core's own Ref: the one it writes at C speed
-        "err": core.Ref(),
-        "obj": obj,
-        "h": socks[0],
-        "hit": socks[-2],  # the 64th entry: a hit that scans the whole set
-        "miss": socks[-1],
-        "fds": fds,
-        "c_fds": c_fds,
-        # Both scan all 64 entries: none signalled (a timeout), or only the last.
-        "ev": events[:-1],
-        "ev_last": events[:-2] + events[-1:],
-        "FD_ISSET": core.FD_ISSET,
-        "abs": abs,
-        "_keep": socks,
-    }
-
-
-CASES = [
-    _Case("context lookup", "t.context(h)", "t.context(h) is obj"),
-    _Case(
-        "drop-in lookup",
-        "up.WPUQuerySocketHandleContext(h, ref, err)",
-        "up.WPUQuerySocketHandleContext(h, ref, err) == 0 and ref.value is obj",
-    ),
-    _Case(
-        "create+close",
-        "t.close_socket(t.create_socket(7, obj))",
-        "t.close_socket(t.create_socket(7, obj)) is None",
-    ),
-    _Case("FD_ISSET hit 64", "FD_ISSET(hit, fds)", "FD_ISSET(hit, fds) == 1"),
-    _Case("FD_ISSET miss 64", "FD_ISSET(miss, fds)", "FD_ISSET(miss, fds) == 0"),
-    _Case("FD_ISSET miss 64 ctypes", "FD_ISSET(miss, c_fds)", "FD_ISSET(miss, c_fds) == 0"),
-    # A poll (timeout 0) of 64 events: the Pythonic wait, then the upcall (cEvents, lphEvents,
-    # fWaitAll, dwTimeout, fAlertable) getting WSA_WAIT_TIMEOUT, then WSA_WAIT_EVENT_0 + 63.
-    _Case("wait poll 64", "t.wait(ev, timeout=0)", "t.wait(ev, timeout=0) is None"),
-    _Case(
-        "WSAWait poll 64",
-        "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0)",
-        "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0) == 258",
-    ),
-    _Case(
-        "WSAWait poll 64 last set",
-        "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0)",
-        "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0) == 63",
-    ),
-]
-FLOOR = _Case("C-call floor", "abs(h)", "abs(h) == h")
-# What the names in the statements are, for the legend under the table.
-LEGEND = (
-    "t: a HandleTable holding 65 sockets; h: one of them; up: an UpcallTable over t;"
-    " ref, err: the core's own Ref; obj: h's context; fds: a full FdSet of 64 of the sockets,"
-    " hit its 64th entry (a hit that scans the whole set), miss the 65th socket; c_fds: the"
-    " same set copied into a ctypes fd_set Structure (read through the buffer protocol);"
-    " ev: a list of 64 events of t, none signalled; ev_last: the same but its 64th is"
-    " signalled (both polls scan all 64)."
-)
-
-
-def _timer(stmt: str, names: dict[str, Any]) -> timeit.Timer:
-    """A timeit.Timer whose statement sees ``names`` as locals, as timeit's own setup makes them.
-
-    The loop is timeit's: the statement is pasted into a for loop, so no wrapper call is
-    timed, and the loop's own cost is in the floor too.
-    """
-    setup = "\n".join(f"{name} = _names[{name!r}]" for name in names)
-    return timeit.Timer(stmt, setup, globals={"_names": names})
-
-
-def _calibrate(timer: timeit.Timer, min_time: float) -> int:
-    """The smallest loop count of 1, 2, 5, 10, 20, 50... lasting ``min_time`` (timeit's autorange)."""
-    scale = 1
-    while True:
-        for step in (1, 2, 5):
-            number = scale * step
-            if timer.timeit(number) >= min_time:
-                return number
-        scale *= 10
-
-
-@dataclass
-class _Cell:
-    timer: timeit.Timer
-    number: int = 0
-    times: list[float] = field(default_factory=list)
-
-    @property
-    def ns(self) -> float:
-        # The median, not the best: on a shared machine the median is the figure a rerun
-        # reproduces, and the project quotes medians.
-        return statistics.median(self.times) / self.number * 1e9
-
-
-def _load_core() -> tuple[ModuleType | None, str]:
-    """The Cython core, or None and why it is not measured."""
-    if _pure_python_requested():
-        return None, "not measured: WS2CORE_PURE_PYTHON=1"
-    try:
-        return importlib.import_module(CYTHON_CORE), ""
-    except ImportError as exc:
-        return None, f"missing ({exc}); build it with: python -m pip install -e ."
-
-
-# --------------------------------------------------------------------------------------
-# bench: wake-up latency
-
-# The waiter announces each wait, then the setter sleeps this long so the waiter is blocked
-# (not still on its way in, which would time a poll) when the set comes; the sleep is not timed.
-# benchmarks/test_bench_waits.py times the same round.
-_SETTLE = 200e-6
-_ANSWER_TIMEOUT = 10.0  # a lost wake-up ends the bench with an error instead of hanging it
-
-
-class _WakeupProbe:
-    """A thread that blocks in ``wait()`` once per round, and this thread calling ``set_()``.
-
-    A round: ``reset()``, start the waiter's wait, sleep _SETTLE, then time from just before
-    ``set_()`` to the waiter's ``time.perf_counter_ns()`` right after its wait returned (the
-    same clock in both threads).  ``samples`` holds the latencies in ns.
-    """
-
-    def __init__(
-        self,
-        wait: Callable[[], Any],
-        set_: Callable[[], Any],
-        reset: Callable[[], Any],
-        expected: Any,
-    ) -> None:
-        self._set, self._reset, self._expected = set_, reset, expected
-        self._go: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.samples: list[int] = []
-        self._thread = threading.Thread(
-            target=self._waiter, args=(wait,), name="ws2core-bench-waiter", daemon=True
-        )
-        self._thread.start()
-
-    def _waiter(self, wait: Callable[[], Any]) -> None:
-        while self._go.get():
-            self._answers.put(None)  # about to wait
-            try:
-                result = wait()
-            except BaseException as exc:  # handed to the setter, which raises it
-                self._answers.put(exc)
-                continue
-            self._answers.put((result, time.perf_counter_ns()))
-
-    def _answer(self) -> Any:
-        try:
-            answer = self._answers.get(timeout=_ANSWER_TIMEOUT)
-        except queue.Empty:
-            raise RuntimeError(f"the waiter did not answer within {_ANSWER_TIMEOUT:g} s") from None
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    def round(self) -> None:
-        """One timed wake-up; RuntimeError if the wait gives a wrong result or never returns."""
-        self._reset()
-        self._go.put(True)
-        self._answer()
-        time.sleep(_SETTLE)
-        before = time.perf_counter_ns()
-        self._set()
-        result, running = self._answer()
-        if result != self._expected:
-            raise RuntimeError(f"the wait returned {result!r}, not {self._expected!r}")
-        self.samples.append(running - before)
-
-    def close(self) -> None:
-        self._go.put(False)
-        self._set()  # releases a waiter still blocked after a failed round
-        self._thread.join(_ANSWER_TIMEOUT)
-
-    def median_us(self) -> float:
-        return statistics.median(self.samples) / 1000
-
-    def p99_us(self) -> float:
-        """The 99th percentile by nearest rank: a latency that was really observed."""
-        ordered = sorted(self.samples)
-        return ordered[max(0, -(-99 * len(ordered) // 100) - 1)] / 1000
-
-
-def _wakeup_probe(core: ModuleType) -> _WakeupProbe:
-    """The drop-in path: the waiter in WSAWaitForMultipleEvents(1, [e], FALSE, WSA_INFINITE,
-    FALSE), the setter calling WPUSetEvent(e, err)."""
-    up = ws2core.UpcallTable(core.HandleTable())
-    err = core.Ref(0)
-    e = up.WPUCreateEvent(err)
-    events = [e]
-    return _WakeupProbe(
-        lambda: up.WSAWaitForMultipleEvents(1, events, False, ws2core.WSA_INFINITE, False),
-        lambda: up.WPUSetEvent(e, err),
-        lambda: up.WPUResetEvent(e, err),
-        ws2core.WSA_WAIT_EVENT_0,
-    )
-
-
-def _wakeup_floor() -> _WakeupProbe:
-    """No ws2core: the waiter blocks in SimpleQueue.get (what a wait blocks in), woken by put."""
-    signal: queue.SimpleQueue[int] = queue.SimpleQueue()
-    return _WakeupProbe(signal.get, lambda: signal.put(0), lambda: None, 0)
-
-
-def _bench_wakeup(modules: dict[str, ModuleType | None], rounds: int) -> int:
-    """Print the wake-up latency, median and p99 in µs, for the floor and each core."""
-    probes = {"floor": _wakeup_floor()}
-    probes.update((label, _wakeup_probe(mod)) for label, mod in modules.items() if mod is not None)
-    try:
-        # Interleaved, as the repeats above: a slow spell of the machine hits every row alike.
-        for _ in range(rounds):
-            for label, probe in probes.items():
-                try:
-                    probe.round()
-                except RuntimeError as error:
-                    print(f"bench: {label} wake-up: {error}", file=sys.stderr)
-                    return 1
-    finally:
-        for probe in probes.values():
-            probe.close()
-    print(
-        textwrap.fill(
-            f"wake-up latency in µs, {rounds:,} rounds each (interleaved): from just before"
-            " WPUSetEvent(e, err) in this thread to a thread blocked in"
-            " WSAWaitForMultipleEvents(1, [e], FALSE, WSA_INFINITE, FALSE) running again",
-            100,
-        )
-    )
-    print()
-    labels = {"floor": "floor (SimpleQueue.get woken by put)"}
-    width = max(len(labels["floor"]), 6)
-    header = f"{'waiter':<{width}}  {'median':>7}  {'p99':>7}  {'max':>7}"
-    print(header)
-    print("-" * len(header))
-    for label, probe in probes.items():
-        print(
-            f"{labels.get(label, label):<{width}}  {probe.median_us():>7.1f}"
-            f"  {probe.p99_us():>7.1f}  {max(probe.samples) / 1000:>7.1f}"
-        )
-    if modules.get("cython") is None:
-        state = "skipped" if _pure_python_requested() else "missing"
-        print(f"{'cython':<{width}}  {state:>7}")
-    print()
-    print(
-        textwrap.fill(
-            "Each round resets the event, lets the waiter start its wait and sleeps"
-            f" {_SETTLE * 1e6:g} µs (untimed) so that it is blocked when the set comes. The"
-            " floor is the same round with no ws2core: the handoff between two threads that"
-            " every wait pays. p99 by nearest rank; on a busy or small machine the tail is the"
-            " scheduler's.",
-            100,
-        )
-    )
-    return 0
-
-
-def bench(quick: bool, repeat: int | None) -> int:
-    """Print ns per operation for the floor, the Cython core and the twin, and their ratios."""
-    print(_core_line())
-    print(
-        f"Python {platform.python_version()} ({platform.python_implementation()}),"
-        f" {platform.platform()}"
-    )
-    core, why_not = _load_core()
-    twin = importlib.import_module(TWIN)
-    if core is None:
-        print(f"Cython core {CYTHON_CORE}: {why_not}")
-    min_time = 0.02 if quick else 0.1
-    repeats = repeat if repeat is not None else (3 if quick else 5)
-
-    # One set of names per core, built once: every case of a core times the same table.
-    modules = {"cython": core, "python": twin}
-    names = {label: _fixture(mod) for label, mod in modules.items() if mod is not None}
-    rows: list[tuple[_Case, dict[str, _Cell]]] = []
-    floor_names = names["python"]
-    rows.append((FLOOR, {"floor": _Cell(_timer(FLOOR.stmt, floor_names))}))
-    for case in CASES:
-        cells = {}
-        for label, ns in names.items():
-            if not eval(case.check, {}, dict(ns)):  # noqa: S307 (our own constant strings)
-                print(f"bench: {label} core gives a wrong answer for {case.label}", file=sys.stderr)
-                return 1
-            cells[label] = _Cell(_timer(case.stmt, ns))
-        rows.append((case, cells))
-
-    all_cells = [cell for _, cells in rows for cell in cells.values()]
-    for cell in all_cells:
-        cell.number = _calibrate(cell.timer, min_time)
-    # Interleave the repeats, so that a slow spell of the machine hits every column alike.
-    for _ in range(repeats):
-        for cell in all_cells:
-            cell.times.append(cell.timer.timeit(cell.number))
-
-    floor_cell = rows[0][1]["floor"]
-    floor_ns = floor_cell.ns
-    print(
-        f"ns per operation, median of {repeats} repeats (interleaved, so a slow spell of the"
-        f" machine hits every column alike);\na repeat times a loop of N runs of the statement"
-        f" (N in the loops column, chosen so a repeat lasts at least {min_time * 1000:g} ms);"
-        " gc off while timing, as timeit"
-    )
-    print()
-    width = max(len(case.label) for case, _ in rows)
-    stmt_width = max(len(case.stmt) for case, _ in rows)
-    header = (
-        f"{'operation':<{width}}  {'statement':<{stmt_width}}  {'cython':>7}  {'python':>7}"
-        f"  {'twin/core':>9}  {'core/floor':>10}  loops (core/twin)"
-    )
-    print(header)
-    print("-" * len(header))
-    print(
-        f"{FLOOR.label:<{width}}  {FLOOR.stmt:<{stmt_width}}  {floor_ns:>7.1f}  {floor_ns:>7.1f}"
-        f"  {'':>9}  {1.0:>10.2f}  {floor_cell.number:,}"
-    )
-    for case, cells in rows[1:]:
-        py = cells["python"]
-        cy = cells.get("cython")
-        cy_ns = (
-            f"{cy.ns:>7.1f}" if cy else f"{'skipped' if _pure_python_requested() else 'missing':>7}"
-        )
-        speedup = f"{py.ns / cy.ns:>8.1f}x" if cy else f"{'-':>9}"
-        floors = f"{cy.ns / floor_ns:>10.2f}" if cy else f"{'-':>10}"
-        loops = f"{cy.number:,}/{py.number:,}" if cy else f"-/{py.number:,}"
-        print(
-            f"{case.label:<{width}}  {case.stmt:<{stmt_width}}  {cy_ns}  {py.ns:>7.1f}"
-            f"  {speedup}  {floors}  {loops}"
-        )
-    print()
-    print(textwrap.fill(LEGEND, 100))
-    print(
-        textwrap.fill(
-            "twin/core: how many times slower the pure-Python twin is than the Cython core."
-            " core/floor: the Cython core's time in units of the floor, one C call of one"
-            " argument; the loop's own cost is in both.",
-            100,
-        )
-    )
-    print()
-    return _bench_wakeup(modules, 300 if quick else 2000)
-
-
-# --------------------------------------------------------------------------------------
 # command line
 
 
@@ -598,31 +216,75 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser = commands.add_parser(
         "bench",
         help=(
-            "print ns per operation for the Cython core, the pure-Python twin and a C-call"
-            " floor, then the wake-up latency of a wait"
+            "the performance report: ns per operation for the Cython core, the pure-Python"
+            " twin and a C-call floor, with ws2core's targets marked met or missed"
         ),
-        description=(
-            "Time context lookup (Pythonic and drop-in WPUQuerySocketHandleContext),"
-            " create+close, FD_ISSET (hit and miss on a full 64-entry FdSet, miss on a"
-            " ctypes fd_set) and a poll of 64 events (HandleTable.wait and"
-            " WSAWaitForMultipleEvents with timeout 0) on the Cython core and the pure-Python"
-            " twin, next to abs(h), the cheapest C call. Shows ns per operation, the speed-up"
-            " (twin/core) and the core's time in floors. Each statement is timed in a plain"
-            " loop, as timeit does. Then the wake-up latency, median and p99 in µs per core"
-            " and for a bare thread handoff: WPUSetEvent in one thread to a thread blocked in"
-            " WSAWaitForMultipleEvents running again (2,000 rounds, 300 with --quick)."
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent(
+            """\
+            ws2core's performance report. Every figure is given for the Cython core and the
+            pure-Python twin beside a C-call floor, abs(h), with the ratios twin/core and
+            core/floor, and each table marks ws2core's performance targets ok or MISSED. Each operation is a statement pasted into a plain loop, as timeit
+            does; figures are medians of interleaved repeats (5, 3 with --quick).
+
+              1. the hot path: t.context(h), the drop-in WPUQuerySocketHandleContext (with the
+                 core's Ref, a plain .value object, a ctypes c_size_t), create+close, every
+                 hot upcall alone (WPUCreateSocketHandle, WPUCloseSocketHandle, WPUFDIsSet),
+                 and where the drop-in query's time goes
+              2. FD_ISSET misses on full sets of 64, 1,024 and 16,384 entries (FdSet, ctypes)
+              3. scaling: lookup, create+close and FD_ISSET in tables of 1k, 100k and 1M live
+                 sockets, and lookups in random order over all of them (with --quick: over
+                 1k and 100k only)
+              4. memory: bytes per live socket and event (RSS delta over 1,000,000 handles in
+                 a fresh interpreter per core; 200,000 with --quick), bytes per empty table
+              5. HandleTable() creation time
+              6. batch calls (create_sockets + close_sockets, contexts, FdSet(handles),
+                 contains_each) over 10,000 handles against one call per handle
+              7. polls of 64 events, and the wake-up latency from WPUSetEvent in one thread
+                 to a thread blocked in WSAWaitForMultipleEvents (2,000 rounds; 300)
+
+            It takes about 1.5 minutes (--quick: about 12 s) on a 2-CPU machine, and about
+            400 MB of memory for the 1M tier. The exit status is 1 after an error (a
+            wrong answer, a failed probe), never because of a timing or a missed target.
+            With the twin alone (WS2CORE_PURE_PYTHON=1, or the extension not built) the
+            twin's figures are shown and the core's columns say why they are empty.
+            """
+        ),
+        epilog=(
+            "examples: python -m ws2core bench --quick --json results.json && python"
+            " benchmarks/check.py results.json; python -m ws2core bench --plot scaling.png"
         ),
     )
     bench_parser.add_argument(
         "--quick",
         action="store_true",
-        help="short runs (a repeat lasts 20 ms, not 100 ms; 3 repeats, not 5): noisier figures",
+        help=(
+            "short runs: a repeat lasts 20 ms, not 100 ms; 3 repeats, not 5; no random walk"
+            " over the 1M tier; batches of 2,000; memory over 200,000 handles. Noisier figures"
+        ),
     )
     bench_parser.add_argument(
         "--repeat",
         type=_positive_int,
         metavar="N",
         help="repeats per figure, the median is shown (default 5, 3 with --quick)",
+    )
+    bench_parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help=(
+            "also write every figure as JSON to FILE (- for stdout; the report then goes to"
+            " stderr): section -> case -> {core, twin, floor, ratios, target, met}, and"
+            " metadata. benchmarks/check.py reads it"
+        ),
+    )
+    bench_parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help=(
+            "also draw the cost per operation against live handles (the scaling tiers, both"
+            f" cores) to FILE.png; needs matplotlib: {_bench.PLOT_INSTALL}"
+        ),
     )
     return parser
 
@@ -635,7 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return demo()
         if args.command == "bench":
-            return bench(args.quick, args.repeat)
+            return _bench.bench(
+                args.quick, args.repeat, _core_line(), json_path=args.json, plot_path=args.plot
+            )
     except BrokenPipeError:
         # The reader stopped reading (`| head`): not an error worth a traceback.  Point stdout
         # at /dev/null so the interpreter's final flush does not raise again.
