@@ -216,6 +216,8 @@ FITS = [
     (ctypes.c_uint64, 2**64 - 1),
     (ctypes.c_size_t, 2**64 - 1),
     (ctypes.c_size_t, 0),
+    (ctypes.c_ulonglong, 2**64 - 1),  # the core writes 64-bit unsigned types on a fast path
+    (ctypes.c_ulonglong, 2**40),
     (ctypes.c_void_p, 2**64 - 1),
     (ctypes.c_void_p, 5),
     (ctypes.c_void_p, None),  # a NULL c_void_p reads back as None: the None context round-trips
@@ -236,6 +238,9 @@ MISFITS = [
     (ctypes.c_size_t, 2**64),
     (ctypes.c_size_t, OBJECT),  # a non-int context in a ctypes int
     (ctypes.c_size_t, None),
+    (ctypes.c_ulonglong, -(2**40)),
+    (ctypes.c_ulonglong, 2**64),
+    (ctypes.c_uint64, "text"),
     (ctypes.c_int, "text"),
     (ctypes.c_void_p, -1),
     (ctypes.c_void_p, 2**64),

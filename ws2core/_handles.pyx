@@ -1440,6 +1440,39 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
 
 
+import ctypes as _ctypes
+
+# The ctypes types a DWORD_PTR context is usually read into on a 64-bit host, which hold every
+# value 0..2**64-1 unchanged.
+cdef object _SIMPLE_CDATA = _ctypes._SimpleCData
+cdef object _C_UINT64 = _ctypes.c_uint64
+cdef object _C_ULONGLONG = _ctypes.c_ulonglong
+
+
+cdef inline int _check_out(object out, str name) except -1:
+    """require_out_parameter, with its call saved when ``out`` plainly qualifies."""
+    if type(out) is not Ref and not hasattr(out, "value"):
+        require_out_parameter(out, name)  # raises, with the message
+    return 0
+
+
+cdef inline int _store_context(object out, object context) except -1:
+    """store_context, with its call saved where its checks cannot object: the core's Ref, any
+    object that is not ctypes, and an int 0..2**64-1 into a 64-bit unsigned ctypes type."""
+    cdef uint64_t value = 0
+    cdef type kind = type(out)
+    if kind is Ref:
+        (<Ref>out).value = context
+    elif not isinstance(out, _SIMPLE_CDATA):
+        out.value = context
+    elif ((kind is _C_UINT64 or kind is _C_ULONGLONG)
+          and type(context) is int and _socket_value(context, &value)):
+        out.value = context
+    else:
+        store_context(out, context)
+    return 0
+
+
 cdef inline int _write_out(object out, object value) except -1:
     """Store ``value`` in an out-parameter: the core's own Ref without an attribute lookup."""
     if type(out) is Ref:
@@ -1559,8 +1592,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         """
         cdef HandleTable table = self.table
         cdef long long catalog = _handle_value(dwCatalogEntryId)
-        if type(lpErrno) is not Ref:
-            require_out_parameter(lpErrno, "lpErrno")
+        _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._create(
             SLOT_SOCKET, _checked_catalog_entry_id(catalog, dwCatalogEntryId), dwContext)
         if index < 0:
@@ -1578,18 +1610,13 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         """
         cdef HandleTable table = self.table
         cdef long long value = _handle_value(s)
-        if type(lpContext) is not Ref:
-            require_out_parameter(lpContext, "lpContext")
-        if type(lpErrno) is not Ref:
-            require_out_parameter(lpErrno, "lpErrno")
+        _check_out(lpContext, "lpContext")
+        _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
             _write_out(lpErrno, _WSAENOTSOCK)
             return _SOCKET_ERROR
-        if type(lpContext) is Ref:
-            (<Ref>lpContext).value = table._context_of(index)
-        else:
-            store_context(lpContext, table._context_of(index))
+        _store_context(lpContext, table._context_of(index))
         return 0
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
@@ -1601,8 +1628,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         """
         cdef HandleTable table = self.table
         cdef long long value = _handle_value(s)
-        if type(lpErrno) is not Ref:
-            require_out_parameter(lpErrno, "lpErrno")
+        _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
             _write_out(lpErrno, _WSAENOTSOCK)
