@@ -3,6 +3,7 @@
 C-level operations of the handle table, which the native WSPUPCALLTABLE calls without
 Python in the way."""
 
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 
@@ -69,7 +70,10 @@ cdef class HandleTable:
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2
     cdef int _grow(self) except -1
+    # final: called directly, not through the vtable, on the hot paths
+    @cython.final
     cdef Py_ssize_t _socket_at(self, long long value) noexcept
+    @cython.final
     cdef Py_ssize_t _event_at(self, long long value) noexcept
     cdef Py_ssize_t _checked_event(self, object e) except -1
     cdef int _notify(self, Py_ssize_t index) except -1

@@ -1075,6 +1075,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         self._allocated = <uint32_t>wanted
         return 0
 
+    @cython.final
     cdef Py_ssize_t _socket_at(self, long long value) noexcept:
         """Slot index of the live socket ``value``, or -1."""
         if value < 4 or value & TAG_BITS:
@@ -1084,6 +1085,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
             return -1
         return <Py_ssize_t>index
 
+    @cython.final
     cdef Py_ssize_t _event_at(self, long long value) noexcept:
         """Slot index of the live event ``value`` (tag bits ignored), or -1."""
         if value < 4:
