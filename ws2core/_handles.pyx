@@ -424,8 +424,9 @@ cdef _Batch _batch(object handles, bint type_errors_later=False):
         given = <array.array>handles
         batch.count = Py_SIZE(given)
         _batch_memory(batch)
-        memcpy(batch.raw, given.data.as_voidptr, <size_t>(batch.count * 8))
-        memset(batch.is_socket, 1, <size_t>batch.count)
+        if batch.count:  # an empty array has no buffer at all: memcpy from NULL is undefined
+            memcpy(batch.raw, given.data.as_voidptr, <size_t>(batch.count * 8))
+            memset(batch.is_socket, 1, <size_t>batch.count)
         return batch
     cdef int known
     if type(handles) is list:  # a list of plain ints needs neither a copy nor Python code
