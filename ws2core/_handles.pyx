@@ -1761,27 +1761,31 @@ cdef int _native_query_context(unsigned n, SOCKET s, DWORD_PTR *lpContext, int *
 
 
 cdef SOCKET _native_create_socket(unsigned n, DWORD catalog, DWORD_PTR context, int *lpErrno) noexcept nogil:
+    cdef Py_ssize_t index
     if _native_down():
         _set_error(lpErrno, WSANOTINITIALISED)
         return INVALID_SOCKET
     with gil:
-        return _create_socket_with_gil(n, catalog, context, lpErrno)
+        index = _create_with_gil(n, SLOT_SOCKET, catalog, context, WSAENOBUFS, lpErrno)
+    return INVALID_SOCKET if index < 0 else <SOCKET>((index + 1) << 2)
 
 
-cdef SOCKET _create_socket_with_gil(unsigned n, DWORD catalog, DWORD_PTR context, int *lpErrno) noexcept:
+cdef Py_ssize_t _create_with_gil(unsigned n, uint8_t kind, DWORD catalog, DWORD_PTR context,
+                                 int full, int *lpErrno) noexcept:
+    """The slot of a handle made for a native caller, or -1 with the code in lpErrno (``full``
+    when there is no room; a socket's context is the int ``context``, an event has none)."""
     cdef HandleTable table = _native_table(n)
     cdef Py_ssize_t index
     if table is None:
         _set_error(lpErrno, WSANOTINITIALISED)
-        return INVALID_SOCKET
+        return -1
     try:
-        index = table._create(SLOT_SOCKET, catalog, <object>context)  # an int, as Python sees it
-    except Exception:  # MemoryError: no buffer for a new handle
+        index = table._create(kind, catalog, <object>context if kind == SLOT_SOCKET else None)
+    except Exception:  # MemoryError: no room for a new handle
         index = -1
     if index < 0:
-        _set_error(lpErrno, WSAENOBUFS)
-        return INVALID_SOCKET
-    return <SOCKET>((index + 1) << 2)
+        _set_error(lpErrno, full)
+    return index
 
 
 cdef int _native_close_socket(unsigned n, SOCKET s, int *lpErrno) noexcept nogil:
@@ -1808,27 +1812,13 @@ cdef int _close_socket_with_gil(unsigned n, SOCKET s, int *lpErrno) noexcept:
 
 
 cdef WSAEVENT _native_create_event(unsigned n, int *lpErrno) noexcept nogil:
+    cdef Py_ssize_t index
     if _native_down():
         _set_error(lpErrno, WSANOTINITIALISED)
         return WSA_INVALID_EVENT
     with gil:
-        return _create_event_with_gil(n, lpErrno)
-
-
-cdef WSAEVENT _create_event_with_gil(unsigned n, int *lpErrno) noexcept:
-    cdef HandleTable table = _native_table(n)
-    cdef Py_ssize_t index
-    if table is None:
-        _set_error(lpErrno, WSANOTINITIALISED)
-        return WSA_INVALID_EVENT
-    try:
-        index = table._create(SLOT_EVENT, 0, None)
-    except Exception:  # MemoryError
-        index = -1
-    if index < 0:
-        _set_error(lpErrno, WSA_NOT_ENOUGH_MEMORY)
-        return WSA_INVALID_EVENT
-    return <WSAEVENT><uintptr_t>((index + 1) << 2)
+        index = _create_with_gil(n, SLOT_EVENT, 0, 0, WSA_NOT_ENOUGH_MEMORY, lpErrno)
+    return WSA_INVALID_EVENT if index < 0 else <WSAEVENT><uintptr_t>((index + 1) << 2)
 
 
 cdef enum EventOperation:
