@@ -141,11 +141,13 @@ def _acquire(fdset: Any, writable: bool) -> memoryview:
             f"not {type(fdset).__name__}"
         ) from None
     with view:
-        if not view.c_contiguous:
+        # An empty buffer is contiguous whatever its strides say, as PyBuffer_IsContiguous
+        # (the core's check) has it; it is then refused for being shorter than 8 bytes.
+        if not view.c_contiguous and view.nbytes:
             raise TypeError("fdset must be a C-contiguous buffer")
         if writable and view.readonly:
             raise TypeError("fdset is a read-only buffer; FD_SET, FD_CLR and FD_ZERO write to it")
-        return view.cast("B")
+        return view.cast("B") if view.nbytes else memoryview(b"")
 
 
 def _checked_count(data: memoryview) -> int:
