@@ -712,3 +712,11 @@ def test_handle_values_follow_the_exact_reuse_rule(core: Any) -> None:
     assert refused > 0  # and did meet a full table
     assert list(t) == live
     assert len(t) == len(live)
+
+
+def test_range_errors_state_the_range(core: Any) -> None:
+    """The bound in the message is the DWORD maximum, as a number (not a C int's -1)."""
+    with pytest.raises(ValueError, match=r"\(0\.\.4294967295\), not -1"):
+        core.HandleTable().create_socket(-1)
+    with pytest.raises(ValueError, match=r"1\.\.4294967295, not 0"):
+        core.FdSet(capacity=0)

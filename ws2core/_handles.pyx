@@ -45,6 +45,7 @@ from ws2core._shared import WinsockError, require_out_parameter, store_context
 # C statics, not module attributes: the core's public names are its API alone, and a static
 # is read without a dictionary lookup.
 cdef object _FD_SETSIZE = _constants.FD_SETSIZE
+cdef object _DWORD_MAX = 0xFFFFFFFF  # for messages: the enum DWORD_MAX formats as a C int (-1)
 cdef object _INVALID_SOCKET = _constants.INVALID_SOCKET
 cdef object _SOCKET_ERROR = _constants.SOCKET_ERROR
 cdef object _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
@@ -600,7 +601,7 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
     def __cinit__(self, handles=(), capacity=_FD_SETSIZE):
         cdef long long wanted = _handle_value(capacity)
         if not 1 <= wanted <= DWORD_MAX:
-            raise ValueError(f"capacity must be 1..{DWORD_MAX}, not {capacity}")
+            raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
         self._data = <unsigned char *>PyMem_Calloc(1, <size_t>(FD_ARRAY_OFFSET + 8 * wanted))
         if self._data is NULL:
             raise MemoryError(f"no memory for an fd_set of {wanted} SOCKETs")
@@ -936,7 +937,7 @@ cdef uint32_t _checked_max_handles(object max_handles) except 0:
 cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id) except? 0xFFFFFFFF:
     if not 0 <= value <= DWORD_MAX:
         raise ValueError(
-            f"dwCatalogEntryId must be a DWORD (0..{DWORD_MAX}), not {catalog_entry_id}"
+            f"dwCatalogEntryId must be a DWORD (0..{_DWORD_MAX}), not {catalog_entry_id}"
         )
     return <uint32_t>value
 
