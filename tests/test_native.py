@@ -63,7 +63,7 @@ from ws2core.upcalls import UPCALL_FIELDS
 
 PURE_PYTHON_ONLY = os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"  # as tests/conftest.py
 BUILD_PY = Path(__file__).resolve().parent / "native" / "build.py"
-JOIN_TIMEOUT = 60.0  # a deadlock fails the test instead of hanging the suite
+JOIN_TIMEOUT = 60.0 if os.environ.get("WS2CORE_LONG", "") != "1" else 3600.0  # a deadlock fails, not hangs
 NATIVE_SETS = 64
 CAPSULE_NAME = b"ws2core.WSPUPCALLTABLE"
 SENTINEL_ERR = 0x5A5A
@@ -800,9 +800,11 @@ def test_c_thread_wakes_an_asyncio_waiter(provider: ctypes.CDLL, table: Any, add
 # --------------------------------------------------------------------------------------
 # Hammer: C pthreads and Python threads on one table
 
-C_THREADS = 4
-C_ITERATIONS = 20000
-PY_THREADS = 3
+# WS2CORE_LONG=1: the long stress, eight C threads beside eight Python threads.
+LONG = os.environ.get("WS2CORE_LONG", "") == "1"
+C_THREADS = 8 if LONG else 4
+C_ITERATIONS = 250_000 if LONG else 20000
+PY_THREADS = 8 if LONG else 3
 PY_MIN_ITERATIONS = 2000
 
 
