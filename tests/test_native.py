@@ -803,7 +803,7 @@ def test_c_thread_wakes_an_asyncio_waiter(provider: ctypes.CDLL, table: Any, add
 # WS2CORE_LONG=1: the long stress, eight C threads beside eight Python threads.
 LONG = os.environ.get("WS2CORE_LONG", "") == "1"
 C_THREADS = 8 if LONG else 4
-C_ITERATIONS = 250_000 if LONG else 20000
+C_ITERATIONS = 1_000_000 if LONG else 20000
 PY_THREADS = 8 if LONG else 3
 PY_MIN_ITERATIONS = 2000
 
