@@ -19,6 +19,8 @@ import pytest
 
 import ws2core
 
+pytest_plugins = ("pytester",)  # tests/test_plugin.py runs pytest on small test files
+
 CORE_MODULES = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}
 PURE_PYTHON_ONLY = os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"
 CORES = ["python"] if PURE_PYTHON_ONLY else ["cython", "python"]
