@@ -1,7 +1,8 @@
 """``python -m ws2core``: a walk-through of the upcall table, and the performance report.
 
 ``demo`` plays a small provider against ``ws2core.UpcallTable`` and prints each upcall with
-its result, so a reader sees the Windows calling convention (results, ``lpErrno``) at work.
+its result, so a reader sees the Windows calling convention (results, ``lpErrno``) at work; then
+``ws2core.provider.HostSocketProvider`` serves echo clients on 127.0.0.1 through the upcalls.
 ``bench`` is the performance report (ws2core/_bench.py holds it): the hot operations, FD_ISSET
 on large sets, scaling to a million live sockets, memory, batch calls and waits, on the Cython
 core and on the pure-Python twin next to a plain C call, each table with its targets, so a
@@ -15,10 +16,13 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import queue
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ws2core
 from ws2core import _bench
@@ -169,7 +173,167 @@ def demo() -> int:
             f"     the Pythonic table raises instead: up.table.context(s2)  ->  WinsockError: {error}"
         )
     up.WPUCloseSocketHandle(s4, err)
-    return 0
+    return provider_demo()
+
+
+def provider_demo() -> int:
+    """A provider over host sockets on 127.0.0.1: an echo server driven by WSPEventSelect and
+    WSAWaitForMultipleEvents in its own thread, two blocking clients, one client driven by
+    WSPSelect, and the table checked for leaked handles at the end."""
+    from ws2core.provider import TIMEVAL, WSANETWORKEVENTS, HostSocketProvider
+
+    print()
+    print("8. A provider over the host's sockets (ws2core.provider.HostSocketProvider):")
+    up = ws2core.UpcallTable()
+    provider = HostSocketProvider(catalog_entry_id=1001)
+    print(f"     provider.WSPStartup(up)  ->  {provider.WSPStartup(up)}")
+    err = ws2core.Ref(0)
+    listener = provider.WSPSocket(ws2core.AF_INET, ws2core.SOCK_STREAM, 0, None, 0, 0, err)
+    provider.WSPBind(listener, ("127.0.0.1", 0), 16, err)
+    address, length = ws2core.Ref(), ws2core.Ref(16)
+    provider.WSPGetSockName(listener, address, length, err)
+    provider.WSPListen(listener, ws2core.SOMAXCONN, err)
+    print(
+        f"     listener {_hex(listener)}: WSPSocket(AF_INET, SOCK_STREAM), WSPBind, WSPListen"
+        f" on {address.value[0]}:<port>"
+    )
+    print(
+        "     its context is the provider's state:"
+        f" {type(up.table.context(listener)).__name__} ({up.table.context(listener).state})"
+    )
+    stop = up.WPUCreateEvent(err)
+    log: queue.SimpleQueue[str] = queue.SimpleQueue()
+    server = threading.Thread(
+        target=_echo_server, args=(provider, up, listener, stop, log), name="demo echo server"
+    )
+    server.start()
+
+    def server_says(count: int) -> None:
+        for _ in range(count):
+            print(f"       server: {log.get(timeout=10)}")
+
+    print()
+    print("9. Two blocking clients; the server thread waits on its events and echoes:")
+    clients = []
+    for name in ("alpha", "beta"):
+        client = provider.WSPSocket(ws2core.AF_INET, ws2core.SOCK_STREAM, 0, None, 0, 0, err)
+        provider.WSPConnect(client, address.value, 16, None, None, None, None, err)
+        sent = ws2core.Ref()
+        message = f"hello from {name}".encode()
+        provider.WSPSend(client, [message], 1, sent, 0, None, None, None, err)
+        echo = _receive_exactly(provider, client, len(message))
+        print(
+            f"     client {_hex(client)}: WSPConnect, WSPSend {sent.value} bytes,"
+            f" WSPRecv  ->  {echo!r}"
+        )
+        server_says(2)
+        clients.append(client)
+
+    print()
+    print("10. A non-blocking client driven by WSPSelect:")
+    client = provider.WSPSocket(ws2core.AF_INET, ws2core.SOCK_STREAM, 0, None, 0, 0, err)
+    provider.WSPIoctl(client, ws2core.FIONBIO, 1, 4, None, 0, None, None, None, None, err)
+    rc = provider.WSPConnect(client, address.value, 16, None, None, None, None, err)
+    print(
+        f"     WSPIoctl(FIONBIO, 1); WSPConnect  ->  {rc} (SOCKET_ERROR),"
+        f" err = {ws2core.errorname(err.value)}"
+    )
+    writable = ws2core.FdSet([client])
+    ready = provider.WSPSelect(0, None, writable, None, TIMEVAL(5, 0), err)
+    print(f"     WSPSelect(writefds=[{_hex(client)}], 5 s)  ->  {ready}; connected")
+    server_says(1)
+    sent = ws2core.Ref()
+    provider.WSPSend(client, [b"hello from gamma"], 1, sent, 0, None, None, None, err)
+    readable = ws2core.FdSet([client, clients[0]])
+    ready = provider.WSPSelect(0, readable, None, None, TIMEVAL(5, 0), err)
+    print(
+        f"     WSPSend {sent.value} bytes; WSPSelect(readfds=[{_hex(client)},"
+        f" {_hex(clients[0])}])  ->  {ready}; readfds rewritten in place to"
+        f" [{', '.join(map(_hex, readable))}]"
+    )
+    server_says(1)
+    echo = _receive_exactly(provider, client, len(b"hello from gamma"))
+    print(f"     WSPRecv  ->  {echo!r}")
+    clients.append(client)
+
+    print()
+    print("11. The clients close; the server sees FD_CLOSE and closes its side:")
+    for client in clients:
+        provider.WSPCloseSocket(client, err)
+        print(f"     WSPCloseSocket({_hex(client)})")
+        server_says(1)
+    up.WPUSetEvent(stop, err)
+    server.join(10)
+    server_says(1)
+    provider.WSPCloseSocket(listener, err)
+    up.WPUCloseEvent(stop, err)
+    print(f"     provider.WSPCleanup(err)  ->  {provider.WSPCleanup(err)}")
+    leaked = [f"{_hex(h)} ({up.table.kind(h)})" for h in up.table]
+    print(f"     {up.table!r}: {'no leaked handle' if not leaked else 'LEAKED ' + ', '.join(leaked)}")
+    return 1 if leaked or server.is_alive() else 0
+
+
+def _receive_exactly(provider: Any, s: int, size: int) -> bytes:
+    """WSPRecv until ``size`` bytes came (TCP may deliver them in parts)."""
+    data = bytearray()
+    err, received, flags = ws2core.Ref(0), ws2core.Ref(), ws2core.Ref(0)
+    chunk = bytearray(size)
+    while len(data) < size:
+        flags.value = 0
+        rc = provider.WSPRecv(s, [chunk], 1, received, flags, None, None, None, err)
+        if rc == ws2core.SOCKET_ERROR and err.value == ws2core.WSAEWOULDBLOCK:
+            provider.WSPSelect(0, ws2core.FdSet([s]), None, None, None, err)
+            continue
+        if rc != 0 or received.value == 0:
+            raise RuntimeError(f"WSPRecv failed: {ws2core.errorname(err.value)}")
+        data += chunk[: received.value]
+    return bytes(data)
+
+
+def _echo_server(provider: Any, up: Any, listener: int, stop: int, log: Any) -> None:
+    """Serve echo clients from one thread: WSAWaitForMultipleEvents over the stop event, the
+    listener's event and one event per connection; WSPEnumNetworkEvents says what happened."""
+    from ws2core.provider import WSANETWORKEVENTS
+
+    err = ws2core.Ref(0)
+    accept_event = up.WPUCreateEvent(err)
+    provider.WSPEventSelect(listener, accept_event, ws2core.FD_ACCEPT, err)
+    sockets, events = [0, listener], [stop, accept_event]
+    buffer = bytearray(4096)
+    while True:
+        index = up.WSAWaitForMultipleEvents(len(events), events, False, 10_000, False)
+        if index in (0, ws2core.WSA_WAIT_TIMEOUT):
+            log.put("the stop event is set: done" if index == 0 else "timed out")
+            break
+        s, event = sockets[index], events[index]
+        happened = WSANETWORKEVENTS()
+        provider.WSPEnumNetworkEvents(s, event, happened, err)
+        if happened.lNetworkEvents & ws2core.FD_ACCEPT:
+            peer, length = ws2core.Ref(), ws2core.Ref(16)
+            accepted = provider.WSPAccept(listener, peer, length, None, 0, err)
+            accepted_event = up.WPUCreateEvent(err)
+            provider.WSPEventSelect(
+                accepted, accepted_event, ws2core.FD_READ | ws2core.FD_CLOSE, err
+            )
+            sockets.append(accepted)
+            events.append(accepted_event)
+            log.put(
+                f"FD_ACCEPT: WSPAccept  ->  {_hex(accepted)};"
+                f" WSPEventSelect(FD_READ | FD_CLOSE) on its own event"
+            )
+        if happened.lNetworkEvents & ws2core.FD_READ:
+            received, flags, sent = ws2core.Ref(), ws2core.Ref(0), ws2core.Ref()
+            if provider.WSPRecv(s, [buffer], 1, received, flags, None, None, None, err) == 0:
+                data = bytes(buffer[: received.value])
+                provider.WSPSend(s, [data], 1, sent, 0, None, None, None, err)
+                log.put(f"FD_READ on {_hex(s)}: WSPRecv {data!r}, WSPSend it back")
+        if happened.lNetworkEvents & ws2core.FD_CLOSE:
+            code = happened.iErrorCode[ws2core.FD_CLOSE_BIT]
+            provider.WSPCloseSocket(s, err)
+            up.WPUCloseEvent(event, err)
+            del sockets[index], events[index]
+            log.put(f"FD_CLOSE on {_hex(s)} (iErrorCode {code}): WSPCloseSocket, WPUCloseEvent")
+    up.WPUCloseEvent(accept_event, err)
 
 
 # --------------------------------------------------------------------------------------
@@ -205,12 +369,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
         "demo",
-        help="walk a small provider through the upcalls and print each call and its result",
+        help=(
+            "walk a small provider through the upcalls, then run an echo server over host"
+            " sockets on 127.0.0.1 through them, printing each call and its result"
+        ),
         description=(
             "Walk a small provider through ws2core.UpcallTable: create sockets with per-socket"
             " state as contexts, look the state up again, test fd_set membership (and show the"
             " 520-byte Windows layout), set and reset an event, close everything, and show a"
-            " stale handle refused with WSAENOTSOCK. Only the handle values vary between runs."
+            " stale handle refused with WSAENOTSOCK. Then ws2core.provider.HostSocketProvider"
+            " serves three echo clients on 127.0.0.1: the server in its own thread waits with"
+            " WSAWaitForMultipleEvents on events set by WSPEventSelect, two clients block, one"
+            " is driven by WSPSelect; at the end the table is checked for leaked handles (exit"
+            " status 1 if any). Only the handle values vary between runs."
         ),
     )
     bench_parser = commands.add_parser(

@@ -22,6 +22,68 @@ WSA_WAIT_IO_COMPLETION = 0xC0       #: WAIT_IO_COMPLETION
 WSA_WAIT_TIMEOUT = 258              #: WAIT_TIMEOUT
 WSA_WAIT_FAILED = 0xFFFFFFFF        #: WAIT_FAILED (same bits as WSA_INFINITE)
 
+# --- The sockets API, for providers (winsock2.h, ws2def.h, ws2ipdef.h): Windows values ---
+# These are what a Windows program passes, and what ws2core.provider takes; several differ
+# from the host's `socket` module (AF_INET6 is 23 on Windows, 10 on Linux; SOL_SOCKET is
+# 0xFFFF, not 1), so never pass `socket.AF_INET6` where a Windows value is expected.
+AF_UNSPEC = 0
+AF_INET = 2
+AF_INET6 = 23
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+IPPROTO_IP = 0
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_IPV6 = 41
+SOMAXCONN = 0x7FFFFFFF
+SOL_SOCKET = 0xFFFF
+SO_DEBUG = 0x0001
+SO_ACCEPTCONN = 0x0002
+SO_REUSEADDR = 0x0004
+SO_KEEPALIVE = 0x0008
+SO_DONTROUTE = 0x0010
+SO_BROADCAST = 0x0020
+SO_LINGER = 0x0080
+SO_OOBINLINE = 0x0100
+SO_EXCLUSIVEADDRUSE = ~SO_REUSEADDR  #: -5 as the C int optname
+SO_SNDBUF = 0x1001
+SO_RCVBUF = 0x1002
+SO_SNDTIMEO = 0x1005
+SO_RCVTIMEO = 0x1006
+SO_ERROR = 0x1007
+SO_TYPE = 0x1008
+TCP_NODELAY = 0x0001
+IPV6_V6ONLY = 27
+FIONREAD = 0x4004667F              #: _IOR('f', 127, u_long)
+FIONBIO = 0x8004667E               #: _IOW('f', 126, u_long), as the DWORD dwIoControlCode
+MSG_OOB = 0x1
+MSG_PEEK = 0x2
+MSG_DONTROUTE = 0x4
+MSG_WAITALL = 0x8
+MSG_PARTIAL = 0x8000
+SD_RECEIVE = 0
+SD_SEND = 1
+SD_BOTH = 2
+CF_ACCEPT = 0                      #: what a WSPAccept condition function returns
+CF_REJECT = 1
+CF_DEFER = 2
+# Network events (WSAEventSelect, WSAEnumNetworkEvents): FD_X == 1 << FD_X_BIT, and
+# WSANETWORKEVENTS.iErrorCode[FD_X_BIT] holds the error that came with FD_X.
+FD_READ_BIT = 0
+FD_WRITE_BIT = 1
+FD_OOB_BIT = 2
+FD_ACCEPT_BIT = 3
+FD_CONNECT_BIT = 4
+FD_CLOSE_BIT = 5
+FD_READ = 1 << FD_READ_BIT
+FD_WRITE = 1 << FD_WRITE_BIT
+FD_OOB = 1 << FD_OOB_BIT
+FD_ACCEPT = 1 << FD_ACCEPT_BIT
+FD_CONNECT = 1 << FD_CONNECT_BIT
+FD_CLOSE = 1 << FD_CLOSE_BIT
+FD_MAX_EVENTS = 10
+FD_ALL_EVENTS = (1 << FD_MAX_EVENTS) - 1
+
 # --- Win32 error codes that Winsock reuses under WSA_* names ---
 ERROR_INVALID_HANDLE = 6
 ERROR_NOT_ENOUGH_MEMORY = 8

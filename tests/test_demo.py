@@ -1,0 +1,40 @@
+"""``python -m ws2core demo``: it runs end to end and says what it shows.
+
+The demo's last part serves echo clients through ws2core.provider on 127.0.0.1 from a thread;
+its exit status is 1 if a handle leaked or the server thread did not finish, so these tests
+hold the demo to the checks it prints.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from ws2core.__main__ import main
+
+
+def test_demo_serves_every_client_and_leaks_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    before = threading.active_count()
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for name in ("alpha", "beta", "gamma"):
+        # the client read back its own message, and the server logged echoing it
+        assert re.search(rf"WSPRecv  ->  b'hello from {name}'", out), name
+        assert f"WSPRecv b'hello from {name}', WSPSend it back" in out
+    assert out.count("server: FD_ACCEPT") == 3
+    assert out.count("server: FD_CLOSE on") == 3
+    assert "(iErrorCode 0)" in out                         # graceful closes
+    assert "err = WSAEWOULDBLOCK" in out                    # the non-blocking connect
+    assert "the stop event is set: done" in out
+    assert out.rstrip().endswith("no leaked handle")
+    assert threading.active_count() == before               # server and reactor both ended
+
+
+def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "bench" in out
