@@ -387,18 +387,6 @@ def _buffer_list(lpBuffers: Any, dwBufferCount: Any) -> list[memoryview]:
     return views
 
 
-def _advance(views: list[memoryview], count: int) -> list[memoryview]:
-    """The buffers that remain after ``count`` bytes went through the first ones."""
-    remaining = []
-    for view in views:
-        if count >= len(view):
-            count -= len(view)
-            continue
-        remaining.append(view[count:])
-        count = 0
-    return remaining
-
-
 def _require_no_overlapped(lpOverlapped: Any, lpCompletionRoutine: Any) -> None:
     if lpOverlapped is not None or lpCompletionRoutine is not None:
         # Windows ignores lpOverlapped on a socket made without WSA_FLAG_OVERLAPPED; this
