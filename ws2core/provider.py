@@ -38,18 +38,20 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import functools
 import select
 import selectors
 import socket
 import struct
+import termios
 import threading
 import time
 from collections.abc import Callable, Sequence
 from operator import index as _index
 from typing import Any, Final
 
-from . import Ref
+from . import FdSet, Ref, constants
 from ._shared import WinsockError, require_out_parameter
 from .constants import (
     AF_INET,
@@ -179,8 +181,6 @@ _HOST_ERROR_NAMES: Final = {
 
 
 def _host_error_table() -> dict[int, int]:
-    from . import constants
-
     table: dict[int, int] = {}
     for host_name, winsock_name in _HOST_ERROR_NAMES.items():
         number = getattr(errno, host_name, None)
@@ -1468,9 +1468,6 @@ class HostSocketProvider:
 
     @staticmethod
     def _readable_bytes(sock: ProviderSocket) -> int:
-        import fcntl
-        import termios
-
         data = fcntl.ioctl(sock.host.fileno(), termios.FIONREAD, b"\0\0\0\0")
         available: int = struct.unpack("i", data)[0]
         return available
@@ -1524,8 +1521,6 @@ class HostSocketProvider:
     def _select(self, upcalls: _upcalls.UpcallTable, socks: list[ProviderSocket],
                 sets: list[_SelectSet | None], seconds: float | None) -> list[Any]:
         """The three fd_sets of ready sockets (ws2core.FdSet), after waiting if need be."""
-        from . import FdSet
-
         # Which sets each socket is in, asked as a provider asks: WPUFDIsSet on the set.
         membership = {
             sock: tuple(fds is not None and bool(upcalls.WPUFDIsSet(sock.handle, fds.buffer))
