@@ -437,17 +437,57 @@ ROWS += [  # read-only buffers are fine where nothing is written
 
 
 # --- constructors
-def ctor_rows(name: str, call: Callable[[Env, Any], object], ints: dict[str, int], on_int: Expect) -> list[Row]:
+def ctor_rows(name: str, call: Callable[[Env, Any], object], ints: dict[str, int], on_int: Expect,
+              none_is_default: bool = False) -> list[Row]:
     rows = [Row(f"{name}({label})", call, const(value), Raises(TypeError))
-            for label, value in WRONG_TYPES.items()]
+            for label, value in WRONG_TYPES.items() if not (none_is_default and value is None)]
     rows += [Row(f"{name}({label})", call, const(value), on_int) for label, value in ints.items()]
     return rows
 
 
 ROWS += ctor_rows("HandleTable(max_handles)", lambda v, x: v.core.HandleTable(max_handles=x),
-                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError))
+                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError), none_is_default=True)
 ROWS += ctor_rows("UpcallTable(max_handles)", lambda v, x: ws2core.UpcallTable(max_handles=x),
-                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError))
+                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError), none_is_default=True)
+# handle_range: each bound is checked as max_handles is; a pair of them, both multiples of 4
+ROWS += ctor_rows("HandleTable(handle_range=(x,2**20))",
+                  lambda v, x: v.core.HandleTable(handle_range=(x, 2**20)),
+                  {**BAD_INTS, "0": 0, "6": 6, "2**20+4": 2**20 + 4}, Raises(ValueError))
+ROWS += ctor_rows("HandleTable(handle_range=(4,x))", lambda v, x: v.core.HandleTable(handle_range=(4, x)),
+                  {**BAD_INTS, "0": 0, "6": 6, "2**32-4+1": 2**32 - 3}, Raises(ValueError))
+ROWS += [Row(f"HandleTable(handle_range={label})", lambda v, x: v.core.HandleTable(handle_range=x),
+             const(value), Raises(TypeError))
+         for label, value in {"int": 4, "triple": (4, 8, 12), "single": (4,), "str": "48"}.items()]
+ROWS += [
+    # more live handles than the range has values
+    Row("HandleTable(max_handles=3,handle_range=2-values)",
+        lambda v, x: v.core.HandleTable(max_handles=3, handle_range=x), const((4, 8)), Raises(ValueError)),
+    Row("HandleTable(max_handles=2,handle_range=2-values)",
+        lambda v, x: v.core.HandleTable(max_handles=2, handle_range=x).reuse_delay,
+        const((4, 8)), Returns(0)),
+]
+for label, call in {
+    "HandleTable": lambda v, x: v.core.HandleTable(abi=x),
+    "UpcallTable": lambda v, x: ws2core.UpcallTable(abi=x),
+    "FdSet": lambda v, x: v.core.FdSet(abi=x),
+    "FdSet.from_buffer": lambda v, x: v.core.FdSet.from_buffer(bytes(8), abi=x),
+    "FD_ISSET": lambda v, x: v.core.FD_ISSET(v.s, bytearray(8), abi=x),
+    "FD_SET": lambda v, x: v.core.FD_SET(v.s, bytearray(8), abi=x),
+    "FD_CLR": lambda v, x: v.core.FD_CLR(v.s, bytearray(8), abi=x),
+    "FD_ZERO": lambda v, x: v.core.FD_ZERO(bytearray(8), abi=x),
+}.items():
+    ROWS += [Row(f"{label}(abi={name})", call, const(value), Raises(kind)) for name, value, kind in (
+        ("int", 64, TypeError), ("bytes", b"x86", TypeError), ("X86", "X86", ValueError),
+        ("amd64", "amd64", ValueError), ("empty", "", ValueError))]
+ROWS += [  # an FdSet carries its layout: a conflicting abi= is refused, never read the other way
+    Row(f"{name}(FdSet,abi=x86)", call, lambda v: v.fds, Raises(ValueError))
+    for name, call in {
+        "FD_ISSET": lambda v, b: v.core.FD_ISSET(v.s, b, abi="x86"),
+        "FD_SET": lambda v, b: v.core.FD_SET(v.s, b, abi="x86"),
+        "FD_CLR": lambda v, b: v.core.FD_CLR(v.s, b, abi="x86"),
+        "FD_ZERO": lambda v, b: v.core.FD_ZERO(b, abi="x86"),
+    }.items()
+]
 ROWS += ctor_rows("FdSet(capacity)", lambda v, x: v.core.FdSet(capacity=x),
                   {**BAD_INTS, "0": 0}, Raises(ValueError))
 ROWS += [

@@ -1,8 +1,9 @@
 """Differential test: the Cython core and the pure-Python twin driven in lockstep.
 
 A hypothesis ``RuleBasedStateMachine`` holds, for each core, a ``HandleTable`` with a small
-``max_handles`` (so "full" happens), an ``UpcallTable`` over it and two ``FdSet`` slots, all in
-one process.  Every rule runs the same operation with the same arguments on both sides and
+``max_handles`` (so "full" happens), of either ABI, sometimes with a ``handle_range`` only a few
+values wider (so closed values come back), an ``UpcallTable`` over it and two ``FdSet`` slots
+of either layout, all in one process.  Every rule runs the same operation with the same arguments on both sides and
 asserts identical results, or identical exception types and ``.winerror``, including what the
 upcalls leave in their out-parameters (core ``Ref``, ``ws2core.Ref`` and ctypes ones).  The
 operations:
@@ -81,6 +82,7 @@ class Context:
 # --- value pools: the same objects go to both cores ----------------------------------------
 
 WRONG_TYPES = st.sampled_from(["4", None, 4.0, b"4", [4]])
+ABIS = st.sampled_from(["x64", "x86"])
 INTERESTING_INTS = [0, 1, 2, 3, 4, 8, -1, -4, 2**31, 2**32 - 4, 2**32, 2**32 + 4, 2**63,
                     2**64 - 4, INVALID_SOCKET, 2**64, 2**64 + 4]
 ARBITRARY_INTS = st.one_of(
@@ -158,7 +160,7 @@ def fdset_state(fds: Any) -> tuple[Any, ...]:
     """Everything observable about an FdSet, as plain values (the classes differ per core)."""
     return tuple(
         outcome(look, fds)
-        for look in (list, len, repr, bytes, lambda f: f.capacity, lambda f: memoryview(f).tobytes())
+        for look in (list, len, repr, bytes, lambda f: f.capacity, lambda f: f.abi, lambda f: memoryview(f).tobytes())
     )
 
 
@@ -249,12 +251,19 @@ class Lockstep(RuleBasedStateMachine):
 
     # --- setup
 
-    @initialize(max_handles=st.integers(1, 8))
-    def make_tables(self, max_handles: int) -> None:
+    @initialize(max_handles=st.integers(1, 8), abi=ABIS,
+                range_at=st.one_of(st.none(), st.tuples(st.integers(1, 2**30 - 64), st.integers(0, 12))))
+    def make_tables(self, max_handles: int, abi: str, range_at: tuple[int, int] | None) -> None:
+        # A range only a few values wider than max_handles: the quarantine shrinks to fit and
+        # closed values come back soon, so reuse happens within a run.
+        handle_range = None
+        if range_at is not None:
+            first = 4 * range_at[0]
+            handle_range = (first, first + 4 * (max_handles + range_at[1] - 1))
         for side in self.sides:
-            side.table = side.core.HandleTable(max_handles=max_handles)
+            side.table = side.core.HandleTable(max_handles=max_handles, handle_range=handle_range, abi=abi)
             side.up = ws2core.UpcallTable(side.table)
-            side.fdsets = [side.core.FdSet(capacity=4), side.core.FdSet()]
+            side.fdsets = [side.core.FdSet(capacity=4, abi=abi), side.core.FdSet()]
         self.ready = True
 
     # --- the HandleTable
@@ -379,15 +388,15 @@ class Lockstep(RuleBasedStateMachine):
 
     @rule(slot=st.integers(0, 1), handles=st.lists(st.sampled_from([0, 4, 8, 12, 16, INVALID_SOCKET]), max_size=9),
           extra=st.sampled_from([(), (), (), (-1,), (2**64,), ("4",), (None,), (Index(8),)]),
-          capacity=FDSET_CAPACITIES)
-    def new_fdset(self, slot: int, handles: list[Any], extra: tuple[Any, ...], capacity: Any) -> None:
+          capacity=FDSET_CAPACITIES, abi=ABIS)
+    def new_fdset(self, slot: int, handles: list[Any], extra: tuple[Any, ...], capacity: Any, abi: str) -> None:
         handles = [*handles, *extra]
 
         def call(side: Any) -> tuple[Any, ...]:
-            side.made = side.core.FdSet(handles, capacity)
+            side.made = side.core.FdSet(handles, capacity, abi=abi)
             return fdset_state(side.made)
 
-        if self.both(f"FdSet({handles!r}, {capacity!r})", call)[0] == "returned":
+        if self.both(f"FdSet({handles!r}, {capacity!r}, abi={abi!r})", call)[0] == "returned":
             for side in self.sides:
                 side.fdsets[slot] = side.made
 
@@ -425,9 +434,10 @@ class Lockstep(RuleBasedStateMachine):
         fd = data.draw(self.fds_values(), label="fd")
 
         def call(side: Any) -> tuple[Any, ...]:
+            abi = side.fdsets[slot].abi  # a bare buffer says nothing of its layout
             buf = bytearray(memoryview(side.fdsets[slot]).tobytes())
             function = getattr(side.core, macro)
-            result = function(buf) if macro == "FD_ZERO" else function(fd, buf)
+            result = function(buf, abi=abi) if macro == "FD_ZERO" else function(fd, buf, abi=abi)
             return result, bytes(buf)
 
         self.both(f"{macro}({fd!r}, bytearray of slot {slot})", call)
@@ -440,7 +450,7 @@ class Lockstep(RuleBasedStateMachine):
             buffer = {"FdSet": lambda: fds, "bytes": lambda: memoryview(fds).tobytes(),
                       "bytearray": lambda: bytearray(memoryview(fds).tobytes()),
                       "bytes[:n]": lambda: memoryview(fds).tobytes()[:cut]}[source]()
-            side.made = side.core.FdSet.from_buffer(buffer)
+            side.made = side.core.FdSet.from_buffer(buffer, abi=fds.abi)
             return fdset_state(side.made)
 
         if self.both(f"FdSet.from_buffer({source} of slot {source_slot})", call)[0] == "returned":
@@ -455,13 +465,17 @@ class Lockstep(RuleBasedStateMachine):
     def foreign_write(self, slot: int, data: st.DataObject) -> None:
         """A C writer changes fd_count (past the capacity too) or one slot of fd_array."""
         capacity = self.sides[1].fdsets[slot].capacity
+        x86 = self.sides[1].fdsets[slot].abi == "x86"
         if data.draw(st.booleans(), label="write fd_count"):
             count = data.draw(st.one_of(st.integers(0, capacity + 1), st.just(2**32 - 1)), label="fd_count")
             patch, offset = struct.pack("<I", count), 0
         else:
             index = data.draw(st.integers(0, capacity - 1), label="slot")
             value = data.draw(st.sampled_from([0, 4, 8, 12, INVALID_SOCKET]), label="value")
-            patch, offset = struct.pack("<Q", value), 8 + 8 * index
+            if x86:  # the low half of the value: what a 32-bit writer stores
+                patch, offset = struct.pack("<I", value & 0xFFFFFFFF), 4 + 4 * index
+            else:
+                patch, offset = struct.pack("<Q", value), 8 + 8 * index
         for side in self.sides:
             poke(side.fdsets[slot], patch, offset)
 
@@ -471,7 +485,8 @@ class Lockstep(RuleBasedStateMachine):
     def tables_agree(self) -> None:
         if not self.ready:
             return
-        for label, look in [("len", len), ("list", list), ("repr", repr), ("max_handles", lambda t: t.max_handles)]:
+        for label, look in [("len", len), ("list", list), ("repr", repr), ("max_handles", lambda t: t.max_handles),
+                            ("bounds", lambda t: (t.handle_range, t.reuse_delay, t.abi))]:
             self.both(f"table {label}", lambda side: look(side.table))
         self.both("kinds of every value seen", lambda side: [side.table.kind(h) for h in self.seen])
 

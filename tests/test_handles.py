@@ -450,10 +450,14 @@ def test_max_handles_out_of_range_is_a_value_error(core: Any, value: int) -> Non
         core.HandleTable(max_handles=value)
 
 
-@pytest.mark.parametrize("value", ["16", 16.0, None, b"16"], ids=["str", "float", "None", "bytes"])
+@pytest.mark.parametrize("value", ["16", 16.0, b"16"], ids=["str", "float", "bytes"])
 def test_max_handles_of_another_type_is_a_type_error(core: Any, value: Any) -> None:
     with pytest.raises(TypeError):
         core.HandleTable(max_handles=value)
+
+
+def test_max_handles_none_is_the_default(core: Any) -> None:
+    assert core.HandleTable(max_handles=None).max_handles == core.DEFAULT_MAX_HANDLES
 
 
 def test_max_handles_is_keyword_only_and_read_only(core: Any, small_table: Any) -> None:

@@ -350,6 +350,25 @@ def test_two_handle_tables_do_not_see_each_others_handles(
     assert up_a.table.catalog_entry(sa) == 1 and up_b.table.catalog_entry(sb) == 2
 
 
+def test_a_ranged_table_through_the_native_table(provider: ctypes.CDLL, ccore: ModuleType) -> None:
+    """C sees the table's handle range: values from its first, and nothing below it."""
+    table = ccore.HandleTable(max_handles=2, handle_range=(0x20000, 0x2FFFC), abi="x86")
+    up = ws2core.UpcallTable(table)
+    addr = up.native_table()
+    s = c_create(provider, addr, 7, 0x1234)
+    assert s == 0x20000 and table.context(s) == 0x1234
+    assert c_wrapped_query(provider, addr, s) == (0, 0x1234, None)
+    for outside in (4, 0x1FFFC, s | 1, s + 4):
+        assert c_wrapped_query(provider, addr, outside) == (SOCKET_ERROR, None, WSAENOTSOCK)
+    e = c_create_event(provider, addr)
+    assert e == 0x20004 and table.kind(e) == "event"
+    err = c_int(0)
+    assert provider.provider_set_event(addr, e | 3, byref(err)) != FALSE  # tag bits ignored
+    assert table.event_is_set(e)
+    assert provider.provider_close_socket(addr, s, byref(err)) == 0
+    assert c_wrapped_query(provider, addr, s) == (SOCKET_ERROR, None, WSAENOTSOCK)
+
+
 def _claim_all(ccore: ModuleType) -> list[ws2core.UpcallTable]:
     """Claim native sets until the pool is empty; the UpcallTables that got one."""
     claimed: list[ws2core.UpcallTable] = []

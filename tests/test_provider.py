@@ -390,6 +390,34 @@ def test_select_data_readable_connected_writable_order_kept(provider: Any, kit: 
     assert [read_set(x) for x in sets] == [[c], [c, a], []]
 
 
+def test_select_in_a_32_bit_process_reads_and_rewrites_x86_fd_sets(core: Any) -> None:
+    """Over an x86 table, a bare fd_set is the 32-bit layout; an FdSet keeps its own."""
+    up = ws2core.UpcallTable(core.HandleTable(abi="x86", handle_range=(0x8000, 0xFFFC)))
+    with HostSocketProvider() as p:
+        assert p.WSPStartup(up) == 0
+        k = Kit(p)
+        idle, _ = k.listener()
+        listener, port = k.listener()
+        c = k.tcp()
+        k.connect(c, AF_INET, port)
+        assert 0x8000 <= min(idle, listener, c) and max(idle, listener, c) <= 0xFFFC
+        readable = bytearray(4 + 4 * 64)
+        struct.pack_into("<3I", readable, 0, 2, idle, listener)
+        assert ok(p.WSPSelect, 0, readable, None, None, TIMEVAL(tv_sec=5, tv_usec=0)) == 1
+        assert struct.unpack_from("<2I", readable) == (1, listener)
+        as_x64 = ws2core.FdSet([idle, listener])
+        assert ok(p.WSPSelect, 0, as_x64, None, None, TIMEVAL(tv_sec=5, tv_usec=0)) == 1
+        assert list(as_x64) == [listener]
+        # An x64-sized buffer holding x86 entries past a bogus count is refused, not misread.
+        too_many = bytearray(8)
+        struct.pack_into("<2I", too_many, 0, 2, listener)
+        with pytest.raises(ValueError, match="x86"):
+            p.WSPSelect(0, too_many, None, None, 0, Ref(0))
+        k.accept(listener)
+        k.close_all()
+    assert len(up.table) == 0
+
+
 def test_select_unconnected_socket_never_ready(provider: Any, kit: Kit) -> None:
     fresh = kit.tcp()
     bound, _ = kit.bound()  # bound but neither listening nor connected: Linux says ready

@@ -12,11 +12,6 @@ cdef enum:
     SLOT_SOCKET = 1
     SLOT_EVENT = 2
 
-    # A closed value is not handed out again by the next REUSE_DELAY creations.
-    REUSE_DELAY_C = 65536
-    DEFAULT_MAX_HANDLES_C = 1 << 22
-    MAX_MAX_HANDLES_C = 1 << 24
-
 
 # One handle: 24 bytes.  Links are slot index + 1, so 0 means "none".  C callers of the native
 # table read `native`, `kind` and `generation` without the GIL (see "Native table" in
@@ -37,7 +32,8 @@ cdef class Ref:
 
 
 cdef class FdSet:
-    cdef unsigned char *_data   # 8 + 8 * capacity bytes in the Windows x64 layout; never moves
+    cdef unsigned char *_data   # the Windows layout, (capacity + 1) SOCKETs long; never moves
+    cdef bint _x86              # 4-byte SOCKETs, no padding; else 8-byte SOCKETs after 4 of padding
     cdef Py_ssize_t _capacity
     cdef Py_ssize_t _nbytes     # also the exported buffer's shape
     cdef Py_ssize_t _itemsize   # 1: the exported buffer's stride
@@ -52,6 +48,9 @@ cdef class HandleTable:
     # collector sees contexts that refer back to their table.
     cdef list _contexts
     cdef uint32_t _max_handles
+    cdef uint32_t _first        # slot i holds the handle value _first + 4 * i
+    cdef uint32_t _reuse_delay  # a closed value stays out for this many creations
+    cdef bint _x86              # the ABI of the emulated process: its fd_sets, its INVALID_SOCKET
     cdef uint32_t _live_count
     cdef uint32_t _socket_count
     cdef uint64_t _creations    # the clock of the quarantine

@@ -27,6 +27,7 @@ from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
 from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
 from cpython.object cimport Py_SIZE, PyObject
+from cpython.type cimport PyType_IsSubtype
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t, uintptr_t
@@ -40,13 +41,24 @@ from ws2core.ws2spi cimport (
 
 from ws2core import _waits
 from ws2core import constants as _constants
-from ws2core._shared import WinsockError, require_out_parameter, store_context
+from ws2core._shared import (  # the bounds' constants are decided there, for both cores
+    ABIS as _ABIS,
+    DEFAULT_MAX_HANDLES,
+    MAX_MAX_HANDLES,
+    REUSE_DELAY,
+    WinsockError,
+    checked_abi,
+    require_out_parameter,
+    store_context,
+    table_bounds,
+)
 
 # C statics, not module attributes: the core's public names are its API alone, and a static
 # is read without a dictionary lookup.
 cdef object _FD_SETSIZE = _constants.FD_SETSIZE
 cdef object _DWORD_MAX = 0xFFFFFFFF  # for messages: the enum DWORD_MAX formats as a C int (-1)
 cdef object _INVALID_SOCKET = _constants.INVALID_SOCKET
+cdef object _INVALID_SOCKET_X86 = _constants.INVALID_SOCKET_X86
 cdef object _SOCKET_ERROR = _constants.SOCKET_ERROR
 cdef object _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 cdef object _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
@@ -321,17 +333,9 @@ __all__ = [
     "Ref",
 ]
 
-DEFAULT_MAX_HANDLES = DEFAULT_MAX_HANDLES_C
-"""max_handles when none is given: large, but not unbounded."""
-MAX_MAX_HANDLES = MAX_MAX_HANDLES_C
-"""The largest max_handles a table accepts (Wine's handle table stops near here too)."""
-REUSE_DELAY = REUSE_DELAY_C
-"""A closed handle value is not handed out again by the next REUSE_DELAY creations."""
-
 cdef enum:
     DWORD_MAX = 0xFFFFFFFF
     TAG_BITS = 3            # the low handle bits the kernel ignores (OBJ_HANDLE_TAGBITS)
-    FD_ARRAY_OFFSET = 8     # fd_count (4 bytes), 4 bytes of padding, then the SOCKETs
     WAIT_MAXIMUM = 64       # WSA_MAXIMUM_WAIT_EVENTS (MAXIMUM_WAIT_OBJECTS)
 
 
@@ -503,6 +507,61 @@ A minimal out-parameter holder: upcalls write ``.value``.
 
 # --------------------------------------------------------------------------------------
 # fd_set
+#
+# Two layouts, chosen per set: x64 (u_int fd_count, 4 bytes of padding, 8-byte SOCKETs) and
+# x86 (u_int fd_count, 4-byte SOCKETs, no padding).  In both the header is one entry wide, so
+# entry i starts at width * (i + 1).
+
+
+cdef inline Py_ssize_t _width(bint x86) noexcept nogil:
+    """The size of a SOCKET, and of the header before the first one."""
+    return 4 if x86 else 8
+
+
+cdef inline bint _fits(uint64_t value, bint x86) noexcept nogil:
+    """Whether a SOCKET of the layout holds ``value`` (any 64-bit value fits x64)."""
+    return not x86 or value <= DWORD_MAX
+
+
+cdef str _not_a_socket_value(object fd, bint x86):
+    return f"{fd} is not a SOCKET value (0..2**{32 if x86 else 64}-1)"
+
+
+import sys as _sys
+cdef dict _SYS_MODULES = _sys.modules
+cdef object _twin_fd_set = None  # the twin's FdSet class, once the twin is imported
+
+
+cdef object _other_core_layout(object fdset):
+    """Whether ``fdset``, an FdSet of the twin, is x86; None for any other object.
+
+    So that an FdSet is read in its own layout whichever core reads it (a provider holding
+    ``ws2core.FdSet`` may serve a table of the twin).  A twin never imported has made no
+    FdSet: until then this costs a dictionary lookup.
+    """
+    global _twin_fd_set
+    if _twin_fd_set is None:
+        twin = _SYS_MODULES.get("ws2core._handles_py")
+        if twin is None:
+            return None
+        _twin_fd_set = twin.FdSet
+    # The C subtype test: isinstance would ask ctypes' metaclass, several times slower.
+    if PyType_IsSubtype(type(fdset), <type>_twin_fd_set):
+        return fdset.abi == "x86"
+    return None
+
+
+cdef int _abi_of(object fdset, object abi, bint default_x86=False) except -1:
+    """1 for the x86 layout, 0 for x64: an FdSet's own (of either core), else ``abi`` (None:
+    ``default_x86``); ValueError when ``abi`` contradicts an FdSet."""
+    cdef bint x86
+    own = (<FdSet>fdset)._x86 if isinstance(fdset, FdSet) else _other_core_layout(fdset)
+    if abi is None:
+        return default_x86 if own is None else own
+    x86 = checked_abi(abi)
+    if own is not None and own != x86:
+        raise ValueError(f"abi={abi!r} for an FdSet of the other ABI, {_ABIS[own]!r}")
+    return x86
 
 
 cdef int _acquire(object fdset, Py_buffer *view, bint writable) except -1:
@@ -523,93 +582,129 @@ cdef int _acquire(object fdset, Py_buffer *view, bint writable) except -1:
     return 0
 
 
-cdef Py_ssize_t _checked_count(const unsigned char *data, Py_ssize_t nbytes) except -1:
+cdef int _check_header(Py_ssize_t nbytes, bint x86) except -1:
+    if nbytes < _width(x86):
+        raise ValueError(
+            f"an {_ABIS[x86]} fd_set buffer needs at least {_width(x86)} bytes, this one has {nbytes}")
+    return 0
+
+
+cdef Py_ssize_t _checked_count(const unsigned char *data, Py_ssize_t nbytes, bint x86) except -1:
     """fd_count of the fd_set at ``data``; ValueError when the buffer is too short or
     fd_count exceeds it.  Nothing past ``nbytes`` is ever read."""
-    if nbytes < FD_ARRAY_OFFSET:
-        raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {nbytes}")
+    _check_header(nbytes, x86)
     cdef Py_ssize_t count = load_le32(data)
-    cdef Py_ssize_t capacity = (nbytes - FD_ARRAY_OFFSET) >> 3
+    cdef Py_ssize_t capacity = nbytes // _width(x86) - 1
     if count > capacity:
         raise ValueError(
-            f"fd_count {count} exceeds the {capacity} SOCKETs this {nbytes}-byte fd_set holds"
+            f"fd_count {count} exceeds the {capacity} SOCKETs this {nbytes}-byte "
+            f"{_ABIS[x86]} fd_set holds"
         )
     return count
 
 
-cdef inline Py_ssize_t _find(uint64_t value, const unsigned char *data, Py_ssize_t count) noexcept nogil:
-    """Position of the first entry equal to ``value`` among ``count``, or -1."""
-    cdef const unsigned char *entry = data + FD_ARRAY_OFFSET
+cdef inline uint64_t _entry(const unsigned char *data, Py_ssize_t i, bint x86) noexcept nogil:
+    if x86:
+        return load_le32(data + 4 * (i + 1))
+    return load_le64(data + 8 * (i + 1))
+
+
+cdef inline void _store_entry(unsigned char *data, Py_ssize_t i, uint64_t value, bint x86) noexcept nogil:
+    if x86:
+        store_le32(data + 4 * (i + 1), <uint32_t>value)
+    else:
+        store_le64(data + 8 * (i + 1), value)
+
+
+cdef inline Py_ssize_t _find(uint64_t value, const unsigned char *data, Py_ssize_t count,
+                             bint x86) noexcept nogil:
+    """Position of the first entry equal to ``value`` among ``count``, or -1.  ``value`` fits
+    the layout (callers check)."""
     cdef Py_ssize_t i
-    for i in range(count):
-        if load_le64(entry + 8 * i) == value:
-            return i
+    if x86:
+        for i in range(count):
+            if load_le32(data + 4 * (i + 1)) == value:
+                return i
+    else:
+        for i in range(count):
+            if load_le64(data + 8 * (i + 1)) == value:
+                return i
     return -1
 
 
-cdef int _fd_isset(uint64_t value, bint valid, const unsigned char *data, Py_ssize_t nbytes) except -1:
-    cdef Py_ssize_t count = _checked_count(data, nbytes)
-    return 1 if valid and _find(value, data, count) >= 0 else 0
+cdef int _fd_isset(uint64_t value, bint valid, const unsigned char *data, Py_ssize_t nbytes,
+                   bint x86) except -1:
+    cdef Py_ssize_t count = _checked_count(data, nbytes, x86)
+    return 1 if valid and _fits(value, x86) and _find(value, data, count, x86) >= 0 else 0
 
 
-cdef int _fd_set(uint64_t value, unsigned char *data, Py_ssize_t nbytes) except -1:
-    """Append ``value`` unless present or full (winsock2.h FD_SET); 1 when it is a member."""
-    cdef Py_ssize_t count = _checked_count(data, nbytes)
-    if _find(value, data, count) >= 0:
+cdef int _fd_set(uint64_t value, unsigned char *data, Py_ssize_t nbytes, bint x86) except -1:
+    """Append ``value`` (which fits the layout) unless present or full (winsock2.h FD_SET);
+    1 when it is a member."""
+    cdef Py_ssize_t count = _checked_count(data, nbytes, x86)
+    if _find(value, data, count, x86) >= 0:
         return 1
-    if count >= (nbytes - FD_ARRAY_OFFSET) >> 3:
+    if count >= nbytes // _width(x86) - 1:
         return 0
-    store_le64(data + FD_ARRAY_OFFSET + 8 * count, value)
+    _store_entry(data, count, value, x86)
     store_le32(data, <uint32_t>(count + 1))
     return 1
 
 
-cdef int _fd_clr(uint64_t value, bint valid, unsigned char *data, Py_ssize_t nbytes) except -1:
+cdef int _fd_clr(uint64_t value, bint valid, unsigned char *data, Py_ssize_t nbytes,
+                 bint x86) except -1:
     """Remove the first occurrence, keeping the order (winsock2.h FD_CLR).
 
     The old last slot keeps a stale copy of the former last entry, as the macro leaves it.
     """
-    cdef Py_ssize_t count = _checked_count(data, nbytes)
-    if not valid:
+    cdef Py_ssize_t count = _checked_count(data, nbytes, x86)
+    if not (valid and _fits(value, x86)):
         return 0
-    cdef Py_ssize_t position = _find(value, data, count)
+    cdef Py_ssize_t position = _find(value, data, count, x86)
     if position < 0:
         return 0
-    cdef unsigned char *entry = data + FD_ARRAY_OFFSET + 8 * position
-    memmove(entry, entry + 8, <size_t>(8 * (count - position - 1)))
+    cdef Py_ssize_t width = _width(x86)
+    cdef unsigned char *entry = data + width * (position + 1)
+    memmove(entry, entry + width, <size_t>(width * (count - position - 1)))
     store_le32(data, <uint32_t>(count - 1))
     return 0
 
 
 @cython.auto_pickle(False)
 cdef class FdSet:
-    """FdSet(handles=(), capacity=64)
+    """FdSet(handles=(), capacity=64, *, abi='x64')
 --
 
-A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[capacity]``.
+A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
+    ``SOCKET fd_array[capacity]`` of 8-byte SOCKETs; ``abi="x86"``: ``u_int fd_count`` then
+    4-byte SOCKETs, no padding.
 
-    The object exports exactly those ``8 + 8 * capacity`` bytes through the buffer protocol
-    (520 for the default FD_SETSIZE of 64), so ctypes, emulated guest memory and the FD_*
+    The object exports exactly those bytes through the buffer protocol (520 for the default
+    FD_SETSIZE of 64 in x64, 260 in x86), so ctypes, emulated guest memory and the FD_*
     functions all see the Windows layout.  Its memory never moves (the capacity is fixed), so
     views exported to C stay valid.  The Pythonic methods refuse to lose a handle (``add`` on a
-    full set raises ValueError); the module's FD_* functions keep the macros' silence.
-    Two FdSets are equal when their first fd_count entries are, in order.
+    full set raises ValueError, as does a value the ABI's SOCKET cannot hold); the module's
+    FD_* functions keep the macros' silence.  Two FdSets are equal when their first fd_count
+    entries are, in order.
     """
 
     __hash__ = None  # mutable, like set
 
-    def __cinit__(self, handles=(), capacity=_FD_SETSIZE):
+    def __cinit__(self, handles=(), capacity=_FD_SETSIZE, *, abi="x64"):
+        cdef bint x86 = checked_abi(abi)
         cdef long long wanted = _handle_value(capacity)
         if not 1 <= wanted <= DWORD_MAX:
             raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
-        self._data = <unsigned char *>PyMem_Calloc(1, <size_t>(FD_ARRAY_OFFSET + 8 * wanted))
+        cdef Py_ssize_t nbytes = _width(x86) * (wanted + 1)
+        self._data = <unsigned char *>PyMem_Calloc(1, <size_t>nbytes)
         if self._data is NULL:
             raise MemoryError(f"no memory for an fd_set of {wanted} SOCKETs")
+        self._x86 = x86
         self._capacity = wanted
-        self._nbytes = FD_ARRAY_OFFSET + 8 * wanted
+        self._nbytes = nbytes
         self._itemsize = 1
 
-    def __init__(self, handles=(), capacity=_FD_SETSIZE):
+    def __init__(self, handles=(), capacity=_FD_SETSIZE, *, abi="x64"):
         if load_le32(self._data) != 0:  # __init__ called again on a used set: one by one
             for fd in handles:
                 self.add(fd)
@@ -633,16 +728,18 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
         view.internal = NULL
 
     @classmethod
-    def from_buffer(cls, buffer, /):
-        """A new FdSet holding a copy of a foreign fd_set (capacity: the buffer's, at least 1)."""
+    def from_buffer(cls, buffer, /, *, abi=None):
+        """A new FdSet holding a copy of a foreign fd_set (capacity: the buffer's, at least 1),
+        in the same layout: an FdSet's own, else ``abi`` (None: ``"x64"``)."""
+        cdef bint x86 = _abi_of(buffer, abi)
         cdef Py_buffer view
         cdef FdSet fds
         cdef Py_ssize_t count
         _acquire(buffer, &view, False)
         try:
-            count = _checked_count(<const unsigned char *>view.buf, view.len)
-            fds = cls(capacity=max(1, (view.len - FD_ARRAY_OFFSET) >> 3))
-            memcpy(fds._data, view.buf, <size_t>(FD_ARRAY_OFFSET + 8 * count))
+            count = _checked_count(<const unsigned char *>view.buf, view.len, x86)
+            fds = cls(capacity=max(1, view.len // _width(x86) - 1), abi=_ABIS[x86])
+            memcpy(fds._data, view.buf, <size_t>(_width(x86) * (count + 1)))
         finally:
             PyBuffer_Release(&view)
         return fds
@@ -652,19 +749,24 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
         """How many SOCKETs the set can hold."""
         return self._capacity
 
+    @property
+    def abi(self):
+        """The layout: ``"x64"`` or ``"x86"``."""
+        return _ABIS[self._x86]
+
     def add(self, fd, /):
-        """Add ``fd`` unless present; ValueError if the set is full or no SOCKET holds ``fd``."""
+        """Add ``fd`` unless present; ValueError if the set is full or its SOCKET cannot hold ``fd``."""
         cdef uint64_t value = 0
-        if not _socket_value(fd, &value):
-            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
-        if not _fd_set(value, self._data, self._nbytes):
+        if not (_socket_value(fd, &value) and _fits(value, self._x86)):
+            raise ValueError(_not_a_socket_value(fd, self._x86))
+        if not _fd_set(value, self._data, self._nbytes, self._x86):
             raise ValueError(f"the fd_set is full ({self._capacity} SOCKETs); {fd} was not added")
 
     def discard(self, fd, /):
         """Remove ``fd`` if present (FD_CLR)."""
         cdef uint64_t value = 0
         cdef int valid = _socket_value(fd, &value)
-        _fd_clr(value, valid, self._data, self._nbytes)
+        _fd_clr(value, valid, self._data, self._nbytes, self._x86)
 
     def clear(self):
         """Empty the set (FD_ZERO: fd_count = 0)."""
@@ -673,12 +775,13 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
     def __contains__(self, fd):
         cdef uint64_t value = 0
         cdef int valid = _socket_value(fd, &value)
-        return _fd_isset(value, valid, self._data, self._nbytes) == 1
+        return _fd_isset(value, valid, self._data, self._nbytes, self._x86) == 1
 
     def contains_each(self, handles, /):
         """For each of ``handles``, whether it is in the set (as ``in``): FD_ISSET for many."""
         cdef _Batch batch = _batch(handles)
-        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
+        cdef bint x86 = self._x86
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes, x86)
         cdef list found = PyList_New(batch.count)  # NULL items, each set once below
         cdef Py_ssize_t i
         cdef bint member
@@ -691,49 +794,56 @@ A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[
             if hashed:
                 _hash_init(&members, count)
                 for i in range(count):
-                    _hash_add(&members, load_le64(self._data + FD_ARRAY_OFFSET + 8 * i))
+                    _hash_add(&members, _entry(self._data, i, x86))
             for i in range(batch.count):
-                if not batch.is_socket[i]:
+                if not (batch.is_socket[i] and _fits(batch.raw[i], x86)):
                     member = False
                 elif hashed:
                     member = _hash_contains(&members, batch.raw[i])
                 else:
-                    member = _find(batch.raw[i], self._data, count) >= 0
+                    member = _find(batch.raw[i], self._data, count, x86) >= 0
                 list_set_bool(found, i, member)
         finally:
             _hash_free(&members)
         return found
 
     def __len__(self):
-        return _checked_count(self._data, self._nbytes)
+        return _checked_count(self._data, self._nbytes, self._x86)
 
     def __iter__(self):
-        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
-        return iter([load_le64(self._data + FD_ARRAY_OFFSET + 8 * i) for i in range(count)])
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes, self._x86)
+        return iter([_entry(self._data, i, self._x86) for i in range(count)])
 
     def __eq__(self, other):
         if not isinstance(other, FdSet):
             return NotImplemented
         cdef FdSet that = <FdSet>other
-        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
-        if _checked_count(that._data, that._nbytes) != count:
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes, self._x86)
+        if _checked_count(that._data, that._nbytes, that._x86) != count:
             return False
         cdef Py_ssize_t i
         for i in range(count):
-            if (load_le64(self._data + FD_ARRAY_OFFSET + 8 * i)
-                    != load_le64(that._data + FD_ARRAY_OFFSET + 8 * i)):
+            if _entry(self._data, i, self._x86) != _entry(that._data, i, that._x86):
                 return False
         return True
 
     def __bytes__(self):
-        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes)
-        return (<char *>self._data)[:FD_ARRAY_OFFSET + 8 * count]
+        cdef Py_ssize_t count = _checked_count(self._data, self._nbytes, self._x86)
+        return (<char *>self._data)[:_width(self._x86) * (count + 1)]
 
     def __reduce__(self):
+        if self._x86:
+            return (_fd_set_of_abi, (list(self), self._capacity, "x86"))
         return (type(self), (list(self), self._capacity))
 
     def __repr__(self):
-        return f"FdSet({list(self)!r}, capacity={self._capacity})"
+        abi = ", abi='x86'" if self._x86 else ""
+        return f"FdSet({list(self)!r}, capacity={self._capacity}{abi})"
+
+
+def _fd_set_of_abi(handles, capacity, abi):
+    """Unpickles an FdSet of a non-default ABI (a pickle passes no keywords)."""
+    return FdSet(handles, capacity, abi=abi)
 
 
 cdef enum:
@@ -798,6 +908,7 @@ cdef int _fill(FdSet fds, _Batch batch) except -1:
     cdef uint64_t value = 0
     cdef SocketHash seen
     cdef bint hashed = batch.count >= HASHED_FROM
+    cdef bint x86 = fds._x86
     seen.keys = NULL
     seen.taken = NULL
     try:
@@ -806,17 +917,17 @@ cdef int _fill(FdSet fds, _Batch batch) except -1:
         for i in range(batch.count):
             if batch.is_socket[i] == NOT_AN_INT:
                 _socket_value(batch.item(i), &value)  # raises the TypeError add would have
-            if not batch.is_socket[i]:
-                raise ValueError(f"{batch.item(i)} is not a SOCKET value (0..2**64-1)")
+            if not (batch.is_socket[i] and _fits(batch.raw[i], x86)):
+                raise ValueError(_not_a_socket_value(batch.item(i), x86))
             if hashed:
                 if not _hash_add(&seen, batch.raw[i]):
                     continue
-            elif _find(batch.raw[i], fds._data, count) >= 0:
+            elif _find(batch.raw[i], fds._data, count, x86) >= 0:
                 continue
             if count == fds._capacity:
                 raise ValueError(
                     f"the fd_set is full ({fds._capacity} SOCKETs); {batch.item(i)} was not added")
-            store_le64(fds._data + FD_ARRAY_OFFSET + 8 * count, batch.raw[i])
+            _store_entry(fds._data, count, batch.raw[i], x86)
             count += 1
     finally:
         store_le32(fds._data, <uint32_t>count)  # what was added before an error stays, as with add
@@ -824,75 +935,91 @@ cdef int _fill(FdSet fds, _Batch batch) except -1:
     return 0
 
 
-def FD_SET(fd, set, /):
+def FD_SET(fd, set, /, *, abi=None):
     """winsock2.h FD_SET: append ``fd`` unless present; silently nothing when the set is full.
 
-    ValueError for a value no SOCKET can hold (the macro would store a different number).
+    ``set`` is an FdSet (its own layout) or a writable buffer in the layout ``abi`` (None:
+    ``"x64"``).  ValueError for a value the layout's SOCKET cannot hold (the macro would store
+    a different number).
     """
     cdef uint64_t value = 0
     cdef int valid = _socket_value(fd, &value)
+    cdef bint x86 = _abi_of(set, abi)
     cdef Py_buffer view
     if isinstance(set, FdSet):
-        if not valid:
-            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
-        _fd_set(value, (<FdSet>set)._data, (<FdSet>set)._nbytes)
+        if not (valid and _fits(value, x86)):
+            raise ValueError(_not_a_socket_value(fd, x86))
+        _fd_set(value, (<FdSet>set)._data, (<FdSet>set)._nbytes, x86)
         return
     _acquire(set, &view, True)
     try:
-        if not valid:
-            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
-        _fd_set(value, <unsigned char *>view.buf, view.len)
+        if not (valid and _fits(value, x86)):
+            raise ValueError(_not_a_socket_value(fd, x86))
+        _fd_set(value, <unsigned char *>view.buf, view.len, x86)
     finally:
         PyBuffer_Release(&view)
 
 
-def FD_CLR(fd, set, /):
-    """winsock2.h FD_CLR: remove the first occurrence of ``fd``, keeping the order."""
+def FD_CLR(fd, set, /, *, abi=None):
+    """winsock2.h FD_CLR: remove the first occurrence of ``fd``, keeping the order.
+
+    ``set``: an FdSet, or a writable buffer in the layout ``abi`` (None: ``"x64"``).
+    """
     cdef uint64_t value = 0
     cdef int valid = _socket_value(fd, &value)
+    cdef bint x86 = _abi_of(set, abi)
     cdef Py_buffer view
     if isinstance(set, FdSet):
-        _fd_clr(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes)
+        _fd_clr(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes, x86)
         return
     _acquire(set, &view, True)
     try:
-        _fd_clr(value, valid, <unsigned char *>view.buf, view.len)
+        _fd_clr(value, valid, <unsigned char *>view.buf, view.len, x86)
     finally:
         PyBuffer_Release(&view)
 
 
-def FD_ZERO(set, /):
-    """winsock2.h FD_ZERO: fd_count = 0; the array is left as it was."""
+def FD_ZERO(set, /, *, abi=None):
+    """winsock2.h FD_ZERO: fd_count = 0; the array is left as it was.
+
+    ``set``: an FdSet, or a writable buffer in the layout ``abi`` (None: ``"x64"``).
+    """
+    cdef bint x86 = _abi_of(set, abi)
     cdef Py_buffer view
     if isinstance(set, FdSet):
         store_le32((<FdSet>set)._data, 0)
         return
     _acquire(set, &view, True)
     try:
-        if view.len < FD_ARRAY_OFFSET:
-            raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {view.len}")
+        _check_header(view.len, x86)
         store_le32(<unsigned char *>view.buf, 0)
     finally:
         PyBuffer_Release(&view)
 
 
-cdef int _fd_isset_any(object fd, object set) except -1:
-    """FD_ISSET over an FdSet or a foreign buffer: the body of FD_ISSET and WPUFDIsSet."""
+cdef int _fd_isset_any(object fd, object set, bint x86) except -1:
+    """FD_ISSET over an FdSet or a foreign buffer in the layout ``x86`` (_abi_of's answer):
+    the body of FD_ISSET and WPUFDIsSet."""
     cdef uint64_t value = 0
     cdef int valid = _socket_value(fd, &value)
     cdef Py_buffer view
     if isinstance(set, FdSet):
-        return _fd_isset(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes)
+        return _fd_isset(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes, x86)
     _acquire(set, &view, False)
     try:
-        return _fd_isset(value, valid, <const unsigned char *>view.buf, view.len)
+        return _fd_isset(value, valid, <const unsigned char *>view.buf, view.len, x86)
     finally:
         PyBuffer_Release(&view)
 
 
-def FD_ISSET(fd, set, /):
-    """winsock2.h FD_ISSET (__WSAFDIsSet): 1 if ``fd`` is among the first fd_count entries, else 0."""
-    return _fd_isset_any(fd, set)
+def FD_ISSET(fd, set, /, *, abi=None):
+    """winsock2.h FD_ISSET (__WSAFDIsSet): 1 if ``fd`` is among the first fd_count entries, else 0.
+
+    ``set``: an FdSet (its own layout), or a buffer in the layout ``abi`` (None: ``"x64"``).
+    """
+    if abi is None and isinstance(set, FdSet):  # the common call: the layout is the set's
+        return _fd_isset_any(fd, set, (<FdSet>set)._x86)
+    return _fd_isset_any(fd, set, _abi_of(set, abi))
 
 
 # --------------------------------------------------------------------------------------
@@ -921,17 +1048,23 @@ cdef uint64_t _native_context(object context) noexcept:
     return <uint64_t><uintptr_t><PyObject *>context
 
 
+cdef inline uint64_t _handle_at(uint32_t first, Py_ssize_t index) noexcept nogil:
+    """The handle value of slot ``index`` in a table whose first value is ``first``."""
+    return first + (<uint64_t>index << 2)
+
+
+cdef inline uint64_t _slot_index(uint32_t first, uint64_t value) noexcept nogil:
+    """The slot a handle value names, its two tag bits ignored; a value below ``first`` gives
+    2**64-1, which no table's count of used slots reaches."""
+    if value < first:
+        return <uint64_t>-1
+    return (value - first) >> 2
+
+
 cdef inline bint _due(uint32_t stamp, uint64_t creations) noexcept:
     # Stamps are within 2**25 of the clock (the FIFO holds fewer slots than that, and its
     # head is taken as soon as it is due), so 32-bit wrap-around arithmetic orders them.
     return <int32_t>(stamp - <uint32_t>creations) <= 0
-
-
-cdef uint32_t _checked_max_handles(object max_handles) except 0:
-    cdef long long value = _handle_value(max_handles)
-    if not 1 <= value <= MAX_MAX_HANDLES_C:
-        raise ValueError(f"max_handles must be 1..{MAX_MAX_HANDLES_C}, not {max_handles}")
-    return <uint32_t>value
 
 
 cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id) except? 0xFFFFFFFF:
@@ -944,26 +1077,36 @@ cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id
 
 @cython.auto_pickle(False)
 cdef class HandleTable:
-    """HandleTable(*, max_handles=4194304)
+    """HandleTable(*, max_handles=None, handle_range=None, abi='x64')
 --
 
 One Ws2_32 handle namespace: socket and event handles, their contexts and states.
 
     Sockets and events share one value space, as kernel handles do in a Windows process.
-    Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT.
+    Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT,
+    taken from ``handle_range`` = (first, last) when one is given (default: 4 up to
+    2**32 - 4), so that an emulator's own kernel objects can keep out of the table's way.
     Event handles ignore their two low tag bits (``e | 3`` names ``e``); socket handles
     compare by their full value.
 
     Reuse: Windows hands a closed value out again at once; ws2core does not.  Closed values
     wait in a FIFO, each stamped with the creation count at which it may return, so a value
-    closed at any point is not handed out again by the next REUSE_DELAY (65,536) creations in
-    this table, sockets and events together: a provider that uses a socket after closing it
-    gets WSAENOTSOCK instead of silently reaching another socket.  Fresh values are taken in
-    order (4, 8, 12, ...) while no closed value is due.
+    closed at any point is not handed out again by the next ``reuse_delay`` creations in this
+    table, sockets and events together: a provider that uses a socket after closing it gets
+    WSAENOTSOCK instead of silently reaching another socket.  ``reuse_delay`` is REUSE_DELAY
+    (65,536) unless the range is too small: a table never uses more than max_handles +
+    reuse_delay values, so a range of n values gives min(65,536, n - max_handles).  Fresh
+    values are taken in order (first, first + 4, ...) while no closed value is due.
 
-    At most ``max_handles`` handles are live at once (default 2**22, at most 2**24); beyond
-    that creation fails with WSAENOBUFS (sockets) or WSA_NOT_ENOUGH_MEMORY (events).  Memory
-    grows with the handles in use, not with ``max_handles``.
+    At most ``max_handles`` handles are live at once (default 2**22, at most 2**24 and at most
+    the range's values; with a small range and no max_handles, the range is split so that
+    the quarantine keeps at least half of it, up to 65,536); beyond that creation fails with
+    WSAENOBUFS (sockets) or WSA_NOT_ENOUGH_MEMORY (events).  Memory grows with the handles in
+    use, not with ``max_handles``.
+
+    ``abi`` is the emulated process's: ``"x64"`` (the default) or ``"x86"``, where SOCKET is
+    4 bytes.  It decides the fd_set layout WPUFDIsSet reads from a bare buffer and the
+    INVALID_SOCKET WPUCreateSocketHandle fails with (INVALID_SOCKET_X86 = 2**32 - 1).
 
     Contexts are held (a strong reference) until their socket is closed, and released only
     once the table is consistent again, so a context's ``__del__`` may use the table.  Every
@@ -973,8 +1116,17 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     def __cinit__(self):
         self._contexts = []
 
-    def __init__(self, *, max_handles=DEFAULT_MAX_HANDLES_C):
-        self._max_handles = _checked_max_handles(max_handles)
+    def __init__(self, *, max_handles=None, handle_range=None, abi="x64"):
+        cdef bint x86 = checked_abi(abi)
+        bounds = table_bounds(max_handles, handle_range)
+        if self._first and (bounds.first, bounds.max_handles, bounds.reuse_delay, x86) != (
+                self._first, self._max_handles, self._reuse_delay, self._x86):
+            # Handle values, native readers and the quarantine's invariant all rest on them.
+            raise RuntimeError("HandleTable.__init__ cannot change the bounds or ABI of a table")
+        self._x86 = x86
+        self._first = bounds.first
+        self._max_handles = bounds.max_handles
+        self._reuse_delay = bounds.reuse_delay
 
     def __dealloc__(self):
         cdef uint32_t i
@@ -986,6 +1138,23 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     def max_handles(self):
         """The cap on live handles, sockets and events together."""
         return self._max_handles
+
+    @property
+    def handle_range(self):
+        """``(first, last)``: the handle values this table hands out lie in first..last."""
+        return (self._first, self._first + 4 * (<uint64_t>self._max_handles + self._reuse_delay - 1))
+
+    @property
+    def reuse_delay(self):
+        """The quarantine this table gives: a closed value is not handed out again by the next
+        ``reuse_delay`` creations (REUSE_DELAY, unless the handle range is too small for it)."""
+        return self._reuse_delay
+
+    @property
+    def abi(self):
+        """The emulated process's ABI, ``"x64"`` or ``"x86"``: the fd_set layout WPUFDIsSet
+        reads, and the INVALID_SOCKET WPUCreateSocketHandle fails with."""
+        return _ABIS[self._x86]
 
     # --- allocation
 
@@ -1045,10 +1214,10 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         return <object>context_at(self._contexts, index)
 
     cdef int _grow(self) except -1:
-        # The FIFO and the live list never hold more than max_handles + REUSE_DELAY slots
-        # (a slot is either live REUSE_DELAY creations ago or handed out since), so the
-        # array stops growing there and a handle value stays below 2**27.
-        cdef uint64_t limit = <uint64_t>self._max_handles + REUSE_DELAY_C
+        # The FIFO and the live list never hold more than max_handles + reuse_delay slots
+        # (a slot is either live reuse_delay creations ago or handed out since), so the array
+        # stops growing there, which keeps every value inside the table's handle range.
+        cdef uint64_t limit = <uint64_t>self._max_handles + self._reuse_delay
         cdef uint64_t wanted = 16 if self._allocated == 0 else <uint64_t>self._allocated * 2
         if wanted > limit:
             wanted = limit
@@ -1080,9 +1249,9 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     @cython.final
     cdef Py_ssize_t _socket_at(self, long long value) noexcept:
         """Slot index of the live socket ``value``, or -1."""
-        if value < 4 or value & TAG_BITS:
+        if value < 0 or value & TAG_BITS:
             return -1
-        cdef unsigned long long index = (<unsigned long long>value >> 2) - 1
+        cdef uint64_t index = _slot_index(self._first, <uint64_t>value)
         if index >= self._used or self._slots[index].kind != SLOT_SOCKET:
             return -1
         return <Py_ssize_t>index
@@ -1090,9 +1259,9 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     @cython.final
     cdef Py_ssize_t _event_at(self, long long value) noexcept:
         """Slot index of the live event ``value`` (tag bits ignored), or -1."""
-        if value < 4:
+        if value < 0:
             return -1
-        cdef unsigned long long index = (<unsigned long long>value >> 2) - 1
+        cdef uint64_t index = _slot_index(self._first, <uint64_t>value)
         if index >= self._used or self._slots[index].kind != SLOT_EVENT:
             return -1
         return <Py_ssize_t>index
@@ -1128,7 +1297,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         store_relaxed_u16(&slot.generation, <uint16_t>(slot.generation + 1))
         fence_release()
         store_release_u8(&slot.kind, SLOT_FREE)
-        slot.word = <uint32_t>(self._creations + REUSE_DELAY_C)
+        slot.word = <uint32_t>(self._creations + self._reuse_delay)
         slot.older = 0
         slot.newer = 0
         if self._closed_tail:
@@ -1151,7 +1320,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         cdef Py_ssize_t index = self._create(SLOT_SOCKET, catalog, context)
         if index < 0:
             raise WinsockError(_WSAENOBUFS)
-        return (index + 1) << 2
+        return _handle_at(self._first, index)
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
     def context(self, s, /):
@@ -1200,7 +1369,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         try:
             while i < count:
                 index = self._create(SLOT_SOCKET, catalog, items[i])  # never -1: room checked
-                out[i] = <uint64_t>((index + 1) << 2)
+                out[i] = _handle_at(self._first, index)
                 i += 1
         except BaseException:  # no memory to grow: undo, so that it stays all or nothing
             while i:
@@ -1282,7 +1451,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         cdef Py_ssize_t index = self._create(SLOT_EVENT, 0, None)
         if index < 0:
             raise WinsockError(_WSA_NOT_ENOUGH_MEMORY)
-        return (index + 1) << 2
+        return _handle_at(self._first, index)
 
     def set_event(self, e, /):
         """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
@@ -1405,7 +1574,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         cdef list handles = []
         cdef uint32_t link = self._oldest
         while link:
-            handles.append(<Py_ssize_t>link << 2)
+            handles.append(_handle_at(self._first, link - 1))
             link = self._slots[link - 1].newer
         return iter(handles)
 
@@ -1556,6 +1725,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
                 native.owner = <PyObject *>self
                 native.table = <PyObject *>self.table
                 native.slots = &self.table._slots
+                native.first = self.table._first
                 store_release_u32_ptr(&native.used, &self.table._used)  # published last
                 self._native_set = <int>n + 1
                 return n
@@ -1601,8 +1771,8 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
             SLOT_SOCKET, _checked_catalog_entry_id(catalog, dwCatalogEntryId), dwContext)
         if index < 0:
             _write_out(lpErrno, _WSAENOBUFS)
-            return _INVALID_SOCKET
-        return (index + 1) << 2
+            return _INVALID_SOCKET_X86 if table._x86 else _INVALID_SOCKET
+        return _handle_at(table._first, index)
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
     def WPUQuerySocketHandleContext(self, s, lpContext, lpErrno, /):
@@ -1644,10 +1814,11 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
     def WPUFDIsSet(self, s, fdset, /):
         """WPUFDIsSet: 1 if socket ``s`` is among the first fd_count entries of ``fdset``, else 0.
 
-        ``fdset`` is a ws2core.FdSet or any C-contiguous buffer with the Windows x64 fd_set
-        layout; an fd_count beyond the buffer is a ValueError (nothing past it is read).
+        ``fdset`` is a ws2core.FdSet (read in its own layout) or any C-contiguous buffer with
+        the Windows fd_set layout of the table's ABI; an fd_count beyond the buffer is a
+        ValueError (nothing past it is read).
         """
-        return _fd_isset_any(s, fdset)
+        return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86))
 
 
 # --------------------------------------------------------------------------------------
@@ -1673,6 +1844,7 @@ cdef struct NativeSet:
     PyObject *table         # owner.table (borrowed from the owner)
     Slot **slots            # &table._slots
     uint32_t *used          # &table._used; NULL while the set is free, published last
+    uint32_t first          # table._first, which never changes once the table is in use
 
 
 cdef NativeSet _native_sets[NATIVE_SETS]
@@ -1735,10 +1907,10 @@ cdef int _native_query_context(unsigned n, SOCKET s, DWORD_PTR *lpContext, int *
     if used is NULL:
         _set_error(lpErrno, WSANOTINITIALISED)
         return SOCKET_ERROR
-    if s < 4 or s & TAG_BITS:
+    if s & TAG_BITS:
         _set_error(lpErrno, WSAENOTSOCK)
         return SOCKET_ERROR
-    index = (s >> 2) - 1
+    index = _slot_index(_native_sets[n].first, s)
     # The count before the array: a count seen is never larger than the array read after it.
     if index >= load_acquire_u32(used):
         _set_error(lpErrno, WSAENOTSOCK)
@@ -1768,7 +1940,7 @@ cdef SOCKET _native_create_socket(unsigned n, DWORD catalog, DWORD_PTR context, 
         return INVALID_SOCKET
     with gil:
         index = _create_with_gil(n, SLOT_SOCKET, catalog, context, WSAENOBUFS, lpErrno)
-    return INVALID_SOCKET if index < 0 else <SOCKET>((index + 1) << 2)
+    return INVALID_SOCKET if index < 0 else <SOCKET>_handle_at(_native_sets[n].first, index)
 
 
 cdef Py_ssize_t _create_with_gil(unsigned n, uint8_t kind, DWORD catalog, DWORD_PTR context,
@@ -1819,7 +1991,7 @@ cdef WSAEVENT _native_create_event(unsigned n, int *lpErrno) noexcept nogil:
         return WSA_INVALID_EVENT
     with gil:
         index = _create_with_gil(n, SLOT_EVENT, 0, 0, WSA_NOT_ENOUGH_MEMORY, lpErrno)
-    return WSA_INVALID_EVENT if index < 0 else <WSAEVENT><uintptr_t>((index + 1) << 2)
+    return WSA_INVALID_EVENT if index < 0 else <WSAEVENT><uintptr_t>_handle_at(_native_sets[n].first, index)
 
 
 cdef enum EventOperation:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import sys
 import threading
 from array import array
 from collections import deque
@@ -22,11 +23,22 @@ from typing import Any, ClassVar
 
 from . import _waits
 from . import constants as _constants
-from ._shared import WinsockError, require_out_parameter, store_context
+from ._shared import (  # the bounds' constants are decided there, for both cores
+    ABIS,
+    DEFAULT_MAX_HANDLES,
+    MAX_MAX_HANDLES,
+    REUSE_DELAY,
+    WinsockError,
+    checked_abi,
+    require_out_parameter,
+    store_context,
+    table_bounds,
+)
 
 # Private aliases, as the core's C statics: the module's public names are its API alone.
 _FD_SETSIZE = _constants.FD_SETSIZE
 _INVALID_SOCKET = _constants.INVALID_SOCKET
+_INVALID_SOCKET_X86 = _constants.INVALID_SOCKET_X86
 _SOCKET_ERROR = _constants.SOCKET_ERROR
 _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
@@ -49,19 +61,9 @@ __all__ = [
     "Ref",
 ]
 
-DEFAULT_MAX_HANDLES = 1 << 22
-"""max_handles when none is given: large, but not unbounded."""
-MAX_MAX_HANDLES = 1 << 24
-"""The largest max_handles a table accepts (Wine's handle table stops near here too)."""
-REUSE_DELAY = 65536
-"""A closed handle value is not handed out again by the next REUSE_DELAY creations."""
-
 _DWORD_MAX = 0xFFFFFFFF
 _SOCKET_MAX = _INVALID_SOCKET  # 2**64 - 1: the largest value a SOCKET holds
 _TAG_BITS = 3                 # the low handle bits the kernel ignores (OBJ_HANDLE_TAGBITS)
-_HEADER = struct.Struct("<I")  # fd_count; 4 bytes of padding follow, then the SOCKETs
-_SOCKET = struct.Struct("<Q")
-_FD_ARRAY_OFFSET = 8
 
 
 def _socket_value(fd: Any) -> int:
@@ -118,13 +120,61 @@ class Ref:
 
 # --------------------------------------------------------------------------------------
 # fd_set
+#
+# Two layouts, chosen per set: x64 (u_int fd_count, 4 bytes of padding, 8-byte SOCKETs) and
+# x86 (u_int fd_count, 4-byte SOCKETs, no padding).  In both the header is one entry wide, so
+# entry i starts at width * (i + 1).
 
 
 class _FdSetHeader(ctypes.Structure):
     # A ctypes Structure so that FdSet exports its memory through the buffer protocol on
     # every supported Python (a class-level __buffer__ needs 3.12); FdSet.__init__ resizes it
-    # to the whole fd_set.  Private field names keep ctypes' attributes out of the public API.
-    _fields_ = [("_fd_count", ctypes.c_uint32), ("_padding", ctypes.c_uint32)]
+    # to the whole fd_set.  Only fd_count: an x86 fd_set has no padding after it.  A private
+    # field name keeps ctypes' attributes out of the public API.
+    _fields_ = [("_fd_count", ctypes.c_uint32)]
+
+
+_COUNT = struct.Struct("<I")
+_SOCKET_FORMAT = ("Q", "I")  # by x86: the struct code of one SOCKET
+
+
+def _width(x86: bool) -> int:
+    """The size of a SOCKET, and of the header before the first one."""
+    return 4 if x86 else 8
+
+
+def _fits(value: int, x86: bool) -> bool:
+    """Whether a SOCKET of the layout holds ``value`` (a SOCKET value, or -1 for none)."""
+    return value >= 0 and (not x86 or value <= _DWORD_MAX)
+
+
+def _not_a_socket_value(fd: Any, x86: bool) -> str:
+    return f"{fd} is not a SOCKET value (0..2**{32 if x86 else 64}-1)"
+
+
+def _other_core_layout(fdset: Any) -> bool | None:
+    """Whether ``fdset``, an FdSet of the Cython core, is x86; None for any other object.
+
+    So that an FdSet is read in its own layout whichever core reads it (a provider holding
+    ``ws2core.FdSet`` may serve a table of the twin).  A core never imported has made no
+    FdSet, so it is not imported here.
+    """
+    core = sys.modules.get("ws2core._handles")
+    if core is not None and isinstance(fdset, core.FdSet):
+        return fdset.abi == "x86"  # type: ignore[no-any-return]
+    return None
+
+
+def _abi_of(fdset: Any, abi: Any, default_x86: bool = False) -> bool:
+    """True for the x86 layout, False for x64: an FdSet's own (of either core), else ``abi``
+    (None: ``default_x86``); ValueError when ``abi`` contradicts an FdSet."""
+    own = fdset._x86 if isinstance(fdset, FdSet) else _other_core_layout(fdset)
+    if abi is None:
+        return default_x86 if own is None else own
+    x86 = checked_abi(abi)
+    if own is not None and own != x86:
+        raise ValueError(f"abi={abi!r} for an FdSet of the other ABI, {ABIS[own]!r}")
+    return x86
 
 
 def _acquire(fdset: Any, writable: bool) -> memoryview:
@@ -142,7 +192,7 @@ def _acquire(fdset: Any, writable: bool) -> memoryview:
         ) from None
     with view:
         # An empty buffer is contiguous whatever its strides say, as PyBuffer_IsContiguous
-        # (the core's check) has it; it is then refused for being shorter than 8 bytes.
+        # (the core's check) has it; it is then refused for being shorter than the header.
         if not view.c_contiguous and view.nbytes:
             raise TypeError("fdset must be a C-contiguous buffer")
         if writable and view.readonly:
@@ -150,151 +200,180 @@ def _acquire(fdset: Any, writable: bool) -> memoryview:
         return view.cast("B") if view.nbytes else memoryview(b"")
 
 
-def _checked_count(data: memoryview) -> int:
+def _check_header(nbytes: int, x86: bool) -> None:
+    if nbytes < _width(x86):
+        raise ValueError(
+            f"an {ABIS[x86]} fd_set buffer needs at least {_width(x86)} bytes, this one has {nbytes}")
+
+
+def _checked_count(data: memoryview, x86: bool) -> int:
     """fd_count of ``data``; ValueError when the buffer is too short or fd_count exceeds it."""
-    if data.nbytes < _FD_ARRAY_OFFSET:
-        raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {data.nbytes}")
-    count: int = _HEADER.unpack_from(data, 0)[0]
-    capacity = (data.nbytes - _FD_ARRAY_OFFSET) >> 3
+    _check_header(data.nbytes, x86)
+    count: int = _COUNT.unpack_from(data, 0)[0]
+    capacity = data.nbytes // _width(x86) - 1
     if count > capacity:
         raise ValueError(
-            f"fd_count {count} exceeds the {capacity} SOCKETs this {data.nbytes}-byte fd_set holds"
+            f"fd_count {count} exceeds the {capacity} SOCKETs this {data.nbytes}-byte "
+            f"{ABIS[x86]} fd_set holds"
         )
     return count
 
 
-def _members(data: memoryview, count: int) -> tuple[int, ...]:
-    return struct.unpack_from(f"<{count}Q", data, _FD_ARRAY_OFFSET)
+def _members(data: memoryview, count: int, x86: bool) -> tuple[int, ...]:
+    return struct.unpack_from(f"<{count}{_SOCKET_FORMAT[x86]}", data, _width(x86))
 
 
-def _fd_isset(value: int, data: memoryview) -> int:
-    count = _checked_count(data)
-    return 1 if value >= 0 and value in _members(data, count) else 0
+def _store_entries(data: memoryview, i: int, values: Any, x86: bool) -> None:
+    """Write ``values`` as SOCKETs from entry ``i`` on."""
+    struct.pack_into(f"<{len(values)}{_SOCKET_FORMAT[x86]}", data, _width(x86) * (i + 1), *values)
 
 
-def _fd_set(value: int, data: memoryview) -> bool:
-    """Append ``value`` unless present or full (winsock2.h FD_SET); True when it is a member."""
-    count = _checked_count(data)
-    if value in _members(data, count):
+def _fd_isset(value: int, data: memoryview, x86: bool) -> int:
+    count = _checked_count(data, x86)
+    return 1 if _fits(value, x86) and value in _members(data, count, x86) else 0
+
+
+def _fd_set(value: int, data: memoryview, x86: bool) -> bool:
+    """Append ``value`` (which fits the layout) unless present or full (winsock2.h FD_SET);
+    True when it is a member."""
+    count = _checked_count(data, x86)
+    if value in _members(data, count, x86):
         return True
-    if count >= (data.nbytes - _FD_ARRAY_OFFSET) >> 3:
+    if count >= data.nbytes // _width(x86) - 1:
         return False
-    _SOCKET.pack_into(data, _FD_ARRAY_OFFSET + 8 * count, value)
-    _HEADER.pack_into(data, 0, count + 1)
+    _store_entries(data, count, (value,), x86)
+    _COUNT.pack_into(data, 0, count + 1)
     return True
 
 
-def _fill(data: memoryview, handles: Iterable[Any], capacity: int) -> None:
+def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -> None:
     """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
     handle), without its quadratic duplicate scan on big batches."""
+    x86 = fds._x86
     seen: set[int] = set()
     count = 0
     try:
         for fd in handles:
             value = _socket_value(fd)
-            if value < 0:
-                raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
+            if not _fits(value, x86):
+                raise ValueError(_not_a_socket_value(fd, x86))
             if value in seen:
                 continue
             if count == capacity:
                 raise ValueError(f"the fd_set is full ({capacity} SOCKETs); {fd} was not added")
             seen.add(value)
-            _SOCKET.pack_into(data, _FD_ARRAY_OFFSET + 8 * count, value)
+            _store_entries(data, count, (value,), x86)
             count += 1
     finally:
-        _HEADER.pack_into(data, 0, count)  # what was added before an error stays, as with add
+        _COUNT.pack_into(data, 0, count)  # what was added before an error stays, as with add
 
 
-def _fd_clr(value: int, data: memoryview) -> None:
+def _fd_clr(value: int, data: memoryview, x86: bool) -> None:
     """Remove the first occurrence, keeping the order (winsock2.h FD_CLR).
 
     The old last slot keeps a stale copy of the former last entry, as the macro leaves it.
     """
-    count = _checked_count(data)
-    members = _members(data, count)
-    if value < 0 or value not in members:
+    count = _checked_count(data, x86)
+    members = _members(data, count, x86)
+    if not _fits(value, x86) or value not in members:
         return
     position = members.index(value)
-    later = members[position + 1:]
-    struct.pack_into(f"<{len(later)}Q", data, _FD_ARRAY_OFFSET + 8 * position, *later)
-    _HEADER.pack_into(data, 0, count - 1)
+    _store_entries(data, position, members[position + 1:], x86)
+    _COUNT.pack_into(data, 0, count - 1)
 
 
 class FdSet(_FdSetHeader):
-    """A Windows x64 fd_set: ``u_int fd_count``, 4 bytes of padding, ``SOCKET fd_array[capacity]``.
+    """A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
+    ``SOCKET fd_array[capacity]`` of 8-byte SOCKETs; ``abi="x86"``: ``u_int fd_count`` then
+    4-byte SOCKETs, no padding.
 
-    The object exports exactly those ``8 + 8 * capacity`` bytes through the buffer protocol
-    (520 for the default FD_SETSIZE of 64), so ctypes, emulated guest memory and the FD_*
+    The object exports exactly those bytes through the buffer protocol (520 for the default
+    FD_SETSIZE of 64 in x64, 260 in x86), so ctypes, emulated guest memory and the FD_*
     functions all see the Windows layout.  Its memory never moves (the capacity is fixed), so
     views exported to C stay valid.  The Pythonic methods refuse to lose a handle (``add`` on a
-    full set raises ValueError); the module's FD_* functions keep the macros' silence.
-    Two FdSets are equal when their first fd_count entries are, in order.
+    full set raises ValueError, as does a value the ABI's SOCKET cannot hold); the module's
+    FD_* functions keep the macros' silence.  Two FdSets are equal when their first fd_count
+    entries are, in order.
     """
 
     __hash__: ClassVar[None]  # type: ignore[assignment]
     __hash__ = None  # mutable, like set
+    _x86: bool
 
-    def __init__(self, handles: Iterable[Any] = (), capacity: int = _FD_SETSIZE) -> None:
+    def __init__(self, handles: Iterable[Any] = (), capacity: int = _FD_SETSIZE, *,
+                 abi: str = "x64") -> None:
+        x86 = checked_abi(abi)
         capacity = _index(capacity)
         if not 1 <= capacity <= _DWORD_MAX:
             raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
-        super().__init__()
-        ctypes.resize(self, _FD_ARRAY_OFFSET + 8 * capacity)
-        data = memoryview(self).cast("B")
-        if _checked_count(data) != 0:  # __init__ called again on a used set: one by one
+        if "_x86" in self.__dict__:  # __init__ called again on a set: it keeps its layout
+            data = memoryview(self).cast("B")
+        else:
+            super().__init__()
+            self._x86 = x86
+            ctypes.resize(self, _width(x86) * (capacity + 1))
+            data = memoryview(self).cast("B")
+        if _checked_count(data, self._x86) != 0:  # called again on a used set: one by one
             for fd in handles:
                 self.add(fd)
             return
-        _fill(data, handles, capacity)
+        _fill(self, data, handles, self.capacity)
 
     @classmethod
-    def from_buffer(cls, buffer: Any, /) -> FdSet:
-        """A new FdSet holding a copy of a foreign fd_set (capacity: the buffer's, at least 1)."""
+    def from_buffer(cls, buffer: Any, /, *, abi: str | None = None) -> FdSet:
+        """A new FdSet holding a copy of a foreign fd_set (capacity: the buffer's, at least 1),
+        in the same layout: an FdSet's own, else ``abi`` (None: ``"x64"``)."""
+        x86 = _abi_of(buffer, abi)
         with _acquire(buffer, writable=False) as data:
-            count = _checked_count(data)
-            fds = cls(capacity=max(1, (data.nbytes - _FD_ARRAY_OFFSET) >> 3))
-            used = _FD_ARRAY_OFFSET + 8 * count
+            count = _checked_count(data, x86)
+            fds = cls(capacity=max(1, data.nbytes // _width(x86) - 1), abi=ABIS[x86])
+            used = _width(x86) * (count + 1)
             memoryview(fds).cast("B")[:used] = data[:used]
         return fds
 
     @property
     def capacity(self) -> int:
         """How many SOCKETs the set can hold."""
-        return (ctypes.sizeof(self) - _FD_ARRAY_OFFSET) >> 3
+        return ctypes.sizeof(self) // _width(self._x86) - 1
+
+    @property
+    def abi(self) -> str:
+        """The layout: ``"x64"`` or ``"x86"``."""
+        return ABIS[self._x86]
 
     def add(self, fd: Any, /) -> None:
-        """Add ``fd`` unless present; ValueError if the set is full or no SOCKET holds ``fd``."""
+        """Add ``fd`` unless present; ValueError if the set is full or its SOCKET cannot hold ``fd``."""
         value = _socket_value(fd)
-        if value < 0:
-            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
-        if not _fd_set(value, memoryview(self).cast("B")):
+        if not _fits(value, self._x86):
+            raise ValueError(_not_a_socket_value(fd, self._x86))
+        if not _fd_set(value, memoryview(self).cast("B"), self._x86):
             raise ValueError(f"the fd_set is full ({self.capacity} SOCKETs); {fd} was not added")
 
     def discard(self, fd: Any, /) -> None:
         """Remove ``fd`` if present (FD_CLR)."""
-        _fd_clr(_socket_value(fd), memoryview(self).cast("B"))
+        _fd_clr(_socket_value(fd), memoryview(self).cast("B"), self._x86)
 
     def clear(self) -> None:
         """Empty the set (FD_ZERO: fd_count = 0)."""
         self._fd_count = 0
 
     def __contains__(self, fd: object, /) -> bool:
-        return _fd_isset(_socket_value(fd), memoryview(self).cast("B")) == 1
+        return _fd_isset(_socket_value(fd), memoryview(self).cast("B"), self._x86) == 1
 
     def contains_each(self, handles: Iterable[Any], /) -> list[bool]:
         """For each of ``handles``, whether it is in the set (as ``in``): FD_ISSET for many."""
         values = _batch(handles)[1]
         data = memoryview(self).cast("B")
-        # Members are 0..2**64-1, so a value no SOCKET holds (negative, huge) is never found.
-        members = set(_members(data, _checked_count(data)))
+        # Members fit the layout, so a value no SOCKET of it holds (negative, huge) is never found.
+        members = set(_members(data, _checked_count(data, self._x86), self._x86))
         return list(map(members.__contains__, values))
 
     def __len__(self) -> int:
-        return _checked_count(memoryview(self).cast("B"))
+        return _checked_count(memoryview(self).cast("B"), self._x86)
 
     def __iter__(self) -> Iterator[int]:
         data = memoryview(self).cast("B")
-        return iter(_members(data, _checked_count(data)))
+        return iter(_members(data, _checked_count(data, self._x86), self._x86))
 
     def __eq__(self, other: object, /) -> bool:
         if not isinstance(other, FdSet):
@@ -303,49 +382,74 @@ class FdSet(_FdSetHeader):
 
     def __bytes__(self) -> bytes:
         data = memoryview(self).cast("B")
-        return bytes(data[: _FD_ARRAY_OFFSET + 8 * _checked_count(data)])
+        return bytes(data[: _width(self._x86) * (_checked_count(data, self._x86) + 1)])
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if self._x86:
+            return (_fd_set_of_abi, (list(self), self.capacity, "x86"))
         return (type(self), (list(self), self.capacity))
 
     def __repr__(self) -> str:
-        return f"FdSet({list(self)!r}, capacity={self.capacity})"
+        abi = ", abi='x86'" if self._x86 else ""
+        return f"FdSet({list(self)!r}, capacity={self.capacity}{abi})"
 
 
-def FD_SET(fd: Any, set: Any, /) -> None:
+def _fd_set_of_abi(handles: Any, capacity: int, abi: str) -> FdSet:
+    """Unpickles an FdSet of a non-default ABI (a pickle passes no keywords)."""
+    return FdSet(handles, capacity, abi=abi)
+
+
+def FD_SET(fd: Any, set: Any, /, *, abi: str | None = None) -> None:
     """winsock2.h FD_SET: append ``fd`` unless present; silently nothing when the set is full.
 
-    ValueError for a value no SOCKET can hold (the macro would store a different number).
+    ``set`` is an FdSet (its own layout) or a writable buffer in the layout ``abi`` (None:
+    ``"x64"``).  ValueError for a value the layout's SOCKET cannot hold (the macro would store
+    a different number).
     """
     value = _socket_value(fd)
+    x86 = _abi_of(set, abi)
     with _acquire(set, writable=True) as data:
-        if value < 0:
-            raise ValueError(f"{fd} is not a SOCKET value (0..2**64-1)")
-        _fd_set(value, data)
+        if not _fits(value, x86):
+            raise ValueError(_not_a_socket_value(fd, x86))
+        _fd_set(value, data, x86)
 
 
-def FD_CLR(fd: Any, set: Any, /) -> None:
-    """winsock2.h FD_CLR: remove the first occurrence of ``fd``, keeping the order."""
+def FD_CLR(fd: Any, set: Any, /, *, abi: str | None = None) -> None:
+    """winsock2.h FD_CLR: remove the first occurrence of ``fd``, keeping the order.
+
+    ``set``: an FdSet, or a writable buffer in the layout ``abi`` (None: ``"x64"``).
+    """
     value = _socket_value(fd)
+    x86 = _abi_of(set, abi)
     with _acquire(set, writable=True) as data:
-        _fd_clr(value, data)
+        _fd_clr(value, data, x86)
 
 
-def FD_ZERO(set: Any, /) -> None:
-    """winsock2.h FD_ZERO: fd_count = 0; the array is left as it was."""
+def FD_ZERO(set: Any, /, *, abi: str | None = None) -> None:
+    """winsock2.h FD_ZERO: fd_count = 0; the array is left as it was.
+
+    ``set``: an FdSet, or a writable buffer in the layout ``abi`` (None: ``"x64"``).
+    """
+    x86 = _abi_of(set, abi)
     with _acquire(set, writable=True) as data:
-        if data.nbytes < _FD_ARRAY_OFFSET:
-            raise ValueError(f"an fd_set buffer needs at least 8 bytes, this one has {data.nbytes}")
-        _HEADER.pack_into(data, 0, 0)
+        _check_header(data.nbytes, x86)
+        _COUNT.pack_into(data, 0, 0)
 
 
-def FD_ISSET(fd: Any, set: Any, /) -> int:
-    """winsock2.h FD_ISSET (__WSAFDIsSet): 1 if ``fd`` is among the first fd_count entries, else 0."""
+def _fd_isset_any(fd: Any, set: Any, x86: bool) -> int:
+    """FD_ISSET over an FdSet or a foreign buffer in the layout ``x86`` (_abi_of's answer):
+    the body of FD_ISSET and WPUFDIsSet."""
     value = _socket_value(fd)
     with _acquire(set, writable=False) as data:
-        return _fd_isset(value, data)
+        return _fd_isset(value, data, x86)
 
 
+def FD_ISSET(fd: Any, set: Any, /, *, abi: str | None = None) -> int:
+    """winsock2.h FD_ISSET (__WSAFDIsSet): 1 if ``fd`` is among the first fd_count entries, else 0.
+
+    ``set``: an FdSet (its own layout), or a buffer in the layout ``abi`` (None: ``"x64"``).
+    """
+    return _fd_isset_any(fd, set, _abi_of(set, abi))
 # --------------------------------------------------------------------------------------
 # The handle table
 
@@ -397,13 +501,6 @@ class _WaitSet:
         return -1
 
 
-def _checked_max_handles(max_handles: Any) -> int:
-    max_handles = _index(max_handles)
-    if not 1 <= max_handles <= MAX_MAX_HANDLES:
-        raise ValueError(f"max_handles must be 1..{MAX_MAX_HANDLES}, not {max_handles}")
-    return max_handles  # type: ignore[no-any-return]
-
-
 def _checked_catalog_entry_id(catalog_entry_id: Any) -> int:
     catalog_entry_id = _index(catalog_entry_id)
     if not 0 <= catalog_entry_id <= _DWORD_MAX:
@@ -415,20 +512,30 @@ class HandleTable:
     """One Ws2_32 handle namespace: socket and event handles, their contexts and states.
 
     Sockets and events share one value space, as kernel handles do in a Windows process.
-    Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT.
+    Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT,
+    taken from ``handle_range`` = (first, last) when one is given (default: 4 up to
+    2**32 - 4), so that an emulator's own kernel objects can keep out of the table's way.
     Event handles ignore their two low tag bits (``e | 3`` names ``e``); socket handles
     compare by their full value.
 
     Reuse: Windows hands a closed value out again at once; ws2core does not.  Closed values
     wait in a FIFO, each stamped with the creation count at which it may return, so a value
-    closed at any point is not handed out again by the next REUSE_DELAY (65,536) creations in
-    this table, sockets and events together: a provider that uses a socket after closing it
-    gets WSAENOTSOCK instead of silently reaching another socket.  Fresh values are taken in
-    order (4, 8, 12, ...) while no closed value is due.
+    closed at any point is not handed out again by the next ``reuse_delay`` creations in this
+    table, sockets and events together: a provider that uses a socket after closing it gets
+    WSAENOTSOCK instead of silently reaching another socket.  ``reuse_delay`` is REUSE_DELAY
+    (65,536) unless the range is too small: a table never uses more than max_handles +
+    reuse_delay values, so a range of n values gives min(65,536, n - max_handles).  Fresh
+    values are taken in order (first, first + 4, ...) while no closed value is due.
 
-    At most ``max_handles`` handles are live at once (default 2**22, at most 2**24); beyond
-    that creation fails with WSAENOBUFS (sockets) or WSA_NOT_ENOUGH_MEMORY (events).  Memory
-    grows with the handles in use, not with ``max_handles``.
+    At most ``max_handles`` handles are live at once (default 2**22, at most 2**24 and at most
+    the range's values; with a small range and no max_handles, the range is split so that
+    the quarantine keeps at least half of it, up to 65,536); beyond that creation fails with
+    WSAENOBUFS (sockets) or WSA_NOT_ENOUGH_MEMORY (events).  Memory grows with the handles in
+    use, not with ``max_handles``.
+
+    ``abi`` is the emulated process's: ``"x64"`` (the default) or ``"x86"``, where SOCKET is
+    4 bytes.  It decides the fd_set layout WPUFDIsSet reads from a bare buffer and the
+    INVALID_SOCKET WPUCreateSocketHandle fails with (INVALID_SOCKET_X86 = 2**32 - 1).
 
     Contexts are held (a strong reference) until their socket is closed, and released only
     once the table is consistent again, so a context's ``__del__`` may use the table.  Every
@@ -436,17 +543,33 @@ class HandleTable:
     """
 
     __slots__ = (
-        "_max_handles", "_live", "_closed", "_fresh", "_creations", "_sockets", "_lock",
-        "_waiters", "__weakref__",
+        "_max_handles", "_first", "_reuse_delay", "_x86", "_live", "_closed", "_fresh",
+        "_creations", "_sockets", "_lock", "_waiters", "__weakref__",
     )
+    _max_handles: int
+    _first: int
+    _reuse_delay: int
+    _x86: bool
 
-    def __init__(self, *, max_handles: int = DEFAULT_MAX_HANDLES) -> None:
-        self._max_handles = _checked_max_handles(max_handles)
+    def __init__(self, *, max_handles: int | None = None,
+                 handle_range: tuple[int, int] | None = None, abi: str = "x64") -> None:
+        x86 = checked_abi(abi)
+        bounds = table_bounds(max_handles, handle_range)
+        if hasattr(self, "_first"):
+            if (bounds.first, bounds.max_handles, bounds.reuse_delay, x86) != (
+                    self._first, self._max_handles, self._reuse_delay, self._x86):
+                # Handle values and the quarantine's invariant rest on them.
+                raise RuntimeError("HandleTable.__init__ cannot change the bounds or ABI of a table")
+            return
+        self._x86 = x86
+        self._first = bounds.first
+        self._max_handles = bounds.max_handles
+        self._reuse_delay = bounds.reuse_delay
         # handle -> _SocketSlot | _EventSlot, oldest first: one dict read is atomic, so
         # lookups need no lock; creation and closing take it.
         self._live: dict[int, _SocketSlot | _EventSlot] = {}
         self._closed: deque[tuple[int, int]] = deque()  # (creation count it may return at, value)
-        self._fresh = 0          # fresh slots handed out so far; the next is (_fresh + 1) * 4
+        self._fresh = 0          # fresh values handed out so far; the next is first + 4 * _fresh
         self._creations = 0      # handles created so far, the clock of the quarantine
         self._sockets = 0
         # Re-entrant: a finalizer run by the cyclic GC inside a locked section may call back.
@@ -459,6 +582,23 @@ class HandleTable:
         """The cap on live handles, sockets and events together."""
         return self._max_handles
 
+    @property
+    def handle_range(self) -> tuple[int, int]:
+        """``(first, last)``: the handle values this table hands out lie in first..last."""
+        return (self._first, self._first + 4 * (self._max_handles + self._reuse_delay - 1))
+
+    @property
+    def reuse_delay(self) -> int:
+        """The quarantine this table gives: a closed value is not handed out again by the next
+        ``reuse_delay`` creations (REUSE_DELAY, unless the handle range is too small for it)."""
+        return self._reuse_delay
+
+    @property
+    def abi(self) -> str:
+        """The emulated process's ABI, ``"x64"`` or ``"x86"``: the fd_set layout WPUFDIsSet
+        reads, and the INVALID_SOCKET WPUCreateSocketHandle fails with."""
+        return ABIS[self._x86]
+
     # --- allocation
 
     def _create(self, slot: _SocketSlot | _EventSlot) -> int:
@@ -470,8 +610,8 @@ class HandleTable:
             if closed and closed[0][0] <= self._creations:
                 handle = closed.popleft()[1]
             else:
+                handle = self._first + 4 * self._fresh
                 self._fresh += 1
-                handle = self._fresh << 2
             self._creations += 1
             self._live[handle] = slot
             if slot.__class__ is _SocketSlot:
@@ -480,7 +620,7 @@ class HandleTable:
 
     def _release(self, handle: int) -> _SocketSlot | _EventSlot:
         """Forget a live handle; the caller drops the returned slot once the lock is free."""
-        entry = (self._creations + REUSE_DELAY, handle)
+        entry = (self._creations + self._reuse_delay, handle)
         slot = self._live.pop(handle)
         self._closed.append(entry)
         if slot.__class__ is _SocketSlot:
@@ -736,7 +876,7 @@ class HandleTable:
         """
         with self._lock:
             released = self._live
-            due = self._creations + REUSE_DELAY
+            due = self._creations + self._reuse_delay
             entries = [(due, handle) for handle in released]
             self._live = {}
             self._closed.extend(entries)
@@ -828,7 +968,7 @@ class HotUpcalls:
         handle = table._create(slot)
         if not handle:
             lpErrno.value = _WSAENOBUFS
-            return _INVALID_SOCKET
+            return _INVALID_SOCKET_X86 if table._x86 else _INVALID_SOCKET
         return handle
 
     def WPUQuerySocketHandleContext(self, s: Any, lpContext: Any, lpErrno: Any, /) -> int:
@@ -877,9 +1017,8 @@ class HotUpcalls:
     def WPUFDIsSet(self, s: Any, fdset: Any, /) -> int:
         """WPUFDIsSet: 1 if socket ``s`` is among the first fd_count entries of ``fdset``, else 0.
 
-        ``fdset`` is a ws2core.FdSet or any C-contiguous buffer with the Windows x64 fd_set
-        layout; an fd_count beyond the buffer is a ValueError (nothing past it is read).
+        ``fdset`` is a ws2core.FdSet (read in its own layout) or any C-contiguous buffer with
+        the Windows fd_set layout of the table's ABI; an fd_count beyond the buffer is a
+        ValueError (nothing past it is read).
         """
-        value = _socket_value(s)
-        with _acquire(fdset, writable=False) as data:
-            return _fd_isset(value, data)
+        return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86))

@@ -1,4 +1,5 @@
-"""What both cores share: the one WinsockError class and the out-parameter rules.
+"""What both cores share: the one WinsockError class, the out-parameter rules and the
+table's bounds (its ABI, its handle range, its quarantine).
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
@@ -8,7 +9,8 @@ piece of code whichever core writes it.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from operator import index as _index
+from typing import Any, NamedTuple
 
 from .constants import (
     WSA_INVALID_HANDLE,
@@ -117,3 +119,74 @@ def store_context(out: Any, context: object) -> None:
     if isinstance(out, ctypes._SimpleCData):
         _check_ctypes_fit(out, context)
     out.value = context
+
+
+# ---------------------------------------------------------------------------------------
+# A table's bounds.  Both cores take their constructor arguments through here: the checks and
+# the defaults are cold, and one piece of code keeps the two cores' handle values identical.
+
+DEFAULT_MAX_HANDLES = 1 << 22
+"""max_handles when none is given: large, but not unbounded."""
+MAX_MAX_HANDLES = 1 << 24
+"""The largest max_handles a table accepts (Wine's handle table stops near here too)."""
+REUSE_DELAY = 65536
+"""A closed handle value is not handed out again by the next REUSE_DELAY creations (less in a
+table whose handle range is too small for it: see ``HandleTable.reuse_delay``)."""
+ABIS = ("x64", "x86")
+"""The ABIs an emulated process may have, by ``x86`` (False, True)."""
+_HANDLE_LIMIT = 1 << 32  # handle values fit in 32 bits, as kernel handles do
+
+
+def checked_abi(abi: object) -> bool:
+    """True for ``"x86"``, False for ``"x64"``; ValueError (TypeError) for anything else."""
+    if not isinstance(abi, str):
+        raise TypeError(f"abi must be 'x64' or 'x86', not {type(abi).__name__}")
+    if abi not in ABIS:
+        raise ValueError(f"abi must be 'x64' or 'x86', not {abi!r}")
+    return abi == "x86"
+
+
+class TableBounds(NamedTuple):
+    first: int          # the lowest handle value; the n-th slot's value is first + 4 * n
+    last: int           # the highest value the range allows
+    max_handles: int
+    reuse_delay: int    # a closed value stays out for at least this many creations
+
+
+def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
+    """The checked bounds of a table made with ``max_handles`` (None: the default) and
+    ``handle_range`` (None: 4 up to 2**32 - 4).
+
+    Handle values are handed out from ``first`` upwards, and a table never uses more than
+    ``max_handles + reuse_delay`` values: that many always leaves a closed value due when the
+    fresh ones run out.  A range holding fewer values shrinks the quarantine to what is left
+    over ``max_handles``; with max_handles left to its default, the range is split so that the
+    quarantine keeps at least half of it (up to REUSE_DELAY).
+    """
+    if handle_range is None:
+        first, last = 4, _HANDLE_LIMIT - 4
+    else:
+        try:
+            first, last = handle_range
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"handle_range must be a pair (first, last), not {handle_range!r}") from None
+        first, last = _index(first), _index(last)
+        if not (0 < first <= last < _HANDLE_LIMIT and first % 4 == 0 and last % 4 == 0):
+            raise ValueError(
+                f"handle_range must be (first, last) with 4 <= first <= last < 2**32, both "
+                f"multiples of 4, not ({first:#x}, {last:#x})"
+            )
+    values = (last - first) // 4 + 1
+    if max_handles is None:
+        max_handles = min(DEFAULT_MAX_HANDLES, values - min(REUSE_DELAY, values // 2))
+    else:
+        max_handles = _index(max_handles)
+        if not 1 <= max_handles <= MAX_MAX_HANDLES:
+            raise ValueError(f"max_handles must be 1..{MAX_MAX_HANDLES}, not {max_handles}")
+        if max_handles > values:
+            raise ValueError(
+                f"max_handles {max_handles} exceeds the {values} handle values of "
+                f"handle_range ({first:#x}, {last:#x})"
+            )
+    return TableBounds(first, last, max_handles, min(REUSE_DELAY, values - max_handles))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # --- Handles and results (x64: SOCKET is UINT_PTR, WSAEVENT is HANDLE) ---
 INVALID_SOCKET = 2**64 - 1          #: (SOCKET)(~0) on x64
+INVALID_SOCKET_X86 = 2**32 - 1      #: (SOCKET)(~0) in a 32-bit process, where SOCKET is 4 bytes
 SOCKET_ERROR = -1
 WSA_INVALID_EVENT = 0               #: ((WSAEVENT)NULL)
 FALSE = 0

@@ -25,7 +25,8 @@ is taken (see each docstring):
 - a WSABUF array is a sequence of buffers (bytes-like to send, writable to receive);
 - out-parameters (``lpNumberOfBytesSent``, ``lpFlags``, ``addrlen`` ...) are objects with
   a writable ``.value``: ``ws2core.Ref`` or a ctypes integer;
-- fd_sets are ``ws2core.FdSet`` or any writable buffer in the x64 layout; a TIMEVAL is
+- fd_sets are ``ws2core.FdSet`` or any writable buffer in the layout of the upcall
+  table's ABI (``UpcallTable(abi="x86")``: 4-byte SOCKETs); a TIMEVAL is
   ``TIMEVAL`` below or a number of seconds; WSANETWORKEVENTS is ``WSANETWORKEVENTS``.
 
 Overlapped I/O, WSPAsyncSelect (there are no windows), connect data and QOS are not
@@ -1477,7 +1478,8 @@ class HostSocketProvider:
         """Wait until sockets are ready: the count of ready entries, 0 on timeout, or SOCKET_ERROR.
 
         ``readfds``, ``writefds``, ``exceptfds``: None, a ``ws2core.FdSet`` or any writable
-        buffer in the x64 fd_set layout, each rewritten in place, as Windows does, to hold
+        buffer in the fd_set layout of the upcall table's ABI (x64 unless the table was made
+        with ``abi="x86"``), each rewritten in place, as Windows does, to hold
         only its ready sockets, in their order (on timeout, emptied).  Read: data, a pending
         connection on a listener, or the peer closed or reset; write: connected and able to
         send (a non-blocking connect succeeded); except: a non-blocking connect failed.  A
@@ -1487,9 +1489,11 @@ class HostSocketProvider:
         a socket of this provider: WSAENOTSOCK, with the sets untouched.
         """
         require_out_parameter(lpErrno, "lpErrno")
-        sets = [_SelectSet(fds) if fds is not None else None for fds in (readfds, writefds, exceptfds)]
-        seconds = _select_timeout(timeout)
         upcalls = self.upcalls
+        x86 = upcalls is not None and upcalls.table.abi == "x86"
+        sets = [_SelectSet(fds, x86) if fds is not None else None
+                for fds in (readfds, writefds, exceptfds)]
+        seconds = _select_timeout(timeout)
         if upcalls is None:
             lpErrno.value = WSANOTINITIALISED
             return SOCKET_ERROR
@@ -1660,32 +1664,30 @@ def _is_member(upcalls: _upcalls.UpcallTable, fds: Any, handle: int) -> int:
 
 
 class _SelectSet:
-    """One fd_set argument of WSPSelect: its entries, read once, and its rewriting."""
+    """One fd_set argument of WSPSelect: its entries, read once, and its rewriting.
 
-    def __init__(self, fds: Any) -> None:
+    An FdSet is read in its own layout, a bare buffer in the table's (``x86``).
+    """
+
+    def __init__(self, fds: Any, x86: bool) -> None:
         try:
             view = memoryview(fds)
         except TypeError:
             raise TypeError(f"an fd_set is a ws2core.FdSet or a buffer, not {type(fds).__name__}") from None
         if view.readonly:
             raise TypeError("WSPSelect rewrites its fd_sets: a read-only buffer cannot be one")
-        if not view.c_contiguous:
-            raise TypeError("an fd_set buffer must be C-contiguous")
+        self.x86 = fds.abi == "x86" if isinstance(fds, FdSet) else x86
         self.buffer = fds
+        # The core's reading: contiguity, fd_count within the buffer, the layout.
+        self.entries = list(FdSet.from_buffer(fds, abi="x86" if self.x86 else "x64"))
         self.view = view.cast("B")
-        if len(self.view) < 8:
-            raise ValueError(f"an fd_set buffer holds at least 8 bytes, not {len(self.view)}")
-        count = struct.unpack_from("<I", self.view)[0]
-        capacity = (len(self.view) - 8) // 8
-        if count > capacity:
-            raise ValueError(f"fd_count {count} is above the buffer's capacity of {capacity}")
-        self.entries = list(struct.unpack_from(f"<{count}Q", self.view, 8))
 
     def keep(self, ready: Callable[[int], int]) -> int:
         """Rewrite the set in place with the entries for which ``ready`` is true; their count."""
         kept = [handle for handle in self.entries if ready(handle)]
-        struct.pack_into("<I", self.view, 0, len(kept))  # the padding after it is left alone
-        struct.pack_into(f"<{len(kept)}Q", self.view, 8, *kept)
+        width, code = (4, "I") if self.x86 else (8, "Q")
+        struct.pack_into("<I", self.view, 0, len(kept))  # x64: the padding after it is left alone
+        struct.pack_into(f"<{len(kept)}{code}", self.view, width, *kept)
         return len(kept)
 
 

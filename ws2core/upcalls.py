@@ -50,9 +50,9 @@ _HOT_UPCALLS = (
 class UpcallTable:
     """A Ws2_32 instance as a provider sees it: the fifteen WSPUPCALLTABLE upcalls.
 
-    ``UpcallTable(table=None, *, max_handles=...)`` wraps ``table`` (a ``HandleTable``) or makes
-    its own; ``.table`` is the ``HandleTable`` underneath, so Python code and providers share
-    one state.  Every upcall takes positional arguments in ws2spi.h's order and returns what
+    ``UpcallTable(table=None, *, max_handles=None, handle_range=None, abi="x64")`` wraps
+    ``table`` (a ``HandleTable``) or makes its own with those options; ``.table`` is the
+    ``HandleTable`` underneath, so Python code and providers share one state.  Every upcall takes positional arguments in ws2spi.h's order and returns what
     the Windows function returns; failures are reported through ``lpErrno`` (any object with
     a writable ``.value``: ``ctypes.c_int``, ``ws2core.Ref``), which is written only when the
     upcall returns its failure value.  A wrong argument *type* is a TypeError and changes
@@ -70,13 +70,29 @@ class UpcallTable:
     table: HandleTable
     _last_error: threading.local  # per thread, as WSAGetLastError is on Windows
 
-    def __new__(cls, table: Any = None, *, max_handles: Any = _UNSET) -> UpcallTable:
+    def __new__(
+        cls,
+        table: Any = None,
+        *,
+        max_handles: int | None = _UNSET,
+        handle_range: tuple[int, int] | None = _UNSET,
+        abi: str = _UNSET,
+    ) -> UpcallTable:
+        table_options: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("max_handles", max_handles), ("handle_range", handle_range), ("abi", abi))
+            if value is not _UNSET
+        }
         if table is None:
             from . import HandleTable  # the core ws2core chose
 
-            table = HandleTable() if max_handles is _UNSET else HandleTable(max_handles=max_handles)
-        elif max_handles is not _UNSET:
-            raise TypeError("give UpcallTable a table or max_handles, not both")
+            table = HandleTable(**table_options)
+        elif table_options:
+            raise TypeError(
+                f"give UpcallTable a table or the options of a new one "
+                f"({', '.join(sorted(table_options))}), not both"
+            )
         for table_type, (concrete, hot) in _CONCRETE.items():
             if isinstance(table, table_type):
                 self = cast(UpcallTable, hot.__new__(concrete, table))
@@ -86,7 +102,14 @@ class UpcallTable:
                 return self
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
-    def __init__(self, table: Any = None, *, max_handles: Any = _UNSET) -> None:
+    def __init__(
+        self,
+        table: Any = None,
+        *,
+        max_handles: int | None = _UNSET,
+        handle_range: tuple[int, int] | None = _UNSET,
+        abi: str = _UNSET,
+    ) -> None:
         pass  # __new__ did the work: the hot base binds the table when it is allocated
 
     def __repr__(self) -> str:
