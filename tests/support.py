@@ -5,10 +5,11 @@ A plain module beside the tests (tests/ is not a package): ``from support import
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -87,3 +88,12 @@ def run_threads(count: int, target: Callable[[int], None]) -> list[str]:
     stuck = [t.name for t in threads if t.is_alive()]
     assert not stuck, f"threads did not finish (deadlock?): {stuck}"
     return errors
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip the test for want of a tool; under CI (CI=true) fail instead, so that a CI run
+    cannot pass by skipping what it was meant to test."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: a missing tool fails instead of skipping)",
+                    pytrace=False)
+    pytest.skip(reason)
