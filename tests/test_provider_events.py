@@ -64,6 +64,7 @@ from ws2core.provider import WSANETWORKEVENTS
 from provider_support import (
     FAMILIES,
     LOOPBACK,
+    QUIET_MS,
     SOCKADDR_LEN,
     Kit,
     Worker,
@@ -75,6 +76,7 @@ from provider_support import (
     ok,
     quiet,
     recv_exact,
+    recv_some,
     refused_port,
     send_all,
     wait_event,
@@ -456,6 +458,69 @@ def test_event_select_replaces_the_association(provider: Any, kit: Kit) -> None:
     send_all(p, c, b"x")
     assert gather(p, a, second, FD_READ)[0] == FD_READ
     assert not kit.table.event_is_set(first)
+
+
+# A new WSPEventSelect re-enables nothing, and an event that happened before it was wanted is
+# recorded by the first selection that wants it: what Wine 8 does (tests/emulator's
+# event_reselect compares the two line by line).
+
+
+def test_fd_connect_of_a_finished_connect_is_recorded_by_the_first_selection_wanting_it(
+        provider: Any, kit: Kit) -> None:
+    p = provider
+    c, a = kit.pair()  # a blocking connect, finished before any selection
+    e = kit.event()
+    ok(p.WSPEventSelect, c, e, FD_READ)
+    quiet(p, e)
+    assert enum(p, c, e)[0] == 0
+    ok(p.WSPEventSelect, c, e, FD_READ | FD_CONNECT | FD_WRITE)
+    mask, codes = gather(p, c, e, FD_CONNECT | FD_WRITE)
+    assert (mask, codes[FD_CONNECT_BIT]) == (FD_CONNECT | FD_WRITE, 0)
+    e2 = kit.event()
+    ok(p.WSPEventSelect, a, e2, FD_CONNECT | FD_WRITE)  # accepted: it never connected
+    assert gather(p, a, e2, FD_CONNECT | FD_WRITE, timeout=QUIET_MS / 1000)[0] == FD_WRITE
+
+
+@pytest.mark.parametrize("event", ["FD_CONNECT|FD_WRITE", "FD_ACCEPT", "FD_READ", "FD_CLOSE"])
+def test_reselecting_does_not_record_a_reported_event_again(provider: Any, kit: Kit,
+                                                             event: str) -> None:
+    p = provider
+    c, a = kit.pair()
+    if event == "FD_ACCEPT":
+        s, port = kit.listener()
+        kit.connect(kit.tcp(), AF_INET, port)
+        want = FD_ACCEPT
+    elif event == "FD_READ":
+        send_all(p, a, b"xy")
+        s, want = c, FD_READ
+    elif event == "FD_CLOSE":
+        kit.close(a)
+        s, want = c, FD_CLOSE
+    else:
+        s, want = c, FD_CONNECT | FD_WRITE
+    first, second = kit.event(), kit.event()
+    ok(p.WSPEventSelect, s, first, want)
+    assert gather(p, s, first, want)[0] == want
+    ok(p.WSPEventSelect, s, second, want)
+    quiet(p, second)
+    assert enum(p, s, second)[0] == 0
+    if event == "FD_READ":  # recv re-enables it: a byte is left
+        assert recv_some(p, s, 1) == b"x"
+        assert gather(p, s, second, FD_READ)[0] == FD_READ
+
+
+def test_fd_close_waits_for_unread_data_across_a_new_selection(provider: Any, kit: Kit) -> None:
+    p = provider
+    c, a = kit.pair()
+    send_all(p, a, b"xy")
+    e = kit.event()
+    ok(p.WSPEventSelect, c, e, FD_READ)
+    assert gather(p, c, e, FD_READ)[0] == FD_READ
+    kit.close(a)
+    ok(p.WSPEventSelect, c, e, FD_READ | FD_CLOSE)
+    quiet(p, e)  # FD_READ held until a recv, FD_CLOSE owed until the data is read
+    assert recv_exact(p, c, 2) == b"xy"
+    assert gather(p, c, e, FD_CLOSE)[0] & FD_CLOSE
 
 
 def test_event_select_makes_the_socket_nonblocking(provider: Any, kit: Kit) -> None:

@@ -414,14 +414,17 @@ class ProviderSocket:
     "connecting", "connected", "listening" (stream) or "datagram".  The event-select fields
     follow WSAEventSelect: ``event`` and ``network_events`` (the FD_* mask) as associated,
     ``recorded`` and ``error_codes`` as WSPEnumNetworkEvents will report them, and
-    ``held``: events recorded and not yet re-enabled by their re-enabling call.
+    ``held``: events recorded and not yet re-enabled by their re-enabling call (a new
+    WSPEventSelect does not re-enable them); ``connect_owed``: the error of a connect that
+    finished while FD_CONNECT was not wanted (-1: none), recorded when it is.
     """
 
     __slots__ = (
         "provider", "handle", "host", "family", "type", "state", "nonblocking", "closed",
         "users", "peer_closed", "shut_send", "shut_receive", "pending_error",
         "receive_timeout", "send_timeout", "event", "network_events", "recorded",
-        "error_codes", "held", "read_parked", "interest", "watched", "stream_error",
+        "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
+        "stream_error",
         "__weakref__",
     )
 
@@ -447,6 +450,7 @@ class ProviderSocket:
         self.recorded = 0
         self.error_codes = [0] * FD_MAX_EVENTS
         self.held = 0
+        self.connect_owed = -1
         self.read_parked = False   # readable, but nothing to record until the next receive
         self.interest = 0          # selector events the reactor should watch
         self.watched = False       # ever handed to the reactor: it must let go before close
@@ -691,7 +695,11 @@ class HostSocketProvider:
     def _record(self, sock: ProviderSocket, bit: int, error: int = 0) -> None:
         """Record one network event and signal the socket's event (the lock is held)."""
         event = 1 << bit
-        if not sock.network_events & event or sock.held & event or sock.closed:
+        if sock.held & event or sock.closed:
+            return
+        if not sock.network_events & event:
+            if bit == FD_CONNECT_BIT:
+                sock.connect_owed = error  # a connect finishes once: kept until wanted
             return
         sock.recorded |= event
         sock.held |= event
@@ -1597,8 +1605,11 @@ class HostSocketProvider:
         read: error 0; or reset: WSAECONNRESET), and sets the event with WPUSetEvent.  An
         event is recorded once until its re-enabling call: a receive for FD_READ, a send
         that failed WSAEWOULDBLOCK for FD_WRITE, an accept for FD_ACCEPT; FD_CONNECT and
-        FD_CLOSE are recorded once.  A condition already true is recorded at once.  FD_OOB
-        is accepted and never recorded.
+        FD_CLOSE are recorded once.  A new WSPEventSelect re-enables nothing: an event
+        recorded under an earlier association stays held until its re-enabling call (as
+        Wine, whose socket tests pass on Windows, does).  A condition already true is
+        recorded at once, a connect that finished before FD_CONNECT was wanted included.
+        FD_OOB is accepted and never recorded.
         """
         mask = _index(lNetworkEvents)
         return self._call(s, lpErrno, SOCKET_ERROR, self._event_select, hEventObject, mask)
@@ -1613,10 +1624,12 @@ class HostSocketProvider:
             sock.network_events = mask & FD_ALL_EVENTS & ~FD_OOB
             sock.recorded = 0
             sock.error_codes = [0] * FD_MAX_EVENTS
-            sock.held = 0
             sock.read_parked = False
             sock.nonblocking = True
             sock.host.setblocking(False)
+            if sock.connect_owed >= 0 and sock.network_events & FD_CONNECT:
+                self._record(sock, FD_CONNECT_BIT, sock.connect_owed)
+                sock.connect_owed = -1
         if sock.network_events:
             self._start_reactor()
             self._observe_now(sock)

@@ -52,6 +52,7 @@ PROGRAMS: tuple[str, ...] = (
     "event_waits",
     "event_wake",
     "event_select",
+    "event_reselect",
     "echo_self",
     "echo_client",
     "bad_input",
