@@ -2,8 +2,9 @@
 """Fuzz harness: arbitrary operation sequences on one HandleTable + UpcallTable + FdSet per
 core, driven in lockstep.
 
-The input picks ``max_handles`` (often tiny, so the "table full" paths run), an FdSet
-capacity, then a sequence of operations with arguments drawn from the input: handle values
+The input picks ``max_handles`` (often tiny, so the "table full" paths run), sometimes a
+``handle_range`` only a few values wider (so closed values come back soon) and the x86 ABI,
+an FdSet capacity, then a sequence of operations with arguments drawn from the input: handle values
 previously returned (live or closed, with tag bits), small handle-like ints, negative, huge,
 __index__ objects, wrong types; catalog ids in and out of DWORD range; context objects shared
 by both sides (so ``context()`` must return the very object); out-parameters of several kinds
@@ -101,16 +102,23 @@ class Run:
         self.seen: list[int] = []
         self.pool = [Context(i) for i in range(4)]
         max_handles = MAX_HANDLES[r.below(len(MAX_HANDLES))] if r.byte() & 3 else 8
+        handle_range = None
+        if r.byte() & 1:  # first and width from the input; a bad pair is a ValueError on both
+            first = 4 * (1 + r.below(1 << 16))
+            handle_range = (first, first + 4 * (r.below(24) - 1))
+        abi = "x86" if r.byte() & 1 else "x64"
         capacity = r.choice([1, 2, 4, 64])
         self.sides = [SimpleNamespace(core=core) for core in _common.CORES]
 
         def make(side: Any) -> str:
-            side.table = side.core.HandleTable(max_handles=max_handles)
+            side.table = side.core.HandleTable(max_handles=max_handles, handle_range=handle_range,
+                                               abi=abi)
             side.up = _common.ws2core.UpcallTable(side.table)
-            side.fds = side.core.FdSet(capacity=capacity)
+            side.fds = side.core.FdSet(capacity=capacity, abi=abi)
             return repr(side.table)
 
-        self.ok = both(f"HandleTable(max_handles={max_handles!r})", make, self.sides)[0] == "returned"
+        self.ok = both(f"HandleTable(max_handles={max_handles!r}, handle_range={handle_range}, "
+                       f"abi={abi!r})", make, self.sides)[0] == "returned"
 
     def remember(self, value: Any) -> None:
         if isinstance(value, int) and value not in (0, INVALID_SOCKET) and value not in self.seen:

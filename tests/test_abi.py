@@ -191,6 +191,14 @@ def test_bounds_and_abi_cannot_change_under_a_table(core: Any) -> None:
 # --- handle ranges
 
 
+def test_repr_names_a_constraining_range_and_the_x86_abi(core: Any) -> None:
+    assert repr(core.HandleTable(max_handles=8)) == "<HandleTable 0 sockets, 0 events, max 8>"
+    ranged = core.HandleTable(max_handles=2, handle_range=(4, 16), abi="x86")
+    assert repr(ranged) == "<HandleTable 0 sockets, 0 events, max 2, handles 0x4..0x10, x86>"
+    moved = core.HandleTable(max_handles=8, handle_range=(0x1000, 2**32 - 4))
+    assert repr(moved).endswith(f"max 8, handles 0x1000..{0x1000 + 4 * (8 + 65536 - 1):#x}>")
+
+
 def test_values_start_at_the_first_of_the_range(core: Any) -> None:
     table = core.HandleTable(handle_range=(0x10000, 0x1FFFC))
     s = table.create_socket(1)

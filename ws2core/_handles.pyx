@@ -44,6 +44,7 @@ from ws2core import constants as _constants
 from ws2core._shared import (  # the bounds' constants are decided there, for both cores
     ABIS as _ABIS,
     DEFAULT_MAX_HANDLES,
+    bounds_note as _bounds_note,
     MAX_MAX_HANDLES,
     REUSE_DELAY,
     WinsockError,
@@ -1606,7 +1607,8 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         cdef uint32_t events = self._live_count - sockets
         return (
             f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
-            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}>"
+            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}"
+            f"{_bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
         )
 
     def __reduce__(self):

@@ -29,6 +29,7 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     MAX_MAX_HANDLES,
     REUSE_DELAY,
     WinsockError,
+    bounds_note,
     checked_abi,
     require_out_parameter,
     store_context,
@@ -900,7 +901,8 @@ class HandleTable:
         events = len(self._live) - sockets
         return (
             f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
-            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}>"
+            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}"
+            f"{bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
         )
 
     def __reduce__(self) -> Any:

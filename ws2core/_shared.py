@@ -146,6 +146,14 @@ def checked_abi(abi: object) -> bool:
     return abi == "x86"
 
 
+def bounds_note(handle_range: tuple[int, int], reuse_delay: int, x86: bool) -> str:
+    """What a table's repr adds for a handle range that constrains it, and for the x86 ABI."""
+    first, last = handle_range
+    ranged = first != 4 or reuse_delay != REUSE_DELAY
+    note = f", handles {first:#x}..{last:#x}" if ranged else ""
+    return note + (", x86" if x86 else "")
+
+
 class TableBounds(NamedTuple):
     first: int          # the lowest handle value; the n-th slot's value is first + 4 * n
     last: int           # the highest value the range allows
