@@ -1,4 +1,4 @@
-"""Build ws2core._handles from ws2core/_handles.pyx.
+"""Build ws2core._handles from src/ws2core/_handles.pyx.
 
 A failed C compile installs the pure-Python twin instead (ws2core.IMPLEMENTATION then says
 "python", and the test suite refuses to pass unless WS2CORE_PURE_PYTHON=1 asks for the twin
@@ -6,14 +6,25 @@ alone); a Cython error in the .pyx stays fatal, since that is a bug in this repo
 WS2CORE_PURE_PYTHON=1 (exactly "1") skips the extension altogether.
 """
 
-import os
+import importlib.util
 import sys
+from pathlib import Path
 
 from setuptools import Extension, setup
 
 
+def _implementation():
+    """ws2core/_implementation.py, the one reader of WS2CORE_PURE_PYTHON, loaded by path: the
+    package itself cannot be imported before it is built."""
+    path = Path(__file__).resolve().parent / "src" / "ws2core" / "_implementation.py"
+    spec = importlib.util.spec_from_file_location("_ws2core_implementation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def extensions() -> list[Extension]:
-    if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1" or sys.implementation.name != "cpython":
+    if _implementation().pure_python_requested() or sys.implementation.name != "cpython":
         return []
     try:
         from Cython.Build import cythonize
@@ -23,9 +34,9 @@ def extensions() -> list[Extension]:
     compiled = cythonize(
         [Extension(
             "ws2core._handles",
-            ["ws2core/_handles.pyx"],
-            include_dirs=["ws2core/include"],  # <ws2core/ws2spi.h>, shipped for providers too
-            depends=["ws2core/include/ws2core/ws2spi.h", "ws2core/ws2spi.pxd"],
+            ["src/ws2core/_handles.pyx"],
+            include_dirs=["src/ws2core/include"],  # <ws2core/ws2spi.h>, shipped for providers too
+            depends=["src/ws2core/include/ws2core/ws2spi.h", "src/ws2core/ws2spi.pxd"],
         )],
         compiler_directives={"language_level": "3"},
     )

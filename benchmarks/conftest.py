@@ -9,17 +9,15 @@ twin with itself.
 
 from __future__ import annotations
 
-import importlib
-import os
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 import ws2core
+from ws2core import _implementation
 
-CORE_MODULES = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}
-CORES = ["python"] if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1" else ["cython", "python"]
+CORES = _implementation.cores_under_test()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -33,7 +31,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def core(request: pytest.FixtureRequest) -> ModuleType:
     """The implementation module being timed: ws2core._handles or ws2core._handles_py."""
     try:
-        return importlib.import_module(CORE_MODULES[request.param])
+        return _implementation.load(request.param)
     except ImportError as exc:
         missing = exc
     # Failed outside the except block, so the report is the one line below, not a chain.

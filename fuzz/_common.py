@@ -38,7 +38,9 @@ def load(instrument: bool = True) -> None:
     global ws2core, EXPECTED
     if ws2core is not None:
         return
-    if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1":
+    from ws2core import _implementation  # before the instrumented import: it is not fuzzed
+
+    if _implementation.pure_python_requested():
         sys.exit("fuzz: WS2CORE_PURE_PYTHON=1 leaves only the twin; the harnesses compare two cores")
     import importlib
 

@@ -8,8 +8,6 @@ twin alone (exactly "1", as in setup.py and ws2core/__init__.py).
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -18,12 +16,13 @@ from typing import Any
 import pytest
 
 import ws2core
+from ws2core import _implementation
 
 pytest_plugins = ("pytester",)  # tests/test_plugin.py runs pytest on small test files
 
-CORE_MODULES = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}
-PURE_PYTHON_ONLY = os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"
-CORES = ["python"] if PURE_PYTHON_ONLY else ["cython", "python"]
+CORE_MODULES = _implementation.CORE_MODULES
+PURE_PYTHON_ONLY = _implementation.pure_python_requested()
+CORES = _implementation.cores_under_test()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -35,7 +34,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def load_core(name: str) -> ModuleType:
     try:
-        return importlib.import_module(CORE_MODULES[name])
+        return _implementation.load(name)
     except ImportError as exc:
         missing = exc
     # Outside the except block, so the report is one line, not a chained traceback.

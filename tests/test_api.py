@@ -38,13 +38,15 @@ try:  # pytest puts tests/ on sys.path (rootdir-based), so conftest imports as a
     from conftest import CORE_MODULES, CORES, PURE_PYTHON_ONLY, load_core
 except ImportError:  # pragma: no cover - run outside pytest's usual layout
     conftest = None  # type: ignore[assignment]
-    CORE_MODULES = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}
-    PURE_PYTHON_ONLY = os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"
-    CORES = ["python"] if PURE_PYTHON_ONLY else ["cython", "python"]
+    from ws2core import _implementation
+
+    CORE_MODULES = _implementation.CORE_MODULES
+    PURE_PYTHON_ONLY = _implementation.pure_python_requested()
+    CORES = _implementation.cores_under_test()
 
     def load_core(name: str) -> ModuleType:
         try:
-            return importlib.import_module(CORE_MODULES[name])
+            return _implementation.load(name)
         except ImportError as exc:
             pytest.fail(f"{name} core missing ({exc})", pytrace=False)
 

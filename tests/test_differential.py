@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ctypes
 import operator
-import os
 import struct
 from types import SimpleNamespace
 from typing import Any
@@ -49,14 +48,14 @@ from support import Index
 try:  # pytest puts tests/ on sys.path (rootdir-based), so conftest imports as a module
     from conftest import CORES, load_core
 except ImportError:  # pragma: no cover - run outside pytest's usual layout
-    import importlib
 
-    CORES = ["python"] if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1" else ["cython", "python"]
+    from ws2core import _implementation
+
+    CORES = _implementation.cores_under_test()
 
     def load_core(name: str) -> Any:
-        module = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}[name]
         try:
-            return importlib.import_module(module)
+            return _implementation.load(name)
         except ImportError as exc:
             pytest.fail(f"{name} core missing ({exc})", pytrace=False)
 

@@ -59,9 +59,10 @@ from ws2core import (
     WSANOTINITIALISED,
     WinsockError,
 )
+from ws2core import _implementation
 from ws2core.upcalls import UPCALL_FIELDS
 
-PURE_PYTHON_ONLY = os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"  # as tests/conftest.py
+PURE_PYTHON_ONLY = _implementation.pure_python_requested()
 BUILD_PY = Path(__file__).resolve().parent / "native" / "build.py"
 JOIN_TIMEOUT = 60.0 if os.environ.get("WS2CORE_LONG", "") != "1" else 3600.0  # a deadlock fails, not hangs
 NATIVE_SETS = 64
@@ -95,7 +96,7 @@ def ccore() -> ModuleType:
         pytest.skip("native WSPUPCALLTABLE needs the Cython core; WS2CORE_PURE_PYTHON=1 tests "
                     "the pure-Python twin alone")
     try:
-        return importlib.import_module("ws2core._handles")
+        return _implementation.load("cython")
     except ImportError as exc:
         missing = exc
     pytest.fail(f"cython core missing ({missing}); build it with `pip install -e '.[test]'`, or "

@@ -20,14 +20,15 @@ unbuilt) reaches this process.
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
-# As tests/conftest.py (not imported from it: under `pytest .` the name `conftest` may be
-# benchmarks/conftest.py).
-PURE_PYTHON_ONLY = os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"
-CORES = ["python"] if PURE_PYTHON_ONLY else ["cython", "python"]
+from ws2core import _implementation
+
+# Asked of ws2core, as tests/conftest.py does (not imported from it: under `pytest .` the name
+# `conftest` may be benchmarks/conftest.py).
+PURE_PYTHON_ONLY = _implementation.pure_python_requested()
+CORES = _implementation.cores_under_test()
 
 LEAKS = """
 import weakref

@@ -33,7 +33,7 @@ runtime() {  # the shared runtime library of a sanitizer, as the compiler ships 
 ASAN_LIB="$(runtime libasan.so)"
 UBSAN_LIB="$(runtime libubsan.so)"
 
-[[ -f "$ROOT/pyproject.toml" && -f "$ROOT/ws2core/_handles.pyx" ]] ||
+[[ -f "$ROOT/pyproject.toml" && -f "$ROOT/src/ws2core/_handles.pyx" ]] ||
     { echo "sanitize.sh: $ROOT is not the ws2core tree (run tools/sanitize.sh from it)" >&2; exit 2; }
 # The project's files only (tracked, and untracked but not ignored): no build products of the
 # tree, so the compile happens here, instrumented.

@@ -53,6 +53,7 @@ from types import ModuleType, SimpleNamespace
 from typing import IO, Any
 
 import ws2core
+from ws2core import _implementation
 
 CYTHON_CORE = "ws2core._handles"
 TWIN = "ws2core._handles_py"
@@ -66,9 +67,7 @@ _FD_SETSIZE = ws2core.FD_SETSIZE
 _WIDTH = 100  # the width prose is wrapped to
 
 
-def pure_python_requested() -> bool:
-    """WS2CORE_PURE_PYTHON=1: exactly "1", as in setup.py, ws2core/__init__.py and the tests."""
-    return os.environ.get("WS2CORE_PURE_PYTHON", "") == "1"
+pure_python_requested = _implementation.pure_python_requested
 
 
 def load_core() -> tuple[ModuleType | None, str]:

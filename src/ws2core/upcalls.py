@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 import threading
 from operator import index as _index
 
-from . import _handles_py, _waits
+from . import _implementation, _waits
 
 if TYPE_CHECKING:
     from ._handles import HandleTable
@@ -93,13 +93,14 @@ class UpcallTable:
                 f"give UpcallTable a table or the options of a new one "
                 f"({', '.join(sorted(table_options))}), not both"
             )
-        for table_type, (concrete, hot) in _CONCRETE.items():
-            if isinstance(table, table_type):
-                self = cast(UpcallTable, hot.__new__(concrete, table))
-                # setattr: the slot is the concrete class's (this class keeps __slots__ empty so
-                # it can sit beside a core's HotUpcalls), which mypy cannot see from here.
-                setattr(self, "_last_error", threading.local())
-                return self
+        core = _implementation.core_of(table)
+        if core is not None and isinstance(table, core.HandleTable):
+            concrete = _CONCRETE.get(core) or _CONCRETE.setdefault(core, _concrete_class(core))
+            self = cast(UpcallTable, core.HotUpcalls.__new__(concrete, table))
+            # setattr: the slot is the concrete class's (this class keeps __slots__ empty so
+            # it can sit beside a core's HotUpcalls), which mypy cannot see from here.
+            setattr(self, "_last_error", threading.local())
+            return self
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
     def __init__(
@@ -297,8 +298,9 @@ def _fail(lpErrno: Any, result: int, code: int) -> int:
     return result
 
 
-def _concrete_class(core: Any, name: str) -> type:
+def _concrete_class(core: Any) -> type:
     """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
+    name = f"{_implementation.name_of(core).capitalize()}UpcallTable"  # CythonUpcallTable
     namespace: dict[str, Any] = {
         "__slots__": ("_last_error",), "__module__": __name__, "__qualname__": name,
     }
@@ -307,16 +309,7 @@ def _concrete_class(core: Any, name: str) -> type:
     return type(name, (UpcallTable, core.HotUpcalls), namespace)
 
 
-# HandleTable type -> (the UpcallTable subclass serving it, its core's HotUpcalls).  Both
-# cores are served in one process, so the test suite drives each through the same facade.
-_CONCRETE: dict[type, tuple[type, type]] = {
-    _handles_py.HandleTable: (
-        _concrete_class(_handles_py, "PythonUpcallTable"), _handles_py.HotUpcalls),
-}
-try:
-    from . import _handles as _cython_core
-except ImportError:  # the twin alone; ws2core.IMPLEMENTATION says so
-    pass
-else:
-    _CONCRETE[_cython_core.HandleTable] = (
-        _concrete_class(_cython_core, "CythonUpcallTable"), _cython_core.HotUpcalls)
+# Core module -> the UpcallTable subclass serving its tables, made when a table of that core
+# first gets an UpcallTable: both cores can be served in one process (the test suite drives
+# each through the same facade), and a core nobody uses is never imported for it.
+_CONCRETE: dict[Any, type] = {}

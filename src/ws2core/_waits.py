@@ -20,14 +20,16 @@ still needs it ends when its timeout does, as on Windows.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import queue
 import threading
 import time
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio  # imported by wait_async when a coroutine first waits: not by `import ws2core`
 
 # A blocking get() longer than this raises OverflowError; a wait loops instead.
 _LONGEST_BLOCK = min(threading.TIMEOUT_MAX, 3600.0)
@@ -114,6 +116,8 @@ async def wait_async(table: Any, events: Iterable[Any], wait_all: bool, timeout:
     ready = wait_set.ready()
     if ready >= 0 or timeout == 0:
         return _result(ready)
+    import asyncio  # here, not at the top: most users of ws2core never wait from a coroutine
+
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     # The future the coroutine awaits now; a setter in another thread reads it in one step.

@@ -9,16 +9,18 @@ or when the extension was not built).
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from . import constants
+from . import _implementation, constants
 from ._shared import WinsockError
 from .constants import *  # noqa: F403  (the Windows names are the public API)
 from .constants import errorname
+
+IMPLEMENTATION: str
+"""The core in use: ``"cython"`` (ws2core._handles) or ``"python"`` (the pure-Python twin)."""
 
 if TYPE_CHECKING:  # type checkers read _handles.pyi, which both cores follow
     from ._handles import (
@@ -33,24 +35,11 @@ if TYPE_CHECKING:  # type checkers read _handles.pyi, which both cores follow
         Ref,
     )
 else:
-
-    def _chosen_core():  # unseen by type checkers (the branch above is theirs)
-        """The Cython core, or the twin when WS2CORE_PURE_PYTHON=1 or the extension is missing."""
-        if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1":
-            return importlib.import_module("ws2core._handles_py")
-        try:
-            # import_module, not `from . import`: only it raises ModuleNotFoundError naming
-            # the missing module, which tells an absent extension from a broken one.
-            return importlib.import_module("ws2core._handles")
-        except ModuleNotFoundError as missing:
-            if missing.name != "ws2core._handles":
-                raise  # a broken build should be loud, not slow
-            return importlib.import_module("ws2core._handles_py")
-
     # Both cores export the same names (their __all__); bind the chosen core's here.
-    _core = _chosen_core()
+    _core = _implementation.chosen()
     globals().update({name: getattr(_core, name) for name in _core.__all__})
-    del _core, _chosen_core
+    IMPLEMENTATION = _implementation.name_of(_core)
+    del _core
 
 from .upcalls import UpcallTable
 
@@ -64,9 +53,6 @@ def get_include() -> str:
     """
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 
-
-IMPLEMENTATION = "cython" if HandleTable.__module__ == "ws2core._handles" else "python"
-"""The core in use: ``"cython"`` (ws2core._handles) or ``"python"`` (the pure-Python twin)."""
 
 __all__ = [
     "DEFAULT_MAX_HANDLES",

@@ -13,8 +13,6 @@ ws2core itself never imports pytest; only this module does.
 
 from __future__ import annotations
 
-import importlib
-import os
 import reprlib
 from collections.abc import Iterator
 from types import ModuleType
@@ -23,10 +21,11 @@ from typing import Any
 import pytest
 
 import ws2core
+from ws2core import _implementation
 
 __all__ = ["pytest_configure", "upcall_table", "ws2core_core"]
 
-_CORE_MODULES = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}
+_CORE_MODULES = _implementation.CORE_MODULES
 _MARKER = "ws2core_allow_leaks"
 _MAX_REPORTED = 20  # leaked handles listed one per line; the rest are counted
 
@@ -36,7 +35,7 @@ _context_repr.maxother = _context_repr.maxstring = 60
 
 def _cores() -> list[str]:
     # As ws2core and its own suite read it: exactly "1" means the twin alone.
-    return ["python"] if os.environ.get("WS2CORE_PURE_PYTHON", "") == "1" else ["cython", "python"]
+    return _implementation.cores_under_test()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,7 +58,7 @@ def ws2core_core(request: pytest.FixtureRequest) -> ModuleType:
     """
     name: str = request.param
     try:
-        return importlib.import_module(_CORE_MODULES[name])
+        return _implementation.load(name)
     except ModuleNotFoundError as missing:
         if missing.name != _CORE_MODULES[name]:
             raise  # a module the core needs is missing: that is a broken install, say so
