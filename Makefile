@@ -1,0 +1,123 @@
+# ws2core's checks, one target per CI stage, so that one stage can be rerun alone
+# (`make sanitize`, `make python-3.13`).  .ci/run calls them in this order on a fresh machine
+# and times each; CONTRIBUTING.md says what each proves and what it costs.
+#
+#   make system-deps   mingw-w64 (x86_64, i686) and Wine from Debian's packages (root or sudo)
+#   make venv          the README's install: $(VENV) with `pip install -e '.[test,speakeasy]'`
+#   make test          the suite, both cores, the Windows programs included
+#   make bench-smoke   the pytest-benchmark suite in a short mode (every case once, JSON kept)
+#   make demo          --help, --version, the demo and the README's marked examples
+#   make bench         `python -m ws2core bench --quick --json`, then benchmarks/check.py
+#   make fuzz          the atheris harnesses, FUZZ_SECONDS each
+#   make dev-mode      the suite under `python -X dev` with PYTHONMALLOC=debug
+#   make sanitize      the suite against the core built with ASan + UBSan
+#   make dist          the sdist and the wheel (python -m build), their contents checked
+#   make python-3.10   install the sdist on that Python, run its tests from the unpacked sdist
+#   make fallback      install the sdist with a broken C compiler: the twin, never silently
+#
+# Variables: VENV (.venv), PYTHON (python3, for new venvs), WORK (build/ci: throwaway venvs and
+# unpacked sdists), RESULTS (ci-results: JSON and fuzz artefacts), FUZZ_SECONDS (60).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(abspath $(VENV))/bin/python
+WORK ?= $(CURDIR)/build/ci
+RESULTS ?= $(CURDIR)/ci-results
+DIST = $(WORK)/dist
+FUZZ_SECONDS ?= 60
+# The Windows programs ran in `make test`; the later stages prove the core (memory, other
+# Pythons, the fallback) and leave them out by their marker: a deselection named here, not a
+# skip.  They would cost about a minute per stage.
+NOT_EMULATOR = -m "not emulator"
+
+.PHONY: help system-deps venv test bench-smoke demo bench fuzz dev-mode sanitize dist fallback
+
+help:
+	@sed -n '/^#   make/s/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+system-deps:
+	root=(); [[ $$(id -u) -eq 0 ]] || root=(sudo -n)
+	"$${root[@]}" apt-get update -qq
+	"$${root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    gcc-mingw-w64-x86-64-win32 gcc-mingw-w64-i686-win32 wine64 >/dev/null
+	x86_64-w64-mingw32-gcc --version | head -n 1
+	i686-w64-mingw32-gcc --version | head -n 1
+	/usr/lib/wine/wine64 --version   # Debian keeps the 64-bit loader off PATH
+
+venv:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --progress-bar off -e '.[test,speakeasy]'
+	$(PY) tools/ci/check_core.py cython --from $(abspath $(VENV))
+
+test:
+	$(PY) -m pytest
+
+bench-smoke:
+	mkdir -p $(RESULTS)
+	$(PY) -m pytest benchmarks -q --benchmark-max-time=0.02 --benchmark-min-rounds=3 \
+	    --benchmark-warmup=off --benchmark-json=$(RESULTS)/pytest-benchmark.json
+
+demo:
+	mkdir -p $(WORK)
+	$(PY) -m ws2core --help >/dev/null
+	$(PY) -m ws2core --version
+	$(PY) -m ws2core demo >$(WORK)/demo.out
+	cat $(WORK)/demo.out
+	head -n 1 $(WORK)/demo.out | grep -q "core: cython" || { echo "the demo does not report the Cython core" >&2; exit 1; }
+	$(PY) tools/ci/readme_examples.py README.md
+
+bench:
+	mkdir -p $(RESULTS)
+	$(PY) -m ws2core bench --quick --json $(RESULTS)/bench.json
+	$(PY) benchmarks/check.py $(RESULTS)/bench.json
+
+fuzz:
+	$(PY) -m pip install --progress-bar off -q -e '.[fuzz]'
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --artifacts $(RESULTS)/fuzz
+
+dev-mode:
+	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q -p no:cacheprovider $(NOT_EMULATOR)
+
+sanitize:
+	bash tools/sanitize.sh $(NOT_EMULATOR)
+
+# The wheel is built from the sdist, as `python -m build` does by default: a file missing from
+# the sdist fails here, not on a user's machine.
+dist:
+	rm -rf $(DIST)
+	$(PY) -m build --outdir $(DIST)
+	$(PY) tools/ci/check_dist.py $(DIST)
+
+# A Python the package claims (requires-python), in a venv of its own, installs the sdist and
+# runs the tests the sdist carries, from the unpacked sdist: its src/ is not importable there,
+# so they test what pip installed.  --no-cache-dir: a wheel pip built from the same file name
+# earlier (the fallback's, say) must not stand in for this build.
+python-%:
+	interpreter=$$(bash tools/ci/python_of.sh $*)
+	if [[ -z "$$interpreter" ]]; then
+	    echo "SKIPPED: no python$* on this machine" >&2
+	    exit 0
+	fi
+	sdist=$$(bash tools/ci/sdist_of.sh $(DIST))
+	rm -rf $(WORK)/py$*
+	"$$interpreter" -m venv $(WORK)/py$*/venv
+	$(WORK)/py$*/venv/bin/python -m pip install --progress-bar off -q --no-cache-dir "ws2core[test] @ file://$$sdist"
+	tar -C $(WORK)/py$* -xzf "$$sdist"
+	cd $(WORK)/py$*/ws2core-*/
+	$(WORK)/py$*/venv/bin/python $(CURDIR)/tools/ci/check_core.py cython --from $(WORK)/py$*/venv
+	$(WORK)/py$*/venv/bin/python -m pytest -q -p no:cacheprovider $(NOT_EMULATOR)
+
+fallback:
+	sdist=$$(bash tools/ci/sdist_of.sh $(DIST))
+	rm -rf $(WORK)/fallback
+	$(PYTHON) -m venv $(WORK)/fallback/venv
+	FB=$(WORK)/fallback/venv/bin/python
+	CC=false $$FB -m pip install --progress-bar off --no-cache-dir "ws2core[test] @ file://$$sdist"
+	tar -C $(WORK)/fallback -xzf "$$sdist"
+	cd $(WORK)/fallback/ws2core-*/
+	bash $(CURDIR)/tools/ci/fallback.sh $$FB $(NOT_EMULATOR)

@@ -1,0 +1,87 @@
+"""What each public module loads when imported alone, in a fresh interpreter.
+
+``import ws2core`` loads one core (the one in use: the twin only when it is that core) and none
+of the upper layers (provider, ws2_32, guest, adapters, the bench) nor asyncio, which only a
+coroutine that waits needs.  Each upper layer loads the layers below it and nothing above: the
+layering of DESIGN.md §3, checked where a stray import would break it.  Each case runs in a
+subprocess, since this process has long imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ws2core import _implementation
+
+CORE_MODULES = set(_implementation.CORE_MODULES.values())
+UPPER_LAYERS = ("ws2core.provider", "ws2core.ws2_32", "ws2core.guest", "ws2core.adapters",
+                "ws2core.bench", "ws2core._bench", "ws2core.demo")
+
+# module imported alone -> prefixes of the modules it must not load.  Every submodule runs
+# ws2core/__init__.py first, so each of them loads the core in use too, and only that one.
+MUST_NOT_LOAD = {
+    "ws2core": (*UPPER_LAYERS, "asyncio", "socket", "selectors"),
+    "ws2core.constants": (*UPPER_LAYERS, "asyncio"),
+    "ws2core.structs": (*UPPER_LAYERS, "asyncio"),
+    "ws2core.upcalls": (*UPPER_LAYERS, "asyncio"),
+    "ws2core.provider": ("ws2core.ws2_32", "ws2core.guest", "ws2core.adapters", "ws2core.bench",
+                         "ws2core._bench", "speakeasy"),
+    "ws2core.pytest_plugin": (*UPPER_LAYERS, "asyncio"),
+}
+
+PROBE = """
+import json, sys
+before = set(sys.modules)
+import importlib
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def loaded_by(module: str, pure_python: bool) -> list[str]:
+    env = dict(os.environ)
+    env.pop(_implementation.ENVIRONMENT_VARIABLE, None)
+    if pure_python:
+        env[_implementation.ENVIRONMENT_VARIABLE] = "1"
+    out = subprocess.run([sys.executable, "-c", PROBE, module], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    loaded: list[str] = json.loads(out)
+    return loaded
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["default", "pure_python"])
+@pytest.mark.parametrize("module", sorted(MUST_NOT_LOAD))
+def test_a_module_alone_loads_one_core_and_nothing_above_it(module: str, pure_python: bool) -> None:
+    if not pure_python and _implementation.pure_python_requested():
+        pytest.skip("WS2CORE_PURE_PYTHON=1: the Cython core is not under test (it may not be built)")
+    loaded = loaded_by(module, pure_python)
+    assert module in loaded
+    stray = [name for name in loaded for prefix in MUST_NOT_LOAD[module] if _matches(name, prefix)]
+    assert stray == [], f"import {module} loaded {stray}"
+    cores = sorted(CORE_MODULES.intersection(loaded))
+    assert cores == [_implementation.CORE_MODULES["python" if pure_python else "cython"]]
+
+
+def test_waits_without_a_coroutine_never_load_asyncio() -> None:
+    """wait_async imports asyncio when a coroutine first waits; threads and upcalls never do."""
+    probe = """
+import sys
+import ws2core
+up = ws2core.UpcallTable()
+err = ws2core.Ref()
+e = up.WPUCreateEvent(err)
+assert up.table.wait([e], timeout=0) is None
+up.WPUSetEvent(e, err)
+assert up.WSAWaitForMultipleEvents(1, [e], False, 0, False) == ws2core.WSA_WAIT_EVENT_0
+assert "asyncio" not in sys.modules, sorted(m for m in sys.modules if m.startswith("asyncio"))
+"""
+    subprocess.run([sys.executable, "-c", probe], check=True)
