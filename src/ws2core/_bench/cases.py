@@ -352,9 +352,11 @@ POLL_CASES = [
     _poll("wait poll 64 last set", "t.wait(ev_last, timeout=0)",
           "t.wait(ev_last, timeout=0) == 63", frozenset({PYTEST})),
     _poll("WSAWait poll 64", "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0)",
-          "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0) == 258"),
+          
+          "up.WSAWaitForMultipleEvents(64, ev, 0, 0, 0) == 258 and up.WSAGetLastError() == 0"),
     _poll("WSAWait poll 64 last set", "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0)",
-          "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0) == 63"),
+          
+          "up.WSAWaitForMultipleEvents(64, ev_last, 0, 0, 0) == 63 and up.WSAGetLastError() == 0"),
     # The handles in a C WSAEVENT[64], as a C caller holds them.
     _poll("WSAWait poll 64 ctypes", "up.WSAWaitForMultipleEvents(64, c_ev, 0, 0, 0)",
           "up.WSAWaitForMultipleEvents(64, c_ev, 0, 0, 0) == 258", frozenset({PYTEST})),
@@ -463,3 +465,9 @@ def all_cases(tiers: tuple[int, ...] = TIERS, batch: int = BATCH_SIZE) -> list[C
 def section(cases: list[Case], key: str, runs: str = REPORT) -> list[Case]:
     """The cases of one section that run in ``runs``, in their order."""
     return [case for case in cases if case.section == key and runs in case.runs]
+
+
+def floors(cases: list[Case]) -> list[tuple[Case, str]]:
+    """Each floor of ``cases`` with each group it stands beside, once (pytest-benchmark shows
+    a floor in every group, as the report shows one in every table)."""
+    return list(dict.fromkeys((c.floor, c.group_name) for c in cases if c.floor is not None))
