@@ -24,7 +24,7 @@ import json
 import sys
 from typing import Any
 
-FORMAT = "ws2core-bench/1"  # what ws2core/_bench.py writes
+FORMAT = "ws2core-bench/1"  # what ws2core/_bench/report.py writes
 
 
 def gate(op: str, threshold: float) -> float:

@@ -1,5 +1,10 @@
 """Fixtures for the benchmarks: each operation timed on both cores, as the tests run them.
 
+The timed cases are the report's own (``ws2core._bench.cases``, the one list that ``python -m
+ws2core bench`` reads too): a file here parametrizes over its section's cases and their floors
+and hands each to ``time_case``; what only pytest-benchmark times (the provider's sockets, the
+native table from C, the wake-up latencies) is written in its file.
+
 Self-contained on purpose (tests/conftest.py is not imported): ``python -m pytest benchmarks``
 must not depend on the test tree.  The core choice follows the same rule as setup.py,
 ws2core/__init__.py and tests/conftest.py: WS2CORE_PURE_PYTHON=1 (exactly "1") times the twin
@@ -9,6 +14,7 @@ twin with itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +22,8 @@ import pytest
 
 import ws2core
 from ws2core import _implementation
+from ws2core._bench import timing
+from ws2core._bench.cases import CYTHON, Case, floors
 
 CORES = _implementation.cores_under_test()
 
@@ -53,12 +61,48 @@ def upcalls(table: Any) -> ws2core.UpcallTable:
     return ws2core.UpcallTable(table)
 
 
-@pytest.fixture
-def full_set(core: ModuleType, table: Any) -> tuple[Any, int, int]:
-    """(a full 64-entry FdSet of live sockets, its 64th entry, a live socket not in it).
+TimeCase = Callable[..., None]
 
-    The hit is the last entry so that hit and miss both scan the whole set: the figures then
-    compare the scan, not where the match happens to sit.
-    """
-    socks = [table.create_socket(7) for _ in range(ws2core.FD_SETSIZE + 1)]
-    return core.FdSet(socks[:-1]), socks[-2], socks[-1]
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``case`` runs over the module's CASES, ``floor, group`` over their floors and groups."""
+    cases: list[Case] = getattr(metafunc.module, "CASES", [])
+    if "case" in metafunc.fixturenames:
+        metafunc.parametrize("case", cases, ids=str)
+    if "floor" in metafunc.fixturenames:
+        metafunc.parametrize(("floor", "group"), floors(cases), ids=str)
+
+
+@pytest.fixture(scope="module")
+def case_names() -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
+    """The names each case fixture built, per core, shared by a file's cases as the report
+    shares them by a table's (the scaling tiers are built once per core, not per test)."""
+    built: dict[tuple[str, str], dict[str, Any]] = {}
+    yield built
+    built.clear()
+
+
+@pytest.fixture
+def time_case(benchmark: Any, case_names: dict[tuple[str, str], dict[str, Any]]) -> TimeCase:
+    """``time_case(case, core)``: check the case on ``core``, time it, check it again;
+    ``time_case(floor, None, group, beside)``: the floor over the twin's names in ``group``,
+    through a wrapper function when a case of ``beside`` in that group needs one."""
+
+    def run(case: Case, core: ModuleType | None, group: str = "", beside: list[Case] = []) -> None:
+        if core is not None and case.applies == CYTHON and _implementation.name_of(core) != "cython":
+            pytest.skip(f"{case.name}: the Cython core only")
+        core = core or _implementation.load("python")  # a floor: the twin is always there
+        key = (case.fixture.key, core.__name__)
+        if key not in case_names:
+            case_names[key] = case.fixture.build(core)
+        names = case_names[key]
+        if not case.available(names):
+            pytest.skip(f"{core.__name__} has no {', '.join(case.needs)} yet")
+        assert eval(case.check, dict(names)), f"{case.name}: {case.check}"  # noqa: S307
+        benchmark.group = group or case.group_name
+        wrap = any(timing.needs_wrapper(c) for c in beside if c.group_name == group)
+        function, arguments = timing.benchmark_call(case, names, wrap)
+        benchmark(function, *arguments)
+        assert eval(case.check, dict(names)), f"{case.name} after timing: {case.check}"  # noqa: S307
+
+    return run

@@ -4,8 +4,9 @@ Two kinds of figure:
 
 - **Poll** (group "WSAWaitForMultipleEvents poll 64"): a timeout-0 wait on 64 events, none
   signalled (WSA_WAIT_TIMEOUT) or only the last (WSA_WAIT_EVENT_0 + 63, so the scan runs the
-  whole array either way), through the upcall and through ``table.wait``, on both cores, with
-  the C-call floor in the group as test_bench_core.py has it.
+  whole array either way), through the upcall (the handles in a list, or in a C WSAEVENT[64])
+  and through ``table.wait``, on both cores, with the C-call floor in the group: the report's
+  cases (``ws2core._bench.cases``).
 - **Wake-up latency** (groups "wake-up latency thread" and "wake-up latency asyncio"): a
   waiter blocked in another thread (``table.wait``, ``WSAWaitForMultipleEvents``) or in a
   coroutine on an event loop running in another thread (``wait_async``); this thread sets the
@@ -36,7 +37,6 @@ between modes with no change in ws2core; compare cores by the floor and the tail
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import math
 import queue
 import statistics
@@ -50,14 +50,9 @@ from typing import Any
 import pytest
 
 import ws2core
-from ws2core import (
-    WSA_INFINITE,
-    WSA_MAXIMUM_WAIT_EVENTS,
-    WSA_WAIT_EVENT_0,
-    WSA_WAIT_TIMEOUT,
-)
+from ws2core import WSA_INFINITE, WSA_WAIT_EVENT_0
+from ws2core._bench.cases import PYTEST, WAITS, Case, all_cases, section
 
-POLL_GROUP = "WSAWaitForMultipleEvents poll 64"
 THREAD_GROUP = "wake-up latency thread"
 ASYNC_GROUP = "wake-up latency asyncio"
 
@@ -69,53 +64,17 @@ ANSWER_TIMEOUT = 10.0  # a lost wake-up fails the test instead of hanging the ru
 
 
 # --------------------------------------------------------------------------------------
-# poll
+# poll: the report's table 7 (ws2core._bench.cases), with the polls only pytest times
+
+CASES = section(all_cases(), WAITS, PYTEST)
 
 
-@pytest.fixture
-def events64(table: Any) -> list[int]:
-    """64 fresh events of ``table``, none signalled."""
-    return [table.create_event() for _ in range(WSA_MAXIMUM_WAIT_EVENTS)]
+def test_case(time_case: Callable[..., None], core: ModuleType, case: Case) -> None:
+    time_case(case, core)
 
 
-@pytest.mark.parametrize("signalled", ["none", "last"])
-@pytest.mark.benchmark(group=POLL_GROUP)
-def test_wsawait_poll(
-    benchmark: Any, upcalls: ws2core.UpcallTable, events64: list[int], signalled: str
-) -> None:
-    expected = WSA_WAIT_TIMEOUT
-    if signalled == "last":
-        upcalls.table.set_event(events64[-1])
-        expected = WSA_WAIT_EVENT_0 + WSA_MAXIMUM_WAIT_EVENTS - 1
-    result = benchmark(upcalls.WSAWaitForMultipleEvents, 64, events64, False, 0, False)
-    assert result == expected
-    assert upcalls.WSAGetLastError() == 0  # success and timeout leave the last error alone
-
-
-@pytest.mark.benchmark(group=POLL_GROUP)
-def test_wsawait_poll_ctypes(
-    benchmark: Any, upcalls: ws2core.UpcallTable, events64: list[int]
-) -> None:
-    """The same poll, none signalled, with the handles in a C WSAEVENT[64] (ctypes)."""
-    array = (ctypes.c_void_p * WSA_MAXIMUM_WAIT_EVENTS)(*events64)
-    result = benchmark(upcalls.WSAWaitForMultipleEvents, 64, array, False, 0, False)
-    assert result == WSA_WAIT_TIMEOUT
-
-
-@pytest.mark.parametrize("signalled", ["none", "last"])
-@pytest.mark.benchmark(group=POLL_GROUP)
-def test_table_wait_poll(benchmark: Any, table: Any, events64: list[int], signalled: str) -> None:
-    expected = None
-    if signalled == "last":
-        table.set_event(events64[-1])
-        expected = WSA_MAXIMUM_WAIT_EVENTS - 1
-    assert benchmark(table.wait, events64, timeout=0) == expected
-
-
-@pytest.mark.benchmark(group=POLL_GROUP)
-def test_poll_floor(benchmark: Any) -> None:
-    """The C-call floor of test_bench_core.py, in this group."""
-    assert benchmark(abs, 4) == 4
+def test_floor(time_case: Callable[..., None], floor: Case, group: str) -> None:
+    time_case(floor, None, group, CASES)
 
 
 # --------------------------------------------------------------------------------------
