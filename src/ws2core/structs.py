@@ -6,13 +6,19 @@ padding before 8-byte SOCKETs, on x86 none before 4-byte ones, so in both the he
 SOCKET wide and entry ``i`` starts at ``socket_size * (i + 1)``.  The Cython core knows the
 same layouts in C (its tests check that the two agree); everything written in Python reads
 them here.
+
+Below them: the structures socket calls take (TIMEVAL, WSANETWORKEVENTS, as ctypes) and the
+sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``unpack_sockaddr``).
 """
 
 from __future__ import annotations
 
 import ctypes
+import socket
 import struct
-from typing import NamedTuple
+from typing import Any, Final, NamedTuple
+
+from .constants import AF_INET, AF_INET6, FD_MAX_EVENTS
 
 
 class FdSetLayout(NamedTuple):
@@ -58,3 +64,72 @@ FD_SET_LAYOUTS = {
     "x64": FdSetLayout("x64", 8, "Q"),
     "x86": FdSetLayout("x86", 4, "I"),
 }
+
+
+# --------------------------------------------------------------------------------------
+# The structures of socket calls, in the host's ABI (both fields are 32-bit on every Windows,
+# so these ctypes layouts are also the guest's).
+
+
+class TIMEVAL(ctypes.Structure):
+    """winsock2.h's ``struct timeval`` (two 32-bit longs, as on Windows), for select and WSPSelect."""
+
+    _fields_ = [("tv_sec", ctypes.c_int32), ("tv_usec", ctypes.c_int32)]
+
+
+class WSANETWORKEVENTS(ctypes.Structure):
+    """winsock2.h's WSANETWORKEVENTS (44 bytes), filled by WSPEnumNetworkEvents.
+
+    ``lNetworkEvents`` holds the FD_* bits recorded; ``iErrorCode[FD_X_BIT]`` the error code
+    that came with FD_X (0, or WSAECONNREFUSED for a failed FD_CONNECT, say).
+    """
+
+    _fields_ = [
+        ("lNetworkEvents", ctypes.c_int32),
+        ("iErrorCode", ctypes.c_int32 * FD_MAX_EVENTS),
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# sockaddr codecs: Windows SOCKADDR_IN / SOCKADDR_IN6 bytes <-> Python address tuples, ``(host,
+# port)`` for AF_INET and ``(host, port, flowinfo, scope_id)`` for AF_INET6, with a numeric host.
+# The family is little-endian as every Windows field, the port and flowinfo in network order.
+# These only encode and decode; which Winsock error a malformed argument gets is the caller's
+# (each WSP function says its own).
+
+SOCKADDR_SIZE: Final[dict[int, int]] = {AF_INET: 16, AF_INET6: 28}
+"""Windows address family -> bytes of its sockaddr (SOCKADDR_IN, SOCKADDR_IN6)."""
+
+
+def sockaddr_family(data: bytes | memoryview) -> int:
+    """The address family a sockaddr names in its first field (``u_short sa_family``)."""
+    return int.from_bytes(data[0:2], "little")
+
+
+def pack_sockaddr(family: int, address: tuple[Any, ...]) -> bytes:
+    """The Windows SOCKADDR_IN / SOCKADDR_IN6 bytes of an address tuple (a host's IPv6 tuple
+    may name its scope after the host, ``"fe80::1%eth0"``: Windows has it in scope_id only)."""
+    port: bytes = address[1].to_bytes(2, "big")
+    if family == AF_INET:
+        packed = socket.inet_pton(socket.AF_INET, address[0])
+        return struct.pack("<H", AF_INET) + port + packed + bytes(8)
+    host = address[0].split("%", 1)[0]
+    packed = socket.inet_pton(socket.AF_INET6, host)
+    flowinfo: bytes = address[2].to_bytes(4, "big")
+    return struct.pack("<H", AF_INET6) + port + flowinfo + packed + struct.pack("<I", address[3])
+
+
+def unpack_sockaddr(data: bytes | memoryview) -> tuple[Any, ...]:
+    """The address tuple of a SOCKADDR_IN or SOCKADDR_IN6, of the family its first field names.
+
+    ValueError for another family, or fewer bytes than the family's sockaddr.
+    """
+    family = sockaddr_family(data)
+    if family not in SOCKADDR_SIZE or len(data) < SOCKADDR_SIZE[family]:
+        raise ValueError(f"not a SOCKADDR_IN or SOCKADDR_IN6: family {family}, {len(data)} bytes")
+    port = int.from_bytes(data[2:4], "big")
+    if family == AF_INET:
+        return (socket.inet_ntop(socket.AF_INET, data[4:8]), port)
+    flowinfo = int.from_bytes(data[4:8], "big")
+    scope_id = int.from_bytes(data[24:28], "little")
+    return (socket.inet_ntop(socket.AF_INET6, data[8:24]), port, flowinfo, scope_id)

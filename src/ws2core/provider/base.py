@@ -1,0 +1,170 @@
+"""What every concern of the provider shares: the per-socket state and the calling convention.
+
+``ProviderSocket`` is the context each SOCKET carries in the upcall table; ``_ProviderBase``
+holds the provider-wide state (the table it serves, its lock, its sockets, its reactor) and
+finds the socket behind a handle for a WSP call (``_enter``/``_leave``/``_call``), mapping a
+WinsockError or host OSError to the call's failure.  The concerns are mixins over it
+(sockets, transfer, options, select, events), assembled in ``ws2core.provider``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from operator import index as _index
+from typing import TYPE_CHECKING, Any, Final
+
+from .. import Ref
+from .. import upcalls as _upcalls
+from .._shared import require_out_parameter
+from ..constants import (
+    AF_INET,
+    FD_MAX_EVENTS,
+    INVALID_SOCKET,
+    SOCK_STREAM,
+    WSAEINTR,
+    WSAENOTSOCK,
+    WSANOTINITIALISED,
+)
+from .errors import winsock_error
+
+if TYPE_CHECKING:
+    from .events import _Reactor
+
+_CANCEL_CHECK: Final = 0.5  # seconds: how often a blocked call looks whether it was closed
+
+# Connection states of a stream socket (a datagram socket is always DATAGRAM).
+UNCONNECTED: Final = "unconnected"
+CONNECTING: Final = "connecting"
+CONNECTED: Final = "connected"
+LISTENING: Final = "listening"
+DATAGRAM: Final = "datagram"
+
+
+class ProviderSocket:
+    """What the provider keeps per socket: the context of its SOCKET in the upcall table.
+
+    ``host`` is the host socket (always non-blocking at the host: the provider blocks in
+    its own waits, so a close can interrupt them); ``state`` one of "unconnected",
+    "connecting", "connected", "listening" (stream) or "datagram".  The event-select fields
+    follow WSAEventSelect: ``event`` and ``network_events`` (the FD_* mask) as associated,
+    ``recorded`` and ``error_codes`` as WSPEnumNetworkEvents will report them, and
+    ``held``: events recorded and not yet re-enabled by their re-enabling call (a new
+    WSPEventSelect does not re-enable them); ``connect_owed``: the error of a connect that
+    finished while FD_CONNECT was not wanted (-1: none), recorded when it is.
+    """
+
+    __slots__ = (
+        "provider", "handle", "host", "family", "type", "state", "nonblocking", "closed",
+        "users", "peer_closed", "shut_send", "shut_receive", "pending_error",
+        "receive_timeout", "send_timeout", "event", "network_events", "recorded",
+        "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
+        "stream_error",
+        "__weakref__",
+    )
+
+    def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
+                 type: int, state: str) -> None:
+        self.provider = provider
+        self.handle = INVALID_SOCKET
+        self.host = host
+        self.family = family
+        self.type = type
+        self.state = state
+        self.nonblocking = False
+        self.closed = False
+        self.users = 0             # WSP calls in progress; the host socket closes at 0
+        self.peer_closed = False   # end of stream or reset seen
+        self.shut_send = False
+        self.shut_receive = False
+        self.pending_error = 0     # SO_ERROR: a failed non-blocking connect's code
+        self.receive_timeout = 0   # SO_RCVTIMEO, ms; 0 = none
+        self.send_timeout = 0
+        self.event = 0
+        self.network_events = 0
+        self.recorded = 0
+        self.error_codes = [0] * FD_MAX_EVENTS
+        self.held = 0
+        self.connect_owed = -1
+        self.read_parked = False   # readable, but nothing to record until the next receive
+        self.interest = 0          # selector events the reactor should watch
+        self.watched = False       # ever handed to the reactor: it must let go before close
+        self.stream_error = 0      # a reset the reactor saw first; receives report it
+
+    def __repr__(self) -> str:
+        kind = "TCP" if self.type == SOCK_STREAM else "UDP"
+        family = "IPv4" if self.family == AF_INET else "IPv6"
+        flags = " closed" if self.closed else ""
+        return f"<ProviderSocket {self.handle:#x} {kind}/{family} {self.state}{flags}>"
+
+
+class _ProviderBase:
+    """The provider's own state, and a WSP call's way to the socket behind its handle."""
+
+    def __init__(self, catalog_entry_id: int = 1001) -> None:
+        self.catalog_entry_id = _index(catalog_entry_id)
+        if not 0 <= self.catalog_entry_id <= 0xFFFFFFFF:
+            raise ValueError(f"catalog_entry_id must be a DWORD, not {self.catalog_entry_id}")
+        self.upcalls: _upcalls.UpcallTable | None = None
+        self._startups = 0
+        self._lock = threading.Lock()
+        self._sockets: set[ProviderSocket] = set()
+        self._reactor: _Reactor | None = None
+
+    def __repr__(self) -> str:
+        with self._lock:
+            count, reactor = len(self._sockets), self._reactor is not None
+        where = "not started" if self.upcalls is None else f"{count} sockets"
+        return (f"<HostSocketProvider catalog entry {self.catalog_entry_id}: {where}"
+                f"{', reactor running' if reactor else ''}>")
+
+    # --- finding a socket: the context of its handle
+
+    def _enter(self, s: Any, lpErrno: Any) -> ProviderSocket | None:
+        """The socket behind handle ``s``, counted as in use; None with lpErrno written."""
+        upcalls = self.upcalls
+        if upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return None
+        context = Ref()
+        if upcalls.WPUQuerySocketHandleContext(s, context, lpErrno) != 0:
+            return None  # WSAENOTSOCK is in lpErrno already
+        sock = context.value
+        with self._lock:
+            if sock.__class__ is not ProviderSocket or sock.provider is not self or sock.closed:
+                lpErrno.value = WSAENOTSOCK  # another provider's socket, or closing now
+                return None
+            sock.users += 1
+        return sock
+
+    def _leave(self, sock: ProviderSocket) -> None:
+        with self._lock:
+            sock.users -= 1
+            last = sock.closed and sock.users == 0
+        if last:
+            sock.host.close()
+
+    @staticmethod
+    def _is_bound(sock: ProviderSocket) -> bool:
+        return bool(sock.host.getsockname()[1])  # every bound socket has a port
+
+    # Blocking: the host socket is in the Windows socket's mode, so a blocking call sleeps in
+    # the host's kernel without the GIL, as a raw socket would.  A close from another thread
+    # shuts the host socket down, which wakes it; the call then reports WSAEINTR, here.
+
+    def _call(self, s: Any, lpErrno: Any, failure: int, body: Callable[..., int], *args: Any) -> int:
+        """Run ``body(sock, *args)`` on the socket behind ``s``; a WinsockError or a host
+        OSError becomes ``failure`` with its code in lpErrno."""
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self._enter(s, lpErrno)
+        if sock is None:
+            return failure
+        try:
+            return body(sock, *args)
+        except OSError as error:
+            # A host error after a close in another thread is that close's doing.
+            lpErrno.value = WSAEINTR if sock.closed else winsock_error(error)
+            return failure
+        finally:
+            self._leave(sock)

@@ -1,0 +1,462 @@
+"""Socket lifecycle: start-up and clean-up, making, binding, listening, accepting, connecting,
+shutting down and closing sockets, and their names (WSPStartup ... WSPGetPeerName).
+
+A socket's state (``ProviderSocket.state``) changes here, and each change is told to the
+network-event side it inherits (FD_CONNECT and FD_ACCEPT records, the reactor's interest).
+Sending and receiving are in ``transfer``.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from operator import index as _index
+from typing import Any, Final
+
+from .. import Ref
+from .. import upcalls as _upcalls
+from .._shared import WinsockError, require_out_parameter
+from ..constants import (
+    AF_INET6,
+    CF_ACCEPT,
+    CF_REJECT,
+    FD_ACCEPT,
+    FD_CONNECT_BIT,
+    INVALID_SOCKET,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    SD_BOTH,
+    SD_RECEIVE,
+    SD_SEND,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    SOCKET_ERROR,
+    WSAEADDRNOTAVAIL,
+    WSAEAFNOSUPPORT,
+    WSAEALREADY,
+    WSAECONNREFUSED,
+    WSAEFAULT,
+    WSAEINTR,
+    WSAEINVAL,
+    WSAEISCONN,
+    WSAENOTCONN,
+    WSAENOTSOCK,
+    WSAEOPNOTSUPP,
+    WSAEPROTONOSUPPORT,
+    WSAEPROTOTYPE,
+    WSAESOCKTNOSUPPORT,
+    WSAETIMEDOUT,
+    WSAEWOULDBLOCK,
+    WSANOTINITIALISED,
+)
+from .arguments import (
+    _HOST_FAMILY,
+    _check_address_out,
+    _parse_address,
+    _store_address,
+    _unreachable,
+    _windows_address,
+)
+from .base import (
+    CONNECTED,
+    CONNECTING,
+    DATAGRAM,
+    LISTENING,
+    UNCONNECTED,
+    ProviderSocket,
+)
+from .errors import HOST_ERRORS, winsock_error
+from .events import _Events
+from .options import _set_host_timeouts
+
+_HOST_TYPE: Final = {SOCK_STREAM: socket.SOCK_STREAM, SOCK_DGRAM: socket.SOCK_DGRAM}
+_PROTOCOL_OF_TYPE: Final = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}
+_SHUTDOWN_HOW: Final = {SD_RECEIVE: socket.SHUT_RD, SD_SEND: socket.SHUT_WR, SD_BOTH: socket.SHUT_RDWR}
+# What a non-blocking connect may learn at once that Windows reports only later.
+_LATE_CONNECT_ERRORS: Final = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH,
+                               errno.ETIMEDOUT}
+
+
+class _Sockets(_Events):
+    """Start-up, clean-up and each socket's life from WSPSocket to WSPCloseSocket."""
+
+    # --- start-up and clean-up
+
+    def WSPStartup(self, UpcallTable: _upcalls.UpcallTable, /) -> int:
+        """Start serving ``UpcallTable`` (a ``ws2core.UpcallTable``); returns 0.
+
+        As on Windows, start-ups are counted and each needs its WSPCleanup; a start-up with
+        another table while one is served returns WSAEINVAL (the error code is the result:
+        WSPStartup has no lpErrno).
+        """
+        if not isinstance(UpcallTable, _upcalls.UpcallTable):
+            raise TypeError(f"WSPStartup takes a ws2core.UpcallTable, not {type(UpcallTable).__name__}")
+        with self._lock:
+            if self.upcalls is not None and self.upcalls is not UpcallTable:
+                return WSAEINVAL
+            self.upcalls = UpcallTable
+            self._startups += 1
+        return 0
+
+    def WSPCleanup(self, lpErrno: Any, /) -> int:
+        """End one WSPStartup; the last one closes every open socket and stops the reactor.
+
+        0, or SOCKET_ERROR with WSANOTINITIALISED when there was no start-up to end.
+        """
+        require_out_parameter(lpErrno, "lpErrno")
+        with self._lock:
+            if self._startups == 0:
+                lpErrno.value = WSANOTINITIALISED
+                return SOCKET_ERROR
+            self._startups -= 1
+            last = self._startups == 0
+        if last:
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        """Close every socket this provider still has and stop its reactor, whatever the
+        start-up count (what leaving a ``with`` block does)."""
+        with self._lock:
+            sockets = sorted(self._sockets, key=lambda sock: sock.handle)
+        for sock in sockets:
+            self._close(sock)
+        with self._lock:
+            reactor, self._reactor = self._reactor, None
+            self.upcalls = None
+            self._startups = 0
+        if reactor is not None:
+            reactor.stop()
+
+    # --- WSP functions
+
+    def WSPSocket(self, af: Any, type: Any, protocol: Any, lpProtocolInfo: Any, g: Any,
+                  dwFlags: Any, lpErrno: Any, /) -> int:
+        """Create a socket: a new SOCKET, or INVALID_SOCKET.
+
+        ``af`` AF_INET or AF_INET6 (else WSAEAFNOSUPPORT); ``type`` SOCK_STREAM or SOCK_DGRAM
+        (else WSAESOCKTNOSUPPORT); ``protocol`` 0 or the type's own (IPPROTO_TCP,
+        IPPROTO_UDP; the other one: WSAEPROTOTYPE; anything else: WSAEPROTONOSUPPORT); ``g``
+        0 (socket groups are not supported: WSAEINVAL).  ``lpProtocolInfo`` and ``dwFlags``
+        are accepted and not used.  The handle comes from WPUCreateSocketHandle with the
+        socket's ProviderSocket as its context; a full table gives WSAENOBUFS, and no host
+        socket is left open.  The socket starts blocking.
+        """
+        require_out_parameter(lpErrno, "lpErrno")
+        family, kind, proto, group = _index(af), _index(type), _index(protocol), _index(g)
+        upcalls = self.upcalls
+        code = 0
+        if upcalls is None:
+            code = WSANOTINITIALISED
+        elif family not in _HOST_FAMILY:
+            code = WSAEAFNOSUPPORT
+        elif kind not in _HOST_TYPE:
+            code = WSAESOCKTNOSUPPORT
+        elif proto not in (0, _PROTOCOL_OF_TYPE[kind]):
+            code = WSAEPROTOTYPE if proto in _PROTOCOL_OF_TYPE.values() else WSAEPROTONOSUPPORT
+        elif group != 0:
+            code = WSAEINVAL
+        if code:
+            lpErrno.value = code
+            return INVALID_SOCKET
+        assert upcalls is not None
+        try:
+            host = socket.socket(_HOST_FAMILY[family], _HOST_TYPE[kind])
+        except OSError as error:
+            lpErrno.value = winsock_error(error)
+            return INVALID_SOCKET
+        if family == AF_INET6:  # Windows' default; Linux makes dual-stack sockets
+            host.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock = ProviderSocket(self, host, family, kind, DATAGRAM if kind == SOCK_DGRAM else UNCONNECTED)
+        return self._adopt(upcalls, sock, lpErrno)
+
+    def _adopt(self, upcalls: _upcalls.UpcallTable, sock: ProviderSocket, lpErrno: Any) -> int:
+        """Give a new socket its handle from Ws2_32; on failure close the host socket."""
+        try:
+            handle = upcalls.WPUCreateSocketHandle(self.catalog_entry_id, sock, lpErrno)
+        except BaseException:
+            sock.host.close()
+            raise
+        if handle == INVALID_SOCKET:
+            sock.host.close()  # WSAENOBUFS is in lpErrno
+            return INVALID_SOCKET
+        sock.handle = handle
+        with self._lock:
+            self._sockets.add(sock)
+        if sock.network_events:
+            self._start_reactor()
+            self._update_interest(sock)
+        return handle
+
+    def WSPBind(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
+        """Bind to a local address: 0, or SOCKET_ERROR.
+
+        ``name`` is an address tuple or Windows sockaddr bytes (ws2core.provider's docstring).  Already
+        bound: WSAEINVAL; another family or a malformed address: WSAEFAULT; in use:
+        WSAEADDRINUSE; not an address of this host: WSAEADDRNOTAVAIL.
+        """
+        return self._call(s, lpErrno, SOCKET_ERROR, self._bind, name, namelen)
+
+    def _bind(self, sock: ProviderSocket, name: Any, namelen: Any) -> int:
+        address = _parse_address(name, namelen, sock.family, WSAEFAULT)
+        if self._is_bound(sock):
+            raise WinsockError(WSAEINVAL, "the socket is already bound")
+        sock.host.bind(address)
+        return 0
+
+    def WSPListen(self, s: Any, backlog: Any, lpErrno: Any, /) -> int:
+        """Listen for connections: 0, or SOCKET_ERROR.
+
+        A datagram socket: WSAEOPNOTSUPP; not bound: WSAEINVAL; connected: WSAEISCONN.
+        Listening again changes the backlog only.  ``backlog`` is clamped as Windows clamps
+        it (SOMAXCONN means the host's maximum).
+        """
+        depth = _index(backlog)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._listen, depth)
+
+    def _listen(self, sock: ProviderSocket, backlog: int) -> int:
+        if sock.type != SOCK_STREAM:
+            raise WinsockError(WSAEOPNOTSUPP)
+        self._resolve_connect(sock)
+        if sock.state in (CONNECTED, CONNECTING):
+            raise WinsockError(WSAEISCONN)
+        if not self._is_bound(sock):
+            raise WinsockError(WSAEINVAL, "listen before bind")
+        sock.host.listen(max(0, min(backlog, socket.SOMAXCONN)))
+        with self._lock:
+            sock.state = LISTENING
+        self._update_interest(sock)
+        return 0
+
+    def WSPAccept(self, s: Any, addr: Any, addrlen: Any, lpfnCondition: Any,
+                  dwCallbackData: Any, lpErrno: Any, /) -> int:
+        """Accept a connection: the new SOCKET, or INVALID_SOCKET.
+
+        ``addr`` (None, a Ref, or a writable buffer) receives the peer's address and
+        ``addrlen`` (None or a Ref) its size; a length below the family's sockaddr size is
+        WSAEFAULT, found before any connection is taken.  ``lpfnCondition``: None, or a
+        callable ``(lpCallerId, lpCallerData, lpSQOS, lpGQOS, lpCalleeId, lpCalleeData, g,
+        dwCallbackData)`` given the peer's and the local address tuples (None for the data
+        and QOS, a Ref for g), returning CF_ACCEPT, or CF_REJECT (the connection is dropped:
+        WSAECONNREFUSED); any other answer drops it too, with WSAEINVAL (CF_DEFER is not
+        supported).  Not listening: WSAEINVAL; a datagram socket: WSAEOPNOTSUPP;
+        non-blocking with nothing pending: WSAEWOULDBLOCK.  The new socket has the
+        listener's blocking mode and WSPEventSelect association, as on Windows.
+        """
+        if lpfnCondition is not None and not callable(lpfnCondition):
+            raise TypeError("lpfnCondition must be None or a callable")
+        return self._call(s, lpErrno, INVALID_SOCKET, self._accept, addr, addrlen,
+                          lpfnCondition, dwCallbackData, lpErrno)
+
+    def _accept(self, sock: ProviderSocket, addr: Any, addrlen: Any, condition: Any,
+                callback_data: Any, lpErrno: Any) -> int:
+        if sock.type != SOCK_STREAM:
+            raise WinsockError(WSAEOPNOTSUPP)
+        if sock.state != LISTENING:
+            raise WinsockError(WSAEINVAL, "the socket is not listening")
+        _check_address_out(addr, addrlen, sock.family)
+        try:
+            while True:
+                try:
+                    host, peer = sock.host.accept()
+                    break
+                except ConnectionAbortedError:
+                    continue  # the peer gave up before the accept: take the next one
+                except BlockingIOError:
+                    raise WinsockError(WSAEWOULDBLOCK if sock.nonblocking else WSAETIMEDOUT) from None
+        finally:
+            self._reenable(sock, FD_ACCEPT)
+        host.setblocking(not sock.nonblocking)
+        if condition is not None:
+            try:
+                answer = condition(_windows_address(sock.family, peer), None, None, None,
+                                   _windows_address(sock.family, host.getsockname()),
+                                   None, Ref(0), callback_data)
+            except BaseException:
+                host.close()
+                raise
+            if answer != CF_ACCEPT:
+                host.close()
+                raise WinsockError(WSAECONNREFUSED if answer == CF_REJECT else WSAEINVAL)
+        accepted = ProviderSocket(self, host, sock.family, SOCK_STREAM, CONNECTED)
+        _set_host_timeouts(host, sock.receive_timeout, sock.send_timeout)
+        with self._lock:
+            accepted.nonblocking = sock.nonblocking
+            accepted.event = sock.event
+            accepted.network_events = sock.network_events
+            accepted.receive_timeout = sock.receive_timeout
+            accepted.send_timeout = sock.send_timeout
+        upcalls = self.upcalls
+        if upcalls is None:
+            host.close()
+            raise WinsockError(WSANOTINITIALISED)
+        handle = self._adopt(upcalls, accepted, lpErrno)
+        if handle != INVALID_SOCKET:
+            _store_address(addr, addrlen, sock.family, peer)
+        return handle
+
+    def WSPConnect(self, s: Any, name: Any, namelen: Any, lpCallerData: Any, lpCalleeData: Any,
+                   lpSQOS: Any, lpGQOS: Any, lpErrno: Any, /) -> int:
+        """Connect to ``name`` (an address tuple or sockaddr bytes): 0, or SOCKET_ERROR.
+
+        Connect data and QOS (the four arguments after ``namelen``) are accepted and not
+        used.  Blocking: waits for the outcome (refused: WSAECONNREFUSED).  Non-blocking:
+        WSAEWOULDBLOCK, and the outcome shows later in WSPSelect (writefds on success,
+        exceptfds on failure, SO_ERROR giving the code) or as FD_CONNECT; a second connect
+        meanwhile: WSAEALREADY.  Listening: WSAEINVAL; connected: WSAEISCONN; the any
+        address or port 0: WSAEADDRNOTAVAIL; another family: WSAEAFNOSUPPORT.  A datagram
+        socket just sets its default peer.
+        """
+        return self._call(s, lpErrno, SOCKET_ERROR, self._connect, name, namelen)
+
+    def _connect(self, sock: ProviderSocket, name: Any, namelen: Any) -> int:
+        address = _parse_address(name, namelen, sock.family, WSAEAFNOSUPPORT)
+        if _unreachable(sock.family, address):
+            raise WinsockError(WSAEADDRNOTAVAIL, "cannot connect to the any address or port 0")
+        if sock.type == SOCK_DGRAM:
+            sock.host.connect(address)
+            with self._lock:
+                self._record(sock, FD_CONNECT_BIT)
+            return 0
+        self._resolve_connect(sock)
+        if sock.state == LISTENING:
+            raise WinsockError(WSAEINVAL, "connect on a listening socket")
+        if sock.state == CONNECTED:
+            raise WinsockError(WSAEISCONN)
+        if sock.state == CONNECTING:
+            raise WinsockError(WSAEALREADY)
+        if not sock.nonblocking:
+            return self._connect_blocking(sock, address)
+        code = sock.host.connect_ex(address)
+        if code == 0:
+            with self._lock:
+                sock.state = CONNECTED
+                self._record(sock, FD_CONNECT_BIT)
+            self._update_interest(sock)
+            return 0
+        if code in _LATE_CONNECT_ERRORS:
+            # Windows reports the outcome of a non-blocking connect later, even when the
+            # host knew at once: WSAEWOULDBLOCK now, then SO_ERROR, exceptfds, FD_CONNECT.
+            with self._lock:
+                sock.pending_error = HOST_ERRORS[code]
+                self._record(sock, FD_CONNECT_BIT, sock.pending_error)
+            raise WinsockError(WSAEWOULDBLOCK)
+        if code not in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            raise OSError(code, "connect")
+        with self._lock:
+            sock.state = CONNECTING
+            sock.pending_error = 0
+        self._update_interest(sock)
+        raise WinsockError(WSAEWOULDBLOCK)
+
+    def _connect_blocking(self, sock: ProviderSocket, address: tuple[Any, ...]) -> int:
+        code = sock.host.connect_ex(address)  # sleeps in the host until it is settled
+        if sock.closed:
+            raise WinsockError(WSAEINTR, "the socket was closed during the call")
+        if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            with self._lock:  # SO_SNDTIMEO ran out; the host goes on trying
+                sock.state = CONNECTING
+            raise WinsockError(WSAETIMEDOUT)
+        if code:
+            raise OSError(code, "connect")
+        with self._lock:
+            sock.state = CONNECTED
+            self._record(sock, FD_CONNECT_BIT)
+        self._update_interest(sock)
+        return 0
+
+    def WSPShutdown(self, s: Any, how: Any, lpErrno: Any, /) -> int:
+        """Stop receiving (SD_RECEIVE), sending (SD_SEND) or both (SD_BOTH): 0, or SOCKET_ERROR.
+
+        Another ``how``: WSAEINVAL; a stream socket that is not connected: WSAENOTCONN.
+        SD_SEND sends the peer a FIN: it sees the end of the stream, and FD_CLOSE.
+        """
+        direction = _index(how)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._shutdown, direction)
+
+    def _shutdown(self, sock: ProviderSocket, how: int) -> int:
+        if how not in _SHUTDOWN_HOW:
+            raise WinsockError(WSAEINVAL, f"how must be SD_RECEIVE, SD_SEND or SD_BOTH, not {how}")
+        if sock.type == SOCK_STREAM:
+            self._resolve_connect(sock)
+            if sock.state != CONNECTED:
+                raise WinsockError(WSAENOTCONN)
+        sock.host.shutdown(_SHUTDOWN_HOW[how])
+        with self._lock:
+            sock.shut_receive |= how in (SD_RECEIVE, SD_BOTH)
+            sock.shut_send |= how in (SD_SEND, SD_BOTH)
+        return 0
+
+    def WSPCloseSocket(self, s: Any, lpErrno: Any, /) -> int:
+        """Close a socket: 0, or SOCKET_ERROR (WSAENOTSOCK for a closed or unknown handle).
+
+        The event association ends, the handle is closed with WPUCloseSocketHandle, and the
+        host socket is closed (gracefully, unless SO_LINGER says otherwise) as soon as no
+        other thread is inside a call on it; such a call returns WSAEINTR.
+        """
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self._enter(s, lpErrno)
+        if sock is None:
+            return SOCKET_ERROR
+        try:
+            if not self._close(sock, lpErrno):
+                return SOCKET_ERROR
+            return 0
+        finally:
+            self._leave(sock)
+
+    def _close(self, sock: ProviderSocket, lpErrno: Any = None) -> bool:
+        """Close ``sock`` once: False (lpErrno WSAENOTSOCK) when another thread was first."""
+        upcalls = self.upcalls
+        with self._lock:
+            if sock.closed:
+                if lpErrno is not None:
+                    lpErrno.value = WSAENOTSOCK
+                return False
+            sock.closed = True
+            sock.network_events = 0
+            self._sockets.discard(sock)
+            others = sock.users - (1 if lpErrno is not None else 0)
+            if upcalls is not None:
+                upcalls.WPUCloseSocketHandle(sock.handle, Ref())
+        reactor = self._reactor
+        if reactor is not None and sock.watched:
+            reactor.forget(sock)
+        if others:
+            try:
+                sock.host.shutdown(socket.SHUT_RDWR)  # wakes the calls blocked on it
+            except OSError:
+                pass
+        elif lpErrno is None:
+            sock.host.close()  # nobody inside a call: close it now (WSPCloseSocket's
+            # own reference is dropped by its _leave, which closes it then)
+        return True
+
+    def WSPGetSockName(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
+        """The local address into ``name`` (a Ref or a writable buffer) and its size into
+        ``namelen`` (a Ref): 0, or SOCKET_ERROR.  Not bound: WSAEINVAL; ``namelen`` None or
+        its value below the sockaddr size: WSAEFAULT."""
+        return self._call(s, lpErrno, SOCKET_ERROR, self._sockname, name, namelen, False)
+
+    def WSPGetPeerName(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
+        """The peer's address, as WSPGetSockName: 0, or SOCKET_ERROR (not connected:
+        WSAENOTCONN)."""
+        return self._call(s, lpErrno, SOCKET_ERROR, self._sockname, name, namelen, True)
+
+    def _sockname(self, sock: ProviderSocket, name: Any, namelen: Any, peer: bool) -> int:
+        if name is None or namelen is None:
+            raise WinsockError(WSAEFAULT, "name or namelen is NULL")
+        _check_address_out(name, namelen, sock.family)
+        if peer:
+            if sock.type == SOCK_STREAM:
+                self._resolve_connect(sock)
+                if sock.state != CONNECTED:
+                    raise WinsockError(WSAENOTCONN)
+            address = sock.host.getpeername()
+        else:
+            address = sock.host.getsockname()
+            if not address[1]:
+                raise WinsockError(WSAEINVAL, "the socket is not bound")
+        _store_address(name, namelen, sock.family, address)
+        return 0
+

@@ -1,0 +1,244 @@
+"""Moving data: WSPSend, WSPSendTo, WSPRecv and WSPRecvFrom over the host's sendmsg/recvmsg.
+
+WSABUF arrays go to the host as they are (no copy), at most ``_MAX_IOV`` buffers per host
+call.  A send failing WSAEWOULDBLOCK re-enables FD_WRITE and every receive FD_READ, as on
+Windows; the end or reset of a stream seen here is kept on the socket for FD_CLOSE.
+"""
+
+from __future__ import annotations
+
+import socket
+from operator import index as _index
+from typing import Any, Final
+
+from .._shared import WinsockError, require_out_parameter
+from ..constants import (
+    FD_OOB,
+    FD_READ,
+    FD_WRITE,
+    MSG_DONTROUTE,
+    MSG_OOB,
+    MSG_PEEK,
+    MSG_WAITALL,
+    SOCK_STREAM,
+    SOCKET_ERROR,
+    WSAEADDRNOTAVAIL,
+    WSAEAFNOSUPPORT,
+    WSAECONNRESET,
+    WSAEDESTADDRREQ,
+    WSAEFAULT,
+    WSAEINTR,
+    WSAEINVAL,
+    WSAEMSGSIZE,
+    WSAENOTCONN,
+    WSAEOPNOTSUPP,
+    WSAESHUTDOWN,
+    WSAETIMEDOUT,
+    WSAEWOULDBLOCK,
+)
+from .arguments import (
+    _buffer_list,
+    _check_address_out,
+    _parse_address,
+    _require_no_overlapped,
+    _store_address,
+    _unreachable,
+)
+from .base import CONNECTED, ProviderSocket
+from .events import _Events
+
+_HOST_MSG: Final = {MSG_OOB: socket.MSG_OOB, MSG_PEEK: socket.MSG_PEEK,
+                    MSG_DONTROUTE: socket.MSG_DONTROUTE, MSG_WAITALL: socket.MSG_WAITALL}
+_NO_SIGNAL: Final = getattr(socket, "MSG_NOSIGNAL", 0)  # SIGPIPE is ignored by Python anyway
+_MAX_IOV: Final = 1024      # buffers per host sendmsg/recvmsg call (Linux's IOV_MAX)
+_CONNECTED_PEER: Final = object()  # WSPSend's destination: the connected peer
+
+
+def _host_flags(flags: int) -> int:
+    """The host's MSG_* bits for Windows ones (the callers have refused any others)."""
+    host = _NO_SIGNAL
+    for bit, host_bit in _HOST_MSG.items():
+        if flags & bit:
+            host |= host_bit
+    return host
+
+
+class _Transfer(_Events):
+    """The data calls; each finds its socket through ``_call`` and checks its state itself."""
+
+    def WSPSend(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
+                dwFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
+                lpErrno: Any, /) -> int:
+        """Send the first ``dwBufferCount`` buffers of ``lpBuffers``, in order: 0, or SOCKET_ERROR.
+
+        The byte count goes to ``lpNumberOfBytesSent`` (a Ref; None is WSAEFAULT).  A
+        blocking socket sends everything; a non-blocking one what fits, or fails with
+        WSAEWOULDBLOCK (which re-enables FD_WRITE).  ``dwFlags``: 0, MSG_OOB, MSG_DONTROUTE
+        (others: WSAEOPNOTSUPP).  ``lpOverlapped`` and ``lpCompletionRoutine`` must be None
+        (WSAEINVAL); ``lpThreadId`` is not used.  Not connected: WSAENOTCONN; after
+        WSPShutdown(SD_SEND): WSAESHUTDOWN; the peer gone: WSAECONNRESET.
+        """
+        views = _buffer_list(lpBuffers, dwBufferCount)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._send, views, lpNumberOfBytesSent,
+                          dwFlags, _CONNECTED_PEER, lpOverlapped, lpCompletionRoutine)
+
+    def WSPSendTo(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
+                  dwFlags: Any, lpTo: Any, iTolen: Any, lpOverlapped: Any,
+                  lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
+        """As WSPSend, to ``lpTo`` (an address tuple or sockaddr bytes; ignored on a stream
+        socket).  A datagram socket with no ``lpTo`` and no connected peer:
+        WSAEDESTADDRREQ; a datagram too large for the host: WSAEMSGSIZE."""
+        views = _buffer_list(lpBuffers, dwBufferCount)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._send, views, lpNumberOfBytesSent,
+                          dwFlags, (lpTo, iTolen), lpOverlapped, lpCompletionRoutine)
+
+    def _send(self, sock: ProviderSocket, views: list[memoryview], sent_out: Any, dwFlags: Any,
+              destination: Any, overlapped: Any, completion: Any) -> int:
+        """WSPSend (``destination`` is _CONNECTED_PEER) and WSPSendTo ((lpTo, iTolen))."""
+        if sent_out is None:
+            raise WinsockError(WSAEFAULT, "lpNumberOfBytesSent is NULL")
+        require_out_parameter(sent_out, "lpNumberOfBytesSent")
+        _require_no_overlapped(overlapped, completion)
+        flags = dwFlags if dwFlags.__class__ is int else _index(dwFlags)
+        if flags & ~(MSG_OOB | MSG_DONTROUTE) or (flags & MSG_OOB and sock.type != SOCK_STREAM):
+            raise WinsockError(WSAEOPNOTSUPP, f"send flags {flags:#x}")
+        host_flags = _host_flags(flags) if flags else _NO_SIGNAL
+        address = None
+        if sock.state == CONNECTED:
+            pass  # the hot path: a stream socket ready to send
+        elif sock.type == SOCK_STREAM:
+            self._resolve_connect(sock)
+            if sock.state != CONNECTED:
+                raise WinsockError(WSAENOTCONN)
+        elif destination is not _CONNECTED_PEER and destination[0] is not None:
+            to, tolen = destination
+            address = _parse_address(to, tolen, sock.family, WSAEAFNOSUPPORT)
+            if _unreachable(sock.family, address):
+                raise WinsockError(WSAEADDRNOTAVAIL, "cannot send to the any address or port 0")
+        elif not self._has_peer(sock):
+            raise WinsockError(WSAENOTCONN if destination is _CONNECTED_PEER else WSAEDESTADDRREQ)
+        if sock.shut_send:
+            raise WinsockError(WSAESHUTDOWN)
+        total = 0
+        for first in range(0, len(views) or 1, _MAX_IOV):
+            batch = views[first : first + _MAX_IOV] if first or len(views) > _MAX_IOV else views
+            try:
+                if address is not None:
+                    count = sock.host.sendmsg(batch, (), host_flags, address)
+                elif len(batch) == 1:
+                    count = sock.host.send(batch[0], host_flags)
+                else:
+                    count = sock.host.sendmsg(batch, (), host_flags)
+            except BlockingIOError:
+                if total:
+                    break  # part went: a success, on Windows too
+                if not sock.nonblocking:
+                    raise WinsockError(WSAETIMEDOUT) from None  # SO_SNDTIMEO ran out
+                self._reenable(sock, FD_WRITE)
+                raise WinsockError(WSAEWOULDBLOCK) from None
+            total += count
+            if len(batch) == 1 and count == len(batch[0]):
+                continue
+            if count < sum(map(len, batch)):
+                break  # the host took part of it (non-blocking, or a timeout)
+        sent_out.value = total
+        return 0
+
+    @staticmethod
+    def _has_peer(sock: ProviderSocket) -> bool:
+        try:
+            sock.host.getpeername()
+        except OSError:
+            return False
+        return True
+
+    def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
+                lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
+                lpErrno: Any, /) -> int:
+        """Receive into the first ``dwBufferCount`` writable buffers, in order: 0, or SOCKET_ERROR.
+
+        ``lpNumberOfBytesRecvd`` (a Ref) gets the count, 0 when the peer closed gracefully;
+        ``lpFlags`` (a Ref) gives MSG_PEEK, MSG_OOB, MSG_WAITALL (blocking stream sockets)
+        and comes back 0.  None for either, or a read-only buffer: WSAEFAULT.  Not connected:
+        WSAENOTCONN; an unbound datagram socket: WSAEINVAL; non-blocking with nothing to
+        read: WSAEWOULDBLOCK; reset: WSAECONNRESET; after SD_RECEIVE: WSAESHUTDOWN; a
+        datagram larger than the buffers: WSAEMSGSIZE, with the buffers filled and the
+        count written.  Every call re-enables FD_READ.
+        """
+        views = _buffer_list(lpBuffers, dwBufferCount)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._receive, views, lpNumberOfBytesRecvd,
+                          lpFlags, None, None, lpOverlapped, lpCompletionRoutine)
+
+    def WSPRecvFrom(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
+                    lpFlags: Any, lpFrom: Any, lpFromlen: Any, lpOverlapped: Any,
+                    lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
+        """As WSPRecv, and the sender's address into ``lpFrom`` (None, a Ref or a writable
+        buffer) and its size into ``lpFromlen`` (None or a Ref; below the sockaddr size:
+        WSAEFAULT, before anything is read)."""
+        views = _buffer_list(lpBuffers, dwBufferCount)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._receive, views, lpNumberOfBytesRecvd,
+                          lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine)
+
+    def _receive(self, sock: ProviderSocket, views: list[memoryview], received_out: Any,
+                 flags_inout: Any, source: Any, sourcelen: Any, overlapped: Any,
+                 completion: Any) -> int:
+        if received_out is None or flags_inout is None:
+            raise WinsockError(WSAEFAULT, "lpNumberOfBytesRecvd or lpFlags is NULL")
+        require_out_parameter(received_out, "lpNumberOfBytesRecvd")
+        require_out_parameter(flags_inout, "lpFlags")
+        _require_no_overlapped(overlapped, completion)
+        for view in views:
+            if view.readonly:
+                raise WinsockError(WSAEFAULT, "a receive buffer is read-only")
+        flags = flags_inout.value
+        flags = flags if flags.__class__ is int else _index(flags or 0)
+        stream = sock.type == SOCK_STREAM
+        if flags & ~(MSG_OOB | MSG_PEEK | MSG_WAITALL) or (
+            flags & MSG_WAITALL and (not stream or sock.nonblocking or flags & MSG_PEEK)
+        ) or (flags & MSG_OOB and not stream):
+            raise WinsockError(WSAEOPNOTSUPP, f"receive flags {flags:#x}")
+        if stream:  # which ignores lpFrom and lpFromlen, as on Windows
+            if sock.state != CONNECTED:
+                self._resolve_connect(sock)
+                if sock.state != CONNECTED:
+                    raise WinsockError(WSAENOTCONN)
+        else:
+            _check_address_out(source, sourcelen, sock.family)
+            if not self._is_bound(sock):
+                raise WinsockError(WSAEINVAL, "receive on an unbound datagram socket")
+        if sock.shut_receive:
+            raise WinsockError(WSAESHUTDOWN)
+        host_flags = _host_flags(flags) if flags else 0
+        peer: Any = None
+        try:
+            try:
+                if stream and len(views) == 1:
+                    count = sock.host.recv_into(views[0], 0, host_flags)
+                    message_flags = 0
+                else:
+                    count, _, message_flags, peer = sock.host.recvmsg_into(
+                        views[:_MAX_IOV], 0, host_flags)
+            except BlockingIOError:
+                raise WinsockError(WSAEWOULDBLOCK if sock.nonblocking else WSAETIMEDOUT) from None
+            except ConnectionResetError:
+                with self._lock:
+                    sock.peer_closed = True
+                    sock.stream_error = WSAECONNRESET  # every later receive says so too
+                raise
+            if sock.closed:  # the close's shutdown woke the host call: whatever it returned
+                raise WinsockError(WSAEINTR, "the socket was closed during the call")
+            if stream and count == 0 and any(len(view) for view in views):
+                with self._lock:
+                    sock.peer_closed = True  # the peer closed: FD_CLOSE may follow
+                if sock.stream_error:
+                    raise WinsockError(sock.stream_error)  # it was a reset, not a close
+            received_out.value = count
+            if not stream:
+                if source is not None or sourcelen is not None:
+                    _store_address(source, sourcelen, sock.family, peer)
+                if message_flags & socket.MSG_TRUNC:
+                    raise WinsockError(WSAEMSGSIZE, "the datagram did not fit the buffers")
+        finally:
+            self._reenable(sock, FD_READ | FD_OOB)
+        flags_inout.value = 0
+        return 0
