@@ -1,0 +1,32 @@
+"""Ws2_32's exports served to an emulated Windows process (layer 4: the PE's import thunks).
+
+Each export reads its arguments from guest memory in the guest's ABI (x86: 4-byte SOCKET,
+HANDLE and pointers; x64: 8-byte), makes ``ws2core.ws2_32.Ws2_32``'s checks first (started?
+a socket of this process?), calls ``Ws2_32`` and writes back only what Windows writes.  A
+NULL or unmapped guest pointer is WSAEFAULT; a failure sets the current guest thread's last
+error; no exception leaves an export (one guard per export, logging on the
+``ws2core.guest`` logger).  An emulator adapter implements the small ``Guest`` protocol and
+registers ``Exports(ws2_32).hook(export)`` for each of ``EXPORTS``::
+
+    exports = Exports(Ws2_32(UpcallTable(abi="x86")), max_block=10.0)
+    for export in EXPORTS:
+        call = exports.hook(export)          # call(guest, raw_argument_values) -> eax
+
+One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
+``select`` (select, __WSAFDIsSet), ``events``; ``_memory`` holds the checked guest reads
+and writes, ``_exports`` the table and its guard, ``_protocol`` the ``Guest`` protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Each family registers its exports as it is imported; this order is EXPORTS' order.
+from . import startup, sockets, select, events  # noqa: F401,I001
+from ._exports import REGISTERED, Export, Exports
+from ._protocol import Guest, GuestFault
+
+EXPORTS: Final[tuple[Export, ...]] = tuple(REGISTERED)
+"""Every ws2_32 export this package serves."""
+
+__all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault"]

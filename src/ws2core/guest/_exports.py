@@ -1,0 +1,143 @@
+"""The export table and its guard: how one guest call becomes one ``Ws2_32`` call.
+
+Each family module registers its exports with ``@export(name, params, result, failure)``;
+``Exports`` serves them to one emulated process.  Its ``hook(export)`` is what an adapter
+hands its emulator: it reads the raw argument values in the guest's ABI, calls the export,
+turns its failure into the guest thread's last error, and lets no exception out (the one
+guard per export: an unexpected one is logged on the ``ws2core.guest`` logger and answered
+with the export's documented failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from .._shared import WinsockError
+from ..constants import WSAENETDOWN
+from ..ws2_32 import Ws2_32
+from ._memory import INT32
+from ._protocol import Guest
+
+log: Final = logging.getLogger("ws2core.guest")
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Export:
+    """One ws2_32 export served to a guest.
+
+    ``params`` has a letter per C parameter, saying how to read the raw value an emulator
+    hands over (a register on x64 holds garbage above a 32-bit argument): ``p`` a pointer,
+    SOCKET or HANDLE (pointer-sized, unsigned), ``i`` an int or long (32-bit, signed), ``u``
+    a DWORD, WORD, u_int or BOOL (32-bit, unsigned).  ``result`` is ``"p"`` (pointer-sized:
+    SOCKET, WSAEVENT), ``"i"`` (32 bits: int, BOOL, DWORD) or ``"v"`` (void).  ``failure``
+    is returned when the export raises WinsockError, whose code becomes the guest thread's
+    last error; None for the exports without a failure value (WSAStartup returns the code
+    itself; WSAGetLastError and WSASetLastError cannot fail).  ``last_error``: a result
+    equal to ``failure`` came from ``Ws2_32`` with the code in its last error (not so for
+    __WSAFDIsSet, whose 0 is an answer).  ``internal``: the code an unexpected exception
+    is answered with.
+    """
+
+    name: str
+    function: Callable[..., int | None]
+    params: str
+    result: str
+    failure: int | None
+    last_error: bool = True
+    internal: int = WSAENETDOWN
+
+
+REGISTERED: list[Export] = []
+"""Every export, in registration order (filled as the family modules are imported)."""
+
+
+def export(name: str, params: str, result: str, failure: int | None, *, last_error: bool = True,
+           internal: int = WSAENETDOWN) -> Callable[[_Function], _Function]:
+    """Register the decorated ``function(exports, guest, *args)`` as ws2_32's ``name``."""
+
+    def register(function: _Function) -> _Function:
+        REGISTERED.append(Export(name, function, params, result, failure, last_error, internal))
+        return function
+
+    return register
+
+
+class Exports:
+    """The ws2_32 exports of one emulated process, over its ``Ws2_32``.
+
+    ``Exports(ws2_32, *, max_block=None)``: the guest's ABI is the Ws2_32's table's;
+    ``max_block`` caps, in seconds, every wait an export makes (an infinite one included),
+    for an emulator that runs no other guest thread meanwhile (None: no cap).
+    """
+
+    def __init__(self, ws2_32: Ws2_32, *, max_block: float | None = None) -> None:
+        if max_block is not None and not (math.isfinite(max_block) and max_block >= 0):
+            raise ValueError(f"max_block must be a finite number of seconds >= 0, not {max_block}")
+        self.ws2_32 = ws2_32
+        self.max_block = max_block
+        self.abi: str = ws2_32.upcalls.table.abi
+        self.ptr_size = 8 if self.abi == "x64" else 4
+        self._ptr_mask = (1 << (8 * self.ptr_size)) - 1
+
+    def __repr__(self) -> str:
+        return f"<ws2core guest exports ({self.abi}) over {self.ws2_32!r}>"
+
+    def capped(self, seconds: float) -> float:
+        """A wait of ``seconds``, at most ``max_block``."""
+        return seconds if self.max_block is None else min(seconds, self.max_block)
+
+    def capped_ms(self, milliseconds: int) -> int:
+        """A wait in milliseconds (WSA_INFINITE the longest of all), at most ``max_block``."""
+        if self.max_block is None:
+            return milliseconds
+        return math.ceil(self.capped(milliseconds / 1000) * 1000)
+
+    def hook(self, export: Export) -> Callable[[Guest, Sequence[int]], int | None]:
+        """``call(guest, argv)`` for one export: ``argv`` the raw argument values, the result
+        what goes to the guest's eax/rax (None: left alone)."""
+        function, failure, ws2_32 = export.function, export.failure, self.ws2_32
+        mask = {"p": self._ptr_mask, "i": INT32, "v": 0}[export.result]
+        failed = None if failure is None else failure & mask
+        decoders = [self._decoder(kind) for kind in export.params]
+
+        def call(guest: Guest, argv: Sequence[int]) -> int | None:
+            args = [decode(value) for decode, value in zip(decoders, argv)]
+            try:
+                result = function(self, guest, *args)
+                if result is None:
+                    return None
+                result &= mask
+                if export.last_error and result == failed:
+                    guest.set_last_error(ws2_32.WSAGetLastError())
+                return result
+            except WinsockError as error:
+                code = error.winerror
+            except Exception:  # a bug, in ws2core or below: never the emulator's problem
+                log.exception("ws2_32.%s failed inside ws2core", export.name)
+                code = export.internal
+            if failed is None:
+                return code & mask
+            with contextlib.suppress(Exception):
+                guest.set_last_error(code)
+            return failed
+
+        return call
+
+    def _decoder(self, kind: str) -> Callable[[int], int]:
+        if kind == "p":
+            return lambda value: value & self._ptr_mask
+        if kind == "u":
+            return lambda value: value & INT32
+        if kind == "i":
+            return lambda value: ((value & INT32) ^ 0x80000000) - 0x80000000
+        raise ValueError(f"unknown parameter kind {kind!r}")
+
+
+__all__ = ["REGISTERED", "Export", "Exports", "export", "log"]

@@ -1,0 +1,98 @@
+"""Guest memory as the exports read and write it: every bad range is WSAEFAULT.
+
+Each helper checks the whole range before it touches the guest: NULL, a range past the
+address space (``Guest.ptr_size``), or any byte the emulator refuses is
+``WinsockError(WSAEFAULT)``, so nothing from the emulator escapes an export and no guest
+size can make the host allocate more than the guest has.  The guest's structures whose
+layout depends on its ABI are read here too: fd_sets through ``ws2core.structs``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+from .._shared import WinsockError
+from ..constants import WSAEFAULT
+from ..structs import FD_SET_LAYOUTS, FdSetLayout
+from ._protocol import Guest, GuestFault
+
+INT32: Final = 0xFFFFFFFF
+SOCKADDR_STORAGE: Final = 128  # the largest sockaddr a call reads or writes
+
+
+def layout(guest: Guest) -> FdSetLayout:
+    """The guest's fd_set layout (its SOCKET size and struct code, for handle arrays too)."""
+    return FD_SET_LAYOUTS["x64" if guest.ptr_size == 8 else "x86"]
+
+
+def _check(guest: Guest, address: int, size: int) -> None:
+    if address == 0:
+        raise WinsockError(WSAEFAULT, "a NULL pointer")
+    if size < 0 or address + size > 1 << (8 * guest.ptr_size):
+        raise WinsockError(WSAEFAULT, f"{size} bytes at {address:#x} do not fit the address space")
+
+
+def read(guest: Guest, address: int, size: int) -> bytes:
+    """``size`` bytes at ``address`` (none for size 0, whatever the address)."""
+    if size == 0:
+        return b""
+    _check(guest, address, size)
+    try:
+        return guest.read(address, size)
+    except GuestFault:
+        raise WinsockError(WSAEFAULT, f"{size} bytes at {address:#x} are not all mapped") from None
+
+
+def write(guest: Guest, address: int, data: bytes) -> None:
+    if not data:
+        return
+    _check(guest, address, len(data))
+    try:
+        guest.write(address, data)
+    except GuestFault:
+        raise WinsockError(WSAEFAULT, f"{len(data)} bytes at {address:#x} are not all mapped"
+                           ) from None
+
+
+def require_writable(guest: Guest, address: int, size: int) -> None:
+    """WSAEFAULT unless an out-parameter can take ``size`` bytes: checked before any side
+    effect, so that a failed call loses nothing (no data received and dropped)."""
+    if size == 0:
+        return
+    _check(guest, address, size)
+    if not guest.writable(address, size):
+        raise WinsockError(WSAEFAULT, f"{size} bytes at {address:#x} are not writable")
+
+
+def read_int(guest: Guest, address: int) -> int:
+    """The 32-bit signed int at ``address`` (an int or long out-parameter)."""
+    value: int = struct.unpack("<i", read(guest, address, 4))[0]
+    return value
+
+
+def write_int(guest: Guest, address: int, value: int) -> None:
+    write(guest, address, struct.pack("<I", value & INT32))
+
+
+def read_fd_set(guest: Guest, address: int) -> bytearray | None:
+    """The guest's fd_set at ``address`` (None for NULL), in the guest's layout: fd_count, the
+    padding on x64, and fd_count SOCKETs, no more (a program may define a larger
+    FD_SETSIZE; Windows reads fd_count entries)."""
+    if not address:
+        return None
+    count = read_int(guest, address) & INT32
+    return bytearray(read(guest, address, layout(guest).size(count)))
+
+
+def write_fd_set(guest: Guest, address: int, fds: bytearray) -> None:
+    """Write back a set that select rewrote: its fd_count and its remaining entries."""
+    count = int.from_bytes(fds[:4], "little")
+    write(guest, address, bytes(fds[: layout(guest).size(count)]))
+
+
+def read_sockaddr(guest: Guest, name: int, namelen: int) -> bytes:
+    """A sockaddr argument's bytes, for the provider to parse with their length."""
+    if namelen < 0:
+        raise WinsockError(WSAEFAULT, f"namelen {namelen}")
+    return read(guest, name, min(namelen, SOCKADDR_STORAGE))

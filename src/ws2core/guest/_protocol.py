@@ -1,0 +1,65 @@
+"""The Guest protocol: what the exports need of an emulated process, and nothing more.
+
+An emulator adapter (layer 5) implements it over its emulator's memory and threads; the
+exports (this package, layer 4) use nothing else of the emulator.  Addresses and sizes are
+guest values (unsigned ints); the exports check NULL and the address space themselves
+(``ptr_size``), so an implementation only answers for what its emulator has mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class GuestFault(Exception):
+    """A guest memory access that the emulator refused (an unmapped byte, say).
+
+    ``Guest.read`` and ``Guest.write`` raise it and nothing else for a bad range; the exports
+    turn it into WSAEFAULT."""
+
+
+class Guest(Protocol):
+    """One emulated process as one export call sees it."""
+
+    @property
+    def ptr_size(self) -> int:
+        """4 (x86: 4-byte SOCKET, HANDLE and pointers, stdcall) or 8 (x64)."""
+        ...
+
+    def read(self, address: int, size: int) -> bytes:
+        """``size`` bytes at ``address``; GuestFault unless every one is mapped."""
+        ...
+
+    def write(self, address: int, data: bytes) -> None:
+        """Store ``data`` at ``address``; GuestFault unless every byte is mapped (an
+        implementation should then write nothing)."""
+        ...
+
+    def readable(self, address: int, size: int) -> bool:
+        """Whether the guest could read these bytes, as Windows would see it."""
+        ...
+
+    def writable(self, address: int, size: int) -> bool:
+        """Whether the guest could write these bytes, as Windows would see it (the page's
+        protection and, for a loaded image, its section's: emulators map images writable
+        where Windows does not).  An implementation that knows only what is mapped says
+        so in its documentation."""
+        ...
+
+    def thread_id(self) -> int:
+        """The current guest thread's id (0 when the emulator has none yet)."""
+        ...
+
+    def get_last_error(self) -> int:
+        """The current guest thread's Win32 last error (WSAGetLastError is GetLastError)."""
+        ...
+
+    def set_last_error(self, code: int) -> None:
+        ...
+
+    def run_function(self, address: int, args: Sequence[int]) -> int:
+        """Run the guest function at ``address`` with ``args`` in the guest's calling
+        convention and return its result (an APC, a completion routine).  An emulator that
+        cannot yet raises NotImplementedError saying so."""
+        ...

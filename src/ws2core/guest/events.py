@@ -1,0 +1,77 @@
+"""The WSA event exports over guest memory: WSACreateEvent, WSASetEvent, WSAResetEvent,
+WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect and WSAEnumNetworkEvents.
+
+Events are kernel objects on Windows: none of these needs a WSAStartup but the two that
+name a socket.  Waits are capped at the exports' ``max_block``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Sequence
+
+from ..constants import (
+    FALSE,
+    SOCKET_ERROR,
+    WSA_INVALID_EVENT,
+    WSA_MAXIMUM_WAIT_EVENTS,
+    WSA_WAIT_FAILED,
+)
+from ..provider import WSANETWORKEVENTS
+from . import _memory
+from ._exports import Exports, export
+from ._protocol import Guest
+
+
+@export("WSACreateEvent", "", "p", WSA_INVALID_EVENT)
+def WSACreateEvent(ex: Exports, g: Guest) -> int:
+    return ex.ws2_32.WSACreateEvent()
+
+
+@export("WSASetEvent", "p", "i", FALSE)
+def WSASetEvent(ex: Exports, g: Guest, hEvent: int) -> int:
+    return ex.ws2_32.WSASetEvent(hEvent)
+
+
+@export("WSAResetEvent", "p", "i", FALSE)
+def WSAResetEvent(ex: Exports, g: Guest, hEvent: int) -> int:
+    return ex.ws2_32.WSAResetEvent(hEvent)
+
+
+@export("WSACloseEvent", "p", "i", FALSE)
+def WSACloseEvent(ex: Exports, g: Guest, hEvent: int) -> int:
+    return ex.ws2_32.WSACloseEvent(hEvent)
+
+
+@export("WSAWaitForMultipleEvents", "upuuu", "i", WSA_WAIT_FAILED)
+def WSAWaitForMultipleEvents(ex: Exports, g: Guest, cEvents: int, lphEvents: int, fWaitAll: int,
+                             dwTimeout: int, fAlertable: int) -> int:
+    handles: Sequence[int] = ()
+    if 1 <= cEvents <= WSA_MAXIMUM_WAIT_EVENTS:  # else Ws2_32 refuses the count unread
+        code = _memory.layout(g).socket_code  # a WSAEVENT is as wide as a SOCKET
+        data = _memory.read(g, lphEvents, cEvents * g.ptr_size)
+        handles = struct.unpack(f"<{cEvents}{code}", data)
+    # WSA_INFINITE is the longest timeout of all: capped like any other.
+    return ex.ws2_32.WSAWaitForMultipleEvents(cEvents, handles, fWaitAll,
+                                              ex.capped_ms(dwTimeout), fAlertable)
+
+
+@export("WSAEventSelect", "ppi", "i", SOCKET_ERROR)
+def WSAEventSelect(ex: Exports, g: Guest, s: int, hEventObject: int, lNetworkEvents: int) -> int:
+    return ex.ws2_32.WSAEventSelect(s, hEventObject, lNetworkEvents)
+
+
+@export("WSAEnumNetworkEvents", "ppp", "i", SOCKET_ERROR)
+def WSAEnumNetworkEvents(ex: Exports, g: Guest, s: int, hEventObject: int,
+                         lpNetworkEvents: int) -> int:
+    ex.ws2_32.check_socket(s)
+    events = WSANETWORKEVENTS()
+    if lpNetworkEvents:
+        # Checked before the call, which clears the record: it must not be lost.
+        _memory.require_writable(g, lpNetworkEvents, ctypes.sizeof(events))
+    # NULL goes on as None: Ws2_32's WSAEFAULT.
+    result = ex.ws2_32.WSAEnumNetworkEvents(s, hEventObject, events if lpNetworkEvents else None)
+    if result == 0:
+        _memory.write(g, lpNetworkEvents, bytes(events))
+    return result

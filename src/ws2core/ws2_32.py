@@ -1,0 +1,332 @@
+"""Ws2_32: the Windows Sockets API one process calls, as Python methods (layer 3).
+
+``Ws2_32`` is what ws2_32.dll's exports do once their arguments are in hand: the WSAStartup
+count, the per-thread last error, the checks Windows makes before it touches a caller's
+memory, and the dispatch of each socket call to the provider behind it.  It owns no guest
+memory (``ws2core.guest`` reads and writes that, layer 4) and no host socket (the provider
+does, layer 2).  Names, argument order and results are Windows'; the arguments take Python
+forms, as ``HostSocketProvider``'s WSP functions do: a sockaddr is an address tuple or
+Windows sockaddr bytes, a buffer any buffer, an fd_set a ``ws2core.FdSet`` or a buffer in
+the upcall table's ABI, an out-parameter a ``ws2core.Ref`` (or anything with ``.value``).
+
+A failure returns the function's failure value (SOCKET_ERROR, INVALID_SOCKET,
+WSA_INVALID_EVENT, FALSE, WSA_WAIT_FAILED) and sets the calling thread's last error, which
+``WSAGetLastError()`` reads: the UpcallTable's, one per thread and per Ws2_32, as on
+Windows.  A success leaves the last error alone (what the Speakeasy adapter has always
+done; Windows sets 0 after most successful calls, DESIGN.md §5).
+
+Not here yet: the catalog and the network policy (``Ws2_32(upcalls, *, catalog=None,
+policy=None)`` in DESIGN.md §5) come with their own issues; until then one provider serves
+every socket, and a policy is the provider's own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from operator import index as _index
+from typing import Any, Final, NamedTuple
+
+from . import Ref, UpcallTable, WinsockError
+from .constants import (
+    FALSE,
+    FIONREAD,
+    INVALID_SOCKET,
+    SOCKET_ERROR,
+    WSA_INVALID_EVENT,
+    WSAEFAULT,
+    WSANOTINITIALISED,
+    WSAENOTSOCK,
+    WSAVERNOTSUPPORTED,
+)
+from .provider import HostSocketProvider
+
+__all__ = ["HIGHEST_VERSION", "WSADATA", "Ws2_32"]
+
+HIGHEST_VERSION: Final = 0x0202
+"""Winsock 2.2, MAKEWORD(2, 2): the highest version WSAStartup grants."""
+
+
+class WSADATA(NamedTuple):
+    """What WSAStartup writes into its WSADATA, in Python form (lpVendorInfo is NULL).
+
+    ``ws2core.guest`` packs it in the guest's layout (the pointer moves on x64)."""
+
+    wVersion: int
+    wHighVersion: int
+    iMaxSockets: int
+    iMaxUdpDg: int
+    szDescription: bytes = b"WinSock 2.0"
+    szSystemStatus: bytes = b"Running"
+
+
+class Ws2_32:
+    """One process's Ws2_32: ``Ws2_32(upcalls=None, *, provider=None)``.
+
+    ``upcalls`` is the ``ws2core.UpcallTable`` holding the process's sockets and events
+    (default: a new x64 one); ``provider`` the ``HostSocketProvider`` behind every socket
+    (default: a new one), started with ``upcalls`` by each WSAStartup and cleaned up by each
+    WSACleanup, as long as no other table holds it.  ``close()`` (or leaving a ``with``
+    block) closes the provider's sockets and every handle left in the table, and forgets
+    every WSAStartup.  Thread-safe as its provider and table are.
+    """
+
+    def __init__(self, upcalls: UpcallTable | None = None, *,
+                 provider: HostSocketProvider | None = None) -> None:
+        if upcalls is None:
+            upcalls = UpcallTable()
+        elif not isinstance(upcalls, UpcallTable):
+            raise TypeError(f"table must be a ws2core.UpcallTable, not {type(upcalls).__name__}")
+        if provider is None:
+            provider = HostSocketProvider()
+        elif not isinstance(provider, HostSocketProvider):
+            raise TypeError(f"provider must be a HostSocketProvider, not {type(provider).__name__}")
+        elif provider.upcalls is not None and provider.upcalls is not upcalls:
+            raise ValueError("the provider already serves another UpcallTable")
+        self.upcalls = upcalls
+        self.provider = provider
+        self._startups = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<ws2core Ws2_32, {self._startups} WSAStartup(s), over {self.upcalls!r}>"
+
+    def __enter__(self) -> Ws2_32:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every socket of the provider and every handle left in the table; the
+        process is then not started (WSANOTINITIALISED until the next WSAStartup)."""
+        with self._lock:
+            self._startups = 0
+        self.provider.close()
+        self.upcalls.table.close()
+
+    # --- the checks Windows makes before it touches the caller's memory (ReactOS ws2_32:
+    # WsApiProlog, then WsSockGetSocket, then the provider).  The guest layer makes them
+    # first, so that a call with a bad handle and a bad pointer fails as on Windows.
+
+    @property
+    def startups(self) -> int:
+        """How many WSAStartup calls no WSACleanup has ended yet."""
+        return self._startups
+
+    def check_started(self) -> None:
+        """WinsockError(WSANOTINITIALISED) unless a WSAStartup is in force."""
+        if not self._startups:
+            raise WinsockError(WSANOTINITIALISED)
+
+    def check_socket(self, s: Any) -> None:
+        """check_started(), then WinsockError(WSAENOTSOCK) unless ``s`` is a live socket
+        handle of this process."""
+        code = self._socket_error(s)
+        if code:
+            raise WinsockError(code)
+
+    def _socket_error(self, s: Any) -> int:
+        if not self._startups:
+            return WSANOTINITIALISED
+        return 0 if self.upcalls.table.kind(s) == "socket" else WSAENOTSOCK
+
+    @staticmethod
+    def negotiate(wVersionRequested: int) -> int:
+        """The version WSAStartup grants for ``wVersionRequested`` (a WORD: the low byte is
+        the major version); WinsockError(WSAVERNOTSUPPORTED) for major version 0."""
+        requested = _index(wVersionRequested) & 0xFFFF
+        major, minor = requested & 0xFF, requested >> 8
+        if major == 0:
+            raise WinsockError(WSAVERNOTSUPPORTED)
+        return requested if (major, minor) <= (2, 2) else HIGHEST_VERSION
+
+    # --- reporting
+
+    def _fail(self, failure: int, code: int) -> int:
+        self.upcalls.WSASetLastError(code)
+        return failure
+
+    def _call(self, failure: int, function: Callable[..., int], *args: Any) -> int:
+        """``function(*args, lpErrno)``: its result, or ``failure`` with lpErrno (written only
+        on failure) as the last error."""
+        error = Ref(0)
+        result = function(*args, error)
+        if error.value:
+            return self._fail(failure, error.value)
+        return result
+
+    def _on_socket(self, s: Any, failure: int, function: Callable[..., int], *args: Any) -> int:
+        """``_call`` after the checks of a call on socket ``s``."""
+        code = self._socket_error(s)
+        if code:
+            return self._fail(failure, code)
+        return self._call(failure, function, s, *args)
+
+    # --- start-up and the last error
+
+    def WSAStartup(self, wVersionRequested: int, lpWSAData: Any) -> int:
+        """Start using Winsock: 0, or the error code (WSAStartup has no last error).
+
+        ``lpWSAData`` (a Ref) receives a ``WSADATA`` once the version is agreed, before the
+        provider starts (a provider's refusal leaves it written, as it always was); None is
+        WSAEFAULT.  Each success counts, and needs its WSACleanup.
+        """
+        try:
+            version = self.negotiate(wVersionRequested)
+        except WinsockError as error:
+            return error.winerror
+        if lpWSAData is None:
+            return WSAEFAULT
+        # iMaxSockets and iMaxUdpDg are for Winsock 1.1 callers; Windows gives 2.x callers 0.
+        limits = (0, 0) if version & 0xFF >= 2 else (32767, 65467)
+        lpWSAData.value = WSADATA(version, HIGHEST_VERSION, *limits)
+        with self._lock:
+            code: int = self.provider.WSPStartup(self.upcalls)
+            if not code:
+                self._startups += 1
+        return code
+
+    def WSACleanup(self) -> int:
+        """End one WSAStartup: 0, or SOCKET_ERROR (WSANOTINITIALISED: none to end).  The
+        provider's last WSPCleanup closes its sockets."""
+        with self._lock:
+            if not self._startups:
+                return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+            self._startups -= 1
+        return self._call(SOCKET_ERROR, self.provider.WSPCleanup)
+
+    def WSAGetLastError(self) -> int:
+        """The calling thread's last error (the UpcallTable's)."""
+        return self.upcalls.WSAGetLastError()
+
+    def WSASetLastError(self, iError: int) -> None:
+        self.upcalls.WSASetLastError(iError)
+
+    # --- sockets
+
+    def socket(self, af: int, type: int, protocol: int) -> int:
+        """A new SOCKET, or INVALID_SOCKET."""
+        if not self._startups:
+            return self._fail(INVALID_SOCKET, WSANOTINITIALISED)
+        return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, None, 0, 0)
+
+    def closesocket(self, s: int) -> int:
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPCloseSocket)
+
+    def bind(self, s: int, name: Any, namelen: int) -> int:
+        """``name``: an address tuple, or sockaddr bytes checked against ``namelen``."""
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPBind, name, namelen)
+
+    def connect(self, s: int, name: Any, namelen: int) -> int:
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPConnect, name, namelen,
+                               None, None, None, None)
+
+    def listen(self, s: int, backlog: int) -> int:
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPListen, backlog)
+
+    def accept(self, s: int, addr: Any, addrlen: Any) -> int:
+        """The new SOCKET, or INVALID_SOCKET; ``addr`` (None, a Ref or a writable buffer)
+        gets the peer's address and ``addrlen`` (None or a Ref) its size."""
+        return self._on_socket(s, INVALID_SOCKET, self.provider.WSPAccept, addr, addrlen, None, 0)
+
+    def getsockname(self, s: int, name: Any, namelen: Any) -> int:
+        """``name`` (a Ref or a writable buffer) and ``namelen`` (a Ref) as accept's."""
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPGetSockName, name, namelen)
+
+    def getpeername(self, s: int, name: Any, namelen: Any) -> int:
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPGetPeerName, name, namelen)
+
+    def send(self, s: int, buf: Any, len: int, flags: int) -> int:
+        """The number of bytes sent from the first ``len`` bytes of ``buf``, or SOCKET_ERROR
+        (``len`` negative or past the buffer: WSAEFAULT)."""
+        sent, data = Ref(0), _first(buf, len)
+        code = self._socket_error(s) or (WSAEFAULT if data is None else 0)
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        result = self._call(SOCKET_ERROR, self.provider.WSPSend, s, [data], 1, sent, flags,
+                            None, None, None)
+        return result if result == SOCKET_ERROR else int(sent.value)
+
+    def recv(self, s: int, buf: Any, len: int, flags: int) -> int:
+        """The number of bytes received into the first ``len`` bytes of ``buf`` (0: the peer
+        closed), or SOCKET_ERROR; WSAEMSGSIZE fills the ``len`` bytes."""
+        received, data = Ref(0), _first(buf, len)
+        code = self._socket_error(s) or (WSAEFAULT if data is None else 0)
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        result = self._call(SOCKET_ERROR, self.provider.WSPRecv, s, [data], 1, received,
+                            Ref(flags), None, None, None)
+        return result if result == SOCKET_ERROR else int(received.value)
+
+    def shutdown(self, s: int, how: int) -> int:
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPShutdown, how)
+
+    def ioctlsocket(self, s: int, cmd: int, argp: Any) -> int:
+        """0, or SOCKET_ERROR.  ``argp`` (a Ref) is the command's u_long: FIONBIO reads it,
+        FIONREAD writes the bytes waiting into it; None is WSAEFAULT."""
+        command = _index(cmd) & 0xFFFFFFFF
+        if command == FIONREAD:
+            return self._on_socket(s, SOCKET_ERROR, self.provider.WSPIoctl, command, None, 0,
+                                   argp, 4, None, None, None, None)
+        argument = None if argp is None else argp.value
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPIoctl, command, argument, 4,
+                               None, 0, None, None, None, None)
+
+    # --- select and fd_sets
+
+    def select(self, nfds: int, readfds: Any, writefds: Any, exceptfds: Any, timeout: Any) -> int:
+        """The number of ready entries, 0 on timeout, or SOCKET_ERROR; each set (None, an
+        FdSet or a buffer in the table's ABI) is rewritten to hold its ready sockets.
+        ``timeout``: None (no limit), a TIMEVAL or seconds."""
+        if not self._startups:
+            return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+        return self._call(SOCKET_ERROR, self.provider.WSPSelect, nfds, readfds, writefds,
+                          exceptfds, timeout)
+
+    def WSAFDIsSet(self, fd: int, set: Any) -> int:
+        """The export ``__WSAFDIsSet`` (FD_ISSET): nonzero if ``fd`` is in ``set``.  Also
+        reachable under the export's name with getattr (a class body would mangle it)."""
+        return int(self.upcalls.WPUFDIsSet(fd, set))
+
+    # --- events: kernel objects on Windows, so no WSAStartup is needed for them
+
+    def WSACreateEvent(self) -> int:
+        return self._call(WSA_INVALID_EVENT, self.upcalls.WPUCreateEvent)
+
+    def WSASetEvent(self, hEvent: int) -> int:
+        return self._call(FALSE, self.upcalls.WPUSetEvent, hEvent)
+
+    def WSAResetEvent(self, hEvent: int) -> int:
+        return self._call(FALSE, self.upcalls.WPUResetEvent, hEvent)
+
+    def WSACloseEvent(self, hEvent: int) -> int:
+        return self._call(FALSE, self.upcalls.WPUCloseEvent, hEvent)
+
+    def WSAWaitForMultipleEvents(self, cEvents: int, lphEvents: Any, fWaitAll: int,
+                                 dwTimeout: int, fAlertable: int) -> int:
+        """As ``UpcallTable.WSAWaitForMultipleEvents``, whose last error is this one."""
+        return self.upcalls.WSAWaitForMultipleEvents(cEvents, lphEvents, fWaitAll, dwTimeout,
+                                                     fAlertable)
+
+    def WSAEventSelect(self, s: int, hEventObject: int, lNetworkEvents: int) -> int:
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPEventSelect, hEventObject,
+                               lNetworkEvents)
+
+    def WSAEnumNetworkEvents(self, s: int, hEventObject: int, lpNetworkEvents: Any) -> int:
+        """``lpNetworkEvents``: a ``ws2core.provider.WSANETWORKEVENTS`` (None: WSAEFAULT,
+        after the socket's checks)."""
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPEnumNetworkEvents,
+                               hEventObject, lpNetworkEvents)
+
+
+setattr(Ws2_32, "__WSAFDIsSet", Ws2_32.WSAFDIsSet)
+
+
+def _first(buf: Any, length: int) -> memoryview | None:
+    """The first ``length`` bytes of ``buf`` as a byte view; None when C would read past it."""
+    view = memoryview(buf).cast("B")
+    length = _index(length)
+    if not 0 <= length <= view.nbytes:
+        return None
+    return view[:length]
