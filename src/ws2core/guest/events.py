@@ -18,7 +18,7 @@ from ..constants import (
     WSA_MAXIMUM_WAIT_EVENTS,
     WSA_WAIT_FAILED,
 )
-from ..provider import WSANETWORKEVENTS
+from ..structs import WSANETWORKEVENTS
 from . import _memory
 from ._exports import Exports, export
 from ._protocol import Guest

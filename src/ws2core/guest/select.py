@@ -11,7 +11,7 @@ import ctypes
 
 from .._shared import WinsockError
 from ..constants import SOCKET_ERROR, WSAEFAULT
-from ..provider import TIMEVAL
+from ..structs import TIMEVAL
 from . import _memory
 from ._exports import Exports, export
 from ._protocol import Guest
