@@ -117,7 +117,7 @@ class UpcallTable:
         return f"<UpcallTable over {self.table!r}>"
 
     # The hot upcalls, as the concrete classes inherit them from the core (declared here for
-    # type checkers and readers; see HotUpcalls in ws2core/_handles.pyx for the bodies).
+    # type checkers and readers; see HotUpcalls in ws2core/_handles_hot.pxi for the bodies).
     if TYPE_CHECKING:
 
         def WPUCreateSocketHandle(self, dwCatalogEntryId: SupportsIndex, dwContext: Any, lpErrno: Any, /) -> int: ...
