@@ -61,6 +61,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     REUSE_DELAY,
     WinsockError,
     checked_abi,
+    register_fd_set,
     require_out_parameter,
     store_context,
     table_bounds,

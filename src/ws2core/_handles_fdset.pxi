@@ -21,27 +21,19 @@ cdef str _not_a_socket_value(object fd, bint x86):
     return f"{fd} is not a SOCKET value (0..2**{32 if x86 else 64}-1)"
 
 
-import sys as _sys
-cdef dict _SYS_MODULES = _sys.modules
-cdef object _twin_fd_set = None  # the twin's FdSet class, once the twin is imported
-
-
 cdef object _other_core_layout(object fdset):
-    """Whether ``fdset``, an FdSet of the twin, is x86; None for any other object.
+    """Whether ``fdset``, an FdSet of another core (the twin), is x86; None for any other object.
 
     So that an FdSet is read in its own layout whichever core reads it (a provider holding
-    ``ws2core.FdSet`` may serve a table of the twin).  A twin never imported has made no
-    FdSet: until then this costs a dictionary lookup.
+    ``ws2core.FdSet`` may serve a table of the twin).  The other cores' FdSet classes are
+    those registered in ws2core._shared (none until the twin is imported: a core never
+    imported has made no FdSet).
     """
-    global _twin_fd_set
-    if _twin_fd_set is None:
-        twin = _SYS_MODULES.get("ws2core._handles_py")
-        if twin is None:
-            return None
-        _twin_fd_set = twin.FdSet
-    # The C subtype test: isinstance would ask ctypes' metaclass, several times slower.
-    if PyType_IsSubtype(type(fdset), <type>_twin_fd_set):
-        return fdset.abi == "x86"
+    cdef type kind = type(fdset)
+    for other in _OTHER_FD_SETS:
+        # The C subtype test: isinstance would ask ctypes' metaclass, several times slower.
+        if PyType_IsSubtype(kind, <type>other):
+            return fdset.abi == "x86"
     return None
 
 
@@ -338,6 +330,10 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
 def _fd_set_of_abi(handles, capacity, abi):
     """Unpickles an FdSet of a non-default ABI (a pickle passes no keywords)."""
     return FdSet(handles, capacity, abi=abi)
+
+
+# The other cores' FdSet classes, a list ws2core._shared keeps up to date as they register.
+cdef list _OTHER_FD_SETS = register_fd_set(FdSet)
 
 
 

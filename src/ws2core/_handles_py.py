@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import sys
 import threading
 from array import array
 from collections import deque
@@ -34,6 +33,7 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     WinsockError,
     bounds_note,
     checked_abi,
+    register_fd_set,
     require_out_parameter,
     store_context,
     table_bounds,
@@ -154,15 +154,17 @@ def _not_a_socket_value(fd: Any, x86: bool) -> str:
 
 
 def _other_core_layout(fdset: Any) -> bool | None:
-    """Whether ``fdset``, an FdSet of the Cython core, is x86; None for any other object.
+    """Whether ``fdset``, an FdSet of another core (the Cython core), is x86; None for any
+    other object.
 
     So that an FdSet is read in its own layout whichever core reads it (a provider holding
-    ``ws2core.FdSet`` may serve a table of the twin).  A core never imported has made no
-    FdSet, so it is not imported here.
+    ``ws2core.FdSet`` may serve a table of the twin).  The other cores' FdSet classes are
+    those registered in ws2core._shared (none until the Cython core is imported: a core never
+    imported has made no FdSet).
     """
-    core = sys.modules.get("ws2core._handles")
-    if core is not None and isinstance(fdset, core.FdSet):
-        return fdset.abi == "x86"  # type: ignore[no-any-return]
+    for other in _OTHER_FD_SETS:
+        if isinstance(fdset, other):
+            return fdset.abi == "x86"  # type: ignore[no-any-return]
     return None
 
 
@@ -377,6 +379,10 @@ class FdSet(_FdSetHeader):
 def _fd_set_of_abi(handles: Any, capacity: int, abi: str) -> FdSet:
     """Unpickles an FdSet of a non-default ABI (a pickle passes no keywords)."""
     return FdSet(handles, capacity, abi=abi)
+
+
+# The other cores' FdSet classes, a list ws2core._shared keeps up to date as they register.
+_OTHER_FD_SETS: list[type[Any]] = register_fd_set(FdSet)
 
 
 def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -> None:

@@ -1,9 +1,11 @@
-"""What both cores share: the one WinsockError class, the out-parameter rules and the
-table's bounds (its ABI, its handle range, its quarantine).
+"""What both cores share: the one WinsockError class, the out-parameter rules, the
+table's bounds (its ABI, its handle range, its quarantine) and the registry of the cores'
+FdSet classes.
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
-piece of code whichever core writes it.
+piece of code whichever core writes it.  Neither core imports the other: what one must know
+of the other (its FdSet class) is registered here.
 """
 
 from __future__ import annotations
@@ -198,3 +200,28 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
                 f"handle_range ({first:#x}, {last:#x})"
             )
     return TableBounds(first, last, max_handles, min(REUSE_DELAY, values - max_handles))
+
+
+# ---------------------------------------------------------------------------------------
+# The cores' FdSet classes.  An FdSet is read in its own layout whichever core's FD_* function
+# or WPUFDIsSet reads it (a provider holding ws2core.FdSet may serve a table of the other
+# core), so each core must recognise the other's sets without importing it: a core never
+# imported has made no FdSet, and importing one core must not load the other.
+
+_OTHER_FD_SETS: dict[type, list[type]] = {}  # a core's FdSet -> the other cores' FdSets
+
+
+def register_fd_set(cls: type) -> list[type]:
+    """Register a core's FdSet class (each core does, at its import); returns the FdSet classes
+    of the other cores.
+
+    The list returned is the registry's own and grows as other cores register, so a core keeps
+    it and reads it at each call: the Cython core walks it with a C subtype test.
+    """
+    others = _OTHER_FD_SETS.get(cls)
+    if others is None:
+        others = list(_OTHER_FD_SETS)
+        for registered in _OTHER_FD_SETS.values():
+            registered.append(cls)
+        _OTHER_FD_SETS[cls] = others
+    return others
