@@ -42,7 +42,7 @@ from cpython.object cimport Py_SIZE, PyObject
 from cpython.type cimport PyType_IsSubtype
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_DECREF, Py_INCREF
-from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy, memmove, memset
 
 from ws2core.ws2spi cimport (
@@ -59,6 +59,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     bounds_note as _bounds_note,
     MAX_MAX_HANDLES,
     REUSE_DELAY,
+    STUB_FAILURES,
     WinsockError,
     checked_abi,
     register_fd_set,

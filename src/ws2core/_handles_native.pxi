@@ -26,6 +26,12 @@ cdef extern from "ws2core_native.h":
     const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
     WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
 
+    ctypedef struct stub_failure "ws2core_stub_failure":
+        const char *field
+        int64_t result
+        int error
+    enum: STUBS "WS2CORE_STUBS"
+    stub_failure stub_failures "ws2core_stub_failures"[]
 
 cdef enum:
     NATIVE_SETS = 64
@@ -248,6 +254,24 @@ cdef void _report_unraisable(object failure, object where) noexcept:
     PyErr_WriteUnraisable(where)
 
 
+cdef int _fill_stub_failures() except -1:
+    """The C stubs' results and codes, from the one table both cores' upcalls follow: a stub
+    that table does not name fails the import, as does a field name C does not know."""
+    cdef Py_ssize_t i
+    cdef set named = set()
+    for i in range(STUBS):
+        field = stub_failures[i].field.decode()
+        result, code = STUB_FAILURES[field]
+        # A SOCKET result (INVALID_SOCKET, 2**64 - 1) is kept as its 64-bit pattern.
+        stub_failures[i].result = result - (1 << 64) if result >= (1 << 63) else result
+        stub_failures[i].error = 0 if code is None else code
+        named.add(field)
+    if named != set(STUB_FAILURES):
+        raise ImportError(f"ws2core: the native table has no stub for {set(STUB_FAILURES) - named}")
+    return 0
+
+
+_fill_stub_failures()
 native_ops_table.create_socket = _native_create_socket
 native_ops_table.query_context = _native_query_context
 native_ops_table.close_socket = _native_close_socket

@@ -1,6 +1,6 @@
 /* ws2core_native.h: the C side of the native WSPUPCALLTABLE, the 64 sets of entry points a C
  * provider calls.  Internal to the Cython core (_handles_native.pxi fills in the operations
- * at import); providers include <ws2core/ws2spi.h> instead.
+ * and the stubs' failures at import); providers include <ws2core/ws2spi.h> instead.
  */
 #ifndef WS2CORE_NATIVE_H
 #define WS2CORE_NATIVE_H
@@ -41,42 +41,71 @@ static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
     return 0;
 }
 
-/* The seven upcalls ws2core does not implement fail as ws2core.UpcallTable's do. */
+/* The seven upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
+   result and lpErrno code that ws2core._shared.STUB_FAILURES gives each field name, copied
+   here at import (a name missing there fails the import).  Read-only once a table exists. */
+typedef struct {
+    const char *field;      /* the WSPUPCALLTABLE field, as STUB_FAILURES names it */
+    int64_t result;         /* the result's 64-bit pattern; each stub casts it to its type */
+    int error;              /* the lpErrno code (WPUPostMessage has no lpErrno) */
+} ws2core_stub_failure;
+
+enum {
+    WS2CORE_STUB_GET_PROVIDER_PATH,
+    WS2CORE_STUB_MODIFY_IFS_HANDLE,
+    WS2CORE_STUB_POST_MESSAGE,
+    WS2CORE_STUB_QUERY_BLOCKING_CALLBACK,
+    WS2CORE_STUB_QUEUE_APC,
+    WS2CORE_STUB_OPEN_CURRENT_THREAD,
+    WS2CORE_STUB_CLOSE_THREAD,
+    WS2CORE_STUBS
+};
+static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
+    {"lpWPUGetProviderPath", 0, 0},
+    {"lpWPUModifyIFSHandle", 0, 0},
+    {"lpWPUPostMessage", 0, 0},
+    {"lpWPUQueryBlockingCallback", 0, 0},
+    {"lpWPUQueueApc", 0, 0},
+    {"lpWPUOpenCurrentThread", 0, 0},
+    {"lpWPUCloseThread", 0, 0},
+};
+
+/* Stub `stub`'s failure: its code in *err (a NULL lpErrno is allowed), its result as an int. */
+static inline int ws2core_stub_fail(int stub, LPINT err) {
+    if (err) *err = ws2core_stub_failures[stub].error;
+    return (int)ws2core_stub_failures[stub].result;
+}
+
 static int WSPAPI ws2core_get_provider_path(LPGUID id, WCHAR *path, LPINT length, LPINT err) {
     (void)id; (void)path; (void)length;
-    if (err) *err = WSAEINVAL;
-    return SOCKET_ERROR;
+    return ws2core_stub_fail(WS2CORE_STUB_GET_PROVIDER_PATH, err);
 }
 static SOCKET WSPAPI ws2core_modify_ifs_handle(DWORD catalog, SOCKET proposed, LPINT err) {
     (void)catalog; (void)proposed;
-    if (err) *err = WSAEINVAL;
-    return INVALID_SOCKET;
+    if (err) *err = ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].error;
+    return (SOCKET)(uint64_t)ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].result;
 }
 static BOOL WSPAPI ws2core_post_message(HWND window, UINT message, WPARAM w, LPARAM l) {
     (void)window; (void)message; (void)w; (void)l;
-    return FALSE;
+    return (BOOL)ws2core_stub_failures[WS2CORE_STUB_POST_MESSAGE].result;
 }
 static int WSPAPI ws2core_query_blocking_callback(DWORD catalog, LPBLOCKINGCALLBACK *callback,
                                                   PDWORD_PTR context, LPINT err) {
     (void)catalog; (void)callback; (void)context;
-    if (err) *err = WSAEINVAL;
-    return SOCKET_ERROR;
+    return ws2core_stub_fail(WS2CORE_STUB_QUERY_BLOCKING_CALLBACK, err);
 }
 static int WSPAPI ws2core_queue_apc(LPWSATHREADID thread, LPWSAUSERAPC apc, DWORD_PTR context,
                                     LPINT err) {
     (void)thread; (void)apc; (void)context;
-    if (err) *err = WSAEFAULT;
-    return SOCKET_ERROR;
+    return ws2core_stub_fail(WS2CORE_STUB_QUEUE_APC, err);
 }
 static int WSPAPI ws2core_open_current_thread(LPWSATHREADID thread, LPINT err) {
     (void)thread;
-    if (err) *err = WSANOTINITIALISED;
-    return SOCKET_ERROR;
+    return ws2core_stub_fail(WS2CORE_STUB_OPEN_CURRENT_THREAD, err);
 }
 static int WSPAPI ws2core_close_thread(LPWSATHREADID thread, LPINT err) {
     (void)thread;
-    if (err) *err = WSANOTINITIALISED;
-    return SOCKET_ERROR;
+    return ws2core_stub_fail(WS2CORE_STUB_CLOSE_THREAD, err);
 }
 
 /* The C signatures carry no table pointer, so each native table has its own entry points:
