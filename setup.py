@@ -38,11 +38,12 @@ def extensions() -> list[Extension]:
             ["src/ws2core/_handles.pyx"],
             # <ws2core/ws2spi.h>, shipped for providers too; the core's own C, which is not
             include_dirs=["src/ws2core/include", "src/ws2core/csrc"],
-            # Listed so that an edit to any part rebuilds, and so that the sdist carries them.
+            # Listed so that an edit to any part rebuilds, and so that the sdist carries them
+            # (the .pyx too: cythonize() swaps it for the generated .c among the sources).
             depends=sorted(
                 glob("src/ws2core/_handles_*.pxi") + glob("src/ws2core/csrc/*.h")
                 + ["src/ws2core/include/ws2core/ws2spi.h", "src/ws2core/ws2spi.pxd",
-                   "src/ws2core/_handles.pxd"]
+                   "src/ws2core/_handles.pxd", "src/ws2core/_handles.pyx"]
             ),
         )],
         compiler_directives={"language_level": "3"},
