@@ -1,4 +1,4 @@
-"""Build ws2core._handles from src/ws2core/_handles.pyx.
+"""Build ws2core._handles from src/ws2core/_handles.pyx, its .pxi parts and its C in csrc/.
 
 A failed C compile installs the pure-Python twin instead (ws2core.IMPLEMENTATION then says
 "python", and the test suite refuses to pass unless WS2CORE_PURE_PYTHON=1 asks for the twin
@@ -8,6 +8,7 @@ WS2CORE_PURE_PYTHON=1 (exactly "1") skips the extension altogether.
 
 import importlib.util
 import sys
+from glob import glob
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -35,8 +36,15 @@ def extensions() -> list[Extension]:
         [Extension(
             "ws2core._handles",
             ["src/ws2core/_handles.pyx"],
-            include_dirs=["src/ws2core/include"],  # <ws2core/ws2spi.h>, shipped for providers too
-            depends=["src/ws2core/include/ws2core/ws2spi.h", "src/ws2core/ws2spi.pxd"],
+            # <ws2core/ws2spi.h>, shipped for providers too; the core's own C, which is not
+            include_dirs=["src/ws2core/include", "src/ws2core/csrc"],
+            # Listed so that an edit to any part rebuilds, and so that the sdist carries them
+            # (the .pyx too: cythonize() swaps it for the generated .c among the sources).
+            depends=sorted(
+                glob("src/ws2core/_handles_*.pxi") + glob("src/ws2core/csrc/*.h")
+                + ["src/ws2core/include/ws2core/ws2spi.h", "src/ws2core/ws2spi.pxd",
+                   "src/ws2core/_handles.pxd", "src/ws2core/_handles.pyx"]
+            ),
         )],
         compiler_directives={"language_level": "3"},
     )

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import ws2core
 from ws2core import INVALID_SOCKET, INVALID_SOCKET_X86, SOCKET_ERROR, WSAENOBUFS, WSAENOTSOCK
+from ws2core.structs import FD_SET_LAYOUTS
 
 from support import raises_winsock
 
@@ -83,6 +84,32 @@ def test_an_fd_set_carries_its_layout(core: Any) -> None:
         other = "x64" if fds.abi == "x86" else "x86"
         with pytest.raises(ValueError, match="abi"):
             core.FD_ISSET(8, fds, abi=other)
+
+
+@pytest.mark.parametrize("abi", ["x64", "x86"])
+def test_fd_sets_have_the_layouts_of_structs(core: Any, abi: str) -> None:
+    """Each core's FdSet and FD_* functions agree with ws2core.structs.FD_SET_LAYOUTS, which
+    every Python layer reads (the Cython core knows the layouts in C, the twin reads them)."""
+    layout = FD_SET_LAYOUTS[abi]
+    for capacity in (1, 3, 64):
+        assert memoryview(core.FdSet(capacity=capacity, abi=abi)).nbytes == layout.size(capacity)
+        assert layout.capacity(layout.size(capacity)) == capacity
+    members = [4, 8, 0xFFFFFFF0]
+    fds = core.FdSet(members, capacity=5, abi=abi)
+    raw = memoryview(fds).tobytes()
+    assert raw == layout.pack(members) + bytes(layout.size(5) - layout.size(3))
+    assert bytes(fds) == layout.pack(members)
+    for i, fd in enumerate(members):
+        entry = raw[layout.offset(i):layout.offset(i) + layout.socket_size]
+        assert int.from_bytes(entry, "little") == fd
+    # The other way: sets packed by the layout are read by the core, as buffers and as ctypes.
+    assert list(core.FdSet.from_buffer(layout.pack(members), abi=abi)) == members
+    c_set = layout.ctypes_type(5)()
+    assert ctypes.sizeof(c_set) == layout.size(5)
+    for fd in members:
+        core.FD_SET(fd, c_set, abi=abi)
+    assert bytes(c_set)[:layout.size(3)] == layout.pack(members)
+    assert [core.FD_ISSET(fd, c_set, abi=abi) for fd in (8, 12)] == [1, 0]
 
 
 @pytest.mark.parametrize("value", [2**32, 2**32 + 8, 2**63, INVALID_SOCKET, -1])

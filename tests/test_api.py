@@ -260,6 +260,47 @@ def test_core_in_use_here_matches_the_environment() -> None:
     assert ws2core.IMPLEMENTATION == ("python" if PURE_PYTHON_ONLY else "cython")
 
 
+# Imports one core, checks the other stayed out, imports it, then has each core read an x86
+# FdSet of the other: 8 is its first entry as x86, but padding as x64.
+CROSS_CORE_SCRIPT = """
+import importlib, sys
+first, second = sys.argv[1:]
+a = importlib.import_module(first)
+assert second not in sys.modules, f"importing {first} imported {second}"
+b = importlib.import_module(second)
+for reader, maker in ((a, b), (b, a)):
+    fds = maker.FdSet([8], abi="x86")
+    assert reader.FD_ISSET(8, fds) == 1, (reader.__name__, "read the set as x64")
+    assert reader.FdSet.from_buffer(fds).abi == "x86"
+    try:
+        reader.FD_ISSET(8, fds, abi="x64")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(f"{reader.__name__} took abi='x64' for an x86 FdSet")
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("first", ["cython", "python"])
+def test_a_core_imports_alone_and_reads_the_other_cores_sets(first: str) -> None:
+    """Neither core imports the other (ws2core._shared registers their FdSet classes), yet each
+    reads the other's FdSet in its own layout, whichever was imported first."""
+    if PURE_PYTHON_ONLY:
+        pytest.skip("WS2CORE_PURE_PYTHON=1: the Cython core is not under test (it may not be built)")
+    second = "python" if first == "cython" else "cython"
+    env = dict(os.environ)
+    env.pop("WS2CORE_PURE_PYTHON", None)
+    if first == "python":  # `import ws2core`, which comes first, then loads the twin alone
+        env["WS2CORE_PURE_PYTHON"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", CROSS_CORE_SCRIPT, CORE_MODULES[first], CORE_MODULES[second]],
+        cwd=PACKAGE_DIR.parent, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout.split() == ["ok"], result.stderr
+
+
 REEXPORTED = ["FdSet", "HandleTable", "Ref", "FD_SET", "FD_CLR", "FD_ZERO", "FD_ISSET",
               "REUSE_DELAY", "DEFAULT_MAX_HANDLES"]
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import inspect
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +35,8 @@ from ws2core import (
     UpcallTable,
     errorname,
 )
+from ws2core import constants
+from ws2core._shared import STUB_FAILURES
 from ws2core.upcalls import UPCALL_FIELDS
 
 SENTINEL = 12345  # pre-set in every out-parameter, so an unwanted write shows
@@ -571,6 +575,46 @@ def test_stub_fails_the_same_way_every_time(
             assert getattr(upcalls, name)(*args(), err) == result
             assert err.value == code
     assert snapshot(table) == before
+
+
+def test_stubs_follow_the_one_table_of_failures() -> None:
+    """The stubs' failures are defined once, in ws2core._shared.STUB_FAILURES: the Python stubs
+    and the native ones read it, and the cases above agree with it."""
+    assert STUB_FAILURES == {"lp" + name: (result, code) for name, _, result, code in STUBS}
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# | 6 | `lpWPUGetProviderPath` | stub | — | `SOCKET_ERROR`, `WSAEINVAL` (no provider catalog yet) |
+README_ROW = re.compile(r"^\| (\d+) \| `(lpWPU\w+)` \| (\w+) \| [^|]* \| ([^|]*) \|$")
+
+
+def failure_named(text: str) -> tuple[int, int | None]:
+    """(result, code) from the constant names a failure is written with: "`SOCKET_ERROR`,
+    `WSAEINVAL` (why)" or "FALSE (why)"; what follows a parenthesis is prose."""
+    names = [name.strip(" `") for name in text.split("(")[0].split(",")]
+    values = [getattr(constants, name) for name in names]
+    return values[0], values[1] if len(values) > 1 else None
+
+
+@pytest.mark.skipif(not README.exists(), reason="no README.md beside the tests (an installed copy)")
+def test_readme_upcall_table_agrees_with_the_stub_failures() -> None:
+    rows = [README_ROW.match(line) for line in README.read_text(encoding="utf-8").splitlines()]
+    table = [(int(m[1]), m[2], m[3], m[4].strip()) for m in rows if m]
+    assert [(number, field) for number, field, _, _ in table] == list(
+        enumerate(UPCALL_FIELDS, start=1))
+    stubs = {field: failure_named(failure) for _, field, status, failure in table if status == "stub"}
+    assert stubs == STUB_FAILURES
+
+
+@pytest.mark.parametrize("field", sorted(STUB_FAILURES))
+def test_stub_docstrings_agree_with_the_stub_failures(field: str) -> None:
+    """"Always SOCKET_ERROR with WSAEINVAL." in each stub's docstring is what it returns."""
+    doc = inspect.getdoc(getattr(UpcallTable, field)) or ""
+    said = re.search(r"Always (\w+)(?: with (\w+))?", doc)
+    assert said, doc
+    result, code = STUB_FAILURES[field]
+    assert getattr(constants, said[1]) == result
+    assert (getattr(constants, said[2]) if said[2] else None) == code
 
 
 # ----------------------------------------------------------- aliases and call shape

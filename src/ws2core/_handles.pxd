@@ -15,7 +15,7 @@ cdef enum:
 
 # One handle: 24 bytes.  Links are slot index + 1, so 0 means "none".  C callers of the native
 # table read `native`, `kind` and `generation` without the GIL (see "Native table" in
-# _handles.pyx): writers publish `kind` last and bump `generation` first.
+# _handles_native.pxi): writers publish `kind` last and bump `generation` first.
 ctypedef struct Slot:
     uint64_t native     # socket: the context as C sees it (an int's value, an object's id, None: 0)
     uint32_t older      # live: the next older live slot (creation order, for iteration)

@@ -5,13 +5,15 @@ the reference the core is tested against (in lockstep, by tests/test_differentia
 fallback where no compiler exists, and the baseline of every benchmark.  It is written as a
 Python programmer would write it (a dict of live handles, a deque of closed values), not as a
 transliteration of the C arrays; the methods come in the core's order, with its docstrings.
+Its sections are the core's parts (``_handles_<concern>.pxi``), in their order and under
+their headers: conversions, batches, fd_set, the handle table, out-parameters and the hot
+upcalls, the native table.
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
-import sys
 import threading
 from array import array
 from collections import deque
@@ -31,10 +33,12 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     WinsockError,
     bounds_note,
     checked_abi,
+    register_fd_set,
     require_out_parameter,
     store_context,
     table_bounds,
 )
+from .structs import FD_SET_LAYOUTS
 
 # Private aliases, as the core's C statics: the module's public names are its API alone.
 _FD_SETSIZE = _constants.FD_SETSIZE
@@ -67,11 +71,25 @@ _SOCKET_MAX = _INVALID_SOCKET  # 2**64 - 1: the largest value a SOCKET holds
 _TAG_BITS = 3                 # the low handle bits the kernel ignores (OBJ_HANDLE_TAGBITS)
 
 
+# --------------------------------------------------------------------------------------
+# Conversions
+#
+# A Python int as a handle value or as a SOCKET value; anything with __index__ is taken as an
+# int.
+
+
 def _socket_value(fd: Any) -> int:
     """``fd`` as an int (TypeError for a non-int); -1 when no SOCKET can hold it."""
     if fd.__class__ is not int:
         fd = _index(fd)
     return fd if 0 <= fd <= _SOCKET_MAX else -1
+
+
+# --------------------------------------------------------------------------------------
+# Batches
+#
+# Many handles given at once (contains_each, FdSet(handles), contexts, close_sockets):
+# converted once, all of them before the table is read.
 
 
 _JUST_INT = frozenset({int})
@@ -102,23 +120,6 @@ def _not_a_socket(given: list[Any], i: int) -> str:
     return f"handles[{i}] = {shown} is not a live socket of this table"
 
 
-class Ref:
-    """A minimal out-parameter holder: upcalls write ``.value``.
-
-    ``ws2core.Ref()`` stands for a C out-parameter (``int *lpErrno``, ``DWORD_PTR
-    *lpContext``): the upcall stores its result in ``.value``.  The cores write their own Ref
-    without an attribute lookup; any object with a writable ``.value`` works as well.
-    """
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any = None) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return f"Ref({self.value!r})"
-
-
 # --------------------------------------------------------------------------------------
 # fd_set
 #
@@ -135,13 +136,12 @@ class _FdSetHeader(ctypes.Structure):
     _fields_ = [("_fd_count", ctypes.c_uint32)]
 
 
-_COUNT = struct.Struct("<I")
-_SOCKET_FORMAT = ("Q", "I")  # by x86: the struct code of one SOCKET
-
-
-def _width(x86: bool) -> int:
-    """The size of a SOCKET, and of the header before the first one."""
-    return 4 if x86 else 8
+# The layouts by x86, as ABIS has them.  What the functions below read on every call is bound
+# here once, so that they index a tuple instead of calling a layout's method.
+_LAYOUTS = tuple(FD_SET_LAYOUTS[abi] for abi in ABIS)
+_WIDTH = tuple(layout.socket_size for layout in _LAYOUTS)  # a SOCKET, and the header before it
+_SOCKET_CODE = tuple(layout.socket_code for layout in _LAYOUTS)  # struct's code of one SOCKET
+_COUNT = struct.Struct("<I")  # u_int fd_count, first in both layouts
 
 
 def _fits(value: int, x86: bool) -> bool:
@@ -154,15 +154,17 @@ def _not_a_socket_value(fd: Any, x86: bool) -> str:
 
 
 def _other_core_layout(fdset: Any) -> bool | None:
-    """Whether ``fdset``, an FdSet of the Cython core, is x86; None for any other object.
+    """Whether ``fdset``, an FdSet of another core (the Cython core), is x86; None for any
+    other object.
 
     So that an FdSet is read in its own layout whichever core reads it (a provider holding
-    ``ws2core.FdSet`` may serve a table of the twin).  A core never imported has made no
-    FdSet, so it is not imported here.
+    ``ws2core.FdSet`` may serve a table of the twin).  The other cores' FdSet classes are
+    those registered in ws2core._shared (none until the Cython core is imported: a core never
+    imported has made no FdSet).
     """
-    core = sys.modules.get("ws2core._handles")
-    if core is not None and isinstance(fdset, core.FdSet):
-        return fdset.abi == "x86"  # type: ignore[no-any-return]
+    for other in _OTHER_FD_SETS:
+        if isinstance(fdset, other):
+            return fdset.abi == "x86"  # type: ignore[no-any-return]
     return None
 
 
@@ -202,16 +204,16 @@ def _acquire(fdset: Any, writable: bool) -> memoryview:
 
 
 def _check_header(nbytes: int, x86: bool) -> None:
-    if nbytes < _width(x86):
+    if nbytes < _WIDTH[x86]:
         raise ValueError(
-            f"an {ABIS[x86]} fd_set buffer needs at least {_width(x86)} bytes, this one has {nbytes}")
+            f"an {ABIS[x86]} fd_set buffer needs at least {_WIDTH[x86]} bytes, this one has {nbytes}")
 
 
 def _checked_count(data: memoryview, x86: bool) -> int:
     """fd_count of ``data``; ValueError when the buffer is too short or fd_count exceeds it."""
     _check_header(data.nbytes, x86)
     count: int = _COUNT.unpack_from(data, 0)[0]
-    capacity = data.nbytes // _width(x86) - 1
+    capacity = data.nbytes // _WIDTH[x86] - 1  # _LAYOUTS[x86].capacity, without a call
     if count > capacity:
         raise ValueError(
             f"fd_count {count} exceeds the {capacity} SOCKETs this {data.nbytes}-byte "
@@ -221,12 +223,12 @@ def _checked_count(data: memoryview, x86: bool) -> int:
 
 
 def _members(data: memoryview, count: int, x86: bool) -> tuple[int, ...]:
-    return struct.unpack_from(f"<{count}{_SOCKET_FORMAT[x86]}", data, _width(x86))
+    return struct.unpack_from(f"<{count}{_SOCKET_CODE[x86]}", data, _WIDTH[x86])
 
 
 def _store_entries(data: memoryview, i: int, values: Any, x86: bool) -> None:
     """Write ``values`` as SOCKETs from entry ``i`` on."""
-    struct.pack_into(f"<{len(values)}{_SOCKET_FORMAT[x86]}", data, _width(x86) * (i + 1), *values)
+    struct.pack_into(f"<{len(values)}{_SOCKET_CODE[x86]}", data, _WIDTH[x86] * (i + 1), *values)
 
 
 def _fd_isset(value: int, data: memoryview, x86: bool) -> int:
@@ -240,33 +242,11 @@ def _fd_set(value: int, data: memoryview, x86: bool) -> bool:
     count = _checked_count(data, x86)
     if value in _members(data, count, x86):
         return True
-    if count >= data.nbytes // _width(x86) - 1:
+    if count >= data.nbytes // _WIDTH[x86] - 1:
         return False
     _store_entries(data, count, (value,), x86)
     _COUNT.pack_into(data, 0, count + 1)
     return True
-
-
-def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -> None:
-    """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
-    handle), without its quadratic duplicate scan on big batches."""
-    x86 = fds._x86
-    seen: set[int] = set()
-    count = 0
-    try:
-        for fd in handles:
-            value = _socket_value(fd)
-            if not _fits(value, x86):
-                raise ValueError(_not_a_socket_value(fd, x86))
-            if value in seen:
-                continue
-            if count == capacity:
-                raise ValueError(f"the fd_set is full ({capacity} SOCKETs); {fd} was not added")
-            seen.add(value)
-            _store_entries(data, count, (value,), x86)
-            count += 1
-    finally:
-        _COUNT.pack_into(data, 0, count)  # what was added before an error stays, as with add
 
 
 def _fd_clr(value: int, data: memoryview, x86: bool) -> None:
@@ -312,7 +292,7 @@ class FdSet(_FdSetHeader):
         else:
             super().__init__()
             self._x86 = x86
-            ctypes.resize(self, _width(x86) * (capacity + 1))
+            ctypes.resize(self, _LAYOUTS[x86].size(capacity))
             data = memoryview(self).cast("B")
         if _checked_count(data, self._x86) != 0:  # called again on a used set: one by one
             for fd in handles:
@@ -327,15 +307,16 @@ class FdSet(_FdSetHeader):
         x86 = _abi_of(buffer, abi)
         with _acquire(buffer, writable=False) as data:
             count = _checked_count(data, x86)
-            fds = cls(capacity=max(1, data.nbytes // _width(x86) - 1), abi=ABIS[x86])
-            used = _width(x86) * (count + 1)
+            layout = _LAYOUTS[x86]
+            fds = cls(capacity=max(1, layout.capacity(data.nbytes)), abi=ABIS[x86])
+            used = layout.size(count)
             memoryview(fds).cast("B")[:used] = data[:used]
         return fds
 
     @property
     def capacity(self) -> int:
         """How many SOCKETs the set can hold."""
-        return ctypes.sizeof(self) // _width(self._x86) - 1
+        return _LAYOUTS[self._x86].capacity(ctypes.sizeof(self))
 
     @property
     def abi(self) -> str:
@@ -383,7 +364,7 @@ class FdSet(_FdSetHeader):
 
     def __bytes__(self) -> bytes:
         data = memoryview(self).cast("B")
-        return bytes(data[: _width(self._x86) * (_checked_count(data, self._x86) + 1)])
+        return bytes(data[: _LAYOUTS[self._x86].size(_checked_count(data, self._x86))])
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._x86:
@@ -398,6 +379,32 @@ class FdSet(_FdSetHeader):
 def _fd_set_of_abi(handles: Any, capacity: int, abi: str) -> FdSet:
     """Unpickles an FdSet of a non-default ABI (a pickle passes no keywords)."""
     return FdSet(handles, capacity, abi=abi)
+
+
+# The other cores' FdSet classes, a list ws2core._shared keeps up to date as they register.
+_OTHER_FD_SETS: list[type[Any]] = register_fd_set(FdSet)
+
+
+def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -> None:
+    """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
+    handle), without its quadratic duplicate scan on big batches."""
+    x86 = fds._x86
+    seen: set[int] = set()
+    count = 0
+    try:
+        for fd in handles:
+            value = _socket_value(fd)
+            if not _fits(value, x86):
+                raise ValueError(_not_a_socket_value(fd, x86))
+            if value in seen:
+                continue
+            if count == capacity:
+                raise ValueError(f"the fd_set is full ({capacity} SOCKETs); {fd} was not added")
+            seen.add(value)
+            _store_entries(data, count, (value,), x86)
+            count += 1
+    finally:
+        _COUNT.pack_into(data, 0, count)  # what was added before an error stays, as with add
 
 
 def FD_SET(fd: Any, set: Any, /, *, abi: str | None = None) -> None:
@@ -451,6 +458,8 @@ def FD_ISSET(fd: Any, set: Any, /, *, abi: str | None = None) -> int:
     ``set``: an FdSet (its own layout), or a buffer in the layout ``abi`` (None: ``"x64"``).
     """
     return _fd_isset_any(fd, set, _abi_of(set, abi))
+
+
 # --------------------------------------------------------------------------------------
 # The handle table
 
@@ -909,10 +918,28 @@ class HandleTable:
         raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")
 
 
-_NO_NATIVE_TABLE = (
-    "a native WSPUPCALLTABLE needs the Cython core (ws2core._handles); this table belongs to "
-    "the pure-Python twin, which has no C entry points"
-)
+# --------------------------------------------------------------------------------------
+# Out-parameters and the hot upcalls
+#
+# Ref, the writes through an out-parameter (the core's own Ref without an attribute lookup),
+# and HotUpcalls: the four upcalls a provider calls most, with their Windows signatures.
+
+
+class Ref:
+    """A minimal out-parameter holder: upcalls write ``.value``.
+
+    ``ws2core.Ref()`` stands for a C out-parameter (``int *lpErrno``, ``DWORD_PTR
+    *lpContext``): the upcall stores its result in ``.value``.  The cores write their own Ref
+    without an attribute lookup; any object with a writable ``.value`` works as well.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Ref({self.value!r})"
 
 
 class HotUpcalls:
@@ -1024,3 +1051,16 @@ class HotUpcalls:
         ValueError (nothing past it is read).
         """
         return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86))
+
+
+# --------------------------------------------------------------------------------------
+# Native table
+#
+# The twin has none: a native WSPUPCALLTABLE needs C entry points, which only the Cython core
+# has.  HotUpcalls.native_table and native_capsule say so.
+
+
+_NO_NATIVE_TABLE = (
+    "a native WSPUPCALLTABLE needs the Cython core (ws2core._handles); this table belongs to "
+    "the pure-Python twin, which has no C entry points"
+)

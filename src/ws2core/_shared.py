@@ -1,9 +1,11 @@
-"""What both cores share: the one WinsockError class, the out-parameter rules and the
-table's bounds (its ABI, its handle range, its quarantine).
+"""What both cores share: the one WinsockError class, the out-parameter rules, the
+table's bounds (its ABI, its handle range, its quarantine), the registry of the cores' FdSet
+classes and the failures of the seven stub upcalls.
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
-piece of code whichever core writes it.
+piece of code whichever core writes it.  Neither core imports the other: what one must know
+of the other (its FdSet class) is registered here.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ from operator import index as _index
 from typing import Any, NamedTuple
 
 from .constants import (
+    FALSE,
+    INVALID_SOCKET,
+    SOCKET_ERROR,
     WSA_INVALID_HANDLE,
     WSA_INVALID_PARAMETER,
     WSA_NOT_ENOUGH_MEMORY,
+    WSAEFAULT,
+    WSAEINVAL,
     WSAENOBUFS,
     WSAENOTSOCK,
+    WSANOTINITIALISED,
     errorname,
 )
 
@@ -198,3 +206,46 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
                 f"handle_range ({first:#x}, {last:#x})"
             )
     return TableBounds(first, last, max_handles, min(REUSE_DELAY, values - max_handles))
+
+
+# ---------------------------------------------------------------------------------------
+# The cores' FdSet classes.  An FdSet is read in its own layout whichever core's FD_* function
+# or WPUFDIsSet reads it (a provider holding ws2core.FdSet may serve a table of the other
+# core), so each core must recognise the other's sets without importing it: a core never
+# imported has made no FdSet, and importing one core must not load the other.
+
+_OTHER_FD_SETS: dict[type, list[type]] = {}  # a core's FdSet -> the other cores' FdSets
+
+
+def register_fd_set(cls: type) -> list[type]:
+    """Register a core's FdSet class (each core does, at its import); returns the FdSet classes
+    of the other cores.
+
+    The list returned is the registry's own and grows as other cores register, so a core keeps
+    it and reads it at each call: the Cython core walks it with a C subtype test.
+    """
+    others = _OTHER_FD_SETS.get(cls)
+    if others is None:
+        others = list(_OTHER_FD_SETS)
+        for registered in _OTHER_FD_SETS.values():
+            registered.append(cls)
+        _OTHER_FD_SETS[cls] = others
+    return others
+
+
+# ---------------------------------------------------------------------------------------
+# The seven upcalls ws2core does not implement yet fail the same way on every call, with a code
+# from their own documentation pages.  Defined here once: UpcallTable's Python stubs
+# (upcalls.py) and the native table's C stubs (filled in at the Cython core's import) both
+# read this table, and tests/test_upcalls.py checks README.md's upcall table against it.
+
+STUB_FAILURES: dict[str, tuple[int, int | None]] = {
+    # WSPUPCALLTABLE field: (the result, the lpErrno code; None: the upcall has no lpErrno)
+    "lpWPUGetProviderPath": (SOCKET_ERROR, WSAEINVAL),
+    "lpWPUModifyIFSHandle": (INVALID_SOCKET, WSAEINVAL),
+    "lpWPUPostMessage": (FALSE, None),
+    "lpWPUQueryBlockingCallback": (SOCKET_ERROR, WSAEINVAL),
+    "lpWPUQueueApc": (SOCKET_ERROR, WSAEFAULT),
+    "lpWPUOpenCurrentThread": (SOCKET_ERROR, WSANOTINITIALISED),
+    "lpWPUCloseThread": (SOCKET_ERROR, WSANOTINITIALISED),
+}

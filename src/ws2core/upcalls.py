@@ -18,11 +18,9 @@ from . import _implementation, _waits
 
 if TYPE_CHECKING:
     from ._handles import HandleTable
-from ._shared import WinsockError, require_out_parameter
+from ._shared import STUB_FAILURES, WinsockError, require_out_parameter
 from .constants import (
     FALSE,
-    INVALID_SOCKET,
-    SOCKET_ERROR,
     TRUE,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
@@ -31,9 +29,6 @@ from .constants import (
     WSA_WAIT_EVENT_0,
     WSA_WAIT_FAILED,
     WSA_WAIT_TIMEOUT,
-    WSAEFAULT,
-    WSAEINVAL,
-    WSANOTINITIALISED,
 )
 
 _UNSET: Any = object()
@@ -117,7 +112,7 @@ class UpcallTable:
         return f"<UpcallTable over {self.table!r}>"
 
     # The hot upcalls, as the concrete classes inherit them from the core (declared here for
-    # type checkers and readers; see HotUpcalls in ws2core/_handles.pyx for the bodies).
+    # type checkers and readers; see HotUpcalls in ws2core/_handles_hot.pxi for the bodies).
     if TYPE_CHECKING:
 
         def WPUCreateSocketHandle(self, dwCatalogEntryId: SupportsIndex, dwContext: Any, lpErrno: Any, /) -> int: ...
@@ -220,7 +215,8 @@ class UpcallTable:
         self._last_error.code = _index(iError)
 
     # --- the seven upcalls ws2core does not implement yet: each fails the same way on
-    # every call, with a code from its own documentation page.
+    # every call, with a code from its own documentation page (STUB_FAILURES in _shared.py,
+    # which the native table's C stubs read too).
 
     def WPUGetProviderPath(
         self, lpProviderId: Any, lpszProviderDllPath: Any, lpProviderDllPathLen: Any, lpErrno: Any, /
@@ -229,33 +225,33 @@ class UpcallTable:
 
         Always SOCKET_ERROR with WSAEINVAL.
         """
-        return _fail(lpErrno, SOCKET_ERROR, WSAEINVAL)
+        return _fail("lpWPUGetProviderPath", lpErrno)
 
     def WPUModifyIFSHandle(self, dwCatalogEntryId: Any, ProposedHandle: Any, lpErrno: Any, /) -> int:
         """Not implemented: ws2core makes no IFS handles.  Always INVALID_SOCKET with WSAEINVAL."""
-        return _fail(lpErrno, INVALID_SOCKET, WSAEINVAL)
+        return _fail("lpWPUModifyIFSHandle", lpErrno)
 
     def WPUPostMessage(self, hWnd: Any, Msg: Any, wParam: Any, lParam: Any, /) -> int:
         """Not implemented: there are no windows to post to.  Always FALSE (it has no lpErrno)."""
-        return FALSE
+        return STUB_FAILURES["lpWPUPostMessage"][0]
 
     def WPUQueryBlockingCallback(
         self, dwCatalogEntryId: Any, lplpfnCallback: Any, lpdwContext: Any, lpErrno: Any, /
     ) -> int:
         """Not implemented: there is no provider catalog.  Always SOCKET_ERROR with WSAEINVAL."""
-        return _fail(lpErrno, SOCKET_ERROR, WSAEINVAL)
+        return _fail("lpWPUQueryBlockingCallback", lpErrno)
 
     def WPUQueueApc(self, lpThreadId: Any, lpfnUserApc: Any, dwContext: Any, lpErrno: Any, /) -> int:
         """Not implemented: ws2core queues no APCs.  Always SOCKET_ERROR with WSAEFAULT."""
-        return _fail(lpErrno, SOCKET_ERROR, WSAEFAULT)
+        return _fail("lpWPUQueueApc", lpErrno)
 
     def WPUOpenCurrentThread(self, lpThreadId: Any, lpErrno: Any, /) -> int:
         """Not implemented.  Always SOCKET_ERROR with WSANOTINITIALISED."""
-        return _fail(lpErrno, SOCKET_ERROR, WSANOTINITIALISED)
+        return _fail("lpWPUOpenCurrentThread", lpErrno)
 
     def WPUCloseThread(self, lpThreadId: Any, lpErrno: Any, /) -> int:
         """Not implemented.  Always SOCKET_ERROR with WSANOTINITIALISED."""
-        return _fail(lpErrno, SOCKET_ERROR, WSANOTINITIALISED)
+        return _fail("lpWPUCloseThread", lpErrno)
 
     # WSPUPCALLTABLE field names for the upcalls defined above (the hot four are bound in
     # __init__).
@@ -292,7 +288,9 @@ UPCALL_FIELDS = (
 )
 
 
-def _fail(lpErrno: Any, result: int, code: int) -> int:
+def _fail(field: str, lpErrno: Any) -> int:
+    """The body of a stub with an lpErrno: its failure as STUB_FAILURES gives it."""
+    result, code = STUB_FAILURES[field]
     require_out_parameter(lpErrno, "lpErrno")
     lpErrno.value = code
     return result

@@ -1,0 +1,281 @@
+# Included by _handles.pyx (see its docstring for the parts).
+# --------------------------------------------------------------------------------------
+# Native table
+#
+# C providers call the WSPUPCALLTABLE entry points from any thread, usually without the GIL
+# (ctypes releases it around a foreign call).  The context lookup, the hot upcall, reads the
+# slots lock-free: every writer holds the GIL, so writers are serialised; a writer publishes a
+# slot's kind last (release) and bumps its generation first, and the reader checks that the
+# generation did not move while it read kind and context (a per-slot sequence lock).  An
+# outgrown slot array is kept until the table is freed, since a reader may still hold it.
+# The other upcalls change the table or wake Python waiters, so they take the GIL.  Once the
+# interpreter shuts down, every entry point that touches a table fails with WSANOTINITIALISED.
+
+cdef extern from "ws2core_native.h":
+    bint python_finalizing "ws2core_python_finalizing"() noexcept nogil
+
+    ctypedef struct native_ops "ws2core_native_ops":
+        SOCKET (*create_socket)(unsigned, DWORD, DWORD_PTR, int *) noexcept nogil
+        int (*query_context)(unsigned, SOCKET, DWORD_PTR *, int *) noexcept nogil
+        int (*close_socket)(unsigned, SOCKET, int *) noexcept nogil
+        WSAEVENT (*create_event)(unsigned, int *) noexcept nogil
+        BOOL (*set_event)(unsigned, WSAEVENT, int *) noexcept nogil
+        BOOL (*reset_event)(unsigned, WSAEVENT, int *) noexcept nogil
+        BOOL (*close_event)(unsigned, WSAEVENT, int *) noexcept nogil
+    native_ops native_ops_table "ws2core_ops"
+    const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
+    WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
+
+    ctypedef struct stub_failure "ws2core_stub_failure":
+        const char *field
+        int64_t result
+        int error
+    enum: STUBS "WS2CORE_STUBS"
+    stub_failure stub_failures "ws2core_stub_failures"[]
+
+cdef enum:
+    NATIVE_SETS = 64
+
+cdef const char *_CAPSULE_NAME = b"ws2core.WSPUPCALLTABLE"
+
+
+cdef struct NativeSet:
+    PyObject *owner         # the HotUpcalls it serves (borrowed: it releases the set when freed)
+    PyObject *table         # owner.table (borrowed from the owner)
+    Slot **slots            # &table._slots
+    uint32_t *used          # &table._used; NULL while the set is free, published last
+    uint32_t first          # table._first, which never changes once the table is in use
+
+
+cdef NativeSet _native_sets[NATIVE_SETS]
+cdef int _native_shut_down = 0
+
+
+cdef void _release_native_set(Py_ssize_t n) noexcept:
+    cdef NativeSet *native = &_native_sets[n]
+    # Calls that start from now on fail with WSANOTINITIALISED.  `slots` is left as it is: a
+    # lookup already past its check of `used` still reads it (a call racing the UpcallTable's
+    # end is outside the documented lifetime, but it must not read NULL).
+    store_release_u32_ptr(&native.used, NULL)
+    native.table = NULL
+    native.owner = NULL
+
+
+cdef void _release_capsule(object capsule) noexcept:
+    cdef PyObject *owner = <PyObject *>PyCapsule_GetContext(capsule)
+    if owner is not NULL:
+        Py_DECREF(<object>owner)
+
+
+def _shut_down_native_tables():
+    """At exit: from now on native upcalls fail instead of touching Python or freed tables."""
+    global _native_shut_down
+    store_release_int(&_native_shut_down, 1)
+
+
+import atexit as _atexit
+_atexit.register(_shut_down_native_tables)
+del _atexit
+
+
+cdef inline bint _native_down() noexcept nogil:
+    return load_acquire_int(&_native_shut_down) != 0 or python_finalizing()
+
+
+cdef inline void _set_error(int *lpErrno, int code) noexcept nogil:
+    if lpErrno is not NULL:
+        lpErrno[0] = code
+
+
+cdef HandleTable _native_table(unsigned n):
+    """The table set ``n`` serves, or None once the set was released (GIL held)."""
+    if _native_sets[n].table is NULL:
+        return None
+    return <HandleTable>_native_sets[n].table
+
+
+cdef int _native_query_context(unsigned n, SOCKET s, DWORD_PTR *lpContext, int *lpErrno) noexcept nogil:
+    cdef uint32_t *used
+    cdef Slot *slot
+    cdef uint64_t index, context
+    cdef uint16_t generation
+    cdef uint8_t kind
+    if load_acquire_int(&_native_shut_down):
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    used = load_acquire_u32_ptr(&_native_sets[n].used)
+    if used is NULL:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    if s & TAG_BITS:
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    index = _slot_index(_native_sets[n].first, s)
+    # The count before the array: a count seen is never larger than the array read after it.
+    if index >= load_acquire_u32(used):
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    slot = &load_acquire_slots(_native_sets[n].slots)[index]
+    while True:
+        generation = load_acquire_u16(&slot.generation)
+        kind = load_acquire_u8(&slot.kind)
+        context = load_relaxed_u64(&slot.native)
+        fence_acquire()
+        if load_relaxed_u16(&slot.generation) == generation:
+            break
+    if kind != SLOT_SOCKET:
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    if lpContext is NULL:
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    lpContext[0] = <DWORD_PTR>context
+    return 0
+
+
+cdef SOCKET _native_create_socket(unsigned n, DWORD catalog, DWORD_PTR context, int *lpErrno) noexcept nogil:
+    cdef Py_ssize_t index
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    with gil:
+        index = _create_with_gil(n, SLOT_SOCKET, catalog, context, WSAENOBUFS, lpErrno)
+    return INVALID_SOCKET if index < 0 else <SOCKET>_handle_at(_native_sets[n].first, index)
+
+
+cdef Py_ssize_t _create_with_gil(unsigned n, uint8_t kind, DWORD catalog, DWORD_PTR context,
+                                 int full, int *lpErrno) noexcept:
+    """The slot of a handle made for a native caller, or -1 with the code in lpErrno (``full``
+    when there is no room; a socket's context is the int ``context``, an event has none)."""
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return -1
+    try:
+        index = table._create(kind, catalog, <object>context if kind == SLOT_SOCKET else None)
+    except Exception:  # MemoryError: no room for a new handle
+        index = -1
+    if index < 0:
+        _set_error(lpErrno, full)
+    return index
+
+
+cdef int _native_close_socket(unsigned n, SOCKET s, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    with gil:
+        return _close_socket_with_gil(n, s, lpErrno)
+
+
+cdef int _close_socket_with_gil(unsigned n, SOCKET s, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    index = table._socket_at(<long long>s)  # 2**63 and above read as negative: not a socket
+    if index < 0:
+        _set_error(lpErrno, WSAENOTSOCK)
+        return SOCKET_ERROR
+    context = table._release(index)
+    del context  # dropped with the table consistent: its __del__ may use the table
+    return 0
+
+
+cdef WSAEVENT _native_create_event(unsigned n, int *lpErrno) noexcept nogil:
+    cdef Py_ssize_t index
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return WSA_INVALID_EVENT
+    with gil:
+        index = _create_with_gil(n, SLOT_EVENT, 0, 0, WSA_NOT_ENOUGH_MEMORY, lpErrno)
+    return WSA_INVALID_EVENT if index < 0 else <WSAEVENT><uintptr_t>_handle_at(_native_sets[n].first, index)
+
+
+cdef enum EventOperation:
+    EVENT_SET
+    EVENT_RESET
+    EVENT_CLOSE
+
+
+cdef BOOL _native_set_event(unsigned n, WSAEVENT e, int *lpErrno) noexcept nogil:
+    return _native_event_call(n, e, lpErrno, EVENT_SET)
+
+
+cdef BOOL _native_reset_event(unsigned n, WSAEVENT e, int *lpErrno) noexcept nogil:
+    return _native_event_call(n, e, lpErrno, EVENT_RESET)
+
+
+cdef BOOL _native_close_event(unsigned n, WSAEVENT e, int *lpErrno) noexcept nogil:
+    return _native_event_call(n, e, lpErrno, EVENT_CLOSE)
+
+
+cdef BOOL _native_event_call(unsigned n, WSAEVENT e, int *lpErrno, EventOperation operation) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return FALSE
+    with gil:
+        return _event_call_with_gil(n, <uintptr_t>e, lpErrno, operation)
+
+
+cdef BOOL _event_call_with_gil(unsigned n, uintptr_t e, int *lpErrno, EventOperation operation) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return FALSE
+    index = table._event_at(<long long>e)
+    if index < 0:
+        _set_error(lpErrno, WSA_INVALID_HANDLE)
+        return FALSE
+    if operation == EVENT_SET:
+        table._slots[index].signalled = 1
+        if table._waiters:
+            try:
+                table._notify(index)
+            except BaseException as failure:  # a waiter's wake-up failed; the event is set
+                _report_unraisable(failure, table)
+    elif operation == EVENT_RESET:
+        table._slots[index].signalled = 0
+    else:
+        try:
+            context = table._release(index)
+            del context
+        except BaseException as failure:
+            _report_unraisable(failure, table)
+    return TRUE
+
+
+cdef void _report_unraisable(object failure, object where) noexcept:
+    """Print an error that no native caller can receive, as CPython prints a failed __del__."""
+    PyErr_SetObject(type(failure), failure)
+    PyErr_WriteUnraisable(where)
+
+
+cdef int _fill_stub_failures() except -1:
+    """The C stubs' results and codes, from the one table both cores' upcalls follow: a stub
+    that table does not name fails the import, as does a field name C does not know."""
+    cdef Py_ssize_t i
+    cdef set named = set()
+    for i in range(STUBS):
+        field = stub_failures[i].field.decode()
+        result, code = STUB_FAILURES[field]
+        # A SOCKET result (INVALID_SOCKET, 2**64 - 1) is kept as its 64-bit pattern.
+        stub_failures[i].result = result - (1 << 64) if result >= (1 << 63) else result
+        stub_failures[i].error = 0 if code is None else code
+        named.add(field)
+    if named != set(STUB_FAILURES):
+        raise ImportError(f"ws2core: the native table has no stub for {set(STUB_FAILURES) - named}")
+    return 0
+
+
+_fill_stub_failures()
+native_ops_table.create_socket = _native_create_socket
+native_ops_table.query_context = _native_query_context
+native_ops_table.close_socket = _native_close_socket
+native_ops_table.create_event = _native_create_event
+native_ops_table.set_event = _native_set_event
+native_ops_table.reset_event = _native_reset_event
+native_ops_table.close_event = _native_close_event

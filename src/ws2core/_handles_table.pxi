@@ -1,0 +1,621 @@
+# Included by _handles.pyx (see its docstring for the parts).
+# --------------------------------------------------------------------------------------
+# The handle table
+
+
+cdef uint64_t _native_context(object context) noexcept:
+    """The context as C sees it through the native table: an int in -2**63..2**64-1 as its
+    64-bit pattern, None as 0, any other object as its address (id()), which stays valid
+    while the table holds it.  Runs no Python code."""
+    cdef long long value
+    cdef int overflow = 0
+    if context is None:
+        return 0
+    if PyLong_CheckExact(context) and compact_value(context, &value):
+        return <uint64_t>value
+    if PyLong_Check(context):  # an int subclass is read as the int it is, without __index__
+        value = PyLong_AsLongLongAndOverflow(context, &overflow)
+        if overflow == 0:
+            return <uint64_t>value
+        if overflow > 0:
+            try:
+                return PyLong_AsUnsignedLongLong(context)
+            except OverflowError:
+                pass
+    return <uint64_t><uintptr_t><PyObject *>context
+
+
+cdef inline uint64_t _handle_at(uint32_t first, Py_ssize_t index) noexcept nogil:
+    """The handle value of slot ``index`` in a table whose first value is ``first``."""
+    return first + (<uint64_t>index << 2)
+
+
+cdef inline uint64_t _slot_index(uint32_t first, uint64_t value) noexcept nogil:
+    """The slot a handle value names, its two tag bits ignored; a value below ``first`` gives
+    2**64-1, which no table's count of used slots reaches."""
+    if value < first:
+        return <uint64_t>-1
+    return (value - first) >> 2
+
+
+cdef inline bint _due(uint32_t stamp, uint64_t creations) noexcept:
+    # Stamps are within 2**25 of the clock (the FIFO holds fewer slots than that, and its
+    # head is taken as soon as it is due), so 32-bit wrap-around arithmetic orders them.
+    return <int32_t>(stamp - <uint32_t>creations) <= 0
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class _WaitSet:
+    """The events of one wait, by slot and generation, so a close cannot redirect it."""
+
+    cdef int _ready(self) noexcept:
+        cdef Slot *slot
+        cdef Py_ssize_t i
+        cdef bint signalled
+        cdef int found = 0 if self.wait_all else -1
+        for i in range(self.count):
+            slot = &self.table._slots[self.index[i]]
+            if slot.generation == self.generation[i]:
+                signalled = slot.signalled                  # live
+            elif slot.kind == SLOT_FREE and <uint16_t>(slot.generation - 1) == self.generation[i]:
+                signalled = slot.signalled                  # closed, its state kept
+            else:
+                signalled = self.frozen[i]                  # closed, slot in use again
+            if self.wait_all:
+                if not signalled:
+                    return -1
+            elif signalled:
+                return <int>i
+        return found
+
+    def ready(self):
+        """The index the wait returns now (wait-any: lowest signalled; wait-all: 0), or -1."""
+        return self._ready()
+
+
+cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id) except? 0xFFFFFFFF:
+    if not 0 <= value <= DWORD_MAX:
+        raise ValueError(
+            f"dwCatalogEntryId must be a DWORD (0..{_DWORD_MAX}), not {catalog_entry_id}"
+        )
+    return <uint32_t>value
+
+
+@cython.auto_pickle(False)
+cdef class HandleTable:
+    """HandleTable(*, max_handles=None, handle_range=None, abi='x64')
+--
+
+One Ws2_32 handle namespace: socket and event handles, their contexts and states.
+
+    Sockets and events share one value space, as kernel handles do in a Windows process.
+    Values are nonzero multiples of 4 below 2**32, never INVALID_SOCKET or WSA_INVALID_EVENT,
+    taken from ``handle_range`` = (first, last) when one is given (default: 4 up to
+    2**32 - 4), so that an emulator's own kernel objects can keep out of the table's way.
+    Event handles ignore their two low tag bits (``e | 3`` names ``e``); socket handles
+    compare by their full value.
+
+    Reuse: Windows hands a closed value out again at once; ws2core does not.  Closed values
+    wait in a FIFO, each stamped with the creation count at which it may return, so a value
+    closed at any point is not handed out again by the next ``reuse_delay`` creations in this
+    table, sockets and events together: a provider that uses a socket after closing it gets
+    WSAENOTSOCK instead of silently reaching another socket.  ``reuse_delay`` is REUSE_DELAY
+    (65,536) unless the range is too small: a table never uses more than max_handles +
+    reuse_delay values, so a range of n values gives min(65,536, n - max_handles).  Fresh
+    values are taken in order (first, first + 4, ...) while no closed value is due.
+
+    At most ``max_handles`` handles are live at once (default 2**22, at most 2**24 and at most
+    the range's values; with a small range and no max_handles, the range is split so that
+    the quarantine keeps at least half of it, up to 65,536); beyond that creation fails with
+    WSAENOBUFS (sockets) or WSA_NOT_ENOUGH_MEMORY (events).  Memory grows with the handles in
+    use, not with ``max_handles``.
+
+    ``abi`` is the emulated process's: ``"x64"`` (the default) or ``"x86"``, where SOCKET is
+    4 bytes.  It decides the fd_set layout WPUFDIsSet reads from a bare buffer and the
+    INVALID_SOCKET WPUCreateSocketHandle fails with (INVALID_SOCKET_X86 = 2**32 - 1).
+
+    Contexts are held (a strong reference) until their socket is closed, and released only
+    once the table is consistent again, so a context's ``__del__`` may use the table.  Every
+    operation is safe from many threads.
+    """
+
+    def __cinit__(self):
+        self._contexts = []
+
+    def __init__(self, *, max_handles=None, handle_range=None, abi="x64"):
+        cdef bint x86 = checked_abi(abi)
+        bounds = table_bounds(max_handles, handle_range)
+        if self._first and (bounds.first, bounds.max_handles, bounds.reuse_delay, x86) != (
+                self._first, self._max_handles, self._reuse_delay, self._x86):
+            # Handle values, native readers and the quarantine's invariant all rest on them.
+            raise RuntimeError("HandleTable.__init__ cannot change the bounds or ABI of a table")
+        self._x86 = x86
+        self._first = bounds.first
+        self._max_handles = bounds.max_handles
+        self._reuse_delay = bounds.reuse_delay
+
+    def __dealloc__(self):
+        cdef uint32_t i
+        for i in range(self._retired_count):
+            PyMem_Free(self._retired[i])
+        PyMem_Free(self._slots)
+
+    @property
+    def max_handles(self):
+        """The cap on live handles, sockets and events together."""
+        return self._max_handles
+
+    @property
+    def handle_range(self):
+        """``(first, last)``: the handle values this table hands out lie in first..last."""
+        return (self._first, self._first + 4 * (<uint64_t>self._max_handles + self._reuse_delay - 1))
+
+    @property
+    def reuse_delay(self):
+        """The quarantine this table gives: a closed value is not handed out again by the next
+        ``reuse_delay`` creations (REUSE_DELAY, unless the handle range is too small for it)."""
+        return self._reuse_delay
+
+    @property
+    def abi(self):
+        """The emulated process's ABI, ``"x64"`` or ``"x86"``: the fd_set layout WPUFDIsSet
+        reads, and the INVALID_SOCKET WPUCreateSocketHandle fails with."""
+        return _ABIS[self._x86]
+
+    # --- allocation
+
+    cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2:
+        """Index of a new live slot holding ``context``; -1 when the table is full.
+
+        The slot is published to lock-free native readers last: its context first, then its
+        kind (release), then for a fresh slot the count of slots in use (release).
+        """
+        cdef uint32_t index
+        cdef Slot *slot
+        cdef bint fresh = not (
+            self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations))
+        cdef uint64_t native = _native_context(context)
+        if self._live_count >= self._max_handles:
+            return -1
+        index = self._used if fresh else self._closed_head - 1
+        # Room first, while nothing has changed (MemoryError leaves the table as it was).  The
+        # context list reaches only as far as a context was ever stored: a table of sockets
+        # without contexts pays nothing for it.  Appending None allocates no tracked object,
+        # so no collection (and no finalizer) can run here.
+        if context is not None:
+            while PyList_GET_SIZE(self._contexts) <= index:
+                self._contexts.append(None)
+        if fresh and self._used == self._allocated:
+            self._grow()
+        if fresh:
+            self._slots[index].generation = 0
+        else:
+            self._closed_head = self._slots[index].newer
+            if not self._closed_head:
+                self._closed_tail = 0
+        slot = &self._slots[index]
+        store_relaxed_u64(&slot.native, native)
+        slot.word = word
+        slot.signalled = 0
+        slot.older = self._newest
+        slot.newer = 0
+        store_release_u8(&slot.kind, kind)
+        if fresh:
+            store_release_u32(&self._used, index + 1)
+        if self._newest:
+            self._slots[self._newest - 1].newer = index + 1
+        else:
+            self._oldest = index + 1
+        self._newest = index + 1
+        self._live_count += 1
+        if kind == SLOT_SOCKET:
+            self._socket_count += 1
+        self._creations += 1
+        if context is not None:
+            self._contexts[index] = context  # replaces None: no finalizer can run
+        return index
+
+    cdef inline object _context_of(self, Py_ssize_t index):
+        """The context of the live socket at ``index`` (None past the list's end)."""
+        return <object>context_at(self._contexts, index)
+
+    cdef int _grow(self) except -1:
+        # The FIFO and the live list never hold more than max_handles + reuse_delay slots
+        # (a slot is either live reuse_delay creations ago or handed out since), so the array
+        # stops growing there, which keeps every value inside the table's handle range.
+        cdef uint64_t limit = <uint64_t>self._max_handles + self._reuse_delay
+        cdef uint64_t wanted = 16 if self._allocated == 0 else <uint64_t>self._allocated * 2
+        if wanted > limit:
+            wanted = limit
+        if wanted <= self._allocated:
+            raise RuntimeError("ws2core: handle table slot limit reached (a bug: please report)")
+        cdef Slot *grown
+        if not self._native_readers:
+            grown = <Slot *>PyMem_Realloc(self._slots, <size_t>(wanted * sizeof(Slot)))
+            if grown is NULL:
+                raise MemoryError("no memory to grow the handle table")
+            self._slots = grown
+            self._allocated = <uint32_t>wanted
+            return 0
+        # A native reader may hold the old array: copy, publish the new one, keep the old one.
+        if self._retired_count == 32:
+            raise RuntimeError("ws2core: too many outgrown slot arrays (a bug: please report)")
+        grown = <Slot *>PyMem_Malloc(<size_t>(wanted * sizeof(Slot)))
+        if grown is NULL:
+            raise MemoryError("no memory to grow the handle table")
+        if self._used:
+            memcpy(grown, self._slots, self._used * sizeof(Slot))
+        if self._slots is not NULL:
+            self._retired[self._retired_count] = self._slots
+            self._retired_count += 1
+        store_release_slots(&self._slots, grown)
+        self._allocated = <uint32_t>wanted
+        return 0
+
+    @cython.final
+    cdef Py_ssize_t _socket_at(self, long long value) noexcept:
+        """Slot index of the live socket ``value``, or -1."""
+        if value < 0 or value & TAG_BITS:
+            return -1
+        cdef uint64_t index = _slot_index(self._first, <uint64_t>value)
+        if index >= self._used or self._slots[index].kind != SLOT_SOCKET:
+            return -1
+        return <Py_ssize_t>index
+
+    @cython.final
+    cdef Py_ssize_t _event_at(self, long long value) noexcept:
+        """Slot index of the live event ``value`` (tag bits ignored), or -1."""
+        if value < 0:
+            return -1
+        cdef uint64_t index = _slot_index(self._first, <uint64_t>value)
+        if index >= self._used or self._slots[index].kind != SLOT_EVENT:
+            return -1
+        return <Py_ssize_t>index
+
+    cdef object _release(self, Py_ssize_t index):
+        """Forget a live slot; returns its context, which the caller drops last."""
+        context = self._context_of(index)
+        if context is not None:
+            self._contexts[index] = None  # the local above keeps it alive: no finalizer yet
+        self._forget(index)
+        return context
+
+    cdef int _forget(self, Py_ssize_t index) except -1:
+        """The bookkeeping of a close: the slot leaves the live list for the closed FIFO.
+
+        Its context is the caller's business (see _release); nothing here runs Python code.
+        """
+        cdef Slot *slot = &self._slots[index]
+        if slot.older:
+            self._slots[slot.older - 1].newer = slot.newer
+        else:
+            self._oldest = slot.newer
+        if slot.newer:
+            self._slots[slot.newer - 1].older = slot.older
+        else:
+            self._newest = slot.older
+        if slot.kind == SLOT_SOCKET:
+            self._socket_count -= 1
+        elif self._waiters:
+            self._freeze(index)
+        self._live_count -= 1
+        # The generation changes before anything else a native reader looks at (its check).
+        store_relaxed_u16(&slot.generation, <uint16_t>(slot.generation + 1))
+        fence_release()
+        store_release_u8(&slot.kind, SLOT_FREE)
+        slot.word = <uint32_t>(self._creations + self._reuse_delay)
+        slot.older = 0
+        slot.newer = 0
+        if self._closed_tail:
+            self._slots[self._closed_tail - 1].newer = <uint32_t>index + 1
+        else:
+            self._closed_head = <uint32_t>index + 1
+        self._closed_tail = <uint32_t>index + 1
+        return 0
+
+    # --- sockets
+
+    def create_socket(self, catalog_entry_id, context=None):
+        """A new socket handle for the provider ``catalog_entry_id`` (a DWORD), holding ``context``.
+
+        WinsockError(WSAENOBUFS) when the table is full; ValueError for a catalog entry id
+        outside 0..2**32-1.
+        """
+        cdef uint32_t catalog = _checked_catalog_entry_id(
+            _handle_value(catalog_entry_id), catalog_entry_id)
+        cdef Py_ssize_t index = self._create(SLOT_SOCKET, catalog, context)
+        if index < 0:
+            raise WinsockError(_WSAENOBUFS)
+        return _handle_at(self._first, index)
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def context(self, s, /):
+        """The context of socket ``s``; WinsockError(WSAENOTSOCK) if ``s`` is not a live socket."""
+        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        if index < 0:
+            raise WinsockError(_WSAENOTSOCK)
+        return self._context_of(index)
+
+    def catalog_entry(self, s, /):
+        """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
+        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        if index < 0:
+            raise WinsockError(_WSAENOTSOCK)
+        return self._slots[index].word
+
+    @cython.binding(False)  # a method descriptor: the cheapest call CPython has
+    def close_socket(self, s, /):
+        """Close socket ``s`` and release its context; WinsockError(WSAENOTSOCK)."""
+        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        if index < 0:
+            raise WinsockError(_WSAENOTSOCK)
+        # The returned context is dropped after _release has finished the bookkeeping, so its
+        # __del__ (which may use this table) sees a consistent table.
+        self._release(index)
+
+    # --- sockets by the batch
+
+    def create_sockets(self, catalog_entry_id, contexts, /):
+        """Create one socket for each item of ``contexts``, all for the provider ``catalog_entry_id``.
+
+        Returns the new handles in order, as an ``array('Q')``.  ``contexts`` is any iterable (a
+        None item: no context).  All or nothing: WinsockError(WSAENOBUFS), and no socket
+        created, when the table cannot hold them all; ValueError for a catalog entry id outside
+        0..2**32-1.  Each socket is the one ``create_socket`` would have made next.
+        """
+        cdef uint32_t catalog = _checked_catalog_entry_id(
+            _handle_value(catalog_entry_id), catalog_entry_id)
+        cdef list items = list(contexts)  # iteration runs Python code: before the table changes
+        cdef Py_ssize_t count = len(items)
+        cdef Py_ssize_t i = 0, index
+        if count > <Py_ssize_t>(self._max_handles - self._live_count):
+            raise WinsockError(_WSAENOBUFS)
+        cdef array.array handles = array.clone(_HANDLE_ARRAY, count, False)
+        cdef uint64_t *out = <uint64_t *>handles.data.as_voidptr
+        try:
+            while i < count:
+                index = self._create(SLOT_SOCKET, catalog, items[i])  # never -1: room checked
+                out[i] = _handle_at(self._first, index)
+                i += 1
+        except BaseException:  # no memory to grow: undo, so that it stays all or nothing
+            while i:
+                i -= 1
+                self._release(self._socket_at(<long long>out[i]))
+            raise
+        return handles
+
+    def contexts(self, handles, /):
+        """The contexts of many sockets, in order; ``handles`` is any iterable of ints (an
+        ``array('Q')`` is read without making an int per handle).
+
+        WinsockError(WSAENOTSOCK) naming the first that is not a live socket.
+        """
+        cdef _Batch batch = _batch(handles)
+        cdef list found = PyList_New(batch.count)  # NULL items, each set once below
+        cdef list contexts = self._contexts
+        cdef Py_ssize_t i, index
+        for i in range(batch.count):
+            index = self._socket_at(batch.value(i))
+            if index < 0:  # the rest stay NULL: the list's deallocation skips them
+                raise WinsockError(_WSAENOTSOCK, _not_a_socket(batch, i))
+            list_copy_item(found, i, contexts, index)
+        return found
+
+    def close_sockets(self, handles, /):
+        """Close many sockets: those that are live sockets are closed, the others are returned.
+
+        Returns the handles that were not live sockets (a closed one, an event, an unknown value,
+        a second mention of one closed here), in order; an empty list when all were closed.  The
+        contexts are released after the table is consistent again, so their finalizers may use it.
+        """
+        cdef _Batch batch = _batch(handles)
+        cdef list failed = []
+        # The contexts taken out of the table, kept alive until every close is done; NULL
+        # items past `kept`, which the list's deallocation skips.
+        cdef list released = PyList_New(batch.count)
+        cdef list contexts = self._contexts
+        cdef Py_ssize_t i, index, kept = 0
+        for i in range(batch.count):
+            index = self._socket_at(batch.value(i))
+            if index < 0:
+                failed.append(batch.item(i))
+                continue
+            kept += list_move_item(contexts, index, released, kept)
+            self._forget(index)
+        return failed  # `released` goes now: finalizers run with the table consistent
+
+    # --- events
+
+    cdef Py_ssize_t _checked_event(self, object e) except -1:
+        cdef Py_ssize_t index = self._event_at(_handle_value(e))
+        if index < 0:
+            raise WinsockError(_WSA_INVALID_HANDLE)
+        return index
+
+    cdef int _notify(self, Py_ssize_t index) except -1:
+        """Wake the waits on the event at ``index``; its new state is already in place."""
+        wait_sets = self._waiters.get(index)
+        if wait_sets:
+            for wait_set in tuple(wait_sets):  # a wake may end a wait: iterate a snapshot
+                (<_WaitSet>wait_set).wake()
+        return 0
+
+    cdef int _freeze(self, Py_ssize_t index) except -1:
+        """Record the state of the event at ``index``, being closed, in the waits on it."""
+        cdef _WaitSet wait_set
+        cdef Py_ssize_t i
+        for entry in self._waiters.get(index, ()):
+            wait_set = <_WaitSet>entry
+            for i in range(wait_set.count):
+                if (wait_set.index[i] == index
+                        and wait_set.generation[i] == self._slots[index].generation):
+                    wait_set.frozen[i] = self._slots[index].signalled
+        return 0
+
+    def create_event(self):
+        """A new manual-reset, non-signalled event; WinsockError(WSA_NOT_ENOUGH_MEMORY) when full."""
+        cdef Py_ssize_t index = self._create(SLOT_EVENT, 0, None)
+        if index < 0:
+            raise WinsockError(_WSA_NOT_ENOUGH_MEMORY)
+        return _handle_at(self._first, index)
+
+    def set_event(self, e, /):
+        """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._checked_event(e)  # before reading _slots: __index__ may grow it
+        self._slots[index].signalled = 1
+        if self._waiters:
+            self._notify(index)
+
+    def reset_event(self, e, /):
+        """Make event ``e`` non-signalled; WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._checked_event(e)
+        self._slots[index].signalled = 0
+
+    def event_is_set(self, e, /):
+        """Whether event ``e`` is signalled; WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._checked_event(e)
+        return self._slots[index].signalled != 0
+
+    def close_event(self, e, /):
+        """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
+        self._release(self._checked_event(e))
+
+    # --- waits (the loop itself is ws2core._waits, shared by both cores)
+
+    def wait(self, events, wait_all=False, timeout=None):
+        """Wait until one of ``events`` is signalled (or all of them, with ``wait_all``).
+
+        Returns the index of the lowest signalled event (wait-all: 0), or None when
+        ``timeout`` seconds pass first (None: no limit; 0: poll).  1..64 events; the checks and
+        their WinsockError codes follow WSAWaitForMultipleEvents: the count
+        (WSA_INVALID_PARAMETER), then each handle in order (not a live event:
+        WSA_INVALID_HANDLE), then for wait-all an event named twice (WSA_INVALID_PARAMETER).
+        The GIL is released while the thread blocks; a set from any thread wakes it.
+        Manual-reset events stay signalled after the wait.  An event closed during the wait
+        keeps, for this wait, the state it had when closed: nothing can set it any more, so a
+        wait that still needs it ends when its timeout does.
+        """
+        return _waits.wait(self, events, wait_all, timeout)
+
+    def wait_async(self, events, wait_all=False, timeout=None):
+        """``await table.wait_async(...)``: the same wait, without blocking the event loop.
+
+        It spends no thread and no file descriptor of its own: a set from any thread wakes it
+        through the running loop.  Cancelling the awaiting task removes the wait.
+        """
+        return _waits.wait_async(self, events, wait_all, timeout)
+
+    def _wait_set(self, handles, wait_all):
+        """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
+        cdef _WaitSet wait_set = _WaitSet.__new__(_WaitSet)
+        cdef Py_ssize_t i, j, index
+        cdef Py_ssize_t count = len(handles)
+        cdef long long values[WAIT_MAXIMUM]
+        cdef long long value
+        # Types first, over every entry: __index__ may run Python code, so all of it runs
+        # before the table is read.
+        for i in range(count):
+            handle = handles[i]
+            value = 0 if handle is None else _handle_value(handle)
+            if i < WAIT_MAXIMUM:
+                values[i] = value
+        if not 1 <= count <= WAIT_MAXIMUM:
+            raise WinsockError(
+                _WSA_INVALID_PARAMETER, f"a wait takes 1..{WAIT_MAXIMUM} events, not {count}")
+        wait_set.table = self
+        wait_set.wait_all = wait_all
+        for i in range(count):
+            index = self._event_at(values[i])
+            if index < 0:
+                raise WinsockError(_WSA_INVALID_HANDLE)
+            wait_set.index[i] = <uint32_t>index
+            wait_set.generation[i] = self._slots[index].generation
+            wait_set.frozen[i] = 0
+            wait_set.count = i + 1
+        if wait_set.wait_all:
+            for i in range(wait_set.count):
+                for j in range(i):
+                    if wait_set.index[i] == wait_set.index[j]:
+                        raise WinsockError(_WSA_INVALID_PARAMETER, "wait-all names an event twice")
+        return wait_set
+
+    def _wait_register(self, _WaitSet wait_set, wake):
+        """From now on a set of any of the wait's events calls ``wake()``."""
+        cdef Py_ssize_t i
+        wait_set.wake = wake
+        if self._waiters is None:
+            self._waiters = {}
+        for i in range(wait_set.count):
+            self._waiters.setdefault(wait_set.index[i], []).append(wait_set)
+
+    def _wait_unregister(self, _WaitSet wait_set):
+        cdef Py_ssize_t i
+        for i in range(wait_set.count):
+            wait_sets = self._waiters.get(wait_set.index[i])
+            if wait_sets is not None:
+                wait_sets.remove(wait_set)
+                if not wait_sets:
+                    del self._waiters[wait_set.index[i]]
+
+    # --- the table as a whole
+
+    def kind(self, h, /):
+        """``"socket"``, ``"event"``, or None when ``h`` is not a live handle of this table."""
+        cdef long long value = _handle_value(h)
+        if self._socket_at(value) >= 0:
+            return "socket"
+        if self._event_at(value) >= 0:
+            return "event"
+        return None
+
+    def __len__(self):
+        return self._live_count
+
+    def __contains__(self, h):
+        cdef long long value = _handle_value(h)
+        return self._socket_at(value) >= 0 or self._event_at(value) >= 0
+
+    def __iter__(self):
+        """The live handles, sockets and events, oldest first (a snapshot)."""
+        cdef list handles = []
+        cdef uint32_t link = self._oldest
+        while link:
+            handles.append(_handle_at(self._first, link - 1))
+            link = self._slots[link - 1].newer
+        return iter(handles)
+
+    def close(self):
+        """Close every live handle, releasing every context; the table stays usable.
+
+        The closed values are quarantined like any other.  Contexts are released after the
+        table is consistent, so their finalizers may create or close handles.
+        """
+        cdef list released = []
+        cdef uint32_t link = self._oldest
+        cdef uint32_t following
+        while link:
+            following = self._slots[link - 1].newer
+            context = self._release(link - 1)
+            if context is not None:
+                released.append(context)
+            link = following
+        # `released` goes at return: finalizers run with the table consistent
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb, /):
+        self.close()
+
+    def __repr__(self):
+        cdef uint32_t sockets = self._socket_count
+        cdef uint32_t events = self._live_count - sockets
+        return (
+            f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
+            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}"
+            f"{_bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
+        )
+
+    def __reduce__(self):
+        raise TypeError("a HandleTable cannot be pickled: its handles belong to this process")

@@ -1,0 +1,153 @@
+/* ws2core_native.h: the C side of the native WSPUPCALLTABLE, the 64 sets of entry points a C
+ * provider calls.  Internal to the Cython core (_handles_native.pxi fills in the operations
+ * and the stubs' failures at import); providers include <ws2core/ws2spi.h> instead.
+ */
+#ifndef WS2CORE_NATIVE_H
+#define WS2CORE_NATIVE_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <ws2core/ws2spi.h>
+
+/* Once the interpreter shuts down, the entry points that touch a table fail instead. */
+static inline int ws2core_python_finalizing(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+/* The upcalls that touch the table, as the module implements them: each takes the index
+   of the entry-point set it was called through.  Filled in at import. */
+typedef struct {
+    SOCKET (*create_socket)(unsigned, DWORD, DWORD_PTR, LPINT);
+    int (*query_context)(unsigned, SOCKET, PDWORD_PTR, LPINT);
+    int (*close_socket)(unsigned, SOCKET, LPINT);
+    WSAEVENT (*create_event)(unsigned, LPINT);
+    BOOL (*set_event)(unsigned, WSAEVENT, LPINT);
+    BOOL (*reset_event)(unsigned, WSAEVENT, LPINT);
+    BOOL (*close_event)(unsigned, WSAEVENT, LPINT);
+} ws2core_native_ops;
+static ws2core_native_ops ws2core_ops;
+
+/* The upcalls that need no table are shared by every set.  WPUFDIsSet trusts fd_count,
+   as Windows does: a C caller's fd_set may be larger than FD_SETSIZE. */
+static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
+    unsigned int i;
+    if (fdset == NULL) return 0;
+    for (i = 0; i < fdset->fd_count; i++)
+        if (fdset->fd_array[i] == s) return 1;
+    return 0;
+}
+
+/* The seven upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
+   result and lpErrno code that ws2core._shared.STUB_FAILURES gives each field name, copied
+   here at import (a name missing there fails the import).  Read-only once a table exists. */
+typedef struct {
+    const char *field;      /* the WSPUPCALLTABLE field, as STUB_FAILURES names it */
+    int64_t result;         /* the result's 64-bit pattern; each stub casts it to its type */
+    int error;              /* the lpErrno code (WPUPostMessage has no lpErrno) */
+} ws2core_stub_failure;
+
+enum {
+    WS2CORE_STUB_GET_PROVIDER_PATH,
+    WS2CORE_STUB_MODIFY_IFS_HANDLE,
+    WS2CORE_STUB_POST_MESSAGE,
+    WS2CORE_STUB_QUERY_BLOCKING_CALLBACK,
+    WS2CORE_STUB_QUEUE_APC,
+    WS2CORE_STUB_OPEN_CURRENT_THREAD,
+    WS2CORE_STUB_CLOSE_THREAD,
+    WS2CORE_STUBS
+};
+static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
+    {"lpWPUGetProviderPath", 0, 0},
+    {"lpWPUModifyIFSHandle", 0, 0},
+    {"lpWPUPostMessage", 0, 0},
+    {"lpWPUQueryBlockingCallback", 0, 0},
+    {"lpWPUQueueApc", 0, 0},
+    {"lpWPUOpenCurrentThread", 0, 0},
+    {"lpWPUCloseThread", 0, 0},
+};
+
+/* Stub `stub`'s failure: its code in *err (a NULL lpErrno is allowed), its result as an int. */
+static inline int ws2core_stub_fail(int stub, LPINT err) {
+    if (err) *err = ws2core_stub_failures[stub].error;
+    return (int)ws2core_stub_failures[stub].result;
+}
+
+static int WSPAPI ws2core_get_provider_path(LPGUID id, WCHAR *path, LPINT length, LPINT err) {
+    (void)id; (void)path; (void)length;
+    return ws2core_stub_fail(WS2CORE_STUB_GET_PROVIDER_PATH, err);
+}
+static SOCKET WSPAPI ws2core_modify_ifs_handle(DWORD catalog, SOCKET proposed, LPINT err) {
+    (void)catalog; (void)proposed;
+    if (err) *err = ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].error;
+    return (SOCKET)(uint64_t)ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].result;
+}
+static BOOL WSPAPI ws2core_post_message(HWND window, UINT message, WPARAM w, LPARAM l) {
+    (void)window; (void)message; (void)w; (void)l;
+    return (BOOL)ws2core_stub_failures[WS2CORE_STUB_POST_MESSAGE].result;
+}
+static int WSPAPI ws2core_query_blocking_callback(DWORD catalog, LPBLOCKINGCALLBACK *callback,
+                                                  PDWORD_PTR context, LPINT err) {
+    (void)catalog; (void)callback; (void)context;
+    return ws2core_stub_fail(WS2CORE_STUB_QUERY_BLOCKING_CALLBACK, err);
+}
+static int WSPAPI ws2core_queue_apc(LPWSATHREADID thread, LPWSAUSERAPC apc, DWORD_PTR context,
+                                    LPINT err) {
+    (void)thread; (void)apc; (void)context;
+    return ws2core_stub_fail(WS2CORE_STUB_QUEUE_APC, err);
+}
+static int WSPAPI ws2core_open_current_thread(LPWSATHREADID thread, LPINT err) {
+    (void)thread;
+    return ws2core_stub_fail(WS2CORE_STUB_OPEN_CURRENT_THREAD, err);
+}
+static int WSPAPI ws2core_close_thread(LPWSATHREADID thread, LPINT err) {
+    (void)thread;
+    return ws2core_stub_fail(WS2CORE_STUB_CLOSE_THREAD, err);
+}
+
+/* The C signatures carry no table pointer, so each native table has its own entry points:
+   64 sets, set a*8+b named by the digits a and b. */
+#define WS2CORE_ENTRY_POINTS(a, b) \
+static BOOL WSPAPI ws2core_close_event_##a##b(WSAEVENT e, LPINT err) \
+    { return ws2core_ops.close_event(a * 8 + b, e, err); } \
+static int WSPAPI ws2core_close_socket_##a##b(SOCKET s, LPINT err) \
+    { return ws2core_ops.close_socket(a * 8 + b, s, err); } \
+static WSAEVENT WSPAPI ws2core_create_event_##a##b(LPINT err) \
+    { return ws2core_ops.create_event(a * 8 + b, err); } \
+static SOCKET WSPAPI ws2core_create_socket_##a##b(DWORD id, DWORD_PTR context, LPINT err) \
+    { return ws2core_ops.create_socket(a * 8 + b, id, context, err); } \
+static int WSPAPI ws2core_query_context_##a##b(SOCKET s, PDWORD_PTR context, LPINT err) \
+    { return ws2core_ops.query_context(a * 8 + b, s, context, err); } \
+static BOOL WSPAPI ws2core_reset_event_##a##b(WSAEVENT e, LPINT err) \
+    { return ws2core_ops.reset_event(a * 8 + b, e, err); } \
+static BOOL WSPAPI ws2core_set_event_##a##b(WSAEVENT e, LPINT err) \
+    { return ws2core_ops.set_event(a * 8 + b, e, err); }
+#define WS2CORE_ENTRY_POINT_ROW(a) \
+    WS2CORE_ENTRY_POINTS(a, 0) WS2CORE_ENTRY_POINTS(a, 1) WS2CORE_ENTRY_POINTS(a, 2) \
+    WS2CORE_ENTRY_POINTS(a, 3) WS2CORE_ENTRY_POINTS(a, 4) WS2CORE_ENTRY_POINTS(a, 5) \
+    WS2CORE_ENTRY_POINTS(a, 6) WS2CORE_ENTRY_POINTS(a, 7)
+WS2CORE_ENTRY_POINT_ROW(0) WS2CORE_ENTRY_POINT_ROW(1) WS2CORE_ENTRY_POINT_ROW(2)
+WS2CORE_ENTRY_POINT_ROW(3) WS2CORE_ENTRY_POINT_ROW(4) WS2CORE_ENTRY_POINT_ROW(5)
+WS2CORE_ENTRY_POINT_ROW(6) WS2CORE_ENTRY_POINT_ROW(7)
+
+#define WS2CORE_UPCALLS(a, b) { \
+    ws2core_close_event_##a##b, ws2core_close_socket_##a##b, ws2core_create_event_##a##b, \
+    ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path, \
+    ws2core_modify_ifs_handle, ws2core_post_message, ws2core_query_blocking_callback, \
+    ws2core_query_context_##a##b, ws2core_queue_apc, ws2core_reset_event_##a##b, \
+    ws2core_set_event_##a##b, ws2core_open_current_thread, ws2core_close_thread }
+#define WS2CORE_UPCALL_ROW(a) \
+    WS2CORE_UPCALLS(a, 0), WS2CORE_UPCALLS(a, 1), WS2CORE_UPCALLS(a, 2), WS2CORE_UPCALLS(a, 3), \
+    WS2CORE_UPCALLS(a, 4), WS2CORE_UPCALLS(a, 5), WS2CORE_UPCALLS(a, 6), WS2CORE_UPCALLS(a, 7)
+/* What each set's table holds; a claimed set's table is copied from here, so a provider
+   that scribbles on its table does not leave the damage to the next owner. */
+static const WSPUPCALLTABLE ws2core_upcall_templates[64] = {
+    WS2CORE_UPCALL_ROW(0), WS2CORE_UPCALL_ROW(1), WS2CORE_UPCALL_ROW(2), WS2CORE_UPCALL_ROW(3),
+    WS2CORE_UPCALL_ROW(4), WS2CORE_UPCALL_ROW(5), WS2CORE_UPCALL_ROW(6), WS2CORE_UPCALL_ROW(7)
+};
+static WSPUPCALLTABLE ws2core_upcall_tables[64];
+
+#endif /* WS2CORE_NATIVE_H */
