@@ -14,7 +14,6 @@ sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``un
 from __future__ import annotations
 
 import ctypes
-import socket
 import struct
 from typing import Any, Final, NamedTuple
 
@@ -109,6 +108,8 @@ def sockaddr_family(data: bytes | memoryview) -> int:
 def pack_sockaddr(family: int, address: tuple[Any, ...]) -> bytes:
     """The Windows SOCKADDR_IN / SOCKADDR_IN6 bytes of an address tuple (a host's IPv6 tuple
     may name its scope after the host, ``"fe80::1%eth0"``: Windows has it in scope_id only)."""
+    import socket  # here: the twin reads this module, and `import ws2core` loads no socket
+
     port: bytes = address[1].to_bytes(2, "big")
     if family == AF_INET:
         packed = socket.inet_pton(socket.AF_INET, address[0])
@@ -124,6 +125,8 @@ def unpack_sockaddr(data: bytes | memoryview) -> tuple[Any, ...]:
 
     ValueError for another family, or fewer bytes than the family's sockaddr.
     """
+    import socket  # as in pack_sockaddr
+
     family = sockaddr_family(data)
     if family not in SOCKADDR_SIZE or len(data) < SOCKADDR_SIZE[family]:
         raise ValueError(f"not a SOCKADDR_IN or SOCKADDR_IN6: family {family}, {len(data)} bytes")
