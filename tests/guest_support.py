@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 import ws2core
 from ws2core.constants import AF_INET, SOCK_STREAM
@@ -209,3 +212,18 @@ def failure_value(name: str, ptr_size: int) -> int:
     if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet"):
         return 0                                     # FALSE, WSA_INVALID_EVENT, not set
     return 0xFFFFFFFF                                # SOCKET_ERROR as an int, WSA_WAIT_FAILED
+
+
+# Fixtures shared by the guest layer's tests and each adapter's: import them by name.
+ABIS = ["x64", "x86"]
+
+
+@pytest.fixture(params=ABIS)
+def abi(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def guest_table(ws2core_core: ModuleType, abi: str) -> ws2core.UpcallTable:
+    """An UpcallTable over the core under test, in the guest's ABI."""
+    return ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi))

@@ -36,6 +36,7 @@ from ws2core.provider import HostSocketProvider
 
 from ws2core.adapters.speakeasy import HOOKED_APIS, Installation, install
 
+from guest_support import abi, guest_table  # noqa: F401  (fixtures)
 from guest_support import Caller, FakeGuest, FakeThread, listener, open_socket
 from support import missing
 
@@ -50,7 +51,6 @@ def speakeasy_installed() -> None:
     if importlib.util.find_spec("speakeasy") is None:
         missing("Speakeasy is not installed: pip install 'ws2core[speakeasy]'")
 
-ABIS = ["x64", "x86"]
 
 
 # --------------------------------------------------------------------------------------
@@ -103,17 +103,6 @@ class Guest(Caller):
     def __call__(self, name: str, *args: int) -> Any:
         cb = self.se.hooks[name][0]
         return cb(self.emu, f"ws2_32.{name}", None, list(args))
-
-
-@pytest.fixture(params=ABIS)
-def abi(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def guest_table(ws2core_core: ModuleType, abi: str) -> ws2core.UpcallTable:
-    """An UpcallTable over the core under test, in the guest's ABI."""
-    return ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi))
 
 
 @pytest.fixture

@@ -43,10 +43,10 @@ from ws2core import (
 from ws2core.guest import Exports
 from ws2core.ws2_32 import Ws2_32
 
+from guest_support import abi, guest_table  # noqa: F401  (fixtures)
 from guest_support import Caller as Guest
 from guest_support import FakeGuest, FakeThread, fd_set_bytes, listener, open_socket
 
-ABIS = ["x64", "x86"]
 JOIN = 10.0         # seconds: the longest any helper thread may take
 
 
@@ -54,17 +54,6 @@ def served(table: ws2core.UpcallTable, *, max_block: float = 10.0) -> Guest:
     """A guest of the table's ABI served by a new Ws2_32 over ``table``."""
     emu = FakeGuest(8 if table.table.abi == "x64" else 4)
     return Guest(Exports(Ws2_32(table), max_block=max_block), emu)
-
-
-@pytest.fixture(params=ABIS)
-def abi(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def guest_table(ws2core_core: ModuleType, abi: str) -> ws2core.UpcallTable:
-    """An UpcallTable over the core under test, in the guest's ABI."""
-    return ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi))
 
 
 @pytest.fixture
