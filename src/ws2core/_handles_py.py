@@ -38,6 +38,7 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     store_context,
     table_bounds,
 )
+from .structs import FD_COUNT as _COUNT
 from .structs import FD_SET_LAYOUTS
 
 # Private aliases, as the core's C statics: the module's public names are its API alone.
@@ -141,7 +142,6 @@ class _FdSetHeader(ctypes.Structure):
 _LAYOUTS = tuple(FD_SET_LAYOUTS[abi] for abi in ABIS)
 _WIDTH = tuple(layout.socket_size for layout in _LAYOUTS)  # a SOCKET, and the header before it
 _SOCKET_CODE = tuple(layout.socket_code for layout in _LAYOUTS)  # struct's code of one SOCKET
-_COUNT = struct.Struct("<I")  # u_int fd_count, first in both layouts
 
 
 def _fits(value: int, x86: bool) -> bool:

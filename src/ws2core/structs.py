@@ -20,6 +20,10 @@ from typing import Any, Final, NamedTuple
 from .constants import AF_INET, AF_INET6, FD_MAX_EVENTS
 
 
+FD_COUNT = struct.Struct("<I")
+"""``u_int fd_count``: the first 4 bytes of an fd_set in both layouts."""
+
+
 class FdSetLayout(NamedTuple):
     """One ABI's fd_set: ``socket_size`` bytes per SOCKET, the header as wide as one."""
 
@@ -41,12 +45,12 @@ class FdSetLayout(NamedTuple):
 
     def pack(self, sockets: list[int] | tuple[int, ...]) -> bytes:
         """An fd_set holding exactly ``sockets``, in order (padding zero)."""
-        header = struct.pack(f"<I{self.socket_size - 4}x", len(sockets))
+        header = FD_COUNT.pack(len(sockets)) + bytes(self.socket_size - FD_COUNT.size)
         return header + struct.pack(f"<{len(sockets)}{self.socket_code}", *sockets)
 
     def pack_into(self, buffer: memoryview, sockets: list[int] | tuple[int, ...]) -> None:
         """Rewrite fd_count and the first entries of ``buffer`` (padding and the rest untouched)."""
-        struct.pack_into("<I", buffer, 0, len(sockets))
+        FD_COUNT.pack_into(buffer, 0, len(sockets))
         struct.pack_into(f"<{len(sockets)}{self.socket_code}", buffer, self.socket_size, *sockets)
 
     def ctypes_type(self, capacity: int) -> type[ctypes.Structure]:
