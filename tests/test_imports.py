@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +79,7 @@ def test_waits_without_a_coroutine_never_load_asyncio() -> None:
     """wait_async imports asyncio when a coroutine first waits; threads and upcalls never do."""
     probe = """
 import sys
+from pathlib import Path
 import ws2core
 up = ws2core.UpcallTable()
 err = ws2core.Ref()
@@ -88,3 +90,18 @@ assert up.WSAWaitForMultipleEvents(1, [e], False, 0, False) == ws2core.WSA_WAIT_
 assert "asyncio" not in sys.modules, sorted(m for m in sys.modules if m.startswith("asyncio"))
 """
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_a_clone_named_ws2core_in_the_working_folder_does_not_shadow_the_package(
+    tmp_path: Path,
+) -> None:
+    """A clone's top folder has no __init__.py (the package is under src/): Python sees a
+    namespace package at most, and the installed regular package wins over it."""
+    clone = tmp_path / "ws2core"
+    (clone / "src" / "ws2core").mkdir(parents=True)
+    (clone / "README.md").write_text("a clone of ws2core\n")
+    probe = "import ws2core; print(ws2core.__file__); print(ws2core.IMPLEMENTATION)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out[0] != "None" and not out[0].startswith(str(clone))
+    assert out[1] in _implementation.CORE_MODULES
