@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Sequence
 
 import ws2core
-from ws2core import _bench, _implementation, demo
+from ws2core import _bench, _implementation, _run, demo
 
 
 def _core_line() -> str:
@@ -156,6 +156,57 @@ def build_parser() -> argparse.ArgumentParser:
             f" cores) to FILE.png; needs matplotlib: {_bench.PLOT_INSTALL}"
         ),
     )
+    run_parser = commands.add_parser(
+        "run",
+        help=(
+            "run a Windows console program (.exe, x64 or x86) under Speakeasy with ws2core"
+            " behind its Winsock, its output as it comes, then how it ended"
+        ),
+        description=(
+            "Run a Windows console program under the Speakeasy emulator (pip install"
+            " 'ws2core[speakeasy]') with ws2core behind its Winsock: its sockets are real"
+            " sockets of this machine. The C run-time calls a mingw-built program needs and"
+            " Speakeasy lacks are supplied (its command line, getenv and"
+            " GetEnvironmentVariable, the printf family and the other console output, exit)."
+            " The program's stdout and stderr are passed through as it writes them; ws2core's"
+            " own lines go to stderr, prefixed 'ws2core:'. The exit status is the program's"
+            f" (modulo 256), or {_run.STOPPED} when the emulator stopped it (an unsupported"
+            " call, a fault, the time limit): the last line says which, and where."
+        ),
+        epilog=(
+            "example: x86_64-w64-mingw32-gcc -o hello_winsock.exe examples/hello_winsock.c"
+            " -lws2_32 && python -m ws2core run hello_winsock.exe 3"
+        ),
+    )
+    run_parser.add_argument("program", metavar="PROGRAM.exe", help="the program to run")
+    run_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG",
+                            help="its command line after its name")
+    run_parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help=(
+            "a variable the program can read (repeat for more); it sees none of this"
+            " machine's environment"
+        ),
+    )
+    run_parser.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object at the end (the output inside it) instead of streaming",
+    )
+    run_parser.add_argument(
+        "--timeout", type=_positive_int, default=60, metavar="SECONDS",
+        help="stop the program after this long (default 60)",
+    )
+    run_parser.add_argument(
+        "--max-block", type=float, default=10.0, metavar="SECONDS",
+        help=(
+            "the longest one wait (select, WSAWaitForMultipleEvents) may block the emulator,"
+            " which runs one guest thread at a time (default 10)"
+        ),
+    )
+    run_parser.add_argument(
+        "--stock", action="store_true",
+        help="leave Speakeasy's own fake Winsock in place (for a comparison)",
+    )
     return parser
 
 
@@ -166,6 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo.run(_core_line())
+        if args.command == "run":
+            try:
+                environment = _run.parse_environment(args.env)
+            except ValueError as error:
+                parser.error(str(error))
+            return _run.command(args.program, args.args, environment, as_json=args.json,
+                                timeout=args.timeout, max_block=args.max_block,
+                                winsock=not args.stock, core_line=_core_line())
         if args.command == "bench":
             return _bench.bench(
                 args.quick, args.repeat, _core_line(), json_path=args.json, plot_path=args.plot

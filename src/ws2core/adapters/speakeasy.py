@@ -60,16 +60,23 @@ call in ``ws2core.ws2_32.Ws2_32`` (layer 3).
 from __future__ import annotations
 
 import importlib
+import json
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, NamedTuple
 
 from .. import UpcallTable
 from ..guest import EXPORTS, Export, Exports, GuestFault
+from ..guest.crt import CRT_FUNCTIONS, DATA_IMPORTS, STDERR, STDOUT, CRuntime, CrtFunction
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
 
-__all__ = ["EXTRA", "HOOKED_APIS", "Installation", "install"]
+__all__ = ["EXTRA", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
+           "install_runtime", "run"]
 
 EXTRA: Final = "ws2core[speakeasy]"
 """The pip extra that installs Speakeasy beside ws2core."""
@@ -78,8 +85,16 @@ HOOKED_APIS: Final[tuple[str, ...]] = tuple(export.name for export in EXPORTS)
 """The ws2_32 exports ``install()`` hooks."""
 
 
-def _import_speakeasy() -> tuple[int, tuple[type[BaseException], ...]]:
-    """Speakeasy's stdcall constant and the exceptions its guest memory access raises.
+class _Speakeasy(NamedTuple):
+    module: Any                                 # the speakeasy package
+    stdcall: int                                # its calling-convention constants
+    cdecl: int
+    esp: int                                    # its register number of x86's esp
+    faults: tuple[type[BaseException], ...]     # what its guest memory access raises
+
+
+def _import_speakeasy() -> _Speakeasy:
+    """The speakeasy package, its calling conventions and what its memory access raises.
 
     Speakeasy's emulator object (what a hook receives) lets unicorn's ``UcError`` through
     for an unmapped address (UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED); the
@@ -88,6 +103,7 @@ def _import_speakeasy() -> tuple[int, tuple[type[BaseException], ...]]:
     try:
         # import_module: neither package ships type information, and ws2core is checked
         # with mypy --strict wherever they are installed or not.
+        package = importlib.import_module("speakeasy")
         errors = importlib.import_module("speakeasy.errors")
         arch = importlib.import_module("speakeasy.winenv.arch")
         unicorn = importlib.import_module("unicorn")
@@ -96,18 +112,19 @@ def _import_speakeasy() -> tuple[int, tuple[type[BaseException], ...]]:
             "ws2core.adapters.speakeasy needs Speakeasy (the speakeasy-emulator package): "
             f"pip install '{EXTRA}'  [{missing}]"
         ) from missing
-    stdcall: int = arch.CALL_CONV_STDCALL
-    return stdcall, (unicorn.UcError, errors.SpeakeasyError)
+    return _Speakeasy(package, arch.CALL_CONV_STDCALL, arch.CALL_CONV_CDECL, arch.X86_REG_ESP,
+                      (unicorn.UcError, errors.SpeakeasyError))
 
 
 class _Guest:
     """A ``ws2core.guest.Guest`` over the emulator object one hook call receives."""
 
-    __slots__ = ("_emu", "_faults", "ptr_size")
+    __slots__ = ("_cdecl", "_emu", "_faults", "ptr_size")
 
-    def __init__(self, emu: Any, faults: tuple[type[BaseException], ...], ptr_size: int) -> None:
+    def __init__(self, emu: Any, speakeasy: _Speakeasy, ptr_size: int) -> None:
         self._emu = emu
-        self._faults = faults
+        self._faults = speakeasy.faults
+        self._cdecl = speakeasy.cdecl
         self.ptr_size = ptr_size
 
     def read(self, address: int, size: int) -> bytes:
@@ -145,6 +162,12 @@ class _Guest:
     def set_last_error(self, code: int) -> None:
         self._emu.set_last_error(code)
 
+    def arguments(self, count: int) -> Sequence[int]:
+        try:
+            return list(self._emu.get_func_argv(self._cdecl, count))
+        except self._faults:
+            raise GuestFault(f"{count} arguments are not all on mapped stack") from None
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("the Speakeasy adapter runs no guest function yet")
 
@@ -162,14 +185,14 @@ class Installation:
     arguments.
     """
 
-    def __init__(self, exports: Exports, faults: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, exports: Exports, speakeasy: _Speakeasy) -> None:
         self.exports = exports
         self.ws2_32 = exports.ws2_32
         self.table = self.ws2_32.upcalls
         self.provider = self.ws2_32.provider
         self.max_block: float = exports.max_block if exports.max_block is not None else math.inf
         self.abi = exports.abi
-        self._faults = faults
+        self._speakeasy = speakeasy
 
     def __repr__(self) -> str:
         return f"<ws2core Speakeasy installation ({self.abi}) over {self.table!r}>"
@@ -192,10 +215,10 @@ class Installation:
         (``original``, None for the exports Speakeasy lacks) is never called.
         """
         call = self.exports.hook(export)
-        faults, ptr_size = self._faults, self.exports.ptr_size
+        speakeasy, ptr_size = self._speakeasy, self.exports.ptr_size
 
         def hook(emu: Any, api_name: str, original: Any, argv: list[int]) -> int | None:
-            return call(_Guest(emu, faults, ptr_size), argv)
+            return call(_Guest(emu, speakeasy, ptr_size), argv)
 
         return hook
 
@@ -217,23 +240,242 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     ``Installation``; ImportError naming the extra ``ws2core[speakeasy]`` when Speakeasy is
     missing.
     """
-    stdcall, faults = _import_speakeasy()
-    try:
-        ptr_size = se.get_ptr_size()
-    except AttributeError:
-        raise RuntimeError(
-            "install() goes after se.load_module() (or load_shellcode()): the guest's pointer "
-            "size chooses the ABI") from None
-    if ptr_size not in (4, 8):
-        raise ValueError(f"a guest pointer of {ptr_size} bytes is neither x86 nor x64")
+    speakeasy = _import_speakeasy()
+    ptr_size = _ptr_size(se)
     abi = "x64" if ptr_size == 8 else "x86"
     if table is None:
         table = UpcallTable(abi=abi)
     elif isinstance(table, UpcallTable) and table.table.abi != abi:
         raise ValueError(f"the table's ABI is {table.table.abi!r}; the guest is {abi}")
     exports = Exports(Ws2_32(table, provider=provider), max_block=float(max_block))
-    installation = Installation(exports, faults)
+    installation = Installation(exports, speakeasy)
     for export in EXPORTS:
         se.add_api_hook(installation._hook(export), "ws2_32", export.name,
-                        argc=len(export.params), call_conv=stdcall)
+                        argc=len(export.params), call_conv=speakeasy.stdcall)
     return installation
+
+
+def _ptr_size(se: Any) -> int:
+    try:
+        ptr_size: int = se.get_ptr_size()
+    except AttributeError:
+        raise RuntimeError(
+            "install() goes after se.load_module() (or load_shellcode()): the guest's pointer "
+            "size chooses the ABI") from None
+    if ptr_size not in (4, 8):
+        raise ValueError(f"a guest pointer of {ptr_size} bytes is neither x86 nor x64")
+    return ptr_size
+
+
+# ---------------------------------------------------------------------------------------
+# A whole console program: its C run-time, then its run
+
+
+def install_runtime(se: Any, module: Any, args: Sequence[str] = (),
+                    environment: Mapping[str, str] | None = None,
+                    output: Callable[[int, bytes], None] | None = None) -> CRuntime:
+    """Serve the C run-time calls a mingw-built console program needs (``ws2core.guest.crt``:
+    its command line, environment, console output and exit status) to ``se``'s guest.
+
+    ``module`` is what ``se.load_module()`` returned: its path is the program's ``argv[0]``
+    and its import table says where the x86 build's ``_iob`` lives.  ``args``: the rest of
+    its command line; ``environment``: all it may read with getenv and
+    GetEnvironmentVariable (default: nothing, not the host's); ``output(stream, data)``
+    receives its console output as it is written (1 stdout, 2 stderr).  Returns the
+    ``ws2core.guest.crt.CRuntime``, whose ``exit_status`` and ``written`` say how it ended
+    and what it wrote.
+    """
+    speakeasy = _import_speakeasy()
+    ptr_size = _ptr_size(se)
+    program = str(module.get_emu_path())
+    runtime = CRuntime(program, tuple(args), dict(environment or {}), ptr_size, output)
+    runtime.place(_Guest(se, speakeasy, ptr_size), se.mem_alloc(runtime.memory_size,
+                                                                tag="ws2core.crt"))
+    for function in CRT_FUNCTIONS:
+        convention = speakeasy.stdcall if function.stdcall else speakeasy.cdecl
+        se.add_api_hook(_runtime_hook(runtime, function, speakeasy, ptr_size), function.dll,
+                        function.name, argc=function.argc, call_conv=convention)
+    _point_imports(se, module, runtime, ptr_size)
+    return runtime
+
+
+# The C run-time functions whose Speakeasy (1.5.11) handler is declared stdcall: Speakeasy
+# returns from one of its own functions by its own declaration, so on x86 it pops the
+# arguments that a cdecl caller pops again.  The hook lowers esp by as much first, with the
+# return address copied to the new top (Speakeasy returns only when it finds it there).
+SPEAKEASY_STDCALL_CDECL: Final[Mapping[str, int]] = {"__getmainargs": 5}
+
+
+def _runtime_hook(runtime: CRuntime, function: CrtFunction, speakeasy: _Speakeasy,
+                  ptr_size: int) -> Callable[[Any, str, Any, list[int]], int | None]:
+    popped = 4 * SPEAKEASY_STDCALL_CDECL.get(function.name, 0) if ptr_size == 4 else 0
+
+    def hook(emu: Any, api_name: str, original: Any, argv: list[int]) -> int | None:
+        result = runtime.call(function, _Guest(emu, speakeasy, ptr_size), argv)
+        if popped and original is not None:
+            top = emu.reg_read(speakeasy.esp)
+            emu.mem_write(top - popped, bytes(emu.mem_read(top, 4)))
+            emu.reg_write(speakeasy.esp, top - popped)
+        if function.then_exit:  # Speakeasy's own handler ends the process
+            return original(argv) if original is not None else None
+        return None if result is None else result & ((1 << (8 * ptr_size)) - 1) if result >= 0 \
+            else result & 0xFFFFFFFF  # a negative result is an int's: eax
+    return hook
+
+
+# msvcrt's _initterm(begin, end): call each non-NULL function pointer in [begin, end).
+# Speakeasy's own returns at once, so mingw's start-up never runs the initializers that
+# fetch main's arguments (__getmainargs) and set up its C run-time; this is the loop, as
+# guest code, which the program's import of _initterm is pointed at.  Assembled from:
+#   x64:  push rbx; push rsi; sub rsp, 40; mov rbx, rcx; mov rsi, rdx
+#     1:  cmp rbx, rsi; jae 3f; mov rax, [rbx]; test rax, rax; jz 2f; call rax
+#     2:  add rbx, 8; jmp 1b
+#     3:  add rsp, 40; pop rsi; pop rbx; ret
+#   x86:  push ebx; push esi; mov ebx, [esp+12]; mov esi, [esp+16]
+#     1:  cmp ebx, esi; jae 3f; mov eax, [ebx]; test eax, eax; jz 2f; call eax
+#     2:  add ebx, 4; jmp 1b
+#     3:  pop esi; pop ebx; ret
+# (tests/emulator assembles this listing with mingw-w64's assembler and compares.)
+INITTERM_CODE: Final[Mapping[int, bytes]] = {
+    8: bytes.fromhex("53564883ec284889cb4889d64839f37310488b034885c07402ffd04883c308ebeb"
+                     "4883c4285e5bc3"),
+    4: bytes.fromhex("53568b5c240c8b74241039f3730d8b0385c07402ffd083c304ebef5e5bc3"),
+}
+
+
+def _point_imports(se: Any, module: Any, runtime: CRuntime, ptr_size: int) -> None:
+    """Make the program's import slots of msvcrt's ``_initterm`` and data (``DATA_IMPORTS``)
+    hold what the loader would have put there: the addresses of a working ``_initterm``
+    and of the run-time's own variables.
+
+    Speakeasy fills every import slot with a stand-in address, serves a call through it
+    with its handler and a read through it only for the data it knows (``_iob`` is not
+    among them).
+    """
+    code = INITTERM_CODE[ptr_size]
+    initterm = se.mem_alloc(len(code), tag="ws2core.crt._initterm")
+    se.mem_write(initterm, code)
+    targets = {"_initterm": initterm}
+    for name, attribute in DATA_IMPORTS.items():
+        targets[name] = getattr(runtime, attribute)
+    loaded_at = module.get_base() - module.OPTIONAL_HEADER.ImageBase
+    for entry in getattr(module, "DIRECTORY_ENTRY_IMPORT", ()):
+        if entry.dll.decode("ascii", "replace").lower() != "msvcrt.dll":
+            continue
+        for imported in entry.imports:
+            target = targets.get((imported.name or b"").decode("ascii", "replace"))
+            if target is not None:
+                se.mem_write(imported.address + loaded_at, target.to_bytes(ptr_size, "little"))
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """How one program's run ended: what ``run()`` returns.
+
+    ``exit_code`` is the status it passed to exit or ExitProcess (a DWORD), None when it did
+    not end that way; ``stopped`` says why Speakeasy stopped it instead, in a line (an
+    unsupported call and where, a fault, the time limit), None when it ended by itself;
+    ``error`` is Speakeasy's report of that, trimmed to its fields without the registers and
+    the stack.  ``stdout`` and ``stderr`` are what it wrote; ``seconds`` how long it ran;
+    ``leaked`` the socket and event handles it left open (closed after the run).
+    """
+
+    program: str
+    args: tuple[str, ...]
+    abi: str
+    exit_code: int | None
+    stopped: str | None
+    error: Mapping[str, str]
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    leaked: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as JSON-ready values (the output decoded as UTF-8, bad bytes replaced)."""
+        return {
+            "program": self.program, "args": list(self.args), "abi": self.abi,
+            "exit_code": self.exit_code, "stopped": self.stopped, "error": dict(self.error),
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+            "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
+        }
+
+
+RUN_TIMEOUT: Final = 60.0
+"""``run()``'s default limit on one program, in seconds."""
+
+
+def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
+        environment: Mapping[str, str] | None = None,
+        output: Callable[[int, bytes], None] | None = None, winsock: bool = True,
+        table: UpcallTable | None = None, provider: HostSocketProvider | None = None,
+        max_block: float = 10.0, timeout: float = RUN_TIMEOUT) -> ProgramRun:
+    """Run a Windows console program (an .exe, x64 or x86) in Speakeasy with ws2core behind
+    its Winsock, to its end; what ``python -m ws2core run`` does.
+
+    ``args`` is its command line after ``argv[0]``; ``environment`` all it may read (default:
+    nothing); ``output(stream, data)`` sees its console output as it is written (1 stdout,
+    2 stderr).  ``winsock=False`` leaves Speakeasy's own fake Winsock in place (the C
+    run-time is still served): a comparison.  ``table``, ``provider``, ``max_block``: as for
+    ``install()``.  ``timeout``: Speakeasy's limit on the run, in seconds (rounded up to a whole
+    second).  Every socket and
+    handle the program left is closed when it ends.  Returns a ``ProgramRun``;
+    FileNotFoundError if ``program`` is not a file, ImportError naming the extra without
+    Speakeasy.
+    """
+    speakeasy = _import_speakeasy()
+    path = Path(program)
+    if not path.is_file():
+        raise FileNotFoundError(f"no program at {str(path)!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, not {timeout}")
+    config = json.loads((Path(speakeasy.module.__file__).parent / "configs" / "default.json")
+                        .read_text(encoding="utf-8"))
+    config["timeout"] = math.ceil(timeout)  # whole seconds: unicorn takes an integer
+    # Speakeasy stops a run after this many API calls (10,000 by default): a program that
+    # prints through mingw's printf makes one per character.
+    config["max_api_count"] = 1 << 62
+    se = speakeasy.module.Speakeasy(config=config, argv=list(args))
+    module = se.load_module(str(path))
+    runtime = install_runtime(se, module, args, environment, output)
+    installation = install(se, table, provider, max_block=max_block) if winsock else None
+    started = time.monotonic()
+    try:
+        se.run_module(module)
+        seconds = time.monotonic() - started
+        leaked = tuple(installation.table.table) if installation is not None else ()
+    finally:
+        if installation is not None:
+            installation.close()
+    error = _error(se.get_report())
+    if not error and runtime.exit_status is None and seconds >= config["timeout"]:
+        error = {"type": "timeout", "seconds": str(config["timeout"])}
+    return ProgramRun(str(path), tuple(args), "x64" if _ptr_size(se) == 8 else "x86",
+                      runtime.exit_status, _stopped(error, runtime.exit_status), error,
+                      bytes(runtime.written[STDOUT]), bytes(runtime.written[STDERR]), seconds,
+                      leaked)
+
+
+def _error(report: Mapping[str, Any]) -> dict[str, str]:
+    """The error Speakeasy reported for the program's entry point, without the registers
+    and the stack ({} when there is none)."""
+    for entry in report.get("entry_points", ()):
+        error = entry.get("error") or {}
+        if error:
+            return {key: str(value) for key, value in error.items()
+                    if key not in ("regs", "stack")}
+    return {}
+
+
+def _stopped(error: Mapping[str, str], exit_status: int | None) -> str | None:
+    if not error:
+        return None if exit_status is not None else "returned without calling exit"
+    kind = error.get("type", "error")
+    if kind == "timeout":
+        return f"the time limit of {error.get('seconds', '?')} s was reached"
+    if kind == "unsupported_api":
+        return f"unsupported call {error.get('api_name', '?')} at {error.get('pc', '?')}"
+    where = " ".join(f"{key} {error[key]}" for key in ("api_name", "pc", "address")
+                     if key in error)
+    return f"{kind.replace('_', ' ')}{' at ' + where if where else ''}"

@@ -13,7 +13,9 @@ registers ``Exports(ws2_32).hook(export)`` for each of ``EXPORTS``::
         call = exports.hook(export)          # call(guest, raw_argument_values) -> eax
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
-``select`` (select, __WSAFDIsSet), ``events``; ``_memory`` holds the checked guest reads
+``select`` (select, __WSAFDIsSet), ``events``; beside them ``crt``, the C run-time a console
+program needs before its first socket (its command line, environment, console output and
+exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
 and writes, ``_exports`` the table and its guard, ``_protocol`` the ``Guest`` protocol.
 """
 

@@ -58,6 +58,12 @@ class Guest(Protocol):
     def set_last_error(self, code: int) -> None:
         ...
 
+    def arguments(self, count: int) -> Sequence[int]:
+        """The raw values of the first ``count`` argument slots of the call being served,
+        pointer-sized each (the registers and the stack of the guest's C calling
+        convention): how a variadic function (printf) reads past its fixed parameters."""
+        ...
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
         """Run the guest function at ``address`` with ``args`` in the guest's calling
         convention and return its result (an APC, a completion routine).  An emulator that
