@@ -68,9 +68,9 @@ LIBS: tuple[str, ...] = ("-lws2_32",)
 EXTENSION_PREFIX = "x_"
 
 # What a program may import beyond what mingw's C run-time start-up code imports anyway
-# (startup_imports): the Winsock functions the adapter serves, and the two C run-time
-# functions the Speakeasy tests supply themselves (Speakeasy 1.5.11 has neither): printf, and
-# getenv for echo_client, which needs a port and is started without a command line there.
+# (startup_imports): the Winsock functions the adapter serves, and two C run-time functions,
+# which Speakeasy 1.5.11 lacks and ws2core.guest.crt serves: printf, and getenv for
+# echo_client, whose port comes as its argument or through the environment.
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "ws2_32.dll": frozenset({
         "WSAStartup", "WSACleanup", "socket", "closesocket", "bind", "getsockname", "listen",
@@ -118,28 +118,28 @@ def require_compiler(arch: str) -> str:
     return found
 
 
-def _build_key(sources: Sequence[Path], cc: str) -> str:
+def _build_key(sources: Sequence[Path], cc: str, cflags: Sequence[str]) -> str:
     """Names a build by everything that goes into it, so a cached .exe is never stale (and
     a checkout that leaves old timestamps cannot fool it)."""
     digest = hashlib.sha256()
     resolved = Path(cc).resolve()
     digest.update(f"{resolved}:{resolved.stat().st_mtime_ns}\0".encode())
-    digest.update("\0".join(CFLAGS + LIBS).encode())
+    digest.update("\0".join((*cflags, *LIBS)).encode())
     for path in sources:
         digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _compile(source_text: Path, stem: str, arch: str, cache_dir: Path,
-             inputs: Sequence[Path]) -> Path:
+             inputs: Sequence[Path], cflags: Sequence[str] = CFLAGS) -> Path:
     cc = require_compiler(arch)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    exe = cache_dir / f"{stem}-{arch}-{_build_key(inputs, cc)}.exe"
+    exe = cache_dir / f"{stem}-{arch}-{_build_key(inputs, cc, cflags)}.exe"
     if exe.exists():
         return exe
     # Built under a unique name and renamed: concurrent sessions never see half an .exe.
     partial = exe.with_name(f"{exe.stem}.{os.getpid()}.{threading.get_ident()}.partial")
-    command = [cc, *CFLAGS, "-o", str(partial), str(source_text), *LIBS]
+    command = [cc, *cflags, "-o", str(partial), str(source_text), *LIBS]
     done = subprocess.run(command, capture_output=True, text=True, cwd=HERE)
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
@@ -158,6 +158,13 @@ def build(name: str, arch: str, cache_dir: Path) -> Path:
     source = HERE / f"{name}.c"
     inputs = [source, *(HERE / header for header in HEADERS)]
     return _compile(source, name, arch, cache_dir, inputs)
+
+
+def build_source(source: Path, stem: str, arch: str, cache_dir: Path,
+                 cflags: Sequence[str]) -> Path:
+    """Compiles one C file of its own (no header of this folder) with ``cflags``, cached as
+    build() does under the name ``stem``."""
+    return _compile(source, stem, arch, cache_dir, [source], cflags)
 
 
 def build_all(cache_dir: Path, names: Iterable[str] = PROGRAMS,

@@ -14,17 +14,14 @@ installed:
 And once per program and ABI without the adapter ("stock"): the number of checks stock
 Speakeasy passes is printed, and none of the programs passes there.
 
-Speakeasy 1.5.11 does not implement everything the programs' C run-time needs, and the
-test supplies it through the same public ``add_api_hook``, for both kinds of run: msvcrt's
-``printf`` (the guest's output; Speakeasy only formats the UCRT's __stdio_common_vfprintf,
-into its report), ``getenv`` (echo_client's port: Speakeasy's __getmainargs hands main no
-arguments) and a hook on ``exit`` that records the exit status.
+Speakeasy 1.5.11 does not implement everything the programs' C run-time needs (printf, a
+command line for main); both kinds of run go through ``ws2core.adapters.speakeasy.run``,
+which serves it (``ws2core.guest.crt``) whether ws2core's Winsock is installed or not, so
+the stock runs differ from the adapter runs in their Winsock alone.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import threading
 import time
@@ -32,14 +29,14 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
 import programs
 import ws2core
 from programs import CompletedRun
-from ws2core.adapters.speakeasy import install
+from ws2core.adapters.speakeasy import run as speakeasy_run
 from programs import WINE_DIFFERS, WineRuns
 
 pytest_plugins = ("programs",)  # the compiled programs, the Wine runs and the echo server
@@ -62,125 +59,37 @@ def speakeasy() -> ModuleType:
 
 
 # --------------------------------------------------------------------------------------
-# What the programs need from the C run-time that Speakeasy does not provide.
-
-
-_CONVERSION = re.compile(r"%(.)")
-
-
-class Console:
-    """msvcrt's printf, getenv and exit for one guest, through ``se.add_api_hook``.
-
-    ``output`` is what the guest printed; ``on_line`` is called with each line as it is
-    printed (while the guest runs); ``status`` is the exit status, None until ``exit``.
-    printf understands the conversions the programs use: %s, %d, %i, %u, %x, %c and %%.
-    """
-
-    def __init__(self, se: Any, environment: Mapping[str, str],
-                 on_line: Callable[[str], None] | None) -> None:
-        from speakeasy.winenv import arch
-
-        self._cdecl = arch.CALL_CONV_CDECL
-        self._on_line = on_line
-        self._pending = ""
-        self.output = ""
-        self.status: int | None = None
-        self._environment: dict[str, int] = {}
-        for name, value in environment.items():  # guest strings, made before the run
-            data = value.encode() + b"\0"
-            self._environment[name] = se.mem_alloc(len(data))
-            se.mem_write(self._environment[name], data)
-        se.add_api_hook(self._printf, "msvcrt", "printf", argc=1, call_conv=self._cdecl)
-        se.add_api_hook(self._getenv, "msvcrt", "getenv", argc=1, call_conv=self._cdecl)
-        se.add_api_hook(self._exit, "*", "exit")
-
-    def _printf(self, emu: Any, api_name: str, original: Any, argv: list[int]) -> int:
-        text = emu.read_mem_string(argv[0], 1)
-        conversions = [c for c in _CONVERSION.findall(text) if c != "%"]
-        args = iter(emu.get_func_argv(self._cdecl, 1 + len(conversions))[1:])
-
-        def convert(match: re.Match[str]) -> str:
-            kind = match[1]
-            if kind == "%":
-                return "%"
-            value = next(args)
-            if kind == "s":
-                return str(emu.read_mem_string(value, 1))
-            value &= 0xFFFFFFFF  # int-sized conversions: the low 32 bits of the slot
-            if kind in "di":
-                return str(value - (1 << 32) if value >> 31 else value)
-            if kind == "u":
-                return str(value)
-            if kind == "x":
-                return f"{value:x}"
-            if kind == "c":
-                return chr(value & 0xFF)
-            raise ValueError(f"printf conversion %{kind} is not supported here: {text!r}")
-
-        printed = _CONVERSION.sub(convert, text)
-        self.output += printed
-        self._pending += printed
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            if self._on_line is not None:
-                self._on_line(line)
-        return len(printed)
-
-    def _getenv(self, emu: Any, api_name: str, original: Any, argv: list[int]) -> int:
-        return self._environment.get(emu.read_mem_string(argv[0], 1), 0)
-
-    def _exit(self, emu: Any, api_name: str, original: Any, argv: list[int]) -> Any:
-        self.status = argv[0] & 0xFFFFFFFF
-        return original(argv) if original is not None else None
-
-
-# --------------------------------------------------------------------------------------
-# Running a program.
+# Running a program: ws2core.adapters.speakeasy.run, which also serves the C run-time that
+# Speakeasy 1.5.11 lacks (printf, getenv, the command line, exit; test_run.py checks it).
 
 
 class SpeakeasyRun(NamedTuple):
     run: CompletedRun     # stderr holds Speakeasy's error, if it reported one
-    stopped: str | None   # that error, e.g. "unsupported_api WS2_32.getsockname"
+    stopped: str | None   # that error, e.g. "unsupported call WS2_32.getsockname at 0x..."
     leaked: list[int]     # handles still in the table when the program ended (adapter runs)
 
 
-def run_in_speakeasy(speakeasy: ModuleType, exe: Path, *, table: ws2core.UpcallTable | None,
+def run_in_speakeasy(exe: Path, *, table: ws2core.UpcallTable | None,
                      args: tuple[str, ...] = (), environment: Mapping[str, str] | None = None,
                      on_line: Callable[[str], None] | None = None) -> SpeakeasyRun:
     """Runs exe in a fresh Speakeasy, with the adapter over ``table`` unless it is None;
     ``on_line`` sees each line the program prints, as it prints it."""
-    se = speakeasy.Speakeasy(config=_config(speakeasy), argv=list(args))
-    module = se.load_module(str(exe))
-    console = Console(se, environment or {}, on_line)
-    installation = None if table is None else install(se, table)
-    try:
-        started = time.monotonic()
-        se.run_module(module)
-        seconds = time.monotonic() - started
-        leaked = [] if table is None else list(table.table)
-    finally:
-        if installation is not None:
-            installation.close()
-    stopped = _stopped(se.get_report())
-    run = CompletedRun(exe, args, console.status, console.output, stopped or "", seconds)
-    return SpeakeasyRun(run, stopped, leaked)
+    pending = bytearray()
 
+    def output(stream: int, data: bytes) -> None:
+        if stream != 1 or on_line is None:
+            return
+        pending.extend(data)
+        *lines, rest = pending.split(b"\n")
+        pending[:] = rest
+        for line in lines:
+            on_line(line.decode())
 
-def _config(speakeasy: ModuleType) -> dict[str, Any]:
-    """Speakeasy's default configuration with this test's time limit."""
-    path = Path(speakeasy.__file__).parent / "configs" / "default.json"
-    config: dict[str, Any] = json.loads(path.read_text())
-    config["timeout"] = RUN_TIMEOUT
-    return config
-
-
-def _stopped(report: Mapping[str, Any]) -> str | None:
-    """The error Speakeasy reported for the program's entry point, in a line, or None."""
-    for entry in report.get("entry_points", ()):
-        error = entry.get("error") or {}
-        if error:
-            return " ".join(str(error[key]) for key in ("type", "api_name", "pc") if key in error)
-    return None
+    ended = speakeasy_run(exe, args, environment=environment, output=output,
+                          winsock=table is not None, table=table, timeout=RUN_TIMEOUT)
+    run = CompletedRun(exe, args, ended.exit_code, ended.stdout.decode(), ended.stopped or "",
+                       ended.seconds)
+    return SpeakeasyRun(run, ended.stopped, list(ended.leaked))
 
 
 # --------------------------------------------------------------------------------------
@@ -215,7 +124,7 @@ def _adapter_run(speakeasy: ModuleType, exe: Path, abi: str, core: ModuleType,
     waker = HostWaker(table)
     port = str(echo_server.port)
     before = echo_server.counts()
-    result = run_in_speakeasy(speakeasy, exe, table=table, args=(port,),
+    result = run_in_speakeasy(exe, table=table, args=(port,),
                               environment={"WS2CORE_ECHO_PORT": port}, on_line=waker.on_line)
     waker.join()
     after = echo_server.counts()
@@ -318,7 +227,7 @@ def test_stock_speakeasy(speakeasy: ModuleType, built_programs: dict[tuple[str, 
     """Without the adapter, Speakeasy's fake Winsock passes few of the checks; the count is
     printed (the README's comparison comes from these lines)."""
     port = str(echo_server.port)
-    stock = run_in_speakeasy(speakeasy, built_programs[name, ABIS[abi]], table=None,
+    stock = run_in_speakeasy(built_programs[name, ABIS[abi]], table=None,
                              args=(port,), environment={"WS2CORE_ECHO_PORT": port})
     run = stock.run
     passed = sum(check.ok for check in run.checks)

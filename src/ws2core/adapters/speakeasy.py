@@ -311,7 +311,10 @@ def _runtime_hook(runtime: CRuntime, function: CrtFunction, speakeasy: _Speakeas
     popped = 4 * SPEAKEASY_STDCALL_CDECL.get(function.name, 0) if ptr_size == 4 else 0
 
     def hook(emu: Any, api_name: str, original: Any, argv: list[int]) -> int | None:
-        result = runtime.call(function, _Guest(emu, speakeasy, ptr_size), argv)
+        # argv=None: read by our own declaration.  For a function Speakeasy implements, its
+        # argv follows Speakeasy's (sprintf and _snprintf take "variable arguments" there,
+        # and argv comes empty).
+        result = runtime.call(function, _Guest(emu, speakeasy, ptr_size), None)
         if popped and original is not None:
             top = emu.reg_read(speakeasy.esp)
             emu.mem_write(top - popped, bytes(emu.mem_read(top, 4)))
@@ -326,16 +329,46 @@ def _runtime_hook(runtime: CRuntime, function: CrtFunction, speakeasy: _Speakeas
 # msvcrt's _initterm(begin, end): call each non-NULL function pointer in [begin, end).
 # Speakeasy's own returns at once, so mingw's start-up never runs the initializers that
 # fetch main's arguments (__getmainargs) and set up its C run-time; this is the loop, as
-# guest code, which the program's import of _initterm is pointed at.  Assembled from:
-#   x64:  push rbx; push rsi; sub rsp, 40; mov rbx, rcx; mov rsi, rdx
-#     1:  cmp rbx, rsi; jae 3f; mov rax, [rbx]; test rax, rax; jz 2f; call rax
-#     2:  add rbx, 8; jmp 1b
-#     3:  add rsp, 40; pop rsi; pop rbx; ret
-#   x86:  push ebx; push esi; mov ebx, [esp+12]; mov esi, [esp+16]
-#     1:  cmp ebx, esi; jae 3f; mov eax, [ebx]; test eax, eax; jz 2f; call eax
-#     2:  add ebx, 4; jmp 1b
-#     3:  pop esi; pop ebx; ret
-# (tests/emulator assembles this listing with mingw-w64's assembler and compares.)
+# guest code, which the program's import of _initterm is pointed at.  INITTERM_CODE is
+# INITTERM_SOURCE assembled (tests/emulator assembles it with mingw-w64's and compares).
+INITTERM_SOURCE: Final[Mapping[int, str]] = {
+    8: """
+        push rbx
+        push rsi
+        sub rsp, 40             # the shadow space, and rsp 16-byte aligned at each call
+        mov rbx, rcx
+        mov rsi, rdx
+    1:  cmp rbx, rsi
+        jae 3f
+        mov rax, [rbx]
+        test rax, rax
+        jz 2f
+        call rax
+    2:  add rbx, 8
+        jmp 1b
+    3:  add rsp, 40
+        pop rsi
+        pop rbx
+        ret
+    """,
+    4: """
+        push ebx
+        push esi
+        mov ebx, [esp+12]
+        mov esi, [esp+16]
+    1:  cmp ebx, esi
+        jae 3f
+        mov eax, [ebx]
+        test eax, eax
+        jz 2f
+        call eax
+    2:  add ebx, 4
+        jmp 1b
+    3:  pop esi
+        pop ebx
+        ret
+    """,
+}
 INITTERM_CODE: Final[Mapping[int, bytes]] = {
     8: bytes.fromhex("53564883ec284889cb4889d64839f37310488b034885c07402ffd04883c308ebeb"
                      "4883c4285e5bc3"),

@@ -34,6 +34,7 @@ makes the call fail (-1, EOF or NULL) instead: the emulator is never the one to 
 
 from __future__ import annotations
 
+import decimal
 import logging
 import math
 import re
@@ -319,11 +320,65 @@ def _floating(conversion: str, flags: str, width: int, precision: int | None,
         digits = f"0x{head.rstrip('0').rstrip('.')}p{exponent}"
         return _pad_number(sign, digits.upper() if conversion == "A" else digits, width, flags,
                            "0" in flags and "-" not in flags)
-    alternate = "#" if "#" in flags else ""
-    digits = format(value, f"{alternate}.{precision}{conversion}")
-    # msvcrt.dll writes at least three exponent digits (C99, and the UCRT, two)
-    digits = re.sub(r"([eE][+-])(\d\d)$", r"\g<1>0\g<2>", digits)
+    if conversion in "fF":
+        digits = _fixed(value, precision, "#" in flags)
+    elif conversion in "eE":
+        digits = _exponential(value, precision, "#" in flags, conversion)
+    else:
+        digits = _general(value, precision, "#" in flags, conversion)
     return _pad_number(sign, digits, width, flags, "0" in flags and "-" not in flags)
+
+
+# msvcrt rounds the exact binary value half away from zero (2.5 -> "3" with %.0f, where
+# glibc and Python round half to even), and writes at least three exponent digits (C99 and
+# the UCRT: two).  decimal holds a double exactly: ~770 significant digits at most.
+_EXACT: Final = decimal.Context(prec=1100, rounding=decimal.ROUND_HALF_UP)
+MAX_PRECISION: Final = 512
+"""Digits after the point beyond this are written as zeros: a double has no more."""
+
+
+def _fixed(value: float, precision: int, alternate: bool) -> str:
+    kept = min(precision, MAX_PRECISION)
+    exact = decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-kept), context=_EXACT)
+    digits = f"{exact:f}" + "0" * (precision - kept)
+    return digits + "." if alternate and precision == 0 else digits
+
+
+def _scientific(value: float, precision: int) -> tuple[str, int]:
+    """The mantissa rounded to ``precision`` digits after the point, and the exponent."""
+    kept = min(precision, MAX_PRECISION)
+    if value == 0:
+        return "0" + ("." + "0" * precision if precision else ""), 0
+    exact = decimal.Decimal(value)
+    exponent = exact.adjusted()
+    step = decimal.Decimal(1).scaleb(-kept)
+    mantissa = exact.scaleb(-exponent, context=_EXACT).quantize(step, context=_EXACT)
+    if mantissa >= 10:  # 9.99... rounded up to 10
+        exponent += 1
+        mantissa = exact.scaleb(-exponent, context=_EXACT).quantize(step, context=_EXACT)
+    return f"{mantissa:f}" + "0" * (precision - kept), exponent
+
+
+def _exponential(value: float, precision: int, alternate: bool, conversion: str) -> str:
+    mantissa, exponent = _scientific(value, precision)
+    if alternate and precision == 0:
+        mantissa += "."
+    return f"{mantissa}{conversion}{'-' if exponent < 0 else '+'}{abs(exponent):03d}"
+
+
+def _general(value: float, precision: int, alternate: bool, conversion: str) -> str:
+    significant = max(precision, 1)
+    _, exponent = _scientific(value, significant - 1)
+    if -4 <= exponent < significant:
+        digits = _fixed(value, significant - 1 - exponent, alternate)
+    else:
+        digits = _exponential(value, significant - 1, alternate, "E" if conversion == "G" else "e")
+    if not alternate:  # %g drops trailing zeros, and the point when nothing follows it
+        mantissa, marker, exponent_text = digits.partition("e" if conversion == "g" else "E")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        digits = mantissa + marker + exponent_text
+    return digits
 
 
 def _special(text: str, precision: int) -> str:
@@ -512,12 +567,16 @@ class CRuntime:
 
     # -- serving calls
 
-    def call(self, function: CrtFunction, guest: Guest, argv: Sequence[int]) -> int | None:
-        """Serve one call; a guest fault or a bad format is the function's failure value,
+    def call(self, function: CrtFunction, guest: Guest,
+             argv: Sequence[int] | None = None) -> int | None:
+        """Serve one call with its fixed arguments' raw values (None: read them with
+        ``guest.arguments``); a guest fault or a bad format is the function's failure value,
         never an exception (the rest of the call's output is not written)."""
         self._require_placed()
         mask = (1 << (8 * guest.ptr_size)) - 1
         try:
+            if argv is None:
+                argv = guest.arguments(function.argc)
             return function.function(self, guest, [value & mask for value in argv])
         except (GuestFault, IndexError, ValueError, OverflowError) as error:
             log.warning("%s!%s failed: %s", function.dll, function.name, error)
