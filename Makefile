@@ -6,7 +6,7 @@
 #   make venv          the README's install: $(VENV) with `pip install -e '.[test,speakeasy]'`
 #   make test          the suite, both cores, the Windows programs included
 #   make bench-smoke   the pytest-benchmark suite in a short mode (every case once, JSON kept)
-#   make demo          --help, --version, the demo and the README's marked examples
+#   make demo          --help, --version and the demo (the README's examples run in make test)
 #   make bench         `python -m ws2core bench --quick --json`, then benchmarks/check.py
 #   make fuzz          the atheris harnesses, FUZZ_SECONDS each
 #   make dev-mode      the suite under `python -X dev` with PYTHONMALLOC=debug
@@ -69,7 +69,6 @@ demo:
 	$(PY) -m ws2core demo >$(WORK)/demo.out
 	cat $(WORK)/demo.out
 	head -n 1 $(WORK)/demo.out | grep -q "core: cython" || { echo "the demo does not report the Cython core" >&2; exit 1; }
-	$(PY) tools/ci/readme_examples.py README.md
 
 bench:
 	mkdir -p $(RESULTS)

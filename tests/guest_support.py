@@ -4,7 +4,9 @@ memory, and a caller that runs an export as an emulator adapter's hook would.
 A plain module beside the tests (``from guest_support import ...``), so that every emulator
 adapter's tests can drive the same exports without that emulator: memory is a set of mapped
 pages, and any access that touches an unmapped byte raises ``GuestFault`` (an adapter turns
-its emulator's own fault into that); guest threads are switched by assigning ``thread``.
+its emulator's own fault into that); guest threads are switched by assigning ``thread``, and
+the argument slots of the call being served (what ``arguments`` reads) by assigning
+``call_arguments``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class FakeGuest:
         self.pages: dict[int, bytearray] = {}
         self.next_free = HEAP
         self.thread = FakeThread()
+        self.call_arguments: list[int] = []   # the served call's argument slots: arguments()
 
     # the memory, as the tests set it up
 
@@ -124,6 +127,13 @@ class FakeGuest:
 
     def set_last_error(self, code: int) -> None:
         self.thread.last_error = code
+
+    def arguments(self, count: int) -> Sequence[int]:
+        """The first ``count`` of ``call_arguments``; more is a GuestFault, as reading past
+        the mapped stack would be."""
+        if count > len(self.call_arguments):
+            raise GuestFault(f"argument slot {len(self.call_arguments)} is past the stack")
+        return self.call_arguments[:count]
 
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("FakeGuest runs no guest code")

@@ -43,7 +43,7 @@ git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
 "$PYTHON" -m venv "$WORK/venv"
 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 CC="$CC" CFLAGS="$SANITIZE -g -O1" LDFLAGS="$SANITIZE" \
-    "$WORK/venv/bin/python" -m pip install --progress-bar off -q -e "$WORK/src[test]" 2>&1 |
+    "$WORK/venv/bin/python" -m pip install --progress-bar off -q -e "$WORK/src[test,speakeasy]" 2>&1 |
     grep -v "^WARNING: Location" || true
 
 cd "$WORK/src"

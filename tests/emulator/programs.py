@@ -58,6 +58,8 @@ PROGRAMS: tuple[str, ...] = (
     "bad_input",
 )
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
+# The other C sources here, which are no CHECK program: test_run.py builds them its own way.
+OTHER_SOURCES: tuple[str, ...] = ("console",)
 
 ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
@@ -92,8 +94,12 @@ WINE_ENV: dict[str, str] = {
     # No Mono or Gecko installer, and no desktop menu entries written into $HOME.
     "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d",
 }
-# Removed from the environment of every Wine process: nothing may open a window.
-HEADLESS_UNSET: tuple[str, ...] = ("DISPLAY", "WAYLAND_DISPLAY")
+# Removed from the environment of every Wine process: nothing may open a window, and the
+# sanitizer runtimes tools/sanitize.sh preloads into the test interpreter stay out of Wine
+# (not ours to check, and its loader's fixed memory reservations collide with ASan's shadow
+# memory: wineboot fails).
+WINE_UNSET: tuple[str, ...] = ("DISPLAY", "WAYLAND_DISPLAY", "LD_PRELOAD", "ASAN_OPTIONS",
+                                   "UBSAN_OPTIONS")
 
 
 class BuildError(Exception):
@@ -448,7 +454,7 @@ class WinePrefix:
         self._server_started = False
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if key not in HEADLESS_UNSET}
+        env = {key: value for key, value in os.environ.items() if key not in WINE_UNSET}
         env.update(WINE_ENV)
         env["WINEPREFIX"] = str(self.path)
         env["TMPDIR"] = str(self.tmpdir)

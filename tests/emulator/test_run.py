@@ -275,7 +275,8 @@ def test_command_names_the_unsupported_call(speakeasy_module: ModuleType,
     (("--env", "=value", "x.exe"), 2, "--env takes NAME=VALUE, not '=value'"),
     (("--timeout", "0", "x.exe"), 2, "must be at least 1, not 0"),
 ])
-def test_command_refuses_bad_arguments(args: tuple[str, ...], status: int, message: str) -> None:
+def test_command_refuses_bad_arguments(speakeasy_module: ModuleType, args: tuple[str, ...],
+                                       status: int, message: str) -> None:
     done = ws2core_command(*args)
     assert done.returncode == status
     assert message in done.stderr

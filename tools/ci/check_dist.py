@@ -17,6 +17,7 @@ from pathlib import Path
 
 SDIST_MUST = ["src/ws2core/_handles.pyx", "src/ws2core/*.pxd", "src/ws2core/include/ws2core/ws2spi.h",
               "src/ws2core/py.typed", "tests/conftest.py", "tests/emulator/*.c", "tests/native/*.c",
+              "examples/hello_winsock.c", "tools/sanitize.sh",
               "README.md", "LICENSE", "pyproject.toml", "setup.py", "MANIFEST.in"]
 SDIST_MUST_NOT = ["src/ws2core/_handles.c", "*.so", "*.pyc"]
 WHEEL_MUST = ["ws2core/_handles.*.so", "ws2core/_handles.pxd", "ws2core/ws2spi.pxd",
