@@ -380,11 +380,11 @@ class Bench(Report):
                     },
                 )
             )
-        quick = " (--quick: batches of 2,000; 10,000 without it)" if self.quick else ""
+        quick = " --quick: batches of 2,000; 10,000 without it." if self.quick else ""
         self.print_section(
             Section(
                 "batch",
-                f"6. Batches of {n:,} handles against one call per handle: ns per handle{quick}",
+                f"6. Batches of {n:,} handles against one call per handle: ns per handle",
                 "ns",
                 [CORE, "core single", TWIN_KEY, "twin single", "floor"],
                 ["core batch/single", "twin batch/single", "twin/core"],
@@ -397,7 +397,7 @@ class Bench(Report):
                 " that loop calling abs. Building an FdSet one add at a time scans the set for"
                 " a duplicate at each add, as FD_SET does. n/a: the core has no such batch"
                 " call yet. Target: the core's batch at most a third of its single calls; the"
-                " twin's ratio is shown for reference.",
+                " twin's ratio is shown for reference." + quick,
                 show_stmt=False,
             )
         )
