@@ -38,3 +38,27 @@ def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "demo" in out and "bench" in out
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"]], ids=["main", "demo", "bench"])
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_help_wraps_to_the_terminal(
+    command: list[str], columns: int, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every --help fits the terminal (argparse reads COLUMNS), and uses its width: it is
+    wrapped there, not written at a fixed width."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    widest = max(lines, key=len)
+    assert len(widest) <= columns, widest
+    if columns > 80:
+        assert len(widest) > 80
+    if command == ["bench"]:
+        # The list of sections and the examples keep a line each, however narrow.
+        for n in range(1, 8):
+            assert any(line.startswith(f"  {n}. ") for line in lines), n
+        assert "  python benchmarks/check.py results.json" in lines
