@@ -1,4 +1,4 @@
-"""``python -m ws2core bench``: the report's layout, on made-up figures.
+"""``python -m ws2core bench``: the report's layout and its plot, on made-up figures.
 
 The whole report runs as the command runs it (every section's own titles, columns, legends and
 summary), with the measuring left out: no fixture is built, every cell gets a figure derived
@@ -9,17 +9,19 @@ fits them fits a real run.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import re
 import subprocess
 import zlib
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from ws2core._bench import cases, memory, run, sections, wakeup
+from ws2core._bench import cases, memory, plot, run, sections, wakeup
 from ws2core._bench.report import CORE, _format_figure, _format_ratio
 from ws2core._bench.sections import Bench
 from ws2core._bench.timing import Cell
@@ -125,3 +127,73 @@ def test_every_figure_ratio_and_target_is_printed(made_up_run: tuple[Bench, str]
                 assert re.search(rf"{re.escape(target.text())}\s+{verdict}$", text, re.M), target
     if bench.modules[CORE] is None:
         assert "missing" in words
+
+
+def _scaling_series(bench: Bench) -> list[plot.Series]:
+    return plot.series(next(s for s in bench.sections if s.key == "scaling"))
+
+
+def test_plot_tells_every_line_apart(made_up_run: tuple[Bench, str]) -> None:
+    bench, _ = made_up_run
+    lines = _scaling_series(bench)
+    labels = [line.label for line in lines]
+    assert len(set(labels)) == len(labels)
+    # Not by line style alone: in the legend a marker covers most of a dashed swatch.
+    looks = [(line.style["color"], line.style["marker"], line.style["fillstyle"]) for line in lines]
+    assert len(set(looks)) == len(looks), looks
+    # And consistent: one colour per operation, one line style and marker per core.
+    colours: dict[str, set[str]] = {}
+    styles: dict[str, set[tuple[str, str, str]]] = {}
+    for line in lines:
+        if line.label.startswith("floor"):
+            continue
+        match = re.fullmatch(r"(.+) \((\w+)\)", line.label)
+        assert match, line.label
+        operation, core = match.groups()
+        colours.setdefault(operation, set()).add(line.style["color"])
+        styles.setdefault(core, set()).add(
+            (line.style["linestyle"], line.style["marker"], line.style["fillstyle"])
+        )
+    assert set(colours) == {operation for operation, *_ in cases.SCALING_OPERATIONS}
+    assert set(styles) == ({"cython", "twin"} if bench.modules[CORE] is not None else {"twin"})
+    assert all(len(found) == 1 for found in colours.values())
+    assert all(len(found) == 1 for found in styles.values())
+
+
+def test_plot_says_why_quick_has_no_1m_point(made_up_run: tuple[Bench, str], quick: bool) -> None:
+    bench, _ = made_up_run
+    walks = [line for line in _scaling_series(bench) if line.label.startswith("random-order")]
+    assert walks
+    note = plot.footnote(bench)
+    if quick:
+        assert all(max(line.xs) == 100_000 for line in walks)
+        assert note.startswith("random-order lookup has no point at 1M: with --quick,")
+    else:
+        assert all(max(line.xs) == 1_000_000 for line in walks)
+        assert note == ""
+
+
+def test_plot_draws_the_lines_and_the_note(
+    made_up_run: tuple[Bench, str], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib", reason="--plot's extra: pip install 'ws2core[plot]'")
+    bench, _ = made_up_run
+    figure = plot.draw(bench)
+    try:
+        drawn = [
+            (line.get_label(), line.get_color(), line.get_linestyle(), line.get_marker(),
+             line.get_fillstyle())
+            for line in figure.axes[0].get_lines()
+        ]
+        texts = [text.get_text() for text in figure.texts]
+        legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    finally:
+        importlib.import_module("matplotlib.pyplot").close(figure)
+    lines = _scaling_series(bench)
+    assert [d[0] for d in drawn] == legend == [line.label for line in lines]
+    assert len({d[1:] for d in drawn}) == len(drawn)
+    note = plot.footnote(bench)
+    assert texts == ([note] if note else [])
+    path = tmp_path / "scaling.png"
+    plot.plot(str(path), bench)
+    assert path.read_bytes().startswith(b"\x89PNG")
