@@ -132,10 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
             520-byte Windows layout), set and reset an event, close everything, and show a
             stale handle refused with WSAENOTSOCK.
 
-            Then ws2core.provider.HostSocketProvider serves three echo clients on 127.0.0.1:
-            the server in its own thread waits with WSAWaitForMultipleEvents on events set by
-            WSPEventSelect, two clients block, one is driven by WSPSelect; at the end the
-            table is checked for leaked handles (exit status 1 if any).
+            Then ws2core.provider.HostSocketProvider, on a new upcall table (its handle values
+            start again), serves three echo clients on 127.0.0.1: the server in its own thread
+            waits with WSAWaitForMultipleEvents on events set by WSPEventSelect, two clients
+            block, one is driven by WSPSelect; at the end that table is checked for leaked
+            handles (exit status 1 if any).
 
             Only the handle values vary between runs.
             """,
