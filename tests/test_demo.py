@@ -38,3 +38,51 @@ def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "demo" in out and "bench" in out
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"]], ids=["main", "demo", "bench"])
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_help_wraps_to_the_terminal(
+    command: list[str], columns: int, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every --help fits the terminal (argparse reads COLUMNS), and uses its width: it is
+    wrapped there, not written at a fixed width."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    widest = max(lines, key=len)
+    assert len(widest) <= columns, widest
+    if columns > 80:
+        assert len(widest) > 80
+    if command == ["bench"]:
+        # The list of sections and the examples keep a line each, however narrow.
+        for n in range(1, 8):
+            assert any(line.startswith(f"  {n}. ") for line in lines), n
+        assert "  python benchmarks/check.py results.json" in lines
+
+
+def test_demo_steps_read_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    """Step 8 starts a new table right after step 7 shows closed values staying dead, so it
+    says so before its first handle, else that handle (0x4 again) reads as s1's value reused."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^(\d+)\. ", out, re.M) == [str(n) for n in range(1, 12)]
+    walk, provider = out.split("\n8. ")
+    assert "a closed value stays dead" in walk
+    # The first part ends with its table empty: s4, made in step 7, is closed in sight too.
+    assert "WPUCloseSocketHandle(s4, err)  ->  0" in walk
+    s1 = re.search(r"s1 = WPUCreateSocketHandle\(.*\)  ->  (0x[0-9a-f]+)", walk)
+    assert s1
+    before_listener, _, after = provider.partition("\n     listener ")
+    assert before_listener.splitlines()[0].endswith("on a new table:")
+    assert "up = ws2core.UpcallTable()  ->  <UpcallTable over <HandleTable 0 sockets" in (
+        before_listener
+    )
+    claimed = re.search(
+        r"start again at (0x[0-9a-f]+):\n.*'s \1 below is not s1 reused", before_listener
+    )
+    assert claimed and claimed.group(1) == s1.group(1)
+    assert after.startswith(f"{s1.group(1)}: WSPSocket")  # as said: s1's value, in a new table

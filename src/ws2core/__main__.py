@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -49,16 +50,68 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own wrapping to the terminal's width, keeping what a long description needs
+    to read well: its paragraphs (a blank line between them), and its indented lines, each an
+    item of its own (a numbered list, examples of commands) wrapped under its first word.
+
+    argparse's default joins all of a description into one paragraph; its RawDescription
+    formatter keeps every line as written, wider than the terminal.  Neither breaks at
+    hyphens here, so names such as per-socket and pure-Python stay whole.
+    """
+
+    _MARKER = re.compile(r"(\d+\.|-) ")  # a list item's number or dash
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in re.split(r"\n\s*\n", textwrap.dedent(text).strip("\n")):
+            # each item: (its indent, where its text starts, where its wrapped lines go, words)
+            items: list[tuple[int, int, int, list[str]]] = []
+            for line in paragraph.splitlines():
+                depth = len(line) - len(line.lstrip())
+                # A line goes on with the item above when it starts where that item's text
+                # does: under a list item's text, or at the margin of a plain paragraph.
+                if items and depth == items[-1][1] and (depth == 0 or items[-1][0] < depth):
+                    items[-1][3].append(line.strip())
+                    continue
+                marker = self._MARKER.match(line.strip())
+                start = depth + len(marker.group(0)) if marker else depth
+                # A command (indented, no marker) too long for a line goes on 4 deeper.
+                going_on = start if marker or not depth else depth + 4
+                items.append((depth, start, going_on, [line.strip()]))
+            paragraphs.append(
+                "\n".join(
+                    textwrap.fill(
+                        " ".join(" ".join(words).split()),
+                        width,
+                        initial_indent=indent + " " * depth,
+                        subsequent_indent=indent + " " * going_on,
+                        break_on_hyphens=False,
+                    )
+                    for depth, _, going_on, words in items
+                )
+            )
+        return "\n\n".join(paragraphs)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ws2core",
+        formatter_class=_HelpFormatter,
         description=(
             "ws2core emulates the Ws2_32 side of the Winsock 2 SPI upcall table"
             " (WSPUPCALLTABLE). Both commands first print the version and the core in use"
             " (cython, or python: the pure-Python twin, used when the extension was not"
             " built or WS2CORE_PURE_PYTHON=1)."
         ),
-        epilog="examples: python -m ws2core demo; python -m ws2core bench --quick",
+        epilog="""\
+            examples:
+              python -m ws2core demo
+              python -m ws2core bench --quick
+            """,
     )
     parser.add_argument(
         "--version",
@@ -68,20 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser(
         "demo",
+        formatter_class=_HelpFormatter,
         help=(
             "walk a small provider through the upcalls, then run an echo server over host"
             " sockets on 127.0.0.1 through them, printing each call and its result"
         ),
-        description=(
-            "Walk a small provider through ws2core.UpcallTable: create sockets with per-socket"
-            " state as contexts, look the state up again, test fd_set membership (and show the"
-            " 520-byte Windows layout), set and reset an event, close everything, and show a"
-            " stale handle refused with WSAENOTSOCK. Then ws2core.provider.HostSocketProvider"
-            " serves three echo clients on 127.0.0.1: the server in its own thread waits with"
-            " WSAWaitForMultipleEvents on events set by WSPEventSelect, two clients block, one"
-            " is driven by WSPSelect; at the end the table is checked for leaked handles (exit"
-            " status 1 if any). Only the handle values vary between runs."
-        ),
+        description="""\
+            Walk a small provider through ws2core.UpcallTable: create sockets with per-socket
+            state as contexts, look the state up again, test fd_set membership (and show the
+            520-byte Windows layout), set and reset an event, close everything, and show a
+            stale handle refused with WSAENOTSOCK.
+
+            Then ws2core.provider.HostSocketProvider, on a new upcall table (its handle values
+            start again), serves three echo clients on 127.0.0.1: the server in its own thread
+            waits with WSAWaitForMultipleEvents on events set by WSPEventSelect, two clients
+            block, one is driven by WSPSelect; at the end that table is checked for leaked
+            handles (exit status 1 if any).
+
+            Only the handle values vary between runs.
+            """,
     )
     bench_parser = commands.add_parser(
         "bench",
@@ -89,13 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
             "the performance report: ns per operation for the Cython core, the pure-Python"
             " twin and a C-call floor, with ws2core's targets marked met or missed"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=textwrap.dedent(
-            """\
+        formatter_class=_HelpFormatter,
+        description="""\
             ws2core's performance report. Every figure is given for the Cython core and the
             pure-Python twin beside a C-call floor, abs(h), with the ratios twin/core and
-            core/floor, and each table marks ws2core's performance targets ok or MISSED. Each operation is a statement pasted into a plain loop, as timeit
-            does; figures are medians of interleaved repeats (5, 3 with --quick).
+            core/floor, and each table marks ws2core's performance targets ok or MISSED.
+            Each operation is a statement pasted into a plain loop, as timeit does; figures
+            are medians of interleaved repeats (5, 3 with --quick).
 
               1. the hot path: t.context(h), the drop-in WPUQuerySocketHandleContext (with the
                  core's Ref, a plain .value object, a ctypes c_size_t), create+close, every
@@ -118,12 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
             wrong answer, a failed probe), never because of a timing or a missed target.
             With the twin alone (WS2CORE_PURE_PYTHON=1, or the extension not built) the
             twin's figures are shown and the core's columns say why they are empty.
-            """
-        ),
-        epilog=(
-            "examples: python -m ws2core bench --quick --json results.json && python"
-            " benchmarks/check.py results.json; python -m ws2core bench --plot scaling.png"
-        ),
+            """,
+        epilog="""\
+            examples:
+              python -m ws2core bench --quick --json results.json
+              python benchmarks/check.py results.json
+              python -m ws2core bench --plot scaling.png
+            """,
     )
     bench_parser.add_argument(
         "--quick",

@@ -2,8 +2,9 @@
 
 It plays a small provider against ``ws2core.UpcallTable`` and prints each upcall with its
 result, so a reader sees the Windows calling convention (results, ``lpErrno``) at work; then
-``ws2core.provider.HostSocketProvider`` serves echo clients on 127.0.0.1 through the upcalls,
-and the table is checked for leaked handles at the end (the exit status says so).
+``ws2core.provider.HostSocketProvider``, on a new upcall table, serves echo clients on 127.0.0.1
+through the upcalls, and that table is checked for leaked handles at the end (the exit status
+says so).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def run(header: str) -> int:
         print(
             f"     the Pythonic table raises instead: up.table.context(s2)  ->  WinsockError: {error}"
         )
-    up.WPUCloseSocketHandle(s4, err)
+    print(f"     WPUCloseSocketHandle(s4, err)  ->  {up.WPUCloseSocketHandle(s4, err)}")
     return _provider_demo()
 
 
@@ -152,8 +153,19 @@ def _provider_demo() -> int:
     from ws2core.provider import TIMEVAL, WSANETWORKEVENTS, HostSocketProvider
 
     print()
-    print("8. A provider over the host's sockets (ws2core.provider.HostSocketProvider):")
+    print(
+        "8. A provider over the host's sockets (ws2core.provider.HostSocketProvider),"
+        " on a new table:"
+    )
     up = ws2core.UpcallTable()
+    # Said, because step 7 has just shown closed values staying dead: without it, the listener
+    # below, 0x4 again, reads as s1's value reused.
+    print(f"     up = ws2core.UpcallTable()  ->  {up!r}")
+    print(
+        "     a second Ws2_32 instance, as another program would have, so its handles start again"
+        " at 0x4:\n     the listener's 0x4 below is not s1 reused, and step 11's leak check counts"
+        " this part alone"
+    )
     provider = HostSocketProvider(catalog_entry_id=1001)
     print(f"     provider.WSPStartup(up)  ->  {provider.WSPStartup(up)}")
     err = ws2core.Ref(0)
@@ -171,6 +183,10 @@ def _provider_demo() -> int:
         f" {type(up.table.context(listener)).__name__} ({up.table.context(listener).state})"
     )
     stop = up.WPUCreateEvent(err)
+    print(
+        f"     stop = WPUCreateEvent(err)  ->  {_hex(stop)}; the server thread starts: it waits on"
+        " stop (set in\n     step 11) and on an event of its own for the listener's FD_ACCEPT"
+    )
     log: queue.SimpleQueue[str] = queue.SimpleQueue()
     server = threading.Thread(
         target=_echo_server, args=(provider, up, listener, stop, log), name="demo echo server"

@@ -1,5 +1,8 @@
 """The report's output: rows and sections, the tables printed, the summary and the JSON.
 
+No line of the report is wider than 100 columns: a table too wide for that is printed as
+several, each led by the case column (the statements in one of their own, after the figures).
+
 Every figure is shown for the Cython core and the twin beside a floor, with its ratios and
 targets (met: ``ok``, or ``MISSED``; the exit status depends on errors only, never on
 timings).  The JSON (``FORMAT``) is what ``benchmarks/check.py`` reads: section -> case ->
@@ -30,7 +33,7 @@ FORMAT = "ws2core-bench/1"  # the JSON's "format": benchmarks/check.py reads thi
 CORE, TWIN_KEY = "core", "twin"
 HEADERS = {CORE: "cython", TWIN_KEY: "twin", "floor": "floor"}
 
-_WIDTH = 100  # the width prose is wrapped to
+_WIDTH = 100  # no line of the report is wider: prose is wrapped, tables split to it
 
 
 @dataclass
@@ -100,6 +103,86 @@ def _round(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.4g}")
 
 
+def _mark(met: bool | None) -> str:
+    return "n/a" if met is None else "ok" if met else "MISSED"
+
+
+class _Column:
+    """A column of a printed table: its header and, per row, its lines (a cell may have none,
+    or several: one target a line)."""
+
+    def __init__(self, name: str, cells: list[list[str]], align: str) -> None:
+        self.name = name
+        self.cells = cells
+        self.align = align
+        widest = max((len(line) for cell in cells for line in cell), default=0)
+        # A header wider than every cell breaks at its spaces ("cython single" over "single"),
+        # so a column of short figures is not as wide as its name.
+        longest_word = max(len(word) for word in name.split(" "))
+        self.header = textwrap.wrap(name, max(widest, longest_word)) or [""]
+        self.width = max(widest, *(len(line) for line in self.header))
+
+    def wrapped(self, width: int) -> _Column:
+        """The same column with each cell's lines broken at spaces to ``width``."""
+        cells = [
+            [piece for line in cell for piece in textwrap.wrap(line, width, break_on_hyphens=False)]
+            for cell in self.cells
+        ]
+        return _Column(self.name, cells, self.align)
+
+
+def _span(columns: list[_Column]) -> int:
+    return sum(column.width for column in columns) + 2 * (len(columns) - 1)
+
+
+def _fit(
+    key: _Column, statement: _Column | None, groups: list[list[_Column]], width: int
+) -> list[list[_Column]]:
+    """The tables to print for one section, each at most ``width`` wide and each led by the
+    case column: the whole table when it fits; else the statements go to a table of their
+    own after the figures (wrapped if they must be), and the groups are packed in order, a
+    group split by columns only when it alone is too wide."""
+    everything = [column for group in groups for column in group]
+    if statement is not None:
+        everything.insert(0, statement)
+    if _span([key, *everything]) <= width:
+        return [[key, *everything]]
+    parts: list[list[_Column]] = [[key]]
+    for group in groups:
+        if _span([*parts[-1], *group]) > width and len(parts[-1]) > 1:
+            parts.append([key])
+        for column in group:
+            if _span([*parts[-1], column]) > width and len(parts[-1]) > 1:
+                parts.append([key])
+            parts[-1].append(column)
+    if statement is not None:
+        room = width - key.width - 2
+        parts.append([key, statement if statement.width <= room else statement.wrapped(room)])
+    return parts
+
+
+def _table(columns: list[_Column]) -> list[str]:
+    """A table's lines: headers bottom-aligned over a rule, then each row on as many lines as
+    its tallest cell."""
+
+    def line(texts: list[str]) -> str:
+        return "  ".join(
+            f"{text:{column.align}{column.width}}" for text, column in zip(texts, columns)
+        ).rstrip()
+
+    height = max(len(column.header) for column in columns)
+    headers = [[""] * (height - len(column.header)) + column.header for column in columns]
+    lines = [line([header[i] for header in headers]) for i in range(height)]
+    lines.append("-" * _span(columns))
+    for r in range(len(columns[0].cells)):
+        tallest = max(len(column.cells[r]) for column in columns)
+        for i in range(tallest):
+            lines.append(
+                line([column.cells[r][i] if i < len(column.cells[r]) else "" for column in columns])
+            )
+    return lines
+
+
 class Report:
     """One run's output: its stream, the sections printed and the errors met so far."""
 
@@ -122,7 +205,8 @@ class Report:
         print(text, file=self.out, flush=True)
 
     def prose(self, text: str) -> None:
-        self.say(textwrap.fill(text, _WIDTH))
+        # Not at hyphens: words such as random-order and pure-Python stay whole.
+        self.say(textwrap.fill(text, _WIDTH, break_on_hyphens=False))
 
     def error(self, message: str) -> None:
         self.errors.append(message)
@@ -130,67 +214,60 @@ class Report:
 
     def print_section(self, section: Section) -> None:
         self.sections.append(section)
-        self.say(section.title)
+        self.prose(section.title)
         self.say()
-        columns: list[tuple[str, list[str], str]] = []  # header, cells, alignment
-        columns.append(("case", [row.case for row in section.rows], "<"))
+        key, statement, groups = self._columns(section)
+        for i, part in enumerate(_fit(key, statement, groups, _WIDTH)):
+            if i:
+                self.say()
+            for line in _table(part):
+                self.say(line)
+        self.say()
+        if section.legend:
+            self.prose(section.legend)
+            self.say()
+
+    def _columns(
+        self, section: Section
+    ) -> tuple[_Column, _Column | None, list[list[_Column]]]:
+        """The case column, the statement's if shown, and the others in the groups ``_fit``
+        keeps together: the figures, then the ratios with the targets they are judged by."""
+        rows = section.rows
+        key = _Column("case", [[row.case] for row in rows], "<")
+        statement = None
         if section.show_stmt:
-            columns.append(("statement", [row.stmt for row in section.rows], "<"))
-        for key in section.figure_columns:
+            statement = _Column("statement", [[row.stmt] for row in rows], "<")
+        figures = []
+        for column in section.figure_columns:
             cells = []
-            for row in section.rows:
-                value = row.figures.get(key)
+            for row in rows:
+                value = row.figures.get(column)
                 if value is not None:
                     cells.append(_format_figure(value, section.unit))
                 elif list(row.figures) == ["floor"] and row.figures["floor"] is not None:
                     # The floor's own row, where no column is the floor's: it goes under each.
                     cells.append(_format_figure(row.figures["floor"], section.unit))
-                elif key not in row.figures:
+                elif column not in row.figures:
                     cells.append("")
                 elif row.note:
                     cells.append(row.note)
-                elif key.startswith(CORE) and self.modules[CORE] is None:
+                elif column.startswith(CORE) and self.modules[CORE] is None:
                     cells.append(self.core_state)
                 else:
                     cells.append("n/a")
-            header = " ".join(HEADERS.get(part, part) for part in key.split(" "))
-            columns.append((header, cells, ">"))
+            header = " ".join(HEADERS.get(part, part) for part in column.split(" "))
+            figures.append(_Column(header, [[cell] for cell in cells], ">"))
+        judged = []
         for metric in section.ratio_columns:
-            cells = []
-            for row in section.rows:
-                value = row.ratios.get(metric)
-                cells.append("" if value is None else _format_ratio(metric, value))
-            columns.append((metric, cells, ">"))
-        columns.append(("target", [", ".join(t.text() for t in row.targets) for row in section.rows], "<"))
-        marks = []
-        for row in section.rows:
-            met = row.met()
-            if not row.targets:
-                marks.append("")
-            elif met is None:
-                marks.append("n/a")
-            elif met:
-                marks.append("ok")
-            else:
-                missed = [t.metric for t, _, m in row.verdicts() if m is False]
-                marks.append("MISSED" if len(row.targets) == 1 else f"MISSED ({', '.join(missed)})")
-        columns.append(("ok", marks, "<"))
-        widths = [max(len(header), *(len(cell) for cell in cells)) for header, cells, _ in columns]
-        line = "  ".join(
-            f"{header:{align}{width}}" for (header, _, align), width in zip(columns, widths)
-        ).rstrip()
-        self.say(line)
-        self.say("-" * len(line))
-        for i in range(len(section.rows)):
-            self.say(
-                "  ".join(
-                    f"{cells[i]:{align}{width}}" for (_, cells, align), width in zip(columns, widths)
-                ).rstrip()
-            )
-        self.say()
-        if section.legend:
-            self.prose(section.legend)
-            self.say()
+            ratios = [row.ratios.get(metric) for row in rows]
+            shown = [[] if v is None else [_format_ratio(metric, v)] for v in ratios]
+            judged.append(_Column(metric, shown, ">"))
+        # One target a line, each with its own verdict beside it: a row judged twice would
+        # otherwise need a column as wide as both targets and a verdict naming the missed one.
+        verdicts = [row.verdicts() for row in rows]
+        judged.append(_Column("target", [[t.text() for t, _, _ in v] for v in verdicts], "<"))
+        judged.append(_Column("ok", [[_mark(met) for _, _, met in v] for v in verdicts], "<"))
+        return key, statement, [group for group in (figures, judged) if group]
 
     def summary(self) -> None:
         met = missed = unknown = 0
@@ -205,10 +282,18 @@ class Report:
                     else:
                         missed += 1
                         shown = "-" if value is None else f"{value:.4g}"
-                        lines.append(f"  {section.key} / {row.case}: {target.metric} = {shown}, target {target.text()}")
+                        lines.append(
+                            f"{section.key} / {row.case}: {target.metric} = {shown},"
+                            f" target {target.text()}"
+                        )
         self.say(f"Targets: {met} met, {missed} missed, {unknown} not measured.")
         for line in lines:
-            self.say(line)
+            self.say(
+                textwrap.fill(
+                    line, _WIDTH, initial_indent="  ", subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
         if self.errors:
             self.say(f"{len(self.errors)} error(s): the exit status is 1 (see the bench: lines).")
         self.say(f"The bench took {self.elapsed:.0f} s.")

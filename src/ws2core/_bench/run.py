@@ -21,12 +21,12 @@ def _run(report: Bench) -> None:
     """The whole report, section by section, then the summary."""
     started = time.perf_counter()
     report.say(report.header)
-    report.say(
+    report.prose(
         f"Python {platform.python_version()} ({platform.python_implementation()}),"
         f" {platform.platform()}, {os.cpu_count()} CPUs"
     )
     if report.modules[CORE] is None:
-        report.say(f"Cython core {CYTHON_CORE}: {report.why_not}; only the twin's figures follow")
+        report.prose(f"Cython core {CYTHON_CORE}: {report.why_not}; only the twin's figures follow")
     report.prose(
         f"Figures are medians of {report.repeats} repeats, interleaved: each repeat times"
         " every cell of a table once, in turn, so a slow spell of the machine hits every"

@@ -1,0 +1,199 @@
+"""``python -m ws2core bench``: the report's layout and its plot, on made-up figures.
+
+The whole report runs as the command runs it (every section's own titles, columns, legends and
+summary), with the measuring left out: no fixture is built, every cell gets a figure derived
+from its case's name, the memory probes answer without a process and the wake-up section runs
+a few rounds.  The figures span 10 ns to tens of ms, wider than real ones, so a layout that
+fits them fits a real run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import re
+import subprocess
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ws2core._bench import cases, memory, plot, run, sections, wakeup
+from ws2core._bench.report import CORE, _format_figure, _format_ratio
+from ws2core._bench.sections import Bench
+from ws2core._bench.timing import Cell
+
+WIDTH = 100  # what the report promises; not report._WIDTH, so that changing it is noticed
+
+
+def _made_up_ns(key: str) -> float:
+    """10 ns to ~30 ms, the same for the same key in every run."""
+    u = zlib.crc32(key.encode()) / 2**32
+    return float(10 ** (1 + 5.5 * u))
+
+
+def _cell(self: Bench, case: cases.Case, names: dict[str, Any], label: str, section: str) -> Cell:
+    cell = Cell(None, per=case.per)  # type: ignore[arg-type]  # never timed
+    cell.number = 1
+    cell.times = [_made_up_ns(f"{case.name}/{label}") * case.per / 1e9]
+    return cell
+
+
+class _Probe:
+    """A memory probe's process, answering at once."""
+
+    def __init__(self, argv: list[str], **_: Any) -> None:
+        self.returncode = 0
+        self._answer = {
+            "bytes": _made_up_ns(" ".join(argv[-3:])),
+            "getsizeof": 4096,
+            "method": "RSS from /proc/self/statm",
+        }
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        return json.dumps(self._answer), ""
+
+    def kill(self) -> None:
+        pass
+
+
+@pytest.fixture(params=[True, False], ids=["quick", "full"])
+def quick(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture(params=[True, False], ids=["both-cores", "twin-alone"])
+def made_up_run(
+    request: pytest.FixtureRequest, quick: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Bench, str]:
+    if not request.param:
+        monkeypatch.setattr(
+            sections, "load_core",
+            lambda: (None, "missing (No module named 'ws2core._handles'); build it with:"
+                           " python -m pip install -e ."),
+        )
+    monkeypatch.setattr(Bench, "names", lambda self, fixture: {
+        label: {} for label in self.present()
+    })
+    monkeypatch.setattr(Bench, "checked_cell", _cell)
+    monkeypatch.setattr(sections, "run_cells", lambda cells, min_time, repeats: [])
+    monkeypatch.setattr(cases.Case, "available", lambda self, names: True)
+    # Only the memory section's processes: platform.platform() may start its own.
+    monkeypatch.setattr(memory, "subprocess", SimpleNamespace(
+        Popen=_Probe, PIPE=subprocess.PIPE, TimeoutExpired=subprocess.TimeoutExpired
+    ))
+    monkeypatch.setattr(
+        run, "wakeup_section", lambda bench, rounds: wakeup.wakeup_section(bench, 5)
+    )
+    out = io.StringIO()
+    bench = Bench(quick, 3, out, "ws2core, made-up figures")
+    run._run(bench)
+    return bench, out.getvalue()
+
+
+def test_every_line_fits_in_100_columns(made_up_run: tuple[Bench, str]) -> None:
+    bench, text = made_up_run
+    if bench.modules[CORE] is not None:
+        # The made-up figures miss targets, so the summary's line per miss is checked too.
+        assert re.search(r"^Targets: \d+ met, [1-9]\d* missed", text, re.M)
+    wide = [line for line in text.splitlines() if len(line) > WIDTH]
+    assert not wide, f"{len(wide)} line(s) over {WIDTH} columns, the widest:\n" + max(wide, key=len)
+
+
+def test_every_figure_ratio_and_target_is_printed(made_up_run: tuple[Bench, str]) -> None:
+    """Fitting the width drops nothing: each row's figures, ratios, statement and targets are
+    in the text, the statement and each target whole on one line."""
+    bench, text = made_up_run
+    lines = text.splitlines()
+    words = set(re.findall(r"\S+", text))
+    assert len(bench.sections) == 8
+    for section in bench.sections:
+        for row in section.rows:
+            assert any(line.startswith(row.case) for line in lines), row.case
+            if section.show_stmt:
+                assert any(row.stmt in line for line in lines), row.stmt
+            for value in row.figures.values():
+                if value is not None:
+                    assert _format_figure(value, section.unit) in words, (row.case, value)
+            for metric in section.ratio_columns:
+                value = row.ratios.get(metric)
+                if value is not None:
+                    assert _format_ratio(metric, value) in words, (row.case, metric)
+            for target, _, met in row.verdicts():
+                verdict = "n/a" if met is None else "ok" if met else "MISSED"
+                assert re.search(rf"{re.escape(target.text())}\s+{verdict}$", text, re.M), target
+    if bench.modules[CORE] is None:
+        assert "missing" in words
+
+
+def _scaling_series(bench: Bench) -> list[plot.Series]:
+    return plot.series(next(s for s in bench.sections if s.key == "scaling"))
+
+
+def test_plot_tells_every_line_apart(made_up_run: tuple[Bench, str]) -> None:
+    bench, _ = made_up_run
+    lines = _scaling_series(bench)
+    labels = [line.label for line in lines]
+    assert len(set(labels)) == len(labels)
+    # Not by line style alone: in the legend a marker covers most of a dashed swatch.
+    looks = [(line.style["color"], line.style["marker"], line.style["fillstyle"]) for line in lines]
+    assert len(set(looks)) == len(looks), looks
+    # And consistent: one colour per operation, one line style and marker per core.
+    colours: dict[str, set[str]] = {}
+    styles: dict[str, set[tuple[str, str, str]]] = {}
+    for line in lines:
+        if line.label.startswith("floor"):
+            continue
+        match = re.fullmatch(r"(.+) \((\w+)\)", line.label)
+        assert match, line.label
+        operation, core = match.groups()
+        colours.setdefault(operation, set()).add(line.style["color"])
+        styles.setdefault(core, set()).add(
+            (line.style["linestyle"], line.style["marker"], line.style["fillstyle"])
+        )
+    assert set(colours) == {operation for operation, *_ in cases.SCALING_OPERATIONS}
+    assert set(styles) == ({"cython", "twin"} if bench.modules[CORE] is not None else {"twin"})
+    assert all(len(found) == 1 for found in colours.values())
+    assert all(len(found) == 1 for found in styles.values())
+
+
+def test_plot_says_why_quick_has_no_1m_point(made_up_run: tuple[Bench, str], quick: bool) -> None:
+    bench, _ = made_up_run
+    walks = [line for line in _scaling_series(bench) if line.label.startswith("random-order")]
+    assert walks
+    note = plot.footnote(bench)
+    if quick:
+        assert all(max(line.xs) == 100_000 for line in walks)
+        assert note.startswith("random-order lookup has no point at 1M: with --quick,")
+    else:
+        assert all(max(line.xs) == 1_000_000 for line in walks)
+        assert note == ""
+
+
+def test_plot_draws_the_lines_and_the_note(
+    made_up_run: tuple[Bench, str], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib", reason="--plot's extra: pip install 'ws2core[plot]'")
+    bench, _ = made_up_run
+    figure = plot.draw(bench)
+    try:
+        drawn = [
+            (line.get_label(), line.get_color(), line.get_linestyle(), line.get_marker(),
+             line.get_fillstyle())
+            for line in figure.axes[0].get_lines()
+        ]
+        texts = [text.get_text() for text in figure.texts]
+        legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    finally:
+        importlib.import_module("matplotlib.pyplot").close(figure)
+    lines = _scaling_series(bench)
+    assert [d[0] for d in drawn] == legend == [line.label for line in lines]
+    assert len({d[1:] for d in drawn}) == len(drawn)
+    note = plot.footnote(bench)
+    assert texts == ([note] if note else [])
+    path = tmp_path / "scaling.png"
+    plot.plot(str(path), bench)
+    assert path.read_bytes().startswith(b"\x89PNG")
