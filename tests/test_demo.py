@@ -40,7 +40,8 @@ def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "demo" in out and "bench" in out
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["bench"]], ids=["main", "demo", "bench"])
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["run"]],
+                         ids=["main", "demo", "bench", "run"])
 @pytest.mark.parametrize("columns", [60, 80, 120])
 def test_help_wraps_to_the_terminal(
     command: list[str], columns: int, capsys: pytest.CaptureFixture[str],

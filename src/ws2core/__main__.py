@@ -1,5 +1,5 @@
 """``python -m ws2core``: the command line, and nothing else: its arguments, and which of the
-two commands runs.
+three commands runs.
 
 ``demo`` (ws2core/demo.py) plays a small provider against ``ws2core.UpcallTable`` and prints
 each upcall with its result, then ``ws2core.provider.HostSocketProvider`` serves echo clients
@@ -8,7 +8,8 @@ on 127.0.0.1 through the upcalls.
 on large sets, scaling to a million live sockets, memory, batch calls and waits, on the Cython
 core and on the pure-Python twin next to a plain C call, each table with its targets, so a
 reader can tell whether the extension is built, what it buys and where it falls short.
-Both print ``ws2core.IMPLEMENTATION`` first: a failed extension build installs the twin
+``run`` (ws2core/_run.py) runs a Windows console program under Speakeasy with ws2core behind
+its Winsock.  All print ``ws2core.IMPLEMENTATION`` first: a failed extension build installs the twin
 without an error (setup.py), and this is one of the places where that must show.
 """
 
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
         description=(
             "ws2core emulates the Ws2_32 side of the Winsock 2 SPI upcall table"
-            " (WSPUPCALLTABLE). Both commands first print the version and the core in use"
+            " (WSPUPCALLTABLE). Every command first prints the version and the core in use"
             " (cython, or python: the pure-Python twin, used when the extension was not"
             " built or WS2CORE_PURE_PYTHON=1)."
         ),
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
             examples:
               python -m ws2core demo
               python -m ws2core bench --quick
+              python -m ws2core run hello_winsock.exe 2
             """,
     )
     parser.add_argument(
@@ -217,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_parser = commands.add_parser(
         "run",
+        formatter_class=_HelpFormatter,
         help=(
             "run a Windows console program (.exe, x64 or x86) under Speakeasy with ws2core"
             " behind its Winsock, its output as it comes, then how it ended"
@@ -230,12 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
             " The program's stdout and stderr are passed through as it writes them; ws2core's"
             " own lines go to stderr, prefixed 'ws2core:'. The exit status is the program's"
             f" (modulo 256), or {_run.STOPPED} when the emulator stopped it (an unsupported"
-            " call, a fault, the time limit): the last line says which, and where."
+            " call, a fault, the time limit): the last line says which, and where. The"
+            " options below go before PROGRAM.exe: what follows it is the program's own"
+            " command line."
         ),
-        epilog=(
-            "example: x86_64-w64-mingw32-gcc -o hello_winsock.exe examples/hello_winsock.c"
-            " -lws2_32 && python -m ws2core run hello_winsock.exe 3"
-        ),
+        epilog="""\
+            example, the sample program in the repository:
+              x86_64-w64-mingw32-gcc -O2 -o hello_winsock.exe examples/hello_winsock.c -lws2_32
+              python -m ws2core run hello_winsock.exe 3
+            """,
     )
     run_parser.add_argument("program", metavar="PROGRAM.exe", help="the program to run")
     run_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG",
