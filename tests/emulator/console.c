@@ -51,6 +51,13 @@ static void formats(void)
     printf("[%f|%.2f|%10.3f|%-10.1f|%+.1f|%e|%.3E|%g|%G|%g|%g]\n", 3.14159, 2.5, -1.0, 0.25,
            7.0, 12345.678, 0.000123, 0.0001, 1e20, 100000.0, 1e-5);
     printf("[%.0f|%.0e|%#.0f|%#g|%g]\n", 2.5, 15.0, 3.0, 1.5, 0.0);
+    printf("[%.0f|%.20f|%.2f|%.3e]\n", 18446744073709551616.0, 0.1, 0.125, 1e300);
+
+    volatile double zero = 0.0;
+    double infinity = 1.0 / zero, indefinite = zero / zero;
+    printf("[%f|%e|%g|%.2f|%E|%f|%e|%g|%f]\n", infinity, infinity, infinity, infinity, -infinity,
+           indefinite, indefinite, indefinite, -indefinite);
+    printf("[%04c|%04s|%-4s|%b|%5y|tail %%]\n", '1', "foo", "ab");  /* %p: width is the ABI's */
 }
 
 static void output(void)

@@ -74,17 +74,21 @@ def file_size(ptr_size: int) -> int:
 def read_string(guest: Guest, address: int, limit: int = STRING_LIMIT, wide: bool = False) -> bytes:
     """The string at ``address`` without its NUL: at most ``limit`` characters (a
     precision's worth, or STRING_LIMIT), read page by page so that a string ending just
-    before an unmapped page is read whole.  UTF-16LE bytes when ``wide``."""
+    before an unmapped page is read whole.  UTF-16LE bytes when ``wide`` (its characters
+    counted from ``address``, whatever a page boundary splits)."""
     unit = 2 if wide else 1
+    most = limit * unit
     found = bytearray()
-    while len(found) < limit * unit:
-        chunk = min(_PAGE - (address + len(found)) % _PAGE, limit * unit - len(found))
-        data = guest.read(address + len(found), chunk)
-        for offset in range(0, len(data) - unit + 1, unit):
-            if data[offset:offset + unit] == bytes(unit):
-                return bytes(found + data[:offset])
-        found += data
-    return bytes(found[: limit * unit])
+    scanned = 0
+    while len(found) < most:
+        at = address + len(found)
+        found += guest.read(at, min(_PAGE - at % _PAGE, most - len(found)))
+        whole = len(found) - len(found) % unit
+        for offset in range(scanned, whole, unit):
+            if not any(found[offset:offset + unit]):
+                return bytes(found[:offset])
+        scanned = whole
+    return bytes(found[:most])
 
 
 def wide_to_utf8(data: bytes) -> bytes:
@@ -144,7 +148,9 @@ def slots_needed(specs: Sequence[Spec], ptr_size: int) -> int:
 
 _SPEC: Final = re.compile(
     rb"%(?P<flags>[-+ #0]*)(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d*))?"
-    rb"(?P<length>hh|h|ll|l|L|I64|I32|I|z|j|t|w)?(?P<conversion>[diouxXcCsSpeEfFgGaAn%])")
+    rb"(?P<length>hh|h|ll|l|L|I64|I32|I|z|j|t|w|F|N)?(?P<conversion>.?)", re.S)
+# F and N are the far and near size prefixes of 16-bit days there, not %F (which is C99's)
+_CONVERSIONS: Final = b"diouxXcCsSpeEfgGaAn%"
 
 
 @dataclass(frozen=True)
@@ -176,17 +182,21 @@ Piece = bytes | Spec
 
 
 def parse_format(fmt: bytes) -> list[Piece]:
-    """The literal text and the conversions of a format, in order.  A ``%`` that starts no
-    conversion msvcrt knows is literal text, as is the rest of the format after it."""
+    """The literal text and the conversions of a format, in order.  A conversion character
+    msvcrt does not know is written as it is, without the ``%`` and what came between
+    (``%b`` is ``b``), and consumes no argument, as msvcrt does."""
     pieces: list[Piece] = []
     position = 0
     while (percent := fmt.find(b"%", position)) >= 0:
         if percent > position:
             pieces.append(fmt[position:percent])
         match = _SPEC.match(fmt, percent)
-        if match is None:
-            pieces.append(fmt[percent:])
-            return pieces
+        assert match is not None  # every part of the pattern may be empty
+        if match["conversion"] == b"" or match["conversion"] not in _CONVERSIONS:
+            if match["conversion"]:
+                pieces.append(match["conversion"])
+            position = match.end()
+            continue
         pieces.append(Spec(match["flags"].decode(), _text(match["width"]),
                            _text(match["precision"]), _text(match["length"]) or "",
                            match["conversion"].decode()))
@@ -244,7 +254,7 @@ def _convert(guest: Guest, spec: Spec, args: VarArgs) -> bytes:
         code = args.unsigned(4)
         wide = conversion == "C" or spec.length in ("l", "w")
         text = chr(code & 0xFFFF).encode("utf-8", "replace") if wide else bytes([code & 0xFF])
-        return _pad(text, width, flags)
+        return _pad(text, width, flags, zeros=True)
     if conversion in "sS":
         address = args.unsigned(spec.size(guest.ptr_size))
         wide = conversion == "S" or spec.length in ("l", "w")
@@ -255,10 +265,11 @@ def _convert(guest: Guest, spec: Spec, args: VarArgs) -> bytes:
             text = wide_to_utf8(read_string(guest, address, limit, wide=True))
         else:
             text = read_string(guest, address, limit)
-        return _pad(text, width, flags)
-    if conversion == "p":  # msvcrt: the whole pointer in upper-case hex digits
+        return _pad(text, width, flags, zeros=True)
+    if conversion == "p":  # msvcrt: the whole pointer in upper-case hex digits, # adds 0X
         value = args.unsigned(guest.ptr_size)
-        return _pad(f"{value:0{2 * guest.ptr_size}X}".encode(), width, flags)
+        prefix = "0X" if "#" in flags else ""
+        return _pad(f"{prefix}{value:0{2 * guest.ptr_size}X}".encode(), width, flags)
     # %n: msvcrt refuses it unless a program opts in (_set_printf_count_output), and a
     # write through a guest pointer is not console output: its pointer is passed over.
     args.unsigned(guest.ptr_size)
@@ -306,12 +317,10 @@ def _floating(conversion: str, flags: str, width: int, precision: int | None,
     elif " " in flags:
         sign = " "
     if not math.isfinite(value):
-        # msvcrt.dll's own spelling of infinity and NaN, cut or padded to the precision
-        special = "1.#INF" if math.isinf(value) else "1.#QNAN"
-        digits = _special(special, 6 if precision is None else precision)
-        if conversion in "EGA":
-            digits = digits.upper()
-        return _pad_number(sign, digits, width, flags, False)
+        digits = _special(_special_name(value, sign), conversion,
+                          6 if precision is None else precision, "#" in flags)
+        return _pad_number("-" if sign == "-" and "IND" in digits.upper() else sign,
+                           digits, width, flags, False)
     if precision is None:
         precision = 6
     if conversion in "aA":  # the shortest exact hex form; a precision is not applied
@@ -381,9 +390,33 @@ def _general(value: float, precision: int, alternate: bool, conversion: str) -> 
     return digits
 
 
-def _special(text: str, precision: int) -> str:
-    """msvcrt's 1.#INF / 1.#QNAN with ``precision`` digits after the point, rounded as a
-    number would be (1.#QNAN at precision 0 is 1, at 2 1.#R)."""
+def _special_name(value: float, sign: str) -> str:
+    """msvcrt.dll's spelling of infinity and of the NaNs: the indefinite NaN that an invalid
+    operation produces (0.0/0.0: sign set, quiet bit alone) is 1.#IND, another quiet NaN
+    1.#QNAN, a signalling one 1.#SNAN."""
+    if math.isinf(value):
+        return "1.#INF"
+    mantissa = struct.unpack("<Q", struct.pack("<d", value))[0] & ((1 << 52) - 1)
+    if mantissa == 1 << 51 and sign == "-":
+        return "1.#IND"
+    return "1.#QNAN" if mantissa & (1 << 51) else "1.#SNAN"
+
+
+def _special(text: str, conversion: str, precision: int, alternate: bool) -> str:
+    """Infinity or a NaN as msvcrt writes it for ``conversion``: its digits cut or padded to
+    the precision, rounded as a number's would be (1.#QNAN at precision 0 is 1, at 2 1.#R),
+    with the exponent +000 for %e, and with trailing zeros dropped for %g."""
+    if conversion in "gG":
+        precision = max(precision, 1) - 1
+    digits = _special_digits(text, precision)
+    if conversion in "eE":
+        digits += "e+000"
+    elif conversion in "gG" and not alternate and "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    return digits.upper() if conversion in "EGA" else digits
+
+
+def _special_digits(text: str, precision: int) -> str:
     whole, fraction = text.split(".")
     if precision >= len(fraction):
         return f"{whole}.{fraction}{'0' * (precision - len(fraction))}"
@@ -401,10 +434,14 @@ def _pad_number(head: str, digits: str, width: int, flags: str, zeros: bool) -> 
     return _pad((head + digits).encode(), width, flags)
 
 
-def _pad(text: bytes, width: int, flags: str) -> bytes:
+def _pad(text: bytes, width: int, flags: str, zeros: bool = False) -> bytes:
+    """``text`` in a field of ``width``: left-justified with ``-``; otherwise right-justified,
+    with zeros when ``zeros`` allows the 0 flag (msvcrt pads %c and %s with them too)."""
     if len(text) >= width:
         return text
-    return text.ljust(width) if "-" in flags else text.rjust(width)
+    if "-" in flags:
+        return text.ljust(width)
+    return text.rjust(width, b"0" if zeros and "0" in flags else b" ")
 
 
 # ---------------------------------------------------------------------------------------
