@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Cython core with AddressSanitizer and UndefinedBehaviorSanitizer and run the test
-# suite against it:  bash tools/sanitize.sh [pytest arguments...]
+# suite against it, all but the Windows programs (below):  bash tools/sanitize.sh [pytest arguments...]
 #
 # CPython itself is not instrumented, so the ASan runtime is preloaded (LD_PRELOAD) into an
 # ordinary interpreter, and PYTHONMALLOC=malloc routes Python's own allocations through malloc,
@@ -43,7 +43,7 @@ git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
 "$PYTHON" -m venv "$WORK/venv"
 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 CC="$CC" CFLAGS="$SANITIZE -g -O1" LDFLAGS="$SANITIZE" \
-    "$WORK/venv/bin/python" -m pip install --progress-bar off -q -e "$WORK/src[test,speakeasy]" 2>&1 |
+    "$WORK/venv/bin/python" -m pip install --progress-bar off -q -e "$WORK/src[test]" 2>&1 |
     grep -v "^WARNING: Location" || true
 
 cd "$WORK/src"
@@ -61,4 +61,9 @@ PY
 echo "sanitize.sh: running the suite with $ASAN_LIB and $UBSAN_LIB preloaded"
 # --capture=sys: pytest captures Python's own output only, so a report the sanitizers write to
 # file descriptor 2 reaches the terminal even as the process dies with it.
-"$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys "$@"
+# The Windows programs (marker `emulator`) cannot run here: Speakeasy loads its disassembler
+# (capstone) with RTLD_DEEPBIND, which the sanitizer runtime refuses (google/sanitizers#611).
+# They are left out unless the arguments choose with -m themselves.
+selection=(-m "not emulator")
+for argument in "$@"; do [[ "$argument" == -m ]] && selection=(); done
+"$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys "${selection[@]}" "$@"
