@@ -16,6 +16,21 @@ sockets (on 127.0.0.1, say)::
         se.run_module(module)               # picks the ABI (x64 or x86)
     # every socket closed, every handle gone from installation.table
 
+To run a whole console program, ``run(program, args)`` does all of it (what
+``python -m ws2core run`` calls)::
+
+    from ws2core.adapters.speakeasy import run
+
+    result = run("hello_winsock.exe", ["2"], output=lambda stream, data: print(data))
+    result.exit_code, result.stopped, result.stdout
+
+It also serves the C run-time a mingw-built program needs and Speakeasy 1.5.11 lacks
+(``install_runtime``: ``ws2core.guest.crt`` over this adapter's ``Guest``), and fixes two of
+Speakeasy's loader's gaps through the program's import slots: its ``_initterm`` runs none of
+the start-up initializers (the one that fetches ``main``'s arguments among them), so the
+program's import of it is pointed at a working loop (``INITTERM_CODE``), and msvcrt's ``_iob``
+and ``__mb_cur_max`` data imports at the run-time's own.
+
 The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closesocket, bind,
 getsockname, getpeername, listen, connect, accept, send, recv, shutdown, ioctlsocket
 (FIONBIO, FIONREAD), select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
