@@ -14,7 +14,7 @@ comparisons against Windows behaviour (Wine here) leave those out.
 tests/ is not a package: pytest puts this folder on ``sys.path`` for the test files in it,
 which ``import programs``. The module is also their pytest plugin (the last section): a test
 file here declares ``pytest_plugins = ("programs",)`` and gets the fixtures ``built_programs``,
-``program_cache``, ``wine``, ``wine_runs`` and ``echo_server``; every test in this folder is
+``program_cache``, ``wine``, ``wine_runs``, ``echo_server`` and ``speakeasy``; every test in this folder is
 marked ``emulator``. (PYTEST_DONT_REWRITE: the test files import this module before pytest
 loads it as a plugin, too late for pytest to rewrite its asserts, and it has none to rewrite.)
 """
@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import NamedTuple
 
 import pytest
@@ -750,3 +750,13 @@ def echo_server() -> Iterator[EchoServer]:
     argument or as WS2CORE_ECHO_PORT in its environment."""
     with EchoServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def speakeasy() -> ModuleType:
+    """The speakeasy package; a skip (a failure under CI) where it is not installed."""
+    try:
+        import speakeasy as module
+    except ImportError as error:
+        missing(f"Speakeasy is not installed ({error}): pip install 'ws2core[speakeasy]'")
+    return module

@@ -46,16 +46,6 @@ STOPPED = 125
 
 
 @pytest.fixture(scope="module")
-def speakeasy_module() -> ModuleType:
-    try:
-        import speakeasy
-    except ImportError as missing:
-        programs.missing(f"Speakeasy is not installed ({missing}): "
-                         "pip install 'ws2core[speakeasy]'")
-    return speakeasy
-
-
-@pytest.fixture(scope="module")
 def console_builds(program_cache: Path) -> dict[tuple[str, str], Path]:
     """console.c for both stdio implementations and both arches: {(stdio, arch): exe}."""
     return {(stdio, arch): programs.build_source(CONSOLE, f"console_{stdio}", arch,
@@ -114,7 +104,7 @@ def wine_console(wine: WinePrefix, console_builds: dict[tuple[str, str], Path]
 
 @pytest.mark.parametrize("arch", programs.ARCHES)
 @pytest.mark.parametrize("stdio", sorted(STDIO))
-def test_console_output_is_wines(speakeasy_module: ModuleType,
+def test_console_output_is_wines(speakeasy: ModuleType,
                                  console_builds: dict[tuple[str, str], Path],
                                  wine_console: dict[str, programs.CompletedRun], stdio: str,
                                  arch: str) -> None:
@@ -132,7 +122,7 @@ def test_console_output_is_wines(speakeasy_module: ModuleType,
     assert run.abi == ("x64" if arch == "x86_64" else "x86")
 
 
-def test_environment_is_only_what_was_given(speakeasy_module: ModuleType,
+def test_environment_is_only_what_was_given(speakeasy: ModuleType,
                                             console_builds: dict[tuple[str, str], Path],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The host's variables stay out of the guest: only ``environment`` is there."""
@@ -157,7 +147,7 @@ def check_sample_output(text: str, rounds: int) -> None:
 
 
 @pytest.mark.parametrize("arch", programs.ARCHES)
-def test_sample_runs_to_its_end(speakeasy_module: ModuleType, sample_builds: dict[str, Path],
+def test_sample_runs_to_its_end(speakeasy: ModuleType, sample_builds: dict[str, Path],
                                 arch: str) -> None:
     done = ws2core_command(str(sample_builds[arch]), "3")
     assert done.returncode == 0, done.stderr
@@ -177,7 +167,7 @@ def test_sample_under_wine_says_the_same(wine: WinePrefix,
     check_sample_output(wine_run.stdout, 2)
 
 
-def test_output_is_streamed_while_the_program_runs(speakeasy_module: ModuleType,
+def test_output_is_streamed_while_the_program_runs(speakeasy: ModuleType,
                                                    sample_builds: dict[str, Path]) -> None:
     """The "listening on" line arrives while the guest's listener is open on the host (its
     port cannot be bound), not after the program ended."""
@@ -206,7 +196,7 @@ def test_output_is_streamed_while_the_program_runs(speakeasy_module: ModuleType,
 # The command line
 
 
-def test_command_passes_output_and_exit_status(speakeasy_module: ModuleType,
+def test_command_passes_output_and_exit_status(speakeasy: ModuleType,
                                                console_builds: dict[tuple[str, str], Path],
                                                wine_console: dict[str, programs.CompletedRun]
                                                ) -> None:
@@ -221,7 +211,7 @@ def test_command_passes_output_and_exit_status(speakeasy_module: ModuleType,
                         r"after \d+\.\d\d s", lines[-1])
 
 
-def test_command_json(speakeasy_module: ModuleType,
+def test_command_json(speakeasy: ModuleType,
                       console_builds: dict[tuple[str, str], Path]) -> None:
     exe = console_builds["msvcrt", "i686"]
     done = ws2core_command("--json", "--env", "WS2CORE_GREETING=hello", str(exe), "one")
@@ -255,7 +245,7 @@ def stops_at_a_call(tmp_path_factory: pytest.TempPathFactory, program_cache: Pat
     return programs.build_source(source, "stops_at_a_call", "x86_64", program_cache, ("-O1",))
 
 
-def test_command_names_the_unsupported_call(speakeasy_module: ModuleType,
+def test_command_names_the_unsupported_call(speakeasy: ModuleType,
                                             stops_at_a_call: Path) -> None:
     done = ws2core_command(str(stops_at_a_call))
     assert done.returncode == STOPPED
@@ -275,7 +265,7 @@ def test_command_names_the_unsupported_call(speakeasy_module: ModuleType,
     (("--env", "=value", "x.exe"), 2, "--env takes NAME=VALUE, not '=value'"),
     (("--timeout", "0", "x.exe"), 2, "must be at least 1, not 0"),
 ])
-def test_command_refuses_bad_arguments(speakeasy_module: ModuleType, args: tuple[str, ...],
+def test_command_refuses_bad_arguments(speakeasy: ModuleType, args: tuple[str, ...],
                                        status: int, message: str) -> None:
     done = ws2core_command(*args)
     assert done.returncode == status

@@ -47,17 +47,6 @@ WAKE_DELAY = 0.2                         # the host thread sets the event this l
 RUN_TIMEOUT = 60                         # Speakeasy's own limit for one run, in seconds
 
 
-@pytest.fixture(scope="module")
-def speakeasy() -> ModuleType:
-    """The speakeasy package; a skip (a failure under CI) where it is not installed."""
-    try:
-        import speakeasy as module
-    except ImportError as missing:
-        programs.missing(f"Speakeasy is not installed ({missing}): "
-                         "pip install 'ws2core[speakeasy]'")
-    return module
-
-
 # --------------------------------------------------------------------------------------
 # Running a program: ws2core.adapters.speakeasy.run, which also serves the C run-time that
 # Speakeasy 1.5.11 lacks (printf, getenv, the command line, exit; test_run.py checks it).
