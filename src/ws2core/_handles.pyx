@@ -36,7 +36,7 @@ from cpython.long cimport (
     PyLong_CheckExact,
 )
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.number cimport PyNumber_Index
+from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
 from cpython.object cimport Py_SIZE, PyObject
 from cpython.type cimport PyType_IsSubtype
@@ -62,6 +62,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     STUB_FAILURES,
     WinsockError,
     checked_abi,
+    not_an_int,
     register_fd_set,
     require_out_parameter,
     store_context,

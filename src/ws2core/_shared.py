@@ -70,6 +70,53 @@ class WinsockError(OSError):
 
 
 # ---------------------------------------------------------------------------------------
+# Arguments of the wrong type.  Python's own message ("'str' object cannot be interpreted as an
+# integer") names neither the call nor the argument.  The cores take a plain int at C speed
+# (the twin after one class test) and come here only for anything else, so naming costs the
+# hot path nothing; one function words the message, so both cores say the same.
+
+def not_an_int(
+    value: object, function: str, argument: str | None, kind: str | None = None,
+    item: int | None = None,
+) -> TypeError:
+    """The TypeError for ``value``, given where ``function`` takes an int ``argument``.
+
+    ``kind`` says what the int stands for, in Windows' terms (``"a SOCKET"``); ``item`` is the
+    position of ``value`` when ``argument`` is a sequence.  An ``argument`` of None stands for
+    the left operand of ``in``, ``function`` then being the container's class:
+    ``'in <FdSet>' requires an int (a SOCKET) as left operand, not str``.
+    """
+    wanted = "an int" if kind is None else f"an int ({kind})"
+    given = type(value).__name__
+    if argument is None:
+        return TypeError(f"'in <{function}>' requires {wanted} as left operand, not {given}")
+    if item is not None:
+        argument = f"{argument}[{item}]"
+    return TypeError(f"{function}() argument '{argument}' must be {wanted}, not {given}")
+
+
+def has_index(value: object) -> bool:
+    """Whether ``value`` can be an int at all (its type has ``__index__``), as the C API's
+    PyIndex_Check, which the Cython core asks.  An ``__index__`` of its own that fails is the
+    object's error, and keeps its own message."""
+    return hasattr(type(value), "__index__")
+
+
+def as_index(
+    value: Any, function: str, argument: str | None, kind: str | None = None,
+    item: int | None = None,
+) -> int:
+    """``operator.index(value)``, failing with ``not_an_int``'s TypeError when ``value`` has no
+    ``__index__``."""
+    try:
+        return _index(value)
+    except TypeError:
+        if has_index(value):
+            raise
+        raise not_an_int(value, function, argument, kind, item) from None
+
+
+# ---------------------------------------------------------------------------------------
 # Out-parameters.  Upcalls write lpErrno / lpContext through any object with a writable
 # ``.value`` (ctypes.c_int, ctypes.c_size_t, ws2core.Ref ...).  The cores write their own
 # Ref directly; everything else comes through here.
@@ -187,7 +234,10 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
         except (TypeError, ValueError):
             raise TypeError(
                 f"handle_range must be a pair (first, last), not {handle_range!r}") from None
-        first, last = _index(first), _index(last)
+        if first.__class__ is not int:
+            first = as_index(first, "HandleTable", "handle_range", None, 0)
+        if last.__class__ is not int:
+            last = as_index(last, "HandleTable", "handle_range", None, 1)
         if not (0 < first <= last < _HANDLE_LIMIT and first % 4 == 0 and last % 4 == 0):
             raise ValueError(
                 f"handle_range must be (first, last) with 4 <= first <= last < 2**32, both "
@@ -197,7 +247,8 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
     if max_handles is None:
         max_handles = min(DEFAULT_MAX_HANDLES, values - min(REUSE_DELAY, values // 2))
     else:
-        max_handles = _index(max_handles)
+        if max_handles.__class__ is not int:
+            max_handles = as_index(max_handles, "HandleTable", "max_handles")
         if not 1 <= max_handles <= MAX_MAX_HANDLES:
             raise ValueError(f"max_handles must be 1..{MAX_MAX_HANDLES}, not {max_handles}")
         if max_handles > values:
