@@ -377,11 +377,19 @@ ROWS += [Row(f"{name}({label})", call, const(value), Raises(TypeError))
 QUERY: Callable[[Env, Any], object] = lambda v, o: v.up.WPUQuerySocketHandleContext(v.s, o, v.err)
 QUERY_INT: Callable[[Env, Any], object] = lambda v, o: v.up.WPUQuerySocketHandleContext(v.s_int, o, v.err)
 ROWS += [
-    Row("lpContext(c_int,object context)", QUERY, lambda v: ctypes.c_int(5), Raises(TypeError)),
+    # Named so that a user of an alias (c_int32, c_size_t on LP64 hosts) recognises the type.
+    Row("lpContext(c_int,object context)", QUERY, lambda v: ctypes.c_int(5), Raises(TypeError,
+        "lpContext, a ctypes.c_int (signed 32-bit; the same type as c_int32), cannot hold the "
+        "context, of type object; use ws2core.Ref for object contexts")),
     Row("lpContext(c_size_t,object context)", QUERY, lambda v: ctypes.c_size_t(5), Raises(TypeError)),
     Row("lpContext(c_void_p,object context)", QUERY, lambda v: ctypes.c_void_p(5), Raises(TypeError)),
-    Row("lpContext(c_double,object context)", QUERY, lambda v: ctypes.c_double(5), Raises(TypeError)),
-    Row("lpContext(c_int32,2**40)", QUERY_INT, lambda v: ctypes.c_int32(5), Raises(TypeError)),
+    Row("lpContext(c_double,object context)", QUERY, lambda v: ctypes.c_double(5), Raises(TypeError,
+        "lpContext is a ctypes.c_double, which does not hold an integer; use ctypes.c_size_t or "
+        "ctypes.c_uint64 for a DWORD_PTR")),
+    Row("lpContext(c_int32,2**40)", QUERY_INT, lambda v: ctypes.c_int32(5), Raises(TypeError,
+        "the context 1099511627776 does not fit lpContext, a ctypes.c_int (signed 32-bit; the "
+        "same type as c_int32), which holds -2147483648..2147483647; use ctypes.c_size_t or "
+        "ctypes.c_uint64 for a DWORD_PTR")),
     Row("lpContext(c_uint32,2**40)", QUERY_INT, lambda v: ctypes.c_uint32(5), Raises(TypeError)),
     Row("lpContext(c_uint8,2**40)", QUERY_INT, lambda v: ctypes.c_uint8(5), Raises(TypeError)),
     Row("lpContext(c_double,2**40)", QUERY_INT, lambda v: ctypes.c_double(5), Raises(TypeError)),

@@ -138,6 +138,31 @@ def require_out_parameter(out: object, name: str) -> None:
         )
 
 
+def _describe_ctypes(kind: type) -> str:
+    """A ctypes type as a message names it.
+
+    The class name alone misleads: on LP64 hosts ``ctypes.c_size_t`` *is* ``c_ulong`` (and
+    ``c_uint64``, ``c_ulonglong``), so a c_size_t reports itself as a c_ulong.  An integer type
+    is described by its size and signedness too, and every ctypes name of the class is given.
+    """
+    name = kind.__name__
+    if kind.__module__ == "ctypes":
+        name = f"ctypes.{name}"
+    aliases = sorted(
+        alias for alias, value in vars(ctypes).items()
+        if value is kind and alias.startswith("c_") and alias != kind.__name__
+    )
+    facts = []
+    code = getattr(kind, "_type_", None)
+    signed = _CTYPES_INTEGER_CODES.get(code) if isinstance(code, str) else None
+    if signed is not None:
+        facts.append(f"{'signed' if signed else 'unsigned'} {8 * ctypes.sizeof(kind)}-bit")
+    if aliases:
+        listed = ", ".join(aliases[:-1]) + (" and " if len(aliases) > 1 else "") + aliases[-1]
+        facts.append(f"the same type as {listed}")
+    return f"{name} ({'; '.join(facts)})" if facts else name
+
+
 def _check_ctypes_fit(out: ctypes._SimpleCData[Any], value: object) -> None:
     """TypeError unless ``value`` would read back from ``out`` exactly as it went in."""
     code = getattr(type(out), "_type_", None)
@@ -146,22 +171,28 @@ def _check_ctypes_fit(out: ctypes._SimpleCData[Any], value: object) -> None:
     signed = _CTYPES_INTEGER_CODES.get(code) if isinstance(code, str) else None
     if signed is None:
         raise TypeError(
-            f"lpContext is a ctypes {type(out).__name__}, which does not hold an integer; "
+            f"lpContext is a {_describe_ctypes(type(out))}, which does not hold an integer; "
             "use ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR"
         )
     if value is None and code == "P":     # a NULL c_void_p reads back as None
         return
     if not isinstance(value, int):
         raise TypeError(
-            f"the context is a {type(value).__name__}, which a ctypes "
-            f"{type(out).__name__} cannot hold; use ws2core.Ref for object contexts"
+            f"lpContext, a {_describe_ctypes(type(out))}, cannot hold the context, of type "
+            f"{type(value).__name__}; use ws2core.Ref for object contexts"
         )
     bits = 8 * ctypes.sizeof(out)
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if not low <= value <= high:
+        # c_size_t is the advice only for a value it holds: for any other it may be the very
+        # type that failed.
+        advice = (
+            "use ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR" if 0 <= value < 1 << 64
+            else "no DWORD_PTR (0..2**64-1) holds it either: use ws2core.Ref for such a context"
+        )
         raise TypeError(
-            f"the context {value} does not fit a ctypes {type(out).__name__} "
-            f"({low}..{high}); use ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR"
+            f"the context {value} does not fit lpContext, a {_describe_ctypes(type(out))}, "
+            f"which holds {low}..{high}; {advice}"
         )
 
 
