@@ -730,6 +730,27 @@ ROWS += [Row(f"{name}(failing __index__)", call, lambda v: FailingIndex(), Raise
          }.items()]
 
 
+class CFdSet2(ctypes.Structure):
+    """A two-entry x64 fd_set as a C program declares it."""
+
+    _fields_ = [("fd_count", ctypes.c_uint32), ("fd_array", ctypes.c_uint64 * 2)]
+
+
+# --- FdSet(handles) takes SOCKET values: the bytes of an fd_set (any buffer of bytes) would be
+# read as one SOCKET per byte, so they are refused, pointing to FdSet.from_buffer
+FD_SET_BYTES = (
+    "FdSet() argument 'handles' must be an iterable of SOCKET values, not {type}: use "
+    "FdSet.from_buffer(...) for the bytes of an fd_set"
+)
+ROWS += [Row(f"FdSet(handles={label})", BATCH_CALLS["FdSet"], make, Raises(TypeError, FD_SET_BYTES))
+         for label, make in {
+             "bytes": lambda v: bytes(v.fds),
+             "empty bytes": const(b""),
+             "bytearray": lambda v: bytearray(bytes(v.fds)),
+             "FdSet-view": lambda v: memoryview(v.fds),
+             "ctypes fd_set": lambda v: CFdSet2.from_buffer_copy(bytes(v.fds)),
+         }.items()]
+
 IDS = [row.id for row in ROWS]
 assert len(set(IDS)) == len(IDS), sorted({i for i in IDS if IDS.count(i) > 1})
 

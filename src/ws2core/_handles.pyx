@@ -26,6 +26,7 @@ from cpython.buffer cimport (
     PyBUF_FULL_RO,
     PyBuffer_IsContiguous,
     PyBuffer_Release,
+    PyObject_CheckBuffer,
     PyObject_GetBuffer,
 )
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New
@@ -62,6 +63,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     STUB_FAILURES,
     WinsockError,
     checked_abi,
+    fd_set_bytes_error,
     not_an_int,
     register_fd_set,
     require_out_parameter,

@@ -191,6 +191,11 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
         self._itemsize = 1
 
     def __init__(self, handles=(), capacity=_FD_SETSIZE, *, abi="x64"):
+        # Tested in C first, so that a list, or an array('Q') of handles (the fast batch),
+        # pays no Python call.
+        if PyObject_CheckBuffer(handles) and not (
+                type(handles) is array.array and (<array.array>handles).ob_descr.itemsize > 1):
+            _refuse_fd_set_bytes(handles)
         if load_le32(self._data) != 0:  # __init__ called again on a used set: one by one
             for fd in handles:
                 self.add(fd)
@@ -334,6 +339,15 @@ def _fd_set_of_abi(handles, capacity, abi):
 
 # The other cores' FdSet classes, a list ws2core._shared keeps up to date as they register.
 cdef list _OTHER_FD_SETS = register_fd_set(FdSet)
+
+
+cdef int _refuse_fd_set_bytes(object handles) except -1:
+    """TypeError for the bytes of an fd_set given as FdSet's handles, which would otherwise be
+    read as one SOCKET per byte (ws2core._shared.fd_set_bytes_error says which buffers)."""
+    error = fd_set_bytes_error(handles)
+    if error is not None:
+        raise error
+    return 0
 
 
 

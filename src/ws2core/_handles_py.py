@@ -34,6 +34,7 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     as_index,
     bounds_note,
     checked_abi,
+    fd_set_bytes_error,
     has_index,
     not_an_int,
     register_fd_set,
@@ -317,6 +318,8 @@ class FdSet(_FdSetHeader):
             self._x86 = x86
             ctypes.resize(self, _LAYOUTS[x86].size(capacity))
             data = memoryview(self).cast("B")
+        if handles.__class__ is not list and handles.__class__ is not tuple:  # no buffer in these
+            _refuse_fd_set_bytes(handles)
         if _checked_count(data, self._x86) != 0:  # called again on a used set: one by one
             for fd in handles:
                 self.add(fd)
@@ -407,6 +410,14 @@ def _fd_set_of_abi(handles: Any, capacity: int, abi: str) -> FdSet:
 
 # The other cores' FdSet classes, a list ws2core._shared keeps up to date as they register.
 _OTHER_FD_SETS: list[type[Any]] = register_fd_set(FdSet)
+
+
+def _refuse_fd_set_bytes(handles: Any) -> None:
+    """TypeError for the bytes of an fd_set given as FdSet's handles, which would otherwise be
+    read as one SOCKET per byte (ws2core._shared.fd_set_bytes_error says which buffers)."""
+    error = fd_set_bytes_error(handles)
+    if error is not None:
+        raise error
 
 
 def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -> None:

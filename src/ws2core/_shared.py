@@ -315,6 +315,33 @@ def register_fd_set(cls: type) -> list[type]:
     return others
 
 
+def fd_set_bytes_error(handles: object) -> TypeError | None:
+    """The TypeError for the bytes of an fd_set given to ``FdSet()`` as its handles; None when
+    ``handles`` is no such thing.
+
+    FdSet(handles) iterates ``handles``, and a bytes-like object iterates to its bytes:
+    ``FdSet(b"...")`` would quietly hold one SOCKET per byte.  A buffer is taken as handles
+    only when it is a one-dimensional array of items wider than a byte (an ``array('Q')``, a
+    ctypes array of c_uint64), whose iteration gives the values themselves, or when it is an
+    FdSet (of either core), which iterates to its members.  Anything else that exports a
+    buffer (bytes, a bytearray, a memoryview of bytes, a ctypes fd_set) is refused, pointing to
+    ``FdSet.from_buffer``.
+    """
+    if isinstance(handles, tuple(_OTHER_FD_SETS)):
+        return None
+    try:
+        view = memoryview(handles)  # type: ignore[arg-type]
+    except (TypeError, BufferError):
+        return None
+    with view:
+        if view.ndim == 1 and view.itemsize > 1:
+            return None
+    return TypeError(
+        f"FdSet() argument 'handles' must be an iterable of SOCKET values, not "
+        f"{type(handles).__name__}: use FdSet.from_buffer(...) for the bytes of an fd_set"
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # The seven upcalls ws2core does not implement yet fail the same way on every call, with a code
 # from their own documentation pages.  Defined here once: UpcallTable's Python stubs
