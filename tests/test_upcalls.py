@@ -831,6 +831,24 @@ def test_errorname_of_an_unknown_code_is_its_number(code: int) -> None:
     assert errorname(code) == str(code)
 
 
+def test_errorname_takes_anything_with_index() -> None:
+    class Code:
+        def __index__(self) -> int:
+            return 10038
+
+    assert errorname(Code()) == "WSAENOTSOCK"  # type: ignore[arg-type]
+
+
+# A bool is refused although it is an int: an error code is never a truth value, and a bool
+# here is a BOOL result or a flag passed by mistake (errorname(True) used to answer "True").
+@pytest.mark.parametrize("code", ["x", "10038", 10038.0, None, b"\x06", True, False], ids=repr)
+def test_errorname_of_a_non_int_is_a_type_error(code: Any) -> None:
+    with pytest.raises(TypeError) as raised:
+        errorname(code)
+    assert str(raised.value) == (
+        f"errorname() argument 'code' must be an int (a Windows error code), not {type(code).__name__}")
+
+
 # SPEC.md §1, the x64 values.
 CONSTANTS = {
     "INVALID_SOCKET": 2**64 - 1,
