@@ -191,6 +191,20 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
         self._itemsize = 1
 
     def __init__(self, handles=(), capacity=_FD_SETSIZE, *, abi="x64"):
+        """__init__(self, handles=(), capacity=64, *, abi='x64')
+--
+
+An fd_set holding ``handles``, with room for ``capacity`` SOCKETs, in the layout ``abi``.
+
+        ``handles``: SOCKET values (any iterable of ints; an ``array('Q')`` is read without
+        making an int per handle), added in order as ``add`` adds them: a handle given twice is
+        added once, and a value the layout's SOCKET cannot hold, or more handles than
+        ``capacity``, is a ValueError.  The bytes of an fd_set are not handles (bytes, a
+        bytearray, a memoryview are a TypeError): ``FdSet.from_buffer(buf)`` copies them.
+        ``capacity``: 1..2**32-1 SOCKETs (default FD_SETSIZE, 64), fixed for the set's life.
+        ``abi``: ``"x64"`` (the default: 8-byte SOCKETs after 4 bytes of padding) or ``"x86"``
+        (4-byte SOCKETs, no padding).
+        """
         # Tested in C first, so that a list, or an array('Q') of handles (the fast batch),
         # pays no Python call.
         if PyObject_CheckBuffer(handles) and not (

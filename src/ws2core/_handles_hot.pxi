@@ -19,6 +19,10 @@ A minimal out-parameter holder: upcalls write ``.value``.
     """
 
     def __init__(self, value=None):
+        """__init__(self, value=None)
+--
+
+An out-parameter holding ``value`` until an upcall writes ``.value``."""
         self.value = value
 
     def __repr__(self):

@@ -306,6 +306,17 @@ class FdSet(_FdSetHeader):
 
     def __init__(self, handles: Iterable[Any] = (), capacity: int = _FD_SETSIZE, *,
                  abi: str = "x64") -> None:
+        """An fd_set holding ``handles``, with room for ``capacity`` SOCKETs, in the layout ``abi``.
+
+        ``handles``: SOCKET values (any iterable of ints; an ``array('Q')`` is read without
+        making an int per handle), added in order as ``add`` adds them: a handle given twice is
+        added once, and a value the layout's SOCKET cannot hold, or more handles than
+        ``capacity``, is a ValueError.  The bytes of an fd_set are not handles (bytes, a
+        bytearray, a memoryview are a TypeError): ``FdSet.from_buffer(buf)`` copies them.
+        ``capacity``: 1..2**32-1 SOCKETs (default FD_SETSIZE, 64), fixed for the set's life.
+        ``abi``: ``"x64"`` (the default: 8-byte SOCKETs after 4 bytes of padding) or ``"x86"``
+        (4-byte SOCKETs, no padding).
+        """
         x86 = checked_abi(abi)
         if capacity.__class__ is not int:
             capacity = as_index(capacity, "FdSet", "capacity")
@@ -599,6 +610,15 @@ class HandleTable:
 
     def __init__(self, *, max_handles: int | None = None,
                  handle_range: tuple[int, int] | None = None, abi: str = "x64") -> None:
+        """A table of at most ``max_handles`` live handles, valued within ``handle_range``, for a
+        process of the ABI ``abi``.
+
+        ``max_handles``: 1..2**24 (None: 2**22, or less with a small ``handle_range``).
+        ``handle_range``: ``(first, last)``, multiples of 4 with 4 <= first <= last < 2**32
+        (None: 4..2**32-4).  ``abi``: ``"x64"`` (the default) or ``"x86"``, where SOCKET is 4
+        bytes.  See the class's docstring for how they bound the table; calling __init__ again
+        on a table cannot change them (RuntimeError).
+        """
         x86 = checked_abi(abi)
         bounds = table_bounds(max_handles, handle_range)
         if hasattr(self, "_first"):
@@ -985,6 +1005,7 @@ class Ref:
     __slots__ = ("value",)
 
     def __init__(self, value: Any = None) -> None:
+        """An out-parameter holding ``value`` until an upcall writes ``.value``."""
         self.value = value
 
     def __repr__(self) -> str:

@@ -124,6 +124,18 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         self._contexts = []
 
     def __init__(self, *, max_handles=None, handle_range=None, abi="x64"):
+        """__init__(self, *, max_handles=None, handle_range=None, abi='x64')
+--
+
+A table of at most ``max_handles`` live handles, valued within ``handle_range``, for a
+        process of the ABI ``abi``.
+
+        ``max_handles``: 1..2**24 (None: 2**22, or less with a small ``handle_range``).
+        ``handle_range``: ``(first, last)``, multiples of 4 with 4 <= first <= last < 2**32
+        (None: 4..2**32-4).  ``abi``: ``"x64"`` (the default) or ``"x86"``, where SOCKET is 4
+        bytes.  See the class's docstring for how they bound the table; calling __init__ again
+        on a table cannot change them (RuntimeError).
+        """
         cdef bint x86 = checked_abi(abi)
         bounds = table_bounds(max_handles, handle_range)
         if self._first and (bounds.first, bounds.max_handles, bounds.reuse_delay, x86) != (

@@ -38,7 +38,15 @@ from .constants import (
     WSA_WAIT_TIMEOUT,
 )
 
-_UNSET: Any = object()
+
+class _Unset:
+    """The default of UpcallTable's table options: left out, each is the HandleTable's own."""
+
+    def __repr__(self) -> str:  # as help(UpcallTable.__init__) shows the defaults
+        return "<the HandleTable default>"
+
+
+_UNSET: Any = _Unset()
 
 # The hot upcalls each core implements in its HotUpcalls class.
 _HOT_UPCALLS = (
@@ -113,7 +121,11 @@ class UpcallTable:
         handle_range: tuple[int, int] | None = _UNSET,
         abi: str = _UNSET,
     ) -> None:
-        pass  # __new__ did the work: the hot base binds the table when it is allocated
+        """A Ws2_32 instance over ``table``, a ``HandleTable`` that Python code may share, or
+        over a new one made with ``max_handles``, ``handle_range`` and ``abi`` (see
+        ``help(ws2core.HandleTable)``; left out, the table's defaults).  Giving both a table and
+        options is a TypeError."""
+        # __new__ did the work: the hot base binds the table when it is allocated.
 
     def __repr__(self) -> str:
         return f"<UpcallTable over {self.table!r}>"
