@@ -21,6 +21,7 @@ import importlib
 import importlib.metadata
 import inspect
 import os
+import pydoc
 import re
 import subprocess
 import sys
@@ -151,6 +152,37 @@ def test_cython_callables_have_signatures(cores: tuple[ModuleType, ModuleType]) 
         if signature_text(a) is None and (sig_b := signature_text(b)) is not None
     ]
     assert not missing, "inspect.signature() finds nothing for these Cython callables:\n" + "\n".join(missing)
+
+
+# The constructors: a cdef class's __init__ is a slot wrapper, and help() shows
+# "Initialize self.  See help(type(self))..." with (self, /, *args, **kwargs) unless its
+# docstring carries its own signature.  (HotUpcalls is made by UpcallTable, through __new__.)
+CONSTRUCTED = ["HandleTable", "FdSet", "Ref"]
+
+
+@pytest.mark.parametrize("name", CORES)
+@pytest.mark.parametrize("cls", CONSTRUCTED)
+def test_constructors_are_documented_for_help(name: str, cls: str) -> None:
+    init = getattr(load_core(name), cls).__init__
+    doc = inspect.getdoc(init)
+    assert doc and not doc.startswith("Initialize self"), f"help({cls}.__init__) says only {doc!r}"
+    text = pydoc.render_doc(init, renderer=pydoc.plaintext)
+    assert doc.splitlines()[0] in text
+    assert signature_text(init) not in (None, "(self, /, *args, **kwargs)"), signature_text(init)
+
+
+def test_constructors_have_the_same_signatures(cores: tuple[ModuleType, ModuleType]) -> None:
+    for cls in CONSTRUCTED:
+        cython, python = (getattr(core, cls).__init__ for core in cores)
+        assert signature_text(cython) == signature_text(python), cls
+        assert inspect.getdoc(cython) == inspect.getdoc(python), cls
+
+
+def test_upcall_table_constructor_is_documented_for_help() -> None:
+    doc = inspect.getdoc(ws2core.UpcallTable.__init__) or ""
+    assert "max_handles" in doc and "HandleTable" in doc
+    text = pydoc.render_doc(ws2core.UpcallTable.__init__, renderer=pydoc.plaintext)
+    assert "object at 0x" not in text  # the defaults of the table options say what they are
 
 
 # Buffer-protocol dunders exist as Python attributes from 3.12 on (PEP 688); before that

@@ -11,7 +11,8 @@ buffers, and out-parameters without ``.value`` (or a ctypes one that cannot hold
 
 Each row states its outcome: a WinsockError with the documented code, an upcall's failure
 value with the documented code in ``lpErrno`` (or WSAGetLastError() for the wait), a
-TypeError / ValueError, or the documented result of a no-op.  After every row the table is
+TypeError / ValueError (with its exact message where the row gives one: a non-int names the
+call, the argument and the int it wants), or the documented result of a no-op.  After every row the table is
 unchanged (``support.snapshot``), ``lpErrno`` is written only when an upcall reports a
 failure through it, and a buffer the call failed on is unchanged.  Several hundred rows, each
 run once per core (the exact count: ``pytest --collect-only -q tests/test_bad_input.py``).
@@ -19,6 +20,7 @@ run once per core (the exact count: ``pytest --collect-only -q tests/test_bad_in
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import struct
 from array import array
@@ -44,7 +46,7 @@ from ws2core import (
     WSANOTINITIALISED,
 )
 
-from support import snapshot
+from support import Index, snapshot
 
 SENTINEL = -12345  # lpErrno / the last error before each row: shows whether it was written
 MAX_HANDLES = 8  # the env table's cap: four live handles, so a batch of five does not fit
@@ -94,6 +96,19 @@ def env(core: ModuleType) -> Env:
 @dataclass(frozen=True)
 class Raises:
     exc: type[BaseException]
+    message: str | None = None  # the exact message, if given; {type}: the argument's type name
+
+
+def not_an_int(function: str, argument: str, kind: str | None = None) -> Raises:
+    """A non-int given for an int: the TypeError names the call, the argument (by its Windows
+    name where it has one) and what the int stands for."""
+    wanted = "an int" if kind is None else f"an int ({kind})"
+    return Raises(TypeError, f"{function}() argument '{argument}' must be {wanted}, not {{type}}")
+
+
+def not_an_int_operand(container: str, kind: str) -> Raises:
+    """A non-int on the left of ``in``."""
+    return Raises(TypeError, f"'in <{container}>' requires an int ({kind}) as left operand, not {{type}}")
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,16 @@ NOT_ITERABLE: dict[str, object] = {"None": None, "int": 4, "float": 4.0, "object
 NO_VALUE: dict[str, object] = {"object": OBJ, "None": None, "int": 7, "str": "x", "list": [0]}
 
 
+class FailingIndex:
+    """An int-like whose __index__ fails: its own TypeError stands, not one naming the argument
+    (only an object with no __index__ at all is "not an int")."""
+
+    MESSAGE = "this __index__ fails on purpose"
+
+    def __index__(self) -> int:
+        raise TypeError(self.MESSAGE)
+
+
 def handle_rows(
     name: str,
     call: Callable[[Env, Any], object],
@@ -194,14 +219,15 @@ EVENT_DEAD: dict[str, Callable[[Env], int]] = {
 }
 
 
-def socket_rows(name: str, call: Callable[[Env, Any], object], on_dead: Expect) -> list[Row]:
-    return handle_rows(name, call, on_type=Raises(TypeError), on_int=on_dead,
+def socket_rows(name: str, call: Callable[[Env, Any], object], on_dead: Expect,
+                on_type: Raises) -> list[Row]:
+    return handle_rows(name, call, on_type=on_type, on_int=on_dead,
                        dead=SOCKET_DEAD, on_dead=on_dead)
 
 
-def event_rows(name: str, call: Callable[[Env, Any], object], on_dead: Expect,
+def event_rows(name: str, call: Callable[[Env, Any], object], on_dead: Expect, on_type: Raises,
                on_none: Expect | None = None) -> list[Row]:
-    return handle_rows(name, call, on_type=Raises(TypeError), on_int=on_dead,
+    return handle_rows(name, call, on_type=on_type, on_int=on_dead,
                        dead=EVENT_DEAD, on_dead=on_dead, on_none=on_none)
 
 
@@ -209,52 +235,62 @@ ROWS: list[Row] = []
 
 # --- socket handles: HandleTable raises WSAENOTSOCK, the upcalls report it
 NOTSOCK = Winsock(WSAENOTSOCK)
-ROWS += socket_rows("context", lambda v, x: v.table.context(x), NOTSOCK)
-ROWS += socket_rows("catalog_entry", lambda v, x: v.table.catalog_entry(x), NOTSOCK)
-ROWS += socket_rows("close_socket", lambda v, x: v.table.close_socket(x), NOTSOCK)
-ROWS += socket_rows("contexts", lambda v, x: v.table.contexts([v.s, x]), NOTSOCK)
+ROWS += socket_rows("context", lambda v, x: v.table.context(x), NOTSOCK,
+                    not_an_int("HandleTable.context", "s", "a SOCKET"))
+ROWS += socket_rows("catalog_entry", lambda v, x: v.table.catalog_entry(x), NOTSOCK,
+                    not_an_int("HandleTable.catalog_entry", "s", "a SOCKET"))
+ROWS += socket_rows("close_socket", lambda v, x: v.table.close_socket(x), NOTSOCK,
+                    not_an_int("HandleTable.close_socket", "s", "a SOCKET"))
+ROWS += socket_rows("contexts", lambda v, x: v.table.contexts([v.s, x]), NOTSOCK,
+                    not_an_int("HandleTable.contexts", "handles[1]", "a SOCKET"))
 ROWS += socket_rows("WPUQuerySocketHandleContext",
                     lambda v, x: v.up.WPUQuerySocketHandleContext(x, v.core.Ref(), v.err),
-                    Upcall(SOCKET_ERROR, WSAENOTSOCK))
+                    Upcall(SOCKET_ERROR, WSAENOTSOCK),
+                    not_an_int("WPUQuerySocketHandleContext", "s", "a SOCKET"))
 ROWS += socket_rows("WPUCloseSocketHandle", lambda v, x: v.up.WPUCloseSocketHandle(x, v.err),
-                    Upcall(SOCKET_ERROR, WSAENOTSOCK))
+                    Upcall(SOCKET_ERROR, WSAENOTSOCK), not_an_int("WPUCloseSocketHandle", "s", "a SOCKET"))
 # close_sockets returns what it could not close, in order, and closes nothing else here
 ROWS += handle_rows("close_sockets", lambda v, x: v.table.close_sockets([x, v.closed_s]),
-                    on_type=Raises(TypeError), on_int=Returns(ANY), dead=SOCKET_DEAD,
-                    on_dead=Returns(ANY))
+                    on_type=not_an_int("HandleTable.close_sockets", "handles[0]", "a SOCKET"),
+                    on_int=Returns(ANY), dead=SOCKET_DEAD, on_dead=Returns(ANY))
 
 # --- event handles: WSA_INVALID_HANDLE, a socket handle included
 BADHANDLE = Winsock(WSA_INVALID_HANDLE)
-ROWS += event_rows("set_event", lambda v, x: v.table.set_event(x), BADHANDLE)
-ROWS += event_rows("reset_event", lambda v, x: v.table.reset_event(x), BADHANDLE)
-ROWS += event_rows("event_is_set", lambda v, x: v.table.event_is_set(x), BADHANDLE)
-ROWS += event_rows("close_event", lambda v, x: v.table.close_event(x), BADHANDLE)
-ROWS += event_rows("WPUSetEvent", lambda v, x: v.up.WPUSetEvent(x, v.err), Upcall(FALSE, WSA_INVALID_HANDLE))
-ROWS += event_rows("WPUResetEvent", lambda v, x: v.up.WPUResetEvent(x, v.err),
-                   Upcall(FALSE, WSA_INVALID_HANDLE))
-ROWS += event_rows("WPUCloseEvent", lambda v, x: v.up.WPUCloseEvent(x, v.err),
-                   Upcall(FALSE, WSA_INVALID_HANDLE))
+for method in ("set_event", "reset_event", "event_is_set", "close_event"):
+    ROWS += event_rows(method, lambda v, x, method=method: getattr(v.table, method)(x), BADHANDLE,
+                       not_an_int(f"HandleTable.{method}", "e", "a WSAEVENT"))
+for upcall in ("WPUSetEvent", "WPUResetEvent", "WPUCloseEvent"):
+    ROWS += event_rows(upcall, lambda v, x, upcall=upcall: getattr(v.up, upcall)(x, v.err),
+                       Upcall(FALSE, WSA_INVALID_HANDLE), not_an_int(upcall, "hEvent", "a WSAEVENT"))
 # a wait reads None as 0, which is no event
-ROWS += event_rows("wait", lambda v, x: v.table.wait([v.e, x], timeout=0), BADHANDLE, on_none=BADHANDLE)
+ROWS += event_rows("wait", lambda v, x: v.table.wait([v.e, x], timeout=0), BADHANDLE,
+                   not_an_int("HandleTable.wait", "events[1]", "a WSAEVENT"), on_none=BADHANDLE)
+ROWS += event_rows("wait_async", lambda v, x: asyncio.run(v.table.wait_async([v.e, x], timeout=0)),
+                   BADHANDLE, not_an_int("HandleTable.wait_async", "events[1]", "a WSAEVENT"),
+                   on_none=BADHANDLE)
 ROWS += event_rows("WSAWaitForMultipleEvents",
                    lambda v, x: v.up.WSAWaitForMultipleEvents(2, [v.e_set, x], False, 0, False),
-                   WaitFailed(WSA_INVALID_HANDLE), on_none=WaitFailed(WSA_INVALID_HANDLE))
+                   WaitFailed(WSA_INVALID_HANDLE),
+                   not_an_int("WSAWaitForMultipleEvents", "lphEvents[1]", "a WSAEVENT"),
+                   on_none=WaitFailed(WSA_INVALID_HANDLE))
 
 # --- any handle: kind and `in` answer, a wrong type is a TypeError
-ROWS += handle_rows("kind", lambda v, x: v.table.kind(x), on_type=Raises(TypeError),
+ROWS += handle_rows("kind", lambda v, x: v.table.kind(x),
+                    on_type=not_an_int("HandleTable.kind", "h", "a SOCKET or WSAEVENT"),
                     on_int=Returns(None), dead={"closed_socket": lambda v: v.closed_s,
                                                 "closed_event": lambda v: v.closed_e},
                     on_dead=Returns(None))
-ROWS += handle_rows("in", lambda v, x: x in v.table, on_type=Raises(TypeError),
+ROWS += handle_rows("in", lambda v, x: x in v.table,
+                    on_type=not_an_int_operand("HandleTable", "a SOCKET or WSAEVENT"),
                     on_int=Returns(False), dead={"closed_socket": lambda v: v.closed_s,
                                                  "closed_event": lambda v: v.closed_e},
                     on_dead=Returns(False))
 
 
 # --- SOCKET values in fd_sets: any value 0..2**64-1 is fine; others never match, or are refused
-def fd_value_rows(name: str, call: Callable[[Env, Any], object], *, in_range: Expect,
-                  out_of_range: Expect) -> list[Row]:
-    rows = [Row(f"{name}({label})", call, const(value), Raises(TypeError))
+def fd_value_rows(name: str, call: Callable[[Env, Any], object], *, on_type: Raises,
+                  in_range: Expect, out_of_range: Expect) -> list[Row]:
+    rows = [Row(f"{name}({label})", call, const(value), on_type)
             for label, value in WRONG_TYPES.items()]
     rows += [Row(f"{name}({label})", call, const(value),
                  in_range if label in SOCKET_VALUE_OK else out_of_range)
@@ -262,38 +298,53 @@ def fd_value_rows(name: str, call: Callable[[Env, Any], object], *, in_range: Ex
     return rows
 
 
-ROWS += fd_value_rows("FD_ISSET", lambda v, x: v.core.FD_ISSET(x, v.fds), in_range=Returns(0),
+ROWS += fd_value_rows("FD_ISSET", lambda v, x: v.core.FD_ISSET(x, v.fds),
+                      on_type=not_an_int("FD_ISSET", "fd", "a SOCKET"), in_range=Returns(0),
                       out_of_range=Returns(0))
-ROWS += fd_value_rows("WPUFDIsSet", lambda v, x: v.up.WPUFDIsSet(x, v.fds), in_range=Returns(0),
+ROWS += fd_value_rows("FD_ISSET(buffer)", lambda v, x: v.core.FD_ISSET(x, bytes(v.fds)),
+                      on_type=not_an_int("FD_ISSET", "fd", "a SOCKET"), in_range=Returns(0),
                       out_of_range=Returns(0))
-ROWS += fd_value_rows("FdSet.__contains__", lambda v, x: x in v.fds, in_range=Returns(False),
+ROWS += fd_value_rows("WPUFDIsSet", lambda v, x: v.up.WPUFDIsSet(x, v.fds),
+                      on_type=not_an_int("WPUFDIsSet", "s", "a SOCKET"), in_range=Returns(0),
+                      out_of_range=Returns(0))
+ROWS += fd_value_rows("FdSet.__contains__", lambda v, x: x in v.fds,
+                      on_type=not_an_int_operand("FdSet", "a SOCKET"), in_range=Returns(False),
                       out_of_range=Returns(False))
 ROWS += fd_value_rows("FdSet.contains_each", lambda v, x: v.fds.contains_each([v.s, x]),
+                      on_type=not_an_int("FdSet.contains_each", "handles[1]", "a SOCKET"),
                       in_range=Returns([True, False]), out_of_range=Returns([True, False]))
-ROWS += fd_value_rows("FD_SET", lambda v, x: v.core.FD_SET(x, v.fds), in_range=Returns(None),
+ROWS += fd_value_rows("FD_SET", lambda v, x: v.core.FD_SET(x, v.fds),
+                      on_type=not_an_int("FD_SET", "fd", "a SOCKET"), in_range=Returns(None),
                       out_of_range=Raises(ValueError))
-ROWS += fd_value_rows("FdSet.add", lambda v, x: v.fds.add(x), in_range=Returns(None),
+ROWS += fd_value_rows("FdSet.add", lambda v, x: v.fds.add(x),
+                      on_type=not_an_int("FdSet.add", "fd", "a SOCKET"), in_range=Returns(None),
                       out_of_range=Raises(ValueError))
-ROWS += fd_value_rows("FdSet", lambda v, x: v.core.FdSet([v.s, x]), in_range=Returns(ANY),
+ROWS += fd_value_rows("FdSet", lambda v, x: v.core.FdSet([v.s, x]),
+                      on_type=not_an_int("FdSet", "handles[1]", "a SOCKET"), in_range=Returns(ANY),
                       out_of_range=Raises(ValueError))
-ROWS += fd_value_rows("FD_CLR", lambda v, x: v.core.FD_CLR(x, v.fds), in_range=Returns(None),
+ROWS += fd_value_rows("FD_CLR", lambda v, x: v.core.FD_CLR(x, v.fds),
+                      on_type=not_an_int("FD_CLR", "fd", "a SOCKET"), in_range=Returns(None),
                       out_of_range=Returns(None))
-ROWS += fd_value_rows("FdSet.discard", lambda v, x: v.fds.discard(x), in_range=Returns(None),
+ROWS += fd_value_rows("FdSet.discard", lambda v, x: v.fds.discard(x),
+                      on_type=not_an_int("FdSet.discard", "fd", "a SOCKET"), in_range=Returns(None),
                       out_of_range=Returns(None))
 
 
 # --- catalog entry ids: a DWORD; anything else is a ValueError, a non-int a TypeError
-def catalog_rows(name: str, call: Callable[[Env, Any], object]) -> list[Row]:
-    rows = [Row(f"{name}({label})", call, const(value), Raises(TypeError))
+def catalog_rows(name: str, call: Callable[[Env, Any], object], on_type: Raises) -> list[Row]:
+    rows = [Row(f"{name}({label})", call, const(value), on_type)
             for label, value in WRONG_TYPES.items()]
     rows += [Row(f"{name}({label})", call, const(value), Raises(ValueError))
              for label, value in BAD_INTS.items()]
     return rows
 
 
-ROWS += catalog_rows("create_socket", lambda v, x: v.table.create_socket(x, OBJ))
-ROWS += catalog_rows("create_sockets", lambda v, x: v.table.create_sockets(x, [OBJ, None]))
-ROWS += catalog_rows("WPUCreateSocketHandle", lambda v, x: v.up.WPUCreateSocketHandle(x, OBJ, v.err))
+ROWS += catalog_rows("create_socket", lambda v, x: v.table.create_socket(x, OBJ),
+                     not_an_int("HandleTable.create_socket", "catalog_entry_id", "a DWORD"))
+ROWS += catalog_rows("create_sockets", lambda v, x: v.table.create_sockets(x, [OBJ, None]),
+                     not_an_int("HandleTable.create_sockets", "catalog_entry_id", "a DWORD"))
+ROWS += catalog_rows("WPUCreateSocketHandle", lambda v, x: v.up.WPUCreateSocketHandle(x, OBJ, v.err),
+                     not_an_int("WPUCreateSocketHandle", "dwCatalogEntryId", "a DWORD"))
 
 # --- out-parameters without .value: a TypeError, before anything is done or written
 OUT_PARAM_CALLS: dict[str, Callable[[Env, Any], object]] = {
@@ -326,11 +377,19 @@ ROWS += [Row(f"{name}({label})", call, const(value), Raises(TypeError))
 QUERY: Callable[[Env, Any], object] = lambda v, o: v.up.WPUQuerySocketHandleContext(v.s, o, v.err)
 QUERY_INT: Callable[[Env, Any], object] = lambda v, o: v.up.WPUQuerySocketHandleContext(v.s_int, o, v.err)
 ROWS += [
-    Row("lpContext(c_int,object context)", QUERY, lambda v: ctypes.c_int(5), Raises(TypeError)),
+    # Named so that a user of an alias (c_int32, c_size_t on LP64 hosts) recognises the type.
+    Row("lpContext(c_int,object context)", QUERY, lambda v: ctypes.c_int(5), Raises(TypeError,
+        "lpContext, a ctypes.c_int (signed 32-bit; the same type as c_int32), cannot hold the "
+        "context, of type object; use ws2core.Ref for object contexts")),
     Row("lpContext(c_size_t,object context)", QUERY, lambda v: ctypes.c_size_t(5), Raises(TypeError)),
     Row("lpContext(c_void_p,object context)", QUERY, lambda v: ctypes.c_void_p(5), Raises(TypeError)),
-    Row("lpContext(c_double,object context)", QUERY, lambda v: ctypes.c_double(5), Raises(TypeError)),
-    Row("lpContext(c_int32,2**40)", QUERY_INT, lambda v: ctypes.c_int32(5), Raises(TypeError)),
+    Row("lpContext(c_double,object context)", QUERY, lambda v: ctypes.c_double(5), Raises(TypeError,
+        "lpContext is a ctypes.c_double, which does not hold an integer; use ctypes.c_size_t or "
+        "ctypes.c_uint64 for a DWORD_PTR")),
+    Row("lpContext(c_int32,2**40)", QUERY_INT, lambda v: ctypes.c_int32(5), Raises(TypeError,
+        "the context 1099511627776 does not fit lpContext, a ctypes.c_int (signed 32-bit; the "
+        "same type as c_int32), which holds -2147483648..2147483647; use ctypes.c_size_t or "
+        "ctypes.c_uint64 for a DWORD_PTR")),
     Row("lpContext(c_uint32,2**40)", QUERY_INT, lambda v: ctypes.c_uint32(5), Raises(TypeError)),
     Row("lpContext(c_uint8,2**40)", QUERY_INT, lambda v: ctypes.c_uint8(5), Raises(TypeError)),
     Row("lpContext(c_double,2**40)", QUERY_INT, lambda v: ctypes.c_double(5), Raises(TypeError)),
@@ -438,23 +497,28 @@ ROWS += [  # read-only buffers are fine where nothing is written
 
 # --- constructors
 def ctor_rows(name: str, call: Callable[[Env, Any], object], ints: dict[str, int], on_int: Expect,
-              none_is_default: bool = False) -> list[Row]:
-    rows = [Row(f"{name}({label})", call, const(value), Raises(TypeError))
+              on_type: Raises, none_is_default: bool = False) -> list[Row]:
+    rows = [Row(f"{name}({label})", call, const(value), on_type)
             for label, value in WRONG_TYPES.items() if not (none_is_default and value is None)]
     rows += [Row(f"{name}({label})", call, const(value), on_int) for label, value in ints.items()]
     return rows
 
 
 ROWS += ctor_rows("HandleTable(max_handles)", lambda v, x: v.core.HandleTable(max_handles=x),
-                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError), none_is_default=True)
+                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError),
+                  not_an_int("HandleTable", "max_handles"), none_is_default=True)
+# UpcallTable makes a HandleTable with the options, and that call names the argument
 ROWS += ctor_rows("UpcallTable(max_handles)", lambda v, x: ws2core.UpcallTable(max_handles=x),
-                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError), none_is_default=True)
+                  {**BAD_INTS, "0": 0, "2**24+1": 2**24 + 1}, Raises(ValueError),
+                  not_an_int("HandleTable", "max_handles"), none_is_default=True)
 # handle_range: each bound is checked as max_handles is; a pair of them, both multiples of 4
 ROWS += ctor_rows("HandleTable(handle_range=(x,2**20))",
                   lambda v, x: v.core.HandleTable(handle_range=(x, 2**20)),
-                  {**BAD_INTS, "0": 0, "6": 6, "2**20+4": 2**20 + 4}, Raises(ValueError))
+                  {**BAD_INTS, "0": 0, "6": 6, "2**20+4": 2**20 + 4}, Raises(ValueError),
+                  not_an_int("HandleTable", "handle_range[0]"))
 ROWS += ctor_rows("HandleTable(handle_range=(4,x))", lambda v, x: v.core.HandleTable(handle_range=(4, x)),
-                  {**BAD_INTS, "0": 0, "6": 6, "2**32-4+1": 2**32 - 3}, Raises(ValueError))
+                  {**BAD_INTS, "0": 0, "6": 6, "2**32-4+1": 2**32 - 3}, Raises(ValueError),
+                  not_an_int("HandleTable", "handle_range[1]"))
 ROWS += [Row(f"HandleTable(handle_range={label})", lambda v, x: v.core.HandleTable(handle_range=x),
              const(value), Raises(TypeError))
          for label, value in {"int": 4, "triple": (4, 8, 12), "single": (4,), "str": "48"}.items()]
@@ -489,7 +553,7 @@ ROWS += [  # an FdSet carries its layout: a conflicting abi= is refused, never r
     }.items()
 ]
 ROWS += ctor_rows("FdSet(capacity)", lambda v, x: v.core.FdSet(capacity=x),
-                  {**BAD_INTS, "0": 0}, Raises(ValueError))
+                  {**BAD_INTS, "0": 0}, Raises(ValueError), not_an_int("FdSet", "capacity"))
 ROWS += [
     Row("HandleTable(positional)", lambda v, x: v.core.HandleTable(x), const(4), Raises(TypeError)),
     Row("HandleTable(max_handles=2**24)", lambda v, x: v.core.HandleTable(max_handles=x),
@@ -514,6 +578,11 @@ def raising_iterable(v: Env) -> Iterator[object]:
     raise RuntimeError("the iterable fails part-way")
 
 
+def socket_entry(function: str, i: int, given: str) -> Raises:
+    """A batch names the entry that is no int by its position."""
+    return Raises(TypeError, f"{function}() argument 'handles[{i}]' must be an int (a SOCKET), not {given}")
+
+
 BATCH_CALLS: dict[str, Callable[[Env, Any], object]] = {
     "create_sockets": lambda v, x: v.table.create_sockets(1, x),
     "contexts": lambda v, x: v.table.contexts(x),
@@ -532,33 +601,46 @@ ROWS += [
         const([None] * (MAX_HANDLES - 3)), Winsock(WSAENOBUFS)),
     Row("create_sockets(far more than fit)", BATCH_CALLS["create_sockets"],
         const(range(10_000)), Winsock(WSAENOBUFS)),
-    Row("contexts(socket,str)", BATCH_CALLS["contexts"], lambda v: [v.s, "x"], Raises(TypeError)),
-    Row("contexts(array d)", BATCH_CALLS["contexts"], lambda v: array("d", [float(v.s)]), Raises(TypeError)),
+    Row("contexts(socket,str)", BATCH_CALLS["contexts"], lambda v: [v.s, "x"],
+        socket_entry("HandleTable.contexts", 1, "str")),
+    Row("contexts(array d)", BATCH_CALLS["contexts"], lambda v: array("d", [float(v.s)]),
+        socket_entry("HandleTable.contexts", 0, "float")),
     Row("contexts(array Q max)", BATCH_CALLS["contexts"], lambda v: array("Q", [v.s, 2**64 - 1]), NOTSOCK),
     Row("contexts(array q -1)", BATCH_CALLS["contexts"], lambda v: array("q", [v.s, -1]), NOTSOCK),
     Row("contexts(socket,event)", BATCH_CALLS["contexts"], lambda v: [v.s, v.e], NOTSOCK),
-    Row("contexts(iterable=str)", BATCH_CALLS["contexts"], const("48"), Raises(TypeError)),
+    Row("contexts(iterable=str)", BATCH_CALLS["contexts"], const("48"),
+        socket_entry("HandleTable.contexts", 0, "str")),
     # a wrong type anywhere: nothing is closed, not even the live socket before it
-    Row("close_sockets(socket,str)", BATCH_CALLS["close_sockets"], lambda v: [v.s, "x"], Raises(TypeError)),
-    Row("close_sockets(socket,None)", BATCH_CALLS["close_sockets"], lambda v: [v.s, None], Raises(TypeError)),
-    Row("close_sockets(socket,float)", BATCH_CALLS["close_sockets"], lambda v: [v.s, 4.0], Raises(TypeError)),
+    Row("close_sockets(socket,str)", BATCH_CALLS["close_sockets"], lambda v: [v.s, "x"],
+        socket_entry("HandleTable.close_sockets", 1, "str")),
+    Row("close_sockets(socket,None)", BATCH_CALLS["close_sockets"], lambda v: [v.s, None],
+        socket_entry("HandleTable.close_sockets", 1, "NoneType")),
+    Row("close_sockets(socket,float)", BATCH_CALLS["close_sockets"], lambda v: [v.s, 4.0],
+        socket_entry("HandleTable.close_sockets", 1, "float")),
     Row("close_sockets(array d)", BATCH_CALLS["close_sockets"], lambda v: array("d", [float(v.s)]),
-        Raises(TypeError)),
+        socket_entry("HandleTable.close_sockets", 0, "float")),
     Row("close_sockets(dead,events)", lambda v, x: v.table.close_sockets(x) == x,
         lambda v: [v.closed_s, v.e, v.e_set, v.closed_e, -1, 2**100, v.s + 2**64], Returns(True)),
     Row("close_sockets(array Q max)", BATCH_CALLS["close_sockets"], const(array("Q", [2**64 - 1])),
         Returns([2**64 - 1])),
-    Row("FdSet.contains_each(iterable=str)", BATCH_CALLS["FdSet.contains_each"], const("48"), Raises(TypeError)),
+    Row("FdSet.contains_each(iterable=str)", BATCH_CALLS["FdSet.contains_each"], const("48"),
+        socket_entry("FdSet.contains_each", 0, "str")),
     Row("FdSet.contains_each(array d)", BATCH_CALLS["FdSet.contains_each"], const(array("d", [4.0])),
-        Raises(TypeError)),
-    Row("FdSet(iterable=str)", BATCH_CALLS["FdSet"], const("48"), Raises(TypeError)),
+        socket_entry("FdSet.contains_each", 0, "float")),
+    Row("FdSet(iterable=str)", BATCH_CALLS["FdSet"], const("48"),
+        socket_entry("FdSet", 0, "str")),
+    # the ValueError of an earlier handle comes first, as add() one by one would raise it
+    Row("FdSet(2**64,str)", BATCH_CALLS["FdSet"], const([4, 2**64, "x"]), Raises(ValueError)),
+    Row("FdSet(str,2**64)", BATCH_CALLS["FdSet"], const([4, "x", 2**64]),
+        socket_entry("FdSet", 1, "str")),
     Row("FdSet(more than capacity)", lambda v, x: v.core.FdSet(x, capacity=2), const([4, 8, 12]),
         Raises(ValueError)),
     # waits: the count, then each handle, then (wait-all) an event named twice
     Row("wait([])", BATCH_CALLS["wait"], const([]), Winsock(WSA_INVALID_PARAMETER)),
     Row("wait(65 events)", BATCH_CALLS["wait"], lambda v: [v.e_set] * 65, Winsock(WSA_INVALID_PARAMETER)),
     Row("wait(65 dead)", BATCH_CALLS["wait"], lambda v: [v.closed_e] * 65, Winsock(WSA_INVALID_PARAMETER)),
-    Row("wait(iterable=str)", BATCH_CALLS["wait"], const("48"), Raises(TypeError)),
+    Row("wait(iterable=str)", BATCH_CALLS["wait"], const("48"),
+        Raises(TypeError, "HandleTable.wait() argument 'events[0]' must be an int (a WSAEVENT), not str")),
     Row("wait(all,twice)", lambda v, x: v.table.wait(x, wait_all=True, timeout=0), lambda v: [v.e_set, v.e_set],
         Winsock(WSA_INVALID_PARAMETER)),
     Row("wait(all,twice tagged)", lambda v, x: v.table.wait(x, wait_all=True, timeout=0),
@@ -578,7 +660,7 @@ ROWS += [Row(f"wait(timeout={label})", lambda v, x: v.table.wait([v.e], timeout=
 # is read); dwTimeout outside DWORD and an array shorter than cEvents are ValueErrors
 ROWS += [Row(f"WSAWaitForMultipleEvents(cEvents={label})",
              lambda v, x: v.up.WSAWaitForMultipleEvents(x, [v.e_set], False, 0, False), const(value),
-             Raises(TypeError))
+             not_an_int("WSAWaitForMultipleEvents", "cEvents", "a DWORD"))
          for label, value in WRONG_TYPES.items()]
 ROWS += [Row(f"WSAWaitForMultipleEvents(cEvents={label})",
              lambda v, x: v.up.WSAWaitForMultipleEvents(x, [v.e_set], False, 0, False), const(value),
@@ -586,7 +668,7 @@ ROWS += [Row(f"WSAWaitForMultipleEvents(cEvents={label})",
          for label, value in {**BAD_INTS, "0": 0, "65": 65}.items()]
 ROWS += [Row(f"WSAWaitForMultipleEvents(dwTimeout={label})",
              lambda v, x: v.up.WSAWaitForMultipleEvents(1, [v.e_set], False, x, False), const(value),
-             Raises(TypeError))
+             not_an_int("WSAWaitForMultipleEvents", "dwTimeout", "a DWORD"))
          for label, value in WRONG_TYPES.items()]
 ROWS += [Row(f"WSAWaitForMultipleEvents(dwTimeout={label})",
              lambda v, x: v.up.WSAWaitForMultipleEvents(1, [v.e_set], False, x, False), const(value),
@@ -607,9 +689,67 @@ ROWS += [
     Row("WSAWaitForMultipleEvents(dead past cEvents)",  # C reads cEvents entries, no more
         lambda v, x: v.up.WSAWaitForMultipleEvents(1, x, False, 0, False), lambda v: [v.e_set, v.closed_e],
         Returns(ws2core.WSA_WAIT_EVENT_0)),
+    Row("WSAWaitForMultipleEvents(str past cEvents)",  # never read, so never converted
+        lambda v, x: v.up.WSAWaitForMultipleEvents(1, x, False, 0, False), lambda v: [v.e_set, "x"],
+        Returns(ws2core.WSA_WAIT_EVENT_0)),
+    # the entries are converted in order: an __index__ of its own that fails first keeps its error
+    Row("WSAWaitForMultipleEvents(failing __index__,str)",
+        lambda v, x: v.up.WSAWaitForMultipleEvents(3, x, False, 0, False),
+        lambda v: [v.e_set, FailingIndex(), "x"], Raises(TypeError, FailingIndex.MESSAGE)),
+    Row("WSAWaitForMultipleEvents(__index__,str)",
+        lambda v, x: v.up.WSAWaitForMultipleEvents(3, x, False, 0, False),
+        lambda v: [Index(v.e_set), None, "x"],
+        Raises(TypeError, "WSAWaitForMultipleEvents() argument 'lphEvents[2]' must be an int "
+                          "(a WSAEVENT), not str")),
 ]
-ROWS += [Row(f"WSASetLastError({label})", lambda v, x: v.up.WSASetLastError(x), const(value), Raises(TypeError))
+ROWS += [Row(f"WSASetLastError({label})", lambda v, x: v.up.WSASetLastError(x), const(value),
+             not_an_int("WSASetLastError", "iError"))
          for label, value in WRONG_TYPES.items()]
+
+# --- an __index__ of its own that fails raises its own error, wherever a handle or an int goes
+ROWS += [Row(f"{name}(failing __index__)", call, lambda v: FailingIndex(), Raises(TypeError, FailingIndex.MESSAGE))
+         for name, call in {
+             "context": lambda v, x: v.table.context(x),
+             "set_event": lambda v, x: v.table.set_event(x),
+             "kind": lambda v, x: v.table.kind(x),
+             "in": lambda v, x: x in v.table,
+             "create_socket": lambda v, x: v.table.create_socket(x),
+             "contexts": lambda v, x: v.table.contexts([v.s, x, "x"]),
+             "wait": lambda v, x: v.table.wait([v.e, x, "x"], timeout=0),
+             "WPUCreateSocketHandle": lambda v, x: v.up.WPUCreateSocketHandle(x, OBJ, v.err),
+             "WPUQuerySocketHandleContext": lambda v, x: v.up.WPUQuerySocketHandleContext(x, v.core.Ref(), v.err),
+             "WPUSetEvent": lambda v, x: v.up.WPUSetEvent(x, v.err),
+             "WPUFDIsSet": lambda v, x: v.up.WPUFDIsSet(x, v.fds),
+             "FdSet": lambda v, x: v.core.FdSet([v.s, x, "x"]),
+             "FdSet.add": lambda v, x: v.fds.add(x),
+             "FdSet.contains_each": lambda v, x: v.fds.contains_each([v.s, x, "x"]),
+             "FdSet(capacity)": lambda v, x: v.core.FdSet(capacity=x),
+             "HandleTable(max_handles)": lambda v, x: v.core.HandleTable(max_handles=x),
+             "WSAWaitForMultipleEvents(dwTimeout)":
+                 lambda v, x: v.up.WSAWaitForMultipleEvents(1, [v.e_set], False, x, False),
+         }.items()]
+
+
+class CFdSet2(ctypes.Structure):
+    """A two-entry x64 fd_set as a C program declares it."""
+
+    _fields_ = [("fd_count", ctypes.c_uint32), ("fd_array", ctypes.c_uint64 * 2)]
+
+
+# --- FdSet(handles) takes SOCKET values: the bytes of an fd_set (any buffer of bytes) would be
+# read as one SOCKET per byte, so they are refused, pointing to FdSet.from_buffer
+FD_SET_BYTES = (
+    "FdSet() argument 'handles' must be an iterable of SOCKET values, not {type}: use "
+    "FdSet.from_buffer(...) for the bytes of an fd_set"
+)
+ROWS += [Row(f"FdSet(handles={label})", BATCH_CALLS["FdSet"], make, Raises(TypeError, FD_SET_BYTES))
+         for label, make in {
+             "bytes": lambda v: bytes(v.fds),
+             "empty bytes": const(b""),
+             "bytearray": lambda v: bytearray(bytes(v.fds)),
+             "FdSet-view": lambda v: memoryview(v.fds),
+             "ctypes fd_set": lambda v: CFdSet2.from_buffer_copy(bytes(v.fds)),
+         }.items()]
 
 IDS = [row.id for row in ROWS]
 assert len(set(IDS)) == len(IDS), sorted({i for i in IDS if IDS.count(i) > 1})
@@ -637,8 +777,10 @@ def test_bad_input(env: Env, row: Row) -> None:
     fds_before = bytes(env.fds)
     expect = row.expect
     if isinstance(expect, Raises):
-        with pytest.raises(expect.exc):
+        with pytest.raises(expect.exc) as raised:
             row.call(env, arg)
+        if expect.message is not None:
+            assert str(raised.value) == expect.message.format(type=type(arg).__name__)
     elif isinstance(expect, Winsock):
         with pytest.raises(ws2core.WinsockError) as excinfo:
             row.call(env, arg)

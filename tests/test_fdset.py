@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -482,6 +483,29 @@ def test_bad_capacity(FdSet: Any, capacity: Any, error: type[Exception]) -> None
 def test_bad_handles(FdSet: Any, handles: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         FdSet(handles)
+
+
+@pytest.mark.parametrize(
+    "as_buffer",
+    [bytes, bytearray, memoryview, lambda data: array("B", data)],
+    ids=["bytes", "bytearray", "memoryview", "array B"],
+)
+def test_the_bytes_of_an_fd_set_are_not_its_handles(FdSet: Any, as_buffer: Any) -> None:
+    # Iterated, these would give one "SOCKET" per byte: FdSet(b"abc") == FdSet([97, 98, 99]).
+    data = layout([4, 8], capacity=2)
+    with pytest.raises(TypeError) as raised:
+        FdSet(as_buffer(data))
+    assert str(raised.value) == (
+        f"FdSet() argument 'handles' must be an iterable of SOCKET values, not "
+        f"{type(as_buffer(data)).__name__}: use FdSet.from_buffer(...) for the bytes of an fd_set")
+    assert list(FdSet.from_buffer(as_buffer(data))) == [4, 8]  # what the bytes were for
+
+
+def test_a_buffer_of_socket_values_is_handles(FdSet: Any) -> None:
+    # Items wider than a byte iterate to the values themselves, as a list would.
+    for handles in (array("Q", [4, 8]), array("i", [4, 8]), (ctypes.c_uint64 * 2)(4, 8),
+                    memoryview(array("Q", [4, 8])), FdSet([4, 8])):
+        assert list(FdSet(handles)) == [4, 8], handles
 
 
 def test_capacity_is_read_only(FdSet: Any) -> None:

@@ -299,6 +299,57 @@ def test_ctypes_context_that_would_change_is_a_type_error(
     assert table.context(s) is ctx
 
 
+# A c_size_t reports itself by its class, which on LP64 hosts is c_ulong: the message must
+# describe lpContext so that a c_size_t user recognises it, and not advise c_size_t to them.
+@pytest.mark.parametrize("ctx", [-1, 2**64, OBJECT, None], ids=["-1", "2**64", "object", "None"])
+def test_a_c_size_t_lpcontext_is_named_as_one(upcalls: Any, Ref: Any, ctx: Any) -> None:
+    err = Ref(SENTINEL)
+    s = upcalls.WPUCreateSocketHandle(1, ctx, err)
+    with pytest.raises(TypeError) as raised:
+        upcalls.WPUQuerySocketHandleContext(s, ctypes.c_size_t(), err)
+    message = str(raised.value)
+    described = re.search(
+        r"lpContext, a ctypes\.(\w+) \((unsigned \d+-bit)(?:; the same type as ([^)]*))?\)", message)
+    assert described, message
+    assert described[2] == f"unsigned {8 * ctypes.sizeof(ctypes.c_size_t)}-bit"
+    assert described[1] == "c_size_t" or "c_size_t" in (described[3] or ""), message
+    assert "use ctypes.c_size_t" not in message
+
+
+@pytest.mark.parametrize(
+    "ctype, ctx, expected",
+    [
+        (ctypes.c_uint32, -1, "the context -1 does not fit lpContext, a ctypes.c_uint (unsigned "
+         "32-bit; the same type as c_uint32), which holds 0..4294967295; no DWORD_PTR "
+         "(0..2**64-1) holds it either: use ws2core.Ref for such a context"),
+        (ctypes.c_int8, 2**40, "the context 1099511627776 does not fit lpContext, a ctypes.c_byte "
+         "(signed 8-bit; the same type as c_int8), which holds -128..127; use ctypes.c_size_t or "
+         "ctypes.c_uint64 for a DWORD_PTR"),
+        (ctypes.c_float, 5, "lpContext is a ctypes.c_float, which does not hold an integer; use "
+         "ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR"),
+    ],
+    ids=["c_uint32,-1", "c_int8,2**40", "c_float,5"],
+)
+def test_ctypes_misfit_messages(upcalls: Any, Ref: Any, ctype: type, ctx: Any, expected: str) -> None:
+    err = Ref(SENTINEL)
+    s = upcalls.WPUCreateSocketHandle(1, ctx, err)
+    with pytest.raises(TypeError) as raised:
+        upcalls.WPUQuerySocketHandleContext(s, ctype(), err)
+    assert str(raised.value) == expected
+
+
+def test_a_signed_64_bit_lpcontext_is_advised_an_unsigned_one(upcalls: Any, Ref: Any) -> None:
+    err = Ref(SENTINEL)
+    s = upcalls.WPUCreateSocketHandle(1, 2**63, err)
+    with pytest.raises(TypeError) as raised:
+        upcalls.WPUQuerySocketHandleContext(s, ctypes.c_int64(), err)
+    message = str(raised.value)
+    assert "(signed 64-bit; the same type as " in message and "c_int64" in message
+    assert message.endswith(
+        "which holds -9223372036854775808..9223372036854775807; use ctypes.c_size_t or "
+        "ctypes.c_uint64 for a DWORD_PTR")
+
+
 @pytest.mark.parametrize("ctype", [ctypes.c_int, ctypes.c_ubyte])
 def test_ctypes_context_is_checked_only_after_the_lookup(
     upcalls: Any, Ref: Any, ctype: type
@@ -778,6 +829,24 @@ def test_errorname(code: int, name: str) -> None:
 @pytest.mark.parametrize("code", [424242, 0, -7])
 def test_errorname_of_an_unknown_code_is_its_number(code: int) -> None:
     assert errorname(code) == str(code)
+
+
+def test_errorname_takes_anything_with_index() -> None:
+    class Code:
+        def __index__(self) -> int:
+            return 10038
+
+    assert errorname(Code()) == "WSAENOTSOCK"  # type: ignore[arg-type]
+
+
+# A bool is refused although it is an int: an error code is never a truth value, and a bool
+# here is a BOOL result or a flag passed by mistake (errorname(True) used to answer "True").
+@pytest.mark.parametrize("code", ["x", "10038", 10038.0, None, b"\x06", True, False], ids=repr)
+def test_errorname_of_a_non_int_is_a_type_error(code: Any) -> None:
+    with pytest.raises(TypeError) as raised:
+        errorname(code)
+    assert str(raised.value) == (
+        f"errorname() argument 'code' must be an int (a Windows error code), not {type(code).__name__}")
 
 
 # SPEC.md §1, the x64 values.

@@ -74,7 +74,7 @@ cdef class HandleTable:
     cdef Py_ssize_t _socket_at(self, long long value) noexcept
     @cython.final
     cdef Py_ssize_t _event_at(self, long long value) noexcept
-    cdef Py_ssize_t _checked_event(self, object e) except -1
+    cdef Py_ssize_t _checked_event(self, object e, str function) except -1
     cdef int _notify(self, Py_ssize_t index) except -1
     cdef int _freeze(self, Py_ssize_t index) except -1
     cdef object _release(self, Py_ssize_t index)

@@ -26,6 +26,7 @@ from cpython.buffer cimport (
     PyBUF_FULL_RO,
     PyBuffer_IsContiguous,
     PyBuffer_Release,
+    PyObject_CheckBuffer,
     PyObject_GetBuffer,
 )
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New
@@ -36,7 +37,7 @@ from cpython.long cimport (
     PyLong_CheckExact,
 )
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.number cimport PyNumber_Index
+from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
 from cpython.object cimport Py_SIZE, PyObject
 from cpython.type cimport PyType_IsSubtype
@@ -62,6 +63,8 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     STUB_FAILURES,
     WinsockError,
     checked_abi,
+    fd_set_bytes_error,
+    not_an_int,
     register_fd_set,
     require_out_parameter,
     store_context,

@@ -42,9 +42,10 @@ cdef enum:
     NOT_AN_INT = 2
 
 
-cdef _Batch _batch(object handles, bint type_errors_later=False):
-    """Convert ``handles`` (any iterable of ints) for a batch: TypeError for a non-int, or with
-    ``type_errors_later`` a NOT_AN_INT mark, for a caller that must fail at that item in turn."""
+cdef _Batch _batch(object handles, str function, bint type_errors_later=False):
+    """Convert ``handles`` (any iterable of ints) for a batch, the argument ``handles`` of
+    ``function``: TypeError for a non-int, or with ``type_errors_later`` a NOT_AN_INT mark, for
+    a caller that must fail at that item in turn (with _raise_not_an_int)."""
     cdef _Batch batch = _Batch.__new__(_Batch)
     cdef array.array given
     cdef Py_ssize_t i
@@ -78,14 +79,32 @@ cdef _Batch _batch(object handles, bint type_errors_later=False):
     batch.count = len(batch.items)
     _batch_memory(batch)
     for i in range(batch.count):
-        try:
-            batch.is_socket[i] = _socket_value(batch.items[i], &value)  # __index__ too, all first
-        except TypeError:
+        item = batch.items[i]
+        if not (PyLong_Check(item) or PyIndex_Check(item)):  # no int at all
+            if not type_errors_later:
+                raise not_an_int(item, function, "handles", "a SOCKET", i)
+            batch.is_socket[i] = NOT_AN_INT
+            batch.raw[i] = 0
+            continue
+        try:  # __index__ too, all of them first
+            batch.is_socket[i] = _socket_value(item, &value, function, "handles")
+        except TypeError:  # its own __index__ failed
             if not type_errors_later:
                 raise
             batch.is_socket[i] = NOT_AN_INT
         batch.raw[i] = value
     return batch
+
+
+cdef int _raise_not_an_int(_Batch batch, Py_ssize_t i, str function) except -1:
+    """Raise the TypeError of entry ``i``, marked NOT_AN_INT: named by its position when it has
+    no __index__, else the error its own __index__ raises (asked again, in turn)."""
+    cdef uint64_t value = 0
+    item = batch.item(i)
+    if not PyIndex_Check(item):
+        raise not_an_int(item, function, "handles", "a SOCKET", i)
+    _socket_value(item, &value, function, "handles")
+    return 0
 
 
 cdef str _not_a_socket(_Batch batch, Py_ssize_t i):

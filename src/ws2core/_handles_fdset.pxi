@@ -178,7 +178,7 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
 
     def __cinit__(self, handles=(), capacity=_FD_SETSIZE, *, abi="x64"):
         cdef bint x86 = checked_abi(abi)
-        cdef long long wanted = _handle_value(capacity)
+        cdef long long wanted = _handle_value(capacity, "FdSet", "capacity", None)
         if not 1 <= wanted <= DWORD_MAX:
             raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
         cdef Py_ssize_t nbytes = _width(x86) * (wanted + 1)
@@ -191,11 +191,30 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
         self._itemsize = 1
 
     def __init__(self, handles=(), capacity=_FD_SETSIZE, *, abi="x64"):
+        """__init__(self, handles=(), capacity=64, *, abi='x64')
+--
+
+An fd_set holding ``handles``, with room for ``capacity`` SOCKETs, in the layout ``abi``.
+
+        ``handles``: SOCKET values (any iterable of ints; an ``array('Q')`` is read without
+        making an int per handle), added in order as ``add`` adds them: a handle given twice is
+        added once, and a value the layout's SOCKET cannot hold, or more handles than
+        ``capacity``, is a ValueError.  The bytes of an fd_set are not handles (bytes, a
+        bytearray, a memoryview are a TypeError): ``FdSet.from_buffer(buf)`` copies them.
+        ``capacity``: 1..2**32-1 SOCKETs (default FD_SETSIZE, 64), fixed for the set's life.
+        ``abi``: ``"x64"`` (the default: 8-byte SOCKETs after 4 bytes of padding) or ``"x86"``
+        (4-byte SOCKETs, no padding).
+        """
+        # Tested in C first, so that a list, or an array('Q') of handles (the fast batch),
+        # pays no Python call.
+        if PyObject_CheckBuffer(handles) and not (
+                type(handles) is array.array and (<array.array>handles).ob_descr.itemsize > 1):
+            _refuse_fd_set_bytes(handles)
         if load_le32(self._data) != 0:  # __init__ called again on a used set: one by one
             for fd in handles:
                 self.add(fd)
             return
-        _fill(self, _batch(handles, type_errors_later=True))
+        _fill(self, _batch(handles, "FdSet", type_errors_later=True))
 
     def __dealloc__(self):
         PyMem_Free(self._data)
@@ -243,7 +262,7 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
     def add(self, fd, /):
         """Add ``fd`` unless present; ValueError if the set is full or its SOCKET cannot hold ``fd``."""
         cdef uint64_t value = 0
-        if not (_socket_value(fd, &value) and _fits(value, self._x86)):
+        if not (_socket_value(fd, &value, "FdSet.add", "fd") and _fits(value, self._x86)):
             raise ValueError(_not_a_socket_value(fd, self._x86))
         if not _fd_set(value, self._data, self._nbytes, self._x86):
             raise ValueError(f"the fd_set is full ({self._capacity} SOCKETs); {fd} was not added")
@@ -251,7 +270,7 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
     def discard(self, fd, /):
         """Remove ``fd`` if present (FD_CLR)."""
         cdef uint64_t value = 0
-        cdef int valid = _socket_value(fd, &value)
+        cdef int valid = _socket_value(fd, &value, "FdSet.discard", "fd")
         _fd_clr(value, valid, self._data, self._nbytes, self._x86)
 
     def clear(self):
@@ -260,12 +279,12 @@ A Windows fd_set.  x64 (the default): ``u_int fd_count``, 4 bytes of padding,
 
     def __contains__(self, fd):
         cdef uint64_t value = 0
-        cdef int valid = _socket_value(fd, &value)
+        cdef int valid = _socket_value(fd, &value, "FdSet", None)
         return _fd_isset(value, valid, self._data, self._nbytes, self._x86) == 1
 
     def contains_each(self, handles, /):
         """For each of ``handles``, whether it is in the set (as ``in``): FD_ISSET for many."""
-        cdef _Batch batch = _batch(handles)
+        cdef _Batch batch = _batch(handles, "FdSet.contains_each")
         cdef bint x86 = self._x86
         cdef Py_ssize_t count = _checked_count(self._data, self._nbytes, x86)
         cdef list found = PyList_New(batch.count)  # NULL items, each set once below
@@ -336,6 +355,15 @@ def _fd_set_of_abi(handles, capacity, abi):
 cdef list _OTHER_FD_SETS = register_fd_set(FdSet)
 
 
+cdef int _refuse_fd_set_bytes(object handles) except -1:
+    """TypeError for the bytes of an fd_set given as FdSet's handles, which would otherwise be
+    read as one SOCKET per byte (ws2core._shared.fd_set_bytes_error says which buffers)."""
+    error = fd_set_bytes_error(handles)
+    if error is not None:
+        raise error
+    return 0
+
+
 
 cdef int _fill(FdSet fds, _Batch batch) except -1:
     """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
@@ -352,7 +380,7 @@ cdef int _fill(FdSet fds, _Batch batch) except -1:
             _hash_init(&seen, batch.count)
         for i in range(batch.count):
             if batch.is_socket[i] == NOT_AN_INT:
-                _socket_value(batch.item(i), &value)  # raises the TypeError add would have
+                _raise_not_an_int(batch, i, "FdSet")  # the TypeError add would have raised
             if not (batch.is_socket[i] and _fits(batch.raw[i], x86)):
                 raise ValueError(_not_a_socket_value(batch.item(i), x86))
             if hashed:
@@ -379,7 +407,7 @@ def FD_SET(fd, set, /, *, abi=None):
     a different number).
     """
     cdef uint64_t value = 0
-    cdef int valid = _socket_value(fd, &value)
+    cdef int valid = _socket_value(fd, &value, "FD_SET", "fd")
     cdef bint x86 = _abi_of(set, abi)
     cdef Py_buffer view
     if isinstance(set, FdSet):
@@ -402,7 +430,7 @@ def FD_CLR(fd, set, /, *, abi=None):
     ``set``: an FdSet, or a writable buffer in the layout ``abi`` (None: ``"x64"``).
     """
     cdef uint64_t value = 0
-    cdef int valid = _socket_value(fd, &value)
+    cdef int valid = _socket_value(fd, &value, "FD_CLR", "fd")
     cdef bint x86 = _abi_of(set, abi)
     cdef Py_buffer view
     if isinstance(set, FdSet):
@@ -433,11 +461,11 @@ def FD_ZERO(set, /, *, abi=None):
         PyBuffer_Release(&view)
 
 
-cdef int _fd_isset_any(object fd, object set, bint x86) except -1:
+cdef int _fd_isset_any(object fd, object set, bint x86, str function, str argument) except -1:
     """FD_ISSET over an FdSet or a foreign buffer in the layout ``x86`` (_abi_of's answer):
-    the body of FD_ISSET and WPUFDIsSet."""
+    the body of FD_ISSET and WPUFDIsSet, named ``function`` with ``fd`` as ``argument``."""
     cdef uint64_t value = 0
-    cdef int valid = _socket_value(fd, &value)
+    cdef int valid = _socket_value(fd, &value, function, argument)
     cdef Py_buffer view
     if isinstance(set, FdSet):
         return _fd_isset(value, valid, (<FdSet>set)._data, (<FdSet>set)._nbytes, x86)
@@ -454,5 +482,5 @@ def FD_ISSET(fd, set, /, *, abi=None):
     ``set``: an FdSet (its own layout), or a buffer in the layout ``abi`` (None: ``"x64"``).
     """
     if abi is None and isinstance(set, FdSet):  # the common call: the layout is the set's
-        return _fd_isset_any(fd, set, (<FdSet>set)._x86)
-    return _fd_isset_any(fd, set, _abi_of(set, abi))
+        return _fd_isset_any(fd, set, (<FdSet>set)._x86, "FD_ISSET", "fd")
+    return _fd_isset_any(fd, set, _abi_of(set, abi), "FD_ISSET", "fd")

@@ -19,6 +19,10 @@ A minimal out-parameter holder: upcalls write ``.value``.
     """
 
     def __init__(self, value=None):
+        """__init__(self, value=None)
+--
+
+An out-parameter holding ``value`` until an upcall writes ``.value``."""
         self.value = value
 
     def __repr__(self):
@@ -54,7 +58,8 @@ cdef inline int _store_context(object out, object context) except -1:
     elif not isinstance(out, _SIMPLE_CDATA):
         out.value = context
     elif ((kind is _C_UINT64 or kind is _C_ULONGLONG)
-          and type(context) is int and _socket_value(context, &value)):
+          and type(context) is int  # an int: the names, for a non-int's error, go unused
+          and _socket_value(context, &value, None, None)):
         out.value = context
     else:
         store_context(out, context)
@@ -150,7 +155,8 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         is full.  ``lpErrno`` is written only on failure.
         """
         cdef HandleTable table = self.table
-        cdef long long catalog = _handle_value(dwCatalogEntryId)
+        cdef long long catalog = _handle_value(
+            dwCatalogEntryId, "WPUCreateSocketHandle", "dwCatalogEntryId", "a DWORD")
         _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._create(
             SLOT_SOCKET, _checked_catalog_entry_id(catalog, dwCatalogEntryId), dwContext)
@@ -168,7 +174,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         the context exactly is a TypeError, raised before anything is written.
         """
         cdef HandleTable table = self.table
-        cdef long long value = _handle_value(s)
+        cdef long long value = _handle_value(s, "WPUQuerySocketHandleContext", "s", "a SOCKET")
         _check_out(lpContext, "lpContext")
         _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
@@ -186,7 +192,7 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         stands for stays the provider's job, as on Windows.
         """
         cdef HandleTable table = self.table
-        cdef long long value = _handle_value(s)
+        cdef long long value = _handle_value(s, "WPUCloseSocketHandle", "s", "a SOCKET")
         _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
@@ -203,4 +209,4 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         the Windows fd_set layout of the table's ABI; an fd_count beyond the buffer is a
         ValueError (nothing past it is read).
         """
-        return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86))
+        return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86), "WPUFDIsSet", "s")

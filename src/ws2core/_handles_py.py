@@ -31,8 +31,12 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     MAX_MAX_HANDLES,
     REUSE_DELAY,
     WinsockError,
+    as_index,
     bounds_note,
     checked_abi,
+    fd_set_bytes_error,
+    has_index,
+    not_an_int,
     register_fd_set,
     require_out_parameter,
     store_context,
@@ -76,14 +80,29 @@ _TAG_BITS = 3                 # the low handle bits the kernel ignores (OBJ_HAND
 # Conversions
 #
 # A Python int as a handle value or as a SOCKET value; anything with __index__ is taken as an
-# int.
+# int, and anything else is a TypeError that names the call and the argument.
 
 
-def _socket_value(fd: Any) -> int:
-    """``fd`` as an int (TypeError for a non-int); -1 when no SOCKET can hold it."""
+def _socket_value(fd: Any, function: str, argument: str | None, item: int | None = None) -> int:
+    """``fd`` as an int; -1 when no SOCKET can hold it.  A non-int is a TypeError naming
+    ``argument`` of ``function`` (its ``item``-th entry, if given)."""
     if fd.__class__ is not int:
-        fd = _index(fd)
+        fd = as_index(fd, function, argument, "a SOCKET", item)
     return fd if 0 <= fd <= _SOCKET_MAX else -1
+
+
+def _entry_value(entry: Any, entries: list[Any], function: str, argument: str, kind: str) -> int:
+    """``entry``, one of ``entries`` and not a plain int, as an int; a TypeError names its
+    position, which is the first entry that is this very object (an earlier one would have
+    failed first).  Sequences convert their plain ints inline and call this for the rest, so
+    the common case pays for no counter."""
+    try:
+        return _index(entry)
+    except TypeError:
+        if has_index(entry):
+            raise
+        position = next(i for i, other in enumerate(entries) if other is entry)
+        raise not_an_int(entry, function, argument, kind, position) from None
 
 
 # --------------------------------------------------------------------------------------
@@ -97,11 +116,11 @@ _JUST_INT = frozenset({int})
 _INTEGER_TYPECODES = frozenset("bBhHiIlLqQ")
 
 
-def _batch(handles: Iterable[Any]) -> tuple[list[Any], list[int]]:
+def _batch(handles: Iterable[Any], function: str) -> tuple[list[Any], list[int]]:
     """The items of a batch and their int values, every one converted before the table is read.
 
-    TypeError for a non-int.  An array is read whole; when every item is an int, the two lists
-    are one.
+    TypeError for a non-int, naming its position in the argument ``handles`` of ``function``.
+    An array is read whole; when every item is an int, the two lists are one.
     """
     if isinstance(handles, array):
         given = handles.tolist()
@@ -111,7 +130,11 @@ def _batch(handles: Iterable[Any]) -> tuple[list[Any], list[int]]:
         given = list(handles)
     if _JUST_INT.issuperset(map(type, given)):
         return given, given
-    return given, [item if item.__class__ is int else _index(item) for item in given]
+    return given, [
+        item if item.__class__ is int
+        else _entry_value(item, given, function, "handles", "a SOCKET")
+        for item in given
+    ]
 
 
 def _not_a_socket(given: list[Any], i: int) -> str:
@@ -283,8 +306,20 @@ class FdSet(_FdSetHeader):
 
     def __init__(self, handles: Iterable[Any] = (), capacity: int = _FD_SETSIZE, *,
                  abi: str = "x64") -> None:
+        """An fd_set holding ``handles``, with room for ``capacity`` SOCKETs, in the layout ``abi``.
+
+        ``handles``: SOCKET values (any iterable of ints; an ``array('Q')`` is read without
+        making an int per handle), added in order as ``add`` adds them: a handle given twice is
+        added once, and a value the layout's SOCKET cannot hold, or more handles than
+        ``capacity``, is a ValueError.  The bytes of an fd_set are not handles (bytes, a
+        bytearray, a memoryview are a TypeError): ``FdSet.from_buffer(buf)`` copies them.
+        ``capacity``: 1..2**32-1 SOCKETs (default FD_SETSIZE, 64), fixed for the set's life.
+        ``abi``: ``"x64"`` (the default: 8-byte SOCKETs after 4 bytes of padding) or ``"x86"``
+        (4-byte SOCKETs, no padding).
+        """
         x86 = checked_abi(abi)
-        capacity = _index(capacity)
+        if capacity.__class__ is not int:
+            capacity = as_index(capacity, "FdSet", "capacity")
         if not 1 <= capacity <= _DWORD_MAX:
             raise ValueError(f"capacity must be 1..{_DWORD_MAX}, not {capacity}")
         if "_x86" in self.__dict__:  # __init__ called again on a set: it keeps its layout
@@ -294,6 +329,8 @@ class FdSet(_FdSetHeader):
             self._x86 = x86
             ctypes.resize(self, _LAYOUTS[x86].size(capacity))
             data = memoryview(self).cast("B")
+        if handles.__class__ is not list and handles.__class__ is not tuple:  # no buffer in these
+            _refuse_fd_set_bytes(handles)
         if _checked_count(data, self._x86) != 0:  # called again on a used set: one by one
             for fd in handles:
                 self.add(fd)
@@ -325,7 +362,7 @@ class FdSet(_FdSetHeader):
 
     def add(self, fd: Any, /) -> None:
         """Add ``fd`` unless present; ValueError if the set is full or its SOCKET cannot hold ``fd``."""
-        value = _socket_value(fd)
+        value = _socket_value(fd, "FdSet.add", "fd")
         if not _fits(value, self._x86):
             raise ValueError(_not_a_socket_value(fd, self._x86))
         if not _fd_set(value, memoryview(self).cast("B"), self._x86):
@@ -333,18 +370,19 @@ class FdSet(_FdSetHeader):
 
     def discard(self, fd: Any, /) -> None:
         """Remove ``fd`` if present (FD_CLR)."""
-        _fd_clr(_socket_value(fd), memoryview(self).cast("B"), self._x86)
+        _fd_clr(_socket_value(fd, "FdSet.discard", "fd"), memoryview(self).cast("B"), self._x86)
 
     def clear(self) -> None:
         """Empty the set (FD_ZERO: fd_count = 0)."""
         self._fd_count = 0
 
     def __contains__(self, fd: object, /) -> bool:
-        return _fd_isset(_socket_value(fd), memoryview(self).cast("B"), self._x86) == 1
+        value = _socket_value(fd, "FdSet", None)  # the left operand of `in`
+        return _fd_isset(value, memoryview(self).cast("B"), self._x86) == 1
 
     def contains_each(self, handles: Iterable[Any], /) -> list[bool]:
         """For each of ``handles``, whether it is in the set (as ``in``): FD_ISSET for many."""
-        values = _batch(handles)[1]
+        values = _batch(handles, "FdSet.contains_each")[1]
         data = memoryview(self).cast("B")
         # Members fit the layout, so a value no SOCKET of it holds (negative, huge) is never found.
         members = set(_members(data, _checked_count(data, self._x86), self._x86))
@@ -385,6 +423,14 @@ def _fd_set_of_abi(handles: Any, capacity: int, abi: str) -> FdSet:
 _OTHER_FD_SETS: list[type[Any]] = register_fd_set(FdSet)
 
 
+def _refuse_fd_set_bytes(handles: Any) -> None:
+    """TypeError for the bytes of an fd_set given as FdSet's handles, which would otherwise be
+    read as one SOCKET per byte (ws2core._shared.fd_set_bytes_error says which buffers)."""
+    error = fd_set_bytes_error(handles)
+    if error is not None:
+        raise error
+
+
 def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -> None:
     """FdSet(handles): what ``add`` does for each handle in turn (the same errors at the same
     handle), without its quadratic duplicate scan on big batches."""
@@ -392,8 +438,8 @@ def _fill(fds: FdSet, data: memoryview, handles: Iterable[Any], capacity: int) -
     seen: set[int] = set()
     count = 0
     try:
-        for fd in handles:
-            value = _socket_value(fd)
+        for i, fd in enumerate(handles):
+            value = _socket_value(fd, "FdSet", "handles", i)
             if not _fits(value, x86):
                 raise ValueError(_not_a_socket_value(fd, x86))
             if value in seen:
@@ -414,7 +460,7 @@ def FD_SET(fd: Any, set: Any, /, *, abi: str | None = None) -> None:
     ``"x64"``).  ValueError for a value the layout's SOCKET cannot hold (the macro would store
     a different number).
     """
-    value = _socket_value(fd)
+    value = _socket_value(fd, "FD_SET", "fd")
     x86 = _abi_of(set, abi)
     with _acquire(set, writable=True) as data:
         if not _fits(value, x86):
@@ -427,7 +473,7 @@ def FD_CLR(fd: Any, set: Any, /, *, abi: str | None = None) -> None:
 
     ``set``: an FdSet, or a writable buffer in the layout ``abi`` (None: ``"x64"``).
     """
-    value = _socket_value(fd)
+    value = _socket_value(fd, "FD_CLR", "fd")
     x86 = _abi_of(set, abi)
     with _acquire(set, writable=True) as data:
         _fd_clr(value, data, x86)
@@ -444,10 +490,10 @@ def FD_ZERO(set: Any, /, *, abi: str | None = None) -> None:
         _COUNT.pack_into(data, 0, 0)
 
 
-def _fd_isset_any(fd: Any, set: Any, x86: bool) -> int:
+def _fd_isset_any(fd: Any, set: Any, x86: bool, function: str, argument: str) -> int:
     """FD_ISSET over an FdSet or a foreign buffer in the layout ``x86`` (_abi_of's answer):
-    the body of FD_ISSET and WPUFDIsSet."""
-    value = _socket_value(fd)
+    the body of FD_ISSET and WPUFDIsSet, named ``function`` with ``fd`` as ``argument``."""
+    value = _socket_value(fd, function, argument)
     with _acquire(set, writable=False) as data:
         return _fd_isset(value, data, x86)
 
@@ -457,7 +503,7 @@ def FD_ISSET(fd: Any, set: Any, /, *, abi: str | None = None) -> int:
 
     ``set``: an FdSet (its own layout), or a buffer in the layout ``abi`` (None: ``"x64"``).
     """
-    return _fd_isset_any(fd, set, _abi_of(set, abi))
+    return _fd_isset_any(fd, set, _abi_of(set, abi), "FD_ISSET", "fd")
 
 
 # --------------------------------------------------------------------------------------
@@ -511,8 +557,9 @@ class _WaitSet:
         return -1
 
 
-def _checked_catalog_entry_id(catalog_entry_id: Any) -> int:
-    catalog_entry_id = _index(catalog_entry_id)
+def _checked_catalog_entry_id(catalog_entry_id: Any, function: str, argument: str) -> int:
+    if catalog_entry_id.__class__ is not int:
+        catalog_entry_id = as_index(catalog_entry_id, function, argument, "a DWORD")
     if not 0 <= catalog_entry_id <= _DWORD_MAX:
         raise ValueError(f"dwCatalogEntryId must be a DWORD (0..{_DWORD_MAX}), not {catalog_entry_id}")
     return catalog_entry_id  # type: ignore[no-any-return]
@@ -563,6 +610,15 @@ class HandleTable:
 
     def __init__(self, *, max_handles: int | None = None,
                  handle_range: tuple[int, int] | None = None, abi: str = "x64") -> None:
+        """A table of at most ``max_handles`` live handles, valued within ``handle_range``, for a
+        process of the ABI ``abi``.
+
+        ``max_handles``: 1..2**24 (None: 2**22, or less with a small ``handle_range``).
+        ``handle_range``: ``(first, last)``, multiples of 4 with 4 <= first <= last < 2**32
+        (None: 4..2**32-4).  ``abi``: ``"x64"`` (the default) or ``"x86"``, where SOCKET is 4
+        bytes.  See the class's docstring for how they bound the table; calling __init__ again
+        on a table cannot change them (RuntimeError).
+        """
         x86 = checked_abi(abi)
         bounds = table_bounds(max_handles, handle_range)
         if hasattr(self, "_first"):
@@ -645,7 +701,9 @@ class HandleTable:
         WinsockError(WSAENOBUFS) when the table is full; ValueError for a catalog entry id
         outside 0..2**32-1.
         """
-        slot = _SocketSlot(_checked_catalog_entry_id(catalog_entry_id), context)
+        catalog = _checked_catalog_entry_id(
+            catalog_entry_id, "HandleTable.create_socket", "catalog_entry_id")
+        slot = _SocketSlot(catalog, context)
         handle = self._create(slot)
         if not handle:
             raise WinsockError(_WSAENOBUFS)
@@ -654,7 +712,7 @@ class HandleTable:
     def context(self, s: Any, /) -> Any:
         """The context of socket ``s``; WinsockError(WSAENOTSOCK) if ``s`` is not a live socket."""
         if s.__class__ is not int:
-            s = _index(s)
+            s = as_index(s, "HandleTable.context", "s", "a SOCKET")
         slot = self._live.get(s)
         if slot.__class__ is not _SocketSlot:
             raise WinsockError(_WSAENOTSOCK)
@@ -663,7 +721,7 @@ class HandleTable:
     def catalog_entry(self, s: Any, /) -> int:
         """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
         if s.__class__ is not int:
-            s = _index(s)
+            s = as_index(s, "HandleTable.catalog_entry", "s", "a SOCKET")
         slot = self._live.get(s)
         if slot.__class__ is not _SocketSlot:
             raise WinsockError(_WSAENOTSOCK)
@@ -672,7 +730,7 @@ class HandleTable:
     def close_socket(self, s: Any, /) -> None:
         """Close socket ``s`` and release its context; WinsockError(WSAENOTSOCK)."""
         if s.__class__ is not int:
-            s = _index(s)
+            s = as_index(s, "HandleTable.close_socket", "s", "a SOCKET")
         with self._lock:
             if self._live.get(s).__class__ is not _SocketSlot:
                 raise WinsockError(_WSAENOTSOCK)
@@ -689,7 +747,8 @@ class HandleTable:
         created, when the table cannot hold them all; ValueError for a catalog entry id outside
         0..2**32-1.  Each socket is the one ``create_socket`` would have made next.
         """
-        catalog = _checked_catalog_entry_id(catalog_entry_id)
+        catalog = _checked_catalog_entry_id(
+            catalog_entry_id, "HandleTable.create_sockets", "catalog_entry_id")
         # Iteration runs Python code and the slots are allocated: all of it before the table
         # is read.
         slots = [_SocketSlot(catalog, context) for context in contexts]
@@ -715,7 +774,7 @@ class HandleTable:
 
         WinsockError(WSAENOTSOCK) naming the first that is not a live socket.
         """
-        given, values = _batch(handles)
+        given, values = _batch(handles, "HandleTable.contexts")
         get = self._live.get
         try:
             return list(map(_CONTEXT_OF, map(get, values)))
@@ -736,7 +795,7 @@ class HandleTable:
         a second mention of one closed here), in order; an empty list when all were closed.  The
         contexts are released after the table is consistent again, so their finalizers may use it.
         """
-        given, values = _batch(handles)
+        given, values = _batch(handles, "HandleTable.close_sockets")
         failed: list[Any] = []
         released: list[_SocketSlot | _EventSlot] = []
         with self._lock:
@@ -751,9 +810,8 @@ class HandleTable:
 
     # --- events
 
-    def _event_slot(self, e: Any) -> _EventSlot:
-        if e.__class__ is not int:
-            e = _index(e)
+    def _event_slot(self, e: int) -> _EventSlot:
+        """The live event the int ``e`` names (its tag bits ignored); WSA_INVALID_HANDLE."""
         slot = self._live.get(e & ~_TAG_BITS)
         if slot.__class__ is not _EventSlot:
             raise WinsockError(_WSA_INVALID_HANDLE)
@@ -776,23 +834,27 @@ class HandleTable:
     def set_event(self, e: Any, /) -> None:
         """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
         if e.__class__ is not int:
-            e = _index(e)
+            e = as_index(e, "HandleTable.set_event", "e", "a WSAEVENT")
         self._event_slot(e).signalled = True
         if self._waiters:
             self._notify(e & ~_TAG_BITS)
 
     def reset_event(self, e: Any, /) -> None:
         """Make event ``e`` non-signalled; WinsockError(WSA_INVALID_HANDLE)."""
+        if e.__class__ is not int:
+            e = as_index(e, "HandleTable.reset_event", "e", "a WSAEVENT")
         self._event_slot(e).signalled = False
 
     def event_is_set(self, e: Any, /) -> bool:
         """Whether event ``e`` is signalled; WinsockError(WSA_INVALID_HANDLE)."""
+        if e.__class__ is not int:
+            e = as_index(e, "HandleTable.event_is_set", "e", "a WSAEVENT")
         return self._event_slot(e).signalled
 
     def close_event(self, e: Any, /) -> None:
         """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
         if e.__class__ is not int:
-            e = _index(e)
+            e = as_index(e, "HandleTable.close_event", "e", "a WSAEVENT")
         e &= ~_TAG_BITS
         with self._lock:
             if self._live.get(e).__class__ is not _EventSlot:
@@ -826,9 +888,14 @@ class HandleTable:
         """
         return _waits.wait_async(self, events, wait_all, timeout)
 
-    def _wait_set(self, handles: list[Any], wait_all: bool) -> _WaitSet:
-        """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
-        values = [0 if handle is None else _index(handle) for handle in handles]
+    def _wait_set(self, handles: list[Any], wait_all: bool, function: str) -> _WaitSet:
+        """The events of a wait, checked in the kernel's order (see ws2core._waits);
+        ``function`` is the method waiting, for the messages."""
+        values = [
+            0 if handle is None else handle if handle.__class__ is int
+            else _entry_value(handle, handles, function, "events", "a WSAEVENT")
+            for handle in handles
+        ]
         if not 1 <= len(values) <= _WSA_MAXIMUM_WAIT_EVENTS:
             raise WinsockError(
                 _WSA_INVALID_PARAMETER,
@@ -861,7 +928,7 @@ class HandleTable:
     def kind(self, h: Any, /) -> str | None:
         """``"socket"``, ``"event"``, or None when ``h`` is not a live handle of this table."""
         if h.__class__ is not int:
-            h = _index(h)
+            h = as_index(h, "HandleTable.kind", "h", "a SOCKET or WSAEVENT")
         if self._live.get(h).__class__ is _SocketSlot:
             return "socket"
         if self._live.get(h & ~_TAG_BITS).__class__ is _EventSlot:
@@ -872,6 +939,8 @@ class HandleTable:
         return len(self._live)
 
     def __contains__(self, h: object, /) -> bool:
+        if h.__class__ is not int:
+            h = as_index(h, "HandleTable", None, "a SOCKET or WSAEVENT")
         return self.kind(h) is not None
 
     def __iter__(self) -> Iterator[int]:
@@ -936,6 +1005,7 @@ class Ref:
     __slots__ = ("value",)
 
     def __init__(self, value: Any = None) -> None:
+        """An out-parameter holding ``value`` until an upcall writes ``.value``."""
         self.value = value
 
     def __repr__(self) -> str:
@@ -990,10 +1060,13 @@ class HotUpcalls:
         """
         table = self.table
         if dwCatalogEntryId.__class__ is not int:
-            dwCatalogEntryId = _index(dwCatalogEntryId)
+            dwCatalogEntryId = as_index(
+                dwCatalogEntryId, "WPUCreateSocketHandle", "dwCatalogEntryId", "a DWORD")
         if lpErrno.__class__ is not Ref:
             require_out_parameter(lpErrno, "lpErrno")
-        slot = _SocketSlot(_checked_catalog_entry_id(dwCatalogEntryId), dwContext)
+        catalog = _checked_catalog_entry_id(
+            dwCatalogEntryId, "WPUCreateSocketHandle", "dwCatalogEntryId")
+        slot = _SocketSlot(catalog, dwContext)
         handle = table._create(slot)
         if not handle:
             lpErrno.value = _WSAENOBUFS
@@ -1009,7 +1082,7 @@ class HotUpcalls:
         """
         table = self.table
         if s.__class__ is not int:
-            s = _index(s)
+            s = as_index(s, "WPUQuerySocketHandleContext", "s", "a SOCKET")
         if lpContext.__class__ is not Ref:
             require_out_parameter(lpContext, "lpContext")
         if lpErrno.__class__ is not Ref:
@@ -1032,7 +1105,7 @@ class HotUpcalls:
         """
         table = self.table
         if s.__class__ is not int:
-            s = _index(s)
+            s = as_index(s, "WPUCloseSocketHandle", "s", "a SOCKET")
         if lpErrno.__class__ is not Ref:
             require_out_parameter(lpErrno, "lpErrno")
         with table._lock:
@@ -1050,7 +1123,7 @@ class HotUpcalls:
         the Windows fd_set layout of the table's ABI; an fd_count beyond the buffer is a
         ValueError (nothing past it is read).
         """
-        return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86))
+        return _fd_isset_any(s, fdset, _abi_of(fdset, None, self.table._x86), "WPUFDIsSet", "s")
 
 
 # --------------------------------------------------------------------------------------

@@ -124,6 +124,18 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         self._contexts = []
 
     def __init__(self, *, max_handles=None, handle_range=None, abi="x64"):
+        """__init__(self, *, max_handles=None, handle_range=None, abi='x64')
+--
+
+A table of at most ``max_handles`` live handles, valued within ``handle_range``, for a
+        process of the ABI ``abi``.
+
+        ``max_handles``: 1..2**24 (None: 2**22, or less with a small ``handle_range``).
+        ``handle_range``: ``(first, last)``, multiples of 4 with 4 <= first <= last < 2**32
+        (None: 4..2**32-4).  ``abi``: ``"x64"`` (the default) or ``"x86"``, where SOCKET is 4
+        bytes.  See the class's docstring for how they bound the table; calling __init__ again
+        on a table cannot change them (RuntimeError).
+        """
         cdef bint x86 = checked_abi(abi)
         bounds = table_bounds(max_handles, handle_range)
         if self._first and (bounds.first, bounds.max_handles, bounds.reuse_delay, x86) != (
@@ -322,8 +334,9 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         WinsockError(WSAENOBUFS) when the table is full; ValueError for a catalog entry id
         outside 0..2**32-1.
         """
-        cdef uint32_t catalog = _checked_catalog_entry_id(
-            _handle_value(catalog_entry_id), catalog_entry_id)
+        cdef uint32_t catalog = _checked_catalog_entry_id(_handle_value(
+            catalog_entry_id, "HandleTable.create_socket", "catalog_entry_id", "a DWORD"),
+            catalog_entry_id)
         cdef Py_ssize_t index = self._create(SLOT_SOCKET, catalog, context)
         if index < 0:
             raise WinsockError(_WSAENOBUFS)
@@ -332,14 +345,16 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
     def context(self, s, /):
         """The context of socket ``s``; WinsockError(WSAENOTSOCK) if ``s`` is not a live socket."""
-        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        cdef Py_ssize_t index = self._socket_at(
+            _handle_value(s, "HandleTable.context", "s", "a SOCKET"))
         if index < 0:
             raise WinsockError(_WSAENOTSOCK)
         return self._context_of(index)
 
     def catalog_entry(self, s, /):
         """The catalog entry id socket ``s`` was created with; WinsockError(WSAENOTSOCK)."""
-        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        cdef Py_ssize_t index = self._socket_at(
+            _handle_value(s, "HandleTable.catalog_entry", "s", "a SOCKET"))
         if index < 0:
             raise WinsockError(_WSAENOTSOCK)
         return self._slots[index].word
@@ -347,7 +362,8 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
     def close_socket(self, s, /):
         """Close socket ``s`` and release its context; WinsockError(WSAENOTSOCK)."""
-        cdef Py_ssize_t index = self._socket_at(_handle_value(s))
+        cdef Py_ssize_t index = self._socket_at(
+            _handle_value(s, "HandleTable.close_socket", "s", "a SOCKET"))
         if index < 0:
             raise WinsockError(_WSAENOTSOCK)
         # The returned context is dropped after _release has finished the bookkeeping, so its
@@ -364,8 +380,9 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         created, when the table cannot hold them all; ValueError for a catalog entry id outside
         0..2**32-1.  Each socket is the one ``create_socket`` would have made next.
         """
-        cdef uint32_t catalog = _checked_catalog_entry_id(
-            _handle_value(catalog_entry_id), catalog_entry_id)
+        cdef uint32_t catalog = _checked_catalog_entry_id(_handle_value(
+            catalog_entry_id, "HandleTable.create_sockets", "catalog_entry_id", "a DWORD"),
+            catalog_entry_id)
         cdef list items = list(contexts)  # iteration runs Python code: before the table changes
         cdef Py_ssize_t count = len(items)
         cdef Py_ssize_t i = 0, index
@@ -391,7 +408,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
         WinsockError(WSAENOTSOCK) naming the first that is not a live socket.
         """
-        cdef _Batch batch = _batch(handles)
+        cdef _Batch batch = _batch(handles, "HandleTable.contexts")
         cdef list found = PyList_New(batch.count)  # NULL items, each set once below
         cdef list contexts = self._contexts
         cdef Py_ssize_t i, index
@@ -409,7 +426,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         a second mention of one closed here), in order; an empty list when all were closed.  The
         contexts are released after the table is consistent again, so their finalizers may use it.
         """
-        cdef _Batch batch = _batch(handles)
+        cdef _Batch batch = _batch(handles, "HandleTable.close_sockets")
         cdef list failed = []
         # The contexts taken out of the table, kept alive until every close is done; NULL
         # items past `kept`, which the list's deallocation skips.
@@ -427,8 +444,8 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     # --- events
 
-    cdef Py_ssize_t _checked_event(self, object e) except -1:
-        cdef Py_ssize_t index = self._event_at(_handle_value(e))
+    cdef Py_ssize_t _checked_event(self, object e, str function) except -1:
+        cdef Py_ssize_t index = self._event_at(_handle_value(e, function, "e", "a WSAEVENT"))
         if index < 0:
             raise WinsockError(_WSA_INVALID_HANDLE)
         return index
@@ -462,24 +479,25 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     def set_event(self, e, /):
         """Signal event ``e`` (no change if it is signalled); WinsockError(WSA_INVALID_HANDLE)."""
-        cdef Py_ssize_t index = self._checked_event(e)  # before reading _slots: __index__ may grow it
+        # Before reading _slots: __index__ may grow it.
+        cdef Py_ssize_t index = self._checked_event(e, "HandleTable.set_event")
         self._slots[index].signalled = 1
         if self._waiters:
             self._notify(index)
 
     def reset_event(self, e, /):
         """Make event ``e`` non-signalled; WinsockError(WSA_INVALID_HANDLE)."""
-        cdef Py_ssize_t index = self._checked_event(e)
+        cdef Py_ssize_t index = self._checked_event(e, "HandleTable.reset_event")
         self._slots[index].signalled = 0
 
     def event_is_set(self, e, /):
         """Whether event ``e`` is signalled; WinsockError(WSA_INVALID_HANDLE)."""
-        cdef Py_ssize_t index = self._checked_event(e)
+        cdef Py_ssize_t index = self._checked_event(e, "HandleTable.event_is_set")
         return self._slots[index].signalled != 0
 
     def close_event(self, e, /):
         """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
-        self._release(self._checked_event(e))
+        self._release(self._checked_event(e, "HandleTable.close_event"))
 
     # --- waits (the loop itself is ws2core._waits, shared by both cores)
 
@@ -506,8 +524,9 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         """
         return _waits.wait_async(self, events, wait_all, timeout)
 
-    def _wait_set(self, handles, wait_all):
-        """The events of a wait, checked in the kernel's order (see ws2core._waits)."""
+    def _wait_set(self, handles, wait_all, str function):
+        """The events of a wait, checked in the kernel's order (see ws2core._waits);
+        ``function`` is the method waiting, for the messages."""
         cdef _WaitSet wait_set = _WaitSet.__new__(_WaitSet)
         cdef Py_ssize_t i, j, index
         cdef Py_ssize_t count = len(handles)
@@ -517,7 +536,10 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         # before the table is read.
         for i in range(count):
             handle = handles[i]
-            value = 0 if handle is None else _handle_value(handle)
+            if handle is None:
+                value = 0
+            else:
+                value = _handle_value_at(handle, function, "events", "a WSAEVENT", i)
             if i < WAIT_MAXIMUM:
                 values[i] = value
         if not 1 <= count <= WAIT_MAXIMUM:
@@ -562,7 +584,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     def kind(self, h, /):
         """``"socket"``, ``"event"``, or None when ``h`` is not a live handle of this table."""
-        cdef long long value = _handle_value(h)
+        cdef long long value = _handle_value(h, "HandleTable.kind", "h", "a SOCKET or WSAEVENT")
         if self._socket_at(value) >= 0:
             return "socket"
         if self._event_at(value) >= 0:
@@ -573,7 +595,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
         return self._live_count
 
     def __contains__(self, h):
-        cdef long long value = _handle_value(h)
+        cdef long long value = _handle_value(h, "HandleTable", None, "a SOCKET or WSAEVENT")
         return self._socket_at(value) >= 0 or self._event_at(value) >= 0
 
     def __iter__(self):

@@ -70,6 +70,53 @@ class WinsockError(OSError):
 
 
 # ---------------------------------------------------------------------------------------
+# Arguments of the wrong type.  Python's own message ("'str' object cannot be interpreted as an
+# integer") names neither the call nor the argument.  The cores take a plain int at C speed
+# (the twin after one class test) and come here only for anything else, so naming costs the
+# hot path nothing; one function words the message, so both cores say the same.
+
+def not_an_int(
+    value: object, function: str, argument: str | None, kind: str | None = None,
+    item: int | None = None,
+) -> TypeError:
+    """The TypeError for ``value``, given where ``function`` takes an int ``argument``.
+
+    ``kind`` says what the int stands for, in Windows' terms (``"a SOCKET"``); ``item`` is the
+    position of ``value`` when ``argument`` is a sequence.  An ``argument`` of None stands for
+    the left operand of ``in``, ``function`` then being the container's class:
+    ``'in <FdSet>' requires an int (a SOCKET) as left operand, not str``.
+    """
+    wanted = "an int" if kind is None else f"an int ({kind})"
+    given = type(value).__name__
+    if argument is None:
+        return TypeError(f"'in <{function}>' requires {wanted} as left operand, not {given}")
+    if item is not None:
+        argument = f"{argument}[{item}]"
+    return TypeError(f"{function}() argument '{argument}' must be {wanted}, not {given}")
+
+
+def has_index(value: object) -> bool:
+    """Whether ``value`` can be an int at all (its type has ``__index__``), as the C API's
+    PyIndex_Check, which the Cython core asks.  An ``__index__`` of its own that fails is the
+    object's error, and keeps its own message."""
+    return hasattr(type(value), "__index__")
+
+
+def as_index(
+    value: Any, function: str, argument: str | None, kind: str | None = None,
+    item: int | None = None,
+) -> int:
+    """``operator.index(value)``, failing with ``not_an_int``'s TypeError when ``value`` has no
+    ``__index__``."""
+    try:
+        return _index(value)
+    except TypeError:
+        if has_index(value):
+            raise
+        raise not_an_int(value, function, argument, kind, item) from None
+
+
+# ---------------------------------------------------------------------------------------
 # Out-parameters.  Upcalls write lpErrno / lpContext through any object with a writable
 # ``.value`` (ctypes.c_int, ctypes.c_size_t, ws2core.Ref ...).  The cores write their own
 # Ref directly; everything else comes through here.
@@ -91,6 +138,31 @@ def require_out_parameter(out: object, name: str) -> None:
         )
 
 
+def _describe_ctypes(kind: type) -> str:
+    """A ctypes type as a message names it.
+
+    The class name alone misleads: on LP64 hosts ``ctypes.c_size_t`` *is* ``c_ulong`` (and
+    ``c_uint64``, ``c_ulonglong``), so a c_size_t reports itself as a c_ulong.  An integer type
+    is described by its size and signedness too, and every ctypes name of the class is given.
+    """
+    name = kind.__name__
+    if kind.__module__ == "ctypes":
+        name = f"ctypes.{name}"
+    aliases = sorted(
+        alias for alias, value in vars(ctypes).items()
+        if value is kind and alias.startswith("c_") and alias != kind.__name__
+    )
+    facts = []
+    code = getattr(kind, "_type_", None)
+    signed = _CTYPES_INTEGER_CODES.get(code) if isinstance(code, str) else None
+    if signed is not None:
+        facts.append(f"{'signed' if signed else 'unsigned'} {8 * ctypes.sizeof(kind)}-bit")
+    if aliases:
+        listed = ", ".join(aliases[:-1]) + (" and " if len(aliases) > 1 else "") + aliases[-1]
+        facts.append(f"the same type as {listed}")
+    return f"{name} ({'; '.join(facts)})" if facts else name
+
+
 def _check_ctypes_fit(out: ctypes._SimpleCData[Any], value: object) -> None:
     """TypeError unless ``value`` would read back from ``out`` exactly as it went in."""
     code = getattr(type(out), "_type_", None)
@@ -99,22 +171,28 @@ def _check_ctypes_fit(out: ctypes._SimpleCData[Any], value: object) -> None:
     signed = _CTYPES_INTEGER_CODES.get(code) if isinstance(code, str) else None
     if signed is None:
         raise TypeError(
-            f"lpContext is a ctypes {type(out).__name__}, which does not hold an integer; "
+            f"lpContext is a {_describe_ctypes(type(out))}, which does not hold an integer; "
             "use ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR"
         )
     if value is None and code == "P":     # a NULL c_void_p reads back as None
         return
     if not isinstance(value, int):
         raise TypeError(
-            f"the context is a {type(value).__name__}, which a ctypes "
-            f"{type(out).__name__} cannot hold; use ws2core.Ref for object contexts"
+            f"lpContext, a {_describe_ctypes(type(out))}, cannot hold the context, of type "
+            f"{type(value).__name__}; use ws2core.Ref for object contexts"
         )
     bits = 8 * ctypes.sizeof(out)
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if not low <= value <= high:
+        # c_size_t is the advice only for a value it holds: for any other it may be the very
+        # type that failed.
+        advice = (
+            "use ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR" if 0 <= value < 1 << 64
+            else "no DWORD_PTR (0..2**64-1) holds it either: use ws2core.Ref for such a context"
+        )
         raise TypeError(
-            f"the context {value} does not fit a ctypes {type(out).__name__} "
-            f"({low}..{high}); use ctypes.c_size_t or ctypes.c_uint64 for a DWORD_PTR"
+            f"the context {value} does not fit lpContext, a {_describe_ctypes(type(out))}, "
+            f"which holds {low}..{high}; {advice}"
         )
 
 
@@ -187,7 +265,10 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
         except (TypeError, ValueError):
             raise TypeError(
                 f"handle_range must be a pair (first, last), not {handle_range!r}") from None
-        first, last = _index(first), _index(last)
+        if first.__class__ is not int:
+            first = as_index(first, "HandleTable", "handle_range", None, 0)
+        if last.__class__ is not int:
+            last = as_index(last, "HandleTable", "handle_range", None, 1)
         if not (0 < first <= last < _HANDLE_LIMIT and first % 4 == 0 and last % 4 == 0):
             raise ValueError(
                 f"handle_range must be (first, last) with 4 <= first <= last < 2**32, both "
@@ -197,7 +278,8 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
     if max_handles is None:
         max_handles = min(DEFAULT_MAX_HANDLES, values - min(REUSE_DELAY, values // 2))
     else:
-        max_handles = _index(max_handles)
+        if max_handles.__class__ is not int:
+            max_handles = as_index(max_handles, "HandleTable", "max_handles")
         if not 1 <= max_handles <= MAX_MAX_HANDLES:
             raise ValueError(f"max_handles must be 1..{MAX_MAX_HANDLES}, not {max_handles}")
         if max_handles > values:
@@ -231,6 +313,33 @@ def register_fd_set(cls: type) -> list[type]:
             registered.append(cls)
         _OTHER_FD_SETS[cls] = others
     return others
+
+
+def fd_set_bytes_error(handles: object) -> TypeError | None:
+    """The TypeError for the bytes of an fd_set given to ``FdSet()`` as its handles; None when
+    ``handles`` is no such thing.
+
+    FdSet(handles) iterates ``handles``, and a bytes-like object iterates to its bytes:
+    ``FdSet(b"...")`` would quietly hold one SOCKET per byte.  A buffer is taken as handles
+    only when it is a one-dimensional array of items wider than a byte (an ``array('Q')``, a
+    ctypes array of c_uint64), whose iteration gives the values themselves, or when it is an
+    FdSet (of either core), which iterates to its members.  Anything else that exports a
+    buffer (bytes, a bytearray, a memoryview of bytes, a ctypes fd_set) is refused, pointing to
+    ``FdSet.from_buffer``.
+    """
+    if isinstance(handles, tuple(_OTHER_FD_SETS)):
+        return None
+    try:
+        view = memoryview(handles)  # type: ignore[arg-type]
+    except (TypeError, BufferError):
+        return None
+    with view:
+        if view.ndim == 1 and view.itemsize > 1:
+            return None
+    return TypeError(
+        f"FdSet() argument 'handles' must be an iterable of SOCKET values, not "
+        f"{type(handles).__name__}: use FdSet.from_buffer(...) for the bytes of an fd_set"
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 A core supplies three primitives, each atomic under the GIL:
 
-- ``table._wait_set(handles, wait_all)``: takes a list of handles (ints, None meaning 0),
-  checks their types, then the Windows conditions in the kernel's order (1..64 of them, else
-  WSA_INVALID_PARAMETER; each a live event, else WSA_INVALID_HANDLE; then, for wait-all, no
-  event twice, else WSA_INVALID_PARAMETER) and returns a wait set whose ``ready()`` gives the index the wait
+- ``table._wait_set(handles, wait_all, function)``: takes a list of handles (ints, None
+  meaning 0), checks their types (a TypeError names ``function``, the method waiting), then
+  the Windows conditions in the kernel's order (1..64 of them, else WSA_INVALID_PARAMETER;
+  each a live event, else WSA_INVALID_HANDLE; then, for wait-all, no event twice, else
+  WSA_INVALID_PARAMETER) and returns a wait set whose ``ready()`` gives the index the wait
   returns (wait-any: the lowest signalled; wait-all: 0 once all are signalled at once), or -1;
 - ``table._wait_register(wait_set, wake)``: from now on a set of any of its events calls
   ``wake()`` (with the GIL held, after the event's state has changed);
@@ -59,10 +60,12 @@ def event_list(events: Iterable[Any]) -> list[Any]:
         ) from None
 
 
-def _prepare(table: Any, events: Iterable[Any], wait_all: bool, timeout: Any) -> tuple[Any, float | None]:
+def _prepare(
+    table: Any, events: Iterable[Any], wait_all: bool, timeout: Any, function: str
+) -> tuple[Any, float | None]:
     """Argument checks, then (in the core) the Windows checks in the kernel's order."""
     timeout = checked_timeout(timeout)
-    return table._wait_set(event_list(events), bool(wait_all)), timeout
+    return table._wait_set(event_list(events), bool(wait_all), function), timeout
 
 
 def _result(index: int) -> int | None:
@@ -71,7 +74,7 @@ def _result(index: int) -> int | None:
 
 def wait(table: Any, events: Iterable[Any], wait_all: bool, timeout: Any) -> int | None:
     """HandleTable.wait: block the calling thread, without the GIL, until the events are ready."""
-    wait_set, timeout = _prepare(table, events, wait_all, timeout)
+    wait_set, timeout = _prepare(table, events, wait_all, timeout, "HandleTable.wait")
     ready = wait_set.ready()
     if ready >= 0 or timeout == 0:
         return _result(ready)
@@ -112,7 +115,7 @@ async def wait_async(table: Any, events: Iterable[Any], wait_all: bool, timeout:
     the wake-up through the running loop's own self-pipe (``call_soon_threadsafe``).
     Cancelling the task unregisters the wait.
     """
-    wait_set, timeout = _prepare(table, events, wait_all, timeout)
+    wait_set, timeout = _prepare(table, events, wait_all, timeout, "HandleTable.wait_async")
     ready = wait_set.ready()
     if ready >= 0 or timeout == 0:
         return _result(ready)

@@ -6,6 +6,8 @@ the "Windows Sockets Error Codes" page, and WaitForMultipleObjectsEx for the WAI
 
 from __future__ import annotations
 
+from operator import index as _index
+
 # --- Handles and results (x64: SOCKET is UINT_PTR, WSAEVENT is HANDLE) ---
 INVALID_SOCKET = 2**64 - 1          #: (SOCKET)(~0) on x64
 INVALID_SOCKET_X86 = 2**32 - 1      #: (SOCKET)(~0) in a 32-bit process, where SOCKET is 4 bytes
@@ -191,6 +193,16 @@ def errorname(code: int) -> str:
 
     The WSA name is given where a Win32 twin shares the number
     (``errorname(6) == "WSA_INVALID_HANDLE"``); a code ws2core has no name for comes back as
-    its decimal digits.
+    its decimal digits.  ``code`` is an int (anything with ``__index__``); anything else is a
+    TypeError, a bool included: an error code is never a truth value, and a bool here is
+    almost surely a BOOL result or a flag passed by mistake.
     """
+    if code.__class__ is not int:
+        if isinstance(code, bool) or not hasattr(type(code), "__index__"):
+            # Worded as ws2core._shared.not_an_int words it (constants imports nothing of ours).
+            raise TypeError(
+                f"errorname() argument 'code' must be an int (a Windows error code), "
+                f"not {type(code).__name__}"
+            )
+        code = _index(code)
     return ERROR_NAMES.get(code, str(code))

@@ -18,7 +18,14 @@ from . import _implementation, _waits
 
 if TYPE_CHECKING:
     from ._handles import HandleTable
-from ._shared import STUB_FAILURES, WinsockError, require_out_parameter
+from ._shared import (
+    STUB_FAILURES,
+    WinsockError,
+    as_index,
+    has_index,
+    not_an_int,
+    require_out_parameter,
+)
 from .constants import (
     FALSE,
     TRUE,
@@ -31,7 +38,15 @@ from .constants import (
     WSA_WAIT_TIMEOUT,
 )
 
-_UNSET: Any = object()
+
+class _Unset:
+    """The default of UpcallTable's table options: left out, each is the HandleTable's own."""
+
+    def __repr__(self) -> str:  # as help(UpcallTable.__init__) shows the defaults
+        return "<the HandleTable default>"
+
+
+_UNSET: Any = _Unset()
 
 # The hot upcalls each core implements in its HotUpcalls class.
 _HOT_UPCALLS = (
@@ -106,7 +121,11 @@ class UpcallTable:
         handle_range: tuple[int, int] | None = _UNSET,
         abi: str = _UNSET,
     ) -> None:
-        pass  # __new__ did the work: the hot base binds the table when it is allocated
+        """A Ws2_32 instance over ``table``, a ``HandleTable`` that Python code may share, or
+        over a new one made with ``max_handles``, ``handle_range`` and ``abi`` (see
+        ``help(ws2core.HandleTable)``; left out, the table's defaults).  Giving both a table and
+        options is a TypeError."""
+        # __new__ did the work: the hot base binds the table when it is allocated.
 
     def __repr__(self) -> str:
         return f"<UpcallTable over {self.table!r}>"
@@ -144,24 +163,29 @@ class UpcallTable:
 
     def WPUSetEvent(self, hEvent: Any, lpErrno: Any, /) -> int:
         """Signal an event; every waiter is released.  TRUE, or FALSE with WSA_INVALID_HANDLE."""
-        return self._event_call(self.table.set_event, hEvent, lpErrno)
+        return self._event_call(self.table.set_event, hEvent, lpErrno, "WPUSetEvent")
 
     def WPUResetEvent(self, hEvent: Any, lpErrno: Any, /) -> int:
         """Make an event non-signalled.  TRUE, or FALSE with WSA_INVALID_HANDLE."""
-        return self._event_call(self.table.reset_event, hEvent, lpErrno)
+        return self._event_call(self.table.reset_event, hEvent, lpErrno, "WPUResetEvent")
 
     def WPUCloseEvent(self, hEvent: Any, lpErrno: Any, /) -> int:
         """Close an event handle.  TRUE, or FALSE with WSA_INVALID_HANDLE (a socket handle too)."""
-        return self._event_call(self.table.close_event, hEvent, lpErrno)
+        return self._event_call(self.table.close_event, hEvent, lpErrno, "WPUCloseEvent")
 
     @staticmethod
-    def _event_call(operation: Any, hEvent: Any, lpErrno: Any) -> int:
+    def _event_call(operation: Any, hEvent: Any, lpErrno: Any, upcall: str) -> int:
         require_out_parameter(lpErrno, "lpErrno")
         try:
             operation(hEvent)
         except WinsockError as error:
             lpErrno.value = error.winerror
             return FALSE
+        except TypeError:
+            # The table's message names its own method; the provider called the upcall.
+            if not has_index(hEvent):
+                raise not_an_int(hEvent, upcall, "hEvent", "a WSAEVENT") from None
+            raise
         return TRUE
 
     # --- waiting, and the calling thread's last error
@@ -183,8 +207,11 @@ class UpcallTable:
         as it was.  An array shorter than cEvents, or a dwTimeout outside DWORD, is a
         ValueError (C would read past the array); the thread blocks without the GIL.
         """
-        count = _index(cEvents)
-        timeout_ms = _index(dwTimeout)
+        # A class test first: a call of as_index would cost the poll more than the check.
+        count = cEvents if cEvents.__class__ is int else as_index(
+            cEvents, "WSAWaitForMultipleEvents", "cEvents", "a DWORD")
+        timeout_ms = dwTimeout if dwTimeout.__class__ is int else as_index(
+            dwTimeout, "WSAWaitForMultipleEvents", "dwTimeout", "a DWORD")
         if not 0 <= timeout_ms <= WSA_INFINITE:
             raise ValueError(f"dwTimeout must be a DWORD (0..{WSA_INFINITE}), not {timeout_ms}")
         given = _waits.event_list(lphEvents)
@@ -203,6 +230,21 @@ class UpcallTable:
         except WinsockError as error:
             self._last_error.code = error.winerror
             return WSA_WAIT_FAILED
+        except TypeError:
+            # The table's message names its own method; the provider called the upcall.  The
+            # table converts the entries in order, so the one that failed is the first that is
+            # no int at all, unless an __index__ before it failed (its own error stands).
+            for i, handle in enumerate(given[:count]):
+                if handle is None or isinstance(handle, int):
+                    continue
+                if not has_index(handle):
+                    raise not_an_int(
+                        handle, "WSAWaitForMultipleEvents", "lphEvents", "a WSAEVENT", i) from None
+                try:
+                    _index(handle)
+                except TypeError:
+                    break
+            raise
         return WSA_WAIT_TIMEOUT if index is None else WSA_WAIT_EVENT_0 + index
 
     def WSAGetLastError(self) -> int:
@@ -212,7 +254,8 @@ class UpcallTable:
 
     def WSASetLastError(self, iError: Any, /) -> None:
         """Set the calling thread's last error in this Ws2_32 instance."""
-        self._last_error.code = _index(iError)
+        self._last_error.code = iError if iError.__class__ is int else as_index(
+            iError, "WSASetLastError", "iError")
 
     # --- the seven upcalls ws2core does not implement yet: each fails the same way on
     # every call, with a code from its own documentation page (STUB_FAILURES in _shared.py,
