@@ -34,6 +34,7 @@ from ws2core.guest import GuestFault
 from ws2core.guest.crt import (
     CRT_FUNCTIONS,
     EOF,
+    FIELD_LIMIT,
     STDERR,
     STDOUT,
     CrtFunction,
@@ -766,7 +767,12 @@ def test_printf_failures(ptr_size: int) -> None:
     assert p.call("printf", 0) == -1
     assert p.call("printf", p.guest.next_free + 64 * PAGE) == -1
     assert p.call("printf", p.string("%d %d"), variadic=[1]) == -1
+    # a field wider than FIELD_LIMIT fails the call before anything is built or written
+    assert p.call("printf", p.string("%999999999d"), variadic=[1]) == -1
+    assert p.call("printf", p.string("%.999999999f"), variadic=[0, 0]) == -1
+    assert p.call("printf", p.string("%*s"), variadic=[FIELD_LIMIT + 1, p.string("x")]) == -1
     assert p.outputs == []
+    assert p.call("printf", p.string("%*d"), variadic=[FIELD_LIMIT, 7]) == FIELD_LIMIT
 
 
 @ABIS

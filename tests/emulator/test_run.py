@@ -261,6 +261,7 @@ def test_command_names_the_unsupported_call(speakeasy: ModuleType,
 
 @pytest.mark.parametrize(("args", "status", "message"), [
     (("no-such-program.exe",), STOPPED, "ws2core: cannot run no-such-program.exe: no program at"),
+    ((str(SAMPLE),), STOPPED, "hello_winsock.c': Target file is not a PE"),
     (("--env", "NOEQUALS", "x.exe"), 2, "--env takes NAME=VALUE, not 'NOEQUALS'"),
     (("--env", "=value", "x.exe"), 2, "--env takes NAME=VALUE, not '=value'"),
     (("--timeout", "0", "x.exe"), 2, "must be at least 1, not 0"),

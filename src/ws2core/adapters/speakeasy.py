@@ -324,6 +324,7 @@ SPEAKEASY_STDCALL_CDECL: Final[Mapping[str, int]] = {"__getmainargs": 5}
 def _runtime_hook(runtime: CRuntime, function: CrtFunction, speakeasy: _Speakeasy,
                   ptr_size: int) -> Callable[[Any, str, Any, list[int]], int | None]:
     popped = 4 * SPEAKEASY_STDCALL_CDECL.get(function.name, 0) if ptr_size == 4 else 0
+    pointer_mask = (1 << (8 * ptr_size)) - 1
 
     def hook(emu: Any, api_name: str, original: Any, argv: list[int]) -> int | None:
         # argv=None: read by our own declaration.  For a function Speakeasy implements, its
@@ -336,8 +337,11 @@ def _runtime_hook(runtime: CRuntime, function: CrtFunction, speakeasy: _Speakeas
             emu.reg_write(speakeasy.esp, top - popped)
         if function.then_exit:  # Speakeasy's own handler ends the process
             return original(argv) if original is not None else None
-        return None if result is None else result & ((1 << (8 * ptr_size)) - 1) if result >= 0 \
-            else result & 0xFFFFFFFF  # a negative result is an int's: eax
+        if result is None:
+            return None
+        if result < 0:  # a negative result is an int's (EOF, -1): eax, not all of rax
+            return result & 0xFFFFFFFF
+        return result & pointer_mask
     return hook
 
 
@@ -469,8 +473,8 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     ``install()``.  ``timeout``: Speakeasy's limit on the run, in seconds (rounded up to a whole
     second).  Every socket and
     handle the program left is closed when it ends.  Returns a ``ProgramRun``;
-    FileNotFoundError if ``program`` is not a file, ImportError naming the extra without
-    Speakeasy.
+    FileNotFoundError if ``program`` is not a file, ValueError if Speakeasy cannot load it
+    (not a PE image), ImportError naming the extra without Speakeasy.
     """
     speakeasy = _import_speakeasy()
     path = Path(program)
@@ -485,7 +489,10 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     # prints through mingw's printf makes one per character.
     config["max_api_count"] = 1 << 62
     se = speakeasy.module.Speakeasy(config=config, argv=list(args))
-    module = se.load_module(str(path))
+    try:
+        module = se.load_module(str(path))
+    except speakeasy.faults as refused:  # "Target file is not a PE", say
+        raise ValueError(f"Speakeasy cannot load {str(path)!r}: {refused}") from None
     runtime = install_runtime(se, module, args, environment, output)
     installation = install(se, table, provider, max_block=max_block) if winsock else None
     started = time.monotonic()

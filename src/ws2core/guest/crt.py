@@ -59,6 +59,10 @@ NUL in reach is cut there, so no guest pointer can make the host read without en
 WRITE_LIMIT: Final = 1 << 24
 """The most bytes one ``fwrite`` passes on; the rest is reported as not written."""
 
+FIELD_LIMIT: Final = 1 << 20
+"""The widest field (a width or a precision) one conversion may ask for: beyond it the call
+fails, so that a guest's ``%999999999d`` cannot make the host build a gigabyte."""
+
 _PAGE = 0x1000
 
 
@@ -242,6 +246,8 @@ def _convert(guest: Guest, spec: Spec, args: VarArgs) -> bytes:
             precision = None  # a negative * precision is as if none were given
     elif spec.precision is not None:
         precision = int(spec.precision or "0")
+    if width > FIELD_LIMIT or (precision or 0) > FIELD_LIMIT:
+        raise ValueError(f"a field of {max(width, precision or 0)} characters (FIELD_LIMIT)")
 
     conversion = spec.conversion
     if conversion == "%":
@@ -894,6 +900,6 @@ DATA_IMPORTS: Final[Mapping[str, str]] = {"_iob": "stream_array", "__mb_cur_max"
 must hold (the x86 build of a program reads ``stdout`` as ``&_iob[1]``)."""
 
 
-__all__ = ["CRT_FUNCTIONS", "DATA_IMPORTS", "EOF", "STDERR", "STDOUT", "CRuntime",
+__all__ = ["CRT_FUNCTIONS", "DATA_IMPORTS", "EOF", "FIELD_LIMIT", "STDERR", "STDOUT", "CRuntime",
            "CrtFunction", "Spec", "VarArgs", "file_size", "format_printf", "parse_format",
            "read_string", "slots_needed"]
