@@ -76,6 +76,29 @@ class FakeEmulator(FakeGuest):
     def get_current_thread(self) -> FakeThread:
         return self.thread
 
+    # Speakeasy's report of network activity, where the adapter puts the policy's record.
+    def get_profiler(self) -> FakeProfiler:
+        if not hasattr(self, "profiler"):
+            self.profiler = FakeProfiler()
+        return self.profiler
+
+    def get_current_run(self) -> str:
+        return "run 0"
+
+
+class FakeProfiler:
+    """Speakeasy's profiler as the adapter reports to it: ``log_network`` and ``log_dns``."""
+
+    def __init__(self) -> None:
+        self.network: list[tuple[Any, ...]] = []
+
+    def log_network(self, run: str, server: str, port: int, typ: str = "unknown",
+                    proto: str = "unknown", data: bytes = b"", method: str = "") -> None:
+        self.network.append((run, server, port, typ, proto, method))
+
+    def log_dns(self, run: str, domain: str, ip: str = "") -> None:
+        self.network.append((run, domain, ip))
+
 
 class FakeSpeakeasy:
     """A ``speakeasy.Speakeasy`` as install() uses it: get_ptr_size and add_api_hook."""
@@ -220,6 +243,10 @@ class _Recording:
 
     def get_ptr_size(self) -> int:
         return int(self._se.get_ptr_size())
+
+    @property
+    def emu(self) -> Any:
+        return self._se.emu
 
     def add_api_hook(self, cb: Any, module: str, api_name: str, argc: int = 0,
                      call_conv: Any = None) -> Any:

@@ -269,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run_parser.add_argument(
+        "--network", choices=_run.NETWORKS, default="loopback", metavar="POLICY",
+        help=(
+            "what the program may reach (default loopback): 'loopback' this machine's"
+            " loopback only, anything else refused as a network without that route;"
+            " 'sinkhole' every connection and datagram carried to a recording sink on"
+            " loopback; 'allow-all' everything, for real"
+        ),
+    )
+    run_parser.add_argument(
+        "--network-log", metavar="PATH",
+        help=(
+            "write every network attempt (what was asked, the verdict, the bytes) to PATH as"
+            " JSON lines when the program ends"
+        ),
+    )
+    run_parser.add_argument(
         "--stock", action="store_true",
         help="leave Speakeasy's own fake Winsock in place (for a comparison)",
     )
@@ -289,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(str(error))
             return _run.command(args.program, args.args, environment, as_json=args.json,
                                 timeout=args.timeout, max_block=args.max_block,
-                                winsock=not args.stock, core_line=_core_line())
+                                winsock=not args.stock, network=args.network,
+                                network_log=args.network_log, core_line=_core_line())
         if args.command == "bench":
             return _bench.bench(
                 args.quick, args.repeat, _core_line(), json_path=args.json, plot_path=args.plot

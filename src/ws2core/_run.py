@@ -8,6 +8,8 @@ after a ``ws2core:`` prefix, so a pipe sees the program's own output.  ``--json`
 JSON object on stdout at the end instead (the output inside it).  The exit status is the
 program's (modulo 256, as a POSIX shell sees it) when it ended by exit or ExitProcess, and
 ``STOPPED`` (125) when the emulator stopped it: an unsupported call, a fault, the time limit.
+The summary ends with the program's network attempts by verdict (``--network`` chooses the
+policy, ``--network-log`` keeps the record as JSON lines).
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
+from .constants import errorname
+
 if TYPE_CHECKING:  # the adapter imports Speakeasy, which takes seconds: only when run
     from .adapters import speakeasy
+    from .policy import Attempt
+
+NETWORKS = ("loopback", "sinkhole", "allow-all")
+"""``--network``'s choices, each a ``ws2core.policy.NetworkPolicy`` factory."""
 
 STOPPED = 125
 """The exit status when the program did not end by itself (as ``git bisect run`` reads it:
@@ -38,9 +46,17 @@ def parse_environment(assignments: Sequence[str]) -> dict[str, str]:
 
 def command(program: str, args: Sequence[str], environment: Mapping[str, str], *,
             as_json: bool, timeout: float, max_block: float, winsock: bool,
-            core_line: str) -> int:
+            core_line: str, network: str = "loopback", network_log: str | None = None) -> int:
     """Run the program and report; the return value is the exit status."""
     from .adapters import speakeasy
+    from .policy import NetworkPolicy
+
+    if network == "sinkhole":
+        policy = NetworkPolicy.sinkhole()
+    elif network == "allow-all":
+        policy = NetworkPolicy.allow_all()
+    else:
+        policy = NetworkPolicy.loopback_only()
 
     stdout: BinaryIO = sys.stdout.buffer
     stderr: BinaryIO = sys.stderr.buffer
@@ -53,9 +69,12 @@ def command(program: str, args: Sequence[str], environment: Mapping[str, str], *
     if not as_json:
         _say(core_line.replace("\n", "\nws2core: "))
     try:
-        run = speakeasy.run(program, args, environment=environment,
-                            output=None if as_json else output, winsock=winsock,
-                            timeout=timeout, max_block=max_block)
+        with policy:
+            run = speakeasy.run(program, args, environment=environment,
+                                output=None if as_json else output, winsock=winsock,
+                                policy=policy, timeout=timeout, max_block=max_block)
+            if network_log is not None:
+                policy.log.write_jsonl(network_log)
     except (ImportError, OSError, ValueError) as error:
         _say(f"cannot run {program}: {error}")
         return STOPPED
@@ -78,7 +97,34 @@ def summary(run: speakeasy.ProgramRun) -> str:
     if run.leaked:
         line += (f"\nws2core: it left {len(run.leaked)} socket or event handle(s) open,"
                  " closed after it")
+    if run.network:
+        line += "\nws2core: network: " + network_summary(run.network)
     return line
+
+
+def network_summary(attempts: Sequence[Attempt]) -> str:
+    """The attempts by verdict, the first of each named: ``3 attempts: 1 refused (connect
+    192.0.2.1:80, WSAENETUNREACH), 2 allowed (...)``."""
+    parts = []
+    for verdict in ("refused", "redirected", "allowed"):
+        chosen = [attempt for attempt in attempts if attempt.verdict == verdict]
+        if chosen:
+            first = chosen[0]
+            what = f"{first.kind} {_where(first.address)}"
+            if first.error:
+                what += f", {errorname(first.error)}"
+            more = f" and {len(chosen) - 1} more" if len(chosen) > 1 else ""
+            parts.append(f"{len(chosen)} {verdict} ({what}{more})")
+    count = len(attempts)
+    return f"{count} attempt{'s' if count != 1 else ''}: " + ", ".join(parts)
+
+
+def _where(address: tuple[object, ...]) -> str:
+    """``host:port`` (``[host]:port`` for IPv6), or a looked-up name as it is."""
+    if len(address) < 2:
+        return str(address[0])
+    host = str(address[0])
+    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
 
 
 def _say(text: str) -> None:

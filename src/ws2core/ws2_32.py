@@ -15,9 +15,10 @@ WSA_INVALID_EVENT, FALSE, WSA_WAIT_FAILED) and sets the calling thread's last er
 Windows.  A success leaves the last error alone (what the Speakeasy adapter has always
 done; Windows sets 0 after most successful calls, DESIGN.md §5).
 
-Not here yet: the catalog and the network policy (``Ws2_32(upcalls, *, catalog=None,
-policy=None)`` in DESIGN.md §5) come with their own issues; until then one provider serves
-every socket, and a policy is the provider's own.
+The network policy (``ws2core.policy``) is the provider's: ``Ws2_32(policy=...)`` hands it
+to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups will ask.  Not
+here yet: the catalog (``Ws2_32(upcalls, *, catalog=None, ...)`` in DESIGN.md §5) comes with
+its own issue; until then one provider serves every socket.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from .constants import (
     SOCKET_ERROR,
     WSA_INVALID_EVENT,
     WSAEFAULT,
-    WSANOTINITIALISED,
     WSAENOTSOCK,
+    WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
 )
+from .policy import NetworkPolicy
 from .provider import HostSocketProvider
 
 __all__ = ["HIGHEST_VERSION", "WSADATA", "Ws2_32"]
@@ -61,30 +63,36 @@ class WSADATA(NamedTuple):
 
 
 class Ws2_32:
-    """One process's Ws2_32: ``Ws2_32(upcalls=None, *, provider=None)``.
+    """One process's Ws2_32: ``Ws2_32(upcalls=None, *, provider=None, policy=None)``.
 
     ``upcalls`` is the ``ws2core.UpcallTable`` holding the process's sockets and events
     (default: a new x64 one); ``provider`` the ``HostSocketProvider`` behind every socket
-    (default: a new one), started with ``upcalls`` by each WSAStartup and cleaned up by each
-    WSACleanup, as long as no other table holds it.  ``close()`` (or leaving a ``with``
+    (default: a new one, with ``policy``: ``NetworkPolicy.loopback_only()`` unless given),
+    started with ``upcalls`` by each WSAStartup and cleaned up by each WSACleanup, as long as
+    no other table holds it.  ``close()`` (or leaving a ``with``
     block) closes the provider's sockets and every handle left in the table, and forgets
     every WSAStartup.  Thread-safe as its provider and table are.
     """
 
     def __init__(self, upcalls: UpcallTable | None = None, *,
-                 provider: HostSocketProvider | None = None) -> None:
+                 provider: HostSocketProvider | None = None,
+                 policy: NetworkPolicy | None = None) -> None:
         if upcalls is None:
             upcalls = UpcallTable()
         elif not isinstance(upcalls, UpcallTable):
             raise TypeError(f"table must be a ws2core.UpcallTable, not {type(upcalls).__name__}")
         if provider is None:
-            provider = HostSocketProvider()
+            provider = HostSocketProvider(policy=policy)
         elif not isinstance(provider, HostSocketProvider):
             raise TypeError(f"provider must be a HostSocketProvider, not {type(provider).__name__}")
         elif provider.upcalls is not None and provider.upcalls is not upcalls:
             raise ValueError("the provider already serves another UpcallTable")
+        elif policy is not None and provider.policy is not policy:
+            raise ValueError("the provider has a network policy of its own: give the policy "
+                             "to the provider, or give Ws2_32 no provider")
         self.upcalls = upcalls
         self.provider = provider
+        self.policy: NetworkPolicy = provider.policy
         self._startups = 0
         self._lock = threading.Lock()
 

@@ -153,9 +153,12 @@ def test_sample_runs_to_its_end(speakeasy: ModuleType, sample_builds: dict[str, 
     assert done.returncode == 0, done.stderr
     check_sample_output(done.stdout, 3)
     assert done.stderr.startswith("ws2core: ws2core ")
-    assert done.stderr.splitlines()[-1].startswith(
+    *_, ended, network = done.stderr.splitlines()
+    assert ended.startswith(
         f"ws2core: hello_winsock-{arch}.exe ({'x64' if arch == 'x86_64' else 'x86'})"
         " exited with code 0, after ")
+    # The sample binds its listener to loopback and connects to it: both on record, allowed.
+    assert network == "ws2core: network: 2 attempts: 2 allowed (bind 127.0.0.1:0 and 1 more)"
 
 
 def test_sample_under_wine_says_the_same(wine: WinePrefix,

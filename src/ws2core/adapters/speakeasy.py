@@ -42,6 +42,20 @@ A NULL or unmapped guest pointer is WSAEFAULT, never an exception in the emulato
 that is not a live socket of the table is WSAENOTSOCK, and one that is not a live event
 WSA_INVALID_HANDLE, as on Windows.
 
+**The network: loopback only unless you say otherwise.**  Speakeasy alone fakes every
+connection; with the adapter they are real host sockets, so every host call that could leave
+the machine goes through a ``ws2core.policy.NetworkPolicy`` first (``install(se,
+policy=...)``).  The default, ``NetworkPolicy.loopback_only()``, lets a guest reach 127.0.0.0/8
+and ::1 and nothing else: a connect elsewhere fails with WSAENETUNREACH (a non-blocking one
+with WSAEWOULDBLOCK, then as a failed connect), a bind to an outside address with
+WSAEADDRNOTAVAIL, and a bind to the any address listens on loopback only (getsockname still
+shows the any address).  ``NetworkPolicy.sinkhole()`` carries every outbound connection to a
+recording sink on loopback instead, and ``NetworkPolicy.allow_all()`` lets everything through.
+Every attempt is in ``installation.policy.log`` and in Speakeasy's report (its network events:
+``log_network`` with the method ``ws2core.<verdict>``).  Not served yet: sendto and name
+lookups (Speakeasy's own fakes still answer those; its DNS says 10.1.2.3 for any name, which
+the policy then refuses to connect to).
+
 What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_api_hook``):
 
 - **One process.** A ``Speakeasy`` object emulates one process, which gets one UpcallTable
@@ -86,7 +100,15 @@ from typing import Any, Final, NamedTuple
 
 from .. import UpcallTable
 from ..guest import EXPORTS, Export, Exports, GuestFault
-from ..guest.crt import CRT_FUNCTIONS, DATA_IMPORTS, STDERR, STDOUT, CRuntime, CrtFunction
+from ..guest.crt import (
+    CRT_FUNCTIONS,
+    DATA_IMPORTS,
+    STDERR,
+    STDOUT,
+    CrtFunction,
+    CRuntime,
+)
+from ..policy import Attempt, NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
 
@@ -193,7 +215,8 @@ class Installation:
     ``table`` is the ``ws2core.UpcallTable`` that holds the guest's sockets and events
     (``table.table`` its HandleTable, in the guest's ABI: ``abi`` is ``"x64"`` or
     ``"x86"``); ``provider`` the ``HostSocketProvider`` behind its sockets, started by the
-    guest's WSAStartup; ``ws2_32`` the ``ws2core.ws2_32.Ws2_32`` the exports call and
+    guest's WSAStartup; ``policy`` its ``ws2core.policy.NetworkPolicy`` (whose ``log`` holds
+    every network attempt); ``ws2_32`` the ``ws2core.ws2_32.Ws2_32`` the exports call and
     ``exports`` the ``ws2core.guest.Exports`` the hooks serve; ``max_block`` the longest a
     hook waits, in seconds.  ``close()`` (or leaving a ``with`` block) closes the provider's
     sockets and every handle left in the table.  Made by ``install()``, which checks the
@@ -205,6 +228,8 @@ class Installation:
         self.ws2_32 = exports.ws2_32
         self.table = self.ws2_32.upcalls
         self.provider = self.ws2_32.provider
+        self.policy = self.ws2_32.policy
+        self._unsubscribe: Callable[[], None] | None = None
         self.max_block: float = exports.max_block if exports.max_block is not None else math.inf
         self.abi = exports.abi
         self._speakeasy = speakeasy
@@ -219,8 +244,31 @@ class Installation:
         self.close()
 
     def close(self) -> None:
-        """Close every socket of the provider and every handle left in the table."""
+        """Close every socket of the provider and every handle left in the table; later
+        network attempts of the policy no longer go into the emulator's report."""
         self.ws2_32.close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _report_network(self, se: Any) -> None:
+        """Put each attempt of the policy into Speakeasy's report, where its own Winsock
+        handlers put theirs (a policy shared by two installations reports to both)."""
+        emulator = se.emu
+
+        def report(attempt: Attempt) -> None:
+            profiler = emulator.get_profiler()
+            if not profiler:
+                return
+            run = emulator.get_current_run()
+            if attempt.kind == "resolve":
+                profiler.log_dns(run, attempt.address[0], ",".join(attempt.answers))
+            else:
+                profiler.log_network(run, attempt.address[0], attempt.address[1],
+                                     typ=attempt.kind, proto=attempt.protocol,
+                                     method=f"ws2core.{attempt.verdict}")
+
+        self._unsubscribe = self.policy.log.subscribe(report)
 
     def _hook(self, export: Export) -> Callable[[Any, str, Any, list[int]], int | None]:
         """The Speakeasy callback ``cb(emu, api_name, original, argv)`` for one export.
@@ -239,13 +287,16 @@ class Installation:
 
 
 def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvider | None = None,
-            *, max_block: float = 10.0) -> Installation:
+            *, policy: NetworkPolicy | None = None, max_block: float = 10.0) -> Installation:
     """Serve the Winsock calls of ``se``'s guest (a ``speakeasy.Speakeasy``) from ws2core.
 
     Call it after ``se.load_module()`` (or ``load_shellcode``): the guest's pointer size
     chooses the ABI, ``"x64"`` or ``"x86"``.  ``table``: the ``ws2core.UpcallTable`` to serve
     from, in that ABI (default: a new one); ``provider``: the ``HostSocketProvider`` behind
-    its sockets, not started with another table (default: a new one).  ``max_block``: the
+    its sockets, not started with another table (default: a new one).  ``policy``: the
+    ``ws2core.policy.NetworkPolicy`` its sockets go through (default: the provider's, which
+    unless it was given one is ``NetworkPolicy.loopback_only()``: the guest reaches loopback
+    and nothing else; the module's docstring says what each policy lets through).  ``max_block``: the
     longest, in seconds, that one call may block the emulator in a wait
     (WSAWaitForMultipleEvents, select), since no other guest thread runs meanwhile.
 
@@ -262,8 +313,9 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
         table = UpcallTable(abi=abi)
     elif isinstance(table, UpcallTable) and table.table.abi != abi:
         raise ValueError(f"the table's ABI is {table.table.abi!r}; the guest is {abi}")
-    exports = Exports(Ws2_32(table, provider=provider), max_block=float(max_block))
+    exports = Exports(Ws2_32(table, provider=provider, policy=policy), max_block=float(max_block))
     installation = Installation(exports, speakeasy)
+    installation._report_network(se)
     for export in EXPORTS:
         se.add_api_hook(installation._hook(export), "ws2_32", export.name,
                         argc=len(export.params), call_conv=speakeasy.stdcall)
@@ -429,7 +481,8 @@ class ProgramRun:
     unsupported call and where, a fault, the time limit), None when it ended by itself;
     ``error`` is Speakeasy's report of that, trimmed to its fields without the registers and
     the stack.  ``stdout`` and ``stderr`` are what it wrote; ``seconds`` how long it ran;
-    ``leaked`` the socket and event handles it left open (closed after the run).
+    ``leaked`` the socket and event handles it left open (closed after the run);
+    ``network`` every network attempt it made, as the policy recorded it.
     """
 
     program: str
@@ -442,6 +495,7 @@ class ProgramRun:
     stderr: bytes
     seconds: float
     leaked: tuple[int, ...]
+    network: tuple[Attempt, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The run as JSON-ready values (the output decoded as UTF-8, bad bytes replaced)."""
@@ -451,6 +505,7 @@ class ProgramRun:
             "stdout": self.stdout.decode("utf-8", "replace"),
             "stderr": self.stderr.decode("utf-8", "replace"),
             "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
+            "network": [attempt.as_json() for attempt in self.network],
         }
 
 
@@ -462,15 +517,16 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
         environment: Mapping[str, str] | None = None,
         output: Callable[[int, bytes], None] | None = None, winsock: bool = True,
         table: UpcallTable | None = None, provider: HostSocketProvider | None = None,
-        max_block: float = 10.0, timeout: float = RUN_TIMEOUT) -> ProgramRun:
+        policy: NetworkPolicy | None = None, max_block: float = 10.0,
+        timeout: float = RUN_TIMEOUT) -> ProgramRun:
     """Run a Windows console program (an .exe, x64 or x86) in Speakeasy with ws2core behind
     its Winsock, to its end; what ``python -m ws2core run`` does.
 
     ``args`` is its command line after ``argv[0]``; ``environment`` all it may read (default:
     nothing); ``output(stream, data)`` sees its console output as it is written (1 stdout,
     2 stderr).  ``winsock=False`` leaves Speakeasy's own fake Winsock in place (the C
-    run-time is still served): a comparison.  ``table``, ``provider``, ``max_block``: as for
-    ``install()``.  ``timeout``: Speakeasy's limit on the run, in seconds (rounded up to a whole
+    run-time is still served): a comparison.  ``table``, ``provider``, ``policy``,
+    ``max_block``: as for ``install()`` (the default policy: loopback only).  ``timeout``: Speakeasy's limit on the run, in seconds (rounded up to a whole
     second).  Every socket and
     handle the program left is closed when it ends.  Returns a ``ProgramRun``;
     FileNotFoundError if ``program`` is not a file, ValueError if Speakeasy cannot load it
@@ -494,7 +550,8 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     except speakeasy.faults as refused:  # "Target file is not a PE", say
         raise ValueError(f"Speakeasy cannot load {str(path)!r}: {refused}") from None
     runtime = install_runtime(se, module, args, environment, output)
-    installation = install(se, table, provider, max_block=max_block) if winsock else None
+    installation = (install(se, table, provider, policy=policy, max_block=max_block)
+                    if winsock else None)
     started = time.monotonic()
     try:
         se.run_module(module)
@@ -509,7 +566,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     return ProgramRun(str(path), tuple(args), "x64" if _ptr_size(se) == 8 else "x86",
                       runtime.exit_status, _stopped(error, runtime.exit_status), error,
                       bytes(runtime.written[STDOUT]), bytes(runtime.written[STDERR]), seconds,
-                      leaked)
+                      leaked, tuple(installation.policy.log) if installation is not None else ())
 
 
 def _error(report: Mapping[str, Any]) -> dict[str, str]:

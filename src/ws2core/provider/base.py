@@ -27,6 +27,8 @@ from ..constants import (
     WSAENOTSOCK,
     WSANOTINITIALISED,
 )
+from ..policy import Attempt, Decision, Kind, NetworkPolicy
+from .arguments import _ANY_ADDRESS
 from .errors import winsock_error
 
 if TYPE_CHECKING:
@@ -52,7 +54,14 @@ class ProviderSocket:
     ``recorded`` and ``error_codes`` as WSPEnumNetworkEvents will report them, and
     ``held``: events recorded and not yet re-enabled by their re-enabling call (a new
     WSPEventSelect does not re-enable them); ``connect_owed``: the error of a connect that
-    finished while FD_CONNECT was not wanted (-1: none), recorded when it is.
+    finished while FD_CONNECT was not wanted (-1: none), recorded when it is.  What the
+    network policy decided: ``attempt`` is the connection's record (its byte counts),
+    ``asked_peer`` the address the program connected to when the host went elsewhere (a
+    redirect), ``wildcard`` true when a bind to the any address was confined to loopback
+    (getsockname still shows the any address), ``destinations`` a datagram socket's
+    decision per destination and ``replies``, per host address it sends to, the address asked
+    for (when redirected, so that a reply shows the address the program sent to) and the
+    record that counts its traffic.
     """
 
     __slots__ = (
@@ -60,7 +69,7 @@ class ProviderSocket:
         "users", "peer_closed", "shut_send", "shut_receive", "pending_error",
         "receive_timeout", "send_timeout", "event", "network_events", "recorded",
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
-        "stream_error",
+        "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "__weakref__",
     )
 
@@ -91,6 +100,11 @@ class ProviderSocket:
         self.interest = 0          # selector events the reactor should watch
         self.watched = False       # ever handed to the reactor: it must let go before close
         self.stream_error = 0      # a reset the reactor saw first; receives report it
+        self.attempt: Attempt | None = None
+        self.asked_peer: tuple[Any, ...] | None = None
+        self.wildcard = False
+        self.destinations: dict[tuple[Any, ...], Decision] = {}
+        self.replies: dict[tuple[Any, ...], tuple[tuple[Any, ...] | None, Attempt | None]] = {}
 
     def __repr__(self) -> str:
         kind = "TCP" if self.type == SOCK_STREAM else "UDP"
@@ -102,10 +116,15 @@ class ProviderSocket:
 class _ProviderBase:
     """The provider's own state, and a WSP call's way to the socket behind its handle."""
 
-    def __init__(self, catalog_entry_id: int = 1001) -> None:
+    def __init__(self, catalog_entry_id: int = 1001, *, policy: NetworkPolicy | None = None) -> None:
         self.catalog_entry_id = _index(catalog_entry_id)
         if not 0 <= self.catalog_entry_id <= 0xFFFFFFFF:
             raise ValueError(f"catalog_entry_id must be a DWORD, not {self.catalog_entry_id}")
+        if policy is None:
+            policy = NetworkPolicy.loopback_only()
+        elif not isinstance(policy, NetworkPolicy):
+            raise TypeError(f"policy must be a ws2core.policy.NetworkPolicy, not {type(policy).__name__}")
+        self.policy = policy
         self.upcalls: _upcalls.UpcallTable | None = None
         self._startups = 0
         self._lock = threading.Lock()
@@ -117,7 +136,7 @@ class _ProviderBase:
             count, reactor = len(self._sockets), self._reactor is not None
         where = "not started" if self.upcalls is None else f"{count} sockets"
         return (f"<HostSocketProvider catalog entry {self.catalog_entry_id}: {where}"
-                f"{', reactor running' if reactor else ''}>")
+                f"{', reactor running' if reactor else ''}, network {self.policy.description}>")
 
     # --- finding a socket: the context of its handle
 
@@ -148,6 +167,50 @@ class _ProviderBase:
     @staticmethod
     def _is_bound(sock: ProviderSocket) -> bool:
         return bool(sock.host.getsockname()[1])  # every bound socket has a port
+
+    @staticmethod
+    def _has_peer(sock: ProviderSocket) -> bool:
+        try:
+            sock.host.getpeername()
+        except OSError:
+            return False
+        return True
+
+    # --- the network policy: asked before every host call that could leave the machine
+
+    def _decide(self, sock: ProviderSocket, kind: Kind, address: tuple[Any, ...]) -> Decision:
+        """The policy's decision (on record) for ``kind`` of ``sock`` to ``address``; a
+        redirect's target is remembered so that replies show the address asked for."""
+        decision = self.policy.decide(kind, "tcp" if sock.type == SOCK_STREAM else "udp", address)
+        if sock.type != SOCK_STREAM and kind != "bind" and not decision.error:
+            with self._lock:
+                sock.replies[decision.target[:2]] = (
+                    address if decision.verdict == "redirected" else None, decision.attempt)
+        return decision
+
+    def _bind_implicitly(self, sock: ProviderSocket) -> None:
+        """Bind an unbound datagram socket before its first send, as the host would, but
+        where the policy confines the any address (on loopback): otherwise the host binds it
+        to every interface, and anyone could send to it."""
+        if self._is_bound(sock):
+            return
+        any_address = (_ANY_ADDRESS[sock.family], 0)
+        decision = self.policy.decide("bind", "udp", any_address, record=False)
+        if decision.verdict == "redirected":
+            sock.host.bind(decision.target)
+            with self._lock:
+                sock.wildcard = True
+
+    def _datagram_decision(self, sock: ProviderSocket, address: tuple[Any, ...]) -> Decision:
+        """The decision for datagrams from ``sock`` to ``address``: one per destination and
+        socket, decided and recorded on the first."""
+        decision = sock.destinations.get(address)
+        if decision is None:
+            self._bind_implicitly(sock)
+            decision = self._decide(sock, "sendto", address)
+            with self._lock:
+                decision = sock.destinations.setdefault(address, decision)
+        return decision
 
     # Blocking: the host socket is in the Windows socket's mode, so a blocking call sleeps in
     # the host's kernel without the GIL, as a raw socket would.  A close from another thread

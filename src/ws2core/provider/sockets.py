@@ -50,6 +50,7 @@ from ..constants import (
     WSANOTINITIALISED,
 )
 from .arguments import (
+    _ANY_ADDRESS,
     _HOST_FAMILY,
     _check_address_out,
     _parse_address,
@@ -201,7 +202,13 @@ class _Sockets(_Events):
         address = _parse_address(name, namelen, sock.family, WSAEFAULT)
         if self._is_bound(sock):
             raise WinsockError(WSAEINVAL, "the socket is already bound")
-        sock.host.bind(address)
+        decision = self._decide(sock, "bind", address)
+        if decision.error:
+            raise WinsockError(decision.error, f"the network policy refuses a bind to {address[0]}")
+        sock.host.bind(decision.target)
+        if decision.verdict == "redirected":
+            with self._lock:
+                sock.wildcard = True  # confined to loopback; getsockname shows the any address
         return 0
 
     def WSPListen(self, s: Any, backlog: Any, lpErrno: Any, /) -> int:
@@ -314,8 +321,13 @@ class _Sockets(_Events):
         if _unreachable(sock.family, address):
             raise WinsockError(WSAEADDRNOTAVAIL, "cannot connect to the any address or port 0")
         if sock.type == SOCK_DGRAM:
-            sock.host.connect(address)
+            decision = self._decide(sock, "connect", address)
+            if decision.error:
+                raise WinsockError(decision.error, f"the network policy refuses {address[0]}")
+            sock.host.connect(decision.target)
             with self._lock:
+                sock.attempt = decision.attempt
+                sock.asked_peer = address if decision.verdict == "redirected" else None
                 self._record(sock, FD_CONNECT_BIT)
             return 0
         self._resolve_connect(sock)
@@ -325,9 +337,20 @@ class _Sockets(_Events):
             raise WinsockError(WSAEISCONN)
         if sock.state == CONNECTING:
             raise WinsockError(WSAEALREADY)
+        decision = self._decide(sock, "connect", address)
+        if decision.error and not sock.nonblocking:
+            raise WinsockError(decision.error, f"the network policy refuses {address[0]}")
+        with self._lock:
+            sock.attempt = decision.attempt
+            sock.asked_peer = address if decision.verdict == "redirected" else None
+        if decision.error:  # a non-blocking connect: it fails later, as any failed connect
+            with self._lock:
+                sock.pending_error = decision.error
+                self._record(sock, FD_CONNECT_BIT, decision.error)
+            raise WinsockError(WSAEWOULDBLOCK)
         if not sock.nonblocking:
-            return self._connect_blocking(sock, address)
-        code = sock.host.connect_ex(address)
+            return self._connect_blocking(sock, decision.target)
+        code = sock.host.connect_ex(decision.target)
         if code == 0:
             with self._lock:
                 sock.state = CONNECTED
@@ -452,11 +475,15 @@ class _Sockets(_Events):
                 self._resolve_connect(sock)
                 if sock.state != CONNECTED:
                     raise WinsockError(WSAENOTCONN)
-            address = sock.host.getpeername()
+            address = sock.asked_peer or sock.host.getpeername()
         else:
             address = sock.host.getsockname()
             if not address[1]:
                 raise WinsockError(WSAEINVAL, "the socket is not bound")
+            if sock.wildcard and not self._has_peer(sock):
+                # Confined to loopback by the policy; a connected socket shows its real
+                # local address, as one bound to the any address does on Windows.
+                address = (_ANY_ADDRESS[sock.family], *address[1:])
         _store_address(name, namelen, sock.family, address)
         return 0
 

@@ -119,6 +119,12 @@ class _Transfer(_Events):
             raise WinsockError(WSAENOTCONN if destination is _CONNECTED_PEER else WSAEDESTADDRREQ)
         if sock.shut_send:
             raise WinsockError(WSAESHUTDOWN)
+        attempt = sock.attempt
+        if address is not None:
+            decision = self._datagram_decision(sock, address)
+            if decision.error:
+                raise WinsockError(decision.error, f"the network policy refuses {address[0]}")
+            address, attempt = decision.target, decision.attempt
         total = 0
         for first in range(0, len(views) or 1, _MAX_IOV):
             batch = views[first : first + _MAX_IOV] if first or len(views) > _MAX_IOV else views
@@ -141,16 +147,10 @@ class _Transfer(_Events):
                 continue
             if count < sum(map(len, batch)):
                 break  # the host took part of it (non-blocking, or a timeout)
+        if attempt is not None:
+            attempt.count(sent=total)
         sent_out.value = total
         return 0
-
-    @staticmethod
-    def _has_peer(sock: ProviderSocket) -> bool:
-        try:
-            sock.host.getpeername()
-        except OSError:
-            return False
-        return True
 
     def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
                 lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
@@ -233,6 +233,16 @@ class _Transfer(_Events):
                 if sock.stream_error:
                     raise WinsockError(sock.stream_error)  # it was a reset, not a close
             received_out.value = count
+            attempt = sock.attempt
+            if not stream and sock.replies and peer is not None:
+                reply = sock.replies.get(peer[:2])
+                if reply is not None:
+                    # From a destination on record; a redirect's target shows as the
+                    # address the program sent to.
+                    peer = reply[0] or peer
+                    attempt = reply[1]
+            if attempt is not None:
+                attempt.count(received=count)
             if not stream:
                 if source is not None or sourcelen is not None:
                     _store_address(source, sourcelen, sock.family, peer)
