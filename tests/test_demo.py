@@ -28,6 +28,11 @@ def test_demo_serves_every_client_and_leaks_nothing(capsys: pytest.CaptureFixtur
     assert "(iErrorCode 0)" in out                         # graceful closes
     assert "err = WSAEWOULDBLOCK" in out                    # the non-blocking connect
     assert "the stop event is set: done" in out
+    # The policy's record: the listener's bind and each client's connect, with the bytes
+    # each echo carried both ways ("hello from beta" is the 15-byte one).
+    assert out.count("bind tcp 127.0.0.1:<port>  allowed") == 1
+    assert out.count("connect tcp 127.0.0.1:<port>  allowed, 16 bytes sent, 16 received") == 2
+    assert out.count("connect tcp 127.0.0.1:<port>  allowed, 15 bytes sent, 15 received") == 1
     assert out.rstrip().endswith("no leaked handle")
     assert threading.active_count() == before               # server and reactor both ended
 

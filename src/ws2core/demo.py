@@ -252,6 +252,16 @@ def _provider_demo() -> int:
     server_says(1)
     provider.WSPCloseSocket(listener, err)
     up.WPUCloseEvent(stop, err)
+    print(
+        f"     provider.policy: {provider.policy.description} (the default), whose record says"
+        " what this part\n     asked of the network (loopback allowed; anything else would"
+        " have been refused, on record):"
+    )
+    for attempt in provider.policy.log:
+        traffic = (f", {attempt.bytes_sent} bytes sent, {attempt.bytes_received} received"
+                   if attempt.kind == "connect" else "")
+        print(f"       {attempt.kind} {attempt.protocol} {attempt.address[0]}:<port>"
+              f"  {attempt.verdict}{traffic}")
     print(f"     provider.WSPCleanup(err)  ->  {provider.WSPCleanup(err)}")
     leaked = [f"{_hex(h)} ({up.table.kind(h)})" for h in up.table]
     print(f"     {up.table!r}: {'no leaked handle' if not leaked else 'LEAKED ' + ', '.join(leaked)}")
