@@ -74,7 +74,7 @@ def command(program: str, args: Sequence[str], environment: Mapping[str, str], *
                                 output=None if as_json else output, winsock=winsock,
                                 policy=policy, timeout=timeout, max_block=max_block)
             if network_log is not None:
-                policy.log.write_jsonl(network_log)
+                policy.write_jsonl(network_log)
     except (ImportError, OSError, ValueError) as error:
         _say(f"cannot run {program}: {error}")
         return STOPPED

@@ -415,6 +415,11 @@ class NetworkPolicy:
             sink.close()
         self.log.stream_to(None)
 
+    def write_jsonl(self, path: str | os.PathLike[str]) -> int:
+        """Write the record so far to ``path`` as JSON lines, byte counts as they are now
+        (``AttemptLog.write_jsonl``); the number of attempts written."""
+        return self.log.write_jsonl(path)
+
     @property
     def sink(self) -> Any:
         """The ``ws2core.sink.Sink`` that target-less redirects go to (made on first use)."""

@@ -227,6 +227,23 @@ def test_command_json(speakeasy: ModuleType,
     assert done.stderr == ""
 
 
+def test_command_network_log(speakeasy: ModuleType, sample_builds: dict[str, Path],
+                             tmp_path: Path) -> None:
+    """--network-log keeps the record as JSON lines, with the byte counts at the end: the
+    sample's listener bind and its client's connect, both on loopback, and the greeting the
+    client sends each round ("hello N from the guest", 22 bytes; the server only reads)."""
+    log = tmp_path / "network.jsonl"
+    done = ws2core_command("--json", "--network-log", str(log), str(sample_builds["i686"]), "2")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert json.loads(done.stdout)["network"] == lines
+    assert [(a["kind"], a["protocol"], a["address"][0], a["verdict"]) for a in lines] == [
+        ("bind", "tcp", "127.0.0.1", "allowed"), ("connect", "tcp", "127.0.0.1", "allowed")]
+    connect = lines[1]
+    assert connect["error"] == 0 and connect["redirected_to"] is None
+    assert (connect["bytes_sent"], connect["bytes_received"]) == (2 * 22, 0)
+
+
 STOPS_AT_A_CALL = r"""
 #include <windows.h>
 #include <stdio.h>
