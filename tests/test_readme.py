@@ -101,9 +101,16 @@ def _runnable(section: Section) -> bool:
     return any(block.marker == "tested: run" for block in section.blocks)
 
 
+# The documentation ranges (RFC 5737), the only outside addresses an example may name.
+_OUTSIDE = re.compile(r"\b(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+")
+
+
 def _needs(section: Section) -> list[pytest.MarkDecorator]:
     text = "".join(block.body for block in section.blocks)
-    return [pytest.mark.emulator] if "mingw32-gcc" in text else []
+    marks = [pytest.mark.emulator] if "mingw32-gcc" in text else []
+    if _OUTSIDE.search(text):  # a section that names one runs where nothing can leave
+        marks.append(pytest.mark.isolated_network)
+    return marks
 
 
 @pytest.mark.parametrize("section", [
