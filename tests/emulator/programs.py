@@ -56,7 +56,16 @@ PROGRAMS: tuple[str, ...] = (
     "echo_self",
     "echo_client",
     "bad_input",
+    "net_policy",
 )
+# The programs that name addresses outside this machine (documentation addresses, RFC 5737):
+# run only in a network namespace with only loopback up (tests/isolation.py), where no packet
+# can leave, and under ws2core's network policy; never in the runs of test_speakeasy.py and
+# test_wine.py, which are outside one. test_policy_programs.py runs them.
+OUTSIDE_ADDRESS_PROGRAMS: tuple[str, ...] = ("net_policy",)
+# The others: loopback only, run anywhere.
+LOOPBACK_PROGRAMS: tuple[str, ...] = tuple(
+    name for name in PROGRAMS if name not in OUTSIDE_ADDRESS_PROGRAMS)
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
 # The other C sources here, which are no CHECK program: test_run.py builds them its own way.
 OTHER_SOURCES: tuple[str, ...] = ("console",)
@@ -77,6 +86,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "ws2_32.dll": frozenset({
         "WSAStartup", "WSACleanup", "socket", "closesocket", "bind", "getsockname", "listen",
         "connect", "accept", "send", "recv", "select", "__WSAFDIsSet", "WSACreateEvent",
+        "getpeername", "ioctlsocket", "getsockopt",
         "WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSAWaitForMultipleEvents",
         "WSAEventSelect", "WSAEnumNetworkEvents", "WSAGetLastError", "WSASetLastError",
         "htons", "htonl", "ntohs",
@@ -562,16 +572,30 @@ _DUPLICATE_WAIT = (
     "handle'; The Old New Thing, 2011-02-25, 'Why does WaitForMultipleObjects return "
     "ERROR_INVALID_PARAMETER when all the parameters look valid to me?'); Wine 8 waits"
 )
+_NONBLOCKING_UNREACHABLE = (
+    "a non-blocking connect without a route says WSAEWOULDBLOCK and fails later, as any failed "
+    "connect: select's exceptfds, SO_ERROR, FD_CONNECT with WSAENETUNREACH (connect's page: "
+    "with a nonblocking socket 'the connection attempt cannot be completed immediately', "
+    "connect returns SOCKET_ERROR and WSAGetLastError WSAEWOULDBLOCK; CAsyncSocket::OnConnect's "
+    "page lists WSAENETUNREACH among the codes the completion reports); Wine 8's server "
+    "passes Linux's immediate ENETUNREACH through (server/sock.c: connect() < 0 with errno "
+    "other than EINPROGRESS is the call's error), so nothing is pending afterwards"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "event_waits": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
         "wait_all_duplicate_error": _DUPLICATE_WAIT,
     },
+    "net_policy": {name: _NONBLOCKING_UNREACHABLE for name in (
+        "nonblocking_connect_error", "nonblocking_select", "nonblocking_failed",
+        "nonblocking_so_error", "event_connect_error", "event_wait", "event_bits",
+        "event_connect_code")},
 }
 
 # The runs of run_all_under_wine: label -> program. echo_client runs twice, its port given as
 # the argument and through the environment (an emulator may start it without a command line).
-WINE_RUNS: dict[str, str] = {**{name: name for name in PROGRAMS},
+# The programs of OUTSIDE_ADDRESS_PROGRAMS are not among them: see test_policy_programs.py.
+WINE_RUNS: dict[str, str] = {**{name: name for name in LOOPBACK_PROGRAMS},
                              "echo_client_env": "echo_client"}
 
 

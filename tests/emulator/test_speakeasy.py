@@ -14,6 +14,9 @@ installed:
 And once per program and ABI without the adapter ("stock"): the number of checks stock
 Speakeasy passes is printed, and none of the programs passes there.
 
+The programs that name addresses outside this machine (programs.OUTSIDE_ADDRESS_PROGRAMS) run
+in test_policy_programs.py instead, in a network namespace.
+
 Speakeasy 1.5.11 does not implement everything the programs' C run-time needs (printf, a
 command line for main); both kinds of run go through ``ws2core.adapters.speakeasy.run``,
 which serves it (``ws2core.guest.crt``) whether ws2core's Winsock is installed or not, so
@@ -160,7 +163,7 @@ class HostWaker:
 
 
 @pytest.mark.parametrize("abi", sorted(ABIS))
-@pytest.mark.parametrize("name", programs.PROGRAMS)
+@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
 def test_program_passes_with_the_adapter(adapter_runs: Callable[..., AdapterRun],
                                          ws2core_core: ModuleType, name: str, abi: str) -> None:
     outcome = adapter_runs(name, abi, ws2core_core)
@@ -178,7 +181,7 @@ def test_program_passes_with_the_adapter(adapter_runs: Callable[..., AdapterRun]
         assert run.seconds < EVENT_WAKE_TIMEOUT, run.describe()
 
 
-@pytest.mark.parametrize("name", programs.PROGRAMS)
+@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
 def test_checks_match_wine(adapter_runs: Callable[..., AdapterRun], wine_runs: WineRuns,
                            name: str) -> None:
     """The 64-bit build's CHECK lines under Speakeasy with ws2core are Wine's, line for line,
@@ -209,7 +212,7 @@ def _default_core() -> ModuleType:
 
 
 @pytest.mark.parametrize("abi", sorted(ABIS))
-@pytest.mark.parametrize("name", programs.PROGRAMS)
+@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
 def test_stock_speakeasy(speakeasy: ModuleType, built_programs: dict[tuple[str, str], Path],
                          echo_server: programs.EchoServer, capsys: pytest.CaptureFixture[str],
                          name: str, abi: str) -> None:
