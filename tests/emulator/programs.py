@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import pytest
 
+from isolation import inside_isolated_namespace
 from support import missing
 
 HERE = Path(__file__).resolve().parent
@@ -514,8 +515,16 @@ class WinePrefix:
 
     def run(self, exe: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
             timeout: float = 60) -> CompletedRun:
-        """Runs exe to its end (or kills it after timeout seconds: returncode None)."""
+        """Runs exe to its end (or kills it after timeout seconds: returncode None). A program
+        of OUTSIDE_ADDRESS_PROGRAMS runs only in a network namespace of tests/isolation.py,
+        and only with the prefix's wineserver in it too (a RuntimeError otherwise)."""
+        outside = program_name(exe) in OUTSIDE_ADDRESS_PROGRAMS
+        if outside and not inside_isolated_namespace():
+            raise RuntimeError(f"{exe.name} names outside addresses: Wine runs it only in a "
+                               f"network namespace of tests/isolation.py")
         self.wait_booted()
+        if outside:
+            self.require_server_here()
         command = [self.wine64, str(exe), *args]
         started = time.monotonic()
         # Files rather than pipes, for the same reason as in start_boot: a crashing program
@@ -534,6 +543,30 @@ class WinePrefix:
             out, err = stdout.read(), stderr.read()
         return CompletedRun(exe, tuple(args), returncode, out.decode("utf-8", "replace"),
                             err.decode("utf-8", "replace"), seconds)
+
+    def server_namespaces(self) -> set[str]:
+        """The network namespaces ("net:[4026532174]") of this prefix's running wineservers:
+        the processes whose working directory is in its TMPDIR (a wineserver works in its
+        socket directory there)."""
+        found: set[str] = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if Path(os.readlink(entry / "cwd")).is_relative_to(self.tmpdir.resolve()):
+                    found.add(os.readlink(entry / "ns" / "net"))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        return found
+
+    def require_server_here(self) -> None:
+        """A RuntimeError unless the prefix's wineserver runs in this process's network
+        namespace: Wine's server makes a program's sockets and connects them (server/sock.c),
+        so its namespace, not the program's, is the network a connect reaches."""
+        ours, servers = os.readlink("/proc/self/ns/net"), self.server_namespaces()
+        if servers != {ours}:
+            raise RuntimeError(f"the prefix's wineserver is in {sorted(servers) or 'no'} "
+                               f"network namespace, not in this one ({ours})")
 
     def close(self) -> None:
         """Stops the prefix's wineserver (and with it any program still running) and removes
@@ -556,6 +589,11 @@ class WinePrefix:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+
+def program_name(exe: Path) -> str:
+    """The program a build is of: "net_policy" for net_policy-x86_64-<hash>.exe."""
+    return exe.stem.split("-", 1)[0]
 
 
 def run_under_wine(exe: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
