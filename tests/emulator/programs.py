@@ -34,8 +34,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import NamedTuple
@@ -380,6 +381,14 @@ def parse_value(text: str, keyword: str) -> int | None:
     return None
 
 
+def stock_summary(name: str, abi: str, run: CompletedRun, stopped: str | None) -> str:
+    """The line a stock Speakeasy run prints: how many checks passed (the README's count)."""
+    passed = sum(check.ok for check in run.checks)
+    return (f"stock Speakeasy {version('speakeasy-emulator')}, {name} ({abi}): {passed} checks "
+            f"pass of {len(run.checks)} printed; "
+            f"{'stopped: ' + stopped if stopped else 'ran to its end'}")
+
+
 @dataclass(frozen=True)
 class CompletedRun:
     """One run of a program: its exit status (None if it timed out), output and checks."""
@@ -629,6 +638,25 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
         "nonblocking_so_error", "event_connect_error", "event_wait", "event_bits",
         "event_connect_code")},
 }
+
+def compared_checks(run: CompletedRun, differs: Collection[str] = ()) -> list[Check]:
+    """The checks of a run that a comparison with Wine looks at: all but the x_ checks and
+    ``differs`` (the program's WINE_DIFFERS)."""
+    return [check for check in run.checks
+            if not check.extension and check.name not in differs]
+
+
+def wine_problems(run: CompletedRun, differs: Collection[str] = ()) -> list[str]:
+    """Where a run under Wine is not what it must be (empty when it is): a check that failed,
+    the x_ checks and ``differs`` aside, or one of ``differs`` that passed, which means Wine
+    now gives the Windows behaviour and the name must leave WINE_DIFFERS (noticed, so that
+    the list shrinks)."""
+    problems = [f"{check.name}: got {check.got}, want {check.want}"
+                for check in run.failed(extensions=False) if check.name not in differs]
+    problems += [f"Wine now gives the Windows behaviour for {name}: remove it from "
+                 f"programs.WINE_DIFFERS" for name in differs if run.check(name).ok]
+    return problems
+
 
 # The runs of run_all_under_wine: label -> program. echo_client runs twice, its port given as
 # the argument and through the environment (an emulator may start it without a command line).

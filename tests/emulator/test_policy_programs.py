@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -185,19 +184,10 @@ def test_checks_match_wine_without_routes(
     wines = wine.run(exes["x86_64"])
     assert not wines.timed_out and wines.inconsistencies() == [], wines.describe()
     differs = WINE_DIFFERS[PROGRAM]
-    failed = [check for check in wines.failed(extensions=False) if check.name not in differs]
-    assert failed == [], wines.describe()
-    agrees_now = [name for name in differs if wines.check(name).ok]
-    assert agrees_now == [], (
-        f"Wine now gives the Windows behaviour for {agrees_now}: remove them from "
-        f"programs.WINE_DIFFERS\n{wines.describe()}")
+    assert programs.wine_problems(wines, differs) == [], wines.describe()
     ours = policy_runs("default", "x64", _default_core()).run
-
-    def compared(run: CompletedRun) -> list[programs.Check]:
-        return [check for check in run.checks
-                if not check.extension and check.name not in differs]
-
-    assert compared(ours) == compared(wines), f"{ours.describe()}\n{wines.describe()}"
+    assert programs.compared_checks(ours, differs) == programs.compared_checks(wines, differs), \
+        f"{ours.describe()}\n{wines.describe()}"
     assert all(ours.check(name).ok for name in differs), ours.describe()
 
 
@@ -208,11 +198,8 @@ def test_stock_speakeasy(exes: dict[str, Path], capsys: pytest.CaptureFixture[st
     ended = speakeasy_run(exes[ABIS[abi]], winsock=False, timeout=RUN_TIMEOUT)
     run = CompletedRun(exes[ABIS[abi]], (), ended.exit_code, ended.stdout.decode(),
                        ended.stopped or "", ended.seconds)
-    passed = sum(check.ok for check in run.checks)
     with capsys.disabled():
-        print(f"\nstock Speakeasy {version('speakeasy-emulator')}, {PROGRAM} ({abi}): "
-              f"{passed} checks pass of {len(run.checks)} printed; "
-              f"{'stopped: ' + ended.stopped if ended.stopped else 'ran to its end'}")
+        print(f"\n{programs.stock_summary(PROGRAM, abi, run, ended.stopped)}")
     assert run.failed() or run.result is None, run.describe()
 
 

@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -193,12 +192,8 @@ def test_checks_match_wine(adapter_runs: Callable[..., AdapterRun], wine_runs: W
     ours = adapter_runs(name, "x64", _default_core()).result.run
     wines = wine_runs.runs[name]
     differs = WINE_DIFFERS.get(name, {})
-
-    def compared(run: CompletedRun) -> list[programs.Check]:
-        return [check for check in run.checks
-                if not check.extension and check.name not in differs]
-
-    assert compared(ours) == compared(wines), f"{ours.describe()}\n{wines.describe()}"
+    assert programs.compared_checks(ours, differs) == programs.compared_checks(wines, differs), \
+        f"{ours.describe()}\n{wines.describe()}"
     assert all(ours.check(check).ok for check in differs), ours.describe()
 
 
@@ -222,9 +217,6 @@ def test_stock_speakeasy(speakeasy: ModuleType, built_programs: dict[tuple[str, 
     stock = run_in_speakeasy(built_programs[name, ABIS[abi]], table=None,
                              args=(port,), environment={"WS2CORE_ECHO_PORT": port})
     run = stock.run
-    passed = sum(check.ok for check in run.checks)
     with capsys.disabled():
-        print(f"\nstock Speakeasy {version('speakeasy-emulator')}, {name} ({abi}): "
-              f"{passed} checks pass of {len(run.checks)} printed; "
-              f"{'stopped: ' + stock.stopped if stock.stopped else 'ran to its end'}")
+        print(f"\n{programs.stock_summary(name, abi, run, stock.stopped)}")
     assert run.failed() or run.result is None, run.describe()

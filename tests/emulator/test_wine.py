@@ -41,13 +41,8 @@ def test_program_passes_under_wine(wine_runs: WineRuns, label: str) -> None:
     run = wine_runs.runs[label]
     assert not run.timed_out, run.describe()
     assert run.inconsistencies() == [], run.describe()
-    differs = WINE_DIFFERS.get(WINE_RUNS[label], {})
-    failed = [check for check in run.failed(extensions=False) if check.name not in differs]
-    assert failed == [], run.describe()
-    agrees_now = [name for name in differs if run.check(name).ok]
-    assert agrees_now == [], (
-        f"Wine now gives the Windows behaviour for {agrees_now}: remove them from "
-        f"programs.WINE_DIFFERS\n{run.describe()}")
+    assert programs.wine_problems(run, WINE_DIFFERS.get(WINE_RUNS[label], {})) == [], \
+        run.describe()
 
 
 def test_event_wake_prints_its_event_and_times_out_under_wine(wine_runs: WineRuns) -> None:
