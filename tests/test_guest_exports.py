@@ -10,7 +10,8 @@ negotiation; NULL and unmapped pointers as WSAEFAULT in every kind of argument (
 that runs into unmapped memory included); an unknown socket as WSAENOTSOCK and a closed
 event as WSA_INVALID_HANDLE; the failure values in each ABI (INVALID_SOCKET is 0xFFFFFFFF on
 x86); the last error per guest thread; waits capped at ``max_block`` and woken by a host
-thread; a loopback connection driven through the exports with the guest's fd_set layout.
+thread; a loopback connection driven through the exports with the guest's fd_set layout;
+getsockopt's out-parameters checked before SO_ERROR is read (and cleared).
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from ws2core import (
     AF_INET,
     FD_READ,
     FIONBIO,
+    SO_ERROR,
+    SO_TYPE,
     SOCK_STREAM,
+    SOL_SOCKET,
+    WSAECONNREFUSED,
+    WSAENOPROTOOPT,
     WSA_INFINITE,
     WSA_INVALID_HANDLE,
     WSA_WAIT_EVENT_0,
@@ -323,4 +329,38 @@ def test_loopback_through_the_hooks(guest: Guest) -> None:
     for s in (client, server, lst):
         assert g("closesocket", s) == 0
     assert g("WSACloseEvent", event) == 1
+    assert g("WSACleanup") == 0
+
+
+def test_getsockopt_through_the_hooks(guest: Guest) -> None:
+    g = guest.started()
+    s = open_socket(g)
+    value, length = g.emu.alloc(b"\xAA" * 8), g.emu.alloc(struct.pack("<i", 8))
+    assert g("getsockopt", s, SOL_SOCKET, SO_TYPE, value, length) == 0
+    assert g.emu.mem_read(value, 8) == SOCK_STREAM.to_bytes(4, "little") + b"\xAA" * 4
+    assert g.emu.read_int(length) == 4
+    short = g.emu.alloc(struct.pack("<i", 3))
+    g.fails(WSAEFAULT, "getsockopt", s, SOL_SOCKET, SO_TYPE, value, short)
+    assert g.emu.read_int(short) == 3
+    g.fails(WSAEFAULT, "getsockopt", s, SOL_SOCKET, SO_TYPE, value, 0)
+    g.fails(WSAEFAULT, "getsockopt", s, SOL_SOCKET, SO_TYPE, 0, length)
+    g.fails(WSAENOPROTOOPT, "getsockopt", s, SOL_SOCKET, 0x7777, value, length)
+    g.fails(WSAENOTSOCK, "getsockopt", 0x1234, SOL_SOCKET, SO_TYPE, value, length)
+
+    # A failed non-blocking connect: an optval that cannot take the value is WSAEFAULT
+    # before SO_ERROR is read, so the error is still there for a call that can.
+    closed, name = listener(g)
+    assert g("closesocket", closed) == 0
+    assert g("ioctlsocket", s, FIONBIO, g.emu.alloc(struct.pack("<I", 1))) == 0
+    g.fails(WSAEWOULDBLOCK, "connect", s, name, 16)
+    timeout = g.emu.alloc(struct.pack("<ii", 5, 0))
+    assert g("select", 0, 0, 0, g.fd_set(s), timeout) == 1
+    edge = g.emu.alloc_at_end(b"\0" * 2)
+    g.fails(WSAEFAULT, "getsockopt", s, SOL_SOCKET, SO_ERROR, edge,
+            g.emu.alloc(struct.pack("<i", 4)))
+    assert g("getsockopt", s, SOL_SOCKET, SO_ERROR, value, length) == 0
+    assert g.emu.read_int(value) == WSAECONNREFUSED
+    assert g("getsockopt", s, SOL_SOCKET, SO_ERROR, value, length) == 0
+    assert g.emu.read_int(value) == 0
+    assert g("closesocket", s) == 0
     assert g("WSACleanup") == 0

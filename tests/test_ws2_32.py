@@ -3,7 +3,8 @@
 Covered, on both cores: the WSAStartup count (each success needs its WSACleanup; one more
 fails), the checks exposed for the guest layer (started? a socket of this process?), a
 loopback connection through socket/bind/getsockname/listen/connect/accept/send/recv with
-sockaddr tuples and Windows bytes, the last error per thread, and ``close()``.
+sockaddr tuples and Windows bytes, getsockopt (SO_ERROR of a failed non-blocking connect,
+read once), the last error per thread, and ``close()``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ import pytest
 import ws2core
 from ws2core import (
     AF_INET,
+    FIONBIO,
     FIONREAD,
     INVALID_SOCKET,
+    SO_ERROR,
+    SO_TYPE,
     SOCK_STREAM,
     SOCKET_ERROR,
+    SOL_SOCKET,
+    WSAECONNREFUSED,
     WSAEFAULT,
+    WSAENOPROTOOPT,
     WSAENOTSOCK,
+    WSAEWOULDBLOCK,
     WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
     Ref,
@@ -101,6 +109,39 @@ def test_loopback(ws: Ws2_32) -> None:
     assert ws.recv(server, buffer, 8, 0) == 5 and buffer[:5] == b"hello"
     for s in (client, server, listener):
         assert ws.closesocket(s) == 0
+    assert ws.WSACleanup() == 0
+
+
+def test_getsockopt(ws: Ws2_32) -> None:
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    s = ws.socket(AF_INET, SOCK_STREAM, 0)
+    value, length = Ref(), Ref(4)
+    assert ws.getsockopt(s, SOL_SOCKET, SO_TYPE, value, length) == 0
+    assert (value.value, length.value) == (SOCK_STREAM, 4)
+    raw, length = bytearray(b"\xAA" * 8), Ref(8)     # a larger buffer gets the 4 bytes
+    assert ws.getsockopt(s, SOL_SOCKET, SO_TYPE, raw, length) == 0
+    assert (bytes(raw), length.value) == (SOCK_STREAM.to_bytes(4, "little") + b"\xAA" * 4, 4)
+    assert ws.getsockopt(s, SOL_SOCKET, SO_TYPE, bytearray(2), Ref(2)) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEFAULT
+    assert ws.getsockopt(s, SOL_SOCKET, 0x7777, Ref(), Ref(4)) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAENOPROTOOPT
+    assert ws.getsockopt(0x1234, SOL_SOCKET, SO_TYPE, Ref(), Ref(4)) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAENOTSOCK
+
+    # A non-blocking connect to a loopback port nobody listens on: its failure is SO_ERROR's,
+    # once.
+    closed = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.bind(closed, ("127.0.0.1", 0), 16) == 0
+    name = Ref()
+    assert ws.getsockname(closed, name, Ref(16)) == 0 and ws.closesocket(closed) == 0
+    assert ws.ioctlsocket(s, FIONBIO, Ref(1)) == 0
+    assert ws.connect(s, name.value, 16) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEWOULDBLOCK
+    assert ws.select(0, None, None, ws2core.FdSet([s]), 5.0) == 1
+    assert ws.getsockopt(s, SOL_SOCKET, SO_ERROR, value, Ref(4)) == 0
+    assert value.value == WSAECONNREFUSED
+    assert ws.getsockopt(s, SOL_SOCKET, SO_ERROR, value, Ref(4)) == 0 and value.value == 0
+    assert ws.closesocket(s) == 0
     assert ws.WSACleanup() == 0
 
 

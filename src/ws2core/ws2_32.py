@@ -281,6 +281,14 @@ class Ws2_32:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPIoctl, command, argument, 4,
                                None, 0, None, None, None, None)
 
+    def getsockopt(self, s: int, level: int, optname: int, optval: Any, optlen: Any) -> int:
+        """0, or SOCKET_ERROR.  ``optval``: a Ref (it gets an int, or an ``(l_onoff,
+        l_linger)`` tuple for SO_LINGER) or a writable buffer (the Windows bytes); ``optlen``:
+        a Ref holding the buffer's size, set to the value's.  The options are the provider's
+        (``WSPGetSockOpt``); SO_ERROR gives the pending error and clears it."""
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPGetSockOpt, level, optname,
+                               optval, optlen)
+
     # --- select and fd_sets
 
     def select(self, nfds: int, readfds: Any, writefds: Any, exceptfds: Any, timeout: Any) -> int:

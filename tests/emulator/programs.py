@@ -34,14 +34,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import NamedTuple
 
 import pytest
 
+from isolation import inside_isolated_namespace
 from support import missing
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +58,16 @@ PROGRAMS: tuple[str, ...] = (
     "echo_self",
     "echo_client",
     "bad_input",
+    "net_policy",
 )
+# The programs that name addresses outside this machine (documentation addresses, RFC 5737):
+# run only in a network namespace with only loopback up (tests/isolation.py), where no packet
+# can leave, and under ws2core's network policy; never in the runs of test_speakeasy.py and
+# test_wine.py, which are outside one. test_policy_programs.py runs them.
+OUTSIDE_ADDRESS_PROGRAMS: tuple[str, ...] = ("net_policy",)
+# The others: loopback only, run anywhere.
+LOOPBACK_PROGRAMS: tuple[str, ...] = tuple(
+    name for name in PROGRAMS if name not in OUTSIDE_ADDRESS_PROGRAMS)
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
 # The other C sources here, which are no CHECK program: test_run.py builds them its own way.
 OTHER_SOURCES: tuple[str, ...] = ("console",)
@@ -77,6 +88,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "ws2_32.dll": frozenset({
         "WSAStartup", "WSACleanup", "socket", "closesocket", "bind", "getsockname", "listen",
         "connect", "accept", "send", "recv", "select", "__WSAFDIsSet", "WSACreateEvent",
+        "getpeername", "ioctlsocket", "getsockopt",
         "WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSAWaitForMultipleEvents",
         "WSAEventSelect", "WSAEnumNetworkEvents", "WSAGetLastError", "WSASetLastError",
         "htons", "htonl", "ntohs",
@@ -369,6 +381,14 @@ def parse_value(text: str, keyword: str) -> int | None:
     return None
 
 
+def stock_summary(name: str, abi: str, run: CompletedRun, stopped: str | None) -> str:
+    """The line a stock Speakeasy run prints: how many checks passed (the README's count)."""
+    passed = sum(check.ok for check in run.checks)
+    return (f"stock Speakeasy {version('speakeasy-emulator')}, {name} ({abi}): {passed} checks "
+            f"pass of {len(run.checks)} printed; "
+            f"{'stopped: ' + stopped if stopped else 'ran to its end'}")
+
+
 @dataclass(frozen=True)
 class CompletedRun:
     """One run of a program: its exit status (None if it timed out), output and checks."""
@@ -504,8 +524,16 @@ class WinePrefix:
 
     def run(self, exe: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
             timeout: float = 60) -> CompletedRun:
-        """Runs exe to its end (or kills it after timeout seconds: returncode None)."""
+        """Runs exe to its end (or kills it after timeout seconds: returncode None). A program
+        of OUTSIDE_ADDRESS_PROGRAMS runs only in a network namespace of tests/isolation.py,
+        and only with the prefix's wineserver in it too (a RuntimeError otherwise)."""
+        outside = program_name(exe) in OUTSIDE_ADDRESS_PROGRAMS
+        if outside and not inside_isolated_namespace():
+            raise RuntimeError(f"{exe.name} names outside addresses: Wine runs it only in a "
+                               f"network namespace of tests/isolation.py")
         self.wait_booted()
+        if outside:
+            self.require_server_here()
         command = [self.wine64, str(exe), *args]
         started = time.monotonic()
         # Files rather than pipes, for the same reason as in start_boot: a crashing program
@@ -524,6 +552,30 @@ class WinePrefix:
             out, err = stdout.read(), stderr.read()
         return CompletedRun(exe, tuple(args), returncode, out.decode("utf-8", "replace"),
                             err.decode("utf-8", "replace"), seconds)
+
+    def server_namespaces(self) -> set[str]:
+        """The network namespaces ("net:[4026532174]") of this prefix's running wineservers:
+        the processes whose working directory is in its TMPDIR (a wineserver works in its
+        socket directory there)."""
+        found: set[str] = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if Path(os.readlink(entry / "cwd")).is_relative_to(self.tmpdir.resolve()):
+                    found.add(os.readlink(entry / "ns" / "net"))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        return found
+
+    def require_server_here(self) -> None:
+        """A RuntimeError unless the prefix's wineserver runs in this process's network
+        namespace: Wine's server makes a program's sockets and connects them (server/sock.c),
+        so its namespace, not the program's, is the network a connect reaches."""
+        ours, servers = os.readlink("/proc/self/ns/net"), self.server_namespaces()
+        if servers != {ours}:
+            raise RuntimeError(f"the prefix's wineserver is in {sorted(servers) or 'no'} "
+                               f"network namespace, not in this one ({ours})")
 
     def close(self) -> None:
         """Stops the prefix's wineserver (and with it any program still running) and removes
@@ -548,6 +600,11 @@ class WinePrefix:
         self.close()
 
 
+def program_name(exe: Path) -> str:
+    """The program a build is of: "net_policy" for net_policy-x86_64-<hash>.exe."""
+    return exe.stem.split("-", 1)[0]
+
+
 def run_under_wine(exe: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
                    timeout: float = 60, *, prefix: WinePrefix) -> CompletedRun:
     """prefix.run(...): one program under Wine in a prefix made by WinePrefix."""
@@ -562,16 +619,49 @@ _DUPLICATE_WAIT = (
     "handle'; The Old New Thing, 2011-02-25, 'Why does WaitForMultipleObjects return "
     "ERROR_INVALID_PARAMETER when all the parameters look valid to me?'); Wine 8 waits"
 )
+_NONBLOCKING_UNREACHABLE = (
+    "a non-blocking connect without a route says WSAEWOULDBLOCK and fails later, as any failed "
+    "connect: select's exceptfds, SO_ERROR, FD_CONNECT with WSAENETUNREACH (connect's page: "
+    "with a nonblocking socket 'the connection attempt cannot be completed immediately', "
+    "connect returns SOCKET_ERROR and WSAGetLastError WSAEWOULDBLOCK; CAsyncSocket::OnConnect's "
+    "page lists WSAENETUNREACH among the codes the completion reports); Wine 8's server "
+    "passes Linux's immediate ENETUNREACH through (server/sock.c: connect() < 0 with errno "
+    "other than EINPROGRESS is the call's error), so nothing is pending afterwards"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "event_waits": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
         "wait_all_duplicate_error": _DUPLICATE_WAIT,
     },
+    "net_policy": {name: _NONBLOCKING_UNREACHABLE for name in (
+        "nonblocking_connect_error", "nonblocking_select", "nonblocking_failed",
+        "nonblocking_so_error", "event_connect_error", "event_wait", "event_bits",
+        "event_connect_code")},
 }
+
+def compared_checks(run: CompletedRun, differs: Collection[str] = ()) -> list[Check]:
+    """The checks of a run that a comparison with Wine looks at: all but the x_ checks and
+    ``differs`` (the program's WINE_DIFFERS)."""
+    return [check for check in run.checks
+            if not check.extension and check.name not in differs]
+
+
+def wine_problems(run: CompletedRun, differs: Collection[str] = ()) -> list[str]:
+    """Where a run under Wine is not what it must be (empty when it is): a check that failed,
+    the x_ checks and ``differs`` aside, or one of ``differs`` that passed, which means Wine
+    now gives the Windows behaviour and the name must leave WINE_DIFFERS (noticed, so that
+    the list shrinks)."""
+    problems = [f"{check.name}: got {check.got}, want {check.want}"
+                for check in run.failed(extensions=False) if check.name not in differs]
+    problems += [f"Wine now gives the Windows behaviour for {name}: remove it from "
+                 f"programs.WINE_DIFFERS" for name in differs if run.check(name).ok]
+    return problems
+
 
 # The runs of run_all_under_wine: label -> program. echo_client runs twice, its port given as
 # the argument and through the environment (an emulator may start it without a command line).
-WINE_RUNS: dict[str, str] = {**{name: name for name in PROGRAMS},
+# The programs of OUTSIDE_ADDRESS_PROGRAMS are not among them: see test_policy_programs.py.
+WINE_RUNS: dict[str, str] = {**{name: name for name in LOOPBACK_PROGRAMS},
                              "echo_client_env": "echo_client"}
 
 

@@ -14,6 +14,9 @@ installed:
 And once per program and ABI without the adapter ("stock"): the number of checks stock
 Speakeasy passes is printed, and none of the programs passes there.
 
+The programs that name addresses outside this machine (programs.OUTSIDE_ADDRESS_PROGRAMS) run
+in test_policy_programs.py instead, in a network namespace.
+
 Speakeasy 1.5.11 does not implement everything the programs' C run-time needs (printf, a
 command line for main); both kinds of run go through ``ws2core.adapters.speakeasy.run``,
 which serves it (``ws2core.guest.crt``) whether ws2core's Winsock is installed or not, so
@@ -26,7 +29,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -160,7 +162,7 @@ class HostWaker:
 
 
 @pytest.mark.parametrize("abi", sorted(ABIS))
-@pytest.mark.parametrize("name", programs.PROGRAMS)
+@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
 def test_program_passes_with_the_adapter(adapter_runs: Callable[..., AdapterRun],
                                          ws2core_core: ModuleType, name: str, abi: str) -> None:
     outcome = adapter_runs(name, abi, ws2core_core)
@@ -178,7 +180,7 @@ def test_program_passes_with_the_adapter(adapter_runs: Callable[..., AdapterRun]
         assert run.seconds < EVENT_WAKE_TIMEOUT, run.describe()
 
 
-@pytest.mark.parametrize("name", programs.PROGRAMS)
+@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
 def test_checks_match_wine(adapter_runs: Callable[..., AdapterRun], wine_runs: WineRuns,
                            name: str) -> None:
     """The 64-bit build's CHECK lines under Speakeasy with ws2core are Wine's, line for line,
@@ -190,12 +192,8 @@ def test_checks_match_wine(adapter_runs: Callable[..., AdapterRun], wine_runs: W
     ours = adapter_runs(name, "x64", _default_core()).result.run
     wines = wine_runs.runs[name]
     differs = WINE_DIFFERS.get(name, {})
-
-    def compared(run: CompletedRun) -> list[programs.Check]:
-        return [check for check in run.checks
-                if not check.extension and check.name not in differs]
-
-    assert compared(ours) == compared(wines), f"{ours.describe()}\n{wines.describe()}"
+    assert programs.compared_checks(ours, differs) == programs.compared_checks(wines, differs), \
+        f"{ours.describe()}\n{wines.describe()}"
     assert all(ours.check(check).ok for check in differs), ours.describe()
 
 
@@ -209,7 +207,7 @@ def _default_core() -> ModuleType:
 
 
 @pytest.mark.parametrize("abi", sorted(ABIS))
-@pytest.mark.parametrize("name", programs.PROGRAMS)
+@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
 def test_stock_speakeasy(speakeasy: ModuleType, built_programs: dict[tuple[str, str], Path],
                          echo_server: programs.EchoServer, capsys: pytest.CaptureFixture[str],
                          name: str, abi: str) -> None:
@@ -219,9 +217,6 @@ def test_stock_speakeasy(speakeasy: ModuleType, built_programs: dict[tuple[str, 
     stock = run_in_speakeasy(built_programs[name, ABIS[abi]], table=None,
                              args=(port,), environment={"WS2CORE_ECHO_PORT": port})
     run = stock.run
-    passed = sum(check.ok for check in run.checks)
     with capsys.disabled():
-        print(f"\nstock Speakeasy {version('speakeasy-emulator')}, {name} ({abi}): "
-              f"{passed} checks pass of {len(run.checks)} printed; "
-              f"{'stopped: ' + stock.stopped if stock.stopped else 'ran to its end'}")
+        print(f"\n{programs.stock_summary(name, abi, run, stock.stopped)}")
     assert run.failed() or run.result is None, run.describe()

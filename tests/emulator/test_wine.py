@@ -8,6 +8,10 @@ is not required, so the i686 builds are only inspected). Under Wine every check 
   They must still fail under Wine, so that a Wine which gets them right is noticed and the
   list shrinks; under ws2core they are ordinary checks.
 
+The programs that name outside addresses (programs.OUTSIDE_ADDRESS_PROGRAMS) are not run
+here: test_policy_programs.py runs them in a network namespace, and WinePrefix.run refuses
+them anywhere else (checked below).
+
 The programs only import what the emulator implements (programs.ALLOWED_IMPORTS) beyond what
 mingw's C run-time start-up imports anyway; that is checked here too, for both arches.
 """
@@ -37,13 +41,8 @@ def test_program_passes_under_wine(wine_runs: WineRuns, label: str) -> None:
     run = wine_runs.runs[label]
     assert not run.timed_out, run.describe()
     assert run.inconsistencies() == [], run.describe()
-    differs = WINE_DIFFERS.get(WINE_RUNS[label], {})
-    failed = [check for check in run.failed(extensions=False) if check.name not in differs]
-    assert failed == [], run.describe()
-    agrees_now = [name for name in differs if run.check(name).ok]
-    assert agrees_now == [], (
-        f"Wine now gives the Windows behaviour for {agrees_now}: remove them from "
-        f"programs.WINE_DIFFERS\n{run.describe()}")
+    assert programs.wine_problems(run, WINE_DIFFERS.get(WINE_RUNS[label], {})) == [], \
+        run.describe()
 
 
 def test_event_wake_prints_its_event_and_times_out_under_wine(wine_runs: WineRuns) -> None:
@@ -135,3 +134,19 @@ def test_missing_tool_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception):
         programs.missing("no tool")
+
+
+def test_wine_refuses_an_outside_address_program_outside_a_namespace(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Before anything starts: no prefix is booted, no wineserver runs."""
+    loader = programs.find_wine64()
+    prefix = programs.WinePrefix(tmp_path / "prefix", loader or "/nonexistent/wine64")
+    exe = tmp_path / "net_policy-x86_64-0123abcd.exe"
+    assert programs.program_name(exe) in programs.OUTSIDE_ADDRESS_PROGRAMS
+    monkeypatch.setattr(programs, "inside_isolated_namespace", lambda: False)
+    with pytest.raises(RuntimeError, match="network namespace"):
+        prefix.run(exe)
+    assert not prefix.path.exists()
+    # And inside one, a prefix whose wineserver is not running here is refused too.
+    with pytest.raises(RuntimeError, match="wineserver is in no network namespace"):
+        prefix.require_server_here()

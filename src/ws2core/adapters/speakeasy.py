@@ -33,7 +33,7 @@ and ``__mb_cur_max`` data imports at the run-time's own.
 
 The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closesocket, bind,
 getsockname, getpeername, listen, connect, accept, send, recv, shutdown, ioctlsocket
-(FIONBIO, FIONREAD), select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
+(FIONBIO, FIONREAD), getsockopt, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
 WSAGetLastError and WSASetLastError.  Each returns what Windows returns; a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
