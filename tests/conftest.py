@@ -269,8 +269,13 @@ class IsolatedRun:
         flags = ["-X", "dev"] if sys.flags.dev_mode else []
         ini = ["-c", str(config.inipath)] if config.inipath is not None else []
         left_out = [f"no:{name}" for name in OPTIONAL_PLUGINS if name not in plugins]
+        # The cache goes along when this session has one: the Windows programs' builds live
+        # there (tests/emulator's program_cache), and compiling them again costs ~7 s.  This
+        # session writes its own last-failed record after the batch's, so it keeps its say.
+        if not config.pluginmanager.has_plugin("cacheprovider"):
+            left_out.append("no:cacheprovider")
         self.command = isolated_command([
-            sys.executable, *flags, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            sys.executable, *flags, "-m", "pytest", "-q",
             "-p", "no:randomly", *(option for name in left_out for option in ("-p", name)),
             "--maxfail=0", "--rootdir", str(config.rootpath), *ini, *nodeids])
         self.count = len(nodeids)
