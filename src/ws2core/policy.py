@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Final, Literal, NamedTuple, Union, cast
+from typing import IO, Any, Final, Literal, NamedTuple, TypeGuard, Union, cast
 
 from ._shared import WinsockError
 from .constants import (
@@ -95,6 +95,20 @@ def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pair(value: Any, what: str, form: str) -> tuple[Any, Any]:
+    """``value`` as the two items of a rule's ``what``, or a clear error saying ``form``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"a rule's {what} must be {form}, not {value!r}")
+    items = tuple(value)
+    if len(items) != 2:
+        raise ValueError(f"a rule's {what} must be {form}, not {value!r}")
+    return items[0], items[1]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One line of a policy: what it matches, and what happens then.
@@ -122,6 +136,10 @@ class Rule:
             raise ValueError(f"a rule's action is one of {_ACTIONS}, not {self.action!r}")
         operation = self.operation
         if operation is not None:
+            if not isinstance(operation, str) and not (
+                    isinstance(operation, Iterable) and all(isinstance(n, str) for n in operation)):
+                raise TypeError("a rule's operation is a name or a sequence of names, not "
+                                f"{operation!r}")
             names = frozenset([operation] if isinstance(operation, str) else operation)
             unknown = names - {"connect", "sendto", "bind"}
             if unknown or not names:
@@ -134,21 +152,34 @@ class Rule:
             object.__setattr__(self, "network", _network(self.network))
         ports = self.ports
         if ports is not None:
-            first, last = (ports, ports) if isinstance(ports, int) else tuple(ports)
+            first, last = ((ports, ports) if _is_int(ports)
+                           else _pair(ports, "ports", "a port or (first, last)"))
+            if not (_is_int(first) and _is_int(last)):
+                raise TypeError(f"a rule's ports are a port or (first, last) of ints, not {ports!r}")
             if not 0 <= first <= last <= 0xFFFF:
                 raise ValueError(f"a rule's ports are a port or (first, last) in 0-65535, not {ports!r}")
             object.__setattr__(self, "ports", (first, last))
         if self.error is not None:
             if self.action != "refuse":
                 raise ValueError("only a refusing rule has an error")
+            if not _is_int(self.error):
+                raise TypeError(f"a refusal's error is a Winsock code (an int), not {self.error!r}")
             if not 10000 <= self.error <= 11999:
                 raise ValueError(f"a refusal's error is a Winsock code, not {self.error}")
         to = self.to
         if to is not None:
             if self.action != "redirect":
                 raise ValueError("only a redirecting rule has a target")
-            host, port = (to, 0) if isinstance(to, str) else to
-            if not host_address(host).is_loopback:
+            host, port = ((to, 0) if isinstance(to, str)
+                          else _pair(to, "to", "a host or (host, port)"))
+            if not isinstance(host, str) or not _is_int(port):
+                raise TypeError(f"a redirect's target is a host or (host, port), not {to!r}")
+            try:
+                loopback = host_address(host).is_loopback
+            except ValueError:
+                raise ValueError(
+                    f"a redirect's target is a numeric loopback address, not {host!r}") from None
+            if not loopback:
                 raise ValueError(f"a redirect goes to loopback, not {host!r}")
             if not 0 <= port <= 0xFFFF:
                 raise ValueError(f"a redirect's port is 0-65535, not {port}")
