@@ -344,10 +344,10 @@ class NetworkPolicy:
     resolver="table", sink=None, log_path=None)``: ``rules`` are tried in order, the first
     that matches decides, then ``default`` ("allow", "refuse" or "redirect").  A refusal of
     connect or sendto fails with ``refuse_error``, of bind with WSAEADDRNOTAVAIL, unless the
-    rule names its own.  Names: ``names`` maps a name (case-insensitive) to its addresses
-    (``localhost`` is there unless overridden); a name not in it goes to ``resolver``:
-    "table" refuses it (WSAHOST_NOT_FOUND), "host" asks the host's resolver, "sink" answers
-    with ``SINK_NAME_ANSWERS``.  ``sink``: the ``ws2core.sink.Sink`` that redirects without a
+    rule names its own.  Names: ``names`` maps a name (case-insensitive, a trailing dot
+    ignored) to its addresses (``localhost`` is there unless overridden); a name not in it
+    goes to ``resolver``: "table" refuses it (WSAHOST_NOT_FOUND), "host" asks the host's
+    resolver, "sink" answers with ``SINK_NAME_ANSWERS``.  ``sink``: the ``ws2core.sink.Sink`` that redirects without a
     target go to (default: one made on first use).  ``log_path``: stream the record there as
     JSON lines.  ``close()`` (or a ``with`` block) stops the sink and the stream.  Policies
     are immutable and may be shared by providers; the record is shared with them.
@@ -378,7 +378,8 @@ class NetworkPolicy:
             table[name] = answers
         self.default: Action = default
         self.refuse_error = refuse_error
-        self.names: Mapping[str, tuple[str, ...]] = {k.lower(): v for k, v in table.items()}
+        self.names: Mapping[str, tuple[str, ...]] = {
+            k.rstrip(".").lower(): v for k, v in table.items()}
         self.resolver = resolver
         self.description = description
         self.log = AttemptLog()
@@ -509,16 +510,22 @@ class NetworkPolicy:
     def resolve(self, name: str, family: Literal[0, 2, 23] = 0) -> tuple[str, ...]:
         """The addresses of ``name`` for ``family`` (AF_UNSPEC 0, AF_INET 2, AF_INET6 23, as
         Windows numbers them), on record; WinsockError(WSAHOST_NOT_FOUND) when refused or
-        unknown.  A numeric host is its own answer, without a record (it is no lookup)."""
+        unknown.  A numeric host is its own answer, without a record (it is no lookup), or
+        WSAHOST_NOT_FOUND when it is of the other family; another ``family``: ValueError."""
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
+        if family not in (0, 2, 23):
+            raise ValueError(
+                f"family is 0 (AF_UNSPEC), 2 (AF_INET) or 23 (AF_INET6), not {family!r}")
         try:
-            numeric = host_address(name)
+            host_address(name)
         except ValueError:
             pass
         else:
-            answer = (name,)
-            return answer if _of_family(numeric, family) else ()
+            if not _of_family(name, family):  # 192.0.2.1 has no IPv6 address, as on Windows
+                raise WinsockError(WSAHOST_NOT_FOUND,
+                                   f"{name!r} is not an address of family {family}")
+            return (name,)
         key = name.rstrip(".").lower()
         verdict: Verdict = "allowed"
         answers: tuple[str, ...] = ()
@@ -528,7 +535,7 @@ class NetworkPolicy:
             answers = _host_lookup(name)
         elif self.resolver == "sink":
             answers, verdict = SINK_NAME_ANSWERS, "redirected"
-        answers = tuple(a for a in answers if _of_family(host_address(a), family))
+        answers = tuple(a for a in answers if _of_family(a, family))
         if not answers:
             self.log.add(Attempt(time.time(), "resolve", "", (name,), "refused", None,
                                  WSAHOST_NOT_FOUND))
@@ -544,8 +551,11 @@ def _confine_wildcard() -> list[Rule]:
             for any_address, loopback in _WILDCARD_TO_LOOPBACK]
 
 
-def _of_family(address: ipaddress.IPv4Address | ipaddress.IPv6Address, family: int) -> bool:
-    return family == 0 or (family == 2) == (address.version == 4)
+def _of_family(host: str, family: int) -> bool:
+    """Whether the numeric ``host`` is of ``family`` as written (``::ffff:192.0.2.1`` is an
+    IPv6 address here, whatever rules it meets)."""
+    version = ipaddress.ip_address(host.split("%", 1)[0]).version
+    return family == 0 or (family == 2) == (version == 4)
 
 
 def _plain(address: tuple[Any, ...]) -> tuple[Any, ...]:
