@@ -120,7 +120,7 @@ class Rule:
     object), ``ports`` a port or an inclusive ``(first, last)`` range.  ``error``: a
     refusal's Winsock code (default: the policy's, by operation).  ``to``: a redirect's
     target, a loopback host or ``(host, port)`` (port 0: the port asked for); None carries
-    it to the policy's sink.  A redirect to a host of the other family is refused.
+    it to the policy's sink (a bind: to loopback, the port asked for).  A redirect to a host of the other family is refused.
     """
 
     action: Action
@@ -476,7 +476,7 @@ class NetworkPolicy:
         target: tuple[Any, ...] = address
         error = 0
         if action == "redirect":
-            redirect = self._redirect(rule, protocol, ip, address)
+            redirect = self._redirect(rule, kind, protocol, address)
             if redirect is None:
                 action = "refuse"
             else:
@@ -492,8 +492,7 @@ class NetworkPolicy:
                 _plain(target) if verdict == "redirected" else None, error))
         return Decision(verdict, target, error, attempt)
 
-    def _redirect(self, rule: Rule | None, protocol: str,
-                  ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    def _redirect(self, rule: Rule | None, kind: str, protocol: str,
                   address: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The host address a redirect goes to; None when it cannot be of the socket's family."""
         six = ":" in address[0]
@@ -502,6 +501,8 @@ class NetworkPolicy:
             if (":" in host) != six:
                 return None
             return (host, port or address[1], *address[2:])
+        if kind == "bind":  # the sink's endpoints are in use: a bind there could only fail
+            return ("::1" if six else "127.0.0.1", *address[1:])
         endpoint: tuple[Any, ...] = self.sink.endpoint(protocol, six, _plain(address))
         return (*endpoint, *address[2:])
 
