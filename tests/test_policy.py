@@ -26,6 +26,7 @@ import ipaddress
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -340,6 +341,19 @@ def test_redirect_without_a_target_goes_to_the_sink(policies: list[NetworkPolicy
         assert again.target == first.target                      # one endpoint per destination
         assert len({first.target, other.target, datagram.target}) == 3
         assert first.attempt is not None and first.attempt.redirected_to == first.target
+
+
+def test_a_redirected_bind_without_a_target_stays_on_loopback(
+        policies: list[NetworkPolicy]) -> None:
+    """The sink's endpoints are for outbound traffic (and in use): a bind that a policy
+    redirects without a target is confined to loopback, at the port asked for."""
+    threads = {t.name for t in threading.enumerate()}
+    policy = NetworkPolicy(default="redirect")
+    policies.append(policy)
+    assert policy.decide("bind", "udp", ("0.0.0.0", 0)).target == ("127.0.0.1", 0)
+    assert policy.decide("bind", "tcp", ("::", 8080, 0, 0)).target == ("::1", 8080, 0, 0)
+    assert policy.decide("bind", "tcp", (OUTSIDE, 25)).target == ("127.0.0.1", 25)
+    assert "ws2core-sink" not in {t.name for t in threading.enumerate()} - threads
 
 
 def test_sinkhole_verdicts(policies: list[NetworkPolicy]) -> None:

@@ -59,6 +59,7 @@ from ws2core import (
 )
 from ws2core.policy import Attempt, NetworkPolicy, Rule
 from ws2core.provider import TIMEVAL, HostSocketProvider
+from ws2core.sink import Sink
 from ws2core.ws2_32 import Ws2_32
 
 from provider_support import (  # noqa: F401  (provider and kit are fixtures)
@@ -402,8 +403,13 @@ def test_sinkhole_carries_a_connection_to_the_sink(provider: Any, kit: Kit, af: 
 
 
 @isolated
-@pytest.mark.parametrize("make_policy", [sinkhole_with(answers={53: b"\x00\x01answer"})],
-                         indirect=True)
+@pytest.mark.parametrize("make_policy", [
+    sinkhole_with(answers={53: b"\x00\x01answer"}),
+    # A policy of one's own that redirects everything: the implicit bind goes to loopback too.
+    pytest.param(lambda: NetworkPolicy(default="redirect",
+                                       sink=Sink(answers={53: b"\x00\x01answer"})),
+                 id="default-redirect"),
+], indirect=True)
 @pytest.mark.parametrize("af", FAMILIES)
 def test_sinkhole_carries_a_datagram_and_its_reply(provider: Any, kit: Kit, af: int,
                                                    host_calls: Any) -> None:
