@@ -208,7 +208,8 @@ def test_policy_rejects_bad_arguments(arguments: dict[str, Any], error: type[Exc
 
 @pytest.mark.parametrize("code", [WSAENETUNREACH, WSAEHOSTUNREACH, WSAECONNREFUSED, WSAETIMEDOUT])
 def test_refuse_error_chooses_the_connect_and_sendto_code_not_binds(code: int) -> None:
-    for policy in (NetworkPolicy(refuse_error=code), NetworkPolicy.loopback_only(refuse_error=code)):
+    for policy in (NetworkPolicy(refuse_error=code),
+                   NetworkPolicy.loopback_only(refuse_error=code)):
         assert policy.refuse_error == code
         assert verdict(policy, "connect", OUTSIDE) == ("refused", code)
         assert verdict(policy, "sendto", OUTSIDE, protocol="udp") == ("refused", code)
@@ -477,9 +478,10 @@ def test_sinkhole_answers_every_name(no_host_resolver: list[str],
     policies.append(policy)
     answers = policy.resolve("evil.example.test")
     assert answers == ("198.51.100.1", "2001:db8::1")
+    documentation = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
     for address in answers:  # documentation addresses: nobody's, so never a real host
         assert any(ipaddress.ip_address(address) in ipaddress.ip_network(net)
-                   for net in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+                   for net in documentation)
     assert policy.resolve("evil.example.test", 23) == ("2001:db8::1",)
     assert policy.resolve("update.example.test") == ("127.0.0.3",)
     first = policy.log[0]
