@@ -9,7 +9,10 @@ only sees fixtures in a test module's namespace or a conftest).
   checks the provider left nothing behind: no socket handle in the table, no host fd, no
   thread of its own (the reactor stops), no exception in any thread.  The leak checks are
   skipped when the test itself already failed, so a failure is reported once.  A per-test
-  alarm fails a test whose main thread hangs (a blocked host call included).
+  alarm fails a test whose main thread hangs (a blocked host call included).  A test module
+  may give the provider a network policy: a fixture ``make_policy`` returning a callable
+  that makes one (called inside the leak checks' window; the policy is closed, its sink with
+  it, after WSPCleanup).
 - ``kit``: a ``Kit`` that makes sockets (listener, connected pair, UDP, ...) and events through
   the provider and closes whatever the test did not close itself.
 
@@ -533,7 +536,10 @@ def provider(upcalls: ws2core.UpcallTable, request: pytest.FixtureRequest) -> It
                              + "".join(traceback.format_exception(args.exc_value)))
 
     threading.excepthook = hook
-    p = HostSocketProvider()
+    make_policy = (request.getfixturevalue("make_policy")
+                   if "make_policy" in request.fixturenames else None)
+    policy = make_policy() if make_policy is not None else None
+    p = HostSocketProvider(policy=policy)
     assert p.WSPStartup(upcalls) == 0
     assert p.upcalls is upcalls
     alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
@@ -560,6 +566,8 @@ def provider(upcalls: ws2core.UpcallTable, request: pytest.FixtureRequest) -> It
         problems.append(f"WSPCleanup returned {result} with lpErrno {err.value}")
     if socket_handles(table):
         problems.append(f"WSPCleanup left socket handles: {socket_handles(table)}")
+    if policy is not None:
+        policy.close()  # its sink: a thread and loopback endpoints the test made
     events = [h for h in list(table) if table.kind(h) == "event"]
     if events:
         problems.append(f"the test left events open: {events}")

@@ -9,13 +9,16 @@ real Speakeasy emulator's memory, to prove which exception an unmapped address r
 
 Covered, on both cores and both ABIs: the registration (names, argument counts, stdcall);
 ``install()``'s checks; a real Speakeasy emulator's faults as WSAEFAULT; ``close()``; the
-ImportError naming the extra.  What the exports do behind the hooks is tested without an
+ImportError naming the extra; the network policy (loopback only by default,
+``install(policy=...)``, every attempt in Speakeasy's profiler until ``close()``; the refused
+connect to an outside address runs in a network namespace and makes no host call).  What the exports do behind the hooks is tested without an
 emulator, over ``guest_support.FakeGuest``, in test_guest_exports.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import struct
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -30,14 +33,16 @@ from ws2core import (
     WSA_WAIT_FAILED,
     WSA_WAIT_TIMEOUT,
     WSAEFAULT,
+    WSAENETUNREACH,
     WSANOTINITIALISED,
 )
+from ws2core.policy import NetworkPolicy
 from ws2core.provider import HostSocketProvider
 
-from ws2core.adapters.speakeasy import HOOKED_APIS, Installation, install
+from ws2core.adapters.speakeasy import HOOKED_APIS, Installation, ProgramRun, install
 
 from guest_support import abi, guest_table  # noqa: F401  (fixtures)
-from guest_support import Caller, FakeGuest, FakeThread, listener, open_socket
+from guest_support import Caller, FakeGuest, FakeThread, listener, open_socket, socket_port
 from support import missing
 
 # Speakeasy's unicorn is what raises for unmapped memory: these tests need the extra, like the
@@ -268,3 +273,61 @@ def test_close_leaves_no_handle(guest_table: ws2core.UpcallTable, abi: str) -> N
         assert len(guest_table.table) == 3
     assert len(guest_table.table) == 0
     g.fails(WSANOTINITIALISED, "socket", AF_INET, SOCK_STREAM, 0)   # the hooks stay
+
+
+# --------------------------------------------------------------------------------------
+# The network policy: the guest's attempts, refused or allowed, in Speakeasy's report.
+
+
+def reported(se: FakeSpeakeasy) -> list[tuple[Any, ...]]:
+    """What the adapter told the stand-in profiler of ``se``'s emulator."""
+    assert se.emu is not None
+    return se.emu.get_profiler().network
+
+
+def test_default_policy_reports_to_the_profiler(guest: Guest) -> None:
+    installation = guest.installation
+    assert installation.policy is installation.provider.policy
+    assert installation.policy.description == "loopback only"
+    g = guest.started()
+    s, _ = listener(g)                     # bound to 127.0.0.1: allowed, on record
+    assert installation.policy.resolve("localhost") == ("127.0.0.1", "::1")
+    assert reported(guest.se) == [
+        ("run 0", "127.0.0.1", 0, "bind", "tcp", "ws2core.allowed"),
+        ("run 0", "localhost", "127.0.0.1,::1")]        # a lookup goes to log_dns
+    assert g("closesocket", s) == 0 and g("WSACleanup") == 0
+
+
+@pytest.mark.isolated_network
+def test_install_policy_refused_guest_connect_reaches_the_profiler(
+        guest_table: ws2core.UpcallTable, abi: str, host_calls: Any) -> None:
+    policy = NetworkPolicy.loopback_only()
+    se = FakeSpeakeasy(FakeEmulator(8 if abi == "x64" else 4))
+    with install(se, guest_table, policy=policy) as installation:
+        assert installation.policy is policy and installation.provider.policy is policy
+        g = Guest(installation, se).started()
+        s = open_socket(g)
+        outside = g.emu.alloc(struct.pack("<HH4s8x", AF_INET, socket_port(80),
+                                          bytes([192, 0, 2, 1])))   # 192.0.2.1, TEST-NET-1
+        g.fails(WSAENETUNREACH, "connect", s, outside, 16)
+        assert host_calls.events == []
+        assert reported(se) == [
+            ("run 0", "192.0.2.1", 80, "connect", "tcp", "ws2core.refused")]
+        assert g("closesocket", s) == 0 and g("WSACleanup") == 0
+    policy.decide("connect", "tcp", ("192.0.2.1", 81))   # after close(): no longer reported
+    assert len(reported(se)) == 1 and len(policy.log) == 2
+
+
+def test_install_refuses_a_policy_other_than_the_providers() -> None:
+    with HostSocketProvider(policy=NetworkPolicy.loopback_only()) as provider:
+        with pytest.raises(ValueError, match="policy"):
+            install(FakeSpeakeasy(FakeEmulator(8)), provider=provider,
+                    policy=NetworkPolicy.allow_all())
+
+
+def test_program_run_json_carries_the_network_record() -> None:
+    policy = NetworkPolicy.loopback_only()
+    attempt = policy.decide("connect", "tcp", ("192.0.2.1", 80)).attempt
+    assert attempt is not None
+    run = ProgramRun("a.exe", (), "x64", 0, None, {}, b"", b"", 0.5, (), (attempt,))
+    assert run.to_json()["network"] == [attempt.as_json()]

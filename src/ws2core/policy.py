@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Final, Literal, NamedTuple, Union, cast
+from typing import IO, Any, Final, Literal, NamedTuple, TypeGuard, Union, cast
 
 from ._shared import WinsockError
 from .constants import (
@@ -95,6 +95,20 @@ def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pair(value: Any, what: str, form: str) -> tuple[Any, Any]:
+    """``value`` as the two items of a rule's ``what``, or a clear error saying ``form``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"a rule's {what} must be {form}, not {value!r}")
+    items = tuple(value)
+    if len(items) != 2:
+        raise ValueError(f"a rule's {what} must be {form}, not {value!r}")
+    return items[0], items[1]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One line of a policy: what it matches, and what happens then.
@@ -106,7 +120,7 @@ class Rule:
     object), ``ports`` a port or an inclusive ``(first, last)`` range.  ``error``: a
     refusal's Winsock code (default: the policy's, by operation).  ``to``: a redirect's
     target, a loopback host or ``(host, port)`` (port 0: the port asked for); None carries
-    it to the policy's sink.  A redirect to a host of the other family is refused.
+    it to the policy's sink (a bind: to loopback, the port asked for).  A redirect to a host of the other family is refused.
     """
 
     action: Action
@@ -122,6 +136,10 @@ class Rule:
             raise ValueError(f"a rule's action is one of {_ACTIONS}, not {self.action!r}")
         operation = self.operation
         if operation is not None:
+            if not isinstance(operation, str) and not (
+                    isinstance(operation, Iterable) and all(isinstance(n, str) for n in operation)):
+                raise TypeError("a rule's operation is a name or a sequence of names, not "
+                                f"{operation!r}")
             names = frozenset([operation] if isinstance(operation, str) else operation)
             unknown = names - {"connect", "sendto", "bind"}
             if unknown or not names:
@@ -134,21 +152,34 @@ class Rule:
             object.__setattr__(self, "network", _network(self.network))
         ports = self.ports
         if ports is not None:
-            first, last = (ports, ports) if isinstance(ports, int) else tuple(ports)
+            first, last = ((ports, ports) if _is_int(ports)
+                           else _pair(ports, "ports", "a port or (first, last)"))
+            if not (_is_int(first) and _is_int(last)):
+                raise TypeError(f"a rule's ports are a port or (first, last) of ints, not {ports!r}")
             if not 0 <= first <= last <= 0xFFFF:
                 raise ValueError(f"a rule's ports are a port or (first, last) in 0-65535, not {ports!r}")
             object.__setattr__(self, "ports", (first, last))
         if self.error is not None:
             if self.action != "refuse":
                 raise ValueError("only a refusing rule has an error")
+            if not _is_int(self.error):
+                raise TypeError(f"a refusal's error is a Winsock code (an int), not {self.error!r}")
             if not 10000 <= self.error <= 11999:
                 raise ValueError(f"a refusal's error is a Winsock code, not {self.error}")
         to = self.to
         if to is not None:
             if self.action != "redirect":
                 raise ValueError("only a redirecting rule has a target")
-            host, port = (to, 0) if isinstance(to, str) else to
-            if not host_address(host).is_loopback:
+            host, port = ((to, 0) if isinstance(to, str)
+                          else _pair(to, "to", "a host or (host, port)"))
+            if not isinstance(host, str) or not _is_int(port):
+                raise TypeError(f"a redirect's target is a host or (host, port), not {to!r}")
+            try:
+                loopback = host_address(host).is_loopback
+            except ValueError:
+                raise ValueError(
+                    f"a redirect's target is a numeric loopback address, not {host!r}") from None
+            if not loopback:
                 raise ValueError(f"a redirect goes to loopback, not {host!r}")
             if not 0 <= port <= 0xFFFF:
                 raise ValueError(f"a redirect's port is 0-65535, not {port}")
@@ -313,10 +344,10 @@ class NetworkPolicy:
     resolver="table", sink=None, log_path=None)``: ``rules`` are tried in order, the first
     that matches decides, then ``default`` ("allow", "refuse" or "redirect").  A refusal of
     connect or sendto fails with ``refuse_error``, of bind with WSAEADDRNOTAVAIL, unless the
-    rule names its own.  Names: ``names`` maps a name (case-insensitive) to its addresses
-    (``localhost`` is there unless overridden); a name not in it goes to ``resolver``:
-    "table" refuses it (WSAHOST_NOT_FOUND), "host" asks the host's resolver, "sink" answers
-    with ``SINK_NAME_ANSWERS``.  ``sink``: the ``ws2core.sink.Sink`` that redirects without a
+    rule names its own.  Names: ``names`` maps a name (case-insensitive, a trailing dot
+    ignored) to its addresses (``localhost`` is there unless overridden); a name not in it
+    goes to ``resolver``: "table" refuses it (WSAHOST_NOT_FOUND), "host" asks the host's
+    resolver, "sink" answers with ``SINK_NAME_ANSWERS``.  ``sink``: the ``ws2core.sink.Sink`` that redirects without a
     target go to (default: one made on first use).  ``log_path``: stream the record there as
     JSON lines.  ``close()`` (or a ``with`` block) stops the sink and the stream.  Policies
     are immutable and may be shared by providers; the record is shared with them.
@@ -347,7 +378,8 @@ class NetworkPolicy:
             table[name] = answers
         self.default: Action = default
         self.refuse_error = refuse_error
-        self.names: Mapping[str, tuple[str, ...]] = {k.lower(): v for k, v in table.items()}
+        self.names: Mapping[str, tuple[str, ...]] = {
+            k.rstrip(".").lower(): v for k, v in table.items()}
         self.resolver = resolver
         self.description = description
         self.log = AttemptLog()
@@ -449,7 +481,7 @@ class NetworkPolicy:
         target: tuple[Any, ...] = address
         error = 0
         if action == "redirect":
-            redirect = self._redirect(rule, protocol, ip, address)
+            redirect = self._redirect(rule, kind, protocol, address)
             if redirect is None:
                 action = "refuse"
             else:
@@ -465,8 +497,7 @@ class NetworkPolicy:
                 _plain(target) if verdict == "redirected" else None, error))
         return Decision(verdict, target, error, attempt)
 
-    def _redirect(self, rule: Rule | None, protocol: str,
-                  ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    def _redirect(self, rule: Rule | None, kind: str, protocol: str,
                   address: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The host address a redirect goes to; None when it cannot be of the socket's family."""
         six = ":" in address[0]
@@ -475,6 +506,8 @@ class NetworkPolicy:
             if (":" in host) != six:
                 return None
             return (host, port or address[1], *address[2:])
+        if kind == "bind":  # the sink's endpoints are in use: a bind there could only fail
+            return ("::1" if six else "127.0.0.1", *address[1:])
         endpoint: tuple[Any, ...] = self.sink.endpoint(protocol, six, _plain(address))
         return (*endpoint, *address[2:])
 
@@ -483,16 +516,22 @@ class NetworkPolicy:
     def resolve(self, name: str, family: Literal[0, 2, 23] = 0) -> tuple[str, ...]:
         """The addresses of ``name`` for ``family`` (AF_UNSPEC 0, AF_INET 2, AF_INET6 23, as
         Windows numbers them), on record; WinsockError(WSAHOST_NOT_FOUND) when refused or
-        unknown.  A numeric host is its own answer, without a record (it is no lookup)."""
+        unknown.  A numeric host is its own answer, without a record (it is no lookup), or
+        WSAHOST_NOT_FOUND when it is of the other family; another ``family``: ValueError."""
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
+        if family not in (0, 2, 23):
+            raise ValueError(
+                f"family is 0 (AF_UNSPEC), 2 (AF_INET) or 23 (AF_INET6), not {family!r}")
         try:
-            numeric = host_address(name)
+            host_address(name)
         except ValueError:
             pass
         else:
-            answer = (name,)
-            return answer if _of_family(numeric, family) else ()
+            if not _of_family(name, family):  # 192.0.2.1 has no IPv6 address, as on Windows
+                raise WinsockError(WSAHOST_NOT_FOUND,
+                                   f"{name!r} is not an address of family {family}")
+            return (name,)
         key = name.rstrip(".").lower()
         verdict: Verdict = "allowed"
         answers: tuple[str, ...] = ()
@@ -502,7 +541,7 @@ class NetworkPolicy:
             answers = _host_lookup(name)
         elif self.resolver == "sink":
             answers, verdict = SINK_NAME_ANSWERS, "redirected"
-        answers = tuple(a for a in answers if _of_family(host_address(a), family))
+        answers = tuple(a for a in answers if _of_family(a, family))
         if not answers:
             self.log.add(Attempt(time.time(), "resolve", "", (name,), "refused", None,
                                  WSAHOST_NOT_FOUND))
@@ -518,8 +557,11 @@ def _confine_wildcard() -> list[Rule]:
             for any_address, loopback in _WILDCARD_TO_LOOPBACK]
 
 
-def _of_family(address: ipaddress.IPv4Address | ipaddress.IPv6Address, family: int) -> bool:
-    return family == 0 or (family == 2) == (address.version == 4)
+def _of_family(host: str, family: int) -> bool:
+    """Whether the numeric ``host`` is of ``family`` as written (``::ffff:192.0.2.1`` is an
+    IPv6 address here, whatever rules it meets)."""
+    version = ipaddress.ip_address(host.split("%", 1)[0]).version
+    return family == 0 or (family == 2) == (version == 4)
 
 
 def _plain(address: tuple[Any, ...]) -> tuple[Any, ...]:

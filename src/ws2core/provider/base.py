@@ -203,11 +203,13 @@ class _ProviderBase:
 
     def _datagram_decision(self, sock: ProviderSocket, address: tuple[Any, ...]) -> Decision:
         """The decision for datagrams from ``sock`` to ``address``: one per destination and
-        socket, decided and recorded on the first."""
+        socket, decided and recorded on the first, which binds an unbound socket unless
+        refused (a refused datagram makes no host call at all)."""
         decision = sock.destinations.get(address)
         if decision is None:
-            self._bind_implicitly(sock)
             decision = self._decide(sock, "sendto", address)
+            if not decision.error:
+                self._bind_implicitly(sock)
             with self._lock:
                 decision = sock.destinations.setdefault(address, decision)
         return decision
