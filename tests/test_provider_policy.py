@@ -431,6 +431,28 @@ def test_sinkhole_carries_a_datagram_and_its_reply(provider: Any, kit: Kit, af: 
     assert host_calls.non_loopback() == []
 
 
+@isolated
+@pytest.mark.parametrize("make_policy", [
+    pytest.param(lambda: NetworkPolicy(default="redirect", sink=Sink(
+        answers={53: b"reply"}, max_endpoints=1)), id="one-endpoint-sink"),
+], indirect=True)
+def test_datagrams_outlive_their_sink_endpoint(provider: Any, kit: Kit, host_calls: Any) -> None:
+    """A sink keeps a bounded number of endpoints: once a destination's is closed for
+    another's, the next datagram to it gets a new one, arrives, is counted on the same
+    record, and its reply still shows the address asked for."""
+    p = provider
+    first, second = ("192.0.2.53", 53), ("198.51.100.53", 53)
+    u = kit.udp(AF_INET)
+    for destination in (first, second, first):            # the second evicts the first
+        sendto(p, u, b"ask " + destination[0].encode(), AF_INET, *destination)
+        assert recvfrom(p, u) == (b"reply", destination)
+    until(lambda: len(p.policy.sink.arrivals) == 3, "three datagrams at the sink")
+    assert [a.address for a in p.policy.sink.arrivals] == [first, second, first]
+    assert [(a.address, a.bytes_sent, a.bytes_received) for a in records(p)] == [
+        (first, 2 * 14, 2 * 5), (second, 17, 5)]
+    assert host_calls.non_loopback() == []
+
+
 # --- Ws2_32 ---------------------------------------------------------------------------------
 
 

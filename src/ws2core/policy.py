@@ -329,12 +329,14 @@ class Decision(NamedTuple):
 
     ``verdict``; ``target``: the host address to use (the one asked for, or the redirect's);
     ``error``: a refusal's Winsock code (0 otherwise); ``attempt``: its record (None when
-    the decision was asked without one)."""
+    the decision was asked without one); ``sink_key``: how the sink knows the destination,
+    when the target is a sink endpoint (``NetworkPolicy.retarget`` asks it again)."""
 
     verdict: Verdict
     target: tuple[Any, ...]
     error: int
     attempt: Attempt | None
+    sink_key: tuple[str, bool, tuple[str, int]] | None = None
 
 
 class NetworkPolicy:
@@ -480,12 +482,13 @@ class NetworkPolicy:
                 break
         target: tuple[Any, ...] = address
         error = 0
+        sink_key = None
         if action == "redirect":
             redirect = self._redirect(rule, kind, protocol, address)
             if redirect is None:
                 action = "refuse"
             else:
-                target = redirect
+                target, sink_key = redirect
         if action == "refuse":
             error = (rule.error if rule is not None and rule.error is not None
                      else WSAEADDRNOTAVAIL if kind == "bind" else self.refuse_error)
@@ -495,21 +498,35 @@ class NetworkPolicy:
             attempt = self.log.add(Attempt(
                 time.time(), kind, protocol, _plain(address), verdict,
                 _plain(target) if verdict == "redirected" else None, error))
-        return Decision(verdict, target, error, attempt)
+        return Decision(verdict, target, error, attempt, sink_key)
 
-    def _redirect(self, rule: Rule | None, kind: str, protocol: str,
-                  address: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        """The host address a redirect goes to; None when it cannot be of the socket's family."""
+    def retarget(self, decision: Decision) -> Decision:
+        """``decision`` with its sink endpoint asked for again: the sink keeps a bounded
+        number of endpoints and closes the least recently used, so a datagram socket that
+        sends to one destination for long asks before each datagram (which also keeps the
+        endpoint recent); a new endpoint, when the old one was closed, gives a new target."""
+        if decision.sink_key is None:
+            return decision
+        endpoint = self.sink.endpoint(*decision.sink_key)
+        if endpoint == decision.target[:2]:
+            return decision
+        return decision._replace(target=(*endpoint, *decision.target[2:]))
+
+    def _redirect(self, rule: Rule | None, kind: str, protocol: str, address: tuple[Any, ...]
+                  ) -> tuple[tuple[Any, ...], tuple[str, bool, tuple[str, int]] | None] | None:
+        """The host address a redirect goes to, and the sink's key for it when it is a sink
+        endpoint; None when it cannot be of the socket's family."""
         six = ":" in address[0]
         if rule is not None and rule.to is not None:
             host, port = cast("tuple[str, int]", rule.to)
             if (":" in host) != six:
                 return None
-            return (host, port or address[1], *address[2:])
+            return (host, port or address[1], *address[2:]), None
         if kind == "bind":  # the sink's endpoints are in use: a bind there could only fail
-            return ("::1" if six else "127.0.0.1", *address[1:])
-        endpoint: tuple[Any, ...] = self.sink.endpoint(protocol, six, _plain(address))
-        return (*endpoint, *address[2:])
+            return ("::1" if six else "127.0.0.1", *address[1:]), None
+        key = (protocol, six, cast("tuple[str, int]", _plain(address)))
+        endpoint: tuple[Any, ...] = self.sink.endpoint(*key)
+        return (*endpoint, *address[2:]), key
 
     # --- names
 

@@ -73,7 +73,9 @@ class Sink:
         self.keep = keep
         self.max_endpoints = max_endpoints
         self._lock = threading.Lock()
-        self._endpoints: dict[tuple[str, bool], collections.OrderedDict[tuple[str, int], socket.socket]] = {}
+        # (protocol, IPv6?) -> destination asked for -> (its endpoint, the endpoint's address)
+        self._endpoints: dict[tuple[str, bool], collections.OrderedDict[
+            tuple[str, int], tuple[socket.socket, tuple[str, int]]]] = {}
         self._arrivals: list[Arrival] = []
         self._selector: selectors.BaseSelector | None = None
         self._thread: threading.Thread | None = None
@@ -109,21 +111,26 @@ class Sink:
             if self._closed:
                 raise OSError("the sink is closed")
             table = self._endpoints.setdefault(key, collections.OrderedDict())
-            sock = table.get(asked)
-            if sock is not None:
+            known = table.get(asked)
+            if known is not None:
                 table.move_to_end(asked)
-                return sock.getsockname()[:2]  # type: ignore[no-any-return]
+                return known[1]
             sock = self._listen(protocol, six)
-            table[asked] = sock
-            evicted = table.popitem(last=False)[1] if len(table) > self.max_endpoints else None
+            address: tuple[str, int] = sock.getsockname()[:2]
+            table[asked] = (sock, address)
+            evicted = table.popitem(last=False) if len(table) > self.max_endpoints else None
             self._start()
             assert self._selector is not None
             self._selector.register(sock, selectors.EVENT_READ, ("endpoint", protocol, asked))
             if evicted is not None:
-                self._selector.unregister(evicted)
-                evicted.close()
+                evicted_asked, (evicted_sock, _) = evicted
+                self._selector.unregister(evicted_sock)
+                if protocol == "udp":  # what it holds unread is on record before it goes
+                    while self._datagram(evicted_sock, evicted_asked):
+                        pass
+                evicted_sock.close()
             self._wake()
-            return sock.getsockname()[:2]  # type: ignore[no-any-return]
+            return address
 
     @staticmethod
     def _listen(protocol: str, six: bool) -> socket.socket:
@@ -165,7 +172,7 @@ class Sink:
             thread.join(10.0)
         with self._lock:
             for table in self._endpoints.values():
-                for sock in table.values():
+                for sock, _ in table.values():
                     sock.close()
             self._endpoints.clear()
         self._wake_read.close()
@@ -259,11 +266,12 @@ class Sink:
             del state.pending[:sent]
             state.arrival.answered += sent
 
-    def _datagram(self, sock: socket.socket, asked: tuple[str, int]) -> None:
+    def _datagram(self, sock: socket.socket, asked: tuple[str, int]) -> bool:
+        """Take one datagram (False: none was waiting)."""
         try:
             data, source = sock.recvfrom(_READ_SIZE)
         except OSError:
-            return
+            return False
         arrival = Arrival(time.time(), "udp", asked, data[: self.keep], len(data))
         self._arrivals.append(arrival)
         answer = self.answers.get(asked[1])
@@ -272,3 +280,4 @@ class Sink:
                 arrival.answered = sock.sendto(answer, source)
             except OSError:
                 pass
+        return True

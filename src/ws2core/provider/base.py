@@ -212,6 +212,13 @@ class _ProviderBase:
                 self._bind_implicitly(sock)
             with self._lock:
                 decision = sock.destinations.setdefault(address, decision)
+        elif decision.sink_key is not None:
+            current = self.policy.retarget(decision)
+            if current is not decision:  # the sink closed the old endpoint: a new one
+                with self._lock:
+                    sock.destinations[address] = current
+                    sock.replies[current.target[:2]] = (address, current.attempt)
+                decision = current
         return decision
 
     # Blocking: the host socket is in the Windows socket's mode, so a blocking call sleeps in
