@@ -9,6 +9,7 @@ WinsockError or host OSError to the call's failure.  The concerns are mixins ove
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from ..constants import (
     INVALID_SOCKET,
     SOCK_STREAM,
     WSAEINTR,
+    WSAEINVAL,
     WSAENOTSOCK,
     WSANOTINITIALISED,
 )
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from .events import _Reactor
 
 _CANCEL_CHECK: Final = 0.5  # seconds: how often a blocked call looks whether it was closed
+
+log: Final = logging.getLogger("ws2core.provider")
 
 # Connection states of a stream socket (a datagram socket is always DATAGRAM).
 UNCONNECTED: Final = "unconnected"
@@ -227,7 +231,15 @@ class _ProviderBase:
 
     def _call(self, s: Any, lpErrno: Any, failure: int, body: Callable[..., int], *args: Any) -> int:
         """Run ``body(sock, *args)`` on the socket behind ``s``; a WinsockError or a host
-        OSError becomes ``failure`` with its code in lpErrno."""
+        OSError becomes ``failure`` with its code in lpErrno.
+
+        The backstop: a ValueError or ArithmeticError (OverflowError) is the host socket
+        module refusing a value that no check before it caught, which Windows, whose fields
+        are C integers and bytes, would have taken or refused with an error code: it becomes
+        WSAEINVAL, logged on the ``ws2core.provider`` logger.  A TypeError stays an exception
+        (the caller passed the wrong kind of Python object), and so does whatever the
+        caller's own code raises (a WSPAccept condition function: ``CallerRaised``).
+        """
         require_out_parameter(lpErrno, "lpErrno")
         sock = self._enter(s, lpErrno)
         if sock is None:
@@ -238,5 +250,21 @@ class _ProviderBase:
             # A host error after a close in another thread is that close's doing.
             lpErrno.value = WSAEINTR if sock.closed else winsock_error(error)
             return failure
+        except CallerRaised as raised:
+            raise raised.error from raised.error.__cause__
+        except (ValueError, ArithmeticError):
+            log.warning("%s: the host refused an argument; answered WSAEINVAL",
+                        getattr(body, "__name__", "a call"), exc_info=True)
+            lpErrno.value = WSAEINTR if sock.closed else WSAEINVAL
+            return failure
         finally:
             self._leave(sock)
+
+
+class CallerRaised(Exception):
+    """The exception of the caller's own code (a WSPAccept condition function) on its way out
+    of a WSP call: ``_call`` raises ``error`` again, never taking it for the host's."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error

@@ -9,6 +9,7 @@ of ``_CANCEL_CHECK`` so that a socket closed meanwhile ends it with WSAEINTR.
 from __future__ import annotations
 
 import functools
+import math
 import select
 import time
 from collections.abc import Callable
@@ -192,5 +193,10 @@ def _select_timeout(timeout: Any) -> float | None:
             return -1.0
         return seconds + micro / 1_000_000
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        return float(timeout) if timeout == timeout else -1.0
+        if timeout != timeout:
+            return -1.0  # NaN: no timeout at all, refused as a negative one
+        try:
+            return float(timeout)
+        except OverflowError:  # an int past every float: longer than any wait, or negative
+            return math.inf if timeout > 0 else -1.0
     raise TypeError(f"timeout is None, a TIMEVAL or seconds, not {type(timeout).__name__}")

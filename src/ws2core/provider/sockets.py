@@ -64,6 +64,7 @@ from .base import (
     DATAGRAM,
     LISTENING,
     UNCONNECTED,
+    CallerRaised,
     ProviderSocket,
 )
 from .errors import HOST_ERRORS, winsock_error
@@ -279,8 +280,10 @@ class _Sockets(_Events):
                 answer = condition(_windows_address(sock.family, peer), None, None, None,
                                    _windows_address(sock.family, host.getsockname()),
                                    None, Ref(0), callback_data)
-            except BaseException:
+            except BaseException as error:
                 host.close()
+                if isinstance(error, Exception):
+                    raise CallerRaised(error) from None  # the caller's: _call lets it out
                 raise
             if answer != CF_ACCEPT:
                 host.close()
