@@ -12,14 +12,16 @@ that only another guest thread could be.  Covered, on both cores, over loopback 
   close at most the cap rounded up to a second; a shorter SO_RCVTIMEO still wins;
 - the cap is the calling thread's: another thread's call on the same provider waits as
   long as it must; caps nest (the shorter holds); without one nothing changed;
-- a close from another thread still ends a capped call at once, with WSAEINTR.
+- a close from another thread still ends a capped call at once, with WSAEINTR;
+- through the guest layer (``guest_support.FakeGuest``, ``Exports(max_block=...)``): each
+  export that can block returns its documented failure and last error within max_block.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -35,6 +37,8 @@ from ws2core import (
     SOCK_DGRAM,
     SOCKET_ERROR,
     SOL_SOCKET,
+    WSA_INFINITE,
+    WSA_WAIT_TIMEOUT,
     WSAEALREADY,
     WSAEINTR,
     WSAEISCONN,
@@ -43,6 +47,10 @@ from ws2core import (
     Ref,
     errorname,
 )
+from ws2core.guest import Exports
+from ws2core.ws2_32 import Ws2_32
+from guest_support import abi, guest_table  # noqa: F401  (fixtures)
+from guest_support import Caller, FakeGuest, listener, open_socket
 from provider_support import (
     LOOPBACK,
     SENTINEL,
@@ -336,3 +344,69 @@ def test_close_wakes_a_capped_call(provider: Any, kit: Kit, op: str) -> None:
     result, code, ended = worker.result(timeout=10)
     assert (result, code) == (failure, WSAEINTR), errorname(code)
     assert ended - closed < LATE
+
+
+# --- through the guest layer: Exports(max_block=...) -----------------------------------------
+
+
+@pytest.fixture
+def capped_guest(guest_table: ws2core.UpcallTable) -> Iterator[Caller]:
+    """A started guest whose exports are capped at CAP; its handles are closed after."""
+    emu = FakeGuest(8 if guest_table.table.abi == "x64" else 4)
+    g = Caller(Exports(Ws2_32(guest_table), max_block=CAP), emu).started()
+    yield g
+    g.ws2_32.close()
+
+
+def guest_connected(g: Caller) -> tuple[int, int]:
+    lst, name = listener(g)
+    client = open_socket(g)
+    assert g("connect", client, name, 16) == 0
+    server = g("accept", lst, 0, 0)
+    assert server != g.invalid_socket
+    assert g("closesocket", lst) == 0
+    return client, server
+
+
+def guest_timed(g: Caller, code: int, name: str, *args: int) -> float:
+    started = time.monotonic()
+    g.fails(code, name, *args)
+    took = time.monotonic() - started
+    within_cap(took)
+    return took
+
+
+def test_guest_recv_accept_connect_are_capped(capped_guest: Caller) -> None:
+    g = capped_guest
+    client, _ = guest_connected(g)
+    guest_timed(g, WSAETIMEDOUT, "recv", client, g.emu.alloc(64), 64, 0)
+    lst, _ = listener(g)
+    guest_timed(g, WSAETIMEDOUT, "accept", lst, 0, 0)
+    full, name = listener(g)
+    assert g("listen", full, 0) == 0
+    filler = open_socket(g)
+    assert g("connect", filler, name, 16) == 0
+    guest_timed(g, WSAETIMEDOUT, "connect", open_socket(g), name, 16)
+
+
+def test_guest_send_of_32_mib_returns_what_went(capped_guest: Caller) -> None:
+    g = capped_guest
+    client, _ = guest_connected(g)
+    data = g.emu.alloc(BIG)
+    started = time.monotonic()
+    sent = g("send", client, data, BIG, 0)
+    within_cap(time.monotonic() - started)
+    assert 0 < sent < BIG
+
+
+def test_guest_waits_are_capped_by_the_hook(capped_guest: Caller) -> None:
+    g = capped_guest
+    event = g("WSACreateEvent")
+    started = time.monotonic()
+    assert g("WSAWaitForMultipleEvents", 1, g.pointers(event), 0, WSA_INFINITE, 0) == WSA_WAIT_TIMEOUT
+    within_cap(time.monotonic() - started)
+    lst, _ = listener(g)
+    started = time.monotonic()
+    assert g("select", 0, g.fd_set(lst), 0, 0, 0) == 0                  # NULL: no limit asked
+    within_cap(time.monotonic() - started)
+    assert g.ws2_32.provider.current_blocking_limit() is None          # only inside a hook

@@ -2,7 +2,8 @@
 
 A set is read as fd_count and that many SOCKETs (``ws2core.structs.FD_SET_LAYOUTS``), handed
 to ``Ws2_32.select`` as a buffer in the table's ABI, and written back as select rewrote it.
-Every wait is capped at the exports' ``max_block``, a NULL timeout included.
+A NULL timeout waits without limit, as on Windows; the hook's ``max_block`` caps it (and
+any other) as it caps every export.
 """
 
 from __future__ import annotations
@@ -23,14 +24,10 @@ def select(ex: Exports, g: Guest, nfds: int, readfds: int, writefds: int, except
     ex.ws2_32.check_started()
     addresses = (readfds, writefds, exceptfds)
     sets = [_memory.read_fd_set(g, address) for address in addresses]
-    seconds: float | None = ex.max_block  # a NULL timeout waits without limit
+    limit = None  # NULL: no limit
     if timeout:
         limit = TIMEVAL.from_buffer_copy(_memory.read(g, timeout, ctypes.sizeof(TIMEVAL)))
-        if limit.tv_sec < 0 or limit.tv_usec < 0:
-            seconds = -1.0  # passed on for select's WSAEINVAL
-        else:
-            seconds = ex.capped(limit.tv_sec + limit.tv_usec / 1_000_000)
-    ready = ex.ws2_32.select(nfds, sets[0], sets[1], sets[2], seconds)
+    ready = ex.ws2_32.select(nfds, sets[0], sets[1], sets[2], limit)
     if ready != SOCKET_ERROR:
         for address, fds in zip(addresses, sets):
             if fds is not None:
