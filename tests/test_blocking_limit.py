@@ -12,7 +12,8 @@ that only another guest thread could be.  Covered, on both cores, over loopback 
   close at most the cap rounded up to a second; a shorter SO_RCVTIMEO still wins;
 - the cap is the calling thread's: another thread's call on the same provider waits as
   long as it must; caps nest (the shorter holds); without one nothing changed;
-- a close from another thread still ends a capped call at once, with WSAEINTR;
+- a close from another thread still ends a capped call at once, with WSAEINTR (in
+  test_provider.py, beside the uncapped case);
 - through the guest layer (``guest_support.FakeGuest``, ``Exports(max_block=...)``): each
   export that can block returns its documented failure and last error within max_block.
 """
@@ -29,18 +30,15 @@ import pytest
 import ws2core
 from ws2core import (
     AF_INET,
-    INVALID_SOCKET,
     MSG_WAITALL,
     SO_ERROR,
     SO_LINGER,
     SO_RCVTIMEO,
     SOCK_DGRAM,
-    SOCKET_ERROR,
     SOL_SOCKET,
     WSA_INFINITE,
     WSA_WAIT_TIMEOUT,
     WSAEALREADY,
-    WSAEINTR,
     WSAEISCONN,
     WSAENOTCONN,
     WSAETIMEDOUT,
@@ -53,7 +51,6 @@ from guest_support import abi, guest_table  # noqa: F401  (fixtures)
 from guest_support import Caller, FakeGuest, listener, open_socket
 from provider_support import (
     LOOPBACK,
-    SENTINEL,
     Kit,
     Worker,
     call,
@@ -63,7 +60,6 @@ from provider_support import (
     ok,
     recv_exact,
     send_all,
-    wait_inside_ws2core,
 )
 from provider_support import kit, provider  # noqa: F401  (fixtures)
 
@@ -95,15 +91,6 @@ def timed() -> Callable[..., tuple[int, float]]:
         return result, time.monotonic() - started
 
     return run
-
-
-def full_listener(kit: Kit) -> tuple[int, int]:
-    """A listener whose backlog is full: listen(0) queues one connection (made here, never
-    accepted), so the host drops the next SYN and a connect waits for its retransmission."""
-    s, port = kit.listener(backlog=0)
-    filler = kit.tcp()
-    kit.connect(filler, AF_INET, port)
-    return s, port
 
 
 def drain(p: Any, s: int, seconds: float = 0.5) -> bytes:
@@ -193,7 +180,7 @@ def test_capped_send_reports_what_went(provider: Any, kit: Kit, timed: Any) -> N
 
 def test_capped_connect_times_out_and_goes_on(provider: Any, kit: Kit, timed: Any) -> None:
     p = provider
-    lst, port = full_listener(kit)
+    lst, port = kit.full_listener()
     s = kit.tcp()
     target = (LOOPBACK[AF_INET], port)
     with p.blocking_limit(CAP):
@@ -308,42 +295,6 @@ def test_without_a_cap_a_call_waits_as_long_as_it_must(provider: Any, kit: Kit) 
     ok(p.WSPRecv, c, [buf], 1, got, Ref(0), None, None, None)
     timer.join()
     assert bytes(buf[:got.value]) == b"later" and time.monotonic() - started >= 1.5 * CAP
-
-
-# --- a close from another thread still wakes a capped call -----------------------------------
-
-
-@pytest.mark.parametrize("op", ["recv", "send", "accept", "connect"])
-def test_close_wakes_a_capped_call(provider: Any, kit: Kit, op: str) -> None:
-    p = provider
-    if op == "recv":
-        s, _ = kit.pair()
-        fn, args, failure = p.WSPRecv, recv_args(s), SOCKET_ERROR
-    elif op == "send":
-        s, _ = kit.pair()
-        fn, args, failure = p.WSPSend, (s, [bytes(BIG)], 1, Ref(0), 0, None, None, None), SOCKET_ERROR
-    elif op == "accept":
-        s, _ = kit.listener()
-        fn, args, failure = p.WSPAccept, (s, None, None, None, 0), INVALID_SOCKET
-    else:
-        _, port = full_listener(kit)
-        s = kit.tcp()
-        fn, args, failure = p.WSPConnect, (s, (LOOPBACK[AF_INET], port), 16, None, None, None,
-                                           None), SOCKET_ERROR
-
-    def capped() -> tuple[int, int, float]:
-        err = Ref(SENTINEL)
-        with p.blocking_limit(20.0):
-            result = fn(*args, err)
-        return result, err.value, time.monotonic()
-
-    worker = Worker(capped, f"capped-{op}")
-    wait_inside_ws2core(worker.thread)
-    closed = time.monotonic()
-    kit.close(s)
-    result, code, ended = worker.result(timeout=10)
-    assert (result, code) == (failure, WSAEINTR), errorname(code)
-    assert ended - closed < LATE
 
 
 # --- through the guest layer: Exports(max_block=...) -----------------------------------------

@@ -159,6 +159,8 @@ class _Transfer(_Events):
             if len(batch) == 1 and count == len(batch[0]):
                 continue
             if count < sum(map(len, batch)):
+                if sock.closed:  # the close's shutdown cut a blocking send short
+                    raise WinsockError(WSAEINTR, "the socket was closed during the call")
                 break  # the host took part of it (non-blocking, or a timeout)
         if attempt is not None:
             attempt.count(sent=total)
