@@ -8,10 +8,12 @@ Sending and receiving are in ``transfer``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import select
 import socket
 import time
+from collections.abc import Iterator
 from operator import index as _index
 from typing import Any, Final
 
@@ -322,13 +324,23 @@ class _Sockets(_Events):
                 raise WinsockError(WSAETIMEDOUT, "no connection came within the blocking limit")
             # Readable, but another thread may take the connection first: the accept itself
             # must not block, so the listener is non-blocking for that one host call.
-            sock.host.setblocking(False)
             try:
-                return sock.host.accept()
+                with self._host_nonblocking(sock):
+                    return sock.host.accept()
             except (BlockingIOError, ConnectionAbortedError):
                 continue
-            finally:
-                sock.host.setblocking(True)
+
+    @contextlib.contextmanager
+    def _host_nonblocking(self, sock: ProviderSocket) -> Iterator[None]:
+        """The host socket non-blocking for one host call of a capped thread, then in the
+        Windows socket's mode again: the one FIONBIO set meanwhile, if another thread did."""
+        with self._lock:
+            sock.host.setblocking(False)
+        try:
+            yield
+        finally:
+            with self._lock:
+                sock.host.setblocking(not sock.nonblocking)
 
     def WSPConnect(self, s: Any, name: Any, namelen: Any, lpCallerData: Any, lpCalleeData: Any,
                    lpSQOS: Any, lpGQOS: Any, lpErrno: Any, /) -> int:
@@ -425,11 +437,8 @@ class _Sockets(_Events):
     def _connect_capped(self, sock: ProviderSocket, address: tuple[Any, ...], deadline: float) -> int:
         """A blocking connect on a capped thread: the host's outcome (an errno, 0: connected)
         if it comes before ``deadline``, else EINPROGRESS with the attempt going on."""
-        sock.host.setblocking(False)  # started as a non-blocking connect, so it returns at once
-        try:
+        with self._host_nonblocking(sock):  # a non-blocking connect returns at once
             code = sock.host.connect_ex(address)
-        finally:
-            sock.host.setblocking(True)
         if code not in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
             return code
         if not self._wait_host(sock, select.POLLOUT, deadline):
