@@ -475,6 +475,15 @@ class Kit:
         ok(self.p.WSPListen, s, backlog)
         return s, port
 
+    def full_listener(self, af: int = AF_INET) -> tuple[int, int]:
+        """A listener whose backlog is full: listen(0) queues one connection (made here and
+        never accepted), so the host drops the next SYN and a connect waits for its
+        retransmission (a second, then three more)."""
+        s, port = self.listener(af, backlog=0)
+        filler = self.tcp(af)
+        self.connect(filler, af, port)
+        return s, port
+
     def connect(self, s: int, af: int, port: int) -> None:
         ok(self.p.WSPConnect, s, (LOOPBACK[af], port), SOCKADDR_LEN[af], None, None, None, None)
 

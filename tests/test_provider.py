@@ -665,8 +665,12 @@ def test_recv_flags_peek_and_waitall(provider: Any, kit: Kit) -> None:
     assert (bytes(buf), got.value) == (b"first half, second half", 23)
 
 
-@pytest.mark.parametrize("op", ["recv", "recvfrom", "accept"])
-def test_close_in_another_thread_ends_blocked_call_with_wsaeintr(provider: Any, kit: Kit, op: str) -> None:
+@pytest.mark.parametrize("capped", [False, True], ids=["blocking", "capped"])
+@pytest.mark.parametrize("op", ["recv", "recvfrom", "accept", "send", "connect"])
+def test_close_in_another_thread_ends_blocked_call_with_wsaeintr(provider: Any, kit: Kit, op: str,
+                                                                 capped: bool) -> None:
+    """Whether the call sleeps in the host's kernel or, on a thread with a blocking_limit,
+    in the provider's own wait: the close wakes it at once."""
     p = provider
     if op == "recv":
         s, _ = kit.pair()
@@ -675,18 +679,30 @@ def test_close_in_another_thread_ends_blocked_call_with_wsaeintr(provider: Any, 
         s, _ = kit.bound(type=SOCK_DGRAM)
         fn, args, failure = p.WSPRecvFrom, (s, [bytearray(8)], 1, Ref(0), Ref(0), Ref(None), Ref(16),
                                             None, None, None), SOCKET_ERROR
-    else:
+    elif op == "accept":
         s, _ = kit.listener()
         fn, args, failure = p.WSPAccept, (s, None, None, None, 0), INVALID_SOCKET
+    elif op == "send":  # more than the peer, who never reads, can take
+        s, _ = kit.pair()
+        fn, args, failure = p.WSPSend, (s, [bytes(32 << 20)], 1, Ref(0), 0, None, None, None), SOCKET_ERROR
+    else:  # to a listener whose backlog is full: the host drops the SYN
+        _, port = kit.full_listener()
+        s = kit.tcp()
+        fn, args, failure = p.WSPConnect, (s, (LOOPBACK[AF_INET], port), 16, None, None, None,
+                                           None), SOCKET_ERROR
 
     def blocked() -> tuple[int, int]:
         err = Ref(SENTINEL)
-        return fn(*args, err), err.value
+        with p.blocking_limit(20.0 if capped else None):
+            return fn(*args, err), err.value
 
     worker = Worker(blocked, f"blocked-{op}")
     wait_inside_ws2core(worker.thread)
+    closed = time.monotonic()
     kit.close(s)
-    assert worker.result(timeout=10) == (failure, WSAEINTR)
+    result, code = worker.result(timeout=10)
+    assert (result, code) == (failure, WSAEINTR), errorname(code)
+    assert time.monotonic() - closed < 2.0
 
 
 def test_so_rcvtimeo_blocking_recv_times_out(provider: Any, kit: Kit) -> None:

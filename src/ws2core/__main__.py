@@ -264,8 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--max-block", type=float, default=10.0, metavar="SECONDS",
         help=(
-            "the longest one wait (select, WSAWaitForMultipleEvents) may block the emulator,"
-            " which runs one guest thread at a time (default 10)"
+            "the longest one call (connect, accept, recv, send, select,"
+            " WSAWaitForMultipleEvents) may block the emulator, which runs one guest thread"
+            " at a time (default 10)"
         ),
     )
     run_parser.add_argument(

@@ -23,8 +23,10 @@ its own issue; until then one provider serves every socket.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from operator import index as _index
 from typing import Any, Final, NamedTuple
 
@@ -34,6 +36,7 @@ from .constants import (
     FIONREAD,
     INVALID_SOCKET,
     SOCKET_ERROR,
+    WSA_INFINITE,
     WSA_INVALID_EVENT,
     WSAEFAULT,
     WSAENOTSOCK,
@@ -148,6 +151,16 @@ class Ws2_32:
         if major == 0:
             raise WinsockError(WSAVERNOTSUPPORTED)
         return requested if (major, minor) <= (2, 2) else HIGHEST_VERSION
+
+    # --- blocking
+
+    def blocking_limit(self, seconds: float | None) -> AbstractContextManager[None]:
+        """Within the ``with`` block, no call of this thread blocks longer than ``seconds``:
+        the provider's calls (``HostSocketProvider.blocking_limit`` says what each returns
+        when it runs out) and WSAWaitForMultipleEvents (WSA_WAIT_TIMEOUT, WSA_INFINITE
+        included).  Other threads are not capped; None adds no cap.  What the guest layer
+        wraps every export in, for an emulator that runs one guest thread at a time."""
+        return self.provider.blocking_limit(seconds)
 
     # --- reporting
 
@@ -321,7 +334,12 @@ class Ws2_32:
 
     def WSAWaitForMultipleEvents(self, cEvents: int, lphEvents: Any, fWaitAll: int,
                                  dwTimeout: int, fAlertable: int) -> int:
-        """As ``UpcallTable.WSAWaitForMultipleEvents``, whose last error is this one."""
+        """As ``UpcallTable.WSAWaitForMultipleEvents``, whose last error is this one; on a
+        thread with a ``blocking_limit``, a longer ``dwTimeout`` is that limit."""
+        cap = self.provider.current_blocking_limit()
+        if cap is not None and dwTimeout.__class__ is int and 0 <= dwTimeout <= WSA_INFINITE:
+            # Rounded up: a wait never ends before the cap (WSA_INFINITE is the longest of all).
+            dwTimeout = min(dwTimeout, math.ceil(cap * 1000)) if math.isfinite(cap) else dwTimeout
         return self.upcalls.WSAWaitForMultipleEvents(cEvents, lphEvents, fWaitAll, dwTimeout,
                                                      fAlertable)
 

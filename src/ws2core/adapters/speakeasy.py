@@ -64,12 +64,30 @@ What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_
   same hooks, so they share that table, unlike separate Windows processes.
 - **One guest thread at a time.** Speakeasy runs guest threads one after the other in the
   thread that called ``run_module``, and a hook blocks it: while a guest thread waits, no
-  other guest thread can run to wake it.  So every wait is capped at ``max_block`` seconds
-  (WSAWaitForMultipleEvents then returns WSA_WAIT_TIMEOUT, select 0, even for an infinite
-  wait).  Host threads still run meanwhile, the provider's reactor thread among them, and
-  ws2core's waits are real: an event set from a host thread wakes the guest at once.  A
-  blocking connect, accept or recv waits for the host's answer without a cap: its peer
-  must be outside the emulator (or the socket made non-blocking).
+  other guest thread can run to wake it, nor be the peer that would answer it.  So no
+  hooked call blocks the emulator longer than ``max_block`` seconds, whatever it waits
+  for, and a call the cap ends returns what the running out of its Windows timeout
+  returns (``HostSocketProvider.blocking_limit``):
+
+  - select: 0, and WSAWaitForMultipleEvents: WSA_WAIT_TIMEOUT, an infinite wait included;
+  - recv: SOCKET_ERROR with WSAETIMEDOUT (as an expired SO_RCVTIMEO); nothing is taken,
+    so what comes later is all there for the next recv;
+  - send: the count of the bytes that went, fewer than asked (the program sends the rest:
+    nothing is lost without it being told), or SOCKET_ERROR with WSAETIMEDOUT when none
+    could go;
+  - connect: SOCKET_ERROR with WSAETIMEDOUT (as an expired SO_SNDTIMEO); the attempt goes
+    on at the host, so a second connect says WSAEALREADY, and select's writefds or
+    exceptfds and SO_ERROR tell its outcome, as after a non-blocking connect;
+  - accept: INVALID_SOCKET with WSAETIMEDOUT (Windows' accept has no timeout; this is what
+    ws2core answers when SO_RCVTIMEO runs out at the host); the socket goes on listening,
+    and a connection that comes later waits for the next accept;
+  - closesocket of a socket whose SO_LINGER would make it wait: at most ``max_block``,
+    rounded up to a second, while the host goes on sending what is left.
+
+  The cap is the emulator thread's only: host threads run meanwhile without one (the
+  provider's reactor, a server a test runs), and ws2core's waits are real, so an event set
+  or data sent from a host thread wakes the guest at once.  A close from another host
+  thread still ends a capped call with WSAEINTR.
 - **Last error.** The last error is the current guest thread's Win32 last error, which
   Speakeasy keeps per thread (``emu.set_last_error``), so the guest's GetLastError agrees
   with WSAGetLastError, as on Windows (where WSAGetLastError is GetLastError).  Speakeasy's
@@ -376,8 +394,9 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     ``ws2core.policy.NetworkPolicy`` its sockets go through (default: the provider's, which
     unless it was given one is ``NetworkPolicy.loopback_only()``: the guest reaches loopback
     and nothing else; the module's docstring says what each policy lets through).  ``max_block``: the
-    longest, in seconds, that one call may block the emulator in a wait
-    (WSAWaitForMultipleEvents, select), since no other guest thread runs meanwhile.
+    longest, in seconds, that one hooked call may block the emulator (connect, accept, recv,
+    send, select, WSAWaitForMultipleEvents, a lingering closesocket), since no other guest
+    thread runs meanwhile; the module's docstring says what each returns when it runs out.
 
     Registers one hook per ``HOOKED_APIS`` export of ws2_32 with ``se.add_api_hook``, with
     the export's argument count and stdcall (WSAAPI), which Speakeasy uses to clean a 32-bit

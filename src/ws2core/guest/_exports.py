@@ -5,7 +5,8 @@ Each family module registers its exports with ``@export(name, params, result, fa
 hands its emulator: it reads the raw argument values in the guest's ABI, calls the export,
 turns its failure into the guest thread's last error, and lets no exception out (the one
 guard per export: an unexpected one is logged on the ``ws2core.guest`` logger and answered
-with the export's documented failure).
+with the export's documented failure).  The same hook caps every export's blocking at
+``max_block``, once, through ``Ws2_32.blocking_limit``: no export needs to know.
 """
 
 from __future__ import annotations
@@ -73,8 +74,13 @@ class Exports:
     """The ws2_32 exports of one emulated process, over its ``Ws2_32``.
 
     ``Exports(ws2_32, *, max_block=None)``: the guest's ABI is the Ws2_32's table's;
-    ``max_block`` caps, in seconds, every wait an export makes (an infinite one included),
-    for an emulator that runs no other guest thread meanwhile (None: no cap).
+    ``max_block`` caps, in seconds, how long any export may block (an infinite wait
+    included), for an emulator that runs no other guest thread meanwhile (None: no cap).
+    Each hook call runs inside ``ws2_32.blocking_limit(max_block)``, on the emulator's
+    thread only: a capped call returns what running out of its Windows timeout returns
+    (``HostSocketProvider.blocking_limit`` lists them: select 0, WSAWaitForMultipleEvents
+    WSA_WAIT_TIMEOUT, recv, connect and accept WSAETIMEDOUT, send the bytes that went or
+    WSAETIMEDOUT).
     """
 
     def __init__(self, ws2_32: Ws2_32, *, max_block: float | None = None) -> None:
@@ -89,16 +95,6 @@ class Exports:
     def __repr__(self) -> str:
         return f"<ws2core guest exports ({self.abi}) over {self.ws2_32!r}>"
 
-    def capped(self, seconds: float) -> float:
-        """A wait of ``seconds``, at most ``max_block``."""
-        return seconds if self.max_block is None else min(seconds, self.max_block)
-
-    def capped_ms(self, milliseconds: int) -> int:
-        """A wait in milliseconds (WSA_INFINITE the longest of all), at most ``max_block``."""
-        if self.max_block is None:
-            return milliseconds
-        return math.ceil(self.capped(milliseconds / 1000) * 1000)
-
     def hook(self, export: Export) -> Callable[[Guest, Sequence[int]], int | None]:
         """``call(guest, argv)`` for one export: ``argv`` the raw argument values, the result
         what goes to the guest's eax/rax (None: left alone)."""
@@ -106,11 +102,13 @@ class Exports:
         mask = {"p": self._ptr_mask, "i": INT32, "v": 0}[export.result]
         failed = None if failure is None else failure & mask
         decoders = [self._decoder(kind) for kind in export.params]
+        limit, max_block = ws2_32.blocking_limit, self.max_block
 
         def call(guest: Guest, argv: Sequence[int]) -> int | None:
             args = [decode(value) for decode, value in zip(decoders, argv)]
             try:
-                result = function(self, guest, *args)
+                with limit(max_block):
+                    result = function(self, guest, *args)
                 if result is None:
                     return None
                 result &= mask

@@ -2,7 +2,7 @@
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect and WSAEnumNetworkEvents.
 
 Events are kernel objects on Windows: none of these needs a WSAStartup but the two that
-name a socket.  Waits are capped at the exports' ``max_block``.
+name a socket.  Waits are capped at the exports' ``max_block`` by the hook, as every export.
 """
 
 from __future__ import annotations
@@ -53,9 +53,7 @@ def WSAWaitForMultipleEvents(ex: Exports, g: Guest, cEvents: int, lphEvents: int
         code = _memory.layout(g).socket_code  # a WSAEVENT is as wide as a SOCKET
         data = _memory.read(g, lphEvents, cEvents * g.ptr_size)
         handles = struct.unpack(f"<{cEvents}{code}", data)
-    # WSA_INFINITE is the longest timeout of all: capped like any other.
-    return ex.ws2_32.WSAWaitForMultipleEvents(cEvents, handles, fWaitAll,
-                                              ex.capped_ms(dwTimeout), fAlertable)
+    return ex.ws2_32.WSAWaitForMultipleEvents(cEvents, handles, fWaitAll, dwTimeout, fAlertable)
 
 
 @export("WSAEventSelect", "ppi", "i", SOCKET_ERROR)

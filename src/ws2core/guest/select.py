@@ -2,7 +2,8 @@
 
 A set is read as fd_count and that many SOCKETs (``ws2core.structs.FD_SET_LAYOUTS``), handed
 to ``Ws2_32.select`` as a buffer in the table's ABI, and written back as select rewrote it.
-Every wait is capped at the exports' ``max_block``, a NULL timeout included.
+A NULL timeout waits without limit, as on Windows; the hook's ``max_block`` caps it (and
+any other) as it caps every export.
 """
 
 from __future__ import annotations
@@ -26,14 +27,10 @@ def select(ex: Exports, g: Guest, nfds: int, readfds: int, writefds: int, except
     for address, fds in zip(addresses, sets):
         if fds is not None:  # rewritten in place: writable before the wait, not after it
             _memory.require_writable(g, address, len(fds))
-    seconds: float | None = ex.max_block  # a NULL timeout waits without limit
+    limit = None  # NULL: no limit
     if timeout:
         limit = TIMEVAL.from_buffer_copy(_memory.read(g, timeout, ctypes.sizeof(TIMEVAL)))
-        if limit.tv_sec < 0 or limit.tv_usec < 0:
-            seconds = -1.0  # passed on for select's WSAEINVAL
-        else:
-            seconds = ex.capped(limit.tv_sec + limit.tv_usec / 1_000_000)
-    ready = ex.ws2_32.select(nfds, sets[0], sets[1], sets[2], seconds)
+    ready = ex.ws2_32.select(nfds, sets[0], sets[1], sets[2], limit)
     if ready != SOCKET_ERROR:
         for address, fds in zip(addresses, sets):
             if fds is not None:

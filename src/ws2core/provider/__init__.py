@@ -19,9 +19,10 @@ is taken (see each docstring):
 - a ``sockaddr`` is an address tuple, ``(host, port)`` for AF_INET, ``(host, port)`` or
   ``(host, port, flowinfo, scope_id)`` for AF_INET6, with a numeric host ("" is the any
   address); or bytes in the Windows SOCKADDR_IN (16 bytes) / SOCKADDR_IN6 (28 bytes)
-  layout, whose length argument is then checked as C checks it.  An address *written*
-  by the provider goes to a ``Ref`` (as a tuple) or to a writable buffer (as Windows
-  bytes), its length to a ``Ref``;
+  layout, whose length argument is then checked as C checks it.  Any ULONG flowinfo is
+  taken, as on Windows (only its 20-bit flow label goes to the host, which sends none).
+  An address *written* by the provider goes to a ``Ref`` (as a tuple) or to a writable
+  buffer (as Windows bytes), its length to a ``Ref``;
 - a WSABUF array is a sequence of buffers (bytes-like to send, writable to receive);
 - out-parameters (``lpNumberOfBytesSent``, ``lpFlags``, ``addrlen`` ...) are objects with
   a writable ``.value``: ``ws2core.Ref`` or a ctypes integer;

@@ -5,6 +5,10 @@ function says which error an address of another family gets); one going out goes
 tuple) or a writable buffer (Windows bytes, ws2core.structs' codecs) with its length to a Ref.
 A WSABUF array is a sequence of buffers.  Overlapped I/O is refused here for every function
 that has the arguments.
+
+An AF_INET6 address's sin6_flowinfo is a ULONG that Windows takes whatever its value: what it
+carries beyond the 20-bit flow label (the traffic class, and 4 bits no header has) is dropped
+here, since the host's socket module refuses it (OverflowError) where its kernel would not.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..structs import SOCKADDR_SIZE, pack_sockaddr, sockaddr_family, unpack_sock
 
 _HOST_FAMILY: Final = {AF_INET: socket.AF_INET, AF_INET6: socket.AF_INET6}
 _ANY_ADDRESS: Final = {AF_INET: "0.0.0.0", AF_INET6: "::"}
+_FLOW_LABEL: Final = 0xFFFFF  # the part of sin6_flowinfo the host's socket module takes
 
 
 def _parse_address(name: Any, namelen: Any, socket_family: int, wrong_family: int) -> tuple[Any, ...]:
@@ -44,7 +49,7 @@ def _parse_address(name: Any, namelen: Any, socket_family: int, wrong_family: in
         rest = tuple(_index(part) for part in name[1:])
         if not 0 <= rest[0] <= 0xFFFF or any(not 0 <= part <= 0xFFFFFFFF for part in rest[1:]):
             raise WinsockError(WSAEFAULT, f"a port or field out of range: {name!r}")
-        return (host or _ANY_ADDRESS[family], *rest)
+        return _with_flow_label((host or _ANY_ADDRESS[family], *rest))
     try:
         data = memoryview(name).cast("B")
     except TypeError:
@@ -62,7 +67,19 @@ def _parse_address(name: Any, namelen: Any, socket_family: int, wrong_family: in
         raise WinsockError(WSAEFAULT, f"namelen {length} is too small for the address family")
     if family != socket_family:
         raise WinsockError(wrong_family, "the address is not of the socket's family")
-    return unpack_sockaddr(data)
+    return _with_flow_label(unpack_sockaddr(data))
+
+
+def _with_flow_label(address: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``address`` with only the flow label of its sin6_flowinfo (see the module's docstring).
+
+    Windows documents no check of the field (SOCKADDR_IN6: "IPv6 flow information", a ULONG);
+    Wine hands it to the host unchanged (ntdll's sockaddr_to_unix), whose kernel ignores it
+    unless IPV6_FLOWINFO_SEND is on, which this provider never sets.
+    """
+    if len(address) == 4 and address[2] > _FLOW_LABEL:
+        return (address[0], address[1], address[2] & _FLOW_LABEL, address[3])
+    return address
 
 
 def _unreachable(family: int, address: tuple[Any, ...]) -> bool:
@@ -75,7 +92,7 @@ def _family_of(host: str) -> int | None:
     for family, host_family in _HOST_FAMILY.items():
         try:
             socket.inet_pton(host_family, host)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL inside, UnicodeError: a lone surrogate
             continue
         return family
     return None

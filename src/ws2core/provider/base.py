@@ -5,25 +5,38 @@ holds the provider-wide state (the table it serves, its lock, its sockets, its r
 finds the socket behind a handle for a WSP call (``_enter``/``_leave``/``_call``), mapping a
 WinsockError or host OSError to the call's failure.  The concerns are mixins over it
 (sockets, transfer, options, select, events), assembled in ``ws2core.provider``.
+
+It also holds the per-thread cap on blocking (``blocking_limit``): an emulator that runs
+every guest thread on one host thread (Speakeasy) cannot let one call sleep until a peer
+that only another guest thread could be answers; each blocking path asks
+``_capped_seconds`` and, under a cap, waits in ``_wait_host`` instead of in the host's
+kernel.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
+import select
 import socket
+import struct
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from operator import index as _index
 from typing import TYPE_CHECKING, Any, Final
 
 from .. import Ref
 from .. import upcalls as _upcalls
-from .._shared import require_out_parameter
+from .._shared import WinsockError, require_out_parameter
 from ..constants import (
     AF_INET,
     FD_MAX_EVENTS,
     INVALID_SOCKET,
     SOCK_STREAM,
     WSAEINTR,
+    WSAEINVAL,
     WSAENOTSOCK,
     WSANOTINITIALISED,
 )
@@ -36,6 +49,8 @@ if TYPE_CHECKING:
 
 _CANCEL_CHECK: Final = 0.5  # seconds: how often a blocked call looks whether it was closed
 
+log: Final = logging.getLogger("ws2core.provider")
+
 # Connection states of a stream socket (a datagram socket is always DATAGRAM).
 UNCONNECTED: Final = "unconnected"
 CONNECTING: Final = "connecting"
@@ -47,8 +62,9 @@ DATAGRAM: Final = "datagram"
 class ProviderSocket:
     """What the provider keeps per socket: the context of its SOCKET in the upcall table.
 
-    ``host`` is the host socket (always non-blocking at the host: the provider blocks in
-    its own waits, so a close can interrupt them); ``state`` one of "unconnected",
+    ``host`` is the host socket, in the Windows socket's blocking mode (a blocking call
+    sleeps in the host's kernel, with SO_RCVTIMEO and SO_SNDTIMEO as the program set them,
+    unless the calling thread has a ``blocking_limit``); ``state`` one of "unconnected",
     "connecting", "connected", "listening" (stream) or "datagram".  The event-select fields
     follow WSAEventSelect: ``event`` and ``network_events`` (the FD_* mask) as associated,
     ``recorded`` and ``error_codes`` as WSPEnumNetworkEvents will report them, and
@@ -130,6 +146,8 @@ class _ProviderBase:
         self._lock = threading.Lock()
         self._sockets: set[ProviderSocket] = set()
         self._reactor: _Reactor | None = None
+        self._limits = threading.local()  # .seconds: the calling thread's cap, if any
+        self._capped = 0  # caps in force, every thread's: 0 keeps the hot path off the local
 
     def __repr__(self) -> str:
         with self._lock:
@@ -137,6 +155,90 @@ class _ProviderBase:
         where = "not started" if self.upcalls is None else f"{count} sockets"
         return (f"<HostSocketProvider catalog entry {self.catalog_entry_id}: {where}"
                 f"{', reactor running' if reactor else ''}, network {self.policy.description}>")
+
+    # --- the per-thread cap on blocking
+
+    @contextlib.contextmanager
+    def blocking_limit(self, seconds: float | None) -> Iterator[None]:
+        """Within the ``with`` block, no call of this thread blocks longer than ``seconds``.
+
+        For an emulator that runs its guest threads one at a time on the host thread that
+        runs the emulation (Speakeasy): a guest's blocking call must not wait for a peer
+        that only another guest thread could be.  The cap holds for the calling thread only;
+        other threads' calls on the same provider are not capped.  A nested cap never lifts
+        an outer one (the shorter holds); None adds no cap.  A capped call that runs out
+        returns what the running out of the matching Windows timeout returns:
+
+        - WSPRecv, WSPRecvFrom: WSAETIMEDOUT, as an expired SO_RCVTIMEO; nothing is taken
+          from the socket (with MSG_WAITALL, what came so far is returned as a success);
+        - WSPSend, WSPSendTo: WSAETIMEDOUT when nothing went; when part went, success with
+          the count of the bytes that went, as a non-blocking send reports them (the rest
+          is for the program to send again: nothing is lost unreported);
+        - WSPConnect: WSAETIMEDOUT, as an expired SO_SNDTIMEO; the host goes on trying, so
+          the socket is connecting: another WSPConnect is WSAEALREADY, and once the attempt
+          is over WSPSelect, SO_ERROR and the other calls see its outcome, as after a
+          non-blocking connect;
+        - WSPAccept (whose Windows form has no timeout): WSAETIMEDOUT, the answer it already
+          gives when SO_RCVTIMEO runs out at the host; the listener goes on listening and a
+          connection that comes later waits for the next accept;
+        - WSPSelect: 0, its own timeout, with the sets emptied;
+        - WSPCloseSocket of a socket lingering (SO_LINGER) longer than the cap: it waits at
+          most the cap, rounded up to a second (the host goes on sending what is left).
+
+        A close from another thread still ends a capped call at once, with WSAEINTR.
+        Negative or NaN ``seconds``: ValueError.
+        """
+        if seconds is None:
+            yield
+            return
+        cap = float(seconds)
+        if not cap >= 0:
+            raise ValueError(f"a blocking limit is a number of seconds >= 0, not {seconds!r}")
+        local = self._limits
+        outer: float | None = getattr(local, "seconds", None)
+        local.seconds = cap if outer is None else min(cap, outer)
+        with self._lock:
+            self._capped += 1
+        try:
+            yield
+        finally:
+            local.seconds = outer
+            with self._lock:
+                self._capped -= 1
+
+    def current_blocking_limit(self) -> float | None:
+        """The calling thread's cap on blocking, in seconds (``blocking_limit``), or None."""
+        seconds: float | None = getattr(self._limits, "seconds", None)
+        return seconds
+
+    def _capped_seconds(self, timeout_ms: int) -> float | None:
+        """How long a blocking call of this thread may wait when it is capped: the cap, or
+        the socket's own timeout (SO_RCVTIMEO, SO_SNDTIMEO, in ms; 0: none) if shorter.
+        None: not capped, the call blocks in the host as the program asked."""
+        cap: float | None = getattr(self._limits, "seconds", None)
+        if cap is None or math.isinf(cap):
+            return None
+        if timeout_ms and timeout_ms / 1000 < cap:
+            return timeout_ms / 1000
+        return cap
+
+    @staticmethod
+    def _wait_host(sock: ProviderSocket, events: int, deadline: float) -> bool:
+        """Wait until ``sock``'s host socket has one of the poll ``events`` (or an error or
+        hang-up), or the monotonic ``deadline`` passes: True when it is ready.  A close from
+        another thread ends the wait with WinsockError(WSAEINTR): its shutdown wakes the
+        poll, and a slice of ``_CANCEL_CHECK`` bounds the wait if that were missed."""
+        poller = select.poll()
+        poller.register(sock.host, events)
+        while True:
+            left = deadline - time.monotonic()
+            ready = poller.poll(max(0.0, min(left, _CANCEL_CHECK)) * 1000)
+            if sock.closed:
+                raise WinsockError(WSAEINTR, "the socket was closed during the call")
+            if ready:
+                return True
+            if left <= _CANCEL_CHECK:
+                return False
 
     # --- finding a socket: the context of its handle
 
@@ -162,7 +264,24 @@ class _ProviderBase:
             sock.users -= 1
             last = sock.closed and sock.users == 0
         if last:
-            sock.host.close()
+            self._close_host(sock)
+
+    def _close_host(self, sock: ProviderSocket) -> None:
+        """Close the host socket; on a capped thread, a linger (SO_LINGER) longer than the
+        cap is shortened to it first (Linux lingers in close() whatever the socket's mode,
+        and then goes on sending in the background: nothing is lost by waiting less)."""
+        if self._capped and not sock.nonblocking:
+            cap = self._capped_seconds(0)
+            if cap is not None:
+                try:
+                    onoff, seconds = struct.unpack(
+                        "ii", sock.host.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+                    if onoff and seconds > cap:
+                        sock.host.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                             struct.pack("ii", 1, max(1, math.ceil(cap))))
+                except OSError:
+                    pass  # the close itself will say what is wrong, if anything
+        sock.host.close()
 
     @staticmethod
     def _is_bound(sock: ProviderSocket) -> bool:
@@ -222,12 +341,21 @@ class _ProviderBase:
         return decision
 
     # Blocking: the host socket is in the Windows socket's mode, so a blocking call sleeps in
-    # the host's kernel without the GIL, as a raw socket would.  A close from another thread
-    # shuts the host socket down, which wakes it; the call then reports WSAEINTR, here.
+    # the host's kernel without the GIL, as a raw socket would (unless the thread is capped:
+    # blocking_limit).  A close from another thread shuts the host socket down, which wakes
+    # it; the call then reports WSAEINTR, here.
 
     def _call(self, s: Any, lpErrno: Any, failure: int, body: Callable[..., int], *args: Any) -> int:
         """Run ``body(sock, *args)`` on the socket behind ``s``; a WinsockError or a host
-        OSError becomes ``failure`` with its code in lpErrno."""
+        OSError becomes ``failure`` with its code in lpErrno.
+
+        The backstop: a ValueError or ArithmeticError (OverflowError) is the host socket
+        module refusing a value that no check before it caught, which Windows, whose fields
+        are C integers and bytes, would have taken or refused with an error code: it becomes
+        WSAEINVAL, logged on the ``ws2core.provider`` logger.  A TypeError stays an exception
+        (the caller passed the wrong kind of Python object), and so does whatever the
+        caller's own code raises (a WSPAccept condition function: ``CallerRaised``).
+        """
         require_out_parameter(lpErrno, "lpErrno")
         sock = self._enter(s, lpErrno)
         if sock is None:
@@ -238,5 +366,21 @@ class _ProviderBase:
             # A host error after a close in another thread is that close's doing.
             lpErrno.value = WSAEINTR if sock.closed else winsock_error(error)
             return failure
+        except CallerRaised as raised:
+            raise raised.error from raised.error.__cause__
+        except (ValueError, ArithmeticError):
+            log.warning("%s: the host refused an argument; answered WSAEINVAL",
+                        getattr(body, "__name__", "a call"), exc_info=True)
+            lpErrno.value = WSAEINTR if sock.closed else WSAEINVAL
+            return failure
         finally:
             self._leave(sock)
+
+
+class CallerRaised(Exception):
+    """The exception of the caller's own code (a WSPAccept condition function) on its way out
+    of a WSP call: ``_call`` raises ``error`` again, never taking it for the host's."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error

@@ -1,7 +1,10 @@
 """Host errors -> Winsock error codes: the one table every provider concern reports through.
 
 Mapped by name, never by arithmetic: the Winsock codes are 10000 + the BSD numbers, which are
-not Linux's (ECONNREFUSED is 111).
+not Linux's (ECONNREFUSED is 111).  What the host's socket module raises that is no OSError
+(OverflowError, ValueError for a value it refuses) is the calling convention's to answer
+(``base._ProviderBase._call``: WSAEINVAL, logged), after the arguments' own checks have
+turned every such value they know of into Windows' answer.
 """
 
 from __future__ import annotations

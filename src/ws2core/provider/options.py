@@ -150,8 +150,12 @@ class _Options(_Events):
         value = _option_value_in(optval, optlen, kind)
         if kind == "linger":
             sock.host.setsockopt(host_level, host_name, struct.pack("ii", *value))
+        elif kind == "bool":
+            sock.host.setsockopt(host_level, host_name, 1 if value else 0)
         else:
-            sock.host.setsockopt(host_level, host_name, (1 if value else 0) if kind == "bool" else value)
+            # The C int that Windows reads from optval: a DWORD past INT_MAX is the same 32
+            # bits, which the host's setsockopt (a C int too) only takes as a negative number.
+            sock.host.setsockopt(host_level, host_name, value - (1 << 32) if value >= 1 << 31 else value)
         return 0
 
     def WSPGetSockOpt(self, s: Any, level: Any, optname: Any, optval: Any, optlen: Any,

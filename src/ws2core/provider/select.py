@@ -9,6 +9,7 @@ of ``_CANCEL_CHECK`` so that a socket closed meanwhile ends it with WSAEINTR.
 from __future__ import annotations
 
 import functools
+import math
 import select
 import time
 from collections.abc import Callable
@@ -49,9 +50,10 @@ class _Select(_Events):
         connection on a listener, or the peer closed or reset; write: connected and able to
         send (a non-blocking connect succeeded); except: a non-blocking connect failed.  A
         socket neither connected nor listening is never ready.  ``timeout``: None to wait
-        without limit, a TIMEVAL or a number of seconds (negative: WSAEINVAL).  ``nfds`` is
-        ignored, as on Windows.  No set, or only empty ones: WSAEINVAL; an entry that is not
-        a socket of this provider: WSAENOTSOCK, with the sets untouched.
+        without limit, a TIMEVAL or a number of seconds (negative: WSAEINVAL); on a thread
+        with a ``blocking_limit``, at most that.  ``nfds`` is ignored, as on Windows.  No
+        set, or only empty ones: WSAEINVAL; an entry that is not a socket of this provider:
+        WSAENOTSOCK, with the sets untouched.
         """
         require_out_parameter(lpErrno, "lpErrno")
         upcalls = self.upcalls
@@ -65,6 +67,10 @@ class _Select(_Events):
         if all(fds is None or not fds.entries for fds in sets) or (seconds is not None and seconds < 0):
             lpErrno.value = WSAEINVAL
             return SOCKET_ERROR
+        if self._capped:
+            cap = self.current_blocking_limit()
+            if cap is not None and (seconds is None or seconds > cap):
+                seconds = cap  # the thread's blocking_limit: a timeout like any other
         handles = list(dict.fromkeys(h for fds in sets if fds is not None for h in fds.entries))
         entered: list[ProviderSocket] = []
         try:
@@ -192,5 +198,10 @@ def _select_timeout(timeout: Any) -> float | None:
             return -1.0
         return seconds + micro / 1_000_000
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        return float(timeout) if timeout == timeout else -1.0
+        if timeout != timeout:
+            return -1.0  # NaN: no timeout at all, refused as a negative one
+        try:
+            return float(timeout)
+        except OverflowError:  # an int past every float: longer than any wait, or negative
+            return math.inf if timeout > 0 else -1.0
     raise TypeError(f"timeout is None, a TIMEVAL or seconds, not {type(timeout).__name__}")

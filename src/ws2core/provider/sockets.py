@@ -8,8 +8,12 @@ Sending and receiving are in ``transfer``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import select
 import socket
+import time
+from collections.abc import Iterator
 from operator import index as _index
 from typing import Any, Final
 
@@ -64,6 +68,7 @@ from .base import (
     DATAGRAM,
     LISTENING,
     UNCONNECTED,
+    CallerRaised,
     ProviderSocket,
 )
 from .errors import HOST_ERRORS, winsock_error
@@ -247,8 +252,9 @@ class _Sockets(_Events):
         and QOS, a Ref for g), returning CF_ACCEPT, or CF_REJECT (the connection is dropped:
         WSAECONNREFUSED); any other answer drops it too, with WSAEINVAL (CF_DEFER is not
         supported).  Not listening: WSAEINVAL; a datagram socket: WSAEOPNOTSUPP;
-        non-blocking with nothing pending: WSAEWOULDBLOCK.  The new socket has the
-        listener's blocking mode and WSPEventSelect association, as on Windows.
+        non-blocking with nothing pending: WSAEWOULDBLOCK; blocking, when SO_RCVTIMEO or
+        the thread's ``blocking_limit`` runs out first: WSAETIMEDOUT.  The new socket has
+        the listener's blocking mode and WSPEventSelect association, as on Windows.
         """
         if lpfnCondition is not None and not callable(lpfnCondition):
             raise TypeError("lpfnCondition must be None or a callable")
@@ -262,15 +268,21 @@ class _Sockets(_Events):
         if sock.state != LISTENING:
             raise WinsockError(WSAEINVAL, "the socket is not listening")
         _check_address_out(addr, addrlen, sock.family)
+        capped = None
+        if self._capped and not sock.nonblocking:
+            capped = self._capped_seconds(sock.receive_timeout)
         try:
-            while True:
-                try:
-                    host, peer = sock.host.accept()
-                    break
-                except ConnectionAbortedError:
-                    continue  # the peer gave up before the accept: take the next one
-                except BlockingIOError:
-                    raise WinsockError(WSAEWOULDBLOCK if sock.nonblocking else WSAETIMEDOUT) from None
+            if capped is not None:
+                host, peer = self._accept_capped(sock, time.monotonic() + capped)
+            else:
+                while True:
+                    try:
+                        host, peer = sock.host.accept()
+                        break
+                    except ConnectionAbortedError:
+                        continue  # the peer gave up before the accept: take the next one
+                    except BlockingIOError:
+                        raise WinsockError(WSAEWOULDBLOCK if sock.nonblocking else WSAETIMEDOUT) from None
         finally:
             self._reenable(sock, FD_ACCEPT)
         host.setblocking(not sock.nonblocking)
@@ -279,8 +291,10 @@ class _Sockets(_Events):
                 answer = condition(_windows_address(sock.family, peer), None, None, None,
                                    _windows_address(sock.family, host.getsockname()),
                                    None, Ref(0), callback_data)
-            except BaseException:
+            except BaseException as error:
                 host.close()
+                if isinstance(error, Exception):
+                    raise CallerRaised(error) from None  # the caller's: _call lets it out
                 raise
             if answer != CF_ACCEPT:
                 host.close()
@@ -302,12 +316,40 @@ class _Sockets(_Events):
             _store_address(addr, addrlen, sock.family, peer)
         return handle
 
+    def _accept_capped(self, sock: ProviderSocket, deadline: float) -> tuple[socket.socket, Any]:
+        """A blocking accept on a capped thread: a connection that comes before ``deadline``,
+        else WinsockError(WSAETIMEDOUT)."""
+        while True:
+            if not self._wait_host(sock, select.POLLIN, deadline):
+                raise WinsockError(WSAETIMEDOUT, "no connection came within the blocking limit")
+            # Readable, but another thread may take the connection first: the accept itself
+            # must not block, so the listener is non-blocking for that one host call.
+            try:
+                with self._host_nonblocking(sock):
+                    return sock.host.accept()
+            except (BlockingIOError, ConnectionAbortedError):
+                continue
+
+    @contextlib.contextmanager
+    def _host_nonblocking(self, sock: ProviderSocket) -> Iterator[None]:
+        """The host socket non-blocking for one host call of a capped thread, then in the
+        Windows socket's mode again: the one FIONBIO set meanwhile, if another thread did."""
+        with self._lock:
+            sock.host.setblocking(False)
+        try:
+            yield
+        finally:
+            with self._lock:
+                sock.host.setblocking(not sock.nonblocking)
+
     def WSPConnect(self, s: Any, name: Any, namelen: Any, lpCallerData: Any, lpCalleeData: Any,
                    lpSQOS: Any, lpGQOS: Any, lpErrno: Any, /) -> int:
         """Connect to ``name`` (an address tuple or sockaddr bytes): 0, or SOCKET_ERROR.
 
         Connect data and QOS (the four arguments after ``namelen``) are accepted and not
-        used.  Blocking: waits for the outcome (refused: WSAECONNREFUSED).  Non-blocking:
+        used.  Blocking: waits for the outcome (refused: WSAECONNREFUSED), or until SO_SNDTIMEO
+        or the thread's ``blocking_limit`` runs out (WSAETIMEDOUT; the host goes on trying,
+        and later calls see a connect in progress).  Non-blocking:
         WSAEWOULDBLOCK, and the outcome shows later in WSPSelect (writefds on success,
         exceptfds on failure, SO_ERROR giving the code) or as FD_CONNECT; a second connect
         meanwhile: WSAEALREADY.  Listening: WSAEINVAL; connected: WSAEISCONN; the any
@@ -373,11 +415,15 @@ class _Sockets(_Events):
         raise WinsockError(WSAEWOULDBLOCK)
 
     def _connect_blocking(self, sock: ProviderSocket, address: tuple[Any, ...]) -> int:
-        code = sock.host.connect_ex(address)  # sleeps in the host until it is settled
+        capped = self._capped_seconds(sock.send_timeout) if self._capped else None
+        if capped is None:
+            code = sock.host.connect_ex(address)  # sleeps in the host until it is settled
+        else:
+            code = self._connect_capped(sock, address, time.monotonic() + capped)
         if sock.closed:
             raise WinsockError(WSAEINTR, "the socket was closed during the call")
         if code in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
-            with self._lock:  # SO_SNDTIMEO ran out; the host goes on trying
+            with self._lock:  # SO_SNDTIMEO or the cap ran out; the host goes on trying
                 sock.state = CONNECTING
             raise WinsockError(WSAETIMEDOUT)
         if code:
@@ -387,6 +433,17 @@ class _Sockets(_Events):
             self._record(sock, FD_CONNECT_BIT)
         self._update_interest(sock)
         return 0
+
+    def _connect_capped(self, sock: ProviderSocket, address: tuple[Any, ...], deadline: float) -> int:
+        """A blocking connect on a capped thread: the host's outcome (an errno, 0: connected)
+        if it comes before ``deadline``, else EINPROGRESS with the attempt going on."""
+        with self._host_nonblocking(sock):  # a non-blocking connect returns at once
+            code = sock.host.connect_ex(address)
+        if code not in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            return code
+        if not self._wait_host(sock, select.POLLOUT, deadline):
+            return errno.EINPROGRESS
+        return sock.host.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 
     def WSPShutdown(self, s: Any, how: Any, lpErrno: Any, /) -> int:
         """Stop receiving (SD_RECEIVE), sending (SD_SEND) or both (SD_BOTH): 0, or SOCKET_ERROR.
@@ -451,7 +508,7 @@ class _Sockets(_Events):
             except OSError:
                 pass
         elif lpErrno is None:
-            sock.host.close()  # nobody inside a call: close it now (WSPCloseSocket's
+            self._close_host(sock)  # nobody inside a call: close it now (WSPCloseSocket's
             # own reference is dropped by its _leave, which closes it then)
         return True
 

@@ -7,7 +7,9 @@ Windows; the end or reset of a stream seen here is kept on the socket for FD_CLO
 
 from __future__ import annotations
 
+import select
 import socket
+import time
 from operator import index as _index
 from typing import Any, Final
 
@@ -50,6 +52,7 @@ from .events import _Events
 _HOST_MSG: Final = {MSG_OOB: socket.MSG_OOB, MSG_PEEK: socket.MSG_PEEK,
                     MSG_DONTROUTE: socket.MSG_DONTROUTE, MSG_WAITALL: socket.MSG_WAITALL}
 _NO_SIGNAL: Final = getattr(socket, "MSG_NOSIGNAL", 0)  # SIGPIPE is ignored by Python anyway
+_DONT_WAIT: Final = socket.MSG_DONTWAIT  # one host call that must not block (a capped thread)
 _MAX_IOV: Final = 1024      # buffers per host sendmsg/recvmsg call (Linux's IOV_MAX)
 _CONNECTED_PEER: Final = object()  # WSPSend's destination: the connected peer
 
@@ -72,8 +75,10 @@ class _Transfer(_Events):
         """Send the first ``dwBufferCount`` buffers of ``lpBuffers``, in order: 0, or SOCKET_ERROR.
 
         The byte count goes to ``lpNumberOfBytesSent`` (a Ref; None is WSAEFAULT).  A
-        blocking socket sends everything; a non-blocking one what fits, or fails with
-        WSAEWOULDBLOCK (which re-enables FD_WRITE).  ``dwFlags``: 0, MSG_OOB, MSG_DONTROUTE
+        blocking socket sends everything, unless SO_SNDTIMEO or the thread's
+        ``blocking_limit`` runs out first: then what went, or WSAETIMEDOUT when nothing did;
+        a non-blocking one sends what fits, or fails with WSAEWOULDBLOCK (which re-enables
+        FD_WRITE).  ``dwFlags``: 0, MSG_OOB, MSG_DONTROUTE
         (others: WSAEOPNOTSUPP).  ``lpOverlapped`` and ``lpCompletionRoutine`` must be None
         (WSAEINVAL); ``lpThreadId`` is not used.  Not connected: WSAENOTCONN; after
         WSPShutdown(SD_SEND): WSAESHUTDOWN; the peer gone: WSAECONNRESET.
@@ -125,6 +130,14 @@ class _Transfer(_Events):
             if decision.error:
                 raise WinsockError(decision.error, f"the network policy refuses {address[0]}")
             address, attempt = decision.target, decision.attempt
+        if self._capped and not sock.nonblocking:
+            capped = self._capped_seconds(sock.send_timeout)
+            if capped is not None:
+                total = self._send_capped(sock, views, host_flags, address, capped)
+                if attempt is not None:
+                    attempt.count(sent=total)
+                sent_out.value = total
+                return 0
         total = 0
         for first in range(0, len(views) or 1, _MAX_IOV):
             batch = views[first : first + _MAX_IOV] if first or len(views) > _MAX_IOV else views
@@ -146,11 +159,45 @@ class _Transfer(_Events):
             if len(batch) == 1 and count == len(batch[0]):
                 continue
             if count < sum(map(len, batch)):
+                if sock.closed:  # the close's shutdown cut a blocking send short
+                    raise WinsockError(WSAEINTR, "the socket was closed during the call")
                 break  # the host took part of it (non-blocking, or a timeout)
         if attempt is not None:
             attempt.count(sent=total)
         sent_out.value = total
         return 0
+
+    def _send_capped(self, sock: ProviderSocket, views: list[memoryview], host_flags: int,
+                     address: tuple[Any, ...] | None, seconds: float) -> int:
+        """A blocking send on a capped thread: what went within ``seconds``.
+
+        Each host call is non-blocking and the waits between them are the provider's, so the
+        cap can end the send: WSAETIMEDOUT when nothing went, else the count of what went
+        (reported, so that the program sends the rest; a datagram goes whole or not at all).
+        """
+        deadline = time.monotonic() + seconds
+        flags = host_flags | _DONT_WAIT
+        pending = views
+        total = 0
+        while True:
+            batch = pending[:_MAX_IOV]
+            try:  # the hot path's dispatch: send() raises no audit event, sendmsg() does
+                if address is not None:
+                    count = sock.host.sendmsg(batch, (), flags, address)
+                elif len(batch) == 1:
+                    count = sock.host.send(batch[0], flags)
+                else:
+                    count = sock.host.sendmsg(batch, (), flags)
+            except BlockingIOError:
+                if self._wait_host(sock, select.POLLOUT, deadline):
+                    continue
+                if total:
+                    return total
+                raise WinsockError(WSAETIMEDOUT, "nothing could be sent within the blocking limit") from None
+            total += count
+            pending = _after(pending, count)
+            if not pending:
+                return total
 
     def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
                 lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
@@ -161,7 +208,8 @@ class _Transfer(_Events):
         ``lpFlags`` (a Ref) gives MSG_PEEK, MSG_OOB, MSG_WAITALL (blocking stream sockets)
         and comes back 0.  None for either, or a read-only buffer: WSAEFAULT.  Not connected:
         WSAENOTCONN; an unbound datagram socket: WSAEINVAL; non-blocking with nothing to
-        read: WSAEWOULDBLOCK; reset: WSAECONNRESET; after SD_RECEIVE: WSAESHUTDOWN; a
+        read: WSAEWOULDBLOCK; blocking, when SO_RCVTIMEO or the thread's ``blocking_limit``
+        runs out first: WSAETIMEDOUT; reset: WSAECONNRESET; after SD_RECEIVE: WSAESHUTDOWN; a
         datagram larger than the buffers: WSAEMSGSIZE, with the buffers filled and the
         count written.  Every call re-enables FD_READ.
         """
@@ -212,7 +260,11 @@ class _Transfer(_Events):
         peer: Any = None
         try:
             try:
-                if stream and len(views) == 1:
+                if self._capped and not sock.nonblocking and (
+                        capped := self._capped_seconds(sock.receive_timeout)) is not None:
+                    count, message_flags, peer = self._receive_capped(
+                        sock, views[:_MAX_IOV], host_flags, capped)
+                elif stream and len(views) == 1:
                     count = sock.host.recv_into(views[0], 0, host_flags)
                     message_flags = 0
                 else:
@@ -252,3 +304,42 @@ class _Transfer(_Events):
             self._reenable(sock, FD_READ | FD_OOB)
         flags_inout.value = 0
         return 0
+
+    def _receive_capped(self, sock: ProviderSocket, views: list[memoryview], host_flags: int,
+                        seconds: float) -> tuple[int, int, Any]:
+        """A blocking receive on a capped thread: (count, message flags, sender) of what came
+        within ``seconds``, else WinsockError(WSAETIMEDOUT) with nothing taken.
+
+        MSG_WAITALL gathers until the buffers are full, the stream ends or the time is up;
+        what came by then is the result (as when SO_RCVTIMEO ends such a receive at the host).
+        """
+        deadline = time.monotonic() + seconds
+        wait_all = host_flags & socket.MSG_WAITALL
+        flags = (host_flags & ~socket.MSG_WAITALL) | _DONT_WAIT
+        events = select.POLLIN | (select.POLLPRI if host_flags & socket.MSG_OOB else 0)
+        pending = views
+        total = 0
+        while True:
+            try:
+                count, _, message_flags, peer = sock.host.recvmsg_into(pending, 0, flags)
+            except BlockingIOError:
+                if self._wait_host(sock, events, deadline):
+                    continue
+                if total:
+                    return total, 0, None
+                raise WinsockError(WSAETIMEDOUT, "nothing came within the blocking limit") from None
+            total += count
+            if not wait_all or count == 0:
+                return total, message_flags, peer
+            pending = _after(pending, count)
+            if not pending:
+                return total, message_flags, peer
+
+
+def _after(views: list[memoryview], count: int) -> list[memoryview]:
+    """What is left of ``views`` once the first ``count`` bytes are done."""
+    for index, view in enumerate(views):
+        if count < len(view):
+            return [view[count:], *views[index + 1 :]]
+        count -= len(view)
+    return []
