@@ -227,9 +227,7 @@ class _Env:
             self.listeners.append(listener)
         self.ports = {listener.family: listener.getsockname()[1] for listener in self.listeners}
         self.guard = _GuardLog()
-        logger = logging.getLogger("ws2core.guest")
-        logger.addHandler(self.guard)
-        logger.propagate = False   # recorded here; a traceback per call would drown the output
+        logging.getLogger("ws2core.guest").addHandler(self.guard)
         self.host_calls = HOST_CALLS
         HOST_CALLS.install()
         self.watchdog = _Watchdog()
@@ -252,6 +250,16 @@ class _Env:
 
 
 ENV: _Env | None = None
+
+
+def shutdown() -> None:
+    """Close what outlives the inputs (a test's clean-up; the process's end does it too)."""
+    global ENV
+    if ENV is not None:
+        logging.getLogger("ws2core.guest").removeHandler(ENV.guard)
+        for listener in ENV.listeners:
+            listener.close()
+        ENV = None
 
 
 def _load() -> _Env:
@@ -1298,6 +1306,8 @@ def main() -> None:
                         help="leave sockets blocking (only once blocking calls are capped)")
     parser.add_argument("--verbose", action="store_true")
     args, rest = parser.parse_known_args()
+    # The guard's records are this harness's to report: a traceback per call would drown them.
+    logging.getLogger("ws2core.guest").propagate = False
     MAX_BLOCK, STRICT, ALLOW_BLOCKING = args.max_block, args.strict, args.allow_blocking
     if args.abi != "both":
         FORCE["abi"] = args.abi

@@ -269,7 +269,8 @@ class StandInProcess(_Process):
             for n in range(pages):
                 self.guest.pages[base + n * PAGE] = bytearray(PAGE)
             self.regions[name] = Region(name, base, pages * PAGE,
-                                        protected and self.models_protection)
+                                        protected and self.models_protection,
+                                        name != "noaccess" or not self.models_protection)
         self.unmapped = self._find_unmapped()
 
     def _raw_read(self, address: int, size: int) -> bytes:
