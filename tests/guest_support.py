@@ -43,6 +43,11 @@ class FakeGuest:
     def __init__(self, ptr_size: int) -> None:
         self.ptr_size = ptr_size
         self.pages: dict[int, bytearray] = {}
+        # Pages the guest may not read or write, as VirtualProtect (or a loaded image's
+        # section) says: an emulator's own memory access ignores them, as unicorn's host-side
+        # access does, so only ``readable``/``writable`` tell.
+        self.unreadable: set[int] = set()
+        self.read_only: set[int] = set()
         self.next_free = HEAP
         self.thread = FakeThread()
         self.call_arguments: list[int] = []   # the served call's argument slots: arguments()
@@ -61,6 +66,13 @@ class FakeGuest:
         self.next_free += (pages + 1) * PAGE
         self.mem_write(address, content)
         return address
+
+    def protect(self, address: int, size: int, *, read: bool = True, write: bool = False) -> None:
+        """Give the pages of ``address``..``address + size`` a protection: read-only by
+        default (PAGE_READONLY), ``read=False`` for no access (PAGE_NOACCESS)."""
+        for page in range(address - address % PAGE, address + size, PAGE):
+            (self.read_only.add if not write else self.read_only.discard)(page)
+            (self.unreadable.discard if read else self.unreadable.add)(page)
 
     def alloc_at_end(self, data: bytes) -> int:
         """``data`` placed so that its last byte is the last mapped byte."""
@@ -111,13 +123,18 @@ class FakeGuest:
         self.mem_write(address, data)
 
     def readable(self, address: int, size: int) -> bool:
+        return self._allowed(address, size, self.unreadable)
+
+    def writable(self, address: int, size: int) -> bool:
+        return self._allowed(address, size, self.read_only | self.unreadable)
+
+    def _allowed(self, address: int, size: int, refused: set[int]) -> bool:
         try:
-            list(self._span(address, size))
+            spans = list(self._span(address, size))
         except GuestFault:
             return False
-        return True
-
-    writable = readable
+        first = address - address % PAGE  # each span is one page, in order
+        return all(first + n * PAGE not in refused for n in range(len(spans)))
 
     def thread_id(self) -> int:
         return self.thread.tid

@@ -42,7 +42,7 @@ from ws2core.provider import HostSocketProvider
 from ws2core.adapters.speakeasy import HOOKED_APIS, Installation, ProgramRun, install
 
 from guest_support import abi, guest_table  # noqa: F401  (fixtures)
-from guest_support import Caller, FakeGuest, FakeThread, listener, open_socket, socket_port
+from guest_support import PAGE, Caller, FakeGuest, FakeThread, listener, open_socket, socket_port
 from support import missing
 
 # Speakeasy's unicorn is what raises for unmapped memory: these tests need the extra, like the
@@ -80,6 +80,32 @@ class FakeEmulator(FakeGuest):
 
     def get_current_thread(self) -> FakeThread:
         return self.thread
+
+    # Speakeasy's view of memory, as the adapter asks it what the guest may read and write:
+    # unicorn's regions (one per mapped page here, with its protection), Speakeasy's own
+    # record of what was asked (none here) and the loaded images (none here).
+    @property
+    def emu_eng(self) -> FakeEmulator:
+        return self
+
+    def mem_regions(self) -> list[tuple[int, int, int]]:
+        import unicorn
+
+        regions = []
+        for page in sorted(self.pages):
+            perms = 0 if page in self.unreadable else unicorn.UC_PROT_READ
+            if page not in self.read_only and page not in self.unreadable:
+                perms |= unicorn.UC_PROT_WRITE
+            regions.append((page, page + PAGE - 1, perms))
+        return regions
+
+    def get_mem_maps(self) -> list[Any]:
+        return []
+
+    def get_user_modules(self) -> list[Any]:
+        return []
+
+    get_sys_modules = get_user_modules
 
     # Speakeasy's report of network activity, where the adapter puts the policy's record.
     def get_profiler(self) -> FakeProfiler:

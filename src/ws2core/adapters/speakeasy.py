@@ -38,7 +38,8 @@ WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
 WSAGetLastError and WSASetLastError.  Each returns what Windows returns; a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
 WSA_WAIT_FAILED; WSAStartup its error code) and sets the calling guest thread's last error.
-A NULL or unmapped guest pointer is WSAEFAULT, never an exception in the emulator; a value
+A NULL, unmapped, too short or read-only guest buffer (below: Memory) is WSAEFAULT, never an
+exception in the emulator; a value
 that is not a live socket of the table is WSAENOTSOCK, and one that is not a live event
 WSA_INVALID_HANDLE, as on Windows.
 
@@ -75,9 +76,16 @@ What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_
   own GetLastError clears the value after reading it; WSAGetLastError here does not.
 - **Hooks stay.** Speakeasy cannot remove a hook; after ``close()`` the hooks still answer,
   with WSANOTINITIALISED until the next WSAStartup.
-- **Memory.** A guest range is readable and writable when Speakeasy has it mapped: its
-  emulator maps a loaded image writable where Windows would not, and this adapter does not
-  look at page protections, so a write into a read-only section succeeds here.
+- **Memory.** Unicorn's host-side access ignores page protections, so the adapter tells
+  what the guest may read and write as Windows would: a range is readable when every page
+  of it is mapped readable, writable when every page is mapped writable by the protection
+  the program asked for (VirtualAlloc, VirtualProtect: Speakeasy's record of it, which is
+  finer than what it gives unicorn) and, inside a loaded image (the program, or one of
+  Speakeasy's decoy DLLs), lies in a section with IMAGE_SCN_MEM_WRITE: Speakeasy maps
+  images writable, Windows maps their headers, .text and .rdata read-only.  Limit of
+  Speakeasy 1.5.11: PAGE_NOACCESS memory is mapped readable and writable in unicorn and
+  recorded with no protection at all, like some of Speakeasy's own allocations, so it reads
+  as accessible here.
 - **No guest function runs.** ``Guest.run_function`` (APCs, completion routines) raises
   NotImplementedError: nothing served yet needs it.
 
@@ -128,6 +136,10 @@ class _Speakeasy(NamedTuple):
     cdecl: int
     esp: int                                    # its register number of x86's esp
     faults: tuple[type[BaseException], ...]     # what its guest memory access raises
+    read: int                                   # unicorn's UC_PROT_READ, UC_PROT_WRITE
+    write: int
+    read_asked: int                             # Speakeasy's PERM_MEM_READ, PERM_MEM_WRITE
+    write_asked: int                            # (a MemMap's prot: what the program asked)
 
 
 def _import_speakeasy() -> _Speakeasy:
@@ -149,19 +161,22 @@ def _import_speakeasy() -> _Speakeasy:
             "ws2core.adapters.speakeasy needs Speakeasy (the speakeasy-emulator package): "
             f"pip install '{EXTRA}'  [{missing}]"
         ) from missing
+    common = importlib.import_module("speakeasy.common")
     return _Speakeasy(package, arch.CALL_CONV_STDCALL, arch.CALL_CONV_CDECL, arch.X86_REG_ESP,
-                      (unicorn.UcError, errors.SpeakeasyError))
+                      (unicorn.UcError, errors.SpeakeasyError), unicorn.UC_PROT_READ,
+                      unicorn.UC_PROT_WRITE, common.PERM_MEM_READ, common.PERM_MEM_WRITE)
 
 
 class _Guest:
     """A ``ws2core.guest.Guest`` over the emulator object one hook call receives."""
 
-    __slots__ = ("_cdecl", "_emu", "_faults", "ptr_size")
+    __slots__ = ("_cdecl", "_emu", "_faults", "_speakeasy", "ptr_size")
 
     def __init__(self, emu: Any, speakeasy: _Speakeasy, ptr_size: int) -> None:
         self._emu = emu
         self._faults = speakeasy.faults
         self._cdecl = speakeasy.cdecl
+        self._speakeasy = speakeasy
         self.ptr_size = ptr_size
 
     def read(self, address: int, size: int) -> bytes:
@@ -179,13 +194,49 @@ class _Guest:
             raise GuestFault(f"{len(data)} bytes at {address:#x} are not all mapped") from None
 
     def readable(self, address: int, size: int) -> bool:
-        try:
-            self.read(address, size)
-        except GuestFault:
+        """Mapped readable in unicorn and asked readable of Speakeasy."""
+        end = address + size
+        if not _covered(address, end, [
+                (begin, last + 1) for begin, last, perms in self._emu.emu_eng.mem_regions()
+                if perms & self._speakeasy.read]):
             return False
+        return not any(
+            mapping.prot and not mapping.prot & self._speakeasy.read_asked
+            for mapping in self._emu.get_mem_maps()
+            if mapping.base < end and mapping.base + mapping.size > address)
+
+    def writable(self, address: int, size: int) -> bool:
+        """Mapped writable in unicorn, asked writable of Speakeasy and, in a loaded image,
+        in a writable section (the module's docstring)."""
+        end = address + size
+        if not _covered(address, end, [
+                (begin, last + 1) for begin, last, perms in self._emu.emu_eng.mem_regions()
+                if perms & self._speakeasy.write]):
+            return False
+        for mapping in self._emu.get_mem_maps():
+            base, top = mapping.base, mapping.base + mapping.size
+            if top <= address or base >= end:
+                continue
+            if mapping.prot and not mapping.prot & self._speakeasy.write_asked:
+                return False   # 0 is no record at all: unicorn's word stands
+            if str(mapping.tag).startswith("emu.module."):
+                image = self._image_at(base)
+                if image is not None and not _covered(
+                        max(address, base), min(end, top), _writable_sections(image, base)):
+                    return False
         return True
 
-    writable = readable  # what is mapped (the module's docstring says what that misses)
+    def _image_at(self, base: int) -> Any:
+        """The loaded image (the program's, or a decoy DLL) mapped at ``base``, if known."""
+        emu = self._emu
+        for entry in getattr(emu, "modules", ()):
+            image = entry[0] if isinstance(entry, tuple) else entry
+            if image.get_base() == base:
+                return image
+        for image in (*emu.get_user_modules(), *emu.get_sys_modules()):
+            if image.get_base() == base:
+                return image
+        return None
 
     def thread_id(self) -> int:
         thread = self._emu.get_current_thread()
@@ -207,6 +258,34 @@ class _Guest:
 
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("the Speakeasy adapter runs no guest function yet")
+
+
+_SCN_MEM_WRITE: Final = 0x80000000   # IMAGE_SCN_MEM_WRITE, a section's Characteristics
+
+
+def _covered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``spans`` (half-open ``(begin, end)`` pairs) cover ``start``..``end``."""
+    reached = start
+    for begin, stop in sorted(spans):
+        if begin > reached:
+            break
+        reached = max(reached, stop)
+        if reached >= end:
+            return True
+    return reached >= end
+
+
+def _writable_sections(image: Any, base: int) -> list[tuple[int, int]]:
+    """The spans of ``image`` (a pefile PE mapped at ``base``) that Windows maps writable:
+    its sections with IMAGE_SCN_MEM_WRITE, each to its section alignment."""
+    alignment = max(1, int(getattr(image.OPTIONAL_HEADER, "SectionAlignment", 0x1000) or 0x1000))
+    spans = []
+    for section in image.sections:
+        if section.Characteristics & _SCN_MEM_WRITE:
+            size = max(section.Misc_VirtualSize, section.SizeOfRawData)
+            start = base + section.VirtualAddress
+            spans.append((start, start + -(-size // alignment) * alignment))
+    return spans
 
 
 class Installation:
@@ -356,7 +435,7 @@ def install_runtime(se: Any, module: Any, args: Sequence[str] = (),
     ptr_size = _ptr_size(se)
     program = str(module.get_emu_path())
     runtime = CRuntime(program, tuple(args), dict(environment or {}), ptr_size, output)
-    runtime.place(_Guest(se, speakeasy, ptr_size), se.mem_alloc(runtime.memory_size,
+    runtime.place(_Guest(se.emu, speakeasy, ptr_size), se.mem_alloc(runtime.memory_size,
                                                                 tag="ws2core.crt"))
     for function in CRT_FUNCTIONS:
         convention = speakeasy.stdcall if function.stdcall else speakeasy.cdecl

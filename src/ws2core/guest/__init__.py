@@ -3,7 +3,8 @@
 Each export reads its arguments from guest memory in the guest's ABI (x86: 4-byte SOCKET,
 HANDLE and pointers; x64: 8-byte), makes ``ws2core.ws2_32.Ws2_32``'s checks first (started?
 a socket of this process?), calls ``Ws2_32`` and writes back only what Windows writes.  A
-NULL or unmapped guest pointer is WSAEFAULT; a failure sets the current guest thread's last
+NULL, unmapped, too short or (for an out-parameter) read-only guest buffer is WSAEFAULT;
+a failure sets the current guest thread's last
 error; no exception leaves an export (one guard per export, logging on the
 ``ws2core.guest`` logger).  An emulator adapter implements the small ``Guest`` protocol and
 registers ``Exports(ws2_32).hook(export)`` for each of ``EXPORTS``::
@@ -11,6 +12,23 @@ registers ``Exports(ws2_32).hook(export)`` for each of ``EXPORTS``::
     exports = Exports(Ws2_32(UpcallTable(abi="x86")), max_block=10.0)
     for export in EXPORTS:
         call = exports.hook(export)          # call(guest, raw_argument_values) -> eax
+
+The order of the checks, as Windows makes them (ReactOS's ws2_32: WsApiProlog, then
+WsSockGetSocket, then the provider, which probes the caller's buffers; Wine agrees on every
+case the tests/emulator programs try), written here once and followed by every export:
+
+1. WSANOTINITIALISED: no WSAStartup in force (for the exports that need one; the event
+   functions do not, events being kernel objects);
+2. WSAENOTSOCK (or WSA_INVALID_HANDLE for an event): the handle is not a live one of this
+   process: ``Ws2_32.check_socket`` / ``check_started``, before any guest memory is read;
+3. the arguments read from guest memory, each a WSAEFAULT when NULL, unmapped, past the
+   address space, too short or not readable; then every out-parameter checked writable
+   (WSAEFAULT), read-only pages and a loaded image's read-only sections included, before the
+   call has any effect, so that a failed call loses nothing (no data received and dropped,
+   no connection accepted and orphaned, no network event record cleared);
+4. the call itself (Ws2_32, then the provider), whose own checks give the rest;
+5. the results written back: only what Windows writes (WSANETWORKEVENTS: lNetworkEvents and
+   the iErrorCode entries of the events reported; an fd_set: its count and entries).
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
 ``select`` (select, __WSAFDIsSet), ``events``; beside them ``crt``, the C run-time a console

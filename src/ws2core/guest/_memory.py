@@ -1,10 +1,15 @@
 """Guest memory as the exports read and write it: every bad range is WSAEFAULT.
 
 Each helper checks the whole range before it touches the guest: NULL, a range past the
-address space (``Guest.ptr_size``), or any byte the emulator refuses is
-``WinsockError(WSAEFAULT)``, so nothing from the emulator escapes an export and no guest
-size can make the host allocate more than the guest has.  The guest's structures whose
-layout depends on its ABI are read here too: fd_sets through ``ws2core.structs``.
+address space (``Guest.ptr_size``), a byte the guest could not read (for a read) or write
+(for a write) as Windows would enforce it (``Guest.readable``/``Guest.writable``: the page's
+protection and a loaded image's section, which an emulator's own memory access ignores), or
+any byte the emulator refuses is ``WinsockError(WSAEFAULT)``, so nothing from the emulator
+escapes an export, nothing is written where the guest could not write, and no guest size
+can make the host allocate more than the guest has.  An out-parameter is checked with
+``require_writable`` before the call that fills it has any effect, so a failed call loses
+nothing.  The guest's structures whose layout depends on its ABI are read here too: fd_sets
+through ``ws2core.structs``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ def read(guest: Guest, address: int, size: int) -> bytes:
     if size == 0:
         return b""
     _check(guest, address, size)
+    if not guest.readable(address, size):
+        raise WinsockError(WSAEFAULT, f"{size} bytes at {address:#x} are not all readable")
     try:
         return guest.read(address, size)
     except GuestFault:
@@ -47,7 +54,7 @@ def read(guest: Guest, address: int, size: int) -> bytes:
 def write(guest: Guest, address: int, data: bytes) -> None:
     if not data:
         return
-    _check(guest, address, len(data))
+    require_writable(guest, address, len(data))
     try:
         guest.write(address, data)
     except GuestFault:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ..constants import (
     FALSE,
+    FD_MAX_EVENTS,
     SOCKET_ERROR,
     WSA_INVALID_EVENT,
     WSA_MAXIMUM_WAIT_EVENTS,
@@ -73,5 +74,12 @@ def WSAEnumNetworkEvents(ex: Exports, g: Guest, s: int, hEventObject: int,
     # NULL goes on as None: Ws2_32's WSAEFAULT.
     result = ex.ws2_32.WSAEnumNetworkEvents(s, hEventObject, events if lpNetworkEvents else None)
     if result == 0:
-        _memory.write(g, lpNetworkEvents, bytes(events))
+        # What Windows writes: lNetworkEvents and the iErrorCode entries of the events it
+        # reports; a program's other entries keep what it put there.
+        happened = events.lNetworkEvents
+        _memory.write_int(g, lpNetworkEvents, happened)
+        codes = lpNetworkEvents + WSANETWORKEVENTS.iErrorCode.offset
+        for bit in range(FD_MAX_EVENTS):
+            if happened >> bit & 1:
+                _memory.write_int(g, codes + 4 * bit, events.iErrorCode[bit])
     return result

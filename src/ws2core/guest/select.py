@@ -23,6 +23,9 @@ def select(ex: Exports, g: Guest, nfds: int, readfds: int, writefds: int, except
     ex.ws2_32.check_started()
     addresses = (readfds, writefds, exceptfds)
     sets = [_memory.read_fd_set(g, address) for address in addresses]
+    for address, fds in zip(addresses, sets):
+        if fds is not None:  # rewritten in place: writable before the wait, not after it
+            _memory.require_writable(g, address, len(fds))
     seconds: float | None = ex.max_block  # a NULL timeout waits without limit
     if timeout:
         limit = TIMEVAL.from_buffer_copy(_memory.read(g, timeout, ctypes.sizeof(TIMEVAL)))

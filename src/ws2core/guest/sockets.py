@@ -77,6 +77,9 @@ def _address_call(ex: Exports, g: Guest, function: Callable[[int, Any, Any], int
         length = Ref(_memory.read_int(g, namelen)) if namelen else None
         size = 0 if length is None else max(0, min(length.value, _memory.SOCKADDR_STORAGE))
         buffer = bytearray(_memory.read(g, name, size))
+        if length is not None:  # both written on success: a connection taken is not lost
+            _memory.require_writable(g, name, size)
+            _memory.require_writable(g, namelen, 4)
     result = function(s, buffer, length)
     if result != failure and buffer is not None and length is not None:
         _memory.write(g, name, bytes(buffer[: length.value]))
@@ -113,8 +116,11 @@ def shutdown(ex: Exports, g: Guest, s: int, how: int) -> int:
 def ioctlsocket(ex: Exports, g: Guest, s: int, cmd: int, argp: int) -> int:
     ex.ws2_32.check_socket(s)
     argument = Ref(_memory.read_int(g, argp) & _memory.INT32)  # every command has its u_long
+    answers = cmd & _memory.INT32 == FIONREAD
+    if answers:
+        _memory.require_writable(g, argp, 4)
     result = ex.ws2_32.ioctlsocket(s, cmd, argument)
-    if result == 0 and cmd & _memory.INT32 == FIONREAD:
+    if result == 0 and answers:
         _memory.write_int(g, argp, argument.value)
     return result
 
