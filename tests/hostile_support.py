@@ -5,12 +5,16 @@ Shared by ``tests/test_guest_hostile.py`` (the findings of ``fuzz/fuzz_guest.py`
 regression tests) and the fuzzer itself, so that a finding replays in a test exactly as the
 fuzzer saw it.  A plain module beside the tests (``from hostile_support import ...``).
 
-Each process has the same regions at the same addresses on both ABIs (``REGIONS``): four
-read-write pages whose end is followed by unmapped memory, a read-only page, a no-access
-page, and (under Speakeasy) a loaded image whose header, ``.text`` and ``.rdata`` Windows
-would map read-only and whose ``.data`` it would map writable.  ``Region.protected`` is
-what Windows would refuse to write; an emulator maps all of it writable (unicorn's own
-writes ignore page protections), which is exactly what the exports must not rely on.
+Each process has the same regions at the same addresses on both ABIs: four read-write pages
+whose end is followed by unmapped memory, a read-only page, and (over FakeGuest) a no-access
+page or (under Speakeasy) a loaded image whose header, ``.text`` and ``.rdata`` Windows would
+map read-only and whose ``.data`` it would map writable.  ``Region.protected`` is what
+Windows would refuse to write, ``Region.readable`` what it would let the guest read; an
+emulator's own access ignores both (unicorn's host-side reads and writes do), which is
+exactly what the exports must not rely on.  Speakeasy 1.5.11 cannot tell a no-access page
+from memory it keeps no protection for (it maps PAGE_NOACCESS accessible in unicorn and
+records no protection; ``ws2core.adapters.speakeasy`` documents the limit), so its process
+has no no-access page.
 
 ``SpeakeasyProcess(abi)``: a ``speakeasy.Speakeasy`` with ``tiny_pe`` loaded and run to its
 end (its entry point is one ``ret``), which leaves the process and its main thread current,
@@ -38,8 +42,9 @@ REGION_BASE = 0x20000000   # below 2 GB: the same addresses on both ABIs
 RW_PAGES = 4
 IMAGE_SCN_MEM_WRITE = 0x80000000
 
-# The regions every process maps (name, offset from REGION_BASE, pages, protected); each is
-# followed by at least one unmapped page.  "image.*" (image.header, image.text, image.rdata, image.data) come from the loaded image instead.
+# The regions a process maps (name, offset from REGION_BASE, pages, protected); each is
+# followed by at least one unmapped page.  Under Speakeasy, "image.*" (image.header,
+# image.text, image.rdata, image.data) come from the loaded image.
 _PLAIN_REGIONS = (("rw", 0x0000, RW_PAGES, False),
                   ("ro", 0x10000, 1, True),
                   ("noaccess", 0x12000, 1, True))
@@ -176,14 +181,15 @@ class SpeakeasyProcess(_Process):
         # Its one `ret`: Speakeasy then has the process and main thread a hook runs in.
         self.se.run_module(self.module)
         self.emu = self.se.emu
-        perms = {"rw": common.PERM_MEM_RW, "ro": common.PERM_MEM_READ,
-                 "noaccess": common.PERM_MEM_NONE}
+        perms = {"rw": common.PERM_MEM_RW, "ro": common.PERM_MEM_READ}
         self.regions = {}
         for name, offset, pages, protected in _PLAIN_REGIONS:
+            if name not in perms:
+                continue  # no-access: Speakeasy cannot say so (the module's docstring)
             base = self.emu.mem_map(pages * PAGE, base=REGION_BASE + offset, perms=perms[name],
                                     tag=f"ws2core.hostile.{name}")
             assert base == REGION_BASE + offset, f"{name} mapped at {base:#x}"
-            self.regions[name] = Region(name, base, pages * PAGE, protected, name != "noaccess")
+            self.regions[name] = Region(name, base, pages * PAGE, protected)
         image = self.module.get_base()
         self.regions["image.header"] = Region("image.header", image, PAGE, True)
         for section in self.module.sections:
@@ -249,13 +255,11 @@ class _Recorder:
 
 
 class StandInProcess(_Process):
-    """The same regions over ``guest_support.FakeGuest``, served through ``Exports.hook``.
+    """The same regions over ``guest_support.FakeGuest``, served through ``Exports.hook``, the
+    read-only and no-access pages protected with ``FakeGuest.protect`` (``models_protection``
+    False: plain pages, as a FakeGuest without protections had)."""
 
-    FakeGuest maps pages and nothing more: it does not model page protections, so its
-    regions are not ``protected`` and a write into "ro" is not refused (``models_protection``
-    is False until it does)."""
-
-    models_protection = False
+    models_protection = True
 
     def __init__(self, abi: str) -> None:
         from guest_support import FakeGuest
@@ -268,6 +272,8 @@ class StandInProcess(_Process):
             base = REGION_BASE + offset
             for n in range(pages):
                 self.guest.pages[base + n * PAGE] = bytearray(PAGE)
+            if protected and self.models_protection:
+                self.guest.protect(base, pages * PAGE, read=name != "noaccess")
             self.regions[name] = Region(name, base, pages * PAGE,
                                         protected and self.models_protection,
                                         name != "noaccess" or not self.models_protection)
