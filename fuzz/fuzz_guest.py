@@ -183,6 +183,7 @@ class _Watchdog:
         self.deadline: float | None = None
         self.label = ""
         self.data = b""
+        self.log: list[str] = []     # the run's calls so far, shown with the hang
         self.prefix = ""
         threading.Thread(target=self._watch, name="fuzz_guest watchdog", daemon=True).start()
 
@@ -195,7 +196,8 @@ class _Watchdog:
                 with open(path, "wb") as f:
                     f.write(self.data)
                 print(f"==HANG== {self.label} has not returned for {HANG} s; input saved to "
-                      f"{path} (replay: python {sys.argv[0]} {path})", flush=True)
+                      f"{path} (replay: python {sys.argv[0]} {path})\nthe calls before it:\n    "
+                      + "\n    ".join(self.log[-24:]), flush=True)
                 faulthandler.dump_traceback(all_threads=True)
                 os._exit(3)
 
@@ -436,7 +438,7 @@ class Run:
         env.guard.records.clear()
         env.host_calls.clear()
         text = f"{name}({', '.join(self.describe(value) for value in argv)})"
-        env.watchdog.label, env.watchdog.data = text, self.data
+        env.watchdog.label, env.watchdog.data, env.watchdog.log = text, self.data, self.log
         escaped: BaseException | None = None
         result: Any = None
         started = time.monotonic()

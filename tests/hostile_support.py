@@ -267,16 +267,17 @@ class StandInProcess(_Process):
         self.abi = abi
         self.ptr_size = 8 if abi == "x64" else 4
         self.guest = FakeGuest(self.ptr_size)
+        # A FakeGuest from before page protections (another branch's tests/) has no protect.
+        modelled = self.models_protection and hasattr(self.guest, "protect")
         self.regions = {}
         for name, offset, pages, protected in _PLAIN_REGIONS:
             base = REGION_BASE + offset
             for n in range(pages):
                 self.guest.pages[base + n * PAGE] = bytearray(PAGE)
-            if protected and self.models_protection:
+            if protected and modelled:
                 self.guest.protect(base, pages * PAGE, read=name != "noaccess")
-            self.regions[name] = Region(name, base, pages * PAGE,
-                                        protected and self.models_protection,
-                                        name != "noaccess" or not self.models_protection)
+            self.regions[name] = Region(name, base, pages * PAGE, protected and modelled,
+                                        name != "noaccess" or not modelled)
         self.unmapped = self._find_unmapped()
 
     def _raw_read(self, address: int, size: int) -> bytes:
