@@ -8,7 +8,7 @@
 #   make bench-smoke   the pytest-benchmark suite in a short mode (every case once, JSON kept)
 #   make demo          --help, --version and the demo (the README's examples run in make test)
 #   make bench         `python -m ws2core bench --quick --json`, then benchmarks/check.py
-#   make fuzz          the atheris harnesses, FUZZ_SECONDS each
+#   make fuzz          the atheris harnesses (FUZZ_SECONDS each, the guest one FUZZ_GUEST_SECONDS)
 #   make dev-mode      the suite under `python -X dev` with PYTHONMALLOC=debug
 #   make sanitize      the suite against the core built with ASan + UBSan
 #   make dist          the sdist and the wheel (python -m build), their contents checked
@@ -16,7 +16,8 @@
 #   make fallback      install the sdist with a broken C compiler: the twin, never silently
 #
 # Variables: VENV (.venv), PYTHON (python3, for new venvs), WORK (build/ci: throwaway venvs and
-# unpacked sdists), RESULTS (ci-results: JSON and fuzz artefacts), FUZZ_SECONDS (60).
+# unpacked sdists), RESULTS (ci-results: JSON and fuzz artefacts), FUZZ_SECONDS (30),
+# FUZZ_GUEST_SECONDS (60).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -29,7 +30,8 @@ PY = $(abspath $(VENV))/bin/python
 WORK ?= $(CURDIR)/build/ci
 RESULTS ?= $(CURDIR)/ci-results
 DIST = $(WORK)/dist
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
+FUZZ_GUEST_SECONDS ?= 60
 # The Windows programs ran in `make test`; the later stages prove the core (memory, other
 # Pythons, the fallback) and leave them out by their marker: a deselection named here, not a
 # skip.  They would cost about a minute per stage.
@@ -80,9 +82,11 @@ bench:
 	$(PY) -m ws2core bench --quick --json $(RESULTS)/bench.json
 	$(PY) benchmarks/check.py $(RESULTS)/bench.json
 
+# In a network namespace with only loopback up: the guest harness makes real host sockets.
 fuzz:
 	$(PY) -m pip install --progress-bar off -q -e '.[fuzz]'
-	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --artifacts $(RESULTS)/fuzz
+	$(PY) tests/isolation.py --or-unisolated -- $(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) \
+	    --seconds-for guest=$(FUZZ_GUEST_SECONDS) --artifacts $(RESULTS)/fuzz
 
 dev-mode:
 	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q -p no:cacheprovider $(NOT_EMULATOR)

@@ -20,6 +20,7 @@ import random
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any, Callable
 
 try:
@@ -33,8 +34,9 @@ SIDES = ("cython", "python")
 EXPECTED: tuple[type[BaseException], ...] = ()
 
 
-def load(instrument: bool = True) -> None:
-    """Import ws2core and both cores (under atheris' import instrumentation when available)."""
+def load(instrument: bool = True, modules: Sequence[str] = ()) -> None:
+    """Import ws2core and both cores (under atheris' import instrumentation when available),
+    and ``modules`` of ws2core beside them (a harness of the upper layers names its own)."""
     global ws2core, EXPECTED
     if ws2core is not None:
         return
@@ -49,6 +51,8 @@ def load(instrument: bool = True) -> None:
         ws2core = importlib.import_module("ws2core")
         importlib.import_module("ws2core.upcalls")
         importlib.import_module("ws2core._handles_py")
+        for module in modules:
+            importlib.import_module(module)
 
     if atheris is not None and instrument:
         with atheris.instrument_imports(include=["ws2core"]):
@@ -216,7 +220,9 @@ def _fallback(test_one_input: Callable[[bytes], None], seconds: float, seed: int
     return 0
 
 
-def main(test_one_input: Callable[[bytes], None]) -> None:
+def main(test_one_input: Callable[[bytes], None], modules: Sequence[str] = ()) -> None:
+    """Fuzz ``test_one_input`` (atheris, or the fallback driver), or replay the files given;
+    ``modules``: as for ``load``."""
     argv = list(sys.argv)
     use_fallback = "--fallback" in argv or atheris is None
     if use_fallback:
@@ -238,7 +244,7 @@ def main(test_one_input: Callable[[bytes], None]) -> None:
                 args.seconds = float(flag.split("=", 1)[1])
             elif flag.startswith("-artifact_prefix="):
                 args.artifact_prefix = flag.split("=", 1)[1]
-        load(instrument=False)
+        load(instrument=False, modules=modules)
         files = [p for p in args.inputs if os.path.isfile(p)]
         if files:
             for path in files:
@@ -249,6 +255,6 @@ def main(test_one_input: Callable[[bytes], None]) -> None:
             print("replay: no finding")
             sys.exit(0)
         sys.exit(_fallback(test_one_input, args.seconds, args.seed, args.max_len, args.artifact_prefix))
-    load()
+    load(modules=modules)
     atheris.Setup(argv, test_one_input)
     atheris.Fuzz()

@@ -1,0 +1,1332 @@
+#!/usr/bin/env python3
+"""Fuzz harness: a hostile guest calling every ws2_32 export through the guest layer and the
+Speakeasy adapter, x86 and x64, with the guest layer's invariants checked on every call.
+
+Each input is one emulated process's life: a fresh ``Installation`` (real mode: a real
+Speakeasy emulator's hooks, ``Installation._hook``, called as Speakeasy's dispatcher calls
+them; stand-in mode: ``Exports.hook`` over ``guest_support.FakeGuest``, many times faster)
+over either core, then up to 48 steps.  A step is a call of one of ``ws2core.guest.EXPORTS``
+with arguments drawn from the input, or something a peer does (a host socket on 127.0.0.1
+connects to a guest listener, sends, closes).  Arguments:
+
+* pointers: a fresh copy of the argument's structure in read-write memory (a sockaddr of
+  either family with hostile fields, an fd_set of live, closed and random handles, a
+  TIMEVAL, an int, an out-buffer), at odd offsets, or running off the end of the mapped
+  pages; NULL; unmapped addresses (x64's non-canonical and kernel ones too); a read-only
+  page; a no-access page (stand-in: Speakeasy cannot tell one); the loaded image's header,
+  ``.text``, ``.rdata`` (read-only on Windows) and ``.data`` (real mode); random addresses
+  (``tests/hostile_support.py`` lays the memory out);
+* integers: good values of the parameter, boundaries (0, 1, 0x7fffffff, 0x80000000,
+  0xffffffff, 2**63, 2**64-1, huge lengths) and, on x64, garbage above a 32-bit argument;
+* handles: live sockets and events, closed ones, the wrong kind, tag bits, random;
+* calls before WSAStartup and after WSACleanup, because the input decides whether to start.
+
+Addresses outside loopback are documentation ranges only (192.0.2.0/24, 198.51.100.0/24,
+203.0.113.0/24, 2001:db8::/32), under the default loopback-only network policy; run it in
+a network namespace (``python tests/isolation.py -- python fuzz/fuzz_guest.py ...``).  Until
+blocking connect/accept/recv/send are capped by ``max_block`` too, every guest socket is
+made non-blocking after each call (``--allow-blocking`` leaves them as the guest set them).
+
+Checked after every call (a broken one is a finding, its name in ``INVARIANTS``): nothing
+escaped the hook; no exception reached the guard; the result is an int of the export's width
+(None for a void one); the call took less than ``max_block`` + ``MARGIN``; no byte changed
+outside the call's out-parameters; nothing was written into read-only memory; a call that
+succeeded had no out-parameter in read-only memory and read no in-parameter from no-access
+or unmapped memory; a failure left a nonzero last error (cleared before each call); every
+socket of the table is a live ``ProviderSocket`` of the provider and vice versa, and the guest
+was given each one's handle; no host call named an address off loopback.  At the end of an input every WSAStartup is undone (``WSACleanup``),
+and then no socket may be left, in the table, the provider or the host.
+
+Three ways to run it::
+
+    python fuzz/fuzz_guest.py --calls 100000 --abi x86 --seed 1    # figures and findings
+    python fuzz/fuzz_guest.py -max_total_time=60                    # atheris (fuzz/run.py)
+    python fuzz/fuzz_guest.py fuzz/artifacts/guest-<...>            # replay, with its call log
+
+``--calls`` runs random inputs (the fallback driver's bytes) until that many export calls
+were made, collects every finding, shrinks one reproducer per group (export and invariant)
+and prints the calls, exports, calls per export, the findings and the time.  The findings
+still open are in ``KNOWN`` with the regression test that tracks each: atheris and the
+fallback driver report them once and go on (``--strict``: a finding like any other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import faulthandler
+import hashlib
+import logging
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+import _common  # noqa: E402
+from _common import Finding, Reader  # noqa: E402
+
+# Imported under atheris' instrumentation (the layers this harness drives).
+MODULES = ("ws2core.ws2_32", "ws2core.guest", "ws2core.provider", "ws2core.policy",
+           "ws2core.adapters.speakeasy")
+
+MAX_BLOCK = 0.05       # seconds: the exports' cap on a wait, small so that waits cost little
+MARGIN = 0.5           # seconds a call may take beyond max_block before it is called slow
+HANG = 30.0            # seconds after which a call is a hang: its input is saved, the run ends
+MAX_STEPS = 48
+FILL = 0xA5            # what out-buffers and fresh memory hold, so that any write shows
+PEERS = 32             # host-side peer sockets kept per input
+GOOD = (15, 12, 9, 5)  # in 16: how often an argument is a good one, by the input's hostility
+
+# The invariants, as findings name them.
+ESCAPED = "exception escaped the hook"
+GUARDED = "exception inside ws2core (answered by the guard)"
+RESULT = "result not an int of the export's width"
+SLOW = "call took longer than max_block + margin"
+READ_ONLY = "read-only memory written"
+OUTSIDE = "written outside the out-parameters"
+RO_SUCCESS = "succeeded with an out-parameter in read-only memory"
+UNREADABLE = "succeeded reading no-access or unmapped memory"
+LAST_ERROR = "failure without a last error"
+TABLE = "table and provider disagree"
+ORPHAN = "socket in the table whose handle the guest never received"
+LEFT = "socket left after the last WSACleanup"
+OFF_LOOPBACK = "host call off loopback"
+INVARIANTS = (ESCAPED, GUARDED, RESULT, SLOW, READ_ONLY, OUTSIDE, RO_SUCCESS, UNREADABLE,
+              LAST_ERROR, TABLE, ORPHAN, LEFT, OFF_LOOPBACK)
+
+# Findings still open, each tracked by a regression test that fails until its fix
+# (tests/test_guest_hostile.py, xfail strict): reported, not fatal, unless --strict.  An
+# entry: (invariant, exports, a text its detail contains, the test).  Remove it with the
+# test's xfail mark when the fix lands.
+_HOSTILE = "tests/test_guest_hostile.py::"
+KNOWN: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    (GUARDED, ("bind", "connect"), "flowinfo must be 0-1048575",
+     _HOSTILE + "test_flowinfo_past_20_bits_is_no_internal_error"),
+)
+
+
+def known(found: Found) -> str | None:
+    """The test that tracks this finding, None if it is new."""
+    for invariant, exports, contains, test in KNOWN:
+        if found.invariant == invariant and found.export in exports and contains in found.detail:
+            return test
+    return None
+
+
+BOUNDARY = (0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFF, 0x10000,
+            0x100000000, 2**63, 2**64 - 1)
+DOC_V4 = ("192.0.2.1", "198.51.100.7", "203.0.113.255")
+V4_HOSTS = ("127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2", "0.0.0.0") + DOC_V4
+V6_HOSTS = ("::1", "::1", "::", "::ffff:127.0.0.1", "::ffff:192.0.2.1", "::ffff:0.0.0.0",
+            "2001:db8::1", "::127.0.0.1")
+
+# Windows values, written out where ws2core.constants has no name for them.
+SIOCATMARK = 0x40047307
+SO_PROTOCOL_INFOW = 0x2005
+
+W: Any = None          # the ws2core names the harness uses, once loaded (see _load)
+STRICT = False
+ALLOW_BLOCKING = False
+FORCE: dict[str, str] = {}   # "abi", "mode": what --abi / --mode fix in every input
+
+
+def i32(value: int) -> int:
+    """A raw argument as the C int the export sees."""
+    return ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+
+
+@dataclass
+class Found:
+    """One broken invariant: where (the export, the step), what, and the call."""
+
+    invariant: str
+    export: str
+    detail: str
+    call: str
+    step: int
+    end: int          # the input's bytes up to here reproduce it
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.invariant, self.export)
+
+
+class _StopRun(Exception):
+    """Ends a run once the finding it was replayed for shows (a reproducer's shrinking)."""
+
+
+class _GuardLog(logging.Handler):
+    """The ``ws2core.guest`` logger's records: the guard logs each exception it answers."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _Watchdog:
+    """Ends the process when one call has run for HANG seconds, after saving the input."""
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+        self.label = ""
+        self.data = b""
+        self.log: list[str] = []     # the run's calls so far, shown with the hang
+        self.prefix = ""
+        threading.Thread(target=self._watch, name="fuzz_guest watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.25)
+            deadline = self.deadline
+            if deadline is not None and time.monotonic() > deadline:
+                path = f"{self.prefix}hang-{hashlib.sha1(self.data).hexdigest()}"
+                with open(path, "wb") as f:
+                    f.write(self.data)
+                print(f"==HANG== {self.label} has not returned for {HANG} s; input saved to "
+                      f"{path} (replay: python {sys.argv[0]} {path})\nthe calls before it:\n    "
+                      + "\n    ".join(self.log[-24:]), flush=True)
+                faulthandler.dump_traceback(all_threads=True)
+                os._exit(3)
+
+
+class _Env:
+    """What outlives one input: the emulated processes, the host-side listeners the guest's
+    sockets may connect to, the guard's log, the watchdog and the record of host calls."""
+
+    def __init__(self) -> None:
+        import hostile_support
+        from isolation import HOST_CALLS
+
+        self.support = hostile_support
+        self.processes: dict[tuple[str, str], Any] = {}
+        self.listeners: list[socket.socket] = []
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            try:
+                listener = socket.create_server((host, 0), family=family, backlog=512)
+            except OSError:
+                continue  # no ::1 here: the guest's IPv6 connects find nobody
+            listener.setblocking(False)
+            self.listeners.append(listener)
+        self.ports = {listener.family: listener.getsockname()[1] for listener in self.listeners}
+        self.guard = _GuardLog()
+        logging.getLogger("ws2core.guest").addHandler(self.guard)
+        self.host_calls = HOST_CALLS
+        HOST_CALLS.install()
+        self.watchdog = _Watchdog()
+        self.known_reported: set[tuple[str, str]] = set()
+        try:
+            import speakeasy  # noqa: F401
+            self.real = True
+        except ImportError:
+            self.real = False
+            print("fuzz_guest: Speakeasy is not installed (pip install 'ws2core[speakeasy]'): "
+                  "the stand-in serves every input", flush=True)
+
+    def process(self, mode: str, abi: str) -> Any:
+        key = (mode, abi)
+        if key not in self.processes:
+            made = (self.support.SpeakeasyProcess if mode == "real"
+                    else self.support.StandInProcess)
+            self.processes[key] = made(abi)
+        return self.processes[key]
+
+
+ENV: _Env | None = None
+
+
+def shutdown() -> None:
+    """Close what outlives the inputs (a test's clean-up; the process's end does it too)."""
+    global ENV
+    if ENV is not None:
+        logging.getLogger("ws2core.guest").removeHandler(ENV.guard)
+        for listener in ENV.listeners:
+            listener.close()
+        ENV = None
+
+
+def _load() -> _Env:
+    """The ws2core names (after _common.load, so that atheris instruments them) and the Env."""
+    global W, ENV
+    if ENV is None:
+        _common.load(instrument=False, modules=MODULES)
+        import ws2core
+        from ws2core import constants
+        from ws2core.guest import EXPORTS
+        from ws2core.provider import ProviderSocket
+
+        W = argparse.Namespace(ws2core=ws2core, c=constants, EXPORTS=EXPORTS,
+                               EXPORT={export.name: export for export in EXPORTS},
+                               ProviderSocket=ProviderSocket)
+        missing = sorted(set(W.EXPORT) - set(SPECS)), sorted(set(SPECS) - set(W.EXPORT))
+        if any(missing):
+            sys.exit(f"fuzz_guest: exports without a spec {missing[0]}, specs without an "
+                     f"export {missing[1]}: give each export its arguments here")
+        ENV = _Env()
+    return ENV
+
+
+# ---------------------------------------------------------------------------------------
+# One input: one process's life
+
+
+class Run:
+    """One emulated process served from a fresh table, driven by one input."""
+
+    def __init__(self, data: bytes, *, collect: bool = False,
+                 stop_at: tuple[str, str] | None = None) -> None:
+        env = _load()
+        self.env = env
+        self.data = data
+        self.r = Reader(data)
+        head = self.r.byte()
+        self.abi = FORCE.get("abi") or ("x86" if head & 1 else "x64")
+        self.mode = FORCE.get("mode") or ("stand-in" if head & 2 else "real")
+        if self.mode == "real" and not env.real:
+            self.mode = "stand-in"
+        self.core = _common.CORES[(head >> 2) & 1]
+        self.hostility = (head >> 3) & 3
+        self.collect = collect
+        self.stop_at = stop_at
+        self.process = env.process(self.mode, self.abi)
+        self.process.reset(FILL)
+        self.regions = self.process.regions
+        self.ordered = list(self.regions.values())
+        self.ptr = self.process.ptr_size
+        self.mask = (1 << (8 * self.ptr)) - 1
+        self.served = self.process.serve(self.core, MAX_BLOCK)
+        self.handles = self.served.table.table
+        self.returned: set[int] = set()     # socket handles the guest was given
+        self.known: list[int] = []          # every handle the guest was given, closed or not
+        self.seen: dict[int, Any] = {}      # every ProviderSocket seen, by id
+        self.table_problems: set[str] = set()
+        self.peers: list[socket.socket] = []
+        self.log: list[str] = []
+        self.notes: list[str] = []
+        self.cursor: dict[str, int] = {}
+        self.findings: list[Found] = []
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.successes: collections.Counter[str] = collections.Counter()
+        self.positions: list[int] = []
+        self.prelude_at = 0
+
+    # --- the run
+
+    def execute(self) -> Run:
+        try:
+            self.prelude()
+            while not self.r.exhausted and len(self.positions) < MAX_STEPS:
+                self.positions.append(self.r.pos)
+                self.step()
+            self.finish()
+        except _StopRun:
+            pass
+        finally:
+            self.teardown()
+        return self
+
+    def prelude(self) -> None:
+        """What most programs do first, each part chosen by a bit: WSAStartup, a guest
+        listener on loopback, a client connecting to the host's listener, an event, a bound
+        UDP socket, an IPv6 socket (the input's steps then have something to work on)."""
+        c = W.c
+        self.prelude_at = self.r.pos
+        bits = self.r.byte()
+        self.log.append(f"[prelude {bits:#04x}: {self.mode} {self.abi} "
+                        f"{'python' if self.core is _common.CORES[1] else 'cython'} core, "
+                        f"hostility {self.hostility}]")
+        if bits % 8:
+            self.fresh_call()
+            size = self.wsadata_size
+            data = self.place("rw", bytes([FILL]) * size)
+            self.invoke("WSAStartup", [0x0202, data], [(data, size, size)], [])
+        if bits & 0x08:
+            s = self.good_socket(c.AF_INET, c.SOCK_STREAM)
+            self.fresh_call()
+            name = self.place("rw", self.sockaddr_v4("127.0.0.1", 0))
+            self.invoke("bind", [s, name, 16], [], [(name, 16)])
+            self.invoke("listen", [s, 5], [], [])
+        if bits & 0x10:
+            s = self.good_socket(c.AF_INET, c.SOCK_STREAM)
+            self.fresh_call()
+            name = self.place("rw", self.sockaddr_v4("127.0.0.1", self.env.ports[socket.AF_INET]))
+            self.invoke("connect", [s, name, 16], [], [(name, 16)])
+        if bits & 0x20:
+            self.fresh_call()
+            self.invoke("WSACreateEvent", [], [], [])
+        if bits & 0x40:
+            s = self.good_socket(c.AF_INET, c.SOCK_DGRAM)
+            self.fresh_call()
+            name = self.place("rw", self.sockaddr_v4("127.0.0.1", 0))
+            self.invoke("bind", [s, name, 16], [], [(name, 16)])
+        if bits & 0x80:
+            self.good_socket(c.AF_INET6, c.SOCK_STREAM)
+
+    def good_socket(self, af: int, kind: int) -> int:
+        self.fresh_call()
+        result = self.invoke("socket", [af, kind, 0], [], [])
+        return result if isinstance(result, int) else 0
+
+    def step(self) -> None:
+        op = STEPS[self.r.byte() % len(STEPS)]
+        if isinstance(op, str):
+            self.fresh_call()
+            argv, outs, ins = SPECS[op](self)
+            self.invoke(op, argv, outs, ins)
+        else:
+            op(self)
+
+    def finish(self) -> None:
+        """Undo every WSAStartup through the hook; then no socket may be left anywhere."""
+        for _ in range(self.served.ws2_32.startups + 1):
+            if not self.served.ws2_32.startups:
+                break
+            self.fresh_call()
+            self.invoke("WSACleanup", [], [], [])
+        if self.served.ws2_32.startups:
+            return  # WSACleanup failed to end them: already a finding
+        left = [f"{h:#x}" for h in self.handles if self.handles.kind(h) == "socket"]
+        if left:
+            self.report(LEFT, "WSACleanup", f"handles {left} still in the table", "(end)")
+        with self.served.provider._lock:
+            alive = list(self.served.provider._sockets)
+        if alive:
+            self.report(LEFT, "WSACleanup", f"the provider still has {alive}", "(end)")
+        open_hosts = [repr(sock) for sock in self.seen.values() if sock.host.fileno() != -1]
+        if open_hosts:
+            self.report(LEFT, "WSACleanup", f"host sockets still open: {open_hosts}", "(end)")
+
+    def teardown(self) -> None:
+        self.env.watchdog.deadline = None
+        try:
+            self.served.close()
+        finally:
+            for peer in self.peers:
+                peer.close()
+            self.peers.clear()
+            self.drain(keep=False)
+
+    # --- one call and its checks
+
+    def fresh_call(self) -> None:
+        self.notes = []
+        self.cursor = {}
+
+    def invoke(self, name: str, argv: list[int], outs: list[Out],
+               ins: list[tuple[int, int]]) -> int | None:
+        """Call export ``name`` with raw ``argv`` through the hook and check every invariant;
+        ``outs`` are its out-parameters (``Out``: as sized before the call), ``ins`` ranges it
+        must read to succeed."""
+        export = W.EXPORT[name]
+        process, served, env = self.process, self.served, self.env
+        if name != "WSAGetLastError":  # which would then read only what this harness set
+            process.set_last_error(0)
+            served.ws2_32.WSASetLastError(0)
+        before = process.snapshot()
+        env.guard.records.clear()
+        env.host_calls.clear()
+        text = f"{name}({', '.join(self.describe(value) for value in argv)})"
+        env.watchdog.label, env.watchdog.data, env.watchdog.log = text, self.data, self.log
+        escaped: BaseException | None = None
+        result: Any = None
+        started = time.monotonic()
+        env.watchdog.deadline = started + HANG
+        try:
+            result = served.call(name, argv)
+        except Exception as error:  # noqa: BLE001 - the finding
+            escaped = error
+        elapsed = time.monotonic() - started
+        env.watchdog.deadline = None
+        after = process.snapshot()
+        self.counts[name] += 1
+        shown = f"{text} -> {self.show_result(result)}"
+        if self.notes:
+            shown += "   where " + "; ".join(self.notes)
+        self.log.append(shown)
+
+        if escaped is not None:
+            self.report(ESCAPED, name, "".join(traceback.format_exception_only(escaped)).strip(),
+                        shown)
+        for record in env.guard.records:
+            detail = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                detail = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+                frames = traceback.extract_tb(record.exc_info[2])
+                if frames:
+                    detail += f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
+            self.report(GUARDED, name, detail, shown)
+        width = {"p": self.mask, "i": 0xFFFFFFFF}.get(export.result)
+        if escaped is None and (result is not None if width is None
+                                else type(result) is not int or not 0 <= result <= width):
+            self.report(RESULT, name, f"returned {result!r}", shown)
+        if elapsed > MAX_BLOCK + MARGIN:
+            self.report(SLOW, name, f"took {elapsed:.3f} s", shown)
+        self.check_memory(name, before, after, outs, shown)
+        succeeded = self.succeeded(export, result)
+        if succeeded:
+            self.successes[name] += 1
+            for address, _, size in outs:
+                for region in self.protected(address, size):
+                    self.report(RO_SUCCESS, name, f"{size} bytes at {self.describe(address)} "
+                                f"(in {region.name})", shown)
+            for address, size in ins:
+                where = self.unreadable(address, size)
+                if where:
+                    self.report(UNREADABLE, name, f"{size} bytes at {self.describe(address)} "
+                                f"({where})", shown)
+        if (succeeded is False and export.last_error and export.failure is not None
+                and not process.last_error()):
+            self.report(LAST_ERROR, name, "the last error is 0", shown)
+        self.check_table(name, result, argv, shown)
+        stray = env.host_calls.non_loopback()
+        if stray:
+            self.report(OFF_LOOPBACK, name, ", ".join(f"{call.event} {call.address}"
+                                                      for call in stray), shown)
+        self.settle()
+        return result if isinstance(result, int) else None
+
+    def succeeded(self, export: Any, result: Any) -> bool | None:
+        """Whether the call succeeded (None: it cannot tell, or cannot fail)."""
+        if type(result) is not int:
+            return None
+        if export.name == "WSAStartup":
+            return result == 0
+        if export.failure is None or not export.last_error:
+            return None
+        width = self.mask if export.result == "p" else 0xFFFFFFFF
+        return bool(result != export.failure & width)
+
+    def check_memory(self, name: str, before: list[bytes], after: list[bytes],
+                     outs: list[Out], shown: str) -> None:
+        for region, old, new in zip(self.ordered, before, after):
+            if old == new:
+                continue
+            for start, end in _changes(old, new):
+                address = region.base + start
+                change = f"{end - start} bytes at {region.name}+{start:#x}: " \
+                         f"{old[start:end][:16].hex()} -> {new[start:end][:16].hex()}"
+                if region.protected:
+                    self.report(READ_ONLY, name, change, shown)
+                    continue
+                stray = _uncovered(address, end - start, outs)
+                if stray:
+                    self.report(OUTSIDE, name, f"{change} (outside: {', '.join(self.describe(a) + f'+{n}' for a, n in stray)})", shown)
+
+    def protected(self, address: int, size: int) -> list[Any]:
+        return [region for region in self.ordered
+                if region.protected and region.overlaps(address, min(size, 1 << 32))]
+
+    def unreadable(self, address: int, size: int) -> str:
+        if size <= 0:
+            return ""
+        for region in self.ordered:
+            if not region.readable and region.overlaps(address, size):
+                return f"in {region.name}"
+        if address == 0 or address + size > 1 << (8 * self.ptr):
+            return "not in the address space"
+        if size <= 1 << 16 and self.process.peek(address, size) is None:
+            return "unmapped"
+        return ""
+
+    def check_table(self, name: str, result: Any, argv: list[int], shown: str) -> None:
+        """The table and the provider agree; the guest was given every socket's handle."""
+        handles, provider = self.handles, self.served.provider
+        if name in ("socket", "accept") and self.succeeded(W.EXPORT[name], result):
+            self.returned.add(result)
+            self.known.append(result)
+        elif name == "WSACreateEvent" and result:
+            self.known.append(result)
+        problems = []
+        in_table = set()
+        for h in list(handles):
+            if handles.kind(h) != "socket":
+                continue
+            sock = handles.context(h)
+            in_table.add(id(sock))
+            self.seen.setdefault(id(sock), sock)
+            if type(sock) is not W.ProviderSocket or sock.provider is not provider:
+                problems.append(f"{h:#x} holds {sock!r}, not a socket of this provider")
+            elif sock.closed or sock.handle != h:
+                problems.append(f"{h:#x} holds {sock!r}")
+            if h not in self.returned:
+                self.report(ORPHAN, name, f"{h:#x} ({sock!r})", shown)
+                self.returned.add(h)   # once
+        with provider._lock:
+            sockets = list(provider._sockets)
+        for sock in sockets:
+            if id(sock) not in in_table:
+                problems.append(f"the provider's {sock!r} is not in the table")
+        new = [problem for problem in problems if problem not in self.table_problems]
+        if new:  # once each: a disagreement stays until the input ends
+            self.table_problems.update(new)
+            self.report(TABLE, name, "; ".join(new), shown)
+        self.returned &= {h for h in handles if handles.kind(h) == "socket"}
+
+    def settle(self) -> None:
+        """Between calls: every socket non-blocking (until blocking calls are capped), the
+        host listeners' new connections taken as peers."""
+        if not ALLOW_BLOCKING:
+            for h in list(self.handles):
+                if self.handles.kind(h) == "socket":
+                    sock = self.handles.context(h)
+                    if type(sock) is W.ProviderSocket and not sock.nonblocking:
+                        self.served.ws2_32.ioctlsocket(h, W.c.FIONBIO, W.ws2core.Ref(1))
+        self.drain()
+
+    def drain(self, keep: bool = True) -> None:
+        for listener in self.env.listeners:
+            while True:
+                try:
+                    peer, _ = listener.accept()
+                except OSError:
+                    break
+                if keep and len(self.peers) < PEERS:
+                    peer.setblocking(False)
+                    self.peers.append(peer)
+                else:
+                    _reset(peer)
+
+    def report(self, invariant: str, export: str, detail: str, shown: str) -> None:
+        found = Found(invariant, export, detail, shown, len(self.positions) - 1, self.r.pos)
+        if self.stop_at is not None:
+            if found.key == self.stop_at:
+                self.findings.append(found)
+                raise _StopRun
+            return
+        if self.collect:
+            self.findings.append(found)
+            return
+        test = known(found)
+        if test and not STRICT:
+            if found.key not in self.env.known_reported:
+                self.env.known_reported.add(found.key)
+                print(f"==KNOWN== {export}: {invariant} ({test}): "
+                      f"{detail}", flush=True)
+            return
+        tail = "\n    ".join(self.log[-12:])
+        raise Finding(f"{export}: {invariant}: {detail}\n  call: {shown}\n  the input's last "
+                      f"calls:\n    {tail}")
+
+    # --- describing values
+
+    def describe(self, value: int) -> str:
+        for region in self.ordered:
+            if region.base <= value < region.end:
+                return f"{region.name}+{value - region.base:#x}"
+        return f"{value:#x}"
+
+    def show_result(self, result: Any) -> str:
+        if type(result) is not int:
+            return repr(result)
+        error = self.process.last_error()
+        return f"{result:#x}" + (f" [{W.ws2core.errorname(error)}]" if error else "")
+
+    # --- drawing arguments
+
+    @property
+    def wsadata_size(self) -> int:
+        return 408 if self.ptr == 8 else 400
+
+    def good(self) -> bool:
+        """Whether the next argument is a good one: how often depends on the input's
+        hostility (its header), so that some inputs reach deep states (connected sockets
+        with data waiting) and others are hostile throughout."""
+        return self.r.below(16) < GOOD[self.hostility]
+
+    def int_arg(self, good: Sequence[int], odd: Sequence[int] = ()) -> int:
+        """A raw 32-bit argument: a good value of the parameter, else an odd one, a boundary,
+        random bits, or (x64) a good value with garbage above its 32 bits, as a register
+        may hold."""
+        r = self.r
+        if self.good():
+            return good[r.below(len(good))] & 0xFFFFFFFF
+        k = r.below(5)
+        if k < 2 and odd:
+            return odd[r.below(len(odd))] & 0xFFFFFFFF
+        if k < 3:
+            return BOUNDARY[r.below(len(BOUNDARY))]
+        if k == 3 or self.ptr == 4:
+            return r.uint(4)
+        return (good[r.below(len(good))] & 0xFFFFFFFF) | (r.uint(4) << 32)
+
+    def handle(self, prefer: str) -> int:
+        """A SOCKET or WSAEVENT argument: ``prefer`` is "event", "socket" or the state a
+        socket should be in ("connected", "listening", "unconnected"); a good draw is a live
+        one of that kind (mostly in that state), a bad one a live one of the other kind, a
+        closed one, one with tag bits, INVALID_SOCKET and friends, small or random values."""
+        r, handles = self.r, self.handles
+        live: dict[str | None, list[int]] = {"socket": [], "event": []}
+        for h in handles:
+            live[handles.kind(h)].append(h)
+        kind = "event" if prefer == "event" else "socket"
+        other = "socket" if kind == "event" else "event"
+        if self.good():
+            states = STATES.get(prefer)
+            if states and r.below(4):
+                pool = [h for h in live["socket"] if handles.context(h).state in states]
+                if pool:
+                    return pool[r.below(len(pool))]
+            if live[kind]:
+                return live[kind][r.below(len(live[kind]))]
+        k = r.below(8)
+        if k < 2 and live[other]:
+            return live[other][r.below(len(live[other]))]
+        closed = [h for h in self.known if h not in handles]
+        if k < 4 and closed:
+            return closed[r.below(len(closed))]
+        everything = live["socket"] + live["event"]
+        if k == 4 and everything:
+            return everything[r.below(len(everything))] | (1 + r.below(3))
+        if k == 5:
+            return (0, self.mask, self.mask - 1, 4, 0xFFFFFFFF, 2**32 + 4)[r.below(6)]
+        if k == 6:
+            return r.uint(self.ptr)
+        return 4 * r.below(64)
+
+    def place(self, name: str, content: bytes, misalign: int = 0) -> int:
+        """``content`` written at the next free offset of region ``name`` (plus
+        ``misalign``), whatever its protection; its guest address."""
+        region = self.regions.get(name) or self.regions["ro"]
+        offset = self.cursor.get(region.name, 0) + misalign
+        if offset + len(content) > region.size:
+            offset = misalign
+        content = content[: region.size - offset]
+        self.cursor[region.name] = (offset + len(content) + 15) & ~7
+        self.process.poke(region.base + offset, content)
+        return int(region.base + offset)
+
+    def pointer(self, content: bytes, what: str) -> int:
+        """Where an argument's bytes are: mostly a fresh copy of ``content`` in read-write
+        memory; else NULL, unmapped, running off the end of the mapped pages, in read-only or
+        no-access memory, in the image's sections, anywhere in the regions, random."""
+        r = self.r
+        k = 0 if self.good() else r.below(16) + 16
+        if k < 17:
+            address = self.place("rw", content, misalign=r.below(8) if k == 16 else 0)
+        elif k < 19:   # its last `cut` bytes fall off the mapped memory
+            cut = min(len(content), (0, 0, 1, 2, 4, 8, max(1, len(content) // 2))[r.below(7)])
+            region = self.regions["rw"]
+            address = region.end - len(content) + cut
+            self.process.poke(address, content[: len(content) - cut])
+        elif k == 19:
+            return 0
+        elif k < 22:
+            return int(self.process.unmapped[r.below(len(self.process.unmapped))])
+        elif k < 25:
+            address = self.place("ro", content)
+        elif k < 28:
+            address = self.place(("image.rdata", "image.text", "image.header")[r.below(3)], content)
+        elif k == 28:
+            address = self.place("noaccess", content)
+        elif k == 29:
+            address = self.place("image.data", content)
+        elif k == 30:
+            region = self.ordered[r.below(len(self.ordered))]
+            return int(region.base + r.uint(2) % region.size)
+        else:
+            return r.uint(self.ptr)
+        self.notes.append(f"{self.describe(address)}: {what}")
+        return address
+
+    def out_buffer(self, size: int, what: str) -> int:
+        return self.pointer(bytes([FILL]) * max(0, min(size, 0x2000)), what)
+
+    def int_pointer(self, good: Sequence[int], odd: Sequence[int], what: str) -> int:
+        value = self.int_arg(good, odd) & 0xFFFFFFFF
+        return self.pointer(struct.pack("<I", value), f"{what} {i32(value)}")
+
+    def read_int(self, address: int) -> int | None:
+        """The int at ``address`` as the call will find it (None if unmapped)."""
+        data = self.process.peek(address, 4) if address else None
+        return None if data is None else struct.unpack("<i", data)[0]
+
+    # --- structures
+
+    def port(self) -> tuple[int, str]:
+        r = self.r
+        k = r.below(8)
+        listeners = [sock for sock in self.guest_sockets() if sock.state == "listening"]
+        if k < 3:
+            family = (socket.AF_INET, socket.AF_INET6)[r.below(2)]
+            if family in self.env.ports:
+                return self.env.ports[family], "host listener"
+        if k < 5 and listeners:
+            sock = listeners[r.below(len(listeners))]
+            try:
+                return sock.host.getsockname()[1], f"guest listener {sock.handle:#x}"
+            except OSError:
+                pass
+        return (0, 0, 1, 65535, r.uint(2))[r.below(5)], "port"
+
+    @staticmethod
+    def sockaddr_v4(host: str, port: int, zero: bytes = bytes(8)) -> bytes:
+        return struct.pack("<H", W.c.AF_INET) + struct.pack(">H", port) + \
+            socket.inet_aton(host) + zero
+
+    def sockaddr(self) -> tuple[bytes, str]:
+        """A SOCKADDR_IN or SOCKADDR_IN6 with hostile fields, a hostile family, or a cut one."""
+        r = self.r
+        k = r.below(16)
+        port, whose = self.port()
+        if k < 8:
+            host = V4_HOSTS[r.below(len(V4_HOSTS))]
+            zero = bytes(8) if r.below(4) else r.take(8).ljust(8, b"\xff")
+            return self.sockaddr_v4(host, port, zero), f"sockaddr_in {host}:{port} ({whose})"
+        if k < 13:
+            host = V6_HOSTS[r.below(len(V6_HOSTS))]
+            flowinfo = (0, 0, 0, 1 << 20, 0xFFFFFFFF, r.uint(4))[r.below(6)]
+            scope = (0, 0, 0, 1, 0xFFFFFFFF, r.uint(4))[r.below(6)]
+            data = struct.pack("<H", W.c.AF_INET6) + struct.pack(">H", port) + \
+                struct.pack("<I", flowinfo) + socket.inet_pton(socket.AF_INET6, host) + \
+                struct.pack("<I", scope)
+            return data, f"sockaddr_in6 [{host}]:{port} flowinfo {flowinfo:#x} scope {scope:#x}"
+        if k < 15:
+            family = (W.c.AF_UNSPEC, 1, 10, 0xFFFF, 0x0102, r.uint(2))[r.below(6)]
+            body = r.take(r.below(40))
+            return struct.pack("<H", family) + body, f"family {family} + {len(body)} bytes"
+        whole, what = self.sockaddr()
+        cut = r.below(max(1, len(whole)))
+        return whole[:cut], f"{what} cut to {cut} bytes"
+
+    def fd_set(self) -> tuple[bytes, str]:
+        r = self.r
+        n = r.below(5)
+        handles = [self.handle("socket") & self.mask for _ in range(n)]
+        count = n if self.good() else (0, 64, 65, 0x7FFFFFFF, 0xFFFFFFFF, r.uint(4))[r.below(6)]
+        header = struct.pack("<I4x" if self.ptr == 8 else "<I", count)
+        code = "Q" if self.ptr == 8 else "I"
+        entries = struct.pack(f"<{n}{code}", *handles)
+        room = (n, 64)[r.below(2)] * self.ptr
+        return header + entries.ljust(room, b"\0"), \
+            f"fd_set count {count} [{', '.join(f'{h:#x}' for h in handles)}]"
+
+    def timeval(self) -> tuple[bytes, str]:
+        r = self.r
+        if self.good():
+            seconds, micro = ((0, 0), (0, 1000), (0, 999999), (1, 0))[r.below(4)]
+        else:
+            seconds, micro = ((0, 1000000), (-1, 0), (0, -1), (0x7FFFFFFF, 999999), (-(2**31), 0),
+                              (i32(r.uint(4)), i32(r.uint(4))))[r.below(6)]
+        return struct.pack("<ii", seconds, micro), f"timeval {seconds} s {micro} us"
+
+    def guest_sockets(self) -> list[Any]:
+        handles = self.handles
+        return [handles.context(h) for h in list(handles) if handles.kind(h) == "socket"]
+
+
+def _changes(old: bytes, new: bytes) -> list[tuple[int, int]]:
+    """The [start, end) runs of bytes that differ."""
+    runs: list[tuple[int, int]] = []
+    for chunk in range(0, len(old), 256):
+        if old[chunk : chunk + 256] == new[chunk : chunk + 256]:
+            continue
+        for i in range(chunk, min(chunk + 256, len(old))):
+            if old[i] != new[i]:
+                if runs and runs[-1][1] == i:
+                    runs[-1] = (runs[-1][0], i + 1)
+                else:
+                    runs.append((i, i + 1))
+    return runs
+
+
+def _uncovered(address: int, size: int, outs: list[Out]) -> list[tuple[int, int]]:
+    """The parts of [address, address + size) that no out-parameter may write."""
+    pieces = [(address, address + size)]
+    for start, length, _ in outs:
+        if length <= 0:
+            continue
+        end = start + length
+        pieces = [part for a, b in pieces for part in
+                  ((a, min(b, start)), (max(a, end), b)) if part[0] < part[1]]
+    return [(a, b - a) for a, b in pieces]
+
+
+def _reset(peer: socket.socket) -> None:
+    """Close with a reset, leaving no TIME_WAIT behind on the fuzzer's side."""
+    try:
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    peer.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Each export's arguments: (raw argv, the ranges it may write, the ranges it must read)
+
+# (address, may, must): the call may write ``may`` bytes there, and where it succeeds it had
+# to be able to write the first ``must`` (Windows probes them, or writes them for sure).
+Out = tuple[int, int, int]
+Args = tuple[list[int], list[Out], list[tuple[int, int]]]
+Spec = Callable[[Run], Args]
+
+
+def _startup(run: Run) -> Args:
+    version = run.int_arg((0x0202, 0x0202, 0x0101, 0x0002, 0x0102),
+                          (0x0000, 0x0100, 0x0203, 0x0303, 0xFFFF, 0x0001, 0x0200))
+    size = run.wsadata_size
+    data = run.out_buffer(size, "WSADATA")
+    return [version, data], [(data, size, size)], []
+
+
+def _socket(run: Run) -> Args:
+    c = W.c
+    af = run.int_arg((c.AF_INET,) * 3 + (c.AF_INET6,), (c.AF_UNSPEC, 1, 10, 6, 17, 32))
+    kind = run.int_arg((c.SOCK_STREAM,) * 2 + (c.SOCK_DGRAM,), (3, 4, 5, 0, 10))
+    protocol = run.int_arg((0, 0, 0, c.IPPROTO_TCP, c.IPPROTO_UDP), (1, 58, 255, 256, 41))
+    return [af, kind, protocol], [], []
+
+
+def _one_handle(kind: str) -> Spec:
+    def spec(run: Run) -> Args:
+        return [run.handle(kind)], [], []
+    return spec
+
+
+def _address_in(run: Run) -> Args:  # bind, connect
+    s = run.handle("socket")
+    content, what = run.sockaddr()
+    name = run.pointer(content, what)
+    namelen = run.int_arg((len(content),) * 3 + (16, 28, 128), (0, 1, 15, 27, 8))
+    size = i32(namelen)
+    return [s, name, namelen], [], [(name, min(size, 16))] if size > 0 else []
+
+
+def _listen(run: Run) -> Args:
+    backlog = run.int_arg((5, 1, 128, W.c.SOMAXCONN), (0, 0xFFFFFFFF, 0x80000000))
+    return [run.handle("unconnected"), backlog], [], []
+
+
+def _address_out(prefer: str) -> Spec:  # accept, getsockname, getpeername
+    def spec(run: Run) -> Args:
+        return _address_call(run, run.handle(prefer))
+    return spec
+
+
+def _address_call(run: Run, s: int) -> Args:
+    length = run.int_arg((16, 28, 128), (0, 8, 2, 15, 0xFFFFFFFF, 0x7FFFFFFF)) & 0xFFFFFFFF
+    addr = 0 if run.r.below(5) == 0 else run.out_buffer(max(0, min(i32(length), 256)), "name")
+    addrlen = 0 if run.r.below(8) == 0 else run.pointer(struct.pack("<I", length),
+                                                        f"namelen {i32(length)}")
+    before = run.read_int(addrlen)
+    outs = []
+    if addr and addrlen and before is not None:
+        outs = [(addrlen, 4, 4), (addr, max(0, before), min(max(0, before), 16))]
+    return [s, addr, addrlen], outs, [(addrlen, 4)] if addr else []
+
+
+LENGTHS = (16, 1, 100, 1000, 0x2000)
+ODD_LENGTHS = (0, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, 0x10000)
+
+
+def _send(run: Run) -> Args:
+    s = run.handle("connected")
+    length = run.int_arg(LENGTHS, ODD_LENGTHS)
+    size = i32(length)
+    content = bytes([run.r.byte()]) * max(0, min(size, 0x2000))
+    buf = run.pointer(content, f"{len(content)} bytes to send")
+    flags = run.int_arg((0, 0, 0, W.c.MSG_DONTROUTE), (W.c.MSG_OOB, W.c.MSG_PEEK, 0x8000))
+    return [s, buf, length, flags], [], [(buf, size)] if size > 0 else []
+
+
+def _recv(run: Run) -> Args:
+    c = W.c
+    s = run.handle("connected")
+    length = run.int_arg(LENGTHS, ODD_LENGTHS)
+    size = i32(length)
+    buf = run.out_buffer(size, "receive buffer")
+    flags = run.int_arg((0, 0, 0, c.MSG_PEEK), (c.MSG_OOB, c.MSG_WAITALL, c.MSG_PEEK | c.MSG_WAITALL))
+    return [s, buf, length, flags], [(buf, size, size)] if size > 0 else [], []
+
+
+def _shutdown(run: Run) -> Args:
+    return [run.handle("connected"), run.int_arg((0, 1, 2), (3, 0xFFFFFFFF))], [], []
+
+
+def _ioctlsocket(run: Run) -> Args:
+    c = W.c
+    s = run.handle("socket")
+    cmd = run.int_arg((c.FIONBIO, c.FIONREAD, c.FIONREAD, SIOCATMARK), (0, 0x98000001, 0x8004667F))
+    argp = run.int_pointer((1, 0), (0xFFFFFFFF, 2), "u_long")
+    command = cmd & 0xFFFFFFFF
+    outs = [(argp, 4, 4)] if command in (c.FIONREAD, SIOCATMARK) else []
+    return [s, cmd, argp], outs, [(argp, 4)] if command == c.FIONBIO else []
+
+
+def _getsockopt(run: Run) -> Args:
+    c = W.c
+    s = run.handle("socket")
+    level = run.int_arg((c.SOL_SOCKET,) * 4 + (c.IPPROTO_TCP,),
+                        (c.IPPROTO_IP, c.IPPROTO_IPV6, c.IPPROTO_UDP, 0xFFFE))
+    name = run.int_arg((c.SO_ERROR, c.SO_TYPE, c.SO_RCVBUF, c.SO_SNDBUF, c.SO_KEEPALIVE,
+                        c.SO_REUSEADDR, c.SO_LINGER, c.SO_ACCEPTCONN, c.SO_BROADCAST,
+                        c.SO_RCVTIMEO, c.SO_EXCLUSIVEADDRUSE, c.TCP_NODELAY, c.SO_OOBINLINE),
+                       (c.SO_DEBUG, SO_PROTOCOL_INFOW, 0, 0x7FFFFFFF))
+    length = run.int_arg((4, 4, 8, 16), (0, 1, 3, 0x7FFFFFFF, 0xFFFFFFFF)) & 0xFFFFFFFF
+    optval = run.out_buffer(max(0, min(i32(length), 256)), "optval")
+    optlen = run.pointer(struct.pack("<I", length), f"optlen {i32(length)}")
+    before = run.read_int(optlen)
+    outs = [] if before is None else [(optlen, 4, 4),
+                                      (optval, max(0, before), min(max(0, before), 4))]
+    return [s, level, name, optval, optlen], outs, [(optlen, 4)]
+
+
+def _select(run: Run) -> Args:
+    nfds = run.int_arg((0, 1, 64), (0xFFFFFFFF,))
+    sets = []
+    for _ in range(3):
+        if run.r.below(2) == 0:
+            sets.append(0)
+        else:
+            content, what = run.fd_set()
+            sets.append(run.pointer(content, what))
+    if run.r.below(4) == 0:
+        timeout = 0
+    else:
+        content, what = run.timeval()
+        timeout = run.pointer(content, what)
+    outs: list[Out] = []
+    ins: list[tuple[int, int]] = []
+    header = 8 if run.ptr == 8 else 4
+    for address in sets:
+        if address:
+            count = run.read_int(address)
+            if count is not None:
+                outs.append((address, header + (count & 0xFFFFFFFF) * run.ptr, 4))
+            ins.append((address, 4))
+    if timeout:
+        ins.append((timeout, 8))
+    return [nfds, *sets, timeout], outs, ins
+
+
+def _fd_is_set(run: Run) -> Args:
+    fd = run.handle("socket")
+    content, what = run.fd_set()
+    return [fd, run.pointer(content, what)], [], []
+
+
+def _create_event(run: Run) -> Args:
+    return [], [], []
+
+
+def _wait(run: Run) -> Args:
+    count = run.int_arg((1, 1, 2, 3, 64), (0, 65, 0xFFFFFFFF))
+    c = count & 0xFFFFFFFF   # a DWORD
+    n = c if 1 <= c <= 64 else run.r.below(3)
+    handles = [run.handle("event") & run.mask for _ in range(n)]
+    code = "Q" if run.ptr == 8 else "I"
+    array = run.pointer(struct.pack(f"<{n}{code}", *handles),
+                        f"events [{', '.join(f'{h:#x}' for h in handles)}]")
+    wait_all = run.int_arg((0, 1), (2,))
+    timeout = run.int_arg((0, 0, 1, 10, W.c.WSA_INFINITE), (0x7FFFFFFF,))
+    alertable = run.int_arg((0, 1), (2,))
+    ins = [(array, c * run.ptr)] if 1 <= c <= 64 else []
+    return [count, array, wait_all, timeout, alertable], [], ins
+
+
+def _event_select(run: Run) -> Args:
+    c = W.c
+    s = run.handle("socket")
+    event = run.handle("event")
+    events = run.int_arg((c.FD_ALL_EVENTS, c.FD_READ | c.FD_WRITE | c.FD_CLOSE, c.FD_ACCEPT,
+                          c.FD_CONNECT | c.FD_WRITE, 0, c.FD_READ, c.FD_OOB), (0xFFFFFFFF, 0x400))
+    return [s, event, events], [], []
+
+
+def _enum_network_events(run: Run) -> Args:
+    s = run.handle("socket")
+    event = 0 if run.r.below(4) == 0 else run.handle("event")
+    record = run.out_buffer(44, "WSANETWORKEVENTS")
+    return [s, event, record], [(record, 44, 44)] if record else [], []
+
+
+def _no_arguments(run: Run) -> Args:
+    return [], [], []
+
+
+def _set_last_error(run: Run) -> Args:
+    return [run.int_arg((0, W.c.WSAEWOULDBLOCK, W.c.WSAEFAULT, 10054), (0xFFFFFFFF, 1))], [], []
+
+
+SPECS: dict[str, Spec] = {
+    "WSAStartup": _startup, "WSACleanup": _no_arguments, "WSAGetLastError": _no_arguments,
+    "WSASetLastError": _set_last_error, "socket": _socket,
+    "closesocket": _one_handle("socket"), "bind": _address_in, "connect": _address_in,
+    "listen": _listen, "accept": _address_out("listening"),
+    "getsockname": _address_out("socket"), "getpeername": _address_out("connected"), "send": _send, "recv": _recv, "shutdown": _shutdown,
+    "ioctlsocket": _ioctlsocket, "getsockopt": _getsockopt, "select": _select,
+    "__WSAFDIsSet": _fd_is_set, "WSACreateEvent": _create_event,
+    "WSASetEvent": _one_handle("event"), "WSAResetEvent": _one_handle("event"),
+    "WSACloseEvent": _one_handle("event"), "WSAWaitForMultipleEvents": _wait,
+    "WSAEventSelect": _event_select, "WSAEnumNetworkEvents": _enum_network_events,
+}
+# How often each export is called, relatively (WSAStartup and WSACleanup rarely: each
+# WSACleanup that ends the last start-up leaves the rest of the input failing early).
+WEIGHTS = {"WSAStartup": 2, "WSACleanup": 1, "WSAGetLastError": 2, "WSASetLastError": 2,
+           "socket": 6, "bind": 5, "connect": 6, "listen": 4, "accept": 6, "send": 8,
+           "recv": 8, "select": 6, "getsockopt": 5, "ioctlsocket": 5}
+# What handle(prefer) looks for first, by the state of the socket behind it.
+STATES = {"connected": ("connected", "connecting", "datagram"), "listening": ("listening",),
+          "unconnected": ("unconnected",)}
+
+
+# ---------------------------------------------------------------------------------------
+# What the guest's peers do between its calls (host sockets on loopback)
+
+
+def _peer_connect(run: Run) -> None:
+    """A host socket connects to one of the guest's listeners (non-blocking)."""
+    listeners = [sock for sock in run.guest_sockets() if sock.state == "listening"]
+    if not listeners or len(run.peers) >= PEERS:
+        return
+    sock = listeners[run.r.below(len(listeners))]
+    try:
+        address = sock.host.getsockname()
+        peer = socket.socket(sock.host.family, socket.SOCK_STREAM)
+    except OSError:
+        return
+    peer.setblocking(False)
+    peer.connect_ex(address)
+    run.peers.append(peer)
+    run.log.append(f"[a peer connects to {sock!r}]")
+
+
+def _peer_send(run: Run) -> None:
+    size = (1, 16, 1000, 70000)[run.r.below(4)]
+    if not run.peers:
+        return
+    peer = run.peers[run.r.below(len(run.peers))]
+    try:
+        sent = f"{peer.send(b'p' * size)} sent"
+    except OSError as error:
+        sent = f"errno {error.errno}"
+    run.log.append(f"[a peer sends {size} bytes: {sent}]")
+
+
+def _peer_close(run: Run) -> None:
+    how = run.r.below(2)
+    if not run.peers:
+        return
+    peer = run.peers.pop(run.r.below(len(run.peers)))
+    if how:
+        _reset(peer)
+    else:
+        peer.close()
+    run.log.append(f"[a peer closes{' with a reset' if how else ''}]")
+
+
+def _pause(run: Run) -> None:
+    pause = 0.001 * (1 + run.r.below(4))
+    time.sleep(pause)   # loopback delivery, the reactor
+    run.drain()
+    run.log.append(f"[{pause * 1000:.0f} ms pass]")
+
+
+ACTIONS: tuple[Callable[[Run], None], ...] = (_peer_connect, _peer_send, _peer_close, _pause)
+ACTION_WEIGHTS = (4, 6, 2, 3)
+STEPS: tuple[str | Callable[[Run], None], ...] = tuple(
+    [name for name in SPECS for _ in range(WEIGHTS.get(name, 3))]
+    + [action for action, weight in zip(ACTIONS, ACTION_WEIGHTS) for _ in range(weight)])
+
+
+# ---------------------------------------------------------------------------------------
+# The drivers
+
+
+def _forced(data: bytes) -> bytes:
+    """``data`` with the header byte saying what --abi / --mode fix (so that the reproducer
+    replays the same way anywhere)."""
+    if not FORCE or not data:
+        return data
+    head = data[0]
+    if "abi" in FORCE:
+        head = (head & ~1) | (FORCE["abi"] == "x86")
+    if "mode" in FORCE:
+        head = (head & ~2) | (2 if FORCE["mode"] == "stand-in" else 0)
+    return bytes([head]) + data[1:]
+
+
+def TestOneInput(data: bytes) -> None:
+    """atheris' entry point (and the fallback driver's): a finding not in KNOWN raises."""
+    Run(_forced(data)).execute()
+
+
+def shrink(data: bytes, found: Found, budget: int = 80) -> bytes:
+    """A shorter input with the same finding: cut after its step, then drop whole steps and
+    prelude parts while it still shows."""
+    def shows(candidate: bytes) -> Run | None:
+        run = Run(candidate, stop_at=found.key).execute()
+        return run if run.findings else None
+
+    best = data[: max(found.end, 3)]
+    run = shows(best)
+    if run is None:
+        return data
+    tries = 0
+    i = 0
+    while i < len(run.positions) and tries < budget:
+        starts = run.positions + [len(best)]
+        candidate = best[: starts[i]] + best[starts[i + 1]:]
+        tries += 1
+        shorter = shows(candidate)
+        if shorter is not None:
+            best, run = candidate, shorter
+        else:
+            i += 1
+    bit = 1
+    while bit < 0x100 and run.prelude_at < len(best) and tries < budget:
+        at = run.prelude_at
+        if best[at] & bit:
+            candidate = best[:at] + bytes([best[at] & ~bit]) + best[at + 1:]
+            tries += 1
+            shorter = shows(candidate)
+            if shorter is not None:
+                best, run = candidate, shorter
+        bit <<= 1
+    return best
+
+
+def drive(calls: int, seed: int, max_len: int, artifacts: str, verbose: bool) -> int:
+    """Random inputs until ``calls`` export calls were made; every finding collected and
+    grouped; the figures printed.  Exit status 1 on a finding not in KNOWN (any, --strict)."""
+    env = _load()
+    env.watchdog.prefix = os.path.join(artifacts, "guest-")
+    os.makedirs(artifacts, exist_ok=True)
+    rng = random.Random(seed)
+    counts: collections.Counter[str] = collections.Counter()
+    successes: collections.Counter[str] = collections.Counter()
+    groups: dict[tuple[str, str], list[tuple[Found, bytes]]] = {}
+    inputs = 0
+    started = time.monotonic()
+    next_report = 10_000
+    while sum(counts.values()) < calls:
+        data = _forced(rng.randbytes(rng.randint(8, max_len)))
+        run = Run(data, collect=True).execute()
+        inputs += 1
+        counts.update(run.counts)
+        successes.update(run.successes)
+        for found in run.findings:
+            groups.setdefault(found.key, []).append((found, data))
+        total = sum(counts.values())
+        if verbose and total >= next_report:
+            print(f"  {total} calls, {inputs} inputs, {len(groups)} finding groups, "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
+            next_report += 10_000
+    elapsed = time.monotonic() - started
+    total = sum(counts.values())
+    exports = [export.name for export in W.EXPORTS]
+    where = f"mode {FORCE.get('mode', 'both')}, abi {FORCE.get('abi', 'both')}"
+    print(f"\n=== fuzz_guest: {where}, seed {seed}, max_block {MAX_BLOCK} s, "
+          f"{'blocking allowed' if ALLOW_BLOCKING else 'sockets kept non-blocking'}")
+    print(f"calls: {total} in {inputs} inputs, {elapsed:.1f} s ({total / elapsed:.0f} calls/s)")
+    exercised = [name for name in exports if counts[name]]
+    print(f"exports exercised: {len(exercised)}/{len(exports)}")
+    print("calls per export (of which succeeded, where a call can fail): " + ", ".join(
+        f"{name} {counts[name]}" + (f" ({successes[name]})" if name in successes or
+                                    _can_fail(name) else "") for name in exports))
+    unknown = 0
+    print(f"findings: {len(groups)} group(s), {sum(map(len, groups.values()))} in all")
+    for key, items in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+        invariant, export = key
+        tracked = {known(item[0]) for item in items}
+        if None in tracked or STRICT:
+            unknown += 1
+        # a reproducer of a new one where there is one, else of the first
+        found, data = next((item for item in items if known(item[0]) is None), items[0])
+        small = shrink(data, found)
+        slug = "".join(ch if ch.isalnum() else "-" for ch in f"{export}-{invariant}")[:60]
+        path = os.path.join(artifacts, f"guest-{slug}-{hashlib.sha1(small).hexdigest()[:10]}")
+        with open(path, "wb") as f:
+            f.write(small)
+        replay = Run(small, stop_at=key).execute()
+        label = "NEW" if None in tracked else f"known: {', '.join(sorted(map(str, tracked)))}"
+        print(f"\n* {export}: {invariant}: {len(items)} time(s)  [{label}]")
+        details = collections.Counter(item[0].detail for item in items)
+        for detail, n in details.most_common(3):
+            print(f"    e.g. {detail}" + (f"  (x{n})" if n > 1 else ""))
+        print(f"    reproducer ({len(small)} bytes): {path}")
+        for line in replay.log:
+            print(f"      {line}")
+    return 1 if unknown else 0
+
+
+def _can_fail(name: str) -> bool:
+    export = W.EXPORT[name]
+    return name == "WSAStartup" or (export.failure is not None and export.last_error)
+
+
+def replay(paths: Sequence[str]) -> int:
+    """Each file's run, its call log and every finding (none is fatal here)."""
+    _load()
+    status = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        run = Run(data, collect=True).execute()
+        print(f"replaying {path} ({len(data)} bytes):")
+        for line in run.log:
+            print(f"  {line}")
+        for found in run.findings:
+            status = 1
+            print(f"FINDING {found.export}: {found.invariant}: {found.detail}\n  at {found.call}")
+    print("replay: " + ("finding(s)" if status else "no finding"))
+    return status
+
+
+def main() -> None:
+    global MAX_BLOCK, STRICT, ALLOW_BLOCKING
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=True)
+    parser.add_argument("--calls", type=int, help="run until this many export calls, print figures")
+    parser.add_argument("--abi", choices=("x86", "x64", "both"), default="both")
+    parser.add_argument("--mode", choices=("real", "stand-in", "both"), default="both",
+                        help="real: a Speakeasy emulator's hooks; stand-in: FakeGuest")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-len", type=int, default=1024, help="--calls: input size bound")
+    parser.add_argument("--artifacts", default=os.path.join(HERE, "artifacts"),
+                        help="--calls: where reproducers go")
+    parser.add_argument("--max-block", type=float, default=MAX_BLOCK)
+    parser.add_argument("--strict", action="store_true", help="KNOWN findings count too")
+    parser.add_argument("--allow-blocking", action="store_true",
+                        help="leave sockets blocking (only once blocking calls are capped)")
+    parser.add_argument("--verbose", action="store_true")
+    args, rest = parser.parse_known_args()
+    # The guard's records are this harness's to report: a traceback per call would drown them.
+    logging.getLogger("ws2core.guest").propagate = False
+    MAX_BLOCK, STRICT, ALLOW_BLOCKING = args.max_block, args.strict, args.allow_blocking
+    if args.abi != "both":
+        FORCE["abi"] = args.abi
+    if args.mode != "both":
+        FORCE["mode"] = args.mode
+    files = [path for path in rest if os.path.isfile(path)]
+    if args.calls is not None:
+        sys.exit(drive(args.calls, args.seed, args.max_len, args.artifacts, args.verbose))
+    if files:
+        sys.exit(replay(files))
+    prefix = next((flag.split("=", 1)[1] for flag in rest
+                   if flag.startswith(("-artifact_prefix=", "--artifact-prefix="))), "")
+    # The fallback driver's own --seed and --max-len (libFuzzer ignores flags with "--").
+    sys.argv = [sys.argv[0], *rest, f"--seed={args.seed}", f"--max-len={args.max_len}"]
+    _common.main(_instrumented(prefix), modules=MODULES)
+
+
+def _instrumented(prefix: str) -> Callable[[bytes], None]:
+    def test_one_input(data: bytes) -> None:
+        env = _load()
+        env.watchdog.prefix = prefix
+        TestOneInput(data)
+    return test_one_input
+
+
+if __name__ == "__main__":
+    main()

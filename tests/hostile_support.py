@@ -1,0 +1,315 @@
+"""Hostile guests' processes: guest memory laid out to catch an export that writes where it
+must not, under a real Speakeasy emulator or over ``guest_support.FakeGuest``.
+
+Shared by ``tests/test_guest_hostile.py`` (the findings of ``fuzz/fuzz_guest.py``, kept as
+regression tests) and the fuzzer itself, so that a finding replays in a test exactly as the
+fuzzer saw it.  A plain module beside the tests (``from hostile_support import ...``).
+
+Each process has the same regions at the same addresses on both ABIs: four read-write pages
+whose end is followed by unmapped memory, a read-only page, and (over FakeGuest) a no-access
+page or (under Speakeasy) a loaded image whose header, ``.text`` and ``.rdata`` Windows would
+map read-only and whose ``.data`` it would map writable.  ``Region.protected`` is what
+Windows would refuse to write, ``Region.readable`` what it would let the guest read; an
+emulator's own access ignores both (unicorn's host-side reads and writes do), which is
+exactly what the exports must not rely on.  Speakeasy 1.5.11 cannot tell a no-access page
+from memory it keeps no protection for (it maps PAGE_NOACCESS accessible in unicorn and
+records no protection; ``ws2core.adapters.speakeasy`` documents the limit), so its process
+has no no-access page.
+
+``SpeakeasyProcess(abi)``: a ``speakeasy.Speakeasy`` with ``tiny_pe`` loaded and run to its
+end (its entry point is one ``ret``), which leaves the process and its main thread current,
+as they are while a hook serves a call: the last error then has a thread to live in.
+``serve(core, max_block)`` installs ws2core (``ws2core.adapters.speakeasy.install``) with
+a fresh table and returns a ``Served``, whose ``call(name, argv)`` calls the adapter's hook
+for that export as Speakeasy's dispatcher does, ``cb(emu, "ws2_32.name", None, argv)``,
+without running guest code.  ``StandInProcess(abi)`` is the same over ``FakeGuest`` through
+``ws2core.guest.Exports.hook`` (no adapter), many times faster.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import ws2core
+from ws2core.guest import EXPORTS, Exports
+
+PAGE = 0x1000
+REGION_BASE = 0x20000000   # below 2 GB: the same addresses on both ABIs
+RW_PAGES = 4
+IMAGE_SCN_MEM_WRITE = 0x80000000
+
+# The regions a process maps (name, offset from REGION_BASE, pages, protected); each is
+# followed by at least one unmapped page.  Under Speakeasy, "image.*" (image.header,
+# image.text, image.rdata, image.data) come from the loaded image.
+_PLAIN_REGIONS = (("rw", 0x0000, RW_PAGES, False),
+                  ("ro", 0x10000, 1, True),
+                  ("noaccess", 0x12000, 1, True))
+UNMAPPED_PAGE = REGION_BASE + 0x30000     # never mapped: a pointer that faults
+
+
+@dataclass(frozen=True)
+class Region:
+    """A range of guest memory the fuzzer watches; ``protected``: Windows would refuse a
+    write there (a read-only or no-access page, an image section without
+    IMAGE_SCN_MEM_WRITE), ``readable``: Windows would allow a read."""
+
+    name: str
+    base: int
+    size: int
+    protected: bool
+    readable: bool = True
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def overlaps(self, address: int, size: int) -> bool:
+        return size > 0 and address < self.end and self.base < address + size
+
+
+def tiny_pe(ptr_size: int) -> bytes:
+    """A minimal Windows console image (PE32 for 4, PE32+ for 8) with no imports: ``.text``
+    (read and execute) whose entry point is ``ret``, ``.rdata`` (read only) and ``.data``
+    (read-write), one page each, at the default image base."""
+    x64 = ptr_size == 8
+    base = 0x140000000 if x64 else 0x400000
+    sections = ((b".text", 0x1000, b"\xc3".ljust(0x200, b"\xcc"), 0x60000020),
+                (b".rdata", 0x2000, b"ws2core rdata".ljust(0x200, b"\x11"), 0x40000040),
+                (b".data", 0x3000, b"ws2core data".ljust(0x200, b"\x22"), 0xC0000040))
+    optional_size = 0xF0 if x64 else 0xE0
+    headers = 0x200
+    dos = b"MZ" + b"\0" * 0x3A + struct.pack("<I", 0x40)
+    coff = struct.pack("<HHIIIHH", 0x8664 if x64 else 0x14C, len(sections), 0, 0, 0,
+                       optional_size, 0x0022 if x64 else 0x0102)
+    # Magic, linker version, code/data sizes, entry point, BaseOfCode (+ BaseOfData on PE32)
+    if x64:
+        optional = struct.pack("<HBBIIIII", 0x20B, 14, 0, 0x200, 0x400, 0, 0x1000, 0x1000)
+        image = "Q"
+    else:
+        optional = struct.pack("<HBBIIIIII", 0x10B, 14, 0, 0x200, 0x400, 0, 0x1000, 0x1000, 0x2000)
+        image = "I"
+    size = "Q" if x64 else "I"
+    # ImageBase, alignments, versions, SizeOfImage, SizeOfHeaders, checksum, console
+    # subsystem, DllCharacteristics (NX, terminal-server aware), stack and heap, 16 directories
+    optional += struct.pack(f"<{image}IIHHHHHHIIIIHH{size * 4}II", base, 0x1000, 0x200, 6, 0,
+                            0, 0, 6, 0, 0, 0x4000, headers, 0, 3, 0x8100, 0x100000, 0x1000,
+                            0x100000, 0x1000, 0, 16)
+    optional += b"\0" * (16 * 8)
+    assert len(optional) == optional_size
+    table = b""
+    body = b""
+    raw = headers
+    for name, rva, data, characteristics in sections:
+        table += struct.pack("<8sIIIIIIHHI", name, len(data), rva, len(data), raw, 0, 0, 0, 0,
+                             characteristics)
+        raw += len(data)
+        body += data
+    return (dos + b"PE\0\0" + coff + optional + table).ljust(headers, b"\0") + body
+
+
+class Served:
+    """ws2core serving one process's guest with a fresh table: ``call(name, argv)`` is one
+    export's hook; ``ws2_32``, ``table`` (the UpcallTable) and ``provider`` what it serves
+    from; ``close()`` closes every socket and handle left."""
+
+    def __init__(self, ws2_32: Any, call: Callable[[str, Sequence[int]], int | None],
+                 close: Callable[[], None]) -> None:
+        self.ws2_32 = ws2_32
+        self.table = ws2_32.upcalls
+        self.provider = ws2_32.provider
+        self.call = call
+        self.close = close
+
+
+class _Process:
+    """What both processes share: the regions, and reads and writes that bypass page
+    protections (the set-up's, not the guest's)."""
+
+    abi: str
+    ptr_size: int
+    regions: dict[str, Region]
+    unmapped: list[int]
+
+    def _raw_read(self, address: int, size: int) -> bytes:
+        raise NotImplementedError
+
+    def poke(self, address: int, data: bytes) -> None:
+        """Store ``data`` whatever the page's protection (the set-up of a call)."""
+        raise NotImplementedError
+
+    def peek(self, address: int, size: int) -> bytes | None:
+        """The bytes at ``address``, None unless all are mapped."""
+        try:
+            return self._raw_read(address, size)
+        except Exception:  # noqa: BLE001 - the emulator's own fault, whatever its type
+            return None
+
+    def snapshot(self) -> list[bytes]:
+        """Every region's bytes, in ``regions``' order."""
+        return [self._raw_read(region.base, region.size) for region in self.regions.values()]
+
+    def last_error(self) -> int:
+        raise NotImplementedError
+
+    def set_last_error(self, code: int) -> None:
+        raise NotImplementedError
+
+    def _find_unmapped(self) -> list[int]:
+        candidates = [UNMAPPED_PAGE, UNMAPPED_PAGE + PAGE - 1, 0x7FFF0000, 0x80000000,
+                      0xFFFF0000, 0xFFFFFFFC, 0x10]
+        if self.ptr_size == 8:
+            candidates += [0x00007FFFFFFF0000, 0x0000800000000000, 0xFFFF800000000000,
+                           0xFFFFFFFFFFFFFFF8, 0x100000000]
+        return [address for address in candidates if self.peek(address, 1) is None]
+
+
+class SpeakeasyProcess(_Process):
+    """A real Speakeasy emulator (x86 or x64) in the state a hook sees, with the regions."""
+
+    def __init__(self, abi: str) -> None:
+        import speakeasy
+        from speakeasy import common
+
+        self.abi = abi
+        self.ptr_size = 8 if abi == "x64" else 4
+        self.se = speakeasy.Speakeasy()
+        self.module = self.se.load_module(data=tiny_pe(self.ptr_size))
+        # Its one `ret`: Speakeasy then has the process and main thread a hook runs in.
+        self.se.run_module(self.module)
+        self.emu = self.se.emu
+        perms = {"rw": common.PERM_MEM_RW, "ro": common.PERM_MEM_READ}
+        self.regions = {}
+        for name, offset, pages, protected in _PLAIN_REGIONS:
+            if name not in perms:
+                continue  # no-access: Speakeasy cannot say so (the module's docstring)
+            base = self.emu.mem_map(pages * PAGE, base=REGION_BASE + offset, perms=perms[name],
+                                    tag=f"ws2core.hostile.{name}")
+            assert base == REGION_BASE + offset, f"{name} mapped at {base:#x}"
+            self.regions[name] = Region(name, base, pages * PAGE, protected)
+        image = self.module.get_base()
+        self.regions["image.header"] = Region("image.header", image, PAGE, True)
+        for section in self.module.sections:
+            name = "image" + section.Name.rstrip(b"\0").decode("ascii")   # image.text
+            size = -(-max(section.Misc_VirtualSize, 1) // PAGE) * PAGE
+            self.regions[name] = Region(name, image + section.VirtualAddress, size,
+                                        not section.Characteristics & IMAGE_SCN_MEM_WRITE)
+        self.unmapped = self._find_unmapped()
+        self._image = {name: self._raw_read(region.base, region.size)
+                       for name, region in self.regions.items() if name.startswith("image.")}
+
+    def _raw_read(self, address: int, size: int) -> bytes:
+        return bytes(self.emu.mem_read(address, size))
+
+    def poke(self, address: int, data: bytes) -> None:
+        if data:
+            self.emu.mem_write(address, data)   # unicorn's own writes ignore protections
+
+    def reset(self, fill: int = 0xA5) -> None:
+        """The regions as at the start: the plain ones filled, the image as loaded."""
+        for name, region in self.regions.items():
+            self.poke(region.base, self._image.get(name, bytes([fill]) * region.size))
+
+    def last_error(self) -> int:
+        return int(self.emu.get_last_error() or 0)
+
+    def set_last_error(self, code: int) -> None:
+        self.emu.set_last_error(code)
+
+    def serve(self, core: ModuleType, max_block: float) -> Served:
+        from ws2core.adapters.speakeasy import install
+
+        recorder = _Recorder(self.se)
+        installation = install(recorder, ws2core.UpcallTable(core.HandleTable(abi=self.abi)),
+                               max_block=max_block)
+        hooks, emu = recorder.hooks, self.emu
+
+        def call(name: str, argv: Sequence[int]) -> int | None:
+            result: int | None = hooks[name](emu, f"ws2_32.{name}", None, list(argv))
+            return result
+
+        return Served(installation.ws2_32, call, installation.close)
+
+
+class _Recorder:
+    """A ``speakeasy.Speakeasy`` as ``install()`` sees it, whose hooks are kept here instead of
+    registered (a fresh installation per fuzz input must not pile hooks up in Speakeasy)."""
+
+    def __init__(self, se: Any) -> None:
+        self._se = se
+        self.hooks: dict[str, Callable[..., int | None]] = {}
+
+    def get_ptr_size(self) -> int:
+        return int(self._se.get_ptr_size())
+
+    @property
+    def emu(self) -> Any:
+        return self._se.emu
+
+    def add_api_hook(self, cb: Callable[..., int | None], module: str = "", api_name: str = "",
+                     argc: int = 0, call_conv: Any = None) -> None:
+        self.hooks[api_name] = cb
+
+
+class StandInProcess(_Process):
+    """The same regions over ``guest_support.FakeGuest``, served through ``Exports.hook``, the
+    read-only and no-access pages protected with ``FakeGuest.protect`` (``models_protection``
+    False: plain pages, as a FakeGuest without protections had)."""
+
+    models_protection = True
+
+    def __init__(self, abi: str) -> None:
+        from guest_support import FakeGuest
+
+        self.abi = abi
+        self.ptr_size = 8 if abi == "x64" else 4
+        self.guest = FakeGuest(self.ptr_size)
+        # A FakeGuest from before page protections (another branch's tests/) has no protect.
+        modelled = self.models_protection and hasattr(self.guest, "protect")
+        self.regions = {}
+        for name, offset, pages, protected in _PLAIN_REGIONS:
+            base = REGION_BASE + offset
+            for n in range(pages):
+                self.guest.pages[base + n * PAGE] = bytearray(PAGE)
+            if protected and modelled:
+                self.guest.protect(base, pages * PAGE, read=name != "noaccess")
+            self.regions[name] = Region(name, base, pages * PAGE, protected and modelled,
+                                        name != "noaccess" or not modelled)
+        self.unmapped = self._find_unmapped()
+
+    def _raw_read(self, address: int, size: int) -> bytes:
+        return bytes(self.guest.mem_read(address, size))
+
+    def poke(self, address: int, data: bytes) -> None:
+        if data:
+            self.guest.mem_write(address, data)
+
+    def reset(self, fill: int = 0xA5) -> None:
+        for region in self.regions.values():
+            self.poke(region.base, bytes([fill]) * region.size)
+
+    def last_error(self) -> int:
+        return int(self.guest.get_last_error())
+
+    def set_last_error(self, code: int) -> None:
+        self.guest.set_last_error(code)
+
+    def serve(self, core: ModuleType, max_block: float) -> Served:
+        from ws2core.ws2_32 import Ws2_32
+
+        ws2_32 = Ws2_32(ws2core.UpcallTable(core.HandleTable(abi=self.abi)))
+        exports = Exports(ws2_32, max_block=max_block)
+        hooks = {export.name: exports.hook(export) for export in EXPORTS}
+        guest = self.guest
+
+        def call(name: str, argv: Sequence[int]) -> int | None:
+            return hooks[name](guest, list(argv))
+
+        return Served(ws2_32, call, ws2_32.close)
+
+
+__all__ = ["PAGE", "REGION_BASE", "UNMAPPED_PAGE", "Region", "Served", "SpeakeasyProcess",
+           "StandInProcess", "tiny_pe"]
