@@ -232,7 +232,9 @@ class _ProviderBase:
         poller.register(sock.host, events)
         while True:
             left = deadline - time.monotonic()
-            ready = poller.poll(max(0.0, min(left, _CANCEL_CHECK)) * 1000)
+            if left <= 0:  # a host that says ready and then would block again cannot
+                return False  # keep a capped call past its cap
+            ready = poller.poll(min(left, _CANCEL_CHECK) * 1000)
             if sock.closed:
                 raise WinsockError(WSAEINTR, "the socket was closed during the call")
             if ready:

@@ -448,8 +448,9 @@ class _Sockets(_Events):
     def WSPShutdown(self, s: Any, how: Any, lpErrno: Any, /) -> int:
         """Stop receiving (SD_RECEIVE), sending (SD_SEND) or both (SD_BOTH): 0, or SOCKET_ERROR.
 
-        Another ``how``: WSAEINVAL; a stream socket that is not connected: WSAENOTCONN.
-        SD_SEND sends the peer a FIN: it sees the end of the stream, and FD_CLOSE.
+        Another ``how``: WSAEINVAL; a stream socket that is not connected: WSAENOTCONN (a
+        datagram socket needs no peer, as on Windows).  SD_SEND sends the peer of a stream a
+        FIN: it sees the end of the stream, and FD_CLOSE.
         """
         direction = _index(how)
         return self._call(s, lpErrno, SOCKET_ERROR, self._shutdown, direction)
@@ -461,7 +462,11 @@ class _Sockets(_Events):
             self._resolve_connect(sock)
             if sock.state != CONNECTED:
                 raise WinsockError(WSAENOTCONN)
-        sock.host.shutdown(_SHUTDOWN_HOW[how])
+            sock.host.shutdown(_SHUTDOWN_HOW[how])
+        # A datagram socket, connected or not, only stops sending and receiving (its sends
+        # and receives say WSAESHUTDOWN): nothing goes to a peer.  Linux would shut an
+        # unconnected one down and still fail with ENOTCONN, after which it polls readable
+        # while a receive would block.
         with self._lock:
             sock.shut_receive |= how in (SD_RECEIVE, SD_BOTH)
             sock.shut_send |= how in (SD_SEND, SD_BOTH)
