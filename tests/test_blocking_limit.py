@@ -63,6 +63,10 @@ from provider_support import (
 )
 from provider_support import kit, provider  # noqa: F401  (fixtures)
 
+# Each test waits for a cap to run out: make test runs them, the later CI stages (sanitizers,
+# other Pythons, the fallback) leave them out by this marker (the Makefile's LATER_STAGES).
+pytestmark = pytest.mark.waits
+
 CAP = 0.25           # seconds: the cap the tests put on a thread
 LATE = 1.5           # how much later than the cap a loaded machine may return
 BIG = 32 << 20       # a send no loopback peer's buffers take whole
