@@ -231,14 +231,24 @@ def test_last_error_is_per_guest_thread(guest: Guest) -> None:
     assert guest.emu.get_last_error() == WSAEWOULDBLOCK
 
 
-def test_success_leaves_the_last_error(guest: Guest) -> None:
+def test_socket_success_clears_the_last_error_and_event_success_leaves_it(guest: Guest) -> None:
+    """A read of WSAGetLastError() after a success must not see an earlier failure's code
+    (Windows: 0 after a socket call; Wine's tests check send, recv, setsockopt, WSASendTo);
+    the event calls are kernel32's, which leave it alone when they succeed."""
     g = guest.started()
     g("WSASetLastError", 4321)
-    s = open_socket(g)
     event = g("WSACreateEvent")
     assert g("WSAWaitForMultipleEvents", 1, g.pointers(event), 0, 0, 0) == WSA_WAIT_TIMEOUT
-    assert g("closesocket", s) == 0 and g("WSACloseEvent", event) == 1
+    assert g("WSASetEvent", event) == 1 and g("WSACloseEvent", event) == 1
     assert g("WSAGetLastError") == 4321
+    g.fails(WSAENOTSOCK, "closesocket", 0x7FF0)
+    s = open_socket(g)
+    assert g("WSAGetLastError") == 0
+    g.fails(WSAENOTSOCK, "listen", 0x7FF0, 1)
+    assert g("bind", s, g.sockaddr(), 16) == 0 and g("WSAGetLastError") == 0
+    assert g("listen", s, 1) == 0 and g("WSAGetLastError") == 0
+    g("WSASetLastError", 77)
+    assert g("closesocket", s) == 0 and g("WSAGetLastError") == 0
     g("WSASetLastError", -1)
     assert g("WSAGetLastError") == 0xFFFFFFFF   # an int, as eax holds it
     assert g("WSACleanup") == 0

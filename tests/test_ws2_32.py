@@ -162,6 +162,21 @@ def test_last_error_per_thread(ws: Ws2_32) -> None:
     assert ws.WSAGetLastError() == ws.upcalls.WSAGetLastError()   # the UpcallTable's
 
 
+def test_socket_success_clears_the_last_error(ws: Ws2_32) -> None:
+    """Windows sets 0 after a successful socket call (a stale code after a success misleads
+    a program that reads it); an event call, kernel32's on Windows, leaves it alone."""
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    assert ws.closesocket(0x1234) == SOCKET_ERROR and ws.WSAGetLastError() == WSAENOTSOCK
+    s = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert s != INVALID_SOCKET and ws.WSAGetLastError() == 0
+    ws.WSASetLastError(WSAEWOULDBLOCK)
+    event = ws.WSACreateEvent()
+    assert ws.WSASetEvent(event) and ws.WSACloseEvent(event)
+    assert ws.WSAGetLastError() == WSAEWOULDBLOCK
+    assert ws.ioctlsocket(s, FIONBIO, Ref(1)) == 0 and ws.WSAGetLastError() == 0
+    assert ws.closesocket(s) == 0 and ws.WSACleanup() == 0
+
+
 def test_close_forgets_the_startups(ws: Ws2_32) -> None:
     assert ws.WSAStartup(0x0202, Ref()) == 0
     ws.socket(AF_INET, SOCK_STREAM, 0)

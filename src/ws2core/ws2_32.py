@@ -169,8 +169,16 @@ class Ws2_32:
         return failure
 
     def _call(self, failure: int, function: Callable[..., int], *args: Any) -> int:
-        """``function(*args, lpErrno)``: its result, or ``failure`` with lpErrno (written only
-        on failure) as the last error."""
+        """``function(*args, lpErrno)``: its result with the last error 0, or ``failure`` with
+        lpErrno (written only on failure) as the last error."""
+        error = Ref(0)
+        result = function(*args, error)
+        self.upcalls.WSASetLastError(error.value)
+        return failure if error.value else result
+
+    def _call_kernel(self, failure: int, function: Callable[..., int], *args: Any) -> int:
+        """``_call`` for an event function: a kernel32 call on Windows, whose success leaves
+        the last error alone."""
         error = Ref(0)
         result = function(*args, error)
         if error.value:
@@ -321,16 +329,16 @@ class Ws2_32:
     # --- events: kernel objects on Windows, so no WSAStartup is needed for them
 
     def WSACreateEvent(self) -> int:
-        return self._call(WSA_INVALID_EVENT, self.upcalls.WPUCreateEvent)
+        return self._call_kernel(WSA_INVALID_EVENT, self.upcalls.WPUCreateEvent)
 
     def WSASetEvent(self, hEvent: int) -> int:
-        return self._call(FALSE, self.upcalls.WPUSetEvent, hEvent)
+        return self._call_kernel(FALSE, self.upcalls.WPUSetEvent, hEvent)
 
     def WSAResetEvent(self, hEvent: int) -> int:
-        return self._call(FALSE, self.upcalls.WPUResetEvent, hEvent)
+        return self._call_kernel(FALSE, self.upcalls.WPUResetEvent, hEvent)
 
     def WSACloseEvent(self, hEvent: int) -> int:
-        return self._call(FALSE, self.upcalls.WPUCloseEvent, hEvent)
+        return self._call_kernel(FALSE, self.upcalls.WPUCloseEvent, hEvent)
 
     def WSAWaitForMultipleEvents(self, cEvents: int, lphEvents: Any, fWaitAll: int,
                                  dwTimeout: int, fAlertable: int) -> int:

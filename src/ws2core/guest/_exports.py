@@ -42,8 +42,10 @@ class Export:
     last error; None for the exports without a failure value (WSAStartup returns the code
     itself; WSAGetLastError and WSASetLastError cannot fail).  ``last_error``: a result
     equal to ``failure`` came from ``Ws2_32`` with the code in its last error (not so for
-    __WSAFDIsSet, whose 0 is an answer).  ``internal``: the code an unexpected exception
-    is answered with.
+    __WSAFDIsSet, whose 0 is an answer).  ``clears_last_error``: any other result is a
+    success, which sets the guest thread's last error to 0 as Windows' socket functions do
+    (False for the event functions, kernel32's calls on Windows, which leave it alone).
+    ``internal``: the code an unexpected exception is answered with.
     """
 
     name: str
@@ -53,6 +55,7 @@ class Export:
     failure: int | None
     last_error: bool = True
     internal: int = WSAENETDOWN
+    clears_last_error: bool = True
 
 
 REGISTERED: list[Export] = []
@@ -60,11 +63,13 @@ REGISTERED: list[Export] = []
 
 
 def export(name: str, params: str, result: str, failure: int | None, *, last_error: bool = True,
-           internal: int = WSAENETDOWN) -> Callable[[_Function], _Function]:
+           internal: int = WSAENETDOWN, clears_last_error: bool = True,
+           ) -> Callable[[_Function], _Function]:
     """Register the decorated ``function(exports, guest, *args)`` as ws2_32's ``name``."""
 
     def register(function: _Function) -> _Function:
-        REGISTERED.append(Export(name, function, params, result, failure, last_error, internal))
+        REGISTERED.append(Export(name, function, params, result, failure, last_error, internal,
+                                 clears_last_error))
         return function
 
     return register
@@ -103,6 +108,7 @@ class Exports:
         failed = None if failure is None else failure & mask
         decoders = [self._decoder(kind) for kind in export.params]
         limit, max_block = ws2_32.blocking_limit, self.max_block
+        clears = export.clears_last_error and export.last_error and failed is not None
 
         def call(guest: Guest, argv: Sequence[int]) -> int | None:
             args = [decode(value) for decode, value in zip(decoders, argv)]
@@ -114,6 +120,8 @@ class Exports:
                 result &= mask
                 if export.last_error and result == failed:
                     guest.set_last_error(ws2_32.WSAGetLastError())
+                elif clears:
+                    guest.set_last_error(0)
                 return result
             except WinsockError as error:
                 code = error.winerror

@@ -2,7 +2,8 @@
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect and WSAEnumNetworkEvents.
 
 Events are kernel objects on Windows: none of these needs a WSAStartup but the two that
-name a socket.  Waits are capped at the exports' ``max_block`` by the hook, as every export.
+name a socket, and those that are kernel32's event calls on Windows leave the last error
+alone when they succeed (the socket functions set it to 0).  Waits are capped at the exports' ``max_block`` by the hook, as every export.
 """
 
 from __future__ import annotations
@@ -25,27 +26,27 @@ from ._exports import Exports, export
 from ._protocol import Guest
 
 
-@export("WSACreateEvent", "", "p", WSA_INVALID_EVENT)
+@export("WSACreateEvent", "", "p", WSA_INVALID_EVENT, clears_last_error=False)
 def WSACreateEvent(ex: Exports, g: Guest) -> int:
     return ex.ws2_32.WSACreateEvent()
 
 
-@export("WSASetEvent", "p", "i", FALSE)
+@export("WSASetEvent", "p", "i", FALSE, clears_last_error=False)
 def WSASetEvent(ex: Exports, g: Guest, hEvent: int) -> int:
     return ex.ws2_32.WSASetEvent(hEvent)
 
 
-@export("WSAResetEvent", "p", "i", FALSE)
+@export("WSAResetEvent", "p", "i", FALSE, clears_last_error=False)
 def WSAResetEvent(ex: Exports, g: Guest, hEvent: int) -> int:
     return ex.ws2_32.WSAResetEvent(hEvent)
 
 
-@export("WSACloseEvent", "p", "i", FALSE)
+@export("WSACloseEvent", "p", "i", FALSE, clears_last_error=False)
 def WSACloseEvent(ex: Exports, g: Guest, hEvent: int) -> int:
     return ex.ws2_32.WSACloseEvent(hEvent)
 
 
-@export("WSAWaitForMultipleEvents", "upuuu", "i", WSA_WAIT_FAILED)
+@export("WSAWaitForMultipleEvents", "upuuu", "i", WSA_WAIT_FAILED, clears_last_error=False)
 def WSAWaitForMultipleEvents(ex: Exports, g: Guest, cEvents: int, lphEvents: int, fWaitAll: int,
                              dwTimeout: int, fAlertable: int) -> int:
     handles: Sequence[int] = ()
