@@ -51,6 +51,7 @@ class FakeGuest:
         self.next_free = HEAP
         self.thread = FakeThread()
         self.call_arguments: list[int] = []   # the served call's argument slots: arguments()
+        self.allocated: dict[int, int] = {}   # allocate()'s blocks still held: address -> size
 
     # the memory, as the tests set it up
 
@@ -135,6 +136,17 @@ class FakeGuest:
             return False
         first = address - address % PAGE  # each span is one page, in order
         return all(first + n * PAGE not in refused for n in range(len(spans)))
+
+    def allocate(self, size: int) -> int:
+        address = self.alloc(size)
+        self.allocated[address] = size
+        return address
+
+    def release(self, address: int) -> None:
+        size = self.allocated.pop(address, None)
+        if size is not None:
+            for n in range(max(1, -(-size // PAGE))):
+                del self.pages[address + n * PAGE]
 
     def thread_id(self) -> int:
         return self.thread.tid

@@ -158,6 +158,7 @@ class _Speakeasy(NamedTuple):
     write: int
     read_asked: int                             # Speakeasy's PERM_MEM_READ, PERM_MEM_WRITE
     write_asked: int                            # (a MemMap's prot: what the program asked)
+    read_write: int                             # its PERM_MEM_RW, for allocations
 
 
 def _import_speakeasy() -> _Speakeasy:
@@ -182,7 +183,8 @@ def _import_speakeasy() -> _Speakeasy:
     common = importlib.import_module("speakeasy.common")
     return _Speakeasy(package, arch.CALL_CONV_STDCALL, arch.CALL_CONV_CDECL, arch.X86_REG_ESP,
                       (unicorn.UcError, errors.SpeakeasyError), unicorn.UC_PROT_READ,
-                      unicorn.UC_PROT_WRITE, common.PERM_MEM_READ, common.PERM_MEM_WRITE)
+                      unicorn.UC_PROT_WRITE, common.PERM_MEM_READ, common.PERM_MEM_WRITE,
+                      common.PERM_MEM_RW)
 
 
 class _Guest:
@@ -255,6 +257,21 @@ class _Guest:
             if image.get_base() == base:
                 return image
         return None
+
+    def allocate(self, size: int) -> int:
+        """Fresh pages of Speakeasy's, tagged ``ws2core.guest`` (its memory map shows them)."""
+        try:
+            address: int = self._emu.mem_map(max(size, 1), perms=self._speakeasy.read_write,
+                                             tag="ws2core.guest")
+            self._emu.mem_write(address, bytes(size))
+        except self._faults:
+            raise GuestFault(f"no room for {size} bytes") from None
+        return address
+
+    def release(self, address: int) -> None:
+        mapping = self._emu.get_address_map(address)
+        if mapping is not None and mapping.base == address and mapping.tag == "ws2core.guest":
+            self._emu.mem_free(address)
 
     def thread_id(self) -> int:
         thread = self._emu.get_current_thread()
@@ -415,7 +432,7 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     installation = Installation(exports, speakeasy)
     installation._report_network(se)
     for export in EXPORTS:
-        se.add_api_hook(installation._hook(export), "ws2_32", export.name,
+        se.add_api_hook(installation._hook(export), export.dll, export.name,
                         argc=len(export.params), call_conv=speakeasy.stdcall)
     return installation
 

@@ -45,7 +45,8 @@ class Export:
     __WSAFDIsSet, whose 0 is an answer).  ``clears_last_error``: any other result is a
     success, which sets the guest thread's last error to 0 as Windows' socket functions do
     (False for the event functions, kernel32's calls on Windows, which leave it alone).
-    ``internal``: the code an unexpected exception is answered with.
+    ``internal``: the code an unexpected exception is answered with.  ``dll``: the module
+    that exports it (ws2_32, or kernel32 for a kernel call made on ws2core's handles).
     """
 
     name: str
@@ -56,6 +57,7 @@ class Export:
     last_error: bool = True
     internal: int = WSAENETDOWN
     clears_last_error: bool = True
+    dll: str = "ws2_32"
 
 
 REGISTERED: list[Export] = []
@@ -63,13 +65,13 @@ REGISTERED: list[Export] = []
 
 
 def export(name: str, params: str, result: str, failure: int | None, *, last_error: bool = True,
-           internal: int = WSAENETDOWN, clears_last_error: bool = True,
+           internal: int = WSAENETDOWN, clears_last_error: bool = True, dll: str = "ws2_32",
            ) -> Callable[[_Function], _Function]:
-    """Register the decorated ``function(exports, guest, *args)`` as ws2_32's ``name``."""
+    """Register the decorated ``function(exports, guest, *args)`` as ``dll``'s ``name``."""
 
     def register(function: _Function) -> _Function:
         REGISTERED.append(Export(name, function, params, result, failure, last_error, internal,
-                                 clears_last_error))
+                                 clears_last_error, dll))
         return function
 
     return register

@@ -47,6 +47,16 @@ class Guest(Protocol):
         so in its documentation."""
         ...
 
+    def allocate(self, size: int) -> int:
+        """The address of ``size`` fresh zeroed bytes the guest can read and write (what
+        Ws2_32 returns pointers to: a hostent, an addrinfo chain); GuestFault when the
+        emulator has no room.  They stay until ``release``."""
+        ...
+
+    def release(self, address: int) -> None:
+        """Give back memory ``allocate`` returned (an address it did not return: ignored)."""
+        ...
+
     def thread_id(self) -> int:
         """The current guest thread's id (0 when the emulator has none yet)."""
         ...
