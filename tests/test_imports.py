@@ -105,3 +105,26 @@ def test_a_clone_named_ws2core_in_the_working_folder_does_not_shadow_the_package
                          capture_output=True, text=True).stdout.split()
     assert out[0] != "None" and not out[0].startswith(str(clone))
     assert out[1] in _implementation.CORE_MODULES
+
+
+@pytest.mark.parametrize(("chosen", "pure_python", "expected"), [
+    ("", False, ["cython", "python"]),
+    ("cython", False, ["cython"]),
+    (" python ,cython", False, ["cython", "python"]),   # the cores' own order, not the list's
+    ("python", True, ["python"]),
+    ("", True, ["python"]),
+])
+def test_test_cores_narrows_the_cores_under_test(monkeypatch: pytest.MonkeyPatch, chosen: str,
+                                                 pure_python: bool, expected: list[str]) -> None:
+    monkeypatch.setenv(_implementation.TEST_CORES_VARIABLE, chosen)
+    monkeypatch.setenv(_implementation.ENVIRONMENT_VARIABLE, "1" if pure_python else "")
+    assert _implementation.cores_under_test() == expected
+
+
+@pytest.mark.parametrize(("chosen", "pure_python"), [("cyton", False), ("cython", True)])
+def test_test_cores_refuses_a_core_not_there(monkeypatch: pytest.MonkeyPatch, chosen: str,
+                                             pure_python: bool) -> None:
+    monkeypatch.setenv(_implementation.TEST_CORES_VARIABLE, chosen)
+    monkeypatch.setenv(_implementation.ENVIRONMENT_VARIABLE, "1" if pure_python else "")
+    with pytest.raises(ValueError, match=chosen):
+        _implementation.cores_under_test()

@@ -5,7 +5,10 @@ extension ``ws2core._handles`` and its pure-Python twin ``ws2core._handles_py``.
 ``WS2CORE_PURE_PYTHON=1`` (exactly "1"; unset, empty or "0" mean no) asks for the twin
 everywhere: the build skips the extension (setup.py loads this file by path), ``import
 ws2core`` uses the twin, and the test suite, the pytest plugin, the bench and the fuzzers run
-the twin alone.  Nothing else reads the variable: they all ask this module.
+the twin alone.  Nothing else reads the variable: they all ask this module.  The test
+suite and the pytest plugin also read ``WS2CORE_TEST_CORES`` (a comma-separated list,
+"cython" or "python"), which narrows the cores a run tests without changing which one
+``import ws2core`` uses: a sanitizer run, say, which only the compiled core can benefit from.
 
 A core is imported only when it is used (``chosen()``, ``load(name)``), so ``import ws2core``
 loads one core; ``core_of(obj)`` names the core an object came from without importing the
@@ -19,6 +22,7 @@ import os
 from types import ModuleType
 
 ENVIRONMENT_VARIABLE = "WS2CORE_PURE_PYTHON"
+TEST_CORES_VARIABLE = "WS2CORE_TEST_CORES"
 
 # The cores by name, as ws2core.IMPLEMENTATION and test ids (test_x[cython]) spell them.
 CORE_MODULES = {"cython": "ws2core._handles", "python": "ws2core._handles_py"}
@@ -31,8 +35,19 @@ def pure_python_requested() -> bool:
 
 
 def cores_under_test() -> list[str]:
-    """The cores a test suite or benchmark runs against: both, or the twin alone when asked."""
-    return ["python"] if pure_python_requested() else ["cython", "python"]
+    """The cores a test suite or benchmark runs against: both, or the twin alone when asked
+    (WS2CORE_PURE_PYTHON=1), or those WS2CORE_TEST_CORES names (ValueError for a name that
+    is no core, or for "cython" when the twin alone was asked for)."""
+    available = ["python"] if pure_python_requested() else ["cython", "python"]
+    chosen = [name.strip() for name in os.environ.get(TEST_CORES_VARIABLE, "").split(",")
+              if name.strip()]
+    if not chosen:
+        return available
+    refused = [name for name in chosen if name not in available]
+    if refused:
+        raise ValueError(f"{TEST_CORES_VARIABLE} names {', '.join(refused)}: the cores under "
+                         f"test here are {', '.join(available)}")
+    return [name for name in available if name in chosen]
 
 
 def load(name: str) -> ModuleType:
