@@ -21,7 +21,6 @@ from ws2core.constants import (
     ERROR_NETNAME_DELETED,
     ERROR_NOACCESS,
     ERROR_NOT_SUPPORTED,
-    WAIT_FAILED,
     WAIT_OBJECT_0,
     WAIT_TIMEOUT,
     WSAECONNRESET,
@@ -180,7 +179,7 @@ def test_adapter_hands_foreign_handles_to_speakeasy(abi: str) -> None:
         def hook(name: str, original: Any, *argv: int) -> Any:
             return se.hooks["kernel32", name](emu, f"kernel32.{name}", original, list(argv))
 
-        original = lambda argv: ("original", argv)  # noqa: E731
+        original = lambda argv: ("original", argv)
         assert hook("WaitForSingleObject", original, event, 0) == WAIT_TIMEOUT   # ours
         assert hook("WaitForSingleObject", original, FOREIGN, 5) == ("original", [FOREIGN, 5])
         assert hook("CloseHandle", original, FOREIGN) == ("original", [FOREIGN])

@@ -35,7 +35,9 @@ The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closes
 getsockname, getpeername, listen, connect, accept, send, recv, shutdown, ioctlsocket
 (FIONBIO, FIONREAD), getsockopt, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
-WSAGetLastError and WSASetLastError.  Each returns what Windows returns; a failure returns
+WSAGetLastError and WSASetLastError, and kernel32's calls on ws2core's handles
+(WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SetEvent, ResetEvent, CloseHandle,
+ReadFile, WriteFile: ``ws2core.kernel32``).  Each returns what Windows returns; a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
 WSA_WAIT_FAILED; WSAStartup its error code) and sets the calling guest thread's last error.
 A NULL, unmapped, too short or read-only guest buffer (below: Memory) is WSAEFAULT, never an
@@ -56,6 +58,16 @@ Every attempt is in ``installation.policy.log`` and in Speakeasy's report (its n
 ``log_network`` with the method ``ws2core.<verdict>``).  Not served yet: sendto and name
 lookups (Speakeasy's own fakes still answer those; its DNS says 10.1.2.3 for any name, which
 the policy then refuses to connect to).
+
+**Speakeasy's handles stay Speakeasy's.**  The kernel32 calls answer for every value of the
+table's handle range (a closed socket or event included: ERROR_INVALID_HANDLE), which
+``install()`` puts where Speakeasy never hands out a handle (``HANDLE_RANGE``).  A call on
+any other handle (a file, a thread, an event from CreateEventA) is handed to Speakeasy's own
+handler with the same arguments; WaitForSingleObjectEx and WaitForMultipleObjectsEx, which
+Speakeasy lacks, go to its WaitForSingleObject and WaitForMultipleObjects (the same calls
+while no APC can be queued), and without those the run stops as on any function it lacks.
+A wait on a mix of both kinds of handle is handed over whole: Speakeasy cannot see
+ws2core's events (a limit; its waits answer at once anyway).
 
 What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_api_hook``):
 

@@ -49,6 +49,7 @@ from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault
 
 EXPORTS: Final[tuple[Export, ...]] = tuple(REGISTERED)
-"""Every ws2_32 export this package serves."""
+"""Every export this package serves: ws2_32's, and kernel32's calls on ws2core's handles
+(``Export.dll`` says which)."""
 
 __all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault", "NotServed"]
