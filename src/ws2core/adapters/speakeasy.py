@@ -67,7 +67,10 @@ handler with the same arguments; WaitForSingleObjectEx and WaitForMultipleObject
 Speakeasy lacks, go to its WaitForSingleObject and WaitForMultipleObjects (the same calls
 while no APC can be queued), and without those the run stops as on any function it lacks.
 A wait on a mix of both kinds of handle is handed over whole: Speakeasy cannot see
-ws2core's events (a limit; its waits answer at once anyway).
+ws2core's events (a limit; its waits answer at once anyway).  That handover of a function
+Speakeasy lacks is the one place the adapter reaches past ``add_api_hook``: into the
+emulator's handler table (``emu.api.get_export_func_handler``) and its unsupported-call
+stop (``get_error_info``, ``curr_run``, ``on_run_complete``), as its own dispatcher does.
 
 What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_api_hook``):
 
