@@ -77,7 +77,7 @@ import _common  # noqa: E402
 from _common import Finding, Reader  # noqa: E402
 
 # Imported under atheris' instrumentation (the layers this harness drives).
-MODULES = ("ws2core.ws2_32", "ws2core.guest", "ws2core.provider", "ws2core.policy",
+MODULES = ("ws2core.ws2_32", "ws2core.kernel32", "ws2core.guest", "ws2core.provider", "ws2core.policy",
            "ws2core.adapters.speakeasy")
 
 MAX_BLOCK = 0.05       # seconds: the exports' cap on a wait, small so that waits cost little
@@ -449,6 +449,14 @@ class Run:
         env.watchdog.deadline = None
         after = process.snapshot()
         self.counts[name] += 1
+        if result is env.support.HANDED_OVER:
+            # A kernel32 call on a handle that is not ws2core's, answered by the emulator's
+            # own handler: its result is the emulator's; ws2core must have changed nothing.
+            shown = f"{text} -> handed over"
+            self.log.append(shown)
+            self.check_memory(name, before, after, [], shown)
+            self.check_table(name, None, argv, shown)
+            return None
         shown = f"{text} -> {self.show_result(result)}"
         if self.notes:
             shown += "   where " + "; ".join(self.notes)
@@ -1033,6 +1041,33 @@ def _wait(run: Run) -> Args:
     return [count, array, wait_all, timeout, alertable], [], ins
 
 
+def _kernel_wait(ex: bool, single: bool) -> Spec:
+    """WaitForSingleObject(Ex), WaitForMultipleObjects(Ex): WSAWaitForMultipleEvents' draws."""
+    def spec(run: Run) -> Args:
+        argv, outs, ins = _wait(run)
+        count, array, wait_all, timeout, alertable = argv
+        if single:
+            handle = run.handle("event")
+            return [handle, timeout, alertable] if ex else [handle, timeout], [], []
+        return ([count, array, wait_all, timeout, alertable] if ex
+                else [count, array, wait_all, timeout]), outs, ins
+    return spec
+
+
+def _file(read: bool) -> Spec:
+    """ReadFile, WriteFile: recv's and send's draws, an lpNumberOfBytes pointer and (rarely)
+    an lpOverlapped."""
+    def spec(run: Run) -> Args:
+        argv, outs, ins = (_recv if read else _send)(run)
+        s, buf, length, _ = argv
+        count = run.out_buffer(4, "lpNumberOfBytes") if run.r.below(6) else 0
+        overlapped = run.out_buffer(32, "OVERLAPPED") if run.r.below(8) == 0 else 0
+        if count:
+            outs = [*outs, (count, 4, 4)]
+        return [s, buf, length, count, overlapped], outs, ins
+    return spec
+
+
 def _event_select(run: Run) -> Args:
     c = W.c
     s = run.handle("socket")
@@ -1068,6 +1103,13 @@ SPECS: dict[str, Spec] = {
     "WSASetEvent": _one_handle("event"), "WSAResetEvent": _one_handle("event"),
     "WSACloseEvent": _one_handle("event"), "WSAWaitForMultipleEvents": _wait,
     "WSAEventSelect": _event_select, "WSAEnumNetworkEvents": _enum_network_events,
+    # kernel32's calls on ws2core's handles
+    "WaitForSingleObject": _kernel_wait(False, True),
+    "WaitForSingleObjectEx": _kernel_wait(True, True),
+    "WaitForMultipleObjects": _kernel_wait(False, False),
+    "WaitForMultipleObjectsEx": _kernel_wait(True, False),
+    "SetEvent": _one_handle("event"), "ResetEvent": _one_handle("event"),
+    "CloseHandle": _one_handle("event"), "ReadFile": _file(True), "WriteFile": _file(False),
 }
 # How often each export is called, relatively (WSAStartup and WSACleanup rarely: each
 # WSACleanup that ends the last start-up leaves the rest of the input failing early).

@@ -248,7 +248,8 @@ def failure_value(name: str, ptr_size: int) -> int:
     """The documented failure result of each export, masked as the guest's register gets it."""
     if name in ("socket", "accept"):
         return (1 << (8 * ptr_size)) - 1            # INVALID_SOCKET
-    if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet"):
+    if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet",
+                "SetEvent", "ResetEvent", "CloseHandle", "ReadFile", "WriteFile"):
         return 0                                     # FALSE, WSA_INVALID_EVENT, not set
     return 0xFFFFFFFF                                # SOCKET_ERROR as an int, WSA_WAIT_FAILED
 

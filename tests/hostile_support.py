@@ -24,6 +24,11 @@ a fresh table and returns a ``Served``, whose ``call(name, argv)`` calls the ada
 for that export as Speakeasy's dispatcher does, ``cb(emu, "ws2_32.name", None, argv)``,
 without running guest code.  ``StandInProcess(abi)`` is the same over ``FakeGuest`` through
 ``ws2core.guest.Exports.hook`` (no adapter), many times faster.
+
+A kernel32 call on a handle that is not ws2core's is handed over (``NotServed``): ``call``
+then returns ``HANDED_OVER``, under Speakeasy when the adapter called the ``original`` it was
+given (a stand-in for Speakeasy's own handler, which is Speakeasy's business), over
+FakeGuest when the export raised ``NotServed``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ from types import ModuleType
 from typing import Any
 
 import ws2core
-from ws2core.guest import EXPORTS, Exports
+from ws2core.guest import EXPORTS, Exports, NotServed
+
+HANDED_OVER: Any = "handed over"
+"""What ``Served.call`` returns for a call handed to the emulator's own handler."""
+_DLL = {export.name: export.dll for export in EXPORTS}
 
 PAGE = 0x1000
 REGION_BASE = 0x20000000   # below 2 GB: the same addresses on both ABIs
@@ -228,7 +237,11 @@ class SpeakeasyProcess(_Process):
         hooks, emu = recorder.hooks, self.emu
 
         def call(name: str, argv: Sequence[int]) -> int | None:
-            result: int | None = hooks[name](emu, f"ws2_32.{name}", None, list(argv))
+            dll = _DLL[name]
+            # As the dispatcher does: an original for the functions Speakeasy implements.
+            implemented = dll == "kernel32" and emu.api.get_export_func_handler(dll, name)[1]
+            original = (lambda args: HANDED_OVER) if implemented else None
+            result: int | None = hooks[name](emu, f"{dll}.{name}", original, list(argv))
             return result
 
         return Served(installation.ws2_32, call, installation.close)
@@ -306,10 +319,13 @@ class StandInProcess(_Process):
         guest = self.guest
 
         def call(name: str, argv: Sequence[int]) -> int | None:
-            return hooks[name](guest, list(argv))
+            try:
+                return hooks[name](guest, list(argv))
+            except NotServed:
+                return HANDED_OVER  # type: ignore[no-any-return]
 
         return Served(ws2_32, call, ws2_32.close)
 
 
-__all__ = ["PAGE", "REGION_BASE", "UNMAPPED_PAGE", "Region", "Served", "SpeakeasyProcess",
+__all__ = ["HANDED_OVER", "PAGE", "REGION_BASE", "UNMAPPED_PAGE", "Region", "Served", "SpeakeasyProcess",
            "StandInProcess", "tiny_pe"]

@@ -22,7 +22,8 @@ from ws2core import _implementation
 CORE_MODULES = set(_implementation.CORE_MODULES.values())
 TOOLS = ("ws2core._bench", "ws2core.demo")  # the command line's, never a library's
 EMULATORS = ("speakeasy", "unicorn")
-UPPER_LAYERS = ("ws2core.provider", "ws2core.ws2_32", "ws2core.guest", "ws2core.adapters", *TOOLS)
+UPPER_LAYERS = ("ws2core.provider", "ws2core.ws2_32", "ws2core.kernel32", "ws2core.guest",
+                "ws2core.adapters", *TOOLS)
 
 # module imported alone -> prefixes of the modules it must not load.  Every submodule runs
 # ws2core/__init__.py first, so each of them loads the core in use too, and only that one.
@@ -32,7 +33,9 @@ MUST_NOT_LOAD = {
     "ws2core.structs": (*UPPER_LAYERS, "asyncio"),
     "ws2core.upcalls": (*UPPER_LAYERS, "asyncio"),
     "ws2core.provider": ("ws2core.ws2_32", "ws2core.guest", "ws2core.adapters", *TOOLS, *EMULATORS),
-    "ws2core.ws2_32": ("ws2core.guest", "ws2core.adapters", *TOOLS, *EMULATORS),
+    "ws2core.ws2_32": ("ws2core.kernel32", "ws2core.guest", "ws2core.adapters", *TOOLS,
+                       *EMULATORS),
+    "ws2core.kernel32": ("ws2core.guest", "ws2core.adapters", *TOOLS, *EMULATORS),
     "ws2core.guest": ("ws2core.adapters", *TOOLS, *EMULATORS),
     "ws2core.adapters.speakeasy": TOOLS,
     "ws2core.pytest_plugin": (*UPPER_LAYERS, "asyncio"),

@@ -167,6 +167,20 @@ WSANO_RECOVERY = 11003
 WSANO_DATA = 11004
 
 
+# --- kernel32: the waits and Win32 codes of the kernel calls made on ws2core's handles
+# (WaitForMultipleObjectsEx, ReadFile; codes from winerror.h) ---
+WAIT_OBJECT_0 = 0                   #: the WSA_WAIT_EVENT_0 of the kernel's waits
+WAIT_IO_COMPLETION = 0xC0
+WAIT_TIMEOUT = 258
+WAIT_FAILED = 0xFFFFFFFF
+MAXIMUM_WAIT_OBJECTS = 64
+INFINITE = 0xFFFFFFFF
+ERROR_NOT_SUPPORTED = 50
+ERROR_NETNAME_DELETED = 64          #: STATUS_CONNECTION_RESET as a Win32 code
+ERROR_SEM_TIMEOUT = 121             #: STATUS_IO_TIMEOUT
+ERROR_NOACCESS = 998                #: STATUS_ACCESS_VIOLATION: a bad buffer
+ERROR_CONNECTION_ABORTED = 1236     #: STATUS_CONNECTION_ABORTED
+
 def _error_names() -> dict[int, str]:
     """Number -> name for every error code above.
 

@@ -38,6 +38,7 @@ import pytest
 import programs
 import ws2core
 from programs import CompletedRun
+from ws2core.adapters.speakeasy import HANDLE_RANGE
 from ws2core.adapters.speakeasy import run as speakeasy_run
 from programs import WINE_DIFFERS, WineRuns
 
@@ -111,7 +112,8 @@ def adapter_runs(speakeasy: ModuleType, built_programs: dict[tuple[str, str], Pa
 
 def _adapter_run(speakeasy: ModuleType, exe: Path, abi: str, core: ModuleType,
                  echo_server: programs.EchoServer) -> AdapterRun:
-    table = ws2core.UpcallTable(core.HandleTable(abi=abi))
+    # In the range install() gives its own tables: Speakeasy's handles stay Speakeasy's.
+    table = ws2core.UpcallTable(core.HandleTable(abi=abi, handle_range=HANDLE_RANGE))
     waker = HostWaker(table)
     port = str(echo_server.port)
     before = echo_server.counts()

@@ -35,7 +35,9 @@ The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closes
 getsockname, getpeername, listen, connect, accept, send, recv, shutdown, ioctlsocket
 (FIONBIO, FIONREAD), getsockopt, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
-WSAGetLastError and WSASetLastError.  Each returns what Windows returns; a failure returns
+WSAGetLastError and WSASetLastError, and kernel32's calls on ws2core's handles
+(WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SetEvent, ResetEvent, CloseHandle,
+ReadFile, WriteFile: ``ws2core.kernel32``).  Each returns what Windows returns; a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
 WSA_WAIT_FAILED; WSAStartup its error code) and sets the calling guest thread's last error.
 A NULL, unmapped, too short or read-only guest buffer (below: Memory) is WSAEFAULT, never an
@@ -56,6 +58,19 @@ Every attempt is in ``installation.policy.log`` and in Speakeasy's report (its n
 ``log_network`` with the method ``ws2core.<verdict>``).  Not served yet: sendto and name
 lookups (Speakeasy's own fakes still answer those; its DNS says 10.1.2.3 for any name, which
 the policy then refuses to connect to).
+
+**Speakeasy's handles stay Speakeasy's.**  The kernel32 calls answer for every value of the
+table's handle range (a closed socket or event included: ERROR_INVALID_HANDLE), which
+``install()`` puts where Speakeasy never hands out a handle (``HANDLE_RANGE``).  A call on
+any other handle (a file, a thread, an event from CreateEventA) is handed to Speakeasy's own
+handler with the same arguments; WaitForSingleObjectEx and WaitForMultipleObjectsEx, which
+Speakeasy lacks, go to its WaitForSingleObject and WaitForMultipleObjects (the same calls
+while no APC can be queued), and without those the run stops as on any function it lacks.
+A wait on a mix of both kinds of handle is handed over whole: Speakeasy cannot see
+ws2core's events (a limit; its waits answer at once anyway).  That handover of a function
+Speakeasy lacks is the one place the adapter reaches past ``add_api_hook``: into the
+emulator's handler table (``emu.api.get_export_func_handler``) and its unsupported-call
+stop (``get_error_info``, ``curr_run``, ``on_run_complete``), as its own dispatcher does.
 
 What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_api_hook``):
 
@@ -125,7 +140,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from .. import UpcallTable
-from ..guest import EXPORTS, Export, Exports, GuestFault
+from ..guest import EXPORTS, Export, Exports, GuestFault, NotServed
 from ..guest.crt import (
     CRT_FUNCTIONS,
     DATA_IMPORTS,
@@ -138,14 +153,21 @@ from ..policy import Attempt, NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
 
-__all__ = ["EXTRA", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
+__all__ = ["EXTRA", "HANDLE_RANGE", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
            "install_runtime", "run"]
 
 EXTRA: Final = "ws2core[speakeasy]"
 """The pip extra that installs Speakeasy beside ws2core."""
 
 HOOKED_APIS: Final[tuple[str, ...]] = tuple(export.name for export in EXPORTS)
-"""The ws2_32 exports ``install()`` hooks."""
+"""The exports ``install()`` hooks (ws2_32's, and kernel32's calls on ws2core's handles)."""
+
+HANDLE_RANGE: Final = (0x10000000, 0x1FFFFFFC)
+"""The handle values of the table ``install()`` makes: Speakeasy (1.5.11) hands out its own
+handles from small counters (objects from 0x220, files from 0x80, registry keys from 0x180,
+kernel32's from 0x1800, advapi32's from 0x2800, each up by 4) and pseudo-handles from the
+top (-1, -2), so no Speakeasy handle reaches this range before some 67 million creations,
+and a kernel32 call tells ws2core's handles from Speakeasy's by value."""
 
 
 class _Speakeasy(NamedTuple):
@@ -389,15 +411,43 @@ class Installation:
 
         ``emu`` is Speakeasy's emulator object, ``argv`` the raw argument values; the result
         goes to the guest's eax/rax (None: left alone).  Speakeasy's own handler
-        (``original``, None for the exports Speakeasy lacks) is never called.
+        (``original``, None for the exports Speakeasy lacks) answers the kernel32 calls on
+        handles that are not ws2core's (``_hand_over``), and nothing else.
         """
         call = self.exports.hook(export)
         speakeasy, ptr_size = self._speakeasy, self.exports.ptr_size
 
         def hook(emu: Any, api_name: str, original: Any, argv: list[int]) -> int | None:
-            return call(_Guest(emu, speakeasy, ptr_size), argv)
+            try:
+                return call(_Guest(emu, speakeasy, ptr_size), argv)
+            except NotServed as handover:
+                return _hand_over(emu, export, api_name, original, argv, handover)
 
         return hook
+
+
+def _hand_over(emu: Any, export: Export, api_name: str, original: Any, argv: list[int],
+               handover: NotServed) -> int | None:
+    """A kernel32 call on a handle that is not ws2core's, answered as Speakeasy answers it
+    without ws2core: by its own handler (``original``, with the same arguments, which
+    Speakeasy read by its own declaration of the function); for a function it lacks, by its
+    handler of the equivalent call the export names (``NotServed.instead``:
+    WaitForSingleObject for WaitForSingleObjectEx), or else as Speakeasy ends a program that
+    calls a function it does not implement (an ``unsupported_api`` error, the run stopped).
+    """
+    if original is not None:
+        return original(argv)  # type: ignore[no-any-return]
+    if handover.instead is not None:
+        name, args = handover.instead
+        module, attributes = emu.api.get_export_func_handler(export.dll, name)
+        if attributes:
+            function = attributes[1]
+            return function(module, emu, list(args), {"func_name": f"{export.dll}.{name}"})  # type: ignore[no-any-return]
+    error = emu.get_error_info("unsupported_api", emu.get_pc())
+    error["api_name"] = api_name
+    emu.curr_run.error = error
+    emu.on_run_complete()
+    return None
 
 
 def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvider | None = None,
@@ -406,7 +456,10 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
 
     Call it after ``se.load_module()`` (or ``load_shellcode``): the guest's pointer size
     chooses the ABI, ``"x64"`` or ``"x86"``.  ``table``: the ``ws2core.UpcallTable`` to serve
-    from, in that ABI (default: a new one); ``provider``: the ``HostSocketProvider`` behind
+    from, in that ABI (default: a new one, its handles in ``HANDLE_RANGE``; a table given
+    here should be made with ``handle_range=HANDLE_RANGE`` too: the kernel32 calls answer
+    for every value of the table's range, so a range that meets Speakeasy's handles hides
+    them); ``provider``: the ``HostSocketProvider`` behind
     its sockets, not started with another table (default: a new one).  ``policy``: the
     ``ws2core.policy.NetworkPolicy`` its sockets go through (default: the provider's, which
     unless it was given one is ``NetworkPolicy.loopback_only()``: the guest reaches loopback
@@ -415,9 +468,10 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     send, select, WSAWaitForMultipleEvents, a lingering closesocket), since no other guest
     thread runs meanwhile; the module's docstring says what each returns when it runs out.
 
-    Registers one hook per ``HOOKED_APIS`` export of ws2_32 with ``se.add_api_hook``, with
-    the export's argument count and stdcall (WSAAPI), which Speakeasy uses to clean a 32-bit
-    guest's stack for the exports it does not implement itself.  Returns the
+    Registers one hook per ``HOOKED_APIS`` export (of ws2_32, or kernel32) with
+    ``se.add_api_hook``, with the export's argument count and stdcall (WSAAPI, WINAPI), which
+    Speakeasy uses to clean a 32-bit guest's stack for the exports it does not implement
+    itself.  Returns the
     ``Installation``; ImportError naming the extra ``ws2core[speakeasy]`` when Speakeasy is
     missing.
     """
@@ -425,7 +479,7 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     ptr_size = _ptr_size(se)
     abi = "x64" if ptr_size == 8 else "x86"
     if table is None:
-        table = UpcallTable(abi=abi)
+        table = UpcallTable(abi=abi, handle_range=HANDLE_RANGE)
     elif isinstance(table, UpcallTable) and table.table.abi != abi:
         raise ValueError(f"the table's ABI is {table.table.abi!r}; the guest is {abi}")
     exports = Exports(Ws2_32(table, provider=provider, policy=policy), max_block=float(max_block))

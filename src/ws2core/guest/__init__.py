@@ -31,7 +31,9 @@ case the tests/emulator programs try), written here once and followed by every e
    the iErrorCode entries of the events reported; an fd_set: its count and entries).
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
-``select`` (select, __WSAFDIsSet), ``events``; beside them ``crt``, the C run-time a console
+``select`` (select, __WSAFDIsSet), ``events``, ``kernel`` (kernel32's calls on ws2core's
+handles: waits, SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile; a handle that is not
+ws2core's raises ``NotServed``, for the adapter to hand the call to its emulator); beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
 and writes, ``_exports`` the table and its guard, ``_protocol`` the ``Guest`` protocol.
@@ -42,11 +44,12 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, select, events  # noqa: F401,I001
-from ._exports import REGISTERED, Export, Exports
+from . import startup, sockets, select, events, kernel  # noqa: F401,I001
+from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault
 
 EXPORTS: Final[tuple[Export, ...]] = tuple(REGISTERED)
-"""Every ws2_32 export this package serves."""
+"""Every export this package serves: ws2_32's, and kernel32's calls on ws2core's handles
+(``Export.dll`` says which)."""
 
-__all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault"]
+__all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault", "NotServed"]

@@ -5,7 +5,9 @@ Each family module registers its exports with ``@export(name, params, result, fa
 hands its emulator: it reads the raw argument values in the guest's ABI, calls the export,
 turns its failure into the guest thread's last error, and lets no exception out (the one
 guard per export: an unexpected one is logged on the ``ws2core.guest`` logger and answered
-with the export's documented failure).  The same hook caps every export's blocking at
+with the export's documented failure), but for ``NotServed``, which a kernel32 export raises
+for a handle that is not ws2core's and the adapter answers with its emulator's own handler.
+The same hook caps every export's blocking at
 ``max_block``, once, through ``Ws2_32.blocking_limit``: no export needs to know.
 """
 
@@ -20,6 +22,7 @@ from typing import Any, Final, TypeVar
 
 from .._shared import WinsockError
 from ..constants import WSAENETDOWN
+from ..kernel32 import Kernel32
 from ..ws2_32 import Ws2_32
 from ._memory import INT32
 from ._protocol import Guest
@@ -60,6 +63,22 @@ class Export:
     dll: str = "ws2_32"
 
 
+class NotServed(Exception):
+    """A kernel32 call on handles that are not ws2core's (a file, a thread, the emulator's
+    own event): the emulator's own handler must answer it, with the same arguments.
+
+    ``Exports.hook``'s call lets it out, having touched nothing (no guest memory written, no
+    last error set); the adapter catches it.  ``instead``: ``(name, args)``, the call of the
+    same DLL that means the same for those handles, for an emulator that lacks this one
+    (WaitForSingleObjectEx without an APC to deliver is WaitForSingleObject); None when
+    there is none.
+    """
+
+    def __init__(self, instead: tuple[str, tuple[int, ...]] | None = None) -> None:
+        super().__init__(f"not ws2core's handle{'' if instead is None else '; as ' + instead[0]}")
+        self.instead = instead
+
+
 REGISTERED: list[Export] = []
 """Every export, in registration order (filled as the family modules are imported)."""
 
@@ -94,6 +113,7 @@ class Exports:
         if max_block is not None and not (math.isfinite(max_block) and max_block >= 0):
             raise ValueError(f"max_block must be a finite number of seconds >= 0, not {max_block}")
         self.ws2_32 = ws2_32
+        self.kernel32 = Kernel32(ws2_32)   # the kernel32 exports' calls on the same handles
         self.max_block = max_block
         self.abi: str = ws2_32.upcalls.table.abi
         self.ptr_size = 8 if self.abi == "x64" else 4
@@ -104,7 +124,8 @@ class Exports:
 
     def hook(self, export: Export) -> Callable[[Guest, Sequence[int]], int | None]:
         """``call(guest, argv)`` for one export: ``argv`` the raw argument values, the result
-        what goes to the guest's eax/rax (None: left alone)."""
+        what goes to the guest's eax/rax (None: left alone); ``NotServed`` when the
+        emulator's own handler is to answer instead."""
         function, failure, ws2_32 = export.function, export.failure, self.ws2_32
         mask = {"p": self._ptr_mask, "i": INT32, "v": 0}[export.result]
         failed = None if failure is None else failure & mask
@@ -127,6 +148,8 @@ class Exports:
                 return result
             except WinsockError as error:
                 code = error.winerror
+            except NotServed:
+                raise
             except Exception:  # a bug, in ws2core or below: never the emulator's problem
                 log.exception("ws2_32.%s failed inside ws2core", export.name)
                 code = export.internal
@@ -148,4 +171,4 @@ class Exports:
         raise ValueError(f"unknown parameter kind {kind!r}")
 
 
-__all__ = ["REGISTERED", "Export", "Exports", "export", "log"]
+__all__ = ["REGISTERED", "Export", "Exports", "NotServed", "export", "log"]
