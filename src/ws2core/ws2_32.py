@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from operator import index as _index
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, cast
 
 from . import Ref, UpcallTable, WinsockError
 from .constants import (
@@ -429,7 +429,7 @@ class Ws2_32:
             return self._fail_none(WSANOTINITIALISED)
         host = name or LOCAL_HOST
         try:
-            answers = self.policy.resolve(host, AF_INET)
+            answers = self.policy.resolve(host, _FAMILY_INET)
         except WinsockError as error:
             return self._fail_none(error.winerror)
         self.upcalls.WSASetLastError(0)
@@ -504,7 +504,7 @@ class Ws2_32:
         port = _service_port(service, bool(flags & AI_NUMERICSERV))
         addresses = self._node_addresses(node, family, flags)
         canonname = (node or LOCAL_HOST) if flags & AI_CANONNAME else None
-        entries = []
+        entries: list[ADDRINFO] = []
         for address in addresses:
             six = ":" in address
             entries.append(ADDRINFO(
@@ -529,7 +529,8 @@ class Ws2_32:
         if flags & AI_NUMERICHOST and not _is_numeric(host):
             raise WinsockError(WSAHOST_NOT_FOUND, f"{node!r} is not a numeric host")
         mapped = family == AF_INET6 and flags & AI_V4MAPPED
-        answers = self.policy.resolve(host or LOCAL_HOST, AF_UNSPEC if mapped else family)
+        answers = self.policy.resolve(host or LOCAL_HOST,
+                                      cast("_Family", AF_UNSPEC if mapped else family))
         if not mapped:
             return answers
         six = tuple(a for a in answers if ":" in a)
@@ -608,7 +609,8 @@ class Ws2_32:
         packed = in_.to_bytes(4, "little") if isinstance(in_, int) else bytes(in_[:4])
         return ".".join(str(octet) for octet in packed)
 
-    def _fail_none(self, code: int) -> None:
+    def _fail_none(self, code: int) -> HOSTENT | None:
+        """None, the failure of gethostbyname and gethostbyaddr, with ``code`` the last error."""
         self.upcalls.WSASetLastError(code)
         return None
 
@@ -625,6 +627,8 @@ def _first(buf: Any, length: int) -> memoryview | None:
     return view[:length]
 
 
+_Family = Literal[0, 2, 23]            # what NetworkPolicy.resolve takes
+_FAMILY_INET: Final[_Family] = 2      # AF_INET
 _ADDRESS_SIZES: Final = {AF_INET: 4, AF_INET6: 16}
 _SOCK_SEQPACKET: Final = 5   # the highest socket type getaddrinfo's hints may name
 # The well-known services a getaddrinfo service or a getnameinfo port may be (Windows reads
