@@ -39,6 +39,7 @@ from ws2core.constants import (
     WSAEINVAL,
     WSAESOCKTNOSUPPORT,
     WSAHOST_NOT_FOUND,
+    WSANO_DATA,
     WSANO_RECOVERY,
     WSANOTINITIALISED,
     WSATYPE_NOT_FOUND,
@@ -89,6 +90,16 @@ def test_gethostbyname_asks_the_policy(ws: Ws2_32) -> None:
     assert record == [(("LocalHost.",), "allowed", 0), (("localhost",), "allowed", 0),
                       (("localhost",), "allowed", 0),
                       (("nonexistent.invalid",), "refused", WSAHOST_NOT_FOUND)]
+
+
+def test_gethostbyname_of_an_ipv6_only_name_is_wsano_data(ws2core_core: ModuleType) -> None:
+    policy = NetworkPolicy.loopback_only(names={"six.test": ("2001:db8::5",)})
+    with Ws2_32(ws2core.UpcallTable(ws2core_core.HandleTable()), policy=policy) as ws:
+        ws.WSAStartup(0x0202, Ref())
+        assert ws.gethostbyname("six.test") is None and ws.WSAGetLastError() == WSANO_DATA
+        result = Ref()
+        assert ws.getaddrinfo("six.test", None, None, result) == 0
+        assert _addresses(result.value) == [("2001:db8::5", 0)]
 
 
 def test_gethostbyaddr_answers_from_the_table(ws: Ws2_32) -> None:

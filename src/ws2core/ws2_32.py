@@ -56,6 +56,7 @@ from .constants import (
     WSAENOTSOCK,
     WSAESOCKTNOSUPPORT,
     WSAHOST_NOT_FOUND,
+    WSANO_DATA,
     WSANO_RECOVERY,
     WSANOTINITIALISED,
     WSATYPE_NOT_FOUND,
@@ -423,17 +424,21 @@ class Ws2_32:
 
     def gethostbyname(self, name: str | None) -> HOSTENT | None:
         """The IPv4 ``HOSTENT`` of ``name`` (a numeric IPv4 host is its own), or None with
-        the last error: WSAHOST_NOT_FOUND (refused or unknown, on the policy's record).
-        None or "" is the local host, whose name is "localhost" here."""
+        the last error: WSAHOST_NOT_FOUND (refused or unknown, on the policy's record; a
+        numeric IPv6 host), WSANO_DATA (a name with IPv6 addresses only).  None or "" is
+        the local host, whose name is "localhost" here."""
         if not self._startups:
             return self._fail_none(WSANOTINITIALISED)
         host = name or LOCAL_HOST
         try:
-            answers = self.policy.resolve(host, _FAMILY_INET)
+            answers = self.policy.resolve(host)   # either family: IPv6 only is WSANO_DATA
         except WinsockError as error:
             return self._fail_none(error.winerror)
+        four = tuple(_packed(a) for a in answers if ":" not in a)
+        if not four:
+            return self._fail_none(WSAHOST_NOT_FOUND if _is_numeric(host) else WSANO_DATA)
         self.upcalls.WSASetLastError(0)
-        return HOSTENT(host, (), AF_INET, 4, tuple(_packed(a) for a in answers))
+        return HOSTENT(host, (), AF_INET, 4, four)
 
     def gethostbyaddr(self, addr: bytes | None, len: int, type: int) -> HOSTENT | None:
         """The ``HOSTENT`` of the address ``addr`` (``len`` bytes of an in_addr or in6_addr of
@@ -628,7 +633,6 @@ def _first(buf: Any, length: int) -> memoryview | None:
 
 
 _Family = Literal[0, 2, 23]            # what NetworkPolicy.resolve takes
-_FAMILY_INET: Final[_Family] = 2      # AF_INET
 _ADDRESS_SIZES: Final = {AF_INET: 4, AF_INET6: 16}
 _SOCK_SEQPACKET: Final = 5   # the highest socket type getaddrinfo's hints may name
 # The well-known services a getaddrinfo service or a getnameinfo port may be (Windows reads
