@@ -34,6 +34,7 @@ from ws2core.constants import (
     NI_NUMERICSERV,
     SOCK_DGRAM,
     SOCK_STREAM,
+    WSA_NOT_ENOUGH_MEMORY,
     WSAEAFNOSUPPORT,
     WSAEFAULT,
     WSAEINVAL,
@@ -44,7 +45,7 @@ from ws2core.constants import (
     WSANOTINITIALISED,
     WSATYPE_NOT_FOUND,
 )
-from ws2core.guest import Exports
+from ws2core.guest import Exports, GuestFault
 from ws2core.policy import NetworkPolicy
 from ws2core.ws2_32 import ADDRINFO, HOSTENT, Ws2_32
 
@@ -319,3 +320,14 @@ def test_inet_ntoa_per_thread_buffer(g: Caller) -> None:
     assert _text(g, text) == "192.168.10.255" and g.last_error == 7   # no last error
     assert g("inet_ntoa", 0x0100007F | 0xDEAD00000000 if g.ptr_size == 8 else 0x0100007F) == text
     assert _text(g, text) == "127.0.0.1"
+
+
+def test_no_guest_memory_is_wsa_not_enough_memory(g: Caller) -> None:
+    def no_room(size: int) -> int:
+        raise GuestFault("no room")
+
+    g.emu.allocate = no_room  # type: ignore[method-assign]
+    assert g("getaddrinfo", g.emu.alloc(b"localhost\0"), 0, 0, g.emu.alloc(g.ptr_size)) == \
+        WSA_NOT_ENOUGH_MEMORY and g.last_error == WSA_NOT_ENOUGH_MEMORY
+    g.fails(WSA_NOT_ENOUGH_MEMORY, "gethostbyname", g.emu.alloc(b"localhost\0"))
+    assert g("inet_ntoa", 0x0100007F) == 0 and g.last_error == WSA_NOT_ENOUGH_MEMORY

@@ -16,7 +16,7 @@ Windows.  A success leaves the last error alone (what the Speakeasy adapter has 
 done; Windows sets 0 after most successful calls, DESIGN.md §5).
 
 The network policy (``ws2core.policy``) is the provider's: ``Ws2_32(policy=...)`` hands it
-to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups will ask.  Not
+to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups ask.  Not
 here yet: the catalog (``Ws2_32(upcalls, *, catalog=None, ...)`` in DESIGN.md §5) comes with
 its own issue; until then one provider serves every socket.
 """

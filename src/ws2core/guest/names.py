@@ -28,11 +28,11 @@ from typing import Final
 
 from .. import Ref
 from .._shared import WinsockError
-from ..constants import WSAEFAULT
+from ..constants import WSA_NOT_ENOUGH_MEMORY, WSAEFAULT
 from ..ws2_32 import ADDRINFO, HOSTENT
 from . import _memory
 from ._exports import Exports, export
-from ._protocol import Guest
+from ._protocol import Guest, GuestFault
 
 # The longest string an export reads from the guest (a name, a service): DNS names are at most
 # 255 characters and Windows' own buffers are NI_MAXHOST; a longer string is WSAEFAULT.
@@ -89,6 +89,14 @@ def _encode(text: str, wide: bool) -> bytes:
             else text.encode("latin-1", "replace") + b"\0")
 
 
+def _allocate(g: Guest, size: int) -> int:
+    """Guest memory for an answer; WSA_NOT_ENOUGH_MEMORY (EAI_MEMORY) when there is none."""
+    try:
+        return g.allocate(size)
+    except GuestFault:
+        raise WinsockError(WSA_NOT_ENOUGH_MEMORY, f"no guest memory for {size} bytes") from None
+
+
 def _pointer(g: Guest, value: int) -> bytes:
     return value.to_bytes(g.ptr_size, "little")
 
@@ -135,7 +143,8 @@ def _thread_hostent(ex: Exports, g: Guest, host: HOSTENT | None) -> int:
         if address:
             g.release(address)
         size = max(_HOSTENT_BLOCK, needed)
-        address = g.allocate(size)
+        state.hostents.pop(tid, None)
+        address = _allocate(g, size)
         state.hostents[tid] = (address, size)
     _memory.write(g, address, _hostent_bytes(g, address, host).ljust(size, b"\0"))
     return address
@@ -207,7 +216,7 @@ def _getaddrinfo(ex: Exports, g: Guest, node: int, service: int, hints: int, res
         head = 0
         if code == 0:
             entries: list[ADDRINFO] = answer.value
-            head = g.allocate(len(_chain_bytes(g, 0, entries, wide)))
+            head = _allocate(g, len(_chain_bytes(g, 0, entries, wide)))
             _state(ex).chains.add(head)
             _memory.write(g, head, _chain_bytes(g, head, entries, wide))
         _memory.write(g, result, _pointer(g, head))
@@ -300,7 +309,7 @@ def inet_ntoa(ex: Exports, g: Guest, in_: int) -> int:
     state, tid = _state(ex), g.thread_id()
     buffer = state.ntoa.get(tid)
     if buffer is None:
-        buffer = state.ntoa[tid] = g.allocate(_NTOA_BUFFER)
+        buffer = state.ntoa[tid] = _allocate(g, _NTOA_BUFFER)
     _memory.write(g, buffer, _encode(ex.ws2_32.inet_ntoa(in_), False).ljust(_NTOA_BUFFER, b"\0"))
     return buffer
 
