@@ -1092,6 +1092,87 @@ def _set_last_error(run: Run) -> Args:
     return [run.int_arg((0, W.c.WSAEWOULDBLOCK, W.c.WSAEFAULT, 10054), (0xFFFFFFFF, 1))], [], []
 
 
+# --- names (ws2core.guest.names): lookups the policy answers, never the host's resolver
+NAMES = ("localhost", "127.0.0.1", "::1", "[::1]:80", "", "nonexistent.invalid",
+         "192.0.2.1", "LOCALHOST.", "x" * 300)
+SERVICES = ("80", "http", "", "0", "65536", "nonexistentservice")
+
+
+def _text(run: Run, choices: Sequence[str], wide: bool, what: str) -> tuple[int, int]:
+    """A string argument (NULL now and then) and its size with the NUL."""
+    if run.r.below(6) == 0:
+        return 0, 0
+    text = choices[run.r.below(len(choices))]
+    data = text.encode("utf-16-le") + b"\0\0" if wide else text.encode() + b"\0"
+    return run.pointer(data, f"{what} {text[:20]!r}"), len(data)
+
+
+def _gethostbyname(run: Run) -> Args:
+    name, size = _text(run, NAMES, False, "name")
+    return [name], [], [(name, size)] if name else []
+
+
+def _gethostbyaddr(run: Run) -> Args:
+    c = W.c
+    content = (bytes([127, 0, 0, 1]), bytes(15) + b"\1", bytes([192, 0, 2, 1]))[run.r.below(3)]
+    addr = run.pointer(content, f"{len(content)} address bytes")
+    length = run.int_arg((4, 16), (0, 3, 5, 0x7FFFFFFF, 0xFFFFFFFF))
+    kind = run.int_arg((c.AF_INET, c.AF_INET6), (0, 99, 0xFFFF))
+    return [addr, length, kind], [], [(addr, i32(length))] if i32(length) in (4, 16) else []
+
+
+def _getaddrinfo(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        node, _ = _text(run, NAMES, wide, "node")
+        service, _ = _text(run, SERVICES, wide, "service")
+        hints = 0
+        if run.r.below(3):
+            flags = run.int_arg((0, c.AI_PASSIVE, c.AI_CANONNAME, c.AI_NUMERICHOST,
+                                 c.AI_V4MAPPED | c.AI_ALL), (0xFFFFFFFF, c.AI_FQDN))
+            family = run.int_arg((0, c.AF_INET, c.AF_INET6), (99, 0xFFFFFFFF))
+            socktype = run.int_arg((0, c.SOCK_STREAM, c.SOCK_DGRAM), (999, 0xFFFFFFFF))
+            protocol = run.int_arg((0, c.IPPROTO_TCP, c.IPPROTO_UDP), (999,))
+            tail = bytes(4 * run.ptr) if run.good() else bytes([run.r.byte()]) * (4 * run.ptr)
+            fields = (value & 0xFFFFFFFF for value in (flags, family, socktype, protocol))
+            hints = run.pointer(struct.pack("<IIII", *fields) + tail, "hints")
+        result = run.out_buffer(run.ptr, "ppResult")
+        return [node, service, hints, result], [(result, run.ptr, run.ptr)], []
+    return spec
+
+
+def _freeaddrinfo(run: Run) -> Args:
+    # Freeing NULL or a pointer that is no chain does nothing (the chains the calls made are
+    # released with the process).
+    return [0 if run.r.below(2) else run.out_buffer(64, "no addrinfo")], [], []
+
+
+def _getnameinfo(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        content, what = run.sockaddr()
+        sa = run.pointer(content, what)
+        salen = run.int_arg((16, 28), (0, 8, 0x7FFFFFFF, 0xFFFFFFFF))
+        unit = 2 if wide else 1
+        outs: list[Out] = []
+        argv = [sa, salen]
+        for limit in (c.NI_MAXHOST, c.NI_MAXSERV):
+            size = run.int_arg((limit, 16, 1), (0, 0x7FFFFFFF, 0xFFFFFFFF))
+            buffer = 0 if run.r.below(5) == 0 else run.out_buffer(
+                max(0, min(i32(size), 0x800)) * unit, "name buffer")
+            argv += [buffer, size]
+            if buffer:
+                outs.append((buffer, max(0, i32(size)) * unit, 0))
+        flags = run.int_arg((0, c.NI_NUMERICHOST, c.NI_NUMERICSERV, c.NI_NAMEREQD,
+                             c.NI_NUMERICHOST | c.NI_NUMERICSERV), (0xFFFFFFFF, c.NI_DGRAM))
+        return [*argv, flags], outs, []
+    return spec
+
+
+def _inet_ntoa(run: Run) -> Args:
+    return [run.int_arg((0x0100007F, 0x0102A8C0), (0, 0xFFFFFFFF))], [], []
+
+
 SPECS: dict[str, Spec] = {
     "WSAStartup": _startup, "WSACleanup": _no_arguments, "WSAGetLastError": _no_arguments,
     "WSASetLastError": _set_last_error, "socket": _socket,
@@ -1110,6 +1191,11 @@ SPECS: dict[str, Spec] = {
     "WaitForMultipleObjectsEx": _kernel_wait(True, False),
     "SetEvent": _one_handle("event"), "ResetEvent": _one_handle("event"),
     "CloseHandle": _one_handle("event"), "ReadFile": _file(True), "WriteFile": _file(False),
+    "gethostbyname": _gethostbyname, "gethostbyaddr": _gethostbyaddr,
+    "getaddrinfo": _getaddrinfo(False), "GetAddrInfoW": _getaddrinfo(True),
+    "freeaddrinfo": _freeaddrinfo, "FreeAddrInfoW": _freeaddrinfo,
+    "getnameinfo": _getnameinfo(False), "GetNameInfoW": _getnameinfo(True),
+    "inet_ntoa": _inet_ntoa,
 }
 # How often each export is called, relatively (WSAStartup and WSACleanup rarely: each
 # WSACleanup that ends the last start-up leaves the rest of the input failing early).

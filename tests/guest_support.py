@@ -251,6 +251,8 @@ def failure_value(name: str, ptr_size: int) -> int:
     if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet",
                 "SetEvent", "ResetEvent", "CloseHandle", "ReadFile", "WriteFile"):
         return 0                                     # FALSE, WSA_INVALID_EVENT, not set
+    if name in ("gethostbyname", "gethostbyaddr"):
+        return 0                                     # a NULL hostent
     return 0xFFFFFFFF                                # SOCKET_ERROR as an int, WSA_WAIT_FAILED
 
 

@@ -56,6 +56,8 @@ from ws2core.constants import (
     AF_INET6,
     FIONBIO,
     FIONREAD,
+    NI_NUMERICHOST,
+    NI_NUMERICSERV,
     SO_TYPE,
     SOCK_STREAM,
     SOL_SOCKET,
@@ -282,12 +284,37 @@ def _enum_network_events(g: Guest, where: str) -> tuple[Any, Any]:
     return g("WSAEnumNetworkEvents", s, 0, g.at(where, b"\xa5" * 44)), None
 
 
+def _loopback_sockaddr(g: Guest) -> int:
+    return g.rw(g.sockaddr("127.0.0.1", 80))
+
+
+def _getaddrinfo_result(g: Guest, where: str) -> tuple[Any, Any]:
+    log = len(g.served.ws2_32.policy.log)
+    result = g("getaddrinfo", g.rw(b"localhost\0"), 0, 0, g.at(where, b"\xa5" * g.ptr))
+
+    def nothing_lost() -> None:
+        assert len(g.served.ws2_32.policy.log) == log   # refused before the lookup
+    return result, nothing_lost
+
+
+def _getnameinfo_host(g: Guest, where: str) -> tuple[Any, Any]:
+    return g("getnameinfo", _loopback_sockaddr(g), 16, g.at(where, b"\xa5" * 64), 64, 0, 0,
+             NI_NUMERICHOST), None
+
+
+def _getnameinfow_service(g: Guest, where: str) -> tuple[Any, Any]:
+    return g("GetNameInfoW", _loopback_sockaddr(g), 16, 0, 0, g.at(where, b"\xa5" * 64), 32,
+             NI_NUMERICSERV), None
+
+
 OUT_PARAMETERS = {
     "WSAStartup": _wsadata, "recv": _recv, "accept": _accept,
     "getsockname.name": _getsockname_name, "getsockname.namelen": _getsockname_namelen,
     "getpeername": _getpeername, "ioctlsocket.FIONREAD": _fionread,
     "getsockopt.optval": _getsockopt_optval, "getsockopt.optlen": _getsockopt_optlen,
     "select": _select, "WSAEnumNetworkEvents": _enum_network_events,
+    "getaddrinfo": _getaddrinfo_result, "getnameinfo": _getnameinfo_host,
+    "GetNameInfoW": _getnameinfow_service,
 }
 
 
@@ -301,7 +328,7 @@ def test_read_only_out_parameter_fails_with_wsaefault(guest: Guest, case: str, w
     if name != "WSAStartup":
         guest.start()
     result, nothing_lost = OUT_PARAMETERS[case](guest, where)
-    if name == "WSAStartup":   # its result is the code
+    if name in ("WSAStartup", "getaddrinfo", "getnameinfo", "GetNameInfoW"):  # the code
         assert result == WSAEFAULT
     else:
         assert (result, guest.last_error) == (guest.failure(name), "WSAEFAULT")
@@ -361,12 +388,26 @@ def _in_namelen(name: str) -> Any:
     return call
 
 
+def _in_name(g: Guest, at: Any) -> Any:
+    return g("gethostbyname", at(b"localhost\0"))
+
+
+def _in_hints(g: Guest, at: Any) -> Any:
+    return g("getaddrinfo", g.rw(b"localhost\0"), 0, at(bytes(16 + 4 * g.ptr)), g.rw(g.ptr))
+
+
+def _in_nameinfo_sockaddr(g: Guest, at: Any) -> Any:
+    return g("getnameinfo", at(g.sockaddr("127.0.0.1", 80)), 16, g.rw(64), 64, 0, 0, 0)
+
+
 IN_PARAMETERS = {
     "bind": _in_sockaddr("bind"), "connect": _in_sockaddr("connect"), "send": _in_send,
     "select.readfds": _in_select_set, "select.timeout": _in_select_timeout,
     "WSAWaitForMultipleEvents": _in_events, "getsockopt.optlen": _in_optlen,
     "ioctlsocket.FIONBIO": _in_fionbio, "getsockname.namelen": _in_namelen("getsockname"),
     "getpeername.namelen": _in_namelen("getpeername"),
+    "gethostbyname": _in_name, "getaddrinfo.hints": _in_hints,
+    "getnameinfo.sockaddr": _in_nameinfo_sockaddr,
 }
 
 

@@ -567,6 +567,24 @@ class NetworkPolicy:
                              answers if verdict == "redirected" else None, 0, answers))
         return answers
 
+    def reverse(self, address: str) -> str:
+        """The name of the numeric ``address`` (a reverse lookup: gethostbyaddr, getnameinfo),
+        on record as a "resolve" of ``(address,)``: the first name of the table that maps to
+        it, or with resolver "host" the host's answer; WinsockError(WSAHOST_NOT_FOUND)
+        otherwise (a sinkhole answers names, not addresses).  ValueError for no address."""
+        wanted = ipaddress.ip_address(address.split("%", 1)[0])
+        name = next((key for key, answers in self.names.items()
+                     if any(ipaddress.ip_address(a.split("%", 1)[0]) == wanted for a in answers)),
+                    None)
+        if name is None and self.resolver == "host":
+            name = _host_reverse(address)
+        if name is None:
+            self.log.add(Attempt(time.time(), "resolve", "", (address,), "refused", None,
+                                 WSAHOST_NOT_FOUND))
+            raise WinsockError(WSAHOST_NOT_FOUND, f"the policy has no name for {address!r}")
+        self.log.add(Attempt(time.time(), "resolve", "", (address,), "allowed", None, 0, (name,)))
+        return name
+
 
 def _confine_wildcard() -> list[Rule]:
     """A bind to the any address listens on loopback instead (same port)."""
@@ -592,3 +610,10 @@ def _host_lookup(name: str) -> tuple[str, ...]:
     except (OSError, UnicodeError):
         return ()
     return tuple(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+def _host_reverse(address: str) -> str | None:
+    try:
+        return socket.gethostbyaddr(address)[0]
+    except (OSError, UnicodeError):
+        return None

@@ -16,37 +16,61 @@ Windows.  A success leaves the last error alone (what the Speakeasy adapter has 
 done; Windows sets 0 after most successful calls, DESIGN.md §5).
 
 The network policy (``ws2core.policy``) is the provider's: ``Ws2_32(policy=...)`` hands it
-to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups will ask.  Not
+to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups ask.  Not
 here yet: the catalog (``Ws2_32(upcalls, *, catalog=None, ...)`` in DESIGN.md §5) comes with
 its own issue; until then one provider serves every socket.
 """
 
 from __future__ import annotations
 
+import builtins
+import ipaddress
 import math
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from operator import index as _index
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, cast
 
 from . import Ref, UpcallTable, WinsockError
 from .constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNSPEC,
+    AI_ALL,
+    AI_CANONNAME,
+    AI_FQDN,
+    AI_NUMERICHOST,
+    AI_NUMERICSERV,
+    AI_PASSIVE,
+    AI_V4MAPPED,
     FALSE,
     FIONREAD,
     INVALID_SOCKET,
     SOCKET_ERROR,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
+    WSAEAFNOSUPPORT,
     WSAEFAULT,
+    WSAEINVAL,
     WSAENOTSOCK,
+    WSAESOCKTNOSUPPORT,
+    WSAHOST_NOT_FOUND,
+    WSANO_DATA,
+    WSANO_RECOVERY,
     WSANOTINITIALISED,
+    WSATYPE_NOT_FOUND,
     WSAVERNOTSUPPORTED,
+    NI_NAMEREQD,
+    NI_NOFQDN,
+    NI_NUMERICHOST,
+    NI_NUMERICSERV,
 )
 from .policy import NetworkPolicy
 from .provider import HostSocketProvider
+from .structs import SOCKADDR_SIZE, pack_sockaddr, sockaddr_family, unpack_sockaddr
 
-__all__ = ["HIGHEST_VERSION", "WSADATA", "Ws2_32"]
+__all__ = ["ADDRINFO", "HIGHEST_VERSION", "HOSTENT", "LOCAL_HOST", "WSADATA", "Ws2_32"]
 
 HIGHEST_VERSION: Final = 0x0202
 """Winsock 2.2, MAKEWORD(2, 2): the highest version WSAStartup grants."""
@@ -63,6 +87,40 @@ class WSADATA(NamedTuple):
     iMaxUdpDg: int
     szDescription: bytes = b"WinSock 2.0"
     szSystemStatus: bytes = b"Running"
+
+
+class HOSTENT(NamedTuple):
+    """What gethostbyname and gethostbyaddr answer, in Python form: ``h_addr_list`` holds
+    the packed addresses (4 bytes each for AF_INET, 16 for AF_INET6).  ``ws2core.guest``
+    lays it out in the guest's per-thread hostent."""
+
+    h_name: str
+    h_aliases: tuple[str, ...]
+    h_addrtype: int
+    h_length: int
+    h_addr_list: tuple[bytes, ...]
+
+
+class ADDRINFO(NamedTuple):
+    """One getaddrinfo entry (ADDRINFOA/ADDRINFOW), or its hints, in Python form.
+
+    ``ai_addr`` is the Windows sockaddr bytes (``ai_addrlen`` long) and ``ai_next`` is
+    None in an answer, which is a list in order.  In hints, the last four must be 0 or None
+    (a guest's non-NULL pointer is given as any other value): WSANO_RECOVERY otherwise."""
+
+    ai_flags: int = 0
+    ai_family: int = 0
+    ai_socktype: int = 0
+    ai_protocol: int = 0
+    ai_addrlen: int = 0
+    ai_canonname: str | None = None
+    ai_addr: bytes | None = None
+    ai_next: Any = None
+
+
+LOCAL_HOST: Final = "localhost"
+"""The name the local host goes by in lookups (gethostbyname(""), getaddrinfo("")): asked of
+the policy like any other name."""
 
 
 class Ws2_32:
@@ -362,6 +420,206 @@ class Ws2_32:
                                hEventObject, lpNetworkEvents)
 
 
+    # --- names: every lookup is the network policy's (DESIGN.md §4), never the host's resolver
+
+    def gethostbyname(self, name: str | None) -> HOSTENT | None:
+        """The IPv4 ``HOSTENT`` of ``name`` (a numeric IPv4 host is its own), or None with
+        the last error: WSAHOST_NOT_FOUND (refused or unknown, on the policy's record; a
+        numeric IPv6 host), WSANO_DATA (a name with IPv6 addresses only).  None or "" is
+        the local host, whose name is "localhost" here."""
+        if not self._startups:
+            return self._fail_none(WSANOTINITIALISED)
+        host = name or LOCAL_HOST
+        try:
+            answers = self.policy.resolve(host)   # either family: IPv6 only is WSANO_DATA
+        except WinsockError as error:
+            return self._fail_none(error.winerror)
+        four = tuple(_packed(a) for a in answers if ":" not in a)
+        if not four:
+            return self._fail_none(WSAHOST_NOT_FOUND if _is_numeric(host) else WSANO_DATA)
+        self.upcalls.WSASetLastError(0)
+        return HOSTENT(host, (), AF_INET, 4, four)
+
+    def gethostbyaddr(self, addr: bytes | None, len: int, type: int) -> HOSTENT | None:
+        """The ``HOSTENT`` of the address ``addr`` (``len`` bytes of an in_addr or in6_addr of
+        family ``type``), from the policy's names, or None with the last error: WSAEFAULT
+        (NULL or a length not the family's), WSAEAFNOSUPPORT, WSAHOST_NOT_FOUND."""
+        if not self._startups:
+            return self._fail_none(WSANOTINITIALISED)
+        if type not in _ADDRESS_SIZES:
+            return self._fail_none(WSAEAFNOSUPPORT)
+        size = _ADDRESS_SIZES[type]
+        if addr is None or len != size or builtins.len(addr) < size:
+            return self._fail_none(WSAEFAULT)
+        packed = bytes(addr[:size])
+        try:
+            name = self.policy.reverse(_numeric(type, packed))
+        except WinsockError as error:
+            return self._fail_none(error.winerror)
+        self.upcalls.WSASetLastError(0)
+        return HOSTENT(name, (), type, size, (packed,))
+
+    def getaddrinfo(self, pNodeName: str | None, pServiceName: str | None,
+                    pHints: ADDRINFO | None, ppResult: Any) -> int:
+        """0, with ``ppResult.value`` the list of ``ADDRINFO`` entries (one per address, of
+        the hints' socket type and protocol as given), or the error code, which is also the
+        last error (and ``ppResult.value`` None): WSAHOST_NOT_FOUND (no node and no
+        service, a name refused or unknown, AI_NUMERICHOST and a name), WSANO_RECOVERY
+        (hints with an address, a name or a next entry), WSAEINVAL (AI_CANONNAME without a
+        node, or with AI_FQDN), WSAEAFNOSUPPORT, WSAESOCKTNOSUPPORT, WSATYPE_NOT_FOUND (a
+        service neither a port nor a well-known name).  The node "" is the local host."""
+        try:
+            entries = self._addrinfo(pNodeName, pServiceName, pHints)
+        except WinsockError as error:
+            if ppResult is not None:
+                ppResult.value = None
+            self.upcalls.WSASetLastError(error.winerror)
+            return int(error.winerror)
+        if ppResult is None:
+            self.upcalls.WSASetLastError(WSAEFAULT)
+            return WSAEFAULT
+        ppResult.value = entries
+        self.upcalls.WSASetLastError(0)
+        return 0
+
+    GetAddrInfoW = getaddrinfo  # the same lookup; only the guest's strings are wide
+
+    def freeaddrinfo(self, pAddrInfo: Any) -> None:
+        """Nothing to free in Python form (the guest layer frees what it built)."""
+
+    FreeAddrInfoW = freeaddrinfo
+
+    def _addrinfo(self, node: str | None, service: str | None,
+                  hints: ADDRINFO | None) -> list[ADDRINFO]:
+        if not self._startups:
+            raise WinsockError(WSANOTINITIALISED)
+        if node is None and service is None:
+            raise WinsockError(WSAHOST_NOT_FOUND)
+        hints = hints or ADDRINFO()
+        if hints.ai_addrlen or hints.ai_canonname is not None or hints.ai_addr is not None \
+                or hints.ai_next is not None:
+            raise WinsockError(WSANO_RECOVERY, "hints' other members must be 0 or NULL")
+        flags, family = hints.ai_flags, hints.ai_family
+        if flags & AI_CANONNAME and (node is None or flags & AI_FQDN):
+            raise WinsockError(WSAEINVAL)
+        if family not in (AF_UNSPEC, AF_INET, AF_INET6):
+            raise WinsockError(WSAEAFNOSUPPORT)
+        if not 0 <= hints.ai_socktype <= _SOCK_SEQPACKET:
+            raise WinsockError(WSAESOCKTNOSUPPORT)
+        port = _service_port(service, bool(flags & AI_NUMERICSERV))
+        addresses = self._node_addresses(node, family, flags)
+        canonname = (node or LOCAL_HOST) if flags & AI_CANONNAME else None
+        entries: list[ADDRINFO] = []
+        for address in addresses:
+            six = ":" in address
+            entries.append(ADDRINFO(
+                0, AF_INET6 if six else AF_INET, hints.ai_socktype, hints.ai_protocol,
+                SOCKADDR_SIZE[AF_INET6 if six else AF_INET],
+                canonname if not entries else None,
+                pack_sockaddr(AF_INET6, (address, port, 0, 0)) if six
+                else pack_sockaddr(AF_INET, (address, port))))
+        return entries
+
+    def _node_addresses(self, node: str | None, family: int, flags: int) -> tuple[str, ...]:
+        """The addresses a getaddrinfo node names for ``family``, asked of the policy."""
+        if node is None:  # the wildcard for a listener, else loopback: IPv6 first, as Windows
+            both = ("::", "0.0.0.0") if flags & AI_PASSIVE else ("::1", "127.0.0.1")
+            return tuple(a for a in both if family == AF_UNSPEC or (":" in a) == (family == AF_INET6))
+        host = node
+        if host.startswith("[") and "]" in host:  # "[beef::cafe]" and "[beef::cafe]:80"
+            inside, _, rest = host[1:].partition("]")
+            if not (rest == "" or (rest[:1] == ":" and not flags & AI_NUMERICHOST)):
+                raise WinsockError(WSAHOST_NOT_FOUND)
+            host = inside
+        if flags & AI_NUMERICHOST and not _is_numeric(host):
+            raise WinsockError(WSAHOST_NOT_FOUND, f"{node!r} is not a numeric host")
+        mapped = family == AF_INET6 and flags & AI_V4MAPPED
+        answers = self.policy.resolve(host or LOCAL_HOST,
+                                      cast("_Family", AF_UNSPEC if mapped else family))
+        if not mapped:
+            return answers
+        six = tuple(a for a in answers if ":" in a)
+        four = tuple(f"::ffff:{a}" for a in answers if ":" not in a)
+        found = six + four if flags & AI_ALL or not six else six
+        if not found:
+            raise WinsockError(WSAHOST_NOT_FOUND)
+        return found
+
+    def getnameinfo(self, pSockaddr: Any, SockaddrLength: int, pNodeBuffer: Any,
+                    NodeBufferSize: int, pServiceBuffer: Any, ServiceBufferSize: int,
+                    Flags: int) -> int:
+        """0, with ``pNodeBuffer.value`` the host (a name from the policy's table, or the
+        numeric form) and ``pServiceBuffer.value`` the service (a well-known name or the
+        port), each a str that fits its buffer's size with its NUL; or the error code, also
+        the last error: WSAEFAULT (no sockaddr, a length short of the family's, a buffer too
+        small), WSAEAFNOSUPPORT, WSAHOST_NOT_FOUND (no buffer wanted at all, or NI_NAMEREQD
+        and no name).  ``pSockaddr``: sockaddr bytes or an address tuple."""
+        try:
+            host, service = self._nameinfo(pSockaddr, SockaddrLength, pNodeBuffer,
+                                           NodeBufferSize, pServiceBuffer, ServiceBufferSize,
+                                           Flags)
+        except WinsockError as error:
+            self.upcalls.WSASetLastError(error.winerror)
+            return int(error.winerror)
+        if host is not None:
+            pNodeBuffer.value = host
+        if service is not None:
+            pServiceBuffer.value = service
+        self.upcalls.WSASetLastError(0)
+        return 0
+
+    GetNameInfoW = getnameinfo
+
+    def _nameinfo(self, sockaddr: Any, length: int, node: Any, node_size: int, service: Any,
+                  service_size: int, flags: int) -> tuple[str | None, str | None]:
+        if not self._startups:
+            raise WinsockError(WSANOTINITIALISED)
+        if sockaddr is None:
+            raise WinsockError(WSAEFAULT)
+        data = pack_sockaddr(AF_INET6 if len(sockaddr) > 2 else AF_INET, sockaddr) \
+            if isinstance(sockaddr, tuple) else bytes(sockaddr)
+        family = sockaddr_family(data) if builtins.len(data) >= 2 else AF_UNSPEC
+        if family not in SOCKADDR_SIZE:
+            raise WinsockError(WSAEAFNOSUPPORT)
+        if length < SOCKADDR_SIZE[family] or builtins.len(data) < SOCKADDR_SIZE[family]:
+            raise WinsockError(WSAEFAULT)
+        wants_node = node is not None and node_size > 0
+        wants_service = service is not None and service_size > 0
+        if not (wants_node or wants_service):
+            raise WinsockError(WSAHOST_NOT_FOUND)
+        address, port = unpack_sockaddr(data)[:2]
+        host = None
+        if wants_node:
+            host = address
+            if not flags & NI_NUMERICHOST:
+                try:
+                    host = self.policy.reverse(address)
+                except WinsockError:
+                    if flags & NI_NAMEREQD:
+                        raise
+                if flags & NI_NOFQDN and host != address:
+                    host = host.split(".", 1)[0]
+            if builtins.len(host) >= node_size:
+                raise WinsockError(WSAEFAULT, f"{host!r} does not fit {node_size} characters")
+        name = None
+        if wants_service:
+            name = str(port) if flags & NI_NUMERICSERV else _SERVICE_NAMES.get(port, str(port))
+            if builtins.len(name) >= service_size:
+                raise WinsockError(WSAEFAULT, f"{name!r} does not fit {service_size} characters")
+        return host, name
+
+    def inet_ntoa(self, in_: int | bytes) -> str:
+        """The dotted form of an in_addr: 4 bytes, or the u_long holding them as it sits in
+        memory (what the guest passes by value).  No WSAStartup needed, no last error."""
+        packed = in_.to_bytes(4, "little") if isinstance(in_, int) else bytes(in_[:4])
+        return ".".join(str(octet) for octet in packed)
+
+    def _fail_none(self, code: int) -> HOSTENT | None:
+        """None, the failure of gethostbyname and gethostbyaddr, with ``code`` the last error."""
+        self.upcalls.WSASetLastError(code)
+        return None
+
+
 setattr(Ws2_32, "__WSAFDIsSet", Ws2_32.WSAFDIsSet)
 
 
@@ -372,3 +630,47 @@ def _first(buf: Any, length: int) -> memoryview | None:
     if not 0 <= length <= view.nbytes:
         return None
     return view[:length]
+
+
+_Family = Literal[0, 2, 23]            # what NetworkPolicy.resolve takes
+_ADDRESS_SIZES: Final = {AF_INET: 4, AF_INET6: 16}
+_SOCK_SEQPACKET: Final = 5   # the highest socket type getaddrinfo's hints may name
+# The well-known services a getaddrinfo service or a getnameinfo port may be (Windows reads
+# them from %SystemRoot%\\System32\\drivers\\etc\\services; these are its common ones).
+_SERVICE_PORTS: Final[dict[str, int]] = {
+    "echo": 7, "discard": 9, "daytime": 13, "ftp-data": 20, "ftp": 21, "ssh": 22, "telnet": 23,
+    "smtp": 25, "domain": 53, "http": 80, "www": 80, "pop3": 110, "nntp": 119, "ntp": 123,
+    "imap": 143, "snmp": 161, "ldap": 389, "https": 443, "imaps": 993, "pop3s": 995,
+}
+_SERVICE_NAMES: Final[dict[int, str]] = {}
+for _name, _port in _SERVICE_PORTS.items():
+    _SERVICE_NAMES.setdefault(_port, _name)
+
+
+def _service_port(service: str | None, numeric_only: bool) -> int:
+    """The port a getaddrinfo service names ("" and None: 0); WSATYPE_NOT_FOUND otherwise."""
+    if not service:
+        return 0
+    if service.isascii() and service.isdigit():
+        port = int(service)
+        if port <= 0xFFFF:
+            return port
+    elif not numeric_only and service.lower() in _SERVICE_PORTS:
+        return _SERVICE_PORTS[service.lower()]
+    raise WinsockError(WSATYPE_NOT_FOUND, f"no service {service!r}")
+
+
+def _is_numeric(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _packed(address: str) -> bytes:
+    return ipaddress.ip_address(address.split("%", 1)[0]).packed
+
+
+def _numeric(family: int, packed: bytes) -> str:
+    return str(ipaddress.IPv4Address(packed) if family == AF_INET else ipaddress.IPv6Address(packed))

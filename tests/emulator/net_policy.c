@@ -22,8 +22,14 @@
  * outside connects succeed (carried to a sink on loopback, which answers an HTTP request on
  * port 80 with SINK_ANSWER), getpeername shows the address asked for, and a select reports
  * the non-blocking connect writable. A bind to an outside address still fails; the wildcard
- * listener is the same. */
+ * listener is the same.
+ *
+ * A name not on this machine (www.example.com) is looked up last, with getaddrinfo and
+ * gethostbyname: ws2core's policy answers it (x_ checks: Windows on a machine without routes
+ * asks a DNS server it cannot reach, and what it then says is not ws2core's business):
+ * loopback only refuses it, WSAHOST_NOT_FOUND; the sinkhole answers 198.51.100.1. */
 #include <winsock2.h>
+#include <ws2tcpip.h>
 
 #include "checks.h"
 #include "loopback.h"
@@ -239,6 +245,38 @@ static void event_connect(void)
     check("event_close_event", WSACloseEvent(event), TRUE);
 }
 
+/* A name that is not this machine's: the policy's to answer (x_ checks). */
+static void outside_name(void)
+{
+    struct sockaddr_in sink_address = ipv4_address(198, 51, 100, 1, 80);
+    ADDRINFOA hints, *result = NULL;
+    struct hostent *host;
+    int code;
+
+    hints.ai_flags = 0;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_addrlen = 0;
+    hints.ai_canonname = NULL;
+    hints.ai_addr = NULL;
+    hints.ai_next = NULL;
+    code = getaddrinfo("www.example.com", "80", &hints, &result);
+    if (check("x_outside_getaddrinfo", code, sinkhole ? 0 : WSAHOST_NOT_FOUND) && sinkhole) {
+        const struct sockaddr_in *answer = (const struct sockaddr_in *)result->ai_addr;
+        check("x_outside_getaddrinfo_address",
+              answer->sin_addr.s_addr == sink_address.sin_addr.s_addr, 1);
+        check("x_outside_getaddrinfo_port", port_of(answer), 80);
+        freeaddrinfo(result);
+    }
+    WSASetLastError(0);
+    host = gethostbyname("www.example.com");
+    check("x_outside_gethostbyname_error", WSAGetLastError(), sinkhole ? 0 : WSAHOST_NOT_FOUND);
+    if (check("x_outside_gethostbyname", host != NULL, sinkhole) && sinkhole)
+        check("x_outside_gethostbyname_address",
+              *(u_long *)host->h_addr_list[0] == sink_address.sin_addr.s_addr, 1);
+}
+
 /* A bind to 203.0.113.5, an address this machine does not have. */
 static void outside_bind(void)
 {
@@ -313,6 +351,7 @@ int main(int argc, char **argv)
     event_connect();
     outside_bind();
     wildcard_listener();
+    outside_name();
     check("wsacleanup", WSACleanup(), 0);
     return checks_finish();
 }

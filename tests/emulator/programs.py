@@ -60,6 +60,7 @@ PROGRAMS: tuple[str, ...] = (
     "bad_input",
     "net_policy",
     "kernel_handles",
+    "names",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -93,6 +94,8 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSAWaitForMultipleEvents",
         "WSAEventSelect", "WSAEnumNetworkEvents", "WSAGetLastError", "WSASetLastError",
         "htons", "htonl", "ntohs",
+        "gethostbyname", "gethostbyaddr", "getaddrinfo", "GetAddrInfoW", "freeaddrinfo",
+        "FreeAddrInfoW", "getnameinfo", "GetNameInfoW", "inet_ntoa",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose
@@ -636,6 +639,23 @@ _NONBLOCKING_UNREACHABLE = (
     "passes Linux's immediate ENETUNREACH through (server/sock.c: connect() < 0 with errno "
     "other than EINPROGRESS is the call's error), so nothing is pending afterwards"
 )
+_NAMES_NEED_STARTUP = (
+    "getaddrinfo before WSAStartup fails with WSANOTINITIALISED, its code and its last error "
+    "(ReactOS dll/win32/ws2_32/src/addrinfo.c: getaddrinfo begins with WsQuickProlog); Wine 8 "
+    "answers it")
+_GETHOSTBYADDR_SHORT = (
+    "gethostbyaddr with a len too small for the type is WSAEFAULT (its documentation: 'the "
+    "len parameter is too small'); Wine 8 says WSAEAFNOSUPPORT")
+_ONE_ENTRY_PER_ADDRESS = (
+    "getaddrinfo without hints gives one entry per address, of socket type 0 and protocol 0 "
+    "(Wine's protocol.c hinttests: the hints' type and protocol come back as given, 0 "
+    "included); Wine 8 gives one per socket type (stream, datagram, raw) from the host's "
+    "resolver")
+_NAMEINFO_LAST_ERROR = (
+    "getnameinfo's error code is also the last error (ReactOS addrinfo.c: GetNameInfoW sets "
+    "it; the GetNameInfoW page: 'retrieved by calling WSAGetLastError'); Wine 8 returns it "
+    "and leaves the last error alone")
+
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "event_waits": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
@@ -644,6 +664,15 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
     "kernel_handles": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
         "wait_all_duplicate_error": _DUPLICATE_WAIT,
+    },
+    "names": {
+        "getaddrinfo_before_startup": _NAMES_NEED_STARTUP,
+        "getaddrinfo_before_startup_error": _NAMES_NEED_STARTUP,
+        "gethostbyaddr_short_error": _GETHOSTBYADDR_SHORT,
+        "getaddrinfo_localhost_has_127": _ONE_ENTRY_PER_ADDRESS,
+        "getaddrinfo_localhost_socktype": _ONE_ENTRY_PER_ADDRESS,
+        "getaddrinfo_localhost_protocol": _ONE_ENTRY_PER_ADDRESS,
+        "getnameinfo_bad_family_error": _NAMEINFO_LAST_ERROR,
     },
     "net_policy": {name: _NONBLOCKING_UNREACHABLE for name in (
         "nonblocking_connect_error", "nonblocking_select", "nonblocking_failed",

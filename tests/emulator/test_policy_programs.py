@@ -38,7 +38,7 @@ import ws2core
 from isolation import HOST_CALLS, HostCall
 from programs import WINE_DIFFERS, CompletedRun
 from ws2core.adapters.speakeasy import run as speakeasy_run
-from ws2core.constants import WSAEADDRNOTAVAIL, WSAENETUNREACH
+from ws2core.constants import WSAEADDRNOTAVAIL, WSAENETUNREACH, WSAHOST_NOT_FOUND
 from ws2core.policy import Attempt, NetworkPolicy
 
 pytest_plugins = ("programs",)  # the compiled programs and the Wine prefix
@@ -133,15 +133,19 @@ def test_default_policy_is_a_machine_without_routes(
         abi: str) -> None:
     outcome = policy_runs("default", abi, ws2core_core)
     _assert_passes(outcome)
-    loopback_connect = outcome.network[-1]
-    assert [_record(attempt) for attempt in outcome.network] == [
+    network = [attempt for attempt in outcome.network if attempt.kind != "resolve"]
+    loopback_connect = network[-1]
+    assert [_record(attempt) for attempt in network] == [
         *(("connect", "tcp", address, "refused", WSAENETUNREACH)
           for address in OUTSIDE_CONNECTS),
         ("bind", "tcp", OUTSIDE_BIND, "refused", WSAEADDRNOTAVAIL),
         ("bind", "tcp", ("0.0.0.0", 0), "redirected", 0),
         ("connect", "tcp", ("127.0.0.1", loopback_connect.address[1]), "allowed", 0),
     ]
-    assert outcome.network[4].redirected_to == ("127.0.0.1", 0)
+    assert network[4].redirected_to == ("127.0.0.1", 0)
+    # The name lookups, last: refused, on record, and no host call (no resolver asked).
+    assert [_record(a) for a in outcome.network if a.kind == "resolve"] == [
+        ("resolve", "", ("www.example.com",), "refused", WSAHOST_NOT_FOUND)] * 2
     # The refusals made no host call; the listener's host socket is on loopback.
     assert _host_calls(outcome) == [("socket.bind", ("127.0.0.1", 0)),
                                     ("socket.connect", loopback_connect.address)]
@@ -161,6 +165,9 @@ def test_sinkhole_carries_the_connects_to_the_sink(
         (("127.0.0.1", connects[-1].address[1]), "allowed")]
     assert (connects[0].bytes_sent, connects[0].bytes_received) == (
         len(REQUEST), len(SINK_ANSWER))
+    assert [(a.address, a.verdict, a.answers) for a in outcome.network if a.kind == "resolve"] \
+        == [(("www.example.com",), "redirected", ("198.51.100.1",)),       # AF_INET hints
+            (("www.example.com",), "redirected", ("198.51.100.1", "2001:db8::1"))]
     # A bind to an outside address is refused here too; the wildcard one is confined.
     binds = [_record(attempt) for attempt in outcome.network if attempt.kind == "bind"]
     assert binds == [("bind", "tcp", OUTSIDE_BIND, "refused", WSAEADDRNOTAVAIL),

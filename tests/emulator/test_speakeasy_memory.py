@@ -84,3 +84,46 @@ class _Recording:
                      call_conv: Any = None) -> Any:
         self._hooks[api_name] = cb
         return self._se.add_api_hook(cb, module, api_name, argc=argc, call_conv=call_conv)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_allocate_and_release(speakeasy: ModuleType, built_programs: dict[tuple[str, str], Path],
+                              ws2core_core: ModuleType, arch: str) -> None:
+    """Guest.allocate gives fresh zeroed memory the guest may read and write, tagged
+    ``ws2core.guest`` in Speakeasy's memory map (which appends the base address to a tag);
+    release unmaps it (and ignores an address it
+    did not give).  Through the exports: getaddrinfo's chain is such a block, freeaddrinfo
+    releases it."""
+    from ws2core.adapters.speakeasy import _Guest, _import_speakeasy
+
+    se = speakeasy.Speakeasy()
+    se.load_module(str(built_programs["names", arch]))
+    ptr_size = 8 if arch == "x86_64" else 4
+    guest = _Guest(se.emu, _import_speakeasy(), ptr_size)
+    address = guest.allocate(100)
+    assert guest.read(address, 100) == bytes(100)
+    assert guest.readable(address, 100) and guest.writable(address, 100)
+    assert se.emu.get_address_map(address).tag.startswith("ws2core.guest.")
+    guest.write(address, b"ws2core")
+    assert guest.read(address, 7) == b"ws2core"
+    guest.release(address + 8)                 # not an address allocate gave: ignored
+    assert guest.readable(address, 100)
+    guest.release(address)
+    assert not guest.readable(address, 1) and not guest.writable(address, 1)
+
+    hooks: dict[str, Any] = {}
+    table = ws2core.UpcallTable(ws2core_core.HandleTable(abi="x64" if ptr_size == 8 else "x86"))
+    with install(_Recording(se, hooks), table):
+        def call(name: str, *args: int) -> Any:
+            return hooks[name](se.emu, f"ws2_32.{name}", None, list(args))
+
+        assert call("WSAStartup", 0x0202, se.mem_alloc(0x1000)) == 0
+        strings = se.mem_alloc(0x1000)
+        se.mem_write(strings, b"localhost\0")
+        out = strings + 0x100
+        assert call("getaddrinfo", strings, 0, 0, out) == 0
+        chain = int.from_bytes(bytes(se.mem_read(out, ptr_size)), "little")
+        assert se.emu.get_address_map(chain).tag.startswith("ws2core.guest.")
+        assert call("freeaddrinfo", chain) is None
+        assert not guest.readable(chain, 1)
+        assert call("WSACleanup") == 0

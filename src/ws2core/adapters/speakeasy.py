@@ -281,9 +281,12 @@ class _Guest:
         return None
 
     def allocate(self, size: int) -> int:
-        """Fresh pages of Speakeasy's, tagged ``ws2core.guest`` (its memory map shows them)."""
+        """Fresh pages of Speakeasy's, tagged ``ws2core.guest`` (its memory map shows them).
+        Whole pages: Speakeasy packs a smaller block into a page shared with other blocks and
+        unmaps it only when all are free, so released memory would stay readable."""
+        pages = -(-max(size, 1) // _PAGE) * _PAGE
         try:
-            address: int = self._emu.mem_map(max(size, 1), perms=self._speakeasy.read_write,
+            address: int = self._emu.mem_map(pages, perms=self._speakeasy.read_write,
                                              tag="ws2core.guest")
             self._emu.mem_write(address, bytes(size))
         except self._faults:
@@ -292,7 +295,9 @@ class _Guest:
 
     def release(self, address: int) -> None:
         mapping = self._emu.get_address_map(address)
-        if mapping is not None and mapping.base == address and mapping.tag == "ws2core.guest":
+        # Speakeasy appends the base to a mapping's tag: "ws2core.guest.0x4000".
+        if mapping is not None and mapping.base == address and \
+                str(mapping.tag).startswith("ws2core.guest."):
             self._emu.mem_free(address)
 
     def thread_id(self) -> int:
@@ -317,6 +322,7 @@ class _Guest:
         raise NotImplementedError("the Speakeasy adapter runs no guest function yet")
 
 
+_PAGE: Final = 0x1000
 _SCN_MEM_WRITE: Final = 0x80000000   # IMAGE_SCN_MEM_WRITE, a section's Characteristics
 
 

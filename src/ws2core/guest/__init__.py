@@ -31,9 +31,12 @@ case the tests/emulator programs try), written here once and followed by every e
    the iErrorCode entries of the events reported; an fd_set: its count and entries).
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
-``select`` (select, __WSAFDIsSet), ``events``, ``kernel`` (kernel32's calls on ws2core's
-handles: waits, SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile; a handle that is not
-ws2core's raises ``NotServed``, for the adapter to hand the call to its emulator); beside them ``crt``, the C run-time a console
+``select`` (select, __WSAFDIsSet), ``events``, ``names`` (the lookups the network policy
+answers: gethostbyname, gethostbyaddr, getaddrinfo, getnameinfo and their wide forms,
+freeaddrinfo, inet_ntoa, over memory ``Guest.allocate`` gives), ``kernel`` (kernel32's calls
+on ws2core's handles: waits, SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile; a
+handle that is not ws2core's raises ``NotServed``, for the adapter to hand the call to its
+emulator); beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
 and writes, ``_exports`` the table and its guard, ``_protocol`` the ``Guest`` protocol.
@@ -44,7 +47,7 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, select, events, kernel  # noqa: F401,I001
+from . import startup, sockets, select, events, names, kernel  # noqa: F401,I001
 from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault
 
