@@ -59,6 +59,7 @@ PROGRAMS: tuple[str, ...] = (
     "echo_client",
     "bad_input",
     "net_policy",
+    "addresses",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -92,6 +93,9 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSAWaitForMultipleEvents",
         "WSAEventSelect", "WSAEnumNetworkEvents", "WSAGetLastError", "WSASetLastError",
         "htons", "htonl", "ntohs",
+        "ntohl", "inet_addr", "inet_pton", "InetPtonW", "inet_ntop", "InetNtopW",
+        "WSAAddressToStringA", "WSAAddressToStringW", "WSAStringToAddressA",
+        "WSAStringToAddressW", "gethostname", "GetHostNameW",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
 }
@@ -628,6 +632,20 @@ _NONBLOCKING_UNREACHABLE = (
     "passes Linux's immediate ENETUNREACH through (server/sock.c: connect() < 0 with errno "
     "other than EINPROGRESS is the call's error), so nothing is pending afterwards"
 )
+_UNSTARTED = (
+    "gethostname, WSAAddressToString and WSAStringToAddress fail with WSANOTINITIALISED before "
+    "WSAStartup (each function's page lists it: 'A successful WSAStartup call must occur "
+    "before using this function'); Wine 8 serves them unstarted"
+)
+_ADDRESS_TO_STRING_NULL = (
+    "WSAAddressToString's page: WSAEINVAL 'is returned if the lpsaAddress, dwAddressLength, or "
+    "lpdwAddressStringLength parameter are NULL'; Wine 8 returns SOCKET_ERROR without setting "
+    "an error"
+)
+_GAP_THEN_SEVEN = (
+    "inet_pton refuses '::' followed by seven groups (Wine's own test_inet_pton, which runs on "
+    "Windows: '::0:a:b:c:d:e:f' returns 0, 'incorrectly parsed by windows'); Wine 8 takes it"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "event_waits": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
@@ -637,6 +655,15 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
         "nonblocking_connect_error", "nonblocking_select", "nonblocking_failed",
         "nonblocking_so_error", "event_connect_error", "event_wait", "event_bits",
         "event_connect_code")},
+    "addresses": {
+        **{name: _UNSTARTED for name in (
+            "gethostname_unstarted", "gethostname_unstarted_error", "a2s_unstarted",
+            "a2s_unstarted_error", "s2a_unstarted", "s2a_unstarted_error")},
+        **{name: _ADDRESS_TO_STRING_NULL for name in (
+            "a2s4_null_length_error", "a2s4_null_address_error",
+            "a2s4_zero_address_length_error")},
+        "pton6_gap_then_seven": _GAP_THEN_SEVEN,
+    },
 }
 
 def compared_checks(run: CompletedRun, differs: Collection[str] = ()) -> list[Check]:
