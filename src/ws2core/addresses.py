@@ -32,7 +32,7 @@ from typing import Final, NamedTuple
 
 from .constants import AF_INET, AF_INET6, INADDR_NONE
 
-__all__ = ["Parsed", "format_ipv4", "format_ipv6", "format_sockaddr", "inet_addr",
+__all__ = ["LOOPBACK_ADAPTER", "Adapter", "Parsed", "format_ipv4", "format_ipv6", "format_sockaddr", "inet_addr",
            "parse_ipv4", "parse_ipv6", "parse_port", "parse_sockaddr"]
 
 _SPACE: Final = " \t\n\v\f\r"   # C's isspace in the "C" locale
@@ -311,3 +311,30 @@ def format_sockaddr(sockaddr: bytes) -> str | None:
             text += f"%{scope}"
         return f"[{text}]:{port}" if port else text
     return None
+
+
+# --- this machine's adapters (iphlpapi), as the network policy's view has them
+
+
+class Adapter(NamedTuple):
+    """One network adapter as GetAdaptersAddresses describes it: ``addresses`` are
+    ``(family, address bytes, prefix length)``."""
+
+    if_index: int
+    name: str            # AdapterName: the interface's GUID, in braces
+    description: str
+    friendly_name: str
+    if_type: int
+    mtu: int
+    addresses: tuple[tuple[int, bytes, int], ...]
+
+
+IF_TYPE_SOFTWARE_LOOPBACK: Final = 24
+
+LOOPBACK_ADAPTER: Final = Adapter(
+    1, "{6C2B1DA4-3F1E-4E0B-9C51-7753C0A52E01}", "Software Loopback Interface 1",
+    "Loopback Pseudo-Interface 1", IF_TYPE_SOFTWARE_LOOPBACK, 0xFFFFFFFF,
+    ((AF_INET, bytes([127, 0, 0, 1]), 8), (AF_INET6, bytes(15) + b"\1", 128)))
+"""Windows' loopback adapter (its names and type as Windows gives them; the GUID is made up):
+the only adapter of this machine in the network policy's view, whatever the policy, since
+the policy's machine reaches nothing but loopback on its own."""

@@ -534,6 +534,19 @@ class Ws2_32:
         length.value = needed
         return 0
 
+    def adapters(self, family: int = 0) -> tuple[addresses.Adapter, ...]:
+        """This machine's network adapters with their addresses of ``family`` (AF_UNSPEC 0,
+        AF_INET, AF_INET6) as GetAdaptersAddresses gives them: the policy's view, which is
+        the loopback adapter (127.0.0.1, ::1) under every policy, so that no sample learns
+        the host's interfaces.  GetAdaptersInfo lists no loopback adapter on Windows: for it
+        this machine has none (ERROR_NO_DATA)."""
+        found = []
+        for adapter in (addresses.LOOPBACK_ADAPTER,):
+            kept = tuple(a for a in adapter.addresses if family in (0, a[0]))
+            if kept:
+                found.append(adapter._replace(addresses=kept))
+        return tuple(found)
+
     # The byte-order functions: pure, no last error; a wider value is cut to the type's
     # width first, as the C function's parameter type does.
 

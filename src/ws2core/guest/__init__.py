@@ -32,7 +32,8 @@ case the tests/emulator programs try), written here once and followed by every e
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
 ``select`` (select, __WSAFDIsSet), ``events``, ``addresses`` (gethostname, inet_addr,
-inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the byte-order functions);
+inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the byte-order functions, and
+iphlpapi's GetAdaptersAddresses and GetAdaptersInfo);
 beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads

@@ -1,6 +1,8 @@
 """The address and host-name exports over guest memory: gethostname, GetHostNameW, inet_addr,
 inet_pton, InetPtonW, inet_ntop, InetNtopW, WSAAddressToStringA/W, WSAStringToAddressA/W and
-the byte-order functions htons, ntohs, htonl, ntohl.
+the byte-order functions htons, ntohs, htonl, ntohl; and iphlpapi's GetAdaptersAddresses and
+GetAdaptersInfo, which describe this machine as the network policy sees it (the loopback
+adapter alone: ``Ws2_32.adapters``).
 
 Speakeasy 1.5.11 has its own inet_addr, inet_pton, inet_ntop, gethostname and byte-order
 functions; these replace them: its byte-order functions raise OverflowError (the emulation
@@ -18,8 +20,24 @@ it writes any, and writes only what Windows writes.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
+
 from .. import Ref
-from ..constants import AF_INET, AF_INET6, INADDR_NONE, SOCKET_ERROR, WSAEINVAL
+from .._shared import WinsockError
+from ..addresses import Adapter
+from ..constants import (
+    AF_INET,
+    AF_INET6,
+    ERROR_BUFFER_OVERFLOW,
+    ERROR_INVALID_PARAMETER,
+    ERROR_NO_DATA,
+    ERROR_NOACCESS,
+    ERROR_NOT_ENOUGH_MEMORY,
+    INADDR_NONE,
+    SOCKET_ERROR,
+    WSAEINVAL,
+)
 from . import _memory
 from ._exports import Exports, export
 from ._protocol import Guest
@@ -243,4 +261,136 @@ def ntohl(ex: Exports, g: Guest, netlong: int) -> int:
     return ex.ws2_32.ntohl(netlong)
 
 
-__all__ = ["read_text"]
+# --- iphlpapi: this machine's adapters.  They return an error code and leave the last error
+# alone; a pointer that faults is ERROR_NOACCESS (Windows' own code would fault in the
+# caller's process).
+
+GAA_FLAG_SKIP_UNICAST = 0x0001
+GAA_FLAG_SKIP_FRIENDLY_NAME = 0x0020
+_IP_ADAPTER_IPV4_ENABLED = 0x80
+_IP_ADAPTER_IPV6_ENABLED = 0x100
+
+
+class _AdapterLayout:
+    """IP_ADAPTER_ADDRESSES_LH and IP_ADAPTER_UNICAST_ADDRESS_LH in one ABI: each field's
+    offset (iptypes.h, as mingw-w64 lays them out for x86_64 and i686)."""
+
+    def __init__(self, ptr_size: int) -> None:
+        wide = ptr_size == 8
+        self.ptr = "Q" if wide else "I"
+        self.size = 448 if wide else 376
+        names = ("Next", "AdapterName", "FirstUnicastAddress", "FirstAnycastAddress",
+                 "FirstMulticastAddress", "FirstDnsServerAddress", "DnsSuffix", "Description",
+                 "FriendlyName")
+        self.pointers = {name: 8 + ptr_size * n for n, name in enumerate(names)}
+        self.fields = ({"PhysicalAddressLength": 88, "Flags": 92, "Mtu": 96, "IfType": 100,
+                        "OperStatus": 104, "Ipv6IfIndex": 108, "ZoneIndices": 112,
+                        "TransmitLinkSpeed": 184, "ReceiveLinkSpeed": 192, "Ipv4Metric": 216,
+                        "Ipv6Metric": 220, "Luid": 224, "CompartmentId": 248,
+                        "ConnectionType": 268} if wide else
+                       {"PhysicalAddressLength": 52, "Flags": 56, "Mtu": 60, "IfType": 64,
+                        "OperStatus": 68, "Ipv6IfIndex": 72, "ZoneIndices": 76,
+                        "TransmitLinkSpeed": 144, "ReceiveLinkSpeed": 152, "Ipv4Metric": 168,
+                        "Ipv6Metric": 172, "Luid": 176, "CompartmentId": 192,
+                        "ConnectionType": 212})
+        self.unicast_size = 64 if wide else 48
+        self.unicast_next = 8
+        self.unicast_address = 16 if wide else 12      # SOCKET_ADDRESS: pointer, then length
+        self.unicast_rest = 32 if wide else 20         # PrefixOrigin .. OnLinkPrefixLength
+
+
+def _align(offset: int) -> int:
+    return (offset + 7) & ~7
+
+
+def _sockaddr(family: int, address: bytes) -> bytes:
+    if family == AF_INET:
+        return struct.pack("<H", AF_INET) + bytes(2) + address + bytes(8)
+    return struct.pack("<H", AF_INET6) + bytes(6) + address + bytes(4)
+
+
+def pack_adapter_addresses(adapters: Sequence[Adapter], flags: int, base: int,
+                           ptr_size: int) -> bytes:
+    """The IP_ADAPTER_ADDRESSES list GetAdaptersAddresses writes at ``base``: each adapter,
+    its unicast addresses and their sockaddrs, then its strings, every pointer into the
+    same buffer (as Windows lays it out); its length is the size the call needs."""
+    lay = _AdapterLayout(ptr_size)
+    out = bytearray()
+    previous_next: int | None = None
+    for adapter in adapters:
+        start = _align(len(out))
+        out += bytes(start - len(out)) + bytes(lay.size)
+        if previous_next is not None:
+            struct.pack_into(f"<{lay.ptr}", out, previous_next, base + start)
+        previous_next = start + lay.pointers["Next"]
+        struct.pack_into("<II", out, start, lay.size, adapter.if_index)
+        unicast_next = start + lay.pointers["FirstUnicastAddress"]
+        for family, address, prefix in (() if flags & GAA_FLAG_SKIP_UNICAST else adapter.addresses):
+            entry = _align(len(out))
+            sockaddr = _sockaddr(family, address)
+            out += bytes(entry - len(out)) + bytes(lay.unicast_size)
+            struct.pack_into(f"<{lay.ptr}", out, unicast_next, base + entry)
+            unicast_next = entry + lay.unicast_next
+            at = _align(len(out))
+            out += bytes(at - len(out)) + sockaddr
+            struct.pack_into("<II", out, entry, lay.unicast_size, 0)
+            struct.pack_into(f"<{lay.ptr}i", out, entry + lay.unicast_address, base + at,
+                             len(sockaddr))
+            # Well-known prefix and suffix, preferred, lifetimes infinite (loopback's).
+            struct.pack_into("<iiiIIIB", out, entry + lay.unicast_rest, 2, 2, 4, 0xFFFFFFFF,
+                             0xFFFFFFFF, 0xFFFFFFFF, prefix)
+        friendly = "" if flags & GAA_FLAG_SKIP_FRIENDLY_NAME else adapter.friendly_name
+        for field, text in (("AdapterName", adapter.name.encode("ascii") + b"\0"),
+                            ("DnsSuffix", "\0".encode("utf-16-le")),
+                            ("Description", (adapter.description + "\0").encode("utf-16-le")),
+                            ("FriendlyName", (friendly + "\0").encode("utf-16-le"))):
+            at = _align(len(out))
+            out += bytes(at - len(out)) + text
+            struct.pack_into(f"<{lay.ptr}", out, start + lay.pointers[field], base + at)
+        families = {family for family, _, _ in adapter.addresses}
+        f = lay.fields
+        struct.pack_into("<I", out, start + f["Flags"],
+                         (_IP_ADAPTER_IPV4_ENABLED if AF_INET in families else 0)
+                         | (_IP_ADAPTER_IPV6_ENABLED if AF_INET6 in families else 0))
+        struct.pack_into("<IIII", out, start + f["Mtu"], adapter.mtu, adapter.if_type, 1,
+                         adapter.if_index)          # OperStatus: IfOperStatusUp
+        struct.pack_into("<QQ", out, start + f["TransmitLinkSpeed"], 1 << 30, 1 << 30)
+        struct.pack_into("<II", out, start + f["Ipv4Metric"], 75, 75)
+        struct.pack_into("<Q", out, start + f["Luid"], adapter.if_type << 48)
+        struct.pack_into("<I", out, start + f["CompartmentId"], 1)
+        struct.pack_into("<I", out, start + f["ConnectionType"], 1)   # dedicated
+    return bytes(out)
+
+
+@export("GetAdaptersAddresses", "uuppp", "i", None, last_error=False, clears_last_error=False,
+        internal=ERROR_NOT_ENOUGH_MEMORY, dll="iphlpapi")
+def GetAdaptersAddresses(ex: Exports, g: Guest, Family: int, Flags: int, Reserved: int,
+                         AdapterAddresses: int, SizePointer: int) -> int:
+    if not SizePointer or Family not in (0, AF_INET, AF_INET6):
+        return ERROR_INVALID_PARAMETER
+    adapters = ex.ws2_32.adapters(Family)
+    if not adapters:
+        return ERROR_NO_DATA
+    try:
+        size = _memory.read_int(g, SizePointer) & _memory.INT32
+        needed = len(pack_adapter_addresses(adapters, Flags, 0, g.ptr_size))
+        if not AdapterAddresses or size < needed:
+            _memory.write_int(g, SizePointer, needed)     # the size it needs
+            return ERROR_BUFFER_OVERFLOW
+        _memory.write(g, AdapterAddresses,
+                      pack_adapter_addresses(adapters, Flags, AdapterAddresses, g.ptr_size))
+    except WinsockError:
+        return ERROR_NOACCESS
+    return 0
+
+
+@export("GetAdaptersInfo", "pp", "i", None, last_error=False, clears_last_error=False,
+        internal=ERROR_NOT_ENOUGH_MEMORY, dll="iphlpapi")
+def GetAdaptersInfo(ex: Exports, g: Guest, AdapterInfo: int, SizePointer: int) -> int:
+    # Windows leaves the loopback adapter out of GetAdaptersInfo, and the policy's machine
+    # (Ws2_32.adapters) has no other: no adapter, so no IP_ADAPTER_INFO to write.
+    if not SizePointer:
+        return ERROR_INVALID_PARAMETER
+    return ERROR_NO_DATA
+
+__all__ = ["pack_adapter_addresses", "read_text"]
