@@ -1142,6 +1142,27 @@ def _string_to_address(wide: bool) -> Spec:
     return spec
 
 
+def _adapter_addresses(run: Run) -> Args:
+    c = W.c
+    family = run.int_arg((c.AF_UNSPEC, c.AF_INET, c.AF_INET6), (1, 0xFFFFFFFF))
+    flags = run.int_arg((0, 0x1, 0x20, 0x8), (0xFFFFFFFF,))
+    size = run.int_arg((0x2000, 0, 792), (1, 0xFFFFFFFF)) & 0xFFFFFFFF
+    buf = 0 if run.r.below(4) == 0 else run.out_buffer(min(size, 0x2000), "adapters")
+    counter = run.pointer(struct.pack("<I", size), f"size {size}")
+    before = run.read_int(counter)
+    outs: list[Out] = [(counter, 4, 0)]
+    if before is not None:
+        outs.append((buf, min(before & 0xFFFFFFFF, 0x2000), 0))
+    return [family, flags, 0, buf, counter], outs, []
+
+
+def _adapters_info(run: Run) -> Args:
+    size = run.int_arg((0x2000, 0), (1, 0xFFFFFFFF)) & 0xFFFFFFFF
+    buf = run.out_buffer(min(size, 0x2000), "IP_ADAPTER_INFO")
+    counter = run.pointer(struct.pack("<I", size), f"size {size}")
+    return [buf, counter], [(counter, 4, 0)], []
+
+
 def _byte_order(run: Run) -> Args:
     return [run.int_arg((0x1234, 0x12345678, 0, 0xFFFF), (0xFFFFFFFF,))], [], []
 
@@ -1154,6 +1175,7 @@ ADDRESS_SPECS: dict[str, Spec] = {
     "WSAStringToAddressA": _string_to_address(False),
     "WSAStringToAddressW": _string_to_address(True), "htons": _byte_order,
     "ntohs": _byte_order, "htonl": _byte_order, "ntohl": _byte_order,
+    "GetAdaptersAddresses": _adapter_addresses, "GetAdaptersInfo": _adapters_info,
 }
 
 
@@ -1178,7 +1200,8 @@ WEIGHTS = {"WSAStartup": 2, "WSACleanup": 1, "WSAGetLastError": 2, "WSASetLastEr
 # The address exports touch no socket: a share or two each (of the sockets' 3 to 8) keep most
 # steps on the sockets' states; two for those that read an argument a success needs.
 WEIGHTS.update({name: 1 if name in ("inet_addr", "gethostname", "GetHostNameW", "htons",
-                                    "ntohs", "htonl", "ntohl") else 2 for name in ADDRESS_SPECS})
+                                    "ntohs", "htonl", "ntohl", "GetAdaptersInfo")
+                else 2 for name in ADDRESS_SPECS})
 # What handle(prefer) looks for first, by the state of the socket behind it.
 STATES = {"connected": ("connected", "connecting", "datagram"), "listening": ("listening",),
           "unconnected": ("unconnected",)}

@@ -40,6 +40,7 @@ from ws2core.policy import NetworkPolicy
 from ws2core.provider import HostSocketProvider
 
 from ws2core.adapters.speakeasy import HOOKED_APIS, Installation, ProgramRun, install
+from ws2core.guest import EXPORTS
 
 from guest_support import abi, guest_table  # noqa: F401  (fixtures)
 from guest_support import PAGE, Caller, FakeGuest, FakeThread, listener, open_socket, socket_port
@@ -183,8 +184,9 @@ def test_hooks_registered_with_argc_and_stdcall(guest: Guest) -> None:
                      "select": 5, "__WSAFDIsSet": 2, "WSAWaitForMultipleEvents": 5,
                      "WSAEnumNetworkEvents": 3, "WSAGetLastError": 0, "WSASetLastError": 1,
                      "recv": 4, "send": 4, "getsockname": 3, "ioctlsocket": 3}
+    dlls = {export.name: export.dll for export in EXPORTS}   # ws2_32's, and iphlpapi's
     for name, (cb, module, argc, call_conv) in guest.se.hooks.items():
-        assert module == "ws2_32" and call_conv == arch.CALL_CONV_STDCALL
+        assert module == dlls[name] and call_conv == arch.CALL_CONV_STDCALL
         if name in expected_argc:
             assert argc == expected_argc[name], name
 

@@ -367,3 +367,68 @@ def test_address_string_exports(guest: Caller) -> None:
                 out, size)
     assert guest.emu.read_int(size) == 28 and guest.emu.mem_read(out, 4) == bytes(4)
     guest.fails(WSAEFAULT, "WSAStringToAddressA", 0x7000_0000, AF_INET, 0, out, size)
+
+
+# --------------------------------------------------------------------------------------
+# iphlpapi: this machine's adapters, as the policy sees it
+
+
+def test_adapters_are_loopback_alone(ws: Ws2_32) -> None:
+    (adapter,) = ws.adapters()
+    assert adapter.if_type == 24 and [a[0] for a in adapter.addresses] == [AF_INET, AF_INET6]
+    assert [a[1] for a in ws.adapters(AF_INET6)[0].addresses] == [bytes(15) + b"\1"]
+    assert [(a[1], a[2]) for a in ws.adapters(AF_INET)[0].addresses] == [(b"\x7f\0\0\1", 8)]
+
+
+def _walk(g: Caller, address: int) -> list[tuple[int, list[tuple[int, bytes]], str]]:
+    """(IfType, [(family, address bytes)], FriendlyName) of each adapter in the list."""
+    ptr = "<Q" if g.ptr_size == 8 else "<I"
+    p = g.ptr_size
+    found = []
+    while address:
+        length = g.emu.read_int(address)
+        assert length == (448 if p == 8 else 376)
+        if_type = g.emu.read_int(address + (100 if p == 8 else 64))
+        unicast = struct.unpack(ptr, g.emu.mem_read(address + 8 + 2 * p, p))[0]
+        addresses = []
+        while unicast:
+            sockaddr, size = struct.unpack(ptr + "i", g.emu.mem_read(unicast + 2 * 8 - (0 if p == 8 else 4), p + 4))
+            data = bytes(g.emu.mem_read(sockaddr, size))
+            family = struct.unpack_from("<H", data)[0]
+            addresses.append((family, data[4:8] if family == AF_INET else data[8:24]))
+            unicast = struct.unpack(ptr, g.emu.mem_read(unicast + 8, p))[0]
+        name = struct.unpack(ptr, g.emu.mem_read(address + 8 + 8 * p, p))[0]
+        friendly = bytes(g.emu.mem_read(name, 64)).decode("utf-16-le").split("\0")[0]
+        found.append((if_type, addresses, friendly))
+        address = struct.unpack(ptr, g.emu.mem_read(address + 8, p))[0]
+    return found
+
+
+def test_get_adapters_addresses_export(guest: Caller) -> None:
+    size = guest.emu.alloc(struct.pack("<I", 0x7FFFFFFF))
+    assert guest("GetAdaptersAddresses", 0, 0, 0, 0, 0) == 87          # ERROR_INVALID_PARAMETER
+    guest.emu.thread.last_error = 1234
+    assert guest("GetAdaptersAddresses", 0, 0, 0, 0, size) == 111      # ERROR_BUFFER_OVERFLOW
+    assert guest.last_error == 1234                                    # an error code, no more
+    needed = guest.emu.read_int(size)
+    buffer = guest.emu.alloc(needed)
+    guest.emu.mem_write(size, struct.pack("<I", needed - 1))
+    assert guest("GetAdaptersAddresses", 0, 0, 0, buffer, size) == 111
+    assert guest.emu.read_int(size) == needed
+    assert guest("GetAdaptersAddresses", 1, 0, 0, buffer, size) == 87  # AF_UNIX
+    assert guest("GetAdaptersAddresses", 0, 0, 0, buffer, size) == 0
+    assert _walk(guest, buffer) == [(24, [(AF_INET, b"\x7f\0\0\1"), (AF_INET6, bytes(15) + b"\1")],
+                                     "Loopback Pseudo-Interface 1")]
+    assert guest("GetAdaptersAddresses", AF_INET6, 0x21, 0, buffer, size) == 0  # skip both
+    assert _walk(guest, buffer) == [(24, [], "")]
+    read_only = guest.emu.alloc(needed)
+    guest.emu.protect(read_only, needed)
+    assert guest("GetAdaptersAddresses", 0, 0, 0, read_only, size) == 998   # ERROR_NOACCESS
+    assert guest.emu.mem_read(read_only, needed) == bytes(needed)
+
+
+def test_get_adapters_info_export(guest: Caller) -> None:
+    assert guest("GetAdaptersInfo", 0, 0) == 87
+    size = guest.emu.alloc(struct.pack("<I", 0))
+    assert guest("GetAdaptersInfo", 0, size) == 232                    # ERROR_NO_DATA
+    assert guest.emu.read_int(size) == 0
