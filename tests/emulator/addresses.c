@@ -1,6 +1,8 @@
 /* Address and host-name functions: gethostname and GetHostNameW, inet_addr, inet_pton and
  * InetPtonW, inet_ntop and InetNtopW, WSAAddressToStringA/W, WSAStringToAddressA/W and the
- * byte-order functions, with right and wrong arguments. No socket is opened: every address
+ * byte-order functions, with right and wrong arguments; and iphlpapi's GetAdaptersAddresses and
+ * GetAdaptersInfo (errors, sizes, the loopback adapter every machine has; the x_ checks: this
+ * machine as ws2core's policy shows it, with the loopback adapter alone). No socket is opened: every address
  * is text to convert (loopback, and the all-zero and all-one addresses), nothing is sent.
  *
  * The facts are Wine's conformance tests, which run on Windows (dlls/ws2_32/tests/
@@ -11,6 +13,7 @@
 #define _WIN32_WINNT 0x0A00
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <iphlpapi.h>
 
 #include "checks.h"
 
@@ -427,6 +430,109 @@ static void host_name_checks(void)
     CHECK_FAILS("gethostnamew_short", GetHostNameW(wide, length), SOCKET_ERROR, WSAEFAULT);
 }
 
+/* Whether the adapter has a unicast address of the family whose bytes are these. */
+static int has_unicast(IP_ADAPTER_ADDRESSES *adapter, int family, const void *want, int size)
+{
+    IP_ADAPTER_UNICAST_ADDRESS *unicast;
+    const unsigned char *bytes;
+
+    for (unicast = adapter->FirstUnicastAddress; unicast != NULL; unicast = unicast->Next) {
+        if (unicast->Address.lpSockaddr->sa_family != family)
+            continue;
+        bytes = family == AF_INET
+                    ? (const unsigned char *)&((struct sockaddr_in *)unicast->Address.lpSockaddr)->sin_addr
+                    : (const unsigned char *)&((struct sockaddr_in6 *)unicast->Address.lpSockaddr)->sin6_addr;
+        if (address_value(bytes, size) == address_value(want, size))
+            return 1;
+    }
+    return 0;
+}
+
+/* The loopback adapter of the list, and how many adapters it has. */
+static IP_ADAPTER_ADDRESSES *loopback_adapter(IP_ADAPTER_ADDRESSES *list, int *count)
+{
+    IP_ADAPTER_ADDRESSES *found = NULL;
+
+    for (*count = 0; list != NULL; list = list->Next, ++*count)
+        if (list->IfType == IF_TYPE_SOFTWARE_LOOPBACK && found == NULL)
+            found = list;
+    return found;
+}
+
+/* Whether every unicast address of every adapter is of the family. */
+static int only_family(IP_ADAPTER_ADDRESSES *list, int family)
+{
+    IP_ADAPTER_UNICAST_ADDRESS *unicast;
+
+    for (; list != NULL; list = list->Next)
+        for (unicast = list->FirstUnicastAddress; unicast != NULL; unicast = unicast->Next)
+            if (unicast->Address.lpSockaddr->sa_family != family)
+                return 0;
+    return 1;
+}
+
+static void adapter_checks(void)
+{
+    static ULONGLONG storage[4096]; /* 32 KB, 8-aligned */
+    IP_ADAPTER_ADDRESSES *list = (IP_ADAPTER_ADDRESSES *)storage;
+    IP_ADAPTER_ADDRESSES *loopback;
+    unsigned char v4[4] = {127, 0, 0, 1};
+    unsigned char v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    ULONG size, needed;
+    int count;
+
+    check("gaa_null_size", GetAdaptersAddresses(AF_UNSPEC, 0, NULL, list, NULL),
+          ERROR_INVALID_PARAMETER);
+    size = 0x7fffffff; /* no buffer: the size is the one needed, whatever it said */
+    check("gaa_null_buffer", GetAdaptersAddresses(AF_UNSPEC, 0, NULL, NULL, &size),
+          ERROR_BUFFER_OVERFLOW);
+    check("gaa_null_buffer_size", size > sizeof(IP_ADAPTER_ADDRESSES) && size < 0x7fffffff, 1);
+    needed = size;
+    size = 1;
+    check("gaa_short", GetAdaptersAddresses(AF_UNSPEC, 0, NULL, list, &size),
+          ERROR_BUFFER_OVERFLOW);
+    check("gaa_short_size", size == needed, 1);
+    size = sizeof storage;
+    check("gaa_bad_family", GetAdaptersAddresses(AF_UNIX, 0, NULL, list, &size),
+          ERROR_INVALID_PARAMETER);
+
+    size = sizeof storage;
+    if (!check("gaa", GetAdaptersAddresses(AF_UNSPEC, 0, NULL, list, &size), NO_ERROR))
+        return;
+    loopback = loopback_adapter(list, &count);
+    check("x_gaa_one_adapter", count, 1);
+    if (!check("gaa_loopback", loopback != NULL, 1))
+        return;
+    check("gaa_loopback_length", loopback->Length, sizeof(IP_ADAPTER_ADDRESSES));
+    check("gaa_loopback_up", loopback->OperStatus, IfOperStatusUp);
+    check("gaa_loopback_v4", has_unicast(loopback, AF_INET, v4, 4), 1);
+    check("gaa_loopback_v6", has_unicast(loopback, AF_INET6, v6, 16), 1);
+    check("gaa_unicast_length", loopback->FirstUnicastAddress->Length,
+          sizeof(IP_ADAPTER_UNICAST_ADDRESS));
+    check("gaa_friendly_name", loopback->FriendlyName[0] != 0, 1);
+
+    size = sizeof storage;
+    check("gaa_inet", GetAdaptersAddresses(AF_INET, 0, NULL, list, &size), NO_ERROR);
+    check("gaa_inet_only", only_family(list, AF_INET), 1);
+    loopback = loopback_adapter(list, &count);
+    check("gaa_inet_loopback_v4", loopback != NULL && has_unicast(loopback, AF_INET, v4, 4), 1);
+    /* Without DNS servers: Wine 8 fails AF_INET6 where the host has no IPv6 one (9852,
+     * DNS_ERROR_NO_DNS_SERVERS), which is no Windows behaviour. */
+    size = sizeof storage;
+    check("gaa_inet6", GetAdaptersAddresses(AF_INET6, GAA_FLAG_SKIP_DNS_SERVER, NULL, list, &size),
+          NO_ERROR);
+    check("gaa_inet6_only", only_family(list, AF_INET6), 1);
+    size = sizeof storage;
+    check("gaa_skip_unicast", GetAdaptersAddresses(AF_UNSPEC, GAA_FLAG_SKIP_UNICAST, NULL, list,
+                                                   &size), NO_ERROR);
+    loopback = loopback_adapter(list, &count);
+    check("gaa_skip_unicast_none", loopback != NULL && loopback->FirstUnicastAddress == NULL, 1);
+
+    check("gai_null_size", GetAdaptersInfo(NULL, NULL), ERROR_INVALID_PARAMETER);
+    size = 0; /* GetAdaptersInfo leaves loopback out: the policy's machine has no adapter */
+    check("x_gai_no_data", GetAdaptersInfo(NULL, &size), ERROR_NO_DATA);
+}
+
 int main(void)
 {
     WSADATA wsa;
@@ -471,6 +577,7 @@ int main(void)
     address_to_string_checks();
     string_to_address_checks();
     host_name_checks();
+    adapter_checks();
     check("cleanup", WSACleanup(), 0);
     return checks_finish();
 }

@@ -77,7 +77,7 @@ ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 # __USE_MINGW_ANSI_STDIO=0 keeps printf the msvcrt import instead of mingw's own stdio.
 CFLAGS: tuple[str, ...] = ("-O1", "-D__USE_MINGW_ANSI_STDIO=0", "-Wall", "-Wextra", "-Werror")
-LIBS: tuple[str, ...] = ("-lws2_32",)
+LIBS: tuple[str, ...] = ("-lws2_32", "-liphlpapi")
 
 EXTENSION_PREFIX = "x_"
 
@@ -98,6 +98,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WSAStringToAddressW", "gethostname", "GetHostNameW",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
+    "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
 }
 
 # Wine: the 64-bit loader. Debian keeps it out of PATH (/usr/bin/wine is a wrapper that
@@ -663,6 +664,10 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
             "a2s4_null_length_error", "a2s4_null_address_error",
             "a2s4_zero_address_length_error")},
         "pton6_gap_then_seven": _GAP_THEN_SEVEN,
+        "gaa_bad_family": (
+            "GetAdaptersAddresses with a family other than AF_UNSPEC, AF_INET and AF_INET6 is "
+            "ERROR_INVALID_PARAMETER (its page: 'the Family parameter was not AF_INET, "
+            "AF_INET6, or AF_UNSPEC'); Wine 8 answers it as AF_UNSPEC"),
     },
 }
 
