@@ -9,12 +9,13 @@ functions; these replace them: its byte-order functions raise OverflowError (the
 stops) when the argument's register or stack slot holds bits above the C type's width, which
 a compiler leaves there for a u_short or (on x64) a u_long; its inet_addr is the host C
 library's inet_aton (it takes what Windows refuses, and a NULL string raises); its
-inet_pton and inet_ntop serve AF_INET alone; its gethostname gives its own configured name.
+inet_pton and inet_ntop serve AF_INET alone, and its inet_ntop writes past a short buffer;
+its gethostname gives its own configured name, without WSANOTINITIALISED or WSAEFAULT.
 
 The conversions need no WSAStartup and leave the last error alone when they succeed (Wine's
 test_inet_addr and test_inet_pton, which pass on Windows, check it); so do gethostname,
-WSAAddressToString and WSAStringToAddress, whose success no test shows setting it (ReactOS's
-do not).  Each reads its strings up to their NUL, checks every out-parameter writable before
+WSAAddressToString and WSAStringToAddress here, since no test or page says their success
+sets it.  Each reads its strings up to their NUL, checks every out-parameter writable before
 it writes any, and writes only what Windows writes.
 """
 
