@@ -392,7 +392,8 @@ def _walk(g: Caller, address: int) -> list[tuple[int, list[tuple[int, bytes]], s
         unicast = struct.unpack(ptr, g.emu.mem_read(address + 8 + 2 * p, p))[0]
         addresses = []
         while unicast:
-            sockaddr, size = struct.unpack(ptr + "i", g.emu.mem_read(unicast + 2 * 8 - (0 if p == 8 else 4), p + 4))
+            address_field = unicast + (16 if p == 8 else 12)     # SOCKET_ADDRESS
+            sockaddr, size = struct.unpack(ptr + "i", g.emu.mem_read(address_field, p + 4))
             data = bytes(g.emu.mem_read(sockaddr, size))
             family = struct.unpack_from("<H", data)[0]
             addresses.append((family, data[4:8] if family == AF_INET else data[8:24]))

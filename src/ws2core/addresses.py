@@ -32,8 +32,9 @@ from typing import Final, NamedTuple
 
 from .constants import AF_INET, AF_INET6, INADDR_NONE
 
-__all__ = ["LOOPBACK_ADAPTER", "Adapter", "Parsed", "format_ipv4", "format_ipv6", "format_sockaddr", "inet_addr",
-           "parse_ipv4", "parse_ipv6", "parse_port", "parse_sockaddr"]
+__all__ = ["LOOPBACK_ADAPTER", "Adapter", "Parsed", "format_ipv4", "format_ipv6",
+           "format_sockaddr", "inet_addr", "parse_ipv4", "parse_ipv6", "parse_port",
+           "parse_sockaddr"]
 
 _SPACE: Final = " \t\n\v\f\r"   # C's isspace in the "C" locale
 _HEX: Final = "0123456789abcdefABCDEF"

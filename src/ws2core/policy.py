@@ -348,8 +348,8 @@ class NetworkPolicy:
     """The gate between a program's Winsock calls and the host's network.
 
     ``NetworkPolicy(rules=(), *, default="refuse", refuse_error=WSAENETUNREACH, names=None,
-    resolver="table", sink=None, log_path=None, hostname=DEFAULT_HOSTNAME)``: ``rules`` are tried in order, the first
-    that matches decides, then ``default`` ("allow", "refuse" or "redirect").  A refusal of
+    resolver="table", sink=None, log_path=None, hostname=DEFAULT_HOSTNAME)``: ``rules`` are
+    tried in order, the first that matches decides, then ``default`` ("allow", "refuse" or "redirect").  A refusal of
     connect or sendto fails with ``refuse_error``, of bind with WSAEADDRNOTAVAIL, unless the
     rule names its own.  Names: ``names`` maps a name (case-insensitive, a trailing dot
     ignored) to its addresses (``localhost`` is there unless overridden); a name not in it
@@ -358,8 +358,8 @@ class NetworkPolicy:
     target go to (default: one made on first use).  ``log_path``: stream the record there as
     JSON lines.  ``hostname``: the machine's name a program reads (gethostname; a made-up
     one unless given, never the host's own); it resolves to ``LOCAL_ADDRESSES`` (loopback)
-    under every policy, allow_all included, unless ``names`` maps it.  ``close()`` (or a ``with`` block) stops the sink and the stream.  Policies
-    are immutable and may be shared by providers; the record is shared with them.
+    under every policy, allow_all included, unless ``names`` maps it.  ``close()`` (or a
+    ``with`` block) stops the sink and the stream.  Policies are immutable and may be shared by providers; the record is shared with them.
     """
 
     def __init__(self, rules: Iterable[Rule] = (), *, default: Action = "refuse",

@@ -39,9 +39,9 @@ from .constants import (
     INADDR_NONE,
     INVALID_SOCKET,
     SOCKET_ERROR,
+    STATUS_INVALID_PARAMETER,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
-    STATUS_INVALID_PARAMETER,
     WSAEAFNOSUPPORT,
     WSAEFAULT,
     WSAEINVAL,
@@ -367,7 +367,6 @@ class Ws2_32:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPEnumNetworkEvents,
                                hEventObject, lpNetworkEvents)
 
-
     # --- addresses and host names (issue 19).  The conversions (inet_addr, inet_pton,
     # inet_ntop, the byte-order functions) need no WSAStartup and leave the last error alone
     # when they succeed, as on Windows; gethostname, GetHostNameW, WSAAddressToString and
@@ -468,7 +467,8 @@ class Ws2_32:
         ``lpdwAddressStringLength`` (a Ref holding the buffer's length), or SOCKET_ERROR:
         WSANOTINITIALISED, WSAEINVAL (``lpsaAddress`` or ``lpdwAddressStringLength`` None,
         ``dwAddressLength`` 0, another family), WSAEFAULT (``dwAddressLength`` short of the
-        family's sockaddr; no buffer or one too short: the length needed is written back).  ``lpProtocolInfo`` is not read (one provider)."""
+        family's sockaddr; no buffer or one too short: the length needed is written back).
+        ``lpProtocolInfo`` is not read (one provider)."""
         return self._address_to_string(lpsaAddress, dwAddressLength, lpszAddressString,
                                        lpdwAddressStringLength, wide=False)
 

@@ -1,9 +1,10 @@
 /* Address and host-name functions: gethostname and GetHostNameW, inet_addr, inet_pton and
  * InetPtonW, inet_ntop and InetNtopW, WSAAddressToStringA/W, WSAStringToAddressA/W and the
- * byte-order functions, with right and wrong arguments; and iphlpapi's GetAdaptersAddresses and
- * GetAdaptersInfo (errors, sizes, the loopback adapter every machine has; the x_ checks: this
- * machine as ws2core's policy shows it, with the loopback adapter alone). No socket is opened: every address
- * is text to convert (loopback, and the all-zero and all-one addresses), nothing is sent.
+ * byte-order functions, with right and wrong arguments; and iphlpapi's GetAdaptersAddresses
+ * and GetAdaptersInfo (errors, sizes, the loopback adapter every machine has; the x_ checks:
+ * this machine as ws2core's policy shows it, with the loopback adapter alone). No socket is
+ * opened: every address is text to convert (loopback, and the all-zero and all-one
+ * addresses), nothing is sent.
  *
  * The facts are Wine's conformance tests, which run on Windows (dlls/ws2_32/tests/
  * protocol.c: test_inet_addr, test_inet_pton, test_addr_to_print, test_WSAAddressToString,
@@ -249,7 +250,8 @@ static void address_to_string_checks(void)
 
     in.sin_port = 0x5000; /* 80 in network order */
     length = sizeof text;
-    check("a2s4_port", WSAAddressToStringA((struct sockaddr *)&in, sizeof in, NULL, text, &length), 0);
+    check("a2s4_port",
+          WSAAddressToStringA((struct sockaddr *)&in, sizeof in, NULL, text, &length), 0);
     check("a2s4_port_text", differs(text, "127.0.0.1:80"), 0);
     check("a2s4_port_length", length, 13);
 
@@ -434,15 +436,15 @@ static void host_name_checks(void)
 static int has_unicast(IP_ADAPTER_ADDRESSES *adapter, int family, const void *want, int size)
 {
     IP_ADAPTER_UNICAST_ADDRESS *unicast;
-    const unsigned char *bytes;
+    const unsigned char *sockaddr;
 
     for (unicast = adapter->FirstUnicastAddress; unicast != NULL; unicast = unicast->Next) {
         if (unicast->Address.lpSockaddr->sa_family != family)
             continue;
-        bytes = family == AF_INET
-                    ? (const unsigned char *)&((struct sockaddr_in *)unicast->Address.lpSockaddr)->sin_addr
-                    : (const unsigned char *)&((struct sockaddr_in6 *)unicast->Address.lpSockaddr)->sin6_addr;
-        if (address_value(bytes, size) == address_value(want, size))
+        /* sin_addr is 4 bytes in, sin6_addr 8 */
+        sockaddr = (const unsigned char *)unicast->Address.lpSockaddr;
+        if (address_value(sockaddr + (family == AF_INET ? 4 : 8), size) ==
+            address_value(want, size))
             return 1;
     }
     return 0;
@@ -544,6 +546,8 @@ int main(void)
     wide_short_function wide_ntohs = (wide_short_function)(void (*)(void))ntohs;
     wide_long_function wide_htonl = (wide_long_function)(void (*)(void))htonl;
     wide_long_function wide_ntohl = (wide_long_function)(void (*)(void))ntohl;
+    /* Bits above a u_long, where a pointer-sized slot has them (x64); none on x86. */
+    ULONG_PTR high = (ULONG_PTR)0xabcd << 16 << 16;
     char name[64];
 
     /* The conversions need no WSAStartup; the catalog's functions do. */
@@ -553,10 +557,8 @@ int main(void)
     check("ntohl", (long long)ntohl(0x78563412), 0x12345678);
     check("htons_high_bits", wide_htons(0xabcd1234) & 0xffff, 0x3412);
     check("ntohs_high_bits", wide_ntohs(0xabcd3412) & 0xffff, 0x1234);
-    check("htonl_high_bits", (long long)(wide_htonl(((ULONG_PTR)0xabcd << 16 << 16) | 0x12345678) & 0xffffffff),
-          0x78563412);
-    check("ntohl_high_bits", (long long)(wide_ntohl(((ULONG_PTR)0xabcd << 16 << 16) | 0x78563412) & 0xffffffff),
-          0x12345678);
+    check("htonl_high_bits", (long long)(wide_htonl(high | 0x12345678) & 0xffffffff), 0x78563412);
+    check("ntohl_high_bits", (long long)(wide_ntohl(high | 0x78563412) & 0xffffffff), 0x12345678);
     check("inet_addr_unstarted", (long long)inet_addr("127.0.0.1"), 0x0100007f);
 
     in.sin_family = AF_INET;
