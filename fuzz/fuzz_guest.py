@@ -1173,6 +1173,128 @@ def _inet_ntoa(run: Run) -> Args:
     return [run.int_arg((0x0100007F, 0x0102A8C0), (0, 0xFFFFFFFF))], [], []
 
 
+# The address and host-name exports (issue 19): text in, text or addresses out.
+ADDRESS_TEXTS = ("127.0.0.1", "127.1", "0x7f.1", "::1", "[::1]:80", "[fe80::1%3]:8",
+                 "127.0.0.1:80", "::ffff:127.0.0.1", "1::2::3", "", " ", "127.0.0.256",
+                 "::0:a:b:c:d:e:f", "1.2.3.4 junk", "%", "[", "0x123456789")
+
+
+def _address_text(run: Run, wide: bool) -> int:
+    text = ADDRESS_TEXTS[run.r.below(len(ADDRESS_TEXTS))]
+    if not run.good():
+        text = "".join(chr(32 + run.r.below(95)) for _ in range(run.r.below(48)))
+    data = (text + "\0").encode("utf-16-le" if wide else "latin-1")
+    return run.pointer(data, f"text {text!r}")
+
+
+def _host_name(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        length = run.int_arg((256, 64, 16), (0, 1, 15, 0xFFFFFFFF, 0x7FFFFFFF))
+        size = max(0, min(i32(length), 512)) * (2 if wide else 1)
+        name = run.out_buffer(size, "name")
+        return [name, length], [(name, size, 0)], []
+    return spec
+
+
+def _inet_addr(run: Run) -> Args:
+    return [_address_text(run, wide=False)], [], []
+
+
+def _pton(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        family = run.int_arg((c.AF_INET, c.AF_INET6), (c.AF_UNSPEC, 1, 0xFFFFFFFF))
+        buf = run.out_buffer(16, "address")
+        text = _address_text(run, wide)
+        return [family, text, buf], [(buf, 16, 0)], [(text, 2 if wide else 1)]
+    return spec
+
+
+def _ntop(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        family = run.int_arg((c.AF_INET, c.AF_INET6), (c.AF_UNSPEC, 1, 0xFFFFFFFF))
+        address = run.pointer(bytes(run.r.byte() for _ in range(16)), "address")
+        size = run.int_arg((64, 46, 16), (0, 1, 9, 0xFFFFFFFF))
+        if run.ptr == 8 and not run.good():
+            size |= run.r.uint(4) << 32     # a size_t
+        unit = 2 if wide else 1
+        buf = run.out_buffer(64 * unit, "text")
+        read = 16 if family & 0xFFFFFFFF == c.AF_INET6 else 4
+        return [family, address, buf, size], [(buf, min(size, 64) * unit, 0)], [(address, read)]
+    return spec
+
+
+def _address_to_string(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        content, what = run.sockaddr()
+        sockaddr = run.pointer(content, what)
+        length = run.int_arg((len(content), 16, 28), (0, 1, 15, 27, 0xFFFFFFFF))
+        count = run.int_arg((64, 64, 8), (0, 1, 0xFFFFFFFF)) & 0xFFFFFFFF
+        unit = 2 if wide else 1
+        text = 0 if run.r.below(8) == 0 else run.out_buffer(max(0, min(count, 128)) * unit, "text")
+        counter = run.pointer(struct.pack("<I", count), f"length {count}")
+        before = run.read_int(counter)
+        outs: list[Out] = [(counter, 4, 0)]
+        if before is not None:
+            outs.append((text, max(0, min(before & 0xFFFFFFFF, 128)) * unit, 0))
+        return [sockaddr, length, 0, text, counter], outs, [(counter, 4), (sockaddr, 16)]
+    return spec
+
+
+def _string_to_address(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        family = run.int_arg((c.AF_INET, c.AF_INET6), (c.AF_UNSPEC, 1, 0xFFFFFFFF))
+        size = run.int_arg((28, 16, 64), (0, 15, 27, 0xFFFFFFFF)) & 0xFFFFFFFF
+        out = run.out_buffer(max(0, min(i32(size), 64)), "sockaddr")
+        counter = run.pointer(struct.pack("<I", size), f"length {i32(size)}")
+        before = run.read_int(counter)
+        outs: list[Out] = [(counter, 4, 0)]
+        if before is not None:
+            outs.append((out, max(0, min(before, 28)), 0))
+        text = _address_text(run, wide)
+        return [text, family, 0, out, counter], outs, [(text, 2 if wide else 1), (counter, 4)]
+    return spec
+
+
+def _adapter_addresses(run: Run) -> Args:
+    c = W.c
+    family = run.int_arg((c.AF_UNSPEC, c.AF_INET, c.AF_INET6), (1, 0xFFFFFFFF))
+    flags = run.int_arg((0, 0x1, 0x20, 0x8), (0xFFFFFFFF,))
+    size = run.int_arg((0x2000, 0, 792), (1, 0xFFFFFFFF)) & 0xFFFFFFFF
+    buf = 0 if run.r.below(4) == 0 else run.out_buffer(min(size, 0x2000), "adapters")
+    counter = run.pointer(struct.pack("<I", size), f"size {size}")
+    before = run.read_int(counter)
+    outs: list[Out] = [(counter, 4, 0)]
+    if before is not None:
+        outs.append((buf, min(before & 0xFFFFFFFF, 0x2000), 0))
+    return [family, flags, 0, buf, counter], outs, []
+
+
+def _adapters_info(run: Run) -> Args:
+    size = run.int_arg((0x2000, 0), (1, 0xFFFFFFFF)) & 0xFFFFFFFF
+    buf = run.out_buffer(min(size, 0x2000), "IP_ADAPTER_INFO")
+    counter = run.pointer(struct.pack("<I", size), f"size {size}")
+    return [buf, counter], [(counter, 4, 0)], []
+
+
+def _byte_order(run: Run) -> Args:
+    return [run.int_arg((0x1234, 0x12345678, 0, 0xFFFF), (0xFFFFFFFF,))], [], []
+
+
+ADDRESS_SPECS: dict[str, Spec] = {
+    "gethostname": _host_name(False), "GetHostNameW": _host_name(True), "inet_addr": _inet_addr,
+    "inet_pton": _pton(False), "InetPtonW": _pton(True), "inet_ntop": _ntop(False),
+    "InetNtopW": _ntop(True), "WSAAddressToStringA": _address_to_string(False),
+    "WSAAddressToStringW": _address_to_string(True),
+    "WSAStringToAddressA": _string_to_address(False),
+    "WSAStringToAddressW": _string_to_address(True), "htons": _byte_order,
+    "ntohs": _byte_order, "htonl": _byte_order, "ntohl": _byte_order,
+    "GetAdaptersAddresses": _adapter_addresses, "GetAdaptersInfo": _adapters_info,
+}
+
+
 SPECS: dict[str, Spec] = {
     "WSAStartup": _startup, "WSACleanup": _no_arguments, "WSAGetLastError": _no_arguments,
     "WSASetLastError": _set_last_error, "socket": _socket,
@@ -1196,12 +1318,18 @@ SPECS: dict[str, Spec] = {
     "freeaddrinfo": _freeaddrinfo, "FreeAddrInfoW": _freeaddrinfo,
     "getnameinfo": _getnameinfo(False), "GetNameInfoW": _getnameinfo(True),
     "inet_ntoa": _inet_ntoa,
+    **ADDRESS_SPECS,
 }
 # How often each export is called, relatively (WSAStartup and WSACleanup rarely: each
 # WSACleanup that ends the last start-up leaves the rest of the input failing early).
 WEIGHTS = {"WSAStartup": 2, "WSACleanup": 1, "WSAGetLastError": 2, "WSASetLastError": 2,
            "socket": 6, "bind": 5, "connect": 6, "listen": 4, "accept": 6, "send": 8,
            "recv": 8, "select": 6, "getsockopt": 5, "ioctlsocket": 5}
+# The address exports touch no socket: a share or two each (of the sockets' 3 to 8) keep most
+# steps on the sockets' states; two for those that read an argument a success needs.
+WEIGHTS.update({name: 1 if name in ("inet_addr", "gethostname", "GetHostNameW", "htons",
+                                    "ntohs", "htonl", "ntohl", "GetAdaptersInfo")
+                else 2 for name in ADDRESS_SPECS})
 # What handle(prefer) looks for first, by the state of the socket behind it.
 STATES = {"connected": ("connected", "connecting", "datagram"), "listening": ("listening",),
           "unconnected": ("unconnected",)}

@@ -185,11 +185,11 @@ def test_hooks_registered_with_argc_and_stdcall(guest: Guest) -> None:
                      "WSAEnumNetworkEvents": 3, "WSAGetLastError": 0, "WSASetLastError": 1,
                      "recv": 4, "send": 4, "getsockname": 3, "ioctlsocket": 3,
                      "WaitForSingleObjectEx": 3, "WaitForMultipleObjectsEx": 5, "ReadFile": 5}
-    kernel32 = {export.name for export in EXPORTS if export.dll == "kernel32"}
-    assert {"WaitForSingleObject", "CloseHandle", "ReadFile"} <= kernel32
+    dlls = {export.name: export.dll for export in EXPORTS}   # ws2_32's, iphlpapi's, kernel32's
+    assert {"WaitForSingleObject", "CloseHandle", "ReadFile"} <= {
+        name for name, dll in dlls.items() if dll == "kernel32"}
     for name, (cb, module, argc, call_conv) in guest.se.hooks.items():
-        assert module == ("kernel32" if name in kernel32 else "ws2_32")
-        assert call_conv == arch.CALL_CONV_STDCALL
+        assert module == dlls[name] and call_conv == arch.CALL_CONV_STDCALL
         if name in expected_argc:
             assert argc == expected_argc[name], name
 

@@ -82,14 +82,14 @@ def test_gethostbyname_asks_the_policy(ws: Ws2_32) -> None:
     assert ws.gethostbyname("LocalHost.") == HOSTENT("LocalHost.", (), AF_INET, 4, (LOOPBACK,))
     assert ws.WSAGetLastError() == 0
     assert ws.gethostbyname("192.0.2.7").h_addr_list == (bytes([192, 0, 2, 7]),)
-    assert ws.gethostbyname(None).h_name == "localhost"     # the local host, for now
+    assert ws.gethostbyname(None).h_name == ws.policy.hostname   # the local host's name
     assert ws.gethostbyname("").h_addr_list == (LOOPBACK,)
     assert ws.gethostbyname("nonexistent.invalid") is None
     assert ws.WSAGetLastError() == WSAHOST_NOT_FOUND
     assert ws.gethostbyname("::1") is None and ws.WSAGetLastError() == WSAHOST_NOT_FOUND
     record = [(a.address, a.verdict, a.error) for a in ws.policy.log]
-    assert record == [(("LocalHost.",), "allowed", 0), (("localhost",), "allowed", 0),
-                      (("localhost",), "allowed", 0),
+    local = (ws.policy.hostname,)
+    assert record == [(("LocalHost.",), "allowed", 0), (local, "allowed", 0), (local, "allowed", 0),
                       (("nonexistent.invalid",), "refused", WSAHOST_NOT_FOUND)]
 
 

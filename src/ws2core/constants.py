@@ -186,6 +186,15 @@ WSATRY_AGAIN = 11002
 WSANO_RECOVERY = 11003
 WSANO_DATA = 11004
 
+# --- Addresses and adapters (issue 19: inet_addr, inet_ntop, iphlpapi) ---
+INADDR_NONE = 0xFFFFFFFF
+# inet_ntop's last error for a NULL or short buffer on Windows 8 and later: ntdll's status,
+# passed on as it is (Wine's test_addr_to_print, which runs on Windows).
+STATUS_INVALID_PARAMETER = 0xC000000D
+ERROR_BUFFER_OVERFLOW = 111
+ERROR_NO_DATA = 232
+ERROR_NOACCESS = 998
+
 
 # --- kernel32: the waits and Win32 codes of the kernel calls made on ws2core's handles
 # (WaitForMultipleObjectsEx, ReadFile; codes from winerror.h) ---

@@ -71,6 +71,11 @@ _WILDCARD_TO_LOOPBACK: Final = (("0.0.0.0/32", "127.0.0.1"), ("::/128", "::1"))
 # are nobody's, so an answer can never send anything to a real host by mistake.
 SINK_NAME_ANSWERS: Final = ("198.51.100.1", "2001:db8::1")
 DEFAULT_NAMES: Final[Mapping[str, tuple[str, ...]]] = {"localhost": ("127.0.0.1", "::1")}
+# The machine's name a program reads (gethostname): a made-up one, so that no sample learns
+# the host's real name unless someone passes it; it resolves to loopback (LOCAL_ADDRESSES),
+# the only addresses the policy's view of this machine has, under every policy.
+DEFAULT_HOSTNAME: Final = "DESKTOP-WS2CORE"
+LOCAL_ADDRESSES: Final[tuple[str, ...]] = ("127.0.0.1", "::1")
 
 
 def _network(value: Any) -> Network:
@@ -343,16 +348,18 @@ class NetworkPolicy:
     """The gate between a program's Winsock calls and the host's network.
 
     ``NetworkPolicy(rules=(), *, default="refuse", refuse_error=WSAENETUNREACH, names=None,
-    resolver="table", sink=None, log_path=None)``: ``rules`` are tried in order, the first
-    that matches decides, then ``default`` ("allow", "refuse" or "redirect").  A refusal of
+    resolver="table", sink=None, log_path=None, hostname=DEFAULT_HOSTNAME)``: ``rules`` are
+    tried in order, the first that matches decides, then ``default`` ("allow", "refuse" or "redirect").  A refusal of
     connect or sendto fails with ``refuse_error``, of bind with WSAEADDRNOTAVAIL, unless the
     rule names its own.  Names: ``names`` maps a name (case-insensitive, a trailing dot
     ignored) to its addresses (``localhost`` is there unless overridden); a name not in it
     goes to ``resolver``: "table" refuses it (WSAHOST_NOT_FOUND), "host" asks the host's
     resolver, "sink" answers with ``SINK_NAME_ANSWERS``.  ``sink``: the ``ws2core.sink.Sink`` that redirects without a
     target go to (default: one made on first use).  ``log_path``: stream the record there as
-    JSON lines.  ``close()`` (or a ``with`` block) stops the sink and the stream.  Policies
-    are immutable and may be shared by providers; the record is shared with them.
+    JSON lines.  ``hostname``: the machine's name a program reads (gethostname; a made-up
+    one unless given, never the host's own); it resolves to ``LOCAL_ADDRESSES`` (loopback)
+    under every policy, allow_all included, unless ``names`` maps it.  ``close()`` (or a
+    ``with`` block) stops the sink and the stream.  Policies are immutable and may be shared by providers; the record is shared with them.
     """
 
     def __init__(self, rules: Iterable[Rule] = (), *, default: Action = "refuse",
@@ -360,7 +367,7 @@ class NetworkPolicy:
                  names: Mapping[str, Sequence[str]] | None = None,
                  resolver: Literal["table", "host", "sink"] = "table",
                  sink: Any = None, log_path: str | os.PathLike[str] | None = None,
-                 description: str = "custom") -> None:
+                 description: str = "custom", hostname: str = DEFAULT_HOSTNAME) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         for rule in self.rules:
             if not isinstance(rule, Rule):
@@ -380,6 +387,11 @@ class NetworkPolicy:
             table[name] = answers
         self.default: Action = default
         self.refuse_error = refuse_error
+        if not (isinstance(hostname, str) and hostname.isascii() and hostname.strip(".")
+                and not any(c.isspace() or c == "\0" for c in hostname)):
+            raise ValueError(f"hostname is a non-empty ASCII name without spaces, not {hostname!r}")
+        self.hostname = hostname
+        table.setdefault(hostname, LOCAL_ADDRESSES)
         self.names: Mapping[str, tuple[str, ...]] = {
             k.rstrip(".").lower(): v for k, v in table.items()}
         self.resolver = resolver
@@ -395,25 +407,28 @@ class NetworkPolicy:
     @classmethod
     def loopback_only(cls, *, refuse_error: int = WSAENETUNREACH,
                       names: Mapping[str, Sequence[str]] | None = None,
-                      log_path: str | os.PathLike[str] | None = None) -> NetworkPolicy:
+                      log_path: str | os.PathLike[str] | None = None,
+                      hostname: str = DEFAULT_HOSTNAME) -> NetworkPolicy:
         """Loopback only (the default everywhere): 127.0.0.0/8 and ::1 allowed, a wildcard
         bind confined to loopback, every other address refused, names from the table."""
         return cls(_confine_wildcard() + [Rule("allow", network=net) for net in _LOOPBACK],
                    refuse_error=refuse_error, names=names, log_path=log_path,
-                   description="loopback only")
+                   description="loopback only", hostname=hostname)
 
     @classmethod
-    def allow_all(cls, *, log_path: str | os.PathLike[str] | None = None) -> NetworkPolicy:
+    def allow_all(cls, *, log_path: str | os.PathLike[str] | None = None,
+                  hostname: str = DEFAULT_HOSTNAME) -> NetworkPolicy:
         """Everything allowed, names from the host's resolver: the explicit opt-out (still
         recorded)."""
         return cls(default="allow", resolver="host", log_path=log_path,
-                   description="allow all")
+                   description="allow all", hostname=hostname)
 
     @classmethod
     def sinkhole(cls, *, answers: Mapping[int, bytes] | None = None,
                  banners: Mapping[int, bytes] | None = None,
                  names: Mapping[str, Sequence[str]] | None = None,
-                 log_path: str | os.PathLike[str] | None = None) -> NetworkPolicy:
+                 log_path: str | os.PathLike[str] | None = None,
+                 hostname: str = DEFAULT_HOSTNAME) -> NetworkPolicy:
         """Everything outbound carried to a sink on loopback, which records what arrives.
 
         ``answers`` maps a port (as the program asked for it) to the bytes the sink sends back
@@ -430,7 +445,7 @@ class NetworkPolicy:
         rules += [Rule("refuse", operation="bind")]
         return cls(rules, default="redirect", names=names, resolver="sink",
                    sink=Sink(answers=answers, banners=banners), log_path=log_path,
-                   description="sinkhole")
+                   description="sinkhole", hostname=hostname)
 
     def __repr__(self) -> str:
         return f"<ws2core NetworkPolicy {self.description}: {len(self.rules)} rules, default {self.default}>"

@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from operator import index as _index
 from typing import Any, Final, Literal, NamedTuple, cast
 
-from . import Ref, UpcallTable, WinsockError
+from . import Ref, UpcallTable, WinsockError, addresses
 from .constants import (
     AF_INET,
     AF_INET6,
@@ -46,8 +46,10 @@ from .constants import (
     AI_V4MAPPED,
     FALSE,
     FIONREAD,
+    INADDR_NONE,
     INVALID_SOCKET,
     SOCKET_ERROR,
+    STATUS_INVALID_PARAMETER,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
     WSAEAFNOSUPPORT,
@@ -70,7 +72,7 @@ from .policy import NetworkPolicy
 from .provider import HostSocketProvider
 from .structs import SOCKADDR_SIZE, pack_sockaddr, sockaddr_family, unpack_sockaddr
 
-__all__ = ["ADDRINFO", "HIGHEST_VERSION", "HOSTENT", "LOCAL_HOST", "WSADATA", "Ws2_32"]
+__all__ = ["ADDRINFO", "HIGHEST_VERSION", "HOSTENT", "WSADATA", "Ws2_32"]
 
 HIGHEST_VERSION: Final = 0x0202
 """Winsock 2.2, MAKEWORD(2, 2): the highest version WSAStartup grants."""
@@ -116,11 +118,6 @@ class ADDRINFO(NamedTuple):
     ai_canonname: str | None = None
     ai_addr: bytes | None = None
     ai_next: Any = None
-
-
-LOCAL_HOST: Final = "localhost"
-"""The name the local host goes by in lookups (gethostbyname(""), getaddrinfo("")): asked of
-the policy like any other name."""
 
 
 class Ws2_32:
@@ -419,6 +416,200 @@ class Ws2_32:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPEnumNetworkEvents,
                                hEventObject, lpNetworkEvents)
 
+    # --- addresses and host names (issue 19).  The conversions (inet_addr, inet_pton,
+    # inet_ntop, the byte-order functions) need no WSAStartup and leave the last error alone
+    # when they succeed, as on Windows; gethostname, GetHostNameW, WSAAddressToString and
+    # WSAStringToAddress go through Ws2_32's catalog (WSANOTINITIALISED first).  Text
+    # arguments: ``bytes`` for the A functions (ANSI), ``str`` for the W ones; out-buffers:
+    # writable buffers, lengths ``Ref``s.  ``ws2core.addresses`` has the parsing rules.
+
+    def gethostname(self, name: Any, namelen: int) -> int:
+        """0 with the policy's ``hostname`` and its NUL in ``name`` (a writable buffer of at
+        least ``namelen`` bytes), or SOCKET_ERROR: WSANOTINITIALISED, WSAEFAULT (``name``
+        None, or ``namelen`` below the name and its NUL)."""
+        return self._host_name(name, namelen, self.policy.hostname.encode("ascii") + b"\0", 1)
+
+    def GetHostNameW(self, name: Any, namelen: int) -> int:
+        """gethostname in UTF-16: ``namelen`` counts WCHARs."""
+        return self._host_name(name, namelen, (self.policy.hostname + "\0").encode("utf-16-le"), 2)
+
+    def _host_name(self, name: Any, namelen: int, text: bytes, unit: int) -> int:
+        if not self._startups:
+            return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+        if name is None or _index(namelen) * unit < len(text):
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        view = memoryview(name).cast("B")
+        if view.nbytes < len(text):
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        view[:len(text)] = text
+        return 0
+
+    def inet_addr(self, cp: bytes | str | None) -> int:
+        """The u_long of the IPv4 address ``cp`` names (every form Windows takes: one to four
+        parts, octal and hex, white space after it), INADDR_NONE for a bad one; None is
+        INADDR_NONE with WSAEFAULT.  A result's bytes in memory are the address's, in
+        order (little-endian: ``1.2.3.4`` is 0x04030201)."""
+        if cp is None:
+            return self._fail(INADDR_NONE, WSAEFAULT)
+        return addresses.inet_addr(_text(cp))
+
+    def inet_pton(self, Family: int, pszAddrString: bytes | str | None, pAddrBuf: Any) -> int:
+        """1 with the address in ``pAddrBuf`` (a writable buffer: 4 bytes for AF_INET, 16 for
+        AF_INET6), 0 for a string that is no address (the last error left alone; the
+        address Windows reads before a bad terminator is written all the same), or -1:
+        WSAEFAULT (``pszAddrString`` or ``pAddrBuf`` None), WSAEAFNOSUPPORT."""
+        return self._pton(Family, pszAddrString, pAddrBuf, 0)
+
+    def InetPtonW(self, Family: int, pszAddrString: str | None, pAddrBuf: Any) -> int:
+        """inet_pton of a UTF-16 string, whose 0 sets WSAEINVAL."""
+        return self._pton(Family, pszAddrString, pAddrBuf, WSAEINVAL)
+
+    def _pton(self, family: int, string: bytes | str | None, buffer: Any, invalid: int) -> int:
+        if string is None:
+            return self._fail(-1, WSAEFAULT)
+        if family not in (AF_INET, AF_INET6):
+            return self._fail(-1, WSAEAFNOSUPPORT)
+        if buffer is None:
+            return self._fail(-1, WSAEFAULT)
+        text = _text(string)
+        parsed = (addresses.parse_ipv4(text, strict=True) if family == AF_INET
+                  else addresses.parse_ipv6(text))
+        if parsed.address is not None:
+            memoryview(buffer).cast("B")[:len(parsed.address)] = parsed.address
+            if parsed.end == len(text):
+                return 1
+        return self._fail(0, invalid) if invalid else 0
+
+    def inet_ntop(self, Family: int, pAddr: Any, pStringBuf: Any, StringBufSize: int) -> str | None:
+        """The text of ``pAddr`` (4 or 16 bytes) written with its NUL into ``pStringBuf``
+        (a writable buffer) and returned, or None: WSAEAFNOSUPPORT, WSAEFAULT (``pAddr``
+        None), STATUS_INVALID_PARAMETER (``pStringBuf`` None or ``StringBufSize`` below the
+        text and its NUL; what Windows 8 and later set, their ntdll's status passed on)."""
+        return self._ntop(Family, pAddr, pStringBuf, StringBufSize, wide=False)
+
+    def InetNtopW(self, Family: int, pAddr: Any, pStringBuf: Any, StringBufSize: int) -> str | None:
+        """inet_ntop into a UTF-16 buffer: ``StringBufSize`` counts WCHARs."""
+        return self._ntop(Family, pAddr, pStringBuf, StringBufSize, wide=True)
+
+    def _ntop(self, family: int, address: Any, buffer: Any, size: int, wide: bool) -> str | None:
+        if family not in (AF_INET, AF_INET6):
+            self._fail(0, WSAEAFNOSUPPORT)
+            return None
+        if address is None:
+            self._fail(0, WSAEFAULT)
+            return None
+        data = bytes(memoryview(address).cast("B"))
+        text = (addresses.format_ipv4(data[:4]) if family == AF_INET
+                else addresses.format_ipv6(data[:16]))
+        encoded = _encoded(text + "\0", wide)
+        if buffer is None or _index(size) < len(text) + 1:
+            self._fail(0, STATUS_INVALID_PARAMETER)
+            return None
+        memoryview(buffer).cast("B")[:len(encoded)] = encoded
+        return text
+
+    def WSAAddressToStringA(self, lpsaAddress: Any, dwAddressLength: int, lpProtocolInfo: Any,
+                            lpszAddressString: Any, lpdwAddressStringLength: Any) -> int:
+        """0 with the text of the sockaddr ``lpsaAddress`` (bytes: a SOCKADDR_IN or
+        SOCKADDR_IN6, its port and scope id when not 0) and its NUL in
+        ``lpszAddressString`` (a writable buffer) and its length with the NUL in
+        ``lpdwAddressStringLength`` (a Ref holding the buffer's length), or SOCKET_ERROR:
+        WSANOTINITIALISED, WSAEINVAL (``lpsaAddress`` or ``lpdwAddressStringLength`` None,
+        ``dwAddressLength`` 0, another family), WSAEFAULT (``dwAddressLength`` short of the
+        family's sockaddr; no buffer or one too short: the length needed is written back).
+        ``lpProtocolInfo`` is not read (one provider)."""
+        return self._address_to_string(lpsaAddress, dwAddressLength, lpszAddressString,
+                                       lpdwAddressStringLength, wide=False)
+
+    def WSAAddressToStringW(self, lpsaAddress: Any, dwAddressLength: int, lpProtocolInfo: Any,
+                            lpszAddressString: Any, lpdwAddressStringLength: Any) -> int:
+        """WSAAddressToStringA into a UTF-16 buffer: the lengths count WCHARs."""
+        return self._address_to_string(lpsaAddress, dwAddressLength, lpszAddressString,
+                                       lpdwAddressStringLength, wide=True)
+
+    def _address_to_string(self, sockaddr: Any, length: int, buffer: Any, buffer_length: Any,
+                           wide: bool) -> int:
+        if not self._startups:
+            return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+        if sockaddr is None or buffer_length is None or not _index(length):
+            return self._fail(SOCKET_ERROR, WSAEINVAL)   # the function's page says so
+        data = bytes(memoryview(sockaddr).cast("B"))[:max(0, _index(length))]
+        family = int.from_bytes(data[:2], "little") if len(data) >= 2 else None
+        if family not in (AF_INET, AF_INET6):
+            return self._fail(SOCKET_ERROR, WSAEFAULT if family is None else WSAEINVAL)
+        text = addresses.format_sockaddr(data)
+        if text is None:
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        needed = len(text) + 1
+        if buffer is None or _index(buffer_length.value) < needed:
+            buffer_length.value = needed
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        encoded = _encoded(text + "\0", wide)
+        memoryview(buffer).cast("B")[:len(encoded)] = encoded
+        buffer_length.value = needed
+        return 0
+
+    def WSAStringToAddressA(self, AddressString: bytes | str | None, AddressFamily: int,
+                            lpProtocolInfo: Any, lpAddress: Any, lpAddressLength: Any) -> int:
+        """0 with the SOCKADDR_IN (AF_INET) or SOCKADDR_IN6 (AF_INET6) ``AddressString``
+        names in ``lpAddress`` (a writable buffer) and its size in ``lpAddressLength`` (a
+        Ref holding the buffer's size), or SOCKET_ERROR: WSANOTINITIALISED, WSAEINVAL
+        (another family; a bad string, which leaves the sockaddr zeroed but for the IPv4
+        address Windows read), WSAEFAULT (an argument None; a buffer too small: the size
+        needed is written back).  ``lpProtocolInfo`` is not read (one provider)."""
+        return self._string_to_address(AddressString, AddressFamily, lpAddress, lpAddressLength)
+
+    def WSAStringToAddressW(self, AddressString: str | None, AddressFamily: int,
+                            lpProtocolInfo: Any, lpAddress: Any, lpAddressLength: Any) -> int:
+        """WSAStringToAddressA of a UTF-16 string."""
+        return self._string_to_address(AddressString, AddressFamily, lpAddress, lpAddressLength)
+
+    def _string_to_address(self, string: bytes | str | None, family: int, buffer: Any,
+                           length: Any) -> int:
+        if not self._startups:
+            return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+        if family not in (AF_INET, AF_INET6):
+            return self._fail(SOCKET_ERROR, WSAEINVAL)
+        if string is None or length is None:
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        needed = addresses.SOCKADDR_IN_SIZE if family == AF_INET else addresses.SOCKADDR_IN6_SIZE
+        if buffer is None or _index(length.value) < needed:
+            length.value = needed
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        sockaddr, good = addresses.parse_sockaddr(_text(string), family)
+        memoryview(buffer).cast("B")[:needed] = sockaddr
+        if not good:
+            return self._fail(SOCKET_ERROR, WSAEINVAL)
+        length.value = needed
+        return 0
+
+    def adapters(self, family: int = 0) -> tuple[addresses.Adapter, ...]:
+        """This machine's network adapters with their addresses of ``family`` (AF_UNSPEC 0,
+        AF_INET, AF_INET6) as GetAdaptersAddresses gives them: the policy's view, which is
+        the loopback adapter (127.0.0.1, ::1) under every policy, so that no sample learns
+        the host's interfaces.  GetAdaptersInfo lists no loopback adapter on Windows: for it
+        this machine has none (ERROR_NO_DATA)."""
+        found = []
+        for adapter in (addresses.LOOPBACK_ADAPTER,):
+            kept = tuple(a for a in adapter.addresses if family in (0, a[0]))
+            if kept:
+                found.append(adapter._replace(addresses=kept))
+        return tuple(found)
+
+    # The byte-order functions: pure, no last error; a wider value is cut to the type's
+    # width first, as the C function's parameter type does.
+
+    @staticmethod
+    def htons(hostshort: int) -> int:
+        return int.from_bytes((_index(hostshort) & 0xFFFF).to_bytes(2, "little"), "big")
+
+    ntohs = htons
+
+    @staticmethod
+    def htonl(hostlong: int) -> int:
+        return int.from_bytes((_index(hostlong) & 0xFFFFFFFF).to_bytes(4, "little"), "big")
+
+    ntohl = htonl
 
     # --- names: every lookup is the network policy's (DESIGN.md §4), never the host's resolver
 
@@ -429,7 +620,7 @@ class Ws2_32:
         the local host, whose name is "localhost" here."""
         if not self._startups:
             return self._fail_none(WSANOTINITIALISED)
-        host = name or LOCAL_HOST
+        host = name or self.policy.hostname
         try:
             answers = self.policy.resolve(host)   # either family: IPv6 only is WSANO_DATA
         except WinsockError as error:
@@ -508,7 +699,7 @@ class Ws2_32:
             raise WinsockError(WSAESOCKTNOSUPPORT)
         port = _service_port(service, bool(flags & AI_NUMERICSERV))
         addresses = self._node_addresses(node, family, flags)
-        canonname = (node or LOCAL_HOST) if flags & AI_CANONNAME else None
+        canonname = (node or self.policy.hostname) if flags & AI_CANONNAME else None
         entries: list[ADDRINFO] = []
         for address in addresses:
             six = ":" in address
@@ -534,7 +725,7 @@ class Ws2_32:
         if flags & AI_NUMERICHOST and not _is_numeric(host):
             raise WinsockError(WSAHOST_NOT_FOUND, f"{node!r} is not a numeric host")
         mapped = family == AF_INET6 and flags & AI_V4MAPPED
-        answers = self.policy.resolve(host or LOCAL_HOST,
+        answers = self.policy.resolve(host or self.policy.hostname,
                                       cast("_Family", AF_UNSPEC if mapped else family))
         if not mapped:
             return answers
@@ -621,6 +812,16 @@ class Ws2_32:
 
 
 setattr(Ws2_32, "__WSAFDIsSet", Ws2_32.WSAFDIsSet)
+
+
+def _text(value: bytes | str) -> str:
+    """A text argument as one character per ANSI byte (latin-1 keeps every byte one
+    character, so no byte is lost or merged), or the W string itself."""
+    return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _encoded(text: str, wide: bool) -> bytes:
+    return text.encode("utf-16-le") if wide else text.encode("latin-1")
 
 
 def _first(buf: Any, length: int) -> memoryview | None:

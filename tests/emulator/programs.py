@@ -61,6 +61,7 @@ PROGRAMS: tuple[str, ...] = (
     "net_policy",
     "kernel_handles",
     "names",
+    "addresses",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -78,7 +79,7 @@ ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 # __USE_MINGW_ANSI_STDIO=0 keeps printf the msvcrt import instead of mingw's own stdio.
 CFLAGS: tuple[str, ...] = ("-O1", "-D__USE_MINGW_ANSI_STDIO=0", "-Wall", "-Wextra", "-Werror")
-LIBS: tuple[str, ...] = ("-lws2_32",)
+LIBS: tuple[str, ...] = ("-lws2_32", "-liphlpapi")
 
 EXTENSION_PREFIX = "x_"
 
@@ -96,6 +97,9 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "htons", "htonl", "ntohs",
         "gethostbyname", "gethostbyaddr", "getaddrinfo", "GetAddrInfoW", "freeaddrinfo",
         "FreeAddrInfoW", "getnameinfo", "GetNameInfoW", "inet_ntoa",
+        "ntohl", "inet_addr", "inet_pton", "InetPtonW", "inet_ntop", "InetNtopW",
+        "WSAAddressToStringA", "WSAAddressToStringW", "WSAStringToAddressA",
+        "WSAStringToAddressW", "gethostname", "GetHostNameW",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose
@@ -105,6 +109,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WaitForMultipleObjectsEx", "SetEvent", "ResetEvent", "CloseHandle", "ReadFile",
         "WriteFile", "CreateEventA",
     }),
+    "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
 }
 
 # Wine: the 64-bit loader. Debian keeps it out of PATH (/usr/bin/wine is a wrapper that
@@ -656,6 +661,20 @@ _NAMEINFO_LAST_ERROR = (
     "it; the GetNameInfoW page: 'retrieved by calling WSAGetLastError'); Wine 8 returns it "
     "and leaves the last error alone")
 
+_UNSTARTED = (
+    "gethostname, WSAAddressToString and WSAStringToAddress fail with WSANOTINITIALISED before "
+    "WSAStartup (each function's page lists it: 'A successful WSAStartup call must occur "
+    "before using this function'); Wine 8 serves them unstarted"
+)
+_ADDRESS_TO_STRING_NULL = (
+    "WSAAddressToString's page: WSAEINVAL 'is returned if the lpsaAddress, dwAddressLength, or "
+    "lpdwAddressStringLength parameter are NULL'; Wine 8 returns SOCKET_ERROR without setting "
+    "an error"
+)
+_GAP_THEN_SEVEN = (
+    "inet_pton refuses '::' followed by seven groups (Wine's own test_inet_pton, which runs on "
+    "Windows: '::0:a:b:c:d:e:f' returns 0, 'incorrectly parsed by windows'); Wine 8 takes it"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "event_waits": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
@@ -678,6 +697,19 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
         "nonblocking_connect_error", "nonblocking_select", "nonblocking_failed",
         "nonblocking_so_error", "event_connect_error", "event_wait", "event_bits",
         "event_connect_code")},
+    "addresses": {
+        **{name: _UNSTARTED for name in (
+            "gethostname_unstarted", "gethostname_unstarted_error", "a2s_unstarted",
+            "a2s_unstarted_error", "s2a_unstarted", "s2a_unstarted_error")},
+        **{name: _ADDRESS_TO_STRING_NULL for name in (
+            "a2s4_null_length_error", "a2s4_null_address_error",
+            "a2s4_zero_address_length_error")},
+        "pton6_gap_then_seven": _GAP_THEN_SEVEN,
+        "gaa_bad_family": (
+            "GetAdaptersAddresses with a family other than AF_UNSPEC, AF_INET and AF_INET6 is "
+            "ERROR_INVALID_PARAMETER (its page: 'the Family parameter was not AF_INET, "
+            "AF_INET6, or AF_UNSPEC'); Wine 8 answers it as AF_UNSPEC"),
+    },
 }
 
 def compared_checks(run: CompletedRun, differs: Collection[str] = ()) -> list[Check]:

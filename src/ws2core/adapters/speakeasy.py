@@ -35,9 +35,13 @@ The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closes
 getsockname, getpeername, listen, connect, accept, send, recv, shutdown, ioctlsocket
 (FIONBIO, FIONREAD), getsockopt, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
-WSAGetLastError and WSASetLastError, and kernel32's calls on ws2core's handles
-(WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SetEvent, ResetEvent, CloseHandle,
-ReadFile, WriteFile: ``ws2core.kernel32``).  Each returns what Windows returns; a failure returns
+WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
+(gethostname, inet_addr, inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the
+byte-order functions; iphlpapi's GetAdaptersAddresses and GetAdaptersInfo, hooked under
+iphlpapi), the name lookups of ``ws2core.guest.names``, and kernel32's calls on ws2core's
+handles (WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SetEvent, ResetEvent,
+CloseHandle, ReadFile, WriteFile: ``ws2core.kernel32``).  Each returns what Windows returns;
+a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
 WSA_WAIT_FAILED; WSAStartup its error code) and sets the calling guest thread's last error.
 A NULL, unmapped, too short or read-only guest buffer (below: Memory) is WSAEFAULT, never an
@@ -474,10 +478,10 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     send, select, WSAWaitForMultipleEvents, a lingering closesocket), since no other guest
     thread runs meanwhile; the module's docstring says what each returns when it runs out.
 
-    Registers one hook per ``HOOKED_APIS`` export (of ws2_32, or kernel32) with
-    ``se.add_api_hook``, with the export's argument count and stdcall (WSAAPI, WINAPI), which
-    Speakeasy uses to clean a 32-bit guest's stack for the exports it does not implement
-    itself.  Returns the
+    Registers one hook per ``HOOKED_APIS`` export with ``se.add_api_hook`` under its dll
+    (ws2_32, iphlpapi or kernel32), with the export's argument count and stdcall (WSAAPI,
+    WINAPI), which Speakeasy uses to clean a 32-bit guest's stack for the exports it does
+    not implement itself.  Returns the
     ``Installation``; ImportError naming the extra ``ws2core[speakeasy]`` when Speakeasy is
     missing.
     """

@@ -31,7 +31,9 @@ case the tests/emulator programs try), written here once and followed by every e
    the iErrorCode entries of the events reported; an fd_set: its count and entries).
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
-``select`` (select, __WSAFDIsSet), ``events``, ``names`` (the lookups the network policy
+``select`` (select, __WSAFDIsSet), ``events``, ``addresses`` (gethostname, inet_addr,
+inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the byte-order functions, and
+iphlpapi's GetAdaptersAddresses and GetAdaptersInfo), ``names`` (the lookups the network policy
 answers: gethostbyname, gethostbyaddr, getaddrinfo, getnameinfo and their wide forms,
 freeaddrinfo, inet_ntoa, over memory ``Guest.allocate`` gives), ``kernel`` (kernel32's calls
 on ws2core's handles: waits, SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile; a
@@ -47,7 +49,7 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, select, events, names, kernel  # noqa: F401,I001
+from . import startup, sockets, select, events, addresses, names, kernel  # noqa: F401,I001
 from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault
 
