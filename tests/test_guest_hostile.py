@@ -56,6 +56,7 @@ from ws2core.constants import (
     AF_INET6,
     FIONBIO,
     FIONREAD,
+    SO_RCVBUF,
     SO_TYPE,
     SOCK_STREAM,
     SOL_SOCKET,
@@ -173,7 +174,7 @@ class Guest:
         self.served.close()
 
     def failure(self, name: str) -> int:
-        if name in ("socket", "accept"):
+        if name in ("socket", "accept", "WSAAccept"):
             return int(self.invalid_socket)
         return 0xFFFFFFFF
 
@@ -282,12 +283,43 @@ def _enum_network_events(g: Guest, where: str) -> tuple[Any, Any]:
     return g("WSAEnumNetworkEvents", s, 0, g.at(where, b"\xa5" * 44)), None
 
 
+def _wsaioctl_out(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()
+    return g("WSAIoctl", s, FIONREAD, 0, 0, g.at(where, b"\xa5" * 4), 4, g.rw(4), 0, 0), None
+
+
+def _wsaioctl_returned(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()
+    return g("WSAIoctl", s, FIONREAD, 0, 0, g.rw(4), 4, g.at(where, b"\xa5" * 4), 0, 0), None
+
+
+def _wsapoll(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()   # writable at once
+    entry = struct.pack("<QhhI" if g.ptr == 8 else "<Ihh", s, 0x10, 0, *((0,) if g.ptr == 8 else ()))
+    return g("WSAPoll", g.at(where, entry), 1, 0), None
+
+
+def _wsaaccept(g: Guest, where: str) -> tuple[Any, Any]:
+    s, port = g.listener()
+    g.peers.append(socket.create_connection(("127.0.0.1", port)))
+    before = g.sockets()
+    result = g("WSAAccept", s, g.at(where, b"\xa5" * 16), g.rw(struct.pack("<i", 16)), 0, 0)
+
+    def nothing_lost() -> None:
+        assert g.sockets() == before
+        accepted = g("WSAAccept", s, g.rw(16), g.rw(struct.pack("<i", 16)), 0, 0)
+        assert accepted != g.invalid_socket, g.last_error
+    return result, nothing_lost
+
+
 OUT_PARAMETERS = {
     "WSAStartup": _wsadata, "recv": _recv, "accept": _accept,
     "getsockname.name": _getsockname_name, "getsockname.namelen": _getsockname_namelen,
     "getpeername": _getpeername, "ioctlsocket.FIONREAD": _fionread,
     "getsockopt.optval": _getsockopt_optval, "getsockopt.optlen": _getsockopt_optlen,
     "select": _select, "WSAEnumNetworkEvents": _enum_network_events,
+    "WSAIoctl.lpvOutBuffer": _wsaioctl_out, "WSAIoctl.lpcbBytesReturned": _wsaioctl_returned,
+    "WSAPoll": _wsapoll, "WSAAccept": _wsaaccept,
 }
 
 
@@ -361,12 +393,27 @@ def _in_namelen(name: str) -> Any:
     return call
 
 
+def _in_optval(g: Guest, at: Any) -> Any:
+    return g("setsockopt", g.open_socket(), SOL_SOCKET, SO_RCVBUF, at(struct.pack("<i", 8192)), 4)
+
+
+def _in_wsaioctl(g: Guest, at: Any) -> Any:
+    return g("WSAIoctl", g.open_socket(), FIONBIO, at(struct.pack("<I", 1)), 4, 0, 0, g.rw(4), 0, 0)
+
+
+def _in_wsapoll(g: Guest, at: Any) -> Any:
+    s, _ = g.connected()
+    entry = struct.pack("<QhhI" if g.ptr == 8 else "<Ihh", s, 0x10, 0, *((0,) if g.ptr == 8 else ()))
+    return g("WSAPoll", at(entry), 1, 0)
+
+
 IN_PARAMETERS = {
     "bind": _in_sockaddr("bind"), "connect": _in_sockaddr("connect"), "send": _in_send,
     "select.readfds": _in_select_set, "select.timeout": _in_select_timeout,
     "WSAWaitForMultipleEvents": _in_events, "getsockopt.optlen": _in_optlen,
     "ioctlsocket.FIONBIO": _in_fionbio, "getsockname.namelen": _in_namelen("getsockname"),
     "getpeername.namelen": _in_namelen("getpeername"),
+    "setsockopt.optval": _in_optval, "WSAIoctl.FIONBIO": _in_wsaioctl, "WSAPoll": _in_wsapoll,
 }
 
 
