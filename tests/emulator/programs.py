@@ -93,7 +93,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSAWaitForMultipleEvents",
         "WSAEventSelect", "WSAEnumNetworkEvents", "WSAGetLastError", "WSASetLastError",
         "htons", "htonl", "ntohs",
-        "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept",
+        "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept", "shutdown",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
 }
