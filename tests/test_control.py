@@ -116,6 +116,24 @@ def test_ip_byte_options(provider: Any, kit: Kit) -> None:
     assert (value.value, length.value) == (65507, 4)
 
 
+def test_buffer_sizes_read_back_as_set(provider: Any, kit: Kit) -> None:
+    """Windows reads SO_RCVBUF back as set (Wine's test: 4096, and 0); Linux doubles it."""
+    p = provider
+    listening, port = kit.listener()
+    for size in (4096, 0):
+        ok(p.WSPSetSockOpt, listening, SOL_SOCKET, SO_RCVBUF, size, 4)
+        value = Ref(None)
+        ok(p.WSPGetSockOpt, listening, SOL_SOCKET, SO_RCVBUF, value, Ref(4))
+        assert value.value == size
+    ok(p.WSPSetSockOpt, listening, SOL_SOCKET, SO_RCVBUF, 8192, 4)
+    client = kit.tcp()
+    kit.connect(client, AF_INET, port)
+    accepted = kit.accept(listening)   # inherits the listener's, as the host's accept does
+    value = Ref(None)
+    ok(p.WSPGetSockOpt, accepted, SOL_SOCKET, SO_RCVBUF, value, Ref(4))
+    assert value.value == 8192
+
+
 def test_exclusive_address_and_linger(provider: Any, kit: Kit) -> None:
     p, s = provider, kit.tcp()
     ok(p.WSPSetSockOpt, s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1, 4)

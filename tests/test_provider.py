@@ -1132,9 +1132,10 @@ def test_sockopt_type_acceptconn_error(provider: Any, kit: Kit) -> None:
 
 @pytest.mark.parametrize("name, host_name", [(SO_RCVBUF, socket.SO_RCVBUF), (SO_SNDBUF, socket.SO_SNDBUF)],
                          ids=["SO_RCVBUF", "SO_SNDBUF"])
-def test_sockopt_buffer_sizes_as_the_host_reports(provider: Any, kit: Kit, name: int, host_name: int) -> None:
+def test_sockopt_buffer_sizes_reach_the_host(provider: Any, kit: Kit, name: int, host_name: int) -> None:
+    """The host gets the size (Linux reports it doubled); getsockopt reads back what was set,
+    as Windows does."""
     s = kit.tcp()
     ok(provider.WSPSetSockOpt, s, SOL_SOCKET, name, 32768, 4)
-    reported = host(provider, s).getsockopt(socket.SOL_SOCKET, host_name)
-    assert reported >= 32768
-    assert getopt(provider, s, SOL_SOCKET, name) == reported
+    assert host(provider, s).getsockopt(socket.SOL_SOCKET, host_name) >= 32768
+    assert getopt(provider, s, SOL_SOCKET, name) == 32768

@@ -110,8 +110,8 @@ _OPTIONS: Final[dict[tuple[int, int], _Option]] = {
     (SOL_SOCKET, SO_DONTROUTE): _Option("flag1", "bool", (_S, socket.SO_DONTROUTE)),
     (SOL_SOCKET, SO_DONTLINGER): _Option("flag", "dontlinger", (_S, socket.SO_LINGER)),
     (SOL_SOCKET, SO_LINGER): _Option("int", "linger", (_S, socket.SO_LINGER)),
-    (SOL_SOCKET, SO_RCVBUF): _Option("int", "int", (_S, socket.SO_RCVBUF)),
-    (SOL_SOCKET, SO_SNDBUF): _Option("int", "int", (_S, socket.SO_SNDBUF)),
+    (SOL_SOCKET, SO_RCVBUF): _Option("int", "bufsize", (_S, socket.SO_RCVBUF)),
+    (SOL_SOCKET, SO_SNDBUF): _Option("int", "bufsize", (_S, socket.SO_SNDBUF)),
     (SOL_SOCKET, SO_RCVTIMEO): _Option("int", "timeout"),
     (SOL_SOCKET, SO_SNDTIMEO): _Option("int", "timeout"),
     # Windows lets a program set the pending error too (Wine's tests: a todo in Wine).
@@ -253,7 +253,8 @@ class _Options(_Events):
         negative: WSAENOBUFS but at SOL_SOCKET; see ``_Option``); None: WSAEFAULT.
         Options: SOL_SOCKET SO_REUSEADDR, SO_EXCLUSIVEADDRUSE (kept by the provider: either
         one set while the other is is WSAEINVAL), SO_KEEPALIVE, SO_BROADCAST, SO_LINGER,
-        SO_DONTLINGER, SO_RCVBUF, SO_SNDBUF, SO_OOBINLINE, SO_DONTROUTE, SO_RCVTIMEO and
+        SO_DONTLINGER, SO_RCVBUF, SO_SNDBUF (read back as set, as on Windows: the host
+        doubles them), SO_OOBINLINE, SO_DONTROUTE, SO_RCVTIMEO and
         SO_SNDTIMEO (ms; a blocking call that waits longer fails WSAETIMEDOUT), SO_ERROR (the
         pending error, as Windows lets a program set it); IPPROTO_TCP TCP_NODELAY;
         IPPROTO_IP IP_TTL, IP_TOS, IP_MULTICAST_TTL (0 to 255, else WSAEINVAL),
@@ -321,6 +322,9 @@ class _Options(_Events):
             # The C int that Windows reads from optval: a DWORD past INT_MAX is the same 32
             # bits, which the host's setsockopt (a C int too) only takes as a negative number.
             sock.host.setsockopt(*option.host, value - (1 << 32) if value >= 1 << 31 else value)
+            if kind == "bufsize":
+                # Windows reads back what was set; Linux doubles it and has a floor.
+                sock.buffer_sizes[option.host[1]] = value
         return 0
 
     def WSPGetSockOpt(self, s: Any, level: Any, optname: Any, optval: Any, optlen: Any,
@@ -335,7 +339,7 @@ class _Options(_Events):
         The options of WSPSetSockOpt but the memberships (WSAENOPROTOOPT), and SO_TYPE,
         SO_ACCEPTCONN and SO_MAX_MSG_SIZE (a datagram's largest payload; 0x7FFFFFFF for a
         stream).  SO_ERROR gives the pending error as a Winsock code and clears it.  Values
-        are the host's (Linux doubles SO_RCVBUF).
+        are the host's, but SO_RCVBUF and SO_SNDBUF once set (what was set).
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._getsockopt, level, optname, optval, optlen)
 
@@ -367,6 +371,8 @@ class _Options(_Events):
             value = sock.receive_timeout if _index(optname) == SO_RCVTIMEO else sock.send_timeout
         elif kind == "exclusive":
             value = int(sock.exclusive_address)
+        elif kind == "bufsize" and option.host is not None and option.host[1] in sock.buffer_sizes:
+            value = sock.buffer_sizes[option.host[1]]
         else:
             assert option.host is not None
             if kind in ("linger", "dontlinger"):

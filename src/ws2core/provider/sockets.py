@@ -318,6 +318,7 @@ class _Sockets(_Events):
             accepted.network_events = sock.network_events
             accepted.receive_timeout = sock.receive_timeout
             accepted.send_timeout = sock.send_timeout
+            accepted.buffer_sizes = dict(sock.buffer_sizes)  # the host's accept inherits them too
         upcalls = self.upcalls
         if upcalls is None:
             host.close()
