@@ -926,7 +926,7 @@ STATE_CASES: dict[str, tuple[int, str, Callable[[Kit], tuple[Any, ...]]]] = {
                                                              ("127.0.0.1", 9), 16, OVERLAPPED(), None, None)),
     "recvfrom overlapped": (WSAEINVAL, "WSPRecvFrom", lambda k: (
         _udp_pending(k), [bytearray(8)], 1, Ref(0), Ref(0), Ref(None), Ref(16), OVERLAPPED(), None, None)),
-    "ioctl unknown code": (WSAEINVAL, "WSPIoctl", lambda k: (k.tcp(), 0x12345678, None, 0, Ref(None), 4, Ref(0),
+    "ioctl unknown code": (WSAEOPNOTSUPP, "WSPIoctl", lambda k: (k.tcp(), 0x12345678, None, 0, Ref(None), 4, Ref(0),
                                                              None, None, None)),
     "setsockopt unknown option": (WSAENOPROTOOPT, "WSPSetSockOpt", lambda k: (k.tcp(), SOL_SOCKET, 0x7777, 1, 4)),
     "getsockopt unknown option": (WSAENOPROTOOPT, "WSPGetSockOpt",

@@ -173,6 +173,11 @@ int main(void)
                                                    &returned, NULL, NULL), SOCKET_ERROR, WSAEFAULT);
     argument = 0;
     check("ioctlsocket_blocking", ioctlsocket(client, FIONBIO, &argument), 0);
+    CHECK_FAILS("ioctlsocket_unknown", ioctlsocket(client, (long)0x8004ff01, &argument),
+                SOCKET_ERROR, WSAEOPNOTSUPP);
+    CHECK_FAILS("wsaioctl_unknown", WSAIoctl(client, 0x8004ff01, &argument, sizeof argument,
+                                             NULL, 0, &returned, NULL, NULL),
+                SOCKET_ERROR, WSAEOPNOTSUPP);
     returned = 0xdead;
     check("x_extension_pointer",
           WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, &connectex, sizeof connectex,

@@ -91,8 +91,9 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
              cbInBuffer: int, lpvOutBuffer: int, cbOutBuffer: int, lpcbBytesReturned: int,
              lpOverlapped: int, lpCompletionRoutine: int) -> int:
     """WSAIoctl: FIONBIO, FIONREAD and SIOCATMARK with their u_long in lpvInBuffer or
-    lpvOutBuffer; any other code reads and writes nothing and is the provider's (WSAEINVAL:
-    SIO_GET_EXTENSION_FUNCTION_POINTER too, until ws2core has overlapped I/O).
+    lpvOutBuffer; any other code reads and writes nothing and is the provider's
+    (WSAEOPNOTSUPP; SIO_GET_EXTENSION_FUNCTION_POINTER WSAEINVAL, until ws2core has
+    overlapped I/O).
     ``lpOverlapped`` and ``lpCompletionRoutine`` are ignored, as Windows ignores them on a
     socket made without WSA_FLAG_OVERLAPPED (no ws2core socket is one)."""
     ex.ws2_32.check_socket(s)

@@ -34,6 +34,7 @@ from ..constants import (
     IPPROTO_UDP,
     IPV6_UNICAST_HOPS,
     IPV6_V6ONLY,
+    SIO_GET_EXTENSION_FUNCTION_POINTER,
     SIOCATMARK,
     SO_ACCEPTCONN,
     SO_BROADCAST,
@@ -59,6 +60,7 @@ from ..constants import (
     WSAEINVAL,
     WSAENOBUFS,
     WSAENOPROTOOPT,
+    WSAEOPNOTSUPP,
 )
 from .arguments import _require_no_overlapped, _writable
 from .base import CONNECTED, LISTENING, ProviderSocket
@@ -409,9 +411,9 @@ class _Options(_Events):
         bytes that a receive would return now, or whether no urgent (out-of-band) data waits
         to be read (TRUE, as always for a datagram socket or one with SO_OOBINLINE; FALSE
         while a byte sent with MSG_OOB waits).  ``lpcbBytesReturned`` (None or a Ref) gets the
-        output size (0 for FIONBIO, 4 for the others).  Any other code, the extension
-        function pointers (SIO_GET_EXTENSION_FUNCTION_POINTER) included until ws2core has
-        overlapped sockets: WSAEINVAL; ``lpOverlapped`` must be None.
+        output size (0 for FIONBIO, 4 for the others).  SIO_GET_EXTENSION_FUNCTION_POINTER:
+        WSAEINVAL until ws2core has overlapped sockets; any other code WSAEOPNOTSUPP (as Wine
+        8); ``lpOverlapped`` must be None.
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._ioctl, dwIoControlCode, lpvInBuffer,
                           cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned,
@@ -447,8 +449,12 @@ class _Options(_Events):
             else:
                 _writable(out_buffer, "lpvOutBuffer")[:4] = struct.pack("<I", answer)
             written = 4
+        elif command == SIO_GET_EXTENSION_FUNCTION_POINTER:
+            raise WinsockError(WSAEINVAL, "no extension functions before overlapped I/O")
         else:
-            raise WinsockError(WSAEINVAL, f"unsupported I/O control code {command:#x}")
+            # Wine 8 answers an unknown code so (its AFD's STATUS_NOT_SUPPORTED); WSAIoctl's
+            # page lists it for a command that 'cannot be realized'.
+            raise WinsockError(WSAEOPNOTSUPP, f"unsupported I/O control code {command:#x}")
         if returned is not None:
             require_out_parameter(returned, "lpcbBytesReturned")
             returned.value = written
