@@ -268,6 +268,7 @@ def test_ws2_32_control_calls(ws: Ws2_32) -> None:
     assert ws.WSAPoll(entries, 1, 5000) == 1 and entries[0].revents == POLLRDNORM
     assert entries[1].revents == 0   # beyond fds: not polled
     assert ws.WSAPoll(None, 1, 0) == SOCKET_ERROR and ws.WSAGetLastError() == WSAEFAULT
+    assert ws.WSAPoll(None, 0, 0) == SOCKET_ERROR and ws.WSAGetLastError() == WSAEINVAL
     seen: list[tuple[Any, ...]] = []
 
     def reject(caller: Any, caller_data: Any, sqos: Any, gqos: Any, callee: Any,

@@ -40,6 +40,7 @@ from .constants import (
     WSA_INFINITE,
     WSA_INVALID_EVENT,
     WSAEFAULT,
+    WSAEINVAL,
     WSAENOTSOCK,
     WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
@@ -394,13 +395,16 @@ class Ws2_32:
 
         ``fdArray``: a sequence of ``ws2core.provider.WSAPOLLFD`` (``fd``, ``events``,
         ``revents``), of which the first ``fds`` are polled and their ``revents``
-        rewritten; None is WSAEFAULT.  ``timeout`` in ms, negative for no limit (the
-        thread's ``blocking_limit`` caps it).  The provider's ``poll`` says what is ready
-        and what is refused."""
+        rewritten; ``fds`` 0 is WSAEINVAL (whatever the array, as Wine 8), then None (or
+        fewer entries than ``fds``) WSAEFAULT.  ``timeout`` in ms, negative for no limit
+        (the thread's ``blocking_limit`` caps it).  The provider's ``poll`` says what is
+        ready and what is refused."""
         if not self._startups:
             return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
         count = _index(fds)
-        if fdArray is None or count < 0 or count > len(fdArray):
+        if count <= 0:
+            return self._fail(SOCKET_ERROR, WSAEINVAL)
+        if fdArray is None or count > len(fdArray):
             return self._fail(SOCKET_ERROR, WSAEFAULT)
         return self._call(SOCKET_ERROR, self.provider.poll, list(fdArray)[:count], timeout)
 

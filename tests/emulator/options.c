@@ -144,6 +144,9 @@ int main(void)
     entries[0].events = POLLRDNORM | POLLPRI;
     CHECK_FAILS("poll_pollpri", WSAPoll(entries, 1, 0), SOCKET_ERROR, WSAEINVAL);
     CHECK_FAILS("poll_null_array", WSAPoll(NULL, 1, 0), SOCKET_ERROR, WSAEFAULT);
+    CHECK_FAILS("poll_null_empty", WSAPoll(NULL, 0, 0), SOCKET_ERROR, WSAEINVAL);
+    CHECK_FAILS("poll_empty", WSAPoll(entries, 0, 0), SOCKET_ERROR, WSAEINVAL);
+    check("poll_idle_server_timeout", poll_one(server, POLLRDNORM, 50, &revents), 0);
 
     /* --- ioctlsocket and WSAIoctl: FIONREAD, FIONBIO. */
     argument = 0xdead;

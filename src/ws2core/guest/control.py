@@ -133,9 +133,9 @@ def WSAPoll(ex: Exports, g: Guest, fdArray: int, fds: int, timeout: int) -> int:
     nothing else (a negative timeout waits without limit: the hook's ``max_block`` caps it)."""
     ex.ws2_32.check_started()
     entry, revents_at = _poll_entry(g)
-    data = _memory.read(g, fdArray, fds * entry.size) if fdArray else None
-    if data is None:
+    if not fdArray or not fds:  # Ws2_32's WSAEINVAL (no entry) or WSAEFAULT (NULL)
         return ex.ws2_32.WSAPoll(None, fds, timeout)
+    data = _memory.read(g, fdArray, fds * entry.size)
     _memory.require_writable(g, fdArray, len(data))
     entries = [WSAPOLLFD(fd, events & 0xFFFF) for fd, events, _, *_ in entry.iter_unpack(data)]
     result = ex.ws2_32.WSAPoll(entries, fds, timeout)
