@@ -263,7 +263,8 @@ class _Options(_Events):
         IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP (the policy decides it as a datagram sent to
         the group, and a refusal fails with the policy's error: under the default policy
         no group can be joined), IP_DROP_MEMBERSHIP, IP_HDRINCL (WSAEINVAL: no raw sockets);
-        IPPROTO_IPV6 IPV6_V6ONLY, IPV6_UNICAST_HOPS (an IPv4 socket: WSAEINVAL).  The host's
+        IPPROTO_IPV6 IPV6_V6ONLY, IPV6_UNICAST_HOPS (an IPv4 socket: WSAEINVAL, a level
+        it does not have; Wine 8 takes them, Windows' answer has no source here).  The host's
         semantics apply (SO_REUSEADDR is the host's, not Windows' port sharing).  An
         unknown level: WSAEINVAL; an unknown or read-only option: WSAENOPROTOOPT.
         """
