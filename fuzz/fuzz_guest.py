@@ -549,7 +549,7 @@ class Run:
     def check_table(self, name: str, result: Any, argv: list[int], shown: str) -> None:
         """The table and the provider agree; the guest was given every socket's handle."""
         handles, provider = self.handles, self.served.provider
-        if name in ("socket", "accept") and self.succeeded(W.EXPORT[name], result):
+        if name in ("socket", "accept", "WSAAccept") and self.succeeded(W.EXPORT[name], result):
             self.returned.add(result)
             self.known.append(result)
         elif name == "WSACreateEvent" and result:
@@ -988,6 +988,72 @@ def _getsockopt(run: Run) -> Args:
     return [s, level, name, optval, optlen], outs, [(optlen, 4)]
 
 
+def _setsockopt(run: Run) -> Args:
+    c = W.c
+    s = run.handle("socket")
+    level = run.int_arg((c.SOL_SOCKET,) * 4 + (c.IPPROTO_TCP, c.IPPROTO_IP, c.IPPROTO_IPV6),
+                        (c.IPPROTO_UDP, 0xFFFE, 0x1234))
+    name = run.int_arg((c.SO_REUSEADDR, c.SO_EXCLUSIVEADDRUSE, c.SO_KEEPALIVE, c.SO_LINGER,
+                        c.SO_DONTLINGER & 0xFFFFFFFF, c.SO_RCVBUF, c.SO_RCVTIMEO, c.SO_ERROR,
+                        c.TCP_NODELAY, c.IP_TTL, c.IP_MULTICAST_LOOP, c.IP_ADD_MEMBERSHIP,
+                        c.IPV6_V6ONLY, c.IPV6_UNICAST_HOPS),
+                       (c.SO_TYPE, c.IP_HDRINCL, 0, 0x7FFFFFFF))
+    length = run.int_arg((4, 4, 1, 8), (0, 2, 0xFFFFFFFF, 0x7FFFFFFF, 0x10000))
+    content = bytes(run.r.byte() for _ in range(8))
+    optval = run.pointer(content, f"optval {content.hex()}")
+    return [s, level, name, optval, length], [], []
+
+
+def _wsaioctl(run: Run) -> Args:
+    c = W.c
+    s = run.handle("socket")
+    code = run.int_arg((c.FIONBIO, c.FIONREAD, c.FIONREAD, SIOCATMARK),
+                       (c.SIO_GET_EXTENSION_FUNCTION_POINTER, 0, 0x98000001))
+    in_size = run.int_arg((4, 4, 8), (0, 2, 0xFFFFFFFF))
+    in_buffer = run.int_pointer((1, 0), (0xFFFFFFFF, 2), "lpvInBuffer")
+    out_size = run.int_arg((4, 4, 8), (0, 2, 0xFFFFFFFF, 0x7FFFFFFF))
+    out_buffer = run.out_buffer(max(0, min(i32(out_size), 16)), "lpvOutBuffer")
+    returned = 0 if run.r.below(8) == 0 else run.out_buffer(4, "lpcbBytesReturned")
+    overlapped = 0 if run.r.below(4) else run.out_buffer(32, "lpOverlapped (ignored)")
+    command = code & 0xFFFFFFFF
+    outs: list[Out] = []
+    if returned:
+        outs.append((returned, 4, 4))
+        if command in (c.FIONREAD, SIOCATMARK):
+            room = min(out_size & 0xFFFFFFFF, 4)   # a DWORD: 0xFFFFFFFF is room enough
+            outs.append((out_buffer, room, room))
+    ins = [(in_buffer, 4)] if command == c.FIONBIO and returned and in_size & 0xFFFFFFFF >= 4 else []
+    return [s, code, in_buffer, in_size, out_buffer, out_size, returned, overlapped, 0], outs, ins
+
+
+def _wsapoll(run: Run) -> Args:
+    c = W.c
+    count = run.r.below(4)
+    size = 16 if run.ptr == 8 else 8
+    layout = "<QhhI" if run.ptr == 8 else "<Ihh"
+    entries = []
+    for _ in range(count):
+        fd = run.handle("socket") & run.mask
+        events = run.int_arg((c.POLLRDNORM, c.POLLWRNORM, c.POLLRDNORM | c.POLLWRNORM, c.POLLIN),
+                             (c.POLLPRI, 0xFFFF, 0)) & 0xFFFF
+        entries.append(struct.pack(layout, fd, events - (events >> 15 << 16), -1,
+                                   *((FILL * 0x01010101,) if run.ptr == 8 else ())))
+    array = run.pointer(b"".join(entries), f"WSAPOLLFD[{count}]")
+    fds = run.int_arg((count,) * 3, (count + 1, 0xFFFFFFFF, 0))
+    timeout = run.int_arg((0, 0, 1, 10), (0xFFFFFFFF,))
+    n = fds & 0xFFFFFFFF
+    # Every entry of the n the guest names may get its revents, those past the array too.
+    outs: list[Out] = [(array, n * size, n * size)] if n <= 64 else []
+    return [array, fds, timeout], outs, [(array, n * size)] if 0 < n <= 64 else []
+
+
+def _wsaaccept(run: Run) -> Args:
+    argv, outs, ins = _address_call(run, run.handle("listening"))
+    # A condition function is guest code: the fuzzer's emulators cannot run it (WSAEOPNOTSUPP).
+    condition = 0 if run.r.below(4) else 0x401000
+    return [*argv, condition, run.int_arg((0, 1), (0xFFFFFFFF,))], outs, ins
+
+
 def _select(run: Run) -> Args:
     nfds = run.int_arg((0, 1, 64), (0xFFFFFFFF,))
     sets = []
@@ -1302,6 +1368,8 @@ SPECS: dict[str, Spec] = {
     "listen": _listen, "accept": _address_out("listening"),
     "getsockname": _address_out("socket"), "getpeername": _address_out("connected"), "send": _send, "recv": _recv, "shutdown": _shutdown,
     "ioctlsocket": _ioctlsocket, "getsockopt": _getsockopt, "select": _select,
+    "setsockopt": _setsockopt, "WSAIoctl": _wsaioctl, "WSAPoll": _wsapoll,
+    "WSAAccept": _wsaaccept,
     "__WSAFDIsSet": _fd_is_set, "WSACreateEvent": _create_event,
     "WSASetEvent": _one_handle("event"), "WSAResetEvent": _one_handle("event"),
     "WSACloseEvent": _one_handle("event"), "WSAWaitForMultipleEvents": _wait,

@@ -284,11 +284,17 @@ def nonblocking(p: Any, s: int, on: bool = True) -> None:
     ok(p.WSPIoctl, s, FIONBIO, 1 if on else 0, 4, None, 0, Ref(0), None, None, None)
 
 
+# The options Windows reads and writes as one byte (Wine's test_set_getsockopt): level, name.
+ONE_BYTE_OPTIONS = {(0xFFFF, 0x0008), (0xFFFF, 0x0010), (6, 0x0001), (41, 27)}
+
+
 def getopt(p: Any, s: int, level: int, name: int) -> Any:
-    """WSPGetSockOpt into a Ref; optlen (64 in) must come back as 4, every option's size."""
+    """WSPGetSockOpt into a Ref; optlen (64 in) must come back as the option's Windows size
+    (1 for ONE_BYTE_OPTIONS, else 4)."""
     value, length = Ref(None), Ref(64)
     ok(p.WSPGetSockOpt, s, level, name, value, length)
-    assert length.value == 4, f"optlen came back as {length.value}"
+    size = 1 if (level, name) in ONE_BYTE_OPTIONS else 4
+    assert length.value == size, f"optlen came back as {length.value}"
     return value.value
 
 

@@ -58,6 +58,7 @@ from ws2core.constants import (
     FIONREAD,
     NI_NUMERICHOST,
     NI_NUMERICSERV,
+    SO_RCVBUF,
     SO_TYPE,
     SOCK_STREAM,
     SOL_SOCKET,
@@ -175,7 +176,7 @@ class Guest:
         self.served.close()
 
     def failure(self, name: str) -> int:
-        if name in ("socket", "accept"):
+        if name in ("socket", "accept", "WSAAccept"):
             return int(self.invalid_socket)
         return 0xFFFFFFFF
 
@@ -307,6 +308,37 @@ def _getnameinfow_service(g: Guest, where: str) -> tuple[Any, Any]:
              NI_NUMERICSERV), None
 
 
+
+
+def _wsaioctl_out(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()
+    return g("WSAIoctl", s, FIONREAD, 0, 0, g.at(where, b"\xa5" * 4), 4, g.rw(4), 0, 0), None
+
+
+def _wsaioctl_returned(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()
+    return g("WSAIoctl", s, FIONREAD, 0, 0, g.rw(4), 4, g.at(where, b"\xa5" * 4), 0, 0), None
+
+
+def _wsapoll(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()   # writable at once
+    entry = struct.pack("<QhhI" if g.ptr == 8 else "<Ihh", s, 0x10, 0, *((0,) if g.ptr == 8 else ()))
+    return g("WSAPoll", g.at(where, entry), 1, 0), None
+
+
+def _wsaaccept(g: Guest, where: str) -> tuple[Any, Any]:
+    s, port = g.listener()
+    g.peers.append(socket.create_connection(("127.0.0.1", port)))
+    before = g.sockets()
+    result = g("WSAAccept", s, g.at(where, b"\xa5" * 16), g.rw(struct.pack("<i", 16)), 0, 0)
+
+    def nothing_lost() -> None:
+        assert g.sockets() == before
+        accepted = g("WSAAccept", s, g.rw(16), g.rw(struct.pack("<i", 16)), 0, 0)
+        assert accepted != g.invalid_socket, g.last_error
+    return result, nothing_lost
+
+
 OUT_PARAMETERS = {
     "WSAStartup": _wsadata, "recv": _recv, "accept": _accept,
     "getsockname.name": _getsockname_name, "getsockname.namelen": _getsockname_namelen,
@@ -315,6 +347,8 @@ OUT_PARAMETERS = {
     "select": _select, "WSAEnumNetworkEvents": _enum_network_events,
     "getaddrinfo": _getaddrinfo_result, "getnameinfo": _getnameinfo_host,
     "GetNameInfoW": _getnameinfow_service,
+    "WSAIoctl.lpvOutBuffer": _wsaioctl_out, "WSAIoctl.lpcbBytesReturned": _wsaioctl_returned,
+    "WSAPoll": _wsapoll, "WSAAccept": _wsaaccept,
 }
 
 
@@ -400,6 +434,20 @@ def _in_nameinfo_sockaddr(g: Guest, at: Any) -> Any:
     return g("getnameinfo", at(g.sockaddr("127.0.0.1", 80)), 16, g.rw(64), 64, 0, 0, 0)
 
 
+def _in_optval(g: Guest, at: Any) -> Any:
+    return g("setsockopt", g.open_socket(), SOL_SOCKET, SO_RCVBUF, at(struct.pack("<i", 8192)), 4)
+
+
+def _in_wsaioctl(g: Guest, at: Any) -> Any:
+    return g("WSAIoctl", g.open_socket(), FIONBIO, at(struct.pack("<I", 1)), 4, 0, 0, g.rw(4), 0, 0)
+
+
+def _in_wsapoll(g: Guest, at: Any) -> Any:
+    s, _ = g.connected()
+    entry = struct.pack("<QhhI" if g.ptr == 8 else "<Ihh", s, 0x10, 0, *((0,) if g.ptr == 8 else ()))
+    return g("WSAPoll", at(entry), 1, 0)
+
+
 IN_PARAMETERS = {
     "bind": _in_sockaddr("bind"), "connect": _in_sockaddr("connect"), "send": _in_send,
     "select.readfds": _in_select_set, "select.timeout": _in_select_timeout,
@@ -408,6 +456,7 @@ IN_PARAMETERS = {
     "getpeername.namelen": _in_namelen("getpeername"),
     "gethostbyname": _in_name, "getaddrinfo.hints": _in_hints,
     "getnameinfo.sockaddr": _in_nameinfo_sockaddr,
+    "setsockopt.optval": _in_optval, "WSAIoctl.FIONBIO": _in_wsaioctl, "WSAPoll": _in_wsapoll,
 }
 
 

@@ -97,6 +97,7 @@ from ws2core import (
     WSAETIMEDOUT,
     WSAEWOULDBLOCK,
     WSANOTINITIALISED,
+    WSATRY_AGAIN,
     Ref,
     errorname,
 )
@@ -718,7 +719,7 @@ def test_so_rcvtimeo_blocking_recv_times_out(provider: Any, kit: Kit) -> None:
 
 
 @pytest.mark.parametrize("verdict, code", [(CF_ACCEPT, 0), (CF_REJECT, WSAECONNREFUSED),
-                                           (CF_DEFER, WSAEINVAL), (99, WSAEINVAL)],
+                                           (CF_DEFER, WSATRY_AGAIN), (99, WSAEINVAL)],
                          ids=["CF_ACCEPT", "CF_REJECT", "CF_DEFER", "99"])
 def test_accept_condition_function(provider: Any, kit: Kit, verdict: int, code: int) -> None:
     p = provider
@@ -740,10 +741,10 @@ def test_accept_condition_function(provider: Any, kit: Kit, verdict: int, code: 
         assert recv_exact(p, a, 2) == b"hi"
     else:
         fails(code, p.WSPAccept, listener, None, None, condition, 77)
-        wait_readable(p, c)  # the connection was dropped: the client sees EOF or a reset
+        wait_readable(p, c)  # the connection was reset, as Windows resets a rejected one
         got = Ref(0)
         result = call(p.WSPRecv, c, [bytearray(8)], 1, got, Ref(0), None, None, None)
-        assert (result, got.value) in ((0, 0), (WSAECONNRESET, 0)), errorname(result)
+        assert (result, got.value) == (WSAECONNRESET, 0), errorname(result)
     assert seen == [(sockname(p, c), None, None, None, ("127.0.0.1", port), None, True, 77)]
 
 
@@ -925,7 +926,7 @@ STATE_CASES: dict[str, tuple[int, str, Callable[[Kit], tuple[Any, ...]]]] = {
                                                              ("127.0.0.1", 9), 16, OVERLAPPED(), None, None)),
     "recvfrom overlapped": (WSAEINVAL, "WSPRecvFrom", lambda k: (
         _udp_pending(k), [bytearray(8)], 1, Ref(0), Ref(0), Ref(None), Ref(16), OVERLAPPED(), None, None)),
-    "ioctl unknown code": (WSAEINVAL, "WSPIoctl", lambda k: (k.tcp(), 0x12345678, None, 0, Ref(None), 4, Ref(0),
+    "ioctl unknown code": (WSAEOPNOTSUPP, "WSPIoctl", lambda k: (k.tcp(), 0x12345678, None, 0, Ref(None), 4, Ref(0),
                                                              None, None, None)),
     "setsockopt unknown option": (WSAENOPROTOOPT, "WSPSetSockOpt", lambda k: (k.tcp(), SOL_SOCKET, 0x7777, 1, 4)),
     "getsockopt unknown option": (WSAENOPROTOOPT, "WSPGetSockOpt",
@@ -934,9 +935,9 @@ STATE_CASES: dict[str, tuple[int, str, Callable[[Kit], tuple[Any, ...]]]] = {
     "getsockopt unknown level": (WSAEINVAL, "WSPGetSockOpt",
                                  lambda k: (k.tcp(), 0x1234, SO_REUSEADDR, Ref(None), Ref(4))),
     "setsockopt bytes optlen short": (WSAEFAULT, "WSPSetSockOpt",
-                                      lambda k: (k.tcp(), SOL_SOCKET, SO_REUSEADDR, struct.pack("<i", 1), 2)),
+                                      lambda k: (k.tcp(), SOL_SOCKET, SO_RCVBUF, struct.pack("<i", 1), 2)),
     "getsockopt buffer optlen short": (WSAEFAULT, "WSPGetSockOpt",
-                                       lambda k: (k.tcp(), SOL_SOCKET, SO_REUSEADDR, bytearray(4), Ref(2))),
+                                       lambda k: (k.tcp(), SOL_SOCKET, SO_RCVBUF, bytearray(4), Ref(2))),
     "getsockopt optlen None": (WSAEFAULT, "WSPGetSockOpt",
                                lambda k: (k.tcp(), SOL_SOCKET, SO_REUSEADDR, Ref(None), None)),
     "socket af 99": (WSAEAFNOSUPPORT, "WSPSocket", lambda k: (99, SOCK_STREAM, 0, None, 0, 0)),
@@ -1131,9 +1132,10 @@ def test_sockopt_type_acceptconn_error(provider: Any, kit: Kit) -> None:
 
 @pytest.mark.parametrize("name, host_name", [(SO_RCVBUF, socket.SO_RCVBUF), (SO_SNDBUF, socket.SO_SNDBUF)],
                          ids=["SO_RCVBUF", "SO_SNDBUF"])
-def test_sockopt_buffer_sizes_as_the_host_reports(provider: Any, kit: Kit, name: int, host_name: int) -> None:
+def test_sockopt_buffer_sizes_reach_the_host(provider: Any, kit: Kit, name: int, host_name: int) -> None:
+    """The host gets the size (Linux reports it doubled); getsockopt reads back what was set,
+    as Windows does."""
     s = kit.tcp()
     ok(provider.WSPSetSockOpt, s, SOL_SOCKET, name, 32768, 4)
-    reported = host(provider, s).getsockopt(socket.SOL_SOCKET, host_name)
-    assert reported >= 32768
-    assert getopt(provider, s, SOL_SOCKET, name) == reported
+    assert host(provider, s).getsockopt(socket.SOL_SOCKET, host_name) >= 32768
+    assert getopt(provider, s, SOL_SOCKET, name) == 32768

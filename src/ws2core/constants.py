@@ -70,6 +70,33 @@ SD_BOTH = 2
 CF_ACCEPT = 0                      #: what a WSPAccept condition function returns
 CF_REJECT = 1
 CF_DEFER = 2
+
+# --- Options, I/O controls and WSAPoll (issue 19: the control exports): Windows values ---
+SO_DONTLINGER = ~SO_LINGER          #: -129 as the C int optname
+SO_MAX_MSG_SIZE = 0x2003
+SO_PROTOCOL_INFOA = 0x2004
+SO_PROTOCOL_INFOW = 0x2005
+IP_HDRINCL = 2
+IP_TOS = 3
+IP_TTL = 4
+IP_MULTICAST_IF = 9
+IP_MULTICAST_TTL = 10
+IP_MULTICAST_LOOP = 11
+IP_ADD_MEMBERSHIP = 12
+IP_DROP_MEMBERSHIP = 13
+IPV6_UNICAST_HOPS = 4
+SIOCATMARK = 0x40047307            #: _IOR('s', 7, u_long)
+SIO_GET_EXTENSION_FUNCTION_POINTER = 0xC8000006  #: _WSAIORW(IOC_WS2, 6)
+POLLERR = 0x0001                   #: WSAPOLLFD.revents only
+POLLHUP = 0x0002
+POLLNVAL = 0x0004
+POLLWRNORM = 0x0010
+POLLOUT = POLLWRNORM
+POLLWRBAND = 0x0020
+POLLRDNORM = 0x0100
+POLLRDBAND = 0x0200
+POLLIN = POLLRDNORM | POLLRDBAND
+POLLPRI = 0x0400
 # Network events (WSAEventSelect, WSAEnumNetworkEvents): FD_X == 1 << FD_X_BIT, and
 # WSANETWORKEVENTS.iErrorCode[FD_X_BIT] holds the error that came with FD_X.
 FD_READ_BIT = 0

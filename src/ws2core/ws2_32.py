@@ -48,6 +48,7 @@ from .constants import (
     FIONREAD,
     INADDR_NONE,
     INVALID_SOCKET,
+    SIOCATMARK,
     SOCKET_ERROR,
     STATUS_INVALID_PARAMETER,
     WSA_INFINITE,
@@ -348,9 +349,10 @@ class Ws2_32:
 
     def ioctlsocket(self, s: int, cmd: int, argp: Any) -> int:
         """0, or SOCKET_ERROR.  ``argp`` (a Ref) is the command's u_long: FIONBIO reads it,
-        FIONREAD writes the bytes waiting into it; None is WSAEFAULT."""
+        FIONREAD writes the bytes waiting into it, SIOCATMARK whether no urgent byte waits
+        (TRUE/FALSE); None is WSAEFAULT."""
         command = _index(cmd) & 0xFFFFFFFF
-        if command == FIONREAD:
+        if command in (FIONREAD, SIOCATMARK):
             return self._on_socket(s, SOCKET_ERROR, self.provider.WSPIoctl, command, None, 0,
                                    argp, 4, None, None, None, None)
         argument = None if argp is None else argp.value
@@ -809,6 +811,63 @@ class Ws2_32:
         """None, the failure of gethostbyname and gethostbyaddr, with ``code`` the last error."""
         self.upcalls.WSASetLastError(code)
         return None
+
+    # --- control: options, I/O controls, WSAPoll and the conditional accept
+
+    def setsockopt(self, s: int, level: int, optname: int, optval: Any, optlen: int) -> int:
+        """0, or SOCKET_ERROR.  ``optval``: an int, an ``(l_onoff, l_linger)`` tuple for
+        SO_LINGER, or the Windows bytes, read as Windows reads them given ``optlen`` (a
+        BOOL may be one byte); None is WSAEFAULT.  The options are the provider's
+        (``WSPSetSockOpt``)."""
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPSetSockOpt, level, optname,
+                               optval, optlen)
+
+    def WSAIoctl(self, s: int, dwIoControlCode: int, lpvInBuffer: Any, cbInBuffer: int,
+                 lpvOutBuffer: Any, cbOutBuffer: int, lpcbBytesReturned: Any,
+                 lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
+        """0, or SOCKET_ERROR: the provider's ``WSPIoctl`` (FIONBIO, FIONREAD, SIOCATMARK;
+        SIO_GET_EXTENSION_FUNCTION_POINTER is WSAEINVAL until ws2core has overlapped I/O).
+        ``lpcbBytesReturned`` (a Ref) gets the output's size; None is WSAEFAULT, as for
+        any call made without overlapped I/O.  ``lpOverlapped`` and
+        ``lpCompletionRoutine`` are ignored: no ws2core socket is an overlapped one, and
+        Windows ignores them on a socket made without WSA_FLAG_OVERLAPPED."""
+        code = self._socket_error(s) or (WSAEFAULT if lpcbBytesReturned is None else 0)
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPIoctl, s, dwIoControlCode,
+                          lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer,
+                          lpcbBytesReturned, None, None, None)
+
+    def WSAPoll(self, fdArray: Any, fds: int, timeout: int) -> int:
+        """The number of entries with a nonzero ``revents``, 0 on timeout, or SOCKET_ERROR.
+
+        ``fdArray``: a sequence of ``ws2core.provider.WSAPOLLFD`` (``fd``, ``events``,
+        ``revents``), of which the first ``fds`` are polled and their ``revents``
+        rewritten; ``fds`` 0 is WSAEINVAL (whatever the array, as Wine 8), then None (or
+        fewer entries than ``fds``) WSAEFAULT.  ``timeout`` in ms, negative for no limit
+        (the thread's ``blocking_limit`` caps it).  The provider's ``poll`` says what is
+        ready and what is refused."""
+        if not self._startups:
+            return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+        count = _index(fds)
+        if count <= 0:
+            return self._fail(SOCKET_ERROR, WSAEINVAL)
+        if fdArray is None or count > len(fdArray):
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        return self._call(SOCKET_ERROR, self.provider.poll, list(fdArray)[:count], timeout)
+
+    def WSAAccept(self, s: int, addr: Any, addrlen: Any, lpfnCondition: Any,
+                  dwCallbackData: int) -> int:
+        """accept with a condition function: the new SOCKET, or INVALID_SOCKET.
+
+        ``lpfnCondition``: None (accept's behaviour) or a callable given Windows' eight
+        arguments in the provider's Python forms (``WSPAccept``: the caller's and the
+        callee's addresses as tuples for lpCallerId and lpCalleeId, None for the data and
+        QOS, a Ref for g, ``dwCallbackData``), returning CF_ACCEPT, CF_REJECT (the peer is
+        reset; WSAECONNREFUSED) or CF_DEFER (WSATRY_AGAIN; reset too, see WSPAccept); a
+        WinsockError it raises fails the call with its code."""
+        return self._on_socket(s, INVALID_SOCKET, self.provider.WSPAccept, addr, addrlen,
+                               lpfnCondition, dwCallbackData)
 
 
 setattr(Ws2_32, "__WSAFDIsSet", Ws2_32.WSAFDIsSet)

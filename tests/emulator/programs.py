@@ -62,6 +62,7 @@ PROGRAMS: tuple[str, ...] = (
     "kernel_handles",
     "names",
     "addresses",
+    "options",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -100,6 +101,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "ntohl", "inet_addr", "inet_pton", "InetPtonW", "inet_ntop", "InetNtopW",
         "WSAAddressToStringA", "WSAAddressToStringW", "WSAStringToAddressA",
         "WSAStringToAddressW", "gethostname", "GetHostNameW",
+        "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept", "shutdown",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose
@@ -675,7 +677,38 @@ _GAP_THEN_SEVEN = (
     "inet_pton refuses '::' followed by seven groups (Wine's own test_inet_pton, which runs on "
     "Windows: '::0:a:b:c:d:e:f' returns 0, 'incorrectly parsed by windows'); Wine 8 takes it"
 )
+_SETSOCKOPT_STARTED = (
+    "setsockopt before WSAStartup is WSANOTINITIALISED (setsockopt's page: 'A successful "
+    "WSAStartup call must occur before using this function'); Wine 8 answers WSAENOTSOCK"
+)
+_SO_ERROR_SET = (
+    "setsockopt(SO_ERROR) sets the pending error that getsockopt(SO_ERROR) reads back (Wine's "
+    "dlls/ws2_32/tests/sock.c test_set_getsockopt, marked todo_wine: it holds on Windows); "
+    "Wine 8 reads 0"
+)
+_MREQ_SHORT = (
+    "an optlen too small is WSAEFAULT (setsockopt's page: 'the optlen parameter is too "
+    "small'); Wine 8 passes Linux's EINVAL through for an ip_mreq of 4 bytes"
+)
+_POLLPRI = (
+    "POLLPRI in events makes WSAPoll fail with WSAEINVAL (WSAPoll's page: 'If the POLLPRI "
+    "flag is set on a socket for the Microsoft Winsock provider, the WSAPoll function will "
+    "fail'); Wine 8 accepts it"
+)
+_ATMARK_READ = (
+    "SIOCATMARK is TRUE once no urgent byte waits (ioctlsocket's page: 'If no OOB data is "
+    "waiting to be read, the operation returns TRUE'); Wine 8 inverts Linux's at-mark, which "
+    "stays true after the urgent byte is read"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
+    "options": {
+        "setsockopt_before_startup_error": _SETSOCKOPT_STARTED,
+        "error_as_set_value": _SO_ERROR_SET,
+        "add_membership_short_error": _MREQ_SHORT,
+        "poll_pollpri": _POLLPRI,
+        "poll_pollpri_error": _POLLPRI,
+        "atmark_read_value": _ATMARK_READ,
+    },
     "event_waits": {
         "wait_all_duplicate": _DUPLICATE_WAIT,
         "wait_all_duplicate_error": _DUPLICATE_WAIT,

@@ -32,8 +32,9 @@ program's import of it is pointed at a working loop (``INITTERM_CODE``), and msv
 and ``__mb_cur_max`` data imports at the run-time's own.
 
 The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closesocket, bind,
-getsockname, getpeername, listen, connect, accept, send, recv, shutdown, ioctlsocket
-(FIONBIO, FIONREAD), getsockopt, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
+getsockname, getpeername, listen, connect, accept, send, recv, shutdown, setsockopt,
+getsockopt, ioctlsocket and WSAIoctl (FIONBIO, FIONREAD, SIOCATMARK), WSAPoll, WSAAccept,
+select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
 WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
 (gethostname, inet_addr, inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the
@@ -124,7 +125,8 @@ What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_
   recorded with no protection at all, like some of Speakeasy's own allocations, so it reads
   as accessible here.
 - **No guest function runs.** ``Guest.run_function`` (APCs, completion routines) raises
-  NotImplementedError: nothing served yet needs it.
+  NotImplementedError: WSAAccept with a condition function, the one export served that
+  needs it, fails with WSAEOPNOTSUPP (the peer reset) rather than accept unvetted.
 
 This module is only the Speakeasy side (layer 5): the hooks and a ``ws2core.guest.Guest``
 over Speakeasy's emulator.  The exports live in ``ws2core.guest`` (layer 4), the API they

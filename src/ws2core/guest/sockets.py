@@ -1,5 +1,6 @@
 """The socket exports over guest memory: socket, closesocket, bind, connect, listen, accept,
-getsockname, getpeername, send, recv, shutdown, ioctlsocket and getsockopt.
+getsockname, getpeername, send, recv and shutdown (ioctlsocket and getsockopt are in
+``control``, with the other options and I/O controls).
 
 Each makes ``Ws2_32``'s checks first (started? a socket of this process?), as Windows does
 before it touches the caller's memory, then reads its arguments from the guest, calls
@@ -12,13 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import Ref
-from ..constants import FIONREAD, INVALID_SOCKET, SOCKET_ERROR, WSAEMSGSIZE
+from ..constants import INVALID_SOCKET, SOCKET_ERROR, WSAEMSGSIZE
 from . import _memory
 from ._exports import Exports, export
 from ._protocol import Guest
-
-# The size of every option's value getsockopt gives: an int, a BOOL or a LINGER.
-_OPTION_SIZE = 4
 
 
 @export("socket", "iii", "p", INVALID_SOCKET)
@@ -110,36 +108,3 @@ def recv(ex: Exports, g: Guest, s: int, buf: int, len: int, flags: int) -> int:
 @export("shutdown", "pi", "i", SOCKET_ERROR)
 def shutdown(ex: Exports, g: Guest, s: int, how: int) -> int:
     return ex.ws2_32.shutdown(s, how)
-
-
-@export("ioctlsocket", "pip", "i", SOCKET_ERROR)
-def ioctlsocket(ex: Exports, g: Guest, s: int, cmd: int, argp: int) -> int:
-    ex.ws2_32.check_socket(s)
-    argument = Ref(_memory.read_int(g, argp) & _memory.INT32)  # every command has its u_long
-    answers = cmd & _memory.INT32 == FIONREAD
-    if answers:
-        _memory.require_writable(g, argp, 4)
-    result = ex.ws2_32.ioctlsocket(s, cmd, argument)
-    if result == 0 and answers:
-        _memory.write_int(g, argp, argument.value)
-    return result
-
-
-@export("getsockopt", "piipp", "i", SOCKET_ERROR)
-def getsockopt(ex: Exports, g: Guest, s: int, level: int, optname: int, optval: int,
-               optlen: int) -> int:
-    ex.ws2_32.check_socket(s)
-    # Both out-parameters must take their value before the call, which may have a side
-    # effect (reading SO_ERROR clears it); a length below the value's is the provider's
-    # WSAEFAULT.
-    size = _memory.read_int(g, optlen)
-    _memory.require_writable(g, optlen, 4)
-    if size >= _OPTION_SIZE:
-        _memory.require_writable(g, optval, _OPTION_SIZE)
-    buffer = bytearray(_OPTION_SIZE if size >= _OPTION_SIZE else max(size, 0))
-    length = Ref(size)
-    result = ex.ws2_32.getsockopt(s, level, optname, buffer, length)
-    if result == 0:
-        _memory.write(g, optval, bytes(buffer[: length.value]))
-        _memory.write_int(g, optlen, length.value)
-    return result

@@ -40,7 +40,8 @@ The package, one module per concern, each a mixin of ``HostSocketProvider`` over
 state in ``base`` (``ProviderSocket``, the calling convention): ``errors`` (host errno ->
 Winsock), ``arguments`` (the Python forms of C arguments), ``events`` (network events and the
 reactor, which the other concerns report to), ``sockets`` (start-up to close), ``transfer``
-(send and receive), ``options`` (socket options, FIONBIO, FIONREAD), ``select`` (WSPSelect).
+(send and receive), ``options`` (socket options, FIONBIO, FIONREAD, SIOCATMARK), ``select``
+(WSPSelect, and ``poll``: WSAPoll).
 """
 
 from __future__ import annotations
@@ -59,14 +60,15 @@ from .errors import HOST_ERRORS
 from .errors import winsock_error as winsock_error
 from .events import _Events
 from .options import _Options
-from .select import _Select
+from .select import WSAPOLLFD, _Poll
 from .sockets import _Sockets
 from .transfer import _Transfer
 
-__all__ = ["HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS"]
+__all__ = ["HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
+           "WSAPOLLFD"]
 
 
-class HostSocketProvider(_Sockets, _Transfer, _Options, _Select, _Events):
+class HostSocketProvider(_Sockets, _Transfer, _Options, _Poll, _Events):
     """A Winsock service provider over the host's sockets, driven through an UpcallTable.
 
     ``HostSocketProvider(catalog_entry_id=1001)``; then ``WSPStartup(upcall_table)`` hands it

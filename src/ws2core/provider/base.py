@@ -86,7 +86,7 @@ class ProviderSocket:
         "receive_timeout", "send_timeout", "event", "network_events", "recorded",
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
-        "__weakref__",
+        "exclusive_address", "buffer_sizes", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -121,6 +121,8 @@ class ProviderSocket:
         self.wildcard = False
         self.destinations: dict[tuple[Any, ...], Decision] = {}
         self.replies: dict[tuple[Any, ...], tuple[tuple[Any, ...] | None, Attempt | None]] = {}
+        self.exclusive_address = False  # SO_EXCLUSIVEADDRUSE: the provider's (no host twin)
+        self.buffer_sizes: dict[int, int] = {}  # SO_RCVBUF/SO_SNDBUF as set (Linux doubles them)
 
     def __repr__(self) -> str:
         kind = "TCP" if self.type == SOCK_STREAM else "UDP"

@@ -1,8 +1,10 @@
-"""Socket options and I/O controls: WSPSetSockOpt, WSPGetSockOpt and WSPIoctl (FIONBIO, FIONREAD).
+"""Socket options and I/O controls: WSPSetSockOpt, WSPGetSockOpt and WSPIoctl (FIONBIO,
+FIONREAD, SIOCATMARK).
 
-Each option maps to the host's (``_HOST_OPTIONS``) or is the provider's own (timeouts, and
-read-only facts about the socket); values come in and go out in Python forms or in the
-Windows bytes.
+Each option (``_OPTIONS``) maps to the host's or is the provider's own (timeouts,
+SO_EXCLUSIVEADDRUSE, read-only facts about the socket), with the sizes Windows reads and
+writes (``_Option``: a BOOL may come as one byte); values come in and go out in Python forms
+or in the Windows bytes.
 """
 
 from __future__ import annotations
@@ -12,23 +14,37 @@ import socket
 import struct
 import termios
 from operator import index as _index
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .._shared import WinsockError, require_out_parameter
 from ..constants import (
+    AF_INET6,
     FIONBIO,
     FIONREAD,
+    IP_ADD_MEMBERSHIP,
+    IP_DROP_MEMBERSHIP,
+    IP_HDRINCL,
+    IP_MULTICAST_LOOP,
+    IP_MULTICAST_TTL,
+    IP_TOS,
+    IP_TTL,
     IPPROTO_IP,
     IPPROTO_IPV6,
     IPPROTO_TCP,
     IPPROTO_UDP,
+    IPV6_UNICAST_HOPS,
     IPV6_V6ONLY,
+    SIO_GET_EXTENSION_FUNCTION_POINTER,
+    SIOCATMARK,
     SO_ACCEPTCONN,
     SO_BROADCAST,
+    SO_DONTLINGER,
     SO_DONTROUTE,
     SO_ERROR,
+    SO_EXCLUSIVEADDRUSE,
     SO_KEEPALIVE,
     SO_LINGER,
+    SO_MAX_MSG_SIZE,
     SO_OOBINLINE,
     SO_RCVBUF,
     SO_RCVTIMEO,
@@ -36,15 +52,18 @@ from ..constants import (
     SO_SNDBUF,
     SO_SNDTIMEO,
     SO_TYPE,
+    SOCK_STREAM,
     SOCKET_ERROR,
     SOL_SOCKET,
     TCP_NODELAY,
     WSAEFAULT,
     WSAEINVAL,
+    WSAENOBUFS,
     WSAENOPROTOOPT,
+    WSAEOPNOTSUPP,
 )
 from .arguments import _require_no_overlapped, _writable
-from .base import LISTENING, ProviderSocket
+from .base import CONNECTED, LISTENING, ProviderSocket
 from .events import _Events
 
 
@@ -55,63 +74,171 @@ def _set_host_timeouts(host: socket.socket, receive_ms: int, send_ms: int) -> No
         host.setsockopt(socket.SOL_SOCKET, name, struct.pack("ll", seconds, rest * 1000))
 
 
-# Socket options: (Windows level, name) -> (host level, host name, kind).  "bool" options
-# read back as exactly 0 or 1, as Windows' BOOL options do.
-_HOST_OPTIONS: Final[dict[tuple[int, int], tuple[int, int, str]]] = {
-    (SOL_SOCKET, SO_REUSEADDR): (socket.SOL_SOCKET, socket.SO_REUSEADDR, "bool"),
-    (SOL_SOCKET, SO_KEEPALIVE): (socket.SOL_SOCKET, socket.SO_KEEPALIVE, "bool"),
-    (SOL_SOCKET, SO_BROADCAST): (socket.SOL_SOCKET, socket.SO_BROADCAST, "bool"),
-    (SOL_SOCKET, SO_OOBINLINE): (socket.SOL_SOCKET, socket.SO_OOBINLINE, "bool"),
-    (SOL_SOCKET, SO_DONTROUTE): (socket.SOL_SOCKET, socket.SO_DONTROUTE, "bool"),
-    (SOL_SOCKET, SO_RCVBUF): (socket.SOL_SOCKET, socket.SO_RCVBUF, "int"),
-    (SOL_SOCKET, SO_SNDBUF): (socket.SOL_SOCKET, socket.SO_SNDBUF, "int"),
-    (SOL_SOCKET, SO_LINGER): (socket.SOL_SOCKET, socket.SO_LINGER, "linger"),
-    (IPPROTO_TCP, TCP_NODELAY): (socket.IPPROTO_TCP, socket.TCP_NODELAY, "bool"),
-    (IPPROTO_IPV6, IPV6_V6ONLY): (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, "bool"),
+class _Option(NamedTuple):
+    """How Windows reads and writes one option (Wine's test_set_getsockopt, whose optsize
+    table holds on Windows).  ``shape``:
+
+    - "flag1": a one-byte BOOL.  setsockopt reads its first byte only (any optlen from 1:
+      0x100 is FALSE; 0 is WSAEFAULT, a negative optlen WSAENOBUFS); getsockopt writes one
+      byte and optlen 1, whatever room it had.
+    - "flag": a SOL_SOCKET BOOL.  setsockopt reads min(optlen, 4) bytes, any nonzero is TRUE
+      (optlen 0 reads nothing and succeeds; a negative one reads 4); getsockopt writes 4
+      bytes, or with optlen 1 to 3 that many and optlen 1.
+    - "small": an IP-level BOOL or byte.  setsockopt reads min(optlen, 4) bytes (0:
+      WSAEFAULT, negative: WSAENOBUFS; a byte option past 255: WSAEINVAL); getsockopt
+      writes 4 bytes, or with optlen 1 to 3 one byte and optlen 1.
+    - "int": an int, DWORD or LINGER: both need optlen 4 (WSAEFAULT below; setsockopt
+      reads a negative SOL_SOCKET optlen as 4).
+    - "mreq": an ip_mreq (8 bytes), set only.
+
+    ``kind`` says what the value is ("bool", "byte", "int", "linger", or one the provider
+    keeps itself); ``host`` the host's (level, name) when it has a twin; ``access`` "rw",
+    "r" (set: WSAENOPROTOOPT) or "w" (get: WSAENOPROTOOPT).
+    """
+
+    shape: str
+    kind: str
+    host: tuple[int, int] | None = None
+    access: str = "rw"
+
+
+_S, _IP, _IP6, _TCP = socket.SOL_SOCKET, socket.IPPROTO_IP, socket.IPPROTO_IPV6, socket.IPPROTO_TCP
+_OPTIONS: Final[dict[tuple[int, int], _Option]] = {
+    (SOL_SOCKET, SO_REUSEADDR): _Option("flag", "bool", (_S, socket.SO_REUSEADDR)),
+    (SOL_SOCKET, SO_EXCLUSIVEADDRUSE): _Option("flag", "exclusive"),
+    (SOL_SOCKET, SO_KEEPALIVE): _Option("flag1", "bool", (_S, socket.SO_KEEPALIVE)),
+    (SOL_SOCKET, SO_BROADCAST): _Option("flag", "bool", (_S, socket.SO_BROADCAST)),
+    (SOL_SOCKET, SO_OOBINLINE): _Option("flag", "bool", (_S, socket.SO_OOBINLINE)),
+    (SOL_SOCKET, SO_DONTROUTE): _Option("flag1", "bool", (_S, socket.SO_DONTROUTE)),
+    (SOL_SOCKET, SO_DONTLINGER): _Option("flag", "dontlinger", (_S, socket.SO_LINGER)),
+    (SOL_SOCKET, SO_LINGER): _Option("int", "linger", (_S, socket.SO_LINGER)),
+    (SOL_SOCKET, SO_RCVBUF): _Option("int", "bufsize", (_S, socket.SO_RCVBUF)),
+    (SOL_SOCKET, SO_SNDBUF): _Option("int", "bufsize", (_S, socket.SO_SNDBUF)),
+    (SOL_SOCKET, SO_RCVTIMEO): _Option("int", "timeout"),
+    (SOL_SOCKET, SO_SNDTIMEO): _Option("int", "timeout"),
+    # Windows lets a program set the pending error too (Wine's tests: a todo in Wine).
+    (SOL_SOCKET, SO_ERROR): _Option("int", "error"),
+    (SOL_SOCKET, SO_TYPE): _Option("int", "type", access="r"),
+    (SOL_SOCKET, SO_ACCEPTCONN): _Option("int", "acceptconn", access="r"),
+    (SOL_SOCKET, SO_MAX_MSG_SIZE): _Option("int", "maxmsg", access="r"),
+    (IPPROTO_TCP, TCP_NODELAY): _Option("flag1", "bool", (_TCP, socket.TCP_NODELAY)),
+    (IPPROTO_IP, IP_TTL): _Option("small", "byte", (_IP, socket.IP_TTL)),
+    (IPPROTO_IP, IP_TOS): _Option("small", "byte", (_IP, socket.IP_TOS)),
+    (IPPROTO_IP, IP_MULTICAST_TTL): _Option("small", "byte", (_IP, socket.IP_MULTICAST_TTL)),
+    (IPPROTO_IP, IP_MULTICAST_LOOP): _Option("small", "bool", (_IP, socket.IP_MULTICAST_LOOP)),
+    (IPPROTO_IP, IP_ADD_MEMBERSHIP): _Option("mreq", "join", (_IP, socket.IP_ADD_MEMBERSHIP), "w"),
+    (IPPROTO_IP, IP_DROP_MEMBERSHIP): _Option("mreq", "mreq", (_IP, socket.IP_DROP_MEMBERSHIP), "w"),
+    (IPPROTO_IP, IP_HDRINCL): _Option("int", "hdrincl"),
+    (IPPROTO_IPV6, IPV6_V6ONLY): _Option("flag1", "bool", (_IP6, socket.IPV6_V6ONLY)),
+    (IPPROTO_IPV6, IPV6_UNICAST_HOPS): _Option("small", "byte", (_IP6, socket.IPV6_UNICAST_HOPS)),
 }
-# Options the provider answers itself.
-_OWN_OPTIONS: Final = {(SOL_SOCKET, SO_RCVTIMEO), (SOL_SOCKET, SO_SNDTIMEO),
-                       (SOL_SOCKET, SO_TYPE), (SOL_SOCKET, SO_ERROR), (SOL_SOCKET, SO_ACCEPTCONN)}
-_GET_ONLY: Final = {SO_TYPE, SO_ERROR, SO_ACCEPTCONN}
 _LEVELS: Final = {SOL_SOCKET, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6}
+_MREQ_SIZE: Final = 8  # struct ip_mreq: imr_multiaddr, imr_interface
+# SO_MAX_MSG_SIZE of a datagram socket: the largest UDP payload of an IPv4 packet, which
+# Wine 8 gives for IPv6 too (Windows' own IPv6 figure has no source here).
+_MAX_DATAGRAM: Final = 65507
+_NO_MESSAGE_LIMIT: Final = 0x7FFFFFFF  # a stream socket's: its messages have no size
 
 
-def _option_value_in(optval: Any, optlen: Any, kind: str) -> Any:
-    """An option value to set: an int, a (l_onoff, l_linger) tuple, or Windows bytes."""
-    if isinstance(optval, int) or (kind != "linger" and hasattr(optval, "__index__")):
-        if kind == "linger":
-            raise TypeError("SO_LINGER takes an (l_onoff, l_linger) tuple or 4 bytes")
-        value = _index(optval)
-        if not -(1 << 31) <= value < (1 << 32):
-            raise WinsockError(WSAEINVAL, f"{value} does not fit the option's C type")
-        return value
+def setsockopt_size(level: Any, optname: Any, optlen: Any) -> int:
+    """How many bytes of optval Windows' setsockopt reads for this option and ``optlen``
+    (0 for an unknown option or a length it refuses, whose error WSPSetSockOpt gives): what
+    the guest layer copies out of the guest's memory, no more."""
+    try:
+        option = _OPTIONS.get((_index(level), _index(optname)))
+        return 0 if option is None else _read_size(option, level, _index(optlen))
+    except WinsockError:
+        return 0
+
+
+def _read_size(option: _Option, level: Any, length: int) -> int:
+    """The bytes setsockopt reads for ``option`` given ``optlen``; WinsockError for an optlen
+    Windows refuses."""
+    if length < 0:
+        if level != SOL_SOCKET or option.shape == "flag1":
+            raise WinsockError(WSAENOBUFS, f"optlen {length}")
+        length = 4  # a SOL_SOCKET value is read whole, as if optlen were its size
+    if option.shape == "flag1":
+        if length < 1:
+            raise WinsockError(WSAEFAULT, "optlen 0")
+        return 1
+    if option.shape == "flag":
+        return min(length, 4)
+    if option.shape == "small":
+        if length < 1:
+            raise WinsockError(WSAEFAULT, "optlen 0")
+        return min(length, 4)
+    need = _MREQ_SIZE if option.shape == "mreq" else 4
+    if length < need:
+        raise WinsockError(WSAEFAULT, f"optlen {length} for an option of {need} bytes")
+    return need
+
+
+def _option_value_in(optval: Any, optlen: Any, option: _Option, level: Any) -> Any:
+    """An option value to set: an int, a (l_onoff, l_linger) tuple for SO_LINGER, an
+    (imr_multiaddr, imr_interface) pair of address strings for a membership, or Windows
+    bytes read as Windows reads them (``_Option``)."""
+    if optval is None:
+        raise WinsockError(WSAEFAULT, "optval is NULL")
+    if option.shape == "mreq":
+        if isinstance(optval, tuple):
+            group, interface = optval
+            return socket.inet_aton(group) + socket.inet_aton(interface)
+        data = _option_bytes(optval, optlen, option, level)
+        return data
     if isinstance(optval, tuple):
-        if kind != "linger" or len(optval) != 2:
+        if option.kind != "linger" or len(optval) != 2:
             raise TypeError(f"a tuple option value is SO_LINGER's (l_onoff, l_linger), not {optval!r}")
         onoff, seconds = (_index(part) for part in optval)
         if not (0 <= onoff <= 0xFFFF and 0 <= seconds <= 0xFFFF):
             raise WinsockError(WSAEINVAL, f"LINGER fields are u_short: {optval!r}")
         return (onoff, seconds)
+    if option.kind == "linger" and hasattr(optval, "__index__"):
+        raise TypeError("SO_LINGER takes an (l_onoff, l_linger) tuple or 4 bytes")
+    if hasattr(optval, "__index__") and not isinstance(optval, (bytes, bytearray)):
+        value = _index(optval)
+        if not -(1 << 31) <= value < (1 << 32):
+            raise WinsockError(WSAEINVAL, f"{value} does not fit the option's C type")
+        return value & 0xFFFFFFFF
+    data = _option_bytes(optval, optlen, option, level)
+    if option.kind == "linger":
+        return struct.unpack_from("<HH", data)
+    return int.from_bytes(data, "little")
+
+
+def _option_bytes(optval: Any, optlen: Any, option: _Option, level: Any) -> bytes:
     try:
         data = memoryview(optval).cast("B")
     except TypeError:
         raise TypeError(f"an option value is an int, a tuple or bytes, not {type(optval).__name__}") from None
-    length = _index(optlen)
-    if length > len(data) or length < 4:
-        raise WinsockError(WSAEFAULT, f"optlen {length} for an option of 4 bytes")
-    if kind == "linger":
-        return struct.unpack_from("<HH", data)
-    return struct.unpack_from("<i", data)[0]
+    size = _read_size(option, level, _index(optlen))
+    if size > len(data):
+        raise WinsockError(WSAEFAULT, f"optval holds {len(data)} bytes, the option reads {size}")
+    return bytes(data[:size])
 
 
-def _option_value_out(optval: Any, optlen: Any, value: Any) -> None:
-    """Write an option's value to a Ref (int or tuple) or a buffer (Windows bytes)."""
+def _option_value_out(optval: Any, optlen: Any, option: _Option, value: Any) -> None:
+    """Write an option's value to a Ref (an int or a tuple) or a buffer (the bytes Windows
+    writes, ``_Option``), and its size to ``optlen``."""
+    full = 1 if option.shape == "flag1" else 4
     if hasattr(optval, "value"):
         optval.value = value
+        optlen.value = full
+        return
+    room = min(_index(optlen.value), len(_writable(optval, "optval")))
+    need = 4 if option.shape == "int" else 1
+    if room < need:
+        raise WinsockError(WSAEFAULT, f"optval has room for {max(room, 0)} bytes of {need}")
+    if isinstance(value, tuple):
+        data = struct.pack("<HH", *value)
     else:
-        data = struct.pack("<HH", *value) if isinstance(value, tuple) else struct.pack("<i", value)
-        _writable(optval, "optval")[:4] = data
-    optlen.value = 4
+        data = struct.pack("<I", value & 0xFFFFFFFF)
+    if room >= full:
+        written, length = full, full
+    else:  # 1 to 3 bytes for a 4-byte flag or small value: one counts, SOL_SOCKET fills them
+        written, length = (room if option.shape == "flag" else 1), 1
+    optval[:written] = data[:written]
+    optlen.value = length
 
 
 class _Options(_Events):
@@ -122,106 +249,172 @@ class _Options(_Events):
         """Set a socket option: 0, or SOCKET_ERROR.
 
         ``optval``: an int (BOOL and int options), an ``(l_onoff, l_linger)`` tuple for
-        SO_LINGER, or bytes in the Windows layout with ``optlen`` at least their size (else
-        WSAEFAULT).  Options: SOL_SOCKET SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST,
-        SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_OOBINLINE, SO_DONTROUTE, SO_RCVTIMEO and
-        SO_SNDTIMEO (ms; a blocking call that waits longer fails WSAETIMEDOUT);
-        IPPROTO_TCP TCP_NODELAY; IPPROTO_IPV6 IPV6_V6ONLY.  The host's semantics apply
-        (SO_REUSEADDR is the host's, not Windows' port sharing).  An unknown level:
-        WSAEINVAL; an unknown or read-only option: WSAENOPROTOOPT.
+        SO_LINGER, an ``(imr_multiaddr, imr_interface)`` pair of IPv4 strings for
+        IP_ADD_MEMBERSHIP and IP_DROP_MEMBERSHIP, or bytes in the Windows layout, read as
+        Windows reads them given ``optlen`` (a BOOL may be 1 byte; too short: WSAEFAULT;
+        negative: WSAENOBUFS but at SOL_SOCKET; see ``_Option``); None: WSAEFAULT.
+        Options: SOL_SOCKET SO_REUSEADDR, SO_EXCLUSIVEADDRUSE (kept by the provider: either
+        one set while the other is is WSAEINVAL), SO_KEEPALIVE, SO_BROADCAST, SO_LINGER,
+        SO_DONTLINGER, SO_RCVBUF, SO_SNDBUF (read back as set, as on Windows: the host
+        doubles them), SO_OOBINLINE, SO_DONTROUTE, SO_RCVTIMEO and
+        SO_SNDTIMEO (ms; a blocking call that waits longer fails WSAETIMEDOUT), SO_ERROR (the
+        pending error, as Windows lets a program set it); IPPROTO_TCP TCP_NODELAY;
+        IPPROTO_IP IP_TTL, IP_TOS, IP_MULTICAST_TTL (0 to 255, else WSAEINVAL),
+        IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP (the policy decides it as a datagram sent to
+        the group, and a refusal fails with the policy's error: under the default policy
+        no group can be joined), IP_DROP_MEMBERSHIP, IP_HDRINCL (WSAEINVAL: no raw sockets);
+        IPPROTO_IPV6 IPV6_V6ONLY, IPV6_UNICAST_HOPS (an IPv4 socket: WSAEINVAL, a level
+        it does not have; Wine 8 takes them, Windows' answer has no source here).  The host's
+        semantics apply (SO_REUSEADDR is the host's, not Windows' port sharing).  An
+        unknown level: WSAEINVAL; an unknown or read-only option: WSAENOPROTOOPT.
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._setsockopt, level, optname, optval, optlen)
 
     def _setsockopt(self, sock: ProviderSocket, level: Any, optname: Any, optval: Any,
                     optlen: Any) -> int:
-        key = self._option_key(level, optname)
-        if key in _OWN_OPTIONS:
-            if key[1] in _GET_ONLY:
-                raise WinsockError(WSAENOPROTOOPT, "a read-only option")
-            milliseconds = _option_value_in(optval, optlen, "int") & 0xFFFFFFFF
+        option = self._option(sock, level, optname)
+        if option.access == "r":
+            raise WinsockError(WSAENOPROTOOPT, "a read-only option")
+        value = _option_value_in(optval, optlen, option, level)
+        kind = option.kind
+        if kind == "hdrincl":
+            raise WinsockError(WSAEINVAL, "IP_HDRINCL is a raw socket's option")
+        if kind == "timeout":
             with self._lock:
-                if key[1] == SO_RCVTIMEO:
-                    sock.receive_timeout = milliseconds
+                if _index(optname) == SO_RCVTIMEO:
+                    sock.receive_timeout = value
                 else:
-                    sock.send_timeout = milliseconds
+                    sock.send_timeout = value
             _set_host_timeouts(sock.host, sock.receive_timeout, sock.send_timeout)
             return 0
-        host_level, host_name, kind = _HOST_OPTIONS[key]
-        value = _option_value_in(optval, optlen, kind)
+        if kind == "error":
+            with self._lock:
+                sock.pending_error = value
+            return 0
+        if kind in ("join", "mreq"):
+            assert option.host is not None
+            if kind == "join":
+                group = socket.inet_ntoa(value[:4])
+                decision = self.policy.decide("sendto", "udp", (group, 0))
+                if decision.error:
+                    raise WinsockError(decision.error, f"the network policy refuses joining {group}")
+            sock.host.setsockopt(*option.host, value)  # ip_mreq: the same 8 bytes on Linux
+            return 0
+        on = bool(value)
+        if kind == "exclusive" or (kind == "bool" and _index(optname) == SO_REUSEADDR):
+            other = (sock.host.getsockopt(_S, socket.SO_REUSEADDR) if kind == "exclusive"
+                     else sock.exclusive_address)
+            if on and other:
+                raise WinsockError(WSAEINVAL, "SO_REUSEADDR and SO_EXCLUSIVEADDRUSE exclude each other")
+            if kind == "exclusive":
+                sock.exclusive_address = on
+                return 0
+        assert option.host is not None
         if kind == "linger":
-            sock.host.setsockopt(host_level, host_name, struct.pack("ii", *value))
+            sock.host.setsockopt(*option.host, struct.pack("ii", *value))
+        elif kind == "dontlinger":
+            _, seconds = struct.unpack("ii", sock.host.getsockopt(*option.host, 8))
+            sock.host.setsockopt(*option.host, struct.pack("ii", 0 if on else 1, seconds))
         elif kind == "bool":
-            sock.host.setsockopt(host_level, host_name, 1 if value else 0)
+            sock.host.setsockopt(*option.host, 1 if on else 0)
+        elif kind == "byte":
+            if value > 0xFF:
+                raise WinsockError(WSAEINVAL, f"{value} does not fit the option's byte")
+            sock.host.setsockopt(*option.host, value)
         else:
             # The C int that Windows reads from optval: a DWORD past INT_MAX is the same 32
             # bits, which the host's setsockopt (a C int too) only takes as a negative number.
-            sock.host.setsockopt(host_level, host_name, value - (1 << 32) if value >= 1 << 31 else value)
+            sock.host.setsockopt(*option.host, value - (1 << 32) if value >= 1 << 31 else value)
+            if kind == "bufsize":
+                # Windows reads back what was set; Linux doubles it and has a floor.
+                sock.buffer_sizes[option.host[1]] = value
         return 0
 
     def WSPGetSockOpt(self, s: Any, level: Any, optname: Any, optval: Any, optlen: Any,
                       lpErrno: Any, /) -> int:
         """Read a socket option into ``optval`` (a Ref gets an int, or a tuple for SO_LINGER;
-        a writable buffer gets the Windows bytes) and its size into ``optlen`` (a Ref;
-        None, or for a buffer a value below the size: WSAEFAULT): 0, or SOCKET_ERROR.
+        a writable buffer gets the bytes Windows writes) and its size into ``optlen`` (a Ref
+        holding the buffer's size on the way in): 0, or SOCKET_ERROR.
 
-        The options of WSPSetSockOpt, and SO_TYPE (SOCK_STREAM or SOCK_DGRAM), SO_ERROR
-        (the pending error as a Winsock code, cleared by reading it) and SO_ACCEPTCONN.
-        Values are the host's (Linux doubles SO_RCVBUF).
+        None for either, a negative optlen or less room than the value needs: WSAEFAULT
+        (4 bytes; 1 for a BOOL, which then reads back with optlen 1: see ``_Option``;
+        SO_KEEPALIVE, SO_DONTROUTE, TCP_NODELAY and IPV6_V6ONLY always do, as on Windows).
+        The options of WSPSetSockOpt but the memberships (WSAENOPROTOOPT), and SO_TYPE,
+        SO_ACCEPTCONN and SO_MAX_MSG_SIZE (a datagram's largest payload; 0x7FFFFFFF for a
+        stream).  SO_ERROR gives the pending error as a Winsock code and clears it.  Values
+        are the host's, but SO_RCVBUF and SO_SNDBUF once set (what was set).
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._getsockopt, level, optname, optval, optlen)
 
     def _getsockopt(self, sock: ProviderSocket, level: Any, optname: Any, optval: Any,
                     optlen: Any) -> int:
-        key = self._option_key(level, optname)
+        option = self._option(sock, level, optname)
         if optval is None or optlen is None:
             raise WinsockError(WSAEFAULT, "optval or optlen is NULL")
         require_out_parameter(optlen, "optlen")
-        if not hasattr(optval, "value"):
-            if _index(optlen.value or 0) < 4 or len(_writable(optval, "optval")) < 4:
-                raise WinsockError(WSAEFAULT, "optval holds fewer than 4 bytes")
+        if option.access == "w":
+            raise WinsockError(WSAENOPROTOOPT, "a write-only option")
+        if option.kind == "hdrincl":
+            raise WinsockError(WSAEINVAL, "IP_HDRINCL is a raw socket's option")
+        if not hasattr(optval, "value") and _index(optlen.value) < 1:
+            raise WinsockError(WSAEFAULT, f"optlen {optlen.value}")
+        kind = option.kind
         value: Any
-        if key in _OWN_OPTIONS:
-            name = key[1]
-            if name == SO_ERROR:
-                self._resolve_connect(sock)
-                with self._lock:
-                    value, sock.pending_error = sock.pending_error, 0
-            elif name == SO_TYPE:
-                value = sock.type
-            elif name == SO_ACCEPTCONN:
-                value = int(sock.state == LISTENING)
-            else:
-                value = sock.receive_timeout if name == SO_RCVTIMEO else sock.send_timeout
+        if kind == "error":
+            self._resolve_connect(sock)
+            with self._lock:
+                value, sock.pending_error = sock.pending_error, 0
+        elif kind == "type":
+            value = sock.type
+        elif kind == "acceptconn":
+            value = int(sock.state == LISTENING)
+        elif kind == "maxmsg":
+            value = _NO_MESSAGE_LIMIT if sock.type == SOCK_STREAM else _MAX_DATAGRAM
+        elif kind == "timeout":
+            value = sock.receive_timeout if _index(optname) == SO_RCVTIMEO else sock.send_timeout
+        elif kind == "exclusive":
+            value = int(sock.exclusive_address)
+        elif kind == "bufsize" and option.host is not None and option.host[1] in sock.buffer_sizes:
+            value = sock.buffer_sizes[option.host[1]]
         else:
-            host_level, host_name, kind = _HOST_OPTIONS[key]
-            if kind == "linger":
-                value = struct.unpack("ii", sock.host.getsockopt(host_level, host_name, 8))
+            assert option.host is not None
+            if kind in ("linger", "dontlinger"):
+                onoff, seconds = struct.unpack("ii", sock.host.getsockopt(*option.host, 8))
+                value = (onoff, seconds) if kind == "linger" else int(not onoff)
             else:
-                value = sock.host.getsockopt(host_level, host_name)
+                value = sock.host.getsockopt(*option.host)
                 if kind == "bool":
                     value = int(bool(value))
-        _option_value_out(optval, optlen, value)
+        _option_value_out(optval, optlen, option, value)
         return 0
 
     @staticmethod
-    def _option_key(level: Any, optname: Any) -> tuple[int, int]:
+    def _option(sock: ProviderSocket, level: Any, optname: Any) -> _Option:
         key = (_index(level), _index(optname))
         if key[0] not in _LEVELS:
             raise WinsockError(WSAEINVAL, f"unknown option level {key[0]:#x}")
-        if key not in _HOST_OPTIONS and key not in _OWN_OPTIONS:
+        option = _OPTIONS.get(key)
+        if option is None:
             raise WinsockError(WSAENOPROTOOPT, f"unknown option {key[1]:#x} at level {key[0]:#x}")
-        return key
+        if key[0] == IPPROTO_IPV6 and sock.family != AF_INET6:
+            raise WinsockError(WSAEINVAL, "an IPv6 option on an IPv4 socket")
+        return option
 
     def WSPIoctl(self, s: Any, dwIoControlCode: Any, lpvInBuffer: Any, cbInBuffer: Any,
                  lpvOutBuffer: Any, cbOutBuffer: Any, lpcbBytesReturned: Any, lpOverlapped: Any,
                  lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
         """Socket I/O control: 0, or SOCKET_ERROR.
 
-        FIONBIO: ``lpvInBuffer`` an int (or 4 bytes, a u_long), nonzero for non-blocking;
-        making a socket blocking while WSPEventSelect is active is WSAEINVAL.  FIONREAD:
-        ``lpvOutBuffer`` (a Ref, or a writable buffer of at least 4 bytes) gets the bytes
-        that a receive would return now.  ``lpcbBytesReturned`` (None or a Ref) gets the
-        output size.  Any other code: WSAEINVAL; ``lpOverlapped`` must be None.
+        FIONBIO: ``lpvInBuffer`` an int (or a u_long's 4 bytes, ``cbInBuffer`` at least 4,
+        else WSAEFAULT), nonzero for non-blocking; making a socket blocking while
+        WSPEventSelect is active is WSAEINVAL.  FIONREAD and SIOCATMARK: ``lpvOutBuffer`` (a
+        Ref, or a writable buffer with ``cbOutBuffer`` at least 4, else WSAEFAULT) gets the
+        bytes that a receive would return now, or whether no urgent (out-of-band) data waits
+        to be read (TRUE, as always for a datagram socket or one with SO_OOBINLINE; FALSE
+        while a byte sent with MSG_OOB waits).  ``lpcbBytesReturned`` (None or a Ref) gets the
+        output size (0 for FIONBIO, 4 for the others).  SIO_GET_EXTENSION_FUNCTION_POINTER:
+        WSAEINVAL until ws2core has overlapped sockets; any other code WSAEOPNOTSUPP (as Wine
+        8); ``lpOverlapped`` must be None.
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._ioctl, dwIoControlCode, lpvInBuffer,
                           cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned,
@@ -235,27 +428,34 @@ class _Options(_Events):
         if command == FIONBIO:
             if in_buffer is None:
                 raise WinsockError(WSAEFAULT, "FIONBIO needs its u_long argument")
-            on = bool(_option_value_in(in_buffer, in_size, "int"))
+            on = bool(_option_value_in(in_buffer, in_size, _U_LONG, SOL_SOCKET))
             with self._lock:
                 if not on and sock.network_events:
                     raise WinsockError(WSAEINVAL, "WSPEventSelect is active: the socket stays non-blocking")
                 sock.nonblocking = on
                 sock.host.setblocking(not on)
             written = 0
-        elif command == FIONREAD:
+        elif command in (FIONREAD, SIOCATMARK):
             if out_buffer is None:
-                raise WinsockError(WSAEFAULT, "FIONREAD needs lpvOutBuffer")
+                raise WinsockError(WSAEFAULT, "the command needs lpvOutBuffer")
             if not hasattr(out_buffer, "value") and (
                     _index(out_size) < 4 or len(_writable(out_buffer, "lpvOutBuffer")) < 4):
                 raise WinsockError(WSAEFAULT, "lpvOutBuffer holds fewer than 4 bytes")
-            available = 0 if sock.state == LISTENING else self._readable_bytes(sock)
-            if hasattr(out_buffer, "value"):
-                out_buffer.value = available
+            if command == FIONREAD:
+                answer = 0 if sock.state == LISTENING else self._readable_bytes(sock)
             else:
-                _writable(out_buffer, "lpvOutBuffer")[:4] = struct.pack("<I", available)
+                answer = int(not self._urgent_waiting(sock))
+            if hasattr(out_buffer, "value"):
+                out_buffer.value = answer
+            else:
+                _writable(out_buffer, "lpvOutBuffer")[:4] = struct.pack("<I", answer)
             written = 4
+        elif command == SIO_GET_EXTENSION_FUNCTION_POINTER:
+            raise WinsockError(WSAEINVAL, "no extension functions before overlapped I/O")
         else:
-            raise WinsockError(WSAEINVAL, f"unsupported I/O control code {command:#x}")
+            # Wine 8 answers an unknown code so (its AFD's STATUS_NOT_SUPPORTED); WSAIoctl's
+            # page lists it for a command that 'cannot be realized'.
+            raise WinsockError(WSAEOPNOTSUPP, f"unsupported I/O control code {command:#x}")
         if returned is not None:
             require_out_parameter(returned, "lpcbBytesReturned")
             returned.value = written
@@ -266,3 +466,20 @@ class _Options(_Events):
         data = fcntl.ioctl(sock.host.fileno(), termios.FIONREAD, b"\0\0\0\0")
         available: int = struct.unpack("i", data)[0]
         return available
+
+    @staticmethod
+    def _urgent_waiting(sock: ProviderSocket) -> bool:
+        """Whether an out-of-band byte waits outside the stream (SIOCATMARK's FALSE).  The
+        host's own SIOCATMARK says whether the stream is at the mark, not this: a peek at the
+        urgent byte does (EINVAL: none, or inline)."""
+        if sock.type != SOCK_STREAM or sock.state != CONNECTED:
+            return False
+        try:
+            sock.host.recv(1, socket.MSG_OOB | socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:
+            return False
+        return True
+
+
+# FIONBIO's argument: a u_long, read as a 4-byte int.
+_U_LONG: Final = _Option("int", "int")

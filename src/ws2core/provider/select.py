@@ -1,4 +1,5 @@
-"""WSPSelect: waiting for readiness over fd_sets, and the fd_set arguments it reads and rewrites.
+"""WSPSelect: waiting for readiness over fd_sets, and the fd_set arguments it reads and
+rewrites; ``poll``, WSAPoll's wait over an array of WSAPOLLFD entries.
 
 Membership is asked as a provider asks, WPUFDIsSet on the caller's set; the sets are then
 rewritten in place through ``ws2core.structs.FD_SET_LAYOUTS`` in the layout they came in (an
@@ -12,14 +13,28 @@ import functools
 import math
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from operator import index as _index
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from .. import FdSet
+from .. import FdSet, Ref
 from .. import upcalls as _upcalls
 from .._shared import WinsockError, require_out_parameter
-from ..constants import SOCKET_ERROR, WSAEINTR, WSAEINVAL, WSANOTINITIALISED
+from ..constants import (
+    POLLERR,
+    POLLHUP,
+    POLLNVAL,
+    POLLRDBAND,
+    POLLRDNORM,
+    POLLWRBAND,
+    POLLWRNORM,
+    SOCKET_ERROR,
+    WSAEINTR,
+    WSAEINVAL,
+    WSAENOTSOCK,
+    WSANOTINITIALISED,
+)
 from ..structs import FD_SET_LAYOUTS
 from .base import (
     _CANCEL_CHECK,
@@ -205,3 +220,130 @@ def _select_timeout(timeout: Any) -> float | None:
         except OverflowError:  # an int past every float: longer than any wait, or negative
             return math.inf if timeout > 0 else -1.0
     raise TypeError(f"timeout is None, a TIMEVAL or seconds, not {type(timeout).__name__}")
+
+
+# --- WSAPoll: Ws2_32 serves it through the provider's WSPIoctl on Windows (an AFD poll, no
+# WSP function of its own); here it is the provider's ``poll``, beside WSPSelect, which waits
+# the same way.
+
+_POLL_REQUESTS: Final = POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND
+
+
+@dataclass
+class WSAPOLLFD:
+    """One entry of WSAPoll's array, in Python form: ``fd`` (a SOCKET), ``events`` (what is
+    asked) and ``revents`` (what ``HostSocketProvider.poll`` answers, rewritten by it)."""
+
+    fd: int
+    events: int
+    revents: int = 0
+
+
+class _Poll(_Select):
+    """poll: WSAPoll over the sockets of this provider."""
+
+    def poll(self, fdArray: Sequence[WSAPOLLFD], timeout: Any, lpErrno: Any, /) -> int:
+        """Wait until an entry of ``fdArray`` is ready: the count of entries whose ``revents``
+        is nonzero, 0 on timeout, or SOCKET_ERROR.
+
+        ``events`` may ask for POLLRDNORM (data, a pending connection, the end of the stream),
+        POLLRDBAND (an urgent byte waiting), POLLWRNORM (able to send) and POLLWRBAND; any
+        other bit (POLLPRI included, as Windows' own provider refuses it) is WSAEINVAL.
+        ``revents`` gets what was asked and is ready, and without being asked POLLHUP (the
+        peer closed or reset the connection; a failed connect), POLLERR (a failed connect)
+        and POLLNVAL (the entry is no socket of this provider, and is not counted).  A
+        socket neither connected, connecting, listening nor a datagram one is never ready.
+        No entry that is a socket: WSAENOTSOCK.  (Both as Wine 8, whose WSAPoll was written
+        against its tests on Windows; the documentation says WSAEINVAL for the second.)
+        The end of the stream is POLLRDNORM (a receive returns 0), as in Wine 8; POLLHUP
+        comes with the host's hangup (a reset, or both directions shut).  ``timeout`` in ms: negative waits without limit, 0 returns
+        at once; on a thread with a ``blocking_limit``, at most that.  Every entry's
+        ``revents`` is rewritten, 0 where nothing happened.
+        """
+        require_out_parameter(lpErrno, "lpErrno")
+        entries = list(fdArray)
+        milliseconds = _index(timeout)
+        if self.upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return SOCKET_ERROR
+        if any(_index(entry.events) & ~_POLL_REQUESTS & 0xFFFF for entry in entries):
+            lpErrno.value = WSAEINVAL
+            return SOCKET_ERROR
+        seconds = None if milliseconds < 0 else milliseconds / 1000
+        if self._capped:
+            cap = self.current_blocking_limit()
+            if cap is not None and (seconds is None or seconds > cap):
+                seconds = cap
+        entered: dict[int, ProviderSocket] = {}
+        try:
+            for entry in entries:
+                handle = _index(entry.fd)
+                if handle not in entered:
+                    sock = self._enter(handle, Ref(0))
+                    if sock is not None:
+                        entered[handle] = sock
+            if not entered:
+                lpErrno.value = WSAENOTSOCK
+                return SOCKET_ERROR
+            try:
+                answers = self._poll(entries, entered, seconds)
+            except OSError as error:
+                lpErrno.value = winsock_error(error)
+                return SOCKET_ERROR
+            except WinsockError as error:
+                lpErrno.value = error.winerror
+                return SOCKET_ERROR
+        finally:
+            for sock in entered.values():
+                self._leave(sock)
+        for entry, revents in zip(entries, answers):
+            entry.revents = revents
+        return sum(1 for revents in answers if revents & ~POLLNVAL)
+
+    def _poll(self, entries: list[WSAPOLLFD], socks: dict[int, ProviderSocket],
+              seconds: float | None) -> list[int]:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            poller = select.poll()
+            watched: dict[int, ProviderSocket] = {}
+            for sock in socks.values():
+                self._resolve_connect(sock)
+                if sock.state in (CONNECTED, LISTENING, DATAGRAM, CONNECTING):
+                    poller.register(sock.host, select.POLLIN | select.POLLOUT | select.POLLPRI)
+                    watched[sock.host.fileno()] = sock
+            found = dict(poller.poll(0)) if watched else {}
+            answers = [self._revents(entry, socks.get(_index(entry.fd)), found) for entry in entries]
+            if any(sock.closed for sock in socks.values()):
+                raise WinsockError(WSAEINTR, "a socket was closed during WSAPoll")
+            if any(answers) or (deadline is not None and time.monotonic() >= deadline):
+                return answers
+            if deadline is None:
+                budget = _CANCEL_CHECK
+            else:
+                budget = max(0.0, min(deadline - time.monotonic(), _CANCEL_CHECK))
+            if watched:
+                poller.poll(budget * 1000)  # wake on any change; the next round reads it
+            else:
+                time.sleep(budget)
+
+    def _revents(self, entry: WSAPOLLFD, sock: ProviderSocket | None, found: dict[int, int]) -> int:
+        """The Windows revents of one entry from the host's poll of its socket."""
+        if sock is None:
+            return POLLNVAL
+        asked = _index(entry.events)
+        if sock.state == CONNECTING:
+            self._resolve_connect(sock)
+        if sock.state == UNCONNECTED:
+            return POLLHUP | POLLERR if sock.pending_error else 0  # a connect that failed
+        host = found.get(sock.host.fileno(), 0) if sock.state != CONNECTING else 0
+        ready = 0
+        if host & select.POLLIN:
+            ready |= POLLRDNORM
+        if host & select.POLLPRI and sock.state == CONNECTED:
+            ready |= POLLRDBAND
+        if host & select.POLLOUT and sock.state in (CONNECTED, DATAGRAM):
+            ready |= POLLWRNORM | POLLWRBAND
+        revents = ready & asked
+        if sock.state == CONNECTED and host & (select.POLLHUP | select.POLLERR):
+            revents |= POLLHUP
+        return revents

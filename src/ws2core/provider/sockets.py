@@ -12,6 +12,7 @@ import contextlib
 import errno
 import select
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from operator import index as _index
@@ -23,6 +24,7 @@ from .._shared import WinsockError, require_out_parameter
 from ..constants import (
     AF_INET6,
     CF_ACCEPT,
+    CF_DEFER,
     CF_REJECT,
     FD_ACCEPT,
     FD_CONNECT_BIT,
@@ -51,6 +53,7 @@ from ..constants import (
     WSAESOCKTNOSUPPORT,
     WSAETIMEDOUT,
     WSAEWOULDBLOCK,
+    WSATRY_AGAIN,
     WSANOTINITIALISED,
 )
 from .arguments import (
@@ -250,8 +253,9 @@ class _Sockets(_Events):
         callable ``(lpCallerId, lpCallerData, lpSQOS, lpGQOS, lpCalleeId, lpCalleeData, g,
         dwCallbackData)`` given the peer's and the local address tuples (None for the data
         and QOS, a Ref for g), returning CF_ACCEPT, or CF_REJECT (the connection is dropped:
-        WSAECONNREFUSED); any other answer drops it too, with WSAEINVAL (CF_DEFER is not
-        supported).  Not listening: WSAEINVAL; a datagram socket: WSAEOPNOTSUPP;
+        WSAECONNREFUSED, the peer reset), CF_DEFER (WSATRY_AGAIN; the connection is reset
+        too: the host has taken it off its queue, where Windows would keep it), anything
+        else WSAEINVAL (reset); a WinsockError it raises fails the call with its code (reset).  Not listening: WSAEINVAL; a datagram socket: WSAEOPNOTSUPP;
         non-blocking with nothing pending: WSAEWOULDBLOCK; blocking, when SO_RCVTIMEO or
         the thread's ``blocking_limit`` runs out first: WSAETIMEDOUT.  The new socket has
         the listener's blocking mode and WSPEventSelect association, as on Windows.
@@ -291,14 +295,21 @@ class _Sockets(_Events):
                 answer = condition(_windows_address(sock.family, peer), None, None, None,
                                    _windows_address(sock.family, host.getsockname()),
                                    None, Ref(0), callback_data)
+            except WinsockError:
+                _reset(host)  # the condition's own failure: the call fails with its code
+                raise
             except BaseException as error:
                 host.close()
                 if isinstance(error, Exception):
                     raise CallerRaised(error) from None  # the caller's: _call lets it out
                 raise
             if answer != CF_ACCEPT:
-                host.close()
-                raise WinsockError(WSAECONNREFUSED if answer == CF_REJECT else WSAEINVAL)
+                # Refused, the peer sees a reset (WSAECONNREFUSED on Windows' side of it);
+                # CF_DEFER would keep it queued on Windows (SO_CONDITIONAL_ACCEPT), but the
+                # host has taken it off its queue already: it is reset too.
+                _reset(host)
+                raise WinsockError(WSAECONNREFUSED if answer == CF_REJECT
+                                   else WSATRY_AGAIN if answer == CF_DEFER else WSAEINVAL)
         accepted = ProviderSocket(self, host, sock.family, SOCK_STREAM, CONNECTED)
         _set_host_timeouts(host, sock.receive_timeout, sock.send_timeout)
         with self._lock:
@@ -307,6 +318,7 @@ class _Sockets(_Events):
             accepted.network_events = sock.network_events
             accepted.receive_timeout = sock.receive_timeout
             accepted.send_timeout = sock.send_timeout
+            accepted.buffer_sizes = dict(sock.buffer_sizes)  # the host's accept inherits them too
         upcalls = self.upcalls
         if upcalls is None:
             host.close()
@@ -549,3 +561,10 @@ class _Sockets(_Events):
         _store_address(name, namelen, sock.family, address)
         return 0
 
+
+def _reset(host: socket.socket) -> None:
+    """Close an accepted connection so that the peer sees a reset (a zero linger), as a
+    rejected conditional accept is on Windows."""
+    with contextlib.suppress(OSError):
+        host.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    host.close()
