@@ -14,7 +14,9 @@ through ``ws2core.structs``.
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
 from typing import Final
 
 from .._shared import WinsockError
@@ -23,6 +25,7 @@ from ..structs import FD_SET_LAYOUTS, FdSetLayout
 from ._protocol import Guest, GuestFault
 
 INT32: Final = 0xFFFFFFFF
+_PAGE: Final = 0x1000
 SOCKADDR_STORAGE: Final = 128  # the largest sockaddr a call reads or writes
 
 
@@ -49,6 +52,32 @@ def read(guest: Guest, address: int, size: int) -> bytes:
         return guest.read(address, size)
     except GuestFault:
         raise WinsockError(WSAEFAULT, f"{size} bytes at {address:#x} are not all mapped") from None
+
+
+def read_string(guest: Guest, address: int, *, limit: int, wide: bool = False,
+                reader: Callable[[int, int], bytes] | None = None) -> bytes:
+    """The NUL-terminated string at ``address``, without its NUL: at most ``limit``
+    characters (a longer one is cut there: the caller says what that means), UTF-16LE bytes
+    when ``wide`` (its characters counted from ``address``, whatever a page boundary
+    splits).  Read page by page, so that a string ending just before an unmapped page is
+    read whole and nothing past its NUL is touched.  ``reader(address, size)``: how to read
+    (default: this module's ``read``, WSAEFAULT for a byte the guest could not read; the C
+    run-time passes the emulator's own)."""
+    if reader is None:
+        reader = functools.partial(read, guest)
+    unit = 2 if wide else 1
+    most = limit * unit
+    found = bytearray()
+    scanned = 0
+    while len(found) < most:
+        at = address + len(found)
+        found += reader(at, min(_PAGE - at % _PAGE, most - len(found)))
+        whole = len(found) - len(found) % unit
+        for offset in range(scanned, whole, unit):
+            if not any(found[offset:offset + unit]):
+                return bytes(found[:offset])
+        scanned = whole
+    return bytes(found[:most])
 
 
 def write(guest: Guest, address: int, data: bytes) -> None:

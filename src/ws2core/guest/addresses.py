@@ -43,7 +43,6 @@ from . import _memory
 from ._exports import Exports, export
 from ._protocol import Guest
 
-_PAGE = 0x1000
 _TEXT_LIMIT = 4096
 """The most characters of a string argument read: an address is far shorter, and a string
 without a NUL in reach is cut there."""
@@ -53,19 +52,10 @@ _ADDRESS_SIZE = {AF_INET: 4, AF_INET6: 16}
 
 def read_text(g: Guest, address: int, wide: bool) -> str | None:
     """The NUL-terminated string at ``address`` (None for NULL): ANSI bytes one character
-    each, or UTF-16; read page by page, each page checked readable (WSAEFAULT)."""
+    each, or UTF-16; each page checked readable (WSAEFAULT); cut at _TEXT_LIMIT characters."""
     if not address:
         return None
-    unit = 2 if wide else 1
-    most = _TEXT_LIMIT * unit
-    found = bytearray()
-    while len(found) < most:
-        at = address + len(found)
-        found += _memory.read(g, at, min(_PAGE - at % _PAGE, most - len(found)))
-        for offset in range(0, len(found) - len(found) % unit, unit):
-            if not any(found[offset:offset + unit]):
-                return _decoded(bytes(found[:offset]), wide)
-    return _decoded(bytes(found[:most]), wide)
+    return _decoded(_memory.read_string(g, address, limit=_TEXT_LIMIT, wide=wide), wide)
 
 
 def _decoded(data: bytes, wide: bool) -> str:

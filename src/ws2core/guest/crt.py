@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from . import _memory
 from ._protocol import Guest, GuestFault
 
 log: Final = logging.getLogger("ws2core.guest")
@@ -63,7 +64,6 @@ FIELD_LIMIT: Final = 1 << 20
 """The widest field (a width or a precision) one conversion may ask for: beyond it the call
 fails, so that a guest's ``%999999999d`` cannot make the host build a gigabyte."""
 
-_PAGE = 0x1000
 
 
 def file_size(ptr_size: int) -> int:
@@ -77,22 +77,9 @@ def file_size(ptr_size: int) -> int:
 
 def read_string(guest: Guest, address: int, limit: int = STRING_LIMIT, wide: bool = False) -> bytes:
     """The string at ``address`` without its NUL: at most ``limit`` characters (a
-    precision's worth, or STRING_LIMIT), read page by page so that a string ending just
-    before an unmapped page is read whole.  UTF-16LE bytes when ``wide`` (its characters
-    counted from ``address``, whatever a page boundary splits)."""
-    unit = 2 if wide else 1
-    most = limit * unit
-    found = bytearray()
-    scanned = 0
-    while len(found) < most:
-        at = address + len(found)
-        found += guest.read(at, min(_PAGE - at % _PAGE, most - len(found)))
-        whole = len(found) - len(found) % unit
-        for offset in range(scanned, whole, unit):
-            if not any(found[offset:offset + unit]):
-                return bytes(found[:offset])
-        scanned = whole
-    return bytes(found[:most])
+    precision's worth, or STRING_LIMIT), as ``_memory.read_string`` reads it, through the
+    emulator's own reads (a fault is the C run-time's to answer, not WSAEFAULT)."""
+    return _memory.read_string(guest, address, limit=limit, wide=wide, reader=guest.read)
 
 
 def wide_to_utf8(data: bytes) -> bytes:

@@ -64,24 +64,12 @@ def _state(ex: Exports) -> _NameState:
 
 
 def read_string(g: Guest, address: int, wide: bool = False) -> str:
-    """The NUL-terminated string at ``address`` (ANSI, or UTF-16 when ``wide``), read a page
-    at a time so that nothing past its end is touched; WSAEFAULT when NULL, unreadable, or
-    longer than MAX_STRING bytes."""
-    unit = 2 if wide else 1
-    data = bytearray()
-    cursor = address
-    while True:
-        chunk = max(unit, 0x1000 - cursor % 0x1000)
-        chunk -= chunk % unit
-        got = _memory.read(g, cursor, chunk)
-        for offset in range(0, len(got), unit):
-            if got[offset:offset + unit] == bytes(unit):
-                data += got[:offset]
-                return data.decode("utf-16-le" if wide else "latin-1", "replace")
-        data += got
-        cursor += chunk
-        if len(data) > MAX_STRING:
-            raise WinsockError(WSAEFAULT, f"no string end within {MAX_STRING} bytes")
+    """The NUL-terminated string at ``address`` (ANSI, or UTF-16 when ``wide``); WSAEFAULT
+    when NULL, unreadable, or longer than MAX_STRING characters."""
+    data = _memory.read_string(g, address, limit=MAX_STRING + 1, wide=wide)
+    if len(data) > MAX_STRING * (2 if wide else 1):
+        raise WinsockError(WSAEFAULT, f"no string end within {MAX_STRING} characters")
+    return data.decode("utf-16-le" if wide else "latin-1", "replace")
 
 
 def _encode(text: str, wide: bool) -> bytes:
