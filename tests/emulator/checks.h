@@ -86,6 +86,20 @@ static inline int checks_finish(void)
     return checks_passed == checks_total ? 0 : 1;
 }
 
+/* Whether the first n bytes at a and b are equal: memcmp without importing it (a program
+ * imports only what the emulator implements, programs.ALLOWED_IMPORTS). */
+static inline int same_bytes(const void *a, const void *b, unsigned n)
+{
+    const unsigned char *left = a, *right = b;
+
+    while (n > 0 && *left == *right) {
+        left++;
+        right++;
+        n--;
+    }
+    return n == 0;
+}
+
 /* Two checks for a call that must fail: its result, and the error WSAGetLastError() gives
  * right after it (read before anything is printed, since printing may touch the thread's last
  * error). The second check is named <name>_error. */

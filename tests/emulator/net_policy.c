@@ -73,18 +73,7 @@ static long long host_of(const struct sockaddr_in *address)
            | (long long)in->S_un.S_un_b.s_b3 << 8 | (long long)in->S_un.S_un_b.s_b4;
 }
 
-/* memcmp and strcmp would be imports beyond what the emulator implements. */
-static int same_bytes(const char *a, const char *b, int length)
-{
-    int i;
-
-    for (i = 0; i < length; i++) {
-        if (a[i] != b[i])
-            return 0;
-    }
-    return 1;
-}
-
+/* strcmp would be an import beyond what the emulator implements (same_bytes: checks.h). */
 static int text_equal(const char *a, const char *b)
 {
     while (*a != '\0' && *a == *b) {
@@ -150,9 +139,9 @@ static void blocking_connect(void)
     check("blocking_peer_port", port_of(&peer), 80);
     check("blocking_send", send(s, REQUEST, (int)sizeof REQUEST - 1, 0),
           (int)sizeof REQUEST - 1);
-    check("blocking_answer_length", recv_some(s, answer, (int)sizeof SINK_ANSWER - 1),
-          (int)sizeof SINK_ANSWER - 1);
-    check("blocking_answer_bytes", same_bytes(answer, SINK_ANSWER, (int)sizeof SINK_ANSWER - 1),
+    check("blocking_answer_length", recv_some(s, answer, (unsigned)sizeof SINK_ANSWER - 1),
+          (unsigned)sizeof SINK_ANSWER - 1);
+    check("blocking_answer_bytes", same_bytes(answer, SINK_ANSWER, (unsigned)sizeof SINK_ANSWER - 1),
           1);
     check("blocking_close", closesocket(s), 0);
 }
