@@ -37,6 +37,7 @@ def test_the_public_names_stay_where_they_were() -> None:
     assert missing == []
     assert sorted(ws2core.provider.__all__) == [
         "HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
+        "WSAPOLLFD",   # WSAPoll's entries in Python form, since the provider serves WSAPoll
     ]
     assert ws2core.provider.TIMEVAL is ws2core.structs.TIMEVAL
     assert ws2core.provider.WSANETWORKEVENTS is ws2core.structs.WSANETWORKEVENTS
