@@ -31,7 +31,8 @@ case the tests/emulator programs try), written here once and followed by every e
    the iErrorCode entries of the events reported; an fd_set: its count and entries).
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
-``select`` (select, __WSAFDIsSet), ``events``; beside them ``crt``, the C run-time a console
+``select`` (select, __WSAFDIsSet), ``events``, ``transfer`` (WSASocket, sendto, recvfrom and
+the WSA send and receive calls); beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
 and writes, ``_exports`` the table and its guard, ``_protocol`` the ``Guest`` protocol.
@@ -42,7 +43,7 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, select, events  # noqa: F401,I001
+from . import startup, sockets, select, events, transfer  # noqa: F401,I001
 from ._exports import REGISTERED, Export, Exports
 from ._protocol import Guest, GuestFault
 

@@ -77,7 +77,8 @@ class ProviderSocket:
     (getsockname still shows the any address), ``destinations`` a datagram socket's
     decision per destination and ``replies``, per host address it sends to, the address asked
     for (when redirected, so that a reply shows the address the program sent to) and the
-    record that counts its traffic.
+    record that counts its traffic.  ``overlapped``: made with WSA_FLAG_OVERLAPPED (an
+    accepted socket has its listener's), which only such a socket's calls may use.
     """
 
     __slots__ = (
@@ -86,7 +87,7 @@ class ProviderSocket:
         "receive_timeout", "send_timeout", "event", "network_events", "recorded",
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
-        "__weakref__",
+        "overlapped", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -98,6 +99,7 @@ class ProviderSocket:
         self.type = type
         self.state = state
         self.nonblocking = False
+        self.overlapped = False    # made with WSA_FLAG_OVERLAPPED (socket() makes them so)
         self.closed = False
         self.users = 0             # WSP calls in progress; the host socket closes at 0
         self.peer_closed = False   # end of stream or reset seen

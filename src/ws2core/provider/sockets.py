@@ -35,6 +35,7 @@ from ..constants import (
     SOCK_DGRAM,
     SOCK_STREAM,
     SOCKET_ERROR,
+    WSA_FLAG_OVERLAPPED,
     WSAEADDRNOTAVAIL,
     WSAEAFNOSUPPORT,
     WSAEALREADY,
@@ -143,8 +144,9 @@ class _Sockets(_Events):
         ``af`` AF_INET or AF_INET6 (else WSAEAFNOSUPPORT); ``type`` SOCK_STREAM or SOCK_DGRAM
         (else WSAESOCKTNOSUPPORT); ``protocol`` 0 or the type's own (IPPROTO_TCP,
         IPPROTO_UDP; the other one: WSAEPROTOTYPE; anything else: WSAEPROTONOSUPPORT); ``g``
-        0 (socket groups are not supported: WSAEINVAL).  ``lpProtocolInfo`` and ``dwFlags``
-        are accepted and not used.  The handle comes from WPUCreateSocketHandle with the
+        0 (socket groups are not supported: WSAEINVAL).  ``lpProtocolInfo`` is accepted and
+        not used; of ``dwFlags`` WSA_FLAG_OVERLAPPED is kept on the socket
+        (``ProviderSocket.overlapped``, ``is_overlapped``), the other flags are ignored.  The handle comes from WPUCreateSocketHandle with the
         socket's ProviderSocket as its context; a full table gives WSAENOBUFS, and no host
         socket is left open.  The socket starts blocking.
         """
@@ -174,7 +176,20 @@ class _Sockets(_Events):
         if family == AF_INET6:  # Windows' default; Linux makes dual-stack sockets
             host.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock = ProviderSocket(self, host, family, kind, DATAGRAM if kind == SOCK_DGRAM else UNCONNECTED)
+        sock.overlapped = bool(_index(dwFlags) & WSA_FLAG_OVERLAPPED)
         return self._adopt(upcalls, sock, lpErrno)
+
+    def is_overlapped(self, s: Any) -> bool:
+        """Whether socket ``s`` was made with WSA_FLAG_OVERLAPPED (False for a handle that
+        is no live socket of this provider): Ws2_32 ignores the lpOverlapped of a call on
+        any other socket, as Windows does."""
+        sock = self._enter(s, Ref(0))
+        if sock is None:
+            return False
+        try:
+            return sock.overlapped
+        finally:
+            self._leave(sock)
 
     def _adopt(self, upcalls: _upcalls.UpcallTable, sock: ProviderSocket, lpErrno: Any) -> int:
         """Give a new socket its handle from Ws2_32; on failure close the host socket."""
@@ -303,6 +318,7 @@ class _Sockets(_Events):
         _set_host_timeouts(host, sock.receive_timeout, sock.send_timeout)
         with self._lock:
             accepted.nonblocking = sock.nonblocking
+            accepted.overlapped = sock.overlapped
             accepted.event = sock.event
             accepted.network_events = sock.network_events
             accepted.receive_timeout = sock.receive_timeout
