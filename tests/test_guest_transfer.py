@@ -6,7 +6,9 @@ WSAStartup check); WSABUF arrays in the guest's layout, gathered and scattered; 
 count, the flags and the from-address written back on success, and on WSAEMSGSIZE only the
 buffers (filled) and the from-address; every out-parameter checked before the receive, so a
 WSAEFAULT takes no datagram; the check order (WSANOTINITIALISED, then WSAENOTSOCK, before
-any pointer); an lpOverlapped on an overlapped socket refused, ignored on another.
+any pointer); an lpOverlapped on an overlapped socket refused, ignored on another;
+WSADuplicateSocketA/W (the process checked before the structure, which is written whole) and
+the second handle WSASocketA makes of its structure.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ws2core import (
     SOCK_STREAM,
     SOL_SOCKET,
     WSAEFAULT,
+    WSAEINVAL,
     WSAEMSGSIZE,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
@@ -205,3 +208,27 @@ def test_check_order_and_overlapped(guest: Guest) -> None:
     for s in (receiver, sender, plain):
         assert g("closesocket", s) == 0
 
+
+
+def test_duplicate_socket_through_the_hooks(guest: Guest) -> None:
+    g = guest.started()
+    receiver, sender, to = udp_pair(g)
+    info = g.emu.alloc(ctypes.sizeof(WSAPROTOCOL_INFOA))
+    g.fails(WSAENOTSOCK, "WSADuplicateSocketA", 0x1234, 0, UNMAPPED)
+    g.fails(WSAEINVAL, "WSADuplicateSocketA", receiver, 0, UNMAPPED)  # the process first
+    g.fails(WSAEFAULT, "WSADuplicateSocketA", receiver, 8, g.emu.alloc_at_end(bytes(371)))
+    read_only = g.emu.alloc(ctypes.sizeof(WSAPROTOCOL_INFOW))
+    g.emu.protect(read_only, ctypes.sizeof(WSAPROTOCOL_INFOW))
+    g.fails(WSAEFAULT, "WSADuplicateSocketW", receiver, 8, read_only)
+    assert g("WSADuplicateSocketA", receiver, 8, info) == 0
+    filled = WSAPROTOCOL_INFOA.from_buffer_copy(g.emu.mem_read(info, 372))
+    assert (filled.iAddressFamily, filled.iSocketType, filled.iProtocol) == (
+        AF_INET, SOCK_DGRAM, IPPROTO_UDP)
+    duplicate = g("WSASocketA", 0, 0, 0, info, 0, 0)
+    assert duplicate not in (g.invalid_socket, receiver)
+    assert g("closesocket", receiver) == 0
+    assert g("sendto", sender, g.emu.alloc(b"dup"), 3, 0, to, 16) == 3
+    buffer = g.emu.alloc(8)
+    assert g("recvfrom", duplicate, buffer, 8, 0, 0, 0) == 3
+    for s in (duplicate, sender):
+        assert g("closesocket", s) == 0

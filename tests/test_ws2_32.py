@@ -354,3 +354,41 @@ def test_sendto_asks_the_network_policy(ws2core_core: ModuleType) -> None:
         assert ws.WSAGetLastError() == WSAEHOSTUNREACH
         assert [entry.verdict for entry in ws.policy.log][-1:] == ["refused"]
         assert ws.closesocket(s) == 0
+
+
+def test_duplicate_socket_within_the_process(ws: Ws2_32) -> None:
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    receiver, sender, to = _udp_pair(ws)
+    info = WSAPROTOCOL_INFOW()
+    # Windows' order: the socket, the process (0 and -1 are no process), the structure.
+    for s, process, structure, code in ((0x1234, 0, None, WSAENOTSOCK),
+                                        (receiver, 0, None, WSAEINVAL),
+                                        (receiver, 0xFFFFFFFF, info, WSAEINVAL),
+                                        (receiver, 4242, None, WSAEFAULT)):
+        assert ws.WSADuplicateSocketW(s, process, structure) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == code
+    ws.process_id = 4242   # an emulator that knows its process's id
+    assert ws.WSADuplicateSocketW(receiver, 4243, info) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEINVAL
+    assert ws.WSADuplicateSocketW(receiver, 4242, info) == 0
+    assert (info.iAddressFamily, info.iSocketType, info.iProtocol) == (AF_INET, SOCK_DGRAM,
+                                                                      IPPROTO_UDP)
+    duplicate = ws.WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, info,
+                              0, 0)
+    assert duplicate not in (INVALID_SOCKET, receiver)
+    assert ws.WSASocketW(0, 0, 0, info, 0, 0) == INVALID_SOCKET   # used once
+    assert ws.WSAGetLastError() == WSAEINVAL
+
+    # One socket: what is sent to it comes out of either handle, and the blocking mode is
+    # one; closing the first handle leaves the second working.
+    assert ws.sendto(sender, b"one", 3, 0, to, 16) == 3
+    assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == 3
+    assert ws.ioctlsocket(receiver, FIONBIO, Ref(1)) == 0
+    assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEWOULDBLOCK
+    assert ws.closesocket(receiver) == 0
+    assert ws.sendto(sender, b"two", 3, 0, to, 16) == 3
+    assert ws.ioctlsocket(duplicate, FIONBIO, Ref(0)) == 0
+    assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == 3
+    for s in (duplicate, sender):
+        assert ws.closesocket(s) == 0

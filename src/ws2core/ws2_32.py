@@ -43,6 +43,7 @@ from .constants import (
     WSA_INFINITE,
     WSA_INVALID_EVENT,
     WSAEFAULT,
+    WSAEINVAL,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
     WSANOTINITIALISED,
@@ -103,6 +104,9 @@ class Ws2_32:
         self.policy: NetworkPolicy = provider.policy
         self._startups = 0
         self._lock = threading.Lock()
+        self.process_id: int | None = None
+        """The id WSADuplicateSocket takes as this process's (GetCurrentProcessId of the
+        guest), if the emulator says it; None: any id but 0 and 0xFFFFFFFF."""
 
     def __repr__(self) -> str:
         return f"<ws2core Ws2_32, {self._startups} WSAStartup(s), over {self.upcalls!r}>"
@@ -381,7 +385,8 @@ class Ws2_32:
         """A new SOCKET, or INVALID_SOCKET.  ``lpProtocolInfo``: None or a
         ``ws2core.structs.WSAPROTOCOL_INFOA`` (anything with its fields): an ``af``,
         ``type`` or ``protocol`` that is FROM_PROTOCOL_INFO or 0 is its iAddressFamily,
-        iSocketType or iProtocol, as on Windows.  ``g``: 0, or SG_UNCONSTRAINED_GROUP or
+        iSocketType or iProtocol, as on Windows; one WSADuplicateSocketA filled makes a
+        second handle to its socket (once).  ``g``: 0, or SG_UNCONSTRAINED_GROUP or
         SG_CONSTRAINED_GROUP, which make no group (reserved on Windows; Wine ignores them
         too); any other group is WSAEINVAL.  ``dwFlags``: WSA_FLAG_OVERLAPPED is kept on
         the socket; the other flags are accepted and ignored, as Windows and Wine do."""
@@ -474,6 +479,40 @@ class Ws2_32:
         return self._call(SOCKET_ERROR, self.provider.WSPRecvFrom, s, lpBuffers or [],
                           dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen,
                           None, None, None)
+
+    def check_process(self, dwProcessId: int) -> None:
+        """WinsockError(WSAEINVAL) unless ``dwProcessId`` names this process (``process_id``;
+        when that is None, any id but 0 and 0xFFFFFFFF): WSADuplicateSocket serves this
+        process only."""
+        pid = _index(dwProcessId) & 0xFFFFFFFF
+        if self.process_id is None:
+            ours = pid not in (0, 0xFFFFFFFF)
+        else:
+            ours = pid == self.process_id
+        if not ours:
+            raise WinsockError(WSAEINVAL, f"process {pid} is not this process")
+
+    def WSADuplicateSocketA(self, s: int, dwProcessId: int, lpProtocolInfo: Any) -> int:
+        """0, or SOCKET_ERROR: ``lpProtocolInfo`` (a ``ws2core.structs.WSAPROTOCOL_INFOA``;
+        None: WSAEFAULT) filled for WSASocketA to make a second handle to ``s`` in this
+        process (another ``dwProcessId``: WSAEINVAL, checked first, as on Windows).  Closing
+        either handle leaves the other working (``HostSocketProvider.WSPDuplicateSocket``)."""
+        return self._duplicate_socket(s, dwProcessId, lpProtocolInfo)
+
+    def WSADuplicateSocketW(self, s: int, dwProcessId: int, lpProtocolInfo: Any) -> int:
+        """WSADuplicateSocketA with a ``WSAPROTOCOL_INFOW``."""
+        return self._duplicate_socket(s, dwProcessId, lpProtocolInfo)
+
+    def _duplicate_socket(self, s: int, process: int, info: Any) -> int:
+        code = self._socket_error(s)
+        if not code:
+            try:
+                self.check_process(process)
+            except WinsockError as error:
+                code = error.winerror
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPDuplicateSocket, s, process, info)
 
     def sendto(self, s: int, buf: Any, len: int, flags: int, to: Any, tolen: int) -> int:
         """The number of bytes sent from the first ``len`` bytes of ``buf`` to ``to`` (as

@@ -94,9 +94,10 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WSAEventSelect", "WSAEnumNetworkEvents", "WSAGetLastError", "WSASetLastError",
         "htons", "htonl", "ntohs",
         "WSASocketA", "WSASocketW", "sendto", "recvfrom", "WSASend", "WSARecv", "WSASendTo",
-        "WSARecvFrom",
+        "WSARecvFrom", "WSADuplicateSocketA", "WSADuplicateSocketW", "shutdown",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
+    "kernel32.dll": frozenset({"GetCurrentProcessId"}),  # transfer: WSADuplicateSocket's
 }
 
 # Wine: the 64-bit loader. Debian keeps it out of PATH (/usr/bin/wine is a wrapper that

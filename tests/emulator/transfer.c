@@ -3,11 +3,13 @@
  * arguments: results, byte counts, the flags written back, from-addresses, error codes,
  * MSG_PEEK, a datagram larger than the buffers (WSAEMSGSIZE, the buffers filled, the count
  * and flags left alone) and an lpOverlapped on a socket made without WSA_FLAG_OVERLAPPED
- * (ignored, as on Windows).
+ * (ignored, as on Windows); WSADuplicateSocketA/W within this process, the duplicate
+ * working on once the first handle is closed.
  *
  * Windows facts beyond the documentation come from Wine's tests that hold on Windows
  * (dlls/ws2_32/tests/sock.c: test_WSASocket: an af, type or protocol of 0 is taken from the
- * protocol info, an explicit one wins).  recvfrom with a fromlen below the sockaddr's size
+ * protocol info, an explicit one wins; test_WSADuplicateSocket: another process id is
+ * WSAEINVAL, checked before a NULL lpProtocolInfo, WSAEFAULT).  recvfrom with a fromlen below the sockaddr's size
  * is WSAEFAULT on Windows, found before anything is received; Wine 8 receives instead
  * (programs.WINE_DIFFERS).  Left out: a NULL lpNumberOfBytesRecvd and a bad lpProtocolInfo
  * (WSAEFAULT; both crash Wine 8), a NULL destination on an unconnected datagram socket
@@ -329,6 +331,70 @@ static void test_udp(void)
     closesocket(receiver);
 }
 
+/* WSADuplicateSocket within this process, then WSASocket with the protocol info: a second
+ * handle to the same socket, which works on after the first is closed. */
+static void test_duplicate(void)
+{
+    struct sockaddr_in address, other_address;
+    WSAPROTOCOL_INFOA info_a;
+    WSAPROTOCOL_INFOW info_w;
+    char buffer[16];
+    SOCKET source, duplicate, other, listener, client, server;
+
+    source = bound_udp(WSASocketA(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, 0), &address);
+    other = bound_udp(socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP), &other_address);
+    if (!check("duplicate_setup", setup_error(source != INVALID_SOCKET
+                                              && other != INVALID_SOCKET), 0))
+        return;
+    CHECK_FAILS("duplicate_not_socket",
+                WSADuplicateSocketA(NOT_A_SOCKET, GetCurrentProcessId(), &info_a),
+                SOCKET_ERROR, WSAENOTSOCK);
+    CHECK_FAILS("duplicate_process_0_null_info", WSADuplicateSocketA(source, 0, NULL),
+                SOCKET_ERROR, WSAEINVAL);
+    CHECK_FAILS("duplicate_null_info", WSADuplicateSocketA(source, GetCurrentProcessId(), NULL),
+                SOCKET_ERROR, WSAEFAULT);
+    fill((char *)&info_a, 0, (int)sizeof info_a);
+    check("duplicate_a", WSADuplicateSocketA(source, GetCurrentProcessId(), &info_a), 0);
+    check("duplicate_a_family", info_a.iAddressFamily, AF_INET);
+    check("duplicate_a_type", info_a.iSocketType, SOCK_DGRAM);
+    check("duplicate_a_protocol", info_a.iProtocol, IPPROTO_UDP);
+    duplicate = WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &info_a,
+                           0, 0);
+    check("duplicate_a_socket", duplicate != INVALID_SOCKET && duplicate != source, 1);
+    check("duplicate_a_sendto", sendto(other, "dup", 3, 0, (const struct sockaddr *)&address,
+                                       (int)sizeof address), 3);
+    check("duplicate_a_recvfrom", recvfrom(duplicate, buffer, (int)sizeof buffer, 0, NULL,
+                                           NULL), 3);
+    check("duplicate_a_close_source", closesocket(source), 0);
+    check("duplicate_a_sendto_after", sendto(other, "after", 5, 0,
+                                             (const struct sockaddr *)&address,
+                                             (int)sizeof address), 5);
+    check("duplicate_a_recvfrom_after", recvfrom(duplicate, buffer, (int)sizeof buffer, 0,
+                                                 NULL, NULL), 5);
+    check("duplicate_a_data", same(buffer, "after", 5), 1);
+    check("duplicate_a_close", closesocket(duplicate), 0);
+    closesocket(other);
+
+    /* A connected TCP socket, through the W forms: the duplicate sends on the connection. */
+    listener = open_listener(&address);
+    client = listener == INVALID_SOCKET ? INVALID_SOCKET : open_client(&address);
+    server = client == INVALID_SOCKET ? INVALID_SOCKET : accept(listener, NULL, NULL);
+    if (!check("duplicate_tcp_setup", setup_error(server != INVALID_SOCKET), 0))
+        return;
+    fill((char *)&info_w, 0, (int)sizeof info_w);
+    check("duplicate_w", WSADuplicateSocketW(client, GetCurrentProcessId(), &info_w), 0);
+    check("duplicate_w_type", info_w.iSocketType, SOCK_STREAM);
+    duplicate = WSASocketW(0, 0, 0, &info_w, 0, 0);
+    check("duplicate_w_socket", duplicate != INVALID_SOCKET, 1);
+    check("duplicate_w_close_client", closesocket(client), 0);
+    check("duplicate_w_send", send(duplicate, "tcp", 3, 0), 3);
+    check("duplicate_w_recv", recv(server, buffer, (int)sizeof buffer, 0), 3);
+    check("duplicate_w_close", closesocket(duplicate), 0);
+    check("duplicate_w_end", recv(server, buffer, (int)sizeof buffer, 0), 0);
+    closesocket(server);
+    closesocket(listener);
+}
+
 static void test_tcp(void)
 {
     struct sockaddr_in address, from;
@@ -410,6 +476,7 @@ int main(void)
     test_wsasocket();
     test_udp();
     test_tcp();
+    test_duplicate();
 
     check("wsacleanup", WSACleanup(), 0);
     CHECK_FAILS("wsasocketw_after_cleanup",

@@ -1,5 +1,10 @@
-"""Sockets and data over guest memory: WSASocketA, WSASocketW, sendto, recvfrom, WSASend,
-WSARecv, WSASendTo and WSARecvFrom.
+"""Sockets and data over guest memory: WSASocketA, WSASocketW, WSADuplicateSocketA,
+WSADuplicateSocketW, sendto, recvfrom, WSASend, WSARecv, WSASendTo and WSARecvFrom.
+
+WSADuplicateSocket serves the calling process only: the ``Guest`` protocol has no process
+id, so the id a program passes (GetCurrentProcessId, which its emulator answers) is taken as
+its own unless it is 0 or 0xFFFFFFFF (WSAEINVAL, as Windows answers those), or unless
+``Ws2_32.process_id`` says which it is.
 
 Each follows the package's check order: ``Ws2_32``'s checks, then every argument read from
 the guest and every out-parameter checked writable (the receive buffers, the byte count,
@@ -132,6 +137,34 @@ def WSASocketW(ex: Exports, g: Guest, af: int, type: int, protocol: int, lpProto
     return ex.ws2_32.WSASocketW(af, type, protocol, info, group, dwFlags)
 
 
+@export("WSADuplicateSocketA", "pup", "i", SOCKET_ERROR)
+def WSADuplicateSocketA(ex: Exports, g: Guest, s: int, dwProcessId: int,
+                        lpProtocolInfo: int) -> int:
+    return _duplicate_socket(ex, g, s, dwProcessId, lpProtocolInfo, WSAPROTOCOL_INFOA)
+
+
+@export("WSADuplicateSocketW", "pup", "i", SOCKET_ERROR)
+def WSADuplicateSocketW(ex: Exports, g: Guest, s: int, dwProcessId: int,
+                        lpProtocolInfo: int) -> int:
+    return _duplicate_socket(ex, g, s, dwProcessId, lpProtocolInfo, WSAPROTOCOL_INFOW)
+
+
+def _duplicate_socket(ex: Exports, g: Guest, s: int, process: int, address: int,
+                      structure: type[ctypes.Structure]) -> int:
+    """The process is checked before the structure, as on Windows (Wine's tests); the
+    structure is written whole (szProtocol empty), as the guest's WSASocket reads it."""
+    ex.ws2_32.check_socket(s)
+    ex.ws2_32.check_process(process)
+    _memory.require_writable(g, address, ctypes.sizeof(structure))
+    info = structure()
+    duplicate = (ex.ws2_32.WSADuplicateSocketA if structure is WSAPROTOCOL_INFOA
+                 else ex.ws2_32.WSADuplicateSocketW)
+    result = duplicate(s, process, info)
+    if result == 0:
+        _memory.write(g, address, bytes(info))
+    return result
+
+
 # --- sending
 
 
@@ -227,5 +260,5 @@ def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: in
     return result
 
 
-__all__ = ["WSABUF_LAYOUTS", "WSARecv", "WSARecvFrom", "WSASend", "WSASendTo", "WSASocketA",
+__all__ = ["WSABUF_LAYOUTS", "WSADuplicateSocketA", "WSADuplicateSocketW", "WSARecv", "WSARecvFrom", "WSASend", "WSASendTo", "WSASocketA",
            "WSASocketW", "WsabufLayout", "read_wsabufs", "recvfrom", "sendto"]
