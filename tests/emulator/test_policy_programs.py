@@ -56,6 +56,7 @@ SINK_ANSWER = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
 # The outside addresses the program connects to, in its order, and the one it binds to.
 OUTSIDE_CONNECTS = [("192.0.2.1", 80), ("198.51.100.1", 443), ("203.0.113.7", 8080)]
 OUTSIDE_BIND = ("203.0.113.5", 0)
+OUTSIDE_DATAGRAM = ("192.0.2.1", 53)   # sendto: asked about per destination
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +139,11 @@ def test_default_policy_is_a_machine_without_routes(
         *(("connect", "tcp", address, "refused", WSAENETUNREACH)
           for address in OUTSIDE_CONNECTS),
         ("bind", "tcp", OUTSIDE_BIND, "refused", WSAEADDRNOTAVAIL),
+        ("sendto", "udp", OUTSIDE_DATAGRAM, "refused", WSAENETUNREACH),
         ("bind", "tcp", ("0.0.0.0", 0), "redirected", 0),
         ("connect", "tcp", ("127.0.0.1", loopback_connect.address[1]), "allowed", 0),
     ]
-    assert outcome.network[4].redirected_to == ("127.0.0.1", 0)
+    assert outcome.network[5].redirected_to == ("127.0.0.1", 0)
     # The refusals made no host call; the listener's host socket is on loopback.
     assert _host_calls(outcome) == [("socket.bind", ("127.0.0.1", 0)),
                                     ("socket.connect", loopback_connect.address)]
