@@ -390,5 +390,9 @@ def test_duplicate_socket_within_the_process(ws: Ws2_32) -> None:
     assert ws.sendto(sender, b"two", 3, 0, to, 16) == 3
     assert ws.ioctlsocket(duplicate, FIONBIO, Ref(0)) == 0
     assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == 3
+    # A socket closed before its duplicate is made leaves nothing to duplicate.
+    assert ws.WSADuplicateSocketW(duplicate, 4242, info) == 0
     for s in (duplicate, sender):
         assert ws.closesocket(s) == 0
+    assert ws.WSASocketW(0, 0, 0, info, 0, 0) == INVALID_SOCKET
+    assert ws.WSAGetLastError() == WSAEINVAL

@@ -583,6 +583,8 @@ class _Sockets(_Events):
             sock.network_events = 0
             if sock.sharing is not None:
                 sock.sharing.remove(sock)
+            for key in [key for key, source in self._duplicates.items() if source is sock]:
+                del self._duplicates[key]   # a duplicate of a closed socket cannot be made
             self._sockets.discard(sock)
             others = sock.users - (1 if lpErrno is not None else 0)
             if upcalls is not None:
