@@ -549,7 +549,7 @@ class Run:
     def check_table(self, name: str, result: Any, argv: list[int], shown: str) -> None:
         """The table and the provider agree; the guest was given every socket's handle."""
         handles, provider = self.handles, self.served.provider
-        if name in ("socket", "accept", "WSAAccept") and self.succeeded(W.EXPORT[name], result):
+        if name in SOCKET_MAKERS and self.succeeded(W.EXPORT[name], result):
             self.returned.add(result)
             self.known.append(result)
         elif name == "WSACreateEvent" and result:
@@ -1150,6 +1150,164 @@ def _enum_network_events(run: Run) -> Args:
     return [s, event, record], [(record, 44, 44)] if record else [], []
 
 
+# --- sockets and data (issue 19)
+
+WSABUF_COUNTS = (1, 1, 2, 3)
+ODD_COUNTS = (0, 0xFFFFFFFF, 0x10000, 1025)
+
+
+def _array(run: Run, content: bytes, what: str) -> int:
+    """Where a WSABUF array is: read-write memory, or (hostile) NULL, unmapped, no-access,
+    read-only, cut off by the end of the mapped pages; never memory whose bytes are not
+    ``content`` (whose entries would point anywhere, a call writing there no finding)."""
+    r = run.r
+    k = 0 if run.good() else r.below(5)
+    if k == 1:
+        return 0
+    if k == 2:
+        return int(run.process.unmapped[r.below(len(run.process.unmapped))])
+    if k == 3:
+        address = run.place(("ro", "noaccess")[r.below(2)], content)
+    elif k == 4 and content:
+        cut = 1 + r.below(len(content))
+        region = run.regions["rw"]
+        address = region.end - len(content) + cut
+        run.process.poke(address, content[: len(content) - cut])
+    else:
+        address = run.place("rw", content)
+    run.notes.append(f"{run.describe(address)}: {what}")
+    return address
+
+
+def _wsabufs(run: Run, receive: bool) -> tuple[int, int, list[Out], list[tuple[int, int]]]:
+    """(lpBuffers, dwBufferCount, outs, ins) of a WSABUF array of buffers to send or to
+    receive into."""
+    count = run.int_arg(WSABUF_COUNTS, ODD_COUNTS)
+    c = count & 0xFFFFFFFF
+    n = c if 1 <= c <= 4 else run.r.below(3)
+    code = "<I4xQ" if run.ptr == 8 else "<II"
+    entries, outs = b"", []
+    for index in range(n):
+        length = run.int_arg(LENGTHS, ODD_LENGTHS) & 0xFFFFFFFF
+        size = max(0, min(length, 0x2000))
+        if receive:
+            buf = run.out_buffer(size, f"WSABUF {index} to receive into")
+            if index < c:
+                outs.append((buf, size, size))
+        else:
+            buf = run.pointer(bytes([run.r.byte()]) * size, f"WSABUF {index} to send")
+        entries += struct.pack(code, length, buf & run.mask)
+    array = _array(run, entries, f"WSABUF[{n}]")
+    ins = [(array, len(entries) // max(n, 1) * c)] if 1 <= c <= n else []
+    return array, count, outs, ins
+
+
+def _overlapped(run: Run) -> list[int]:
+    """lpOverlapped and lpCompletionRoutine: mostly NULL (ignored on a socket made without
+    WSA_FLAG_OVERLAPPED; refused on another before any effect)."""
+    if run.r.below(4):
+        return [0, 0]
+    return [run.pointer(bytes(32), "WSAOVERLAPPED"), (0, 0x401000, run.r.uint(run.ptr))[run.r.below(3)]]
+
+
+def _count_out(run: Run, what: str) -> tuple[int, list[Out]]:
+    address = 0 if run.r.below(10) == 0 else run.out_buffer(4, what)
+    return address, [(address, 4, 4)] if address else []
+
+
+def _address_to(run: Run) -> tuple[list[int], list[tuple[int, int]]]:
+    if run.r.below(4) == 0:
+        return [0, run.int_arg((0, 16), (28, 0xFFFFFFFF))], []
+    content, what = run.sockaddr()
+    to = run.pointer(content, what)
+    tolen = run.int_arg((len(content),) * 3 + (16, 28), (0, 1, 15, 27, 0xFFFFFFFF))
+    size = i32(tolen)
+    return [to, tolen], [(to, min(size, 16))] if to and size > 0 else []
+
+
+def _address_from(run: Run) -> tuple[list[int], list[Out], list[tuple[int, int]]]:
+    length = run.int_arg((16, 28, 128), (0, 8, 15, 0xFFFFFFFF, 0x7FFFFFFF)) & 0xFFFFFFFF
+    source = 0 if run.r.below(4) == 0 else run.out_buffer(max(0, min(i32(length), 256)), "from")
+    fromlen = 0 if run.r.below(5) == 0 else run.pointer(struct.pack("<I", length),
+                                                         f"fromlen {i32(length)}")
+    before = run.read_int(fromlen)
+    outs: list[Out] = []
+    if fromlen and before is not None:
+        outs.append((fromlen, 4, 4))
+        if source:
+            outs.append((source, max(0, before), min(max(0, before), 16)))
+    return [source, fromlen], outs, [(fromlen, 4)] if fromlen else []
+
+
+def _protocol_info_in(size: int) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        af = run.int_arg((c.AF_INET, c.AF_INET6, 0, 0xFFFFFFFF), (1, 10))
+        kind = run.int_arg((c.SOCK_STREAM, c.SOCK_DGRAM, 0, 0xFFFFFFFF), (3, 5))
+        protocol = run.int_arg((0, c.IPPROTO_TCP, c.IPPROTO_UDP, 0xFFFFFFFF), (1, 255))
+        info = 0
+        if run.r.below(2):
+            values = (run.int_arg((c.AF_INET, c.AF_INET6), (0, -1, 7)),
+                      run.int_arg((c.SOCK_STREAM, c.SOCK_DGRAM), (0, -1, 3)),
+                      run.int_arg((0, c.IPPROTO_TCP, c.IPPROTO_UDP), (-1, 58)),
+                      run.int_arg((0, 0, 1, 2), (0xFFFFFFFF,)))
+            fields = struct.pack("<III", *(value & 0xFFFFFFFF for value in values[:3]))
+            reserved = struct.pack("<I", values[3] & 0xFFFFFFFF)
+            content = bytes(76) + fields + bytes(24) + reserved + bytes(size - 116)
+            info = run.pointer(content, f"WSAPROTOCOL_INFO ({size} bytes)")
+        group = run.int_arg((0, 0, 1, 2), (3, 0xFFFFFFFF))
+        flags = run.int_arg((0, c.WSA_FLAG_OVERLAPPED), (0x80, 0xFFFFFFFF))
+        return [af, kind, protocol, info, group, flags], [], [(info, size)] if info else []
+    return spec
+
+
+def _duplicate(size: int) -> Spec:
+    def spec(run: Run) -> Args:
+        s = run.handle("socket")
+        process = run.int_arg((0x1000, 8, 4242), (0, 0xFFFFFFFF))
+        info = run.out_buffer(size, "WSAPROTOCOL_INFO")
+        return [s, process, info], [(info, size, size)] if info else [], []
+    return spec
+
+
+def _sendto(run: Run) -> Args:
+    argv, _, ins = _send(run)
+    to, to_ins = _address_to(run)
+    return [*argv, *to], [], ins + to_ins
+
+
+def _recvfrom(run: Run) -> Args:
+    argv, outs, _ = _recv(run)
+    source, source_outs, source_ins = _address_from(run)
+    return [*argv, *source], outs + source_outs, source_ins
+
+
+def _wsa_send(to: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        s = run.handle("connected")
+        array, count, _, ins = _wsabufs(run, receive=False)
+        sent, outs = _count_out(run, "lpNumberOfBytesSent")
+        flags = run.int_arg((0, 0, 0, W.c.MSG_DONTROUTE), (W.c.MSG_OOB, W.c.MSG_PEEK, 0x8000))
+        destination, to_ins = _address_to(run) if to else ([], [])
+        return [s, array, count, sent, flags, *destination, *_overlapped(run)], outs, ins + to_ins
+    return spec
+
+
+def _wsa_recv(source: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        s = run.handle("connected")
+        array, count, outs, ins = _wsabufs(run, receive=True)
+        received, count_outs = _count_out(run, "lpNumberOfBytesRecvd")
+        flags = 0 if run.r.below(10) == 0 else run.int_pointer(
+            (0, 0, c.MSG_PEEK), (c.MSG_OOB, c.MSG_WAITALL, c.MSG_PARTIAL, 0xFFFFFFFF), "flags")
+        flag_outs, flag_ins = ([(flags, 4, 4)], [(flags, 4)]) if flags else ([], [])
+        addresses, source_outs, source_ins = _address_from(run) if source else ([], [], [])
+        return ([s, array, count, received, flags, *addresses, *_overlapped(run)],
+                outs + count_outs + flag_outs + source_outs, ins + flag_ins + source_ins)
+    return spec
+
+
 def _no_arguments(run: Run) -> Args:
     return [], [], []
 
@@ -1387,7 +1545,13 @@ SPECS: dict[str, Spec] = {
     "getnameinfo": _getnameinfo(False), "GetNameInfoW": _getnameinfo(True),
     "inet_ntoa": _inet_ntoa,
     **ADDRESS_SPECS,
+    "WSASocketA": _protocol_info_in(372), "WSASocketW": _protocol_info_in(628),
+    "WSADuplicateSocketA": _duplicate(372), "WSADuplicateSocketW": _duplicate(628),
+    "sendto": _sendto, "recvfrom": _recvfrom, "WSASend": _wsa_send(False),
+    "WSASendTo": _wsa_send(True), "WSARecv": _wsa_recv(False), "WSARecvFrom": _wsa_recv(True),
 }
+# The exports that return a new socket (the guest is given its handle).
+SOCKET_MAKERS = ("socket", "accept", "WSAAccept", "WSASocketA", "WSASocketW")
 # How often each export is called, relatively (WSAStartup and WSACleanup rarely: each
 # WSACleanup that ends the last start-up leaves the rest of the input failing early).
 WEIGHTS = {"WSAStartup": 2, "WSACleanup": 1, "WSAGetLastError": 2, "WSASetLastError": 2,

@@ -246,7 +246,7 @@ def fd_set_bytes(ptr_size: int, handles: tuple[int, ...], count: int | None = No
 
 def failure_value(name: str, ptr_size: int) -> int:
     """The documented failure result of each export, masked as the guest's register gets it."""
-    if name in ("socket", "accept"):
+    if name in ("socket", "accept", "WSASocketA", "WSASocketW"):
         return (1 << (8 * ptr_size)) - 1            # INVALID_SOCKET
     if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet",
                 "SetEvent", "ResetEvent", "CloseHandle", "ReadFile", "WriteFile"):

@@ -13,7 +13,8 @@ cores and both ABIs:
   the write; the adapter's ``writable`` was "mapped" (unicorn's own writes ignore
   protections), so every such call succeeded and wrote.  A failed call must lose nothing
   either: the data recv would have taken is still there, the connection accept would have
-  taken is still pending.
+  taken is still pending.  The exports of sockets and data (issue 19) are held to the same:
+  every out-parameter of recvfrom and WSARecvFrom, and WSASendTo's count.
 * **No-access in-parameters** (FakeGuest; fixed by hostile-memory): an in-parameter in a
   PAGE_NOACCESS page must fail as an unmapped one does; the guest layer read it.  Under
   Speakeasy 1.5.11 a no-access page still reads as accessible (a limit of its memory
@@ -60,6 +61,7 @@ from ws2core.constants import (
     NI_NUMERICSERV,
     SO_RCVBUF,
     SO_TYPE,
+    SOCK_DGRAM,
     SOCK_STREAM,
     SOL_SOCKET,
     WSAEFAULT,
@@ -339,7 +341,60 @@ def _wsaaccept(g: Guest, where: str) -> tuple[Any, Any]:
     return result, nothing_lost
 
 
+def _datagram_waiting(g: Guest) -> tuple[int, Any]:
+    """A guest UDP socket with a 4-byte datagram from the host waiting, and a check that
+    it is still there (a failed receive took nothing)."""
+    s = g("socket", AF_INET, SOCK_DGRAM, 0)
+    assert g("bind", s, g.rw(g.sockaddr("127.0.0.1", 0)), 16) == 0
+    host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    g.peers.append(host)
+    host.sendto(b"data", ("127.0.0.1", g.port(s)))
+    count = g.rw(4)
+    wait_for(lambda: g("ioctlsocket", s, FIONREAD, count) == 0 and g.int_at(count) == 4)
+
+    def nothing_lost() -> None:
+        buffer = g.rw(16)
+        assert g("recvfrom", s, buffer, 16, 0, 0, 0) == 4 and g.process.peek(buffer, 4) == b"data"
+    return s, nothing_lost
+
+
+def _wsabuf(g: Guest, buffer: int, length: int) -> int:
+    return g.rw(struct.pack("<I4xQ" if g.ptr == 8 else "<II", length, buffer))
+
+
+def _recvfrom(part: str) -> Any:
+    def call(g: Guest, where: str) -> tuple[Any, Any]:
+        s, nothing_lost = _datagram_waiting(g)
+        at = {part: g.at(where, b"\xa5" * 16 if part != "fromlen" else struct.pack("<i", 16))}
+        return g("recvfrom", s, at.get("buf", g.rw(16)), 16, 0, at.get("from", g.rw(16)),
+                 at.get("fromlen", g.rw(struct.pack("<i", 16)))), nothing_lost
+    return call
+
+
+def _wsarecvfrom(part: str) -> Any:
+    def call(g: Guest, where: str) -> tuple[Any, Any]:
+        s, nothing_lost = _datagram_waiting(g)
+        protected = g.at(where, b"\xa5" * 16 if part in ("buffer", "from") else bytes(4))
+        buffers = _wsabuf(g, protected if part == "buffer" else g.rw(16), 16)
+        count = protected if part == "count" else g.rw(4)
+        flags = protected if part == "flags" else g.rw(4)
+        source = protected if part == "from" else g.rw(16)
+        return g("WSARecvFrom", s, buffers, 1, count, flags, source,
+                 g.rw(struct.pack("<i", 16)), 0, 0), nothing_lost
+    return call
+
+
+def _wsasendto_count(g: Guest, where: str) -> tuple[Any, Any]:
+    s, _ = g.connected()
+    return g("WSASendTo", s, _wsabuf(g, g.rw(b"data"), 4), 1, g.at(where, bytes(4)), 0, 0, 0,
+             0, 0), None
+
+
 OUT_PARAMETERS = {
+    "recvfrom.buf": _recvfrom("buf"), "recvfrom.from": _recvfrom("from"),
+    "recvfrom.fromlen": _recvfrom("fromlen"), "WSARecvFrom.buffer": _wsarecvfrom("buffer"),
+    "WSARecvFrom.count": _wsarecvfrom("count"), "WSARecvFrom.flags": _wsarecvfrom("flags"),
+    "WSARecvFrom.from": _wsarecvfrom("from"), "WSASendTo.count": _wsasendto_count,
     "WSAStartup": _wsadata, "recv": _recv, "accept": _accept,
     "getsockname.name": _getsockname_name, "getsockname.namelen": _getsockname_namelen,
     "getpeername": _getpeername, "ioctlsocket.FIONREAD": _fionread,

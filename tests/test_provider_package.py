@@ -45,7 +45,8 @@ def test_the_public_names_stay_where_they_were() -> None:
 
 # The WSP functions provider.py served before the split.
 WSP_FUNCTIONS = [
-    "WSPAccept", "WSPBind", "WSPCleanup", "WSPCloseSocket", "WSPConnect", "WSPEnumNetworkEvents",
+    "WSPAccept", "WSPBind", "WSPCleanup", "WSPCloseSocket", "WSPConnect", "WSPDuplicateSocket",
+    "WSPEnumNetworkEvents",
     "WSPEventSelect", "WSPGetPeerName", "WSPGetSockName", "WSPGetSockOpt", "WSPIoctl",
     "WSPListen", "WSPRecv", "WSPRecvFrom", "WSPSelect", "WSPSend", "WSPSendTo", "WSPSetSockOpt",
     "WSPShutdown", "WSPSocket", "WSPStartup",

@@ -1,7 +1,10 @@
 """ws2core.ws2_32.Ws2_32: the Windows API in Python forms, without any guest.
 
 Covered, on both cores: the WSAStartup count (each success needs its WSACleanup; one more
-fails), the checks exposed for the guest layer (started? a socket of this process?), a
+fails), WSASocket's protocol info, groups and flags, sendto/recvfrom and the WSA transfer
+calls over UDP (gather, scatter, MSG_PEEK, WSAEMSGSIZE, a short fromlen found before the
+receive, lpOverlapped ignored unless the socket is overlapped, the policy asked per
+datagram), the checks exposed for the guest layer (started? a socket of this process?), a
 loopback connection through socket/bind/getsockname/listen/connect/accept/send/recv with
 sockaddr tuples and Windows bytes, getsockopt (SO_ERROR of a failed non-blocking connect,
 read once), the last error per thread, and ``close()``.
@@ -21,22 +24,36 @@ from ws2core import (
     AF_INET,
     FIONBIO,
     FIONREAD,
+    FROM_PROTOCOL_INFO,
     INVALID_SOCKET,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    MSG_PEEK,
+    SG_CONSTRAINED_GROUP,
     SO_ERROR,
     SO_TYPE,
+    SOCK_DGRAM,
     SOCK_STREAM,
     SOCKET_ERROR,
     SOL_SOCKET,
+    WSA_FLAG_OVERLAPPED,
+    WSAEAFNOSUPPORT,
     WSAECONNREFUSED,
     WSAEFAULT,
+    WSAEHOSTUNREACH,
+    WSAEINVAL,
+    WSAEMSGSIZE,
     WSAENOPROTOOPT,
     WSAENOTSOCK,
+    WSAEOPNOTSUPP,
     WSAEWOULDBLOCK,
     WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
     Ref,
     WinsockError,
 )
+from ws2core.policy import NetworkPolicy
+from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import WSADATA, Ws2_32
 
 from support import JOIN_TIMEOUT
@@ -203,3 +220,179 @@ def test_layers_import_only_what_is_below() -> None:
             "import ws2core.guest; assert 'speakeasy' not in sys.modules; "
             "assert 'unicorn' not in sys.modules; assert 'ws2core.adapters' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- sockets and data: WSASocket, sendto, recvfrom and the WSA transfer calls
+
+
+def _udp_pair(ws: Ws2_32, *, flags: int = 0) -> tuple[int, int, tuple[str, int]]:
+    """A bound receiver (made by WSASocketA with ``flags``), a sender (socket(), so
+    overlapped, as on Windows) and the receiver's address."""
+    receiver = ws.WSASocketA(AF_INET, SOCK_DGRAM, IPPROTO_UDP, None, 0, flags)
+    sender = ws.socket(AF_INET, SOCK_DGRAM, 0)
+    assert ws.bind(receiver, ("127.0.0.1", 0), 16) == 0
+    name, length = Ref(), Ref(16)
+    assert ws.getsockname(receiver, name, length) == 0
+    return receiver, sender, name.value
+
+
+def test_wsasocket_takes_what_it_leaves_to_the_protocol_info(ws: Ws2_32) -> None:
+    assert ws.WSASocketW(AF_INET, SOCK_STREAM, 0, None, 0, 0) == INVALID_SOCKET
+    assert ws.WSAGetLastError() == WSANOTINITIALISED
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    info = WSAPROTOCOL_INFOA(iAddressFamily=AF_INET, iSocketType=SOCK_DGRAM,
+                             iProtocol=IPPROTO_UDP)
+
+    def kind(s: int) -> int:
+        value = Ref(0)
+        assert ws.getsockopt(s, SOL_SOCKET, SO_TYPE, value, Ref(4)) == 0
+        assert ws.closesocket(s) == 0
+        return int(value.value)
+
+    infos = FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO
+    assert kind(ws.WSASocketA(*infos, info, 0, 0)) == SOCK_DGRAM
+    assert kind(ws.WSASocketW(0, 0, 0, WSAPROTOCOL_INFOW(iAddressFamily=AF_INET,
+                                                         iSocketType=SOCK_STREAM), 0, 0)) \
+        == SOCK_STREAM
+    assert kind(ws.WSASocketA(AF_INET, SOCK_STREAM, IPPROTO_TCP, info, 0, 0)) == SOCK_STREAM
+    unusable = WSAPROTOCOL_INFOA(iAddressFamily=-1, iSocketType=-1, iProtocol=-1)
+    assert ws.WSASocketA(0, 0, IPPROTO_UDP, unusable, 0, 0) == INVALID_SOCKET
+    assert ws.WSAGetLastError() == WSAEAFNOSUPPORT
+    # Groups: the two reserved values make none; any other group does not exist.
+    assert kind(ws.WSASocketA(AF_INET, SOCK_DGRAM, 0, None, SG_CONSTRAINED_GROUP, 0)) == SOCK_DGRAM
+    assert ws.WSASocketA(AF_INET, SOCK_DGRAM, 0, None, 5, 0) == INVALID_SOCKET
+    assert ws.WSAGetLastError() == WSAEINVAL
+    # WSA_FLAG_OVERLAPPED is kept on the socket (socket() makes overlapped ones); unknown
+    # flags are ignored, as Windows and Wine do.
+    plain = ws.WSASocketA(AF_INET, SOCK_DGRAM, 0, None, 0, 0x10000000)
+    overlapped = ws.WSASocketW(AF_INET, SOCK_DGRAM, 0, None, 0, WSA_FLAG_OVERLAPPED)
+    made = ws.socket(AF_INET, SOCK_DGRAM, 0)
+    assert [ws.provider.is_overlapped(s) for s in (plain, overlapped, made)] == [False, True, True]
+    for s in (plain, overlapped, made):
+        assert ws.closesocket(s) == 0
+
+
+def test_udp_transfer(ws: Ws2_32) -> None:
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    receiver, sender, to = _udp_pair(ws)
+    assert ws.sendto(sender, b"hello", 5, 0, to, 16) == 5
+    buffer, source, length = bytearray(16), Ref(), Ref(16)
+    assert ws.recvfrom(receiver, buffer, 16, 0, source, length) == 5
+    assert bytes(buffer[:5]) == b"hello" and length.value == 16
+    assert source.value[0] == "127.0.0.1"
+
+    # Gathered into one datagram, peeked, then scattered over two buffers.
+    sent = Ref(77)
+    assert ws.WSASendTo(sender, [b"ab", b"cde"], 2, sent, 0, to, 16, None, None) == 0
+    assert sent.value == 5
+    received, flags = Ref(77), Ref(MSG_PEEK)
+    assert ws.WSARecv(receiver, [bytearray(8)], 1, received, flags, None, None) == 0
+    assert (received.value, flags.value) == (5, 0)
+    first, second = bytearray(3), bytearray(4)
+    assert ws.WSARecvFrom(receiver, [first, second], 2, received, Ref(0), None, None, None,
+                          None) == 0
+    assert (received.value, bytes(first), bytes(second[:2])) == (5, b"abc", b"de")
+
+    # Too big: the buffer filled, the sender's address written, the rest lost.
+    assert ws.sendto(sender, bytes(range(100)), 100, 0, to, 16) == 100
+    buffer, source = bytearray(10), Ref()
+    assert ws.recvfrom(receiver, buffer, 10, 0, source, Ref(16)) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEMSGSIZE
+    assert bytes(buffer) == bytes(range(10)) and source.value is not None
+
+    # A fromlen too small is found before anything is received: the datagram stays.
+    assert ws.sendto(sender, b"kept", 4, 0, to, 16) == 4
+    assert ws.recvfrom(receiver, bytearray(8), 8, 0, Ref(), Ref(15)) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEFAULT
+    assert ws.recvfrom(receiver, bytearray(8), 8, 0, Ref(), None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEFAULT
+    assert ws.recvfrom(receiver, bytearray(8), 8, 0, None, None) == 4
+
+    # Buffers C would read past, and the socket's checks before them.
+    for buffers, count in ((None, 1), ([b"x"], 2)):
+        assert ws.WSASendTo(sender, buffers, count, sent, 0, to, 16, None, None) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == WSAEFAULT
+    assert ws.sendto(sender, b"x", 2, 0, to, 16) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEFAULT
+    assert ws.WSARecv(0x1234, None, 1, received, flags, None, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAENOTSOCK
+    for s in (receiver, sender):
+        assert ws.closesocket(s) == 0
+
+
+def test_overlapped_is_ignored_unless_the_socket_is_overlapped(ws: Ws2_32) -> None:
+    """Windows ignores lpOverlapped on a socket made without WSA_FLAG_OVERLAPPED; on an
+    overlapped one ws2core has no overlapped I/O yet and refuses it before any effect."""
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    receiver, sender, to = _udp_pair(ws)
+    overlapped = object()
+    sent = Ref(0)
+    assert ws.WSASendTo(sender, [b"x"], 1, sent, 0, to, 16, overlapped, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+    assert ws.ioctlsocket(receiver, FIONBIO, Ref(1)) == 0
+    assert ws.recvfrom(receiver, bytearray(4), 4, 0, None, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEWOULDBLOCK  # nothing was sent
+    assert ws.WSASendTo(sender, [b"x"], 1, sent, 0, to, 16, None, overlapped) == 0
+    received = Ref(0)
+    assert ws.WSARecv(receiver, [bytearray(4)], 1, received, Ref(0), overlapped, None) == 0
+    assert received.value == 1
+    for s in (receiver, sender):
+        assert ws.closesocket(s) == 0
+
+
+def test_sendto_asks_the_network_policy(ws2core_core: ModuleType) -> None:
+    """Each datagram's destination goes through the policy: a refused one is its error,
+    with no host call (the address is a documentation one: nothing may leave)."""
+    with Ws2_32(ws2core.UpcallTable(ws2core_core.HandleTable()),
+                policy=NetworkPolicy.loopback_only(refuse_error=WSAEHOSTUNREACH)) as ws:
+        assert ws.WSAStartup(0x0202, Ref()) == 0
+        s = ws.socket(AF_INET, SOCK_DGRAM, 0)
+        assert ws.sendto(s, b"x", 1, 0, ("192.0.2.1", 9), 16) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == WSAEHOSTUNREACH
+        assert ws.WSASendTo(s, [b"x"], 1, Ref(0), 0, ("192.0.2.1", 9), 16, None,
+                            None) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == WSAEHOSTUNREACH
+        assert [entry.verdict for entry in ws.policy.log][-1:] == ["refused"]
+        assert ws.closesocket(s) == 0
+
+
+def test_duplicate_socket_within_the_process(ws: Ws2_32) -> None:
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    receiver, sender, to = _udp_pair(ws)
+    info = WSAPROTOCOL_INFOW()
+    # Windows' order: the socket, the process (0 and -1 are no process), the structure.
+    for s, process, structure, code in ((0x1234, 0, None, WSAENOTSOCK),
+                                        (receiver, 0, None, WSAEINVAL),
+                                        (receiver, 0xFFFFFFFF, info, WSAEINVAL),
+                                        (receiver, 4242, None, WSAEFAULT)):
+        assert ws.WSADuplicateSocketW(s, process, structure) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == code
+    ws.process_id = 4242   # an emulator that knows its process's id
+    assert ws.WSADuplicateSocketW(receiver, 4243, info) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEINVAL
+    assert ws.WSADuplicateSocketW(receiver, 4242, info) == 0
+    assert (info.iAddressFamily, info.iSocketType, info.iProtocol) == (AF_INET, SOCK_DGRAM,
+                                                                      IPPROTO_UDP)
+    duplicate = ws.WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, info,
+                              0, 0)
+    assert duplicate not in (INVALID_SOCKET, receiver)
+    assert ws.WSASocketW(0, 0, 0, info, 0, 0) == INVALID_SOCKET   # used once
+    assert ws.WSAGetLastError() == WSAEINVAL
+
+    # One socket: what is sent to it comes out of either handle, and the blocking mode is
+    # one; closing the first handle leaves the second working.
+    assert ws.sendto(sender, b"one", 3, 0, to, 16) == 3
+    assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == 3
+    assert ws.ioctlsocket(receiver, FIONBIO, Ref(1)) == 0
+    assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEWOULDBLOCK
+    assert ws.closesocket(receiver) == 0
+    assert ws.sendto(sender, b"two", 3, 0, to, 16) == 3
+    assert ws.ioctlsocket(duplicate, FIONBIO, Ref(0)) == 0
+    assert ws.recvfrom(duplicate, bytearray(8), 8, 0, None, None) == 3
+    # A socket closed before its duplicate is made leaves nothing to duplicate.
+    assert ws.WSADuplicateSocketW(duplicate, 4242, info) == 0
+    for s in (duplicate, sender):
+        assert ws.closesocket(s) == 0
+    assert ws.WSASocketW(0, 0, 0, info, 0, 0) == INVALID_SOCKET
+    assert ws.WSAGetLastError() == WSAEINVAL

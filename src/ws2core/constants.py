@@ -134,6 +134,14 @@ NI_DGRAM = 0x10
 NI_MAXHOST = 1025
 NI_MAXSERV = 32
 
+# --- WSASocket and WSADuplicateSocket (winsock2.h) ---
+FROM_PROTOCOL_INFO = -1            #: af, type or protocol taken from lpProtocolInfo
+WSA_FLAG_OVERLAPPED = 0x01         #: a socket for overlapped I/O (socket() makes such)
+SG_UNCONSTRAINED_GROUP = 0x01      #: WSASocket's g: socket groups, reserved on Windows
+SG_CONSTRAINED_GROUP = 0x02
+WSAPROTOCOL_LEN = 255              #: szProtocol holds WSAPROTOCOL_LEN + 1 characters
+MAX_PROTOCOL_CHAIN = 7
+
 # --- Win32 error codes that Winsock reuses under WSA_* names ---
 ERROR_INVALID_HANDLE = 6
 ERROR_NOT_ENOUGH_MEMORY = 8

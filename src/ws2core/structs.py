@@ -7,7 +7,8 @@ SOCKET wide and entry ``i`` starts at ``socket_size * (i + 1)``.  The Cython cor
 same layouts in C (its tests check that the two agree); everything written in Python reads
 them here.
 
-Below them: the structures socket calls take (TIMEVAL, WSANETWORKEVENTS, as ctypes) and the
+Below them: the structures socket calls take (TIMEVAL, WSANETWORKEVENTS, WSAPROTOCOL_INFOA/W,
+as ctypes) and the
 sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``unpack_sockaddr``).
 """
 
@@ -17,8 +18,13 @@ import ctypes
 import struct
 from typing import Any, Final, NamedTuple
 
-from .constants import AF_INET, AF_INET6, FD_MAX_EVENTS
-
+from .constants import (
+    AF_INET,
+    AF_INET6,
+    FD_MAX_EVENTS,
+    MAX_PROTOCOL_CHAIN,
+    WSAPROTOCOL_LEN,
+)
 
 FD_COUNT = struct.Struct("<I")
 """``u_int fd_count``: the first 4 bytes of an fd_set in both layouts."""
@@ -92,6 +98,50 @@ class WSANETWORKEVENTS(ctypes.Structure):
         ("iErrorCode", ctypes.c_int32 * FD_MAX_EVENTS),
     ]
 
+
+
+class GUID(ctypes.Structure):
+    """guiddef.h's GUID (16 bytes)."""
+
+    _fields_ = [("Data1", ctypes.c_uint32), ("Data2", ctypes.c_uint16),
+                ("Data3", ctypes.c_uint16), ("Data4", ctypes.c_uint8 * 8)]
+
+
+class WSAPROTOCOLCHAIN(ctypes.Structure):
+    """winsock2.h's WSAPROTOCOLCHAIN (32 bytes): ChainLen and 7 catalog entry ids."""
+
+    _fields_ = [("ChainLen", ctypes.c_int32),
+                ("ChainEntries", ctypes.c_uint32 * MAX_PROTOCOL_CHAIN)]
+
+
+_PROTOCOL_INFO_FIELDS: Final = [
+    ("dwServiceFlags1", ctypes.c_uint32), ("dwServiceFlags2", ctypes.c_uint32),
+    ("dwServiceFlags3", ctypes.c_uint32), ("dwServiceFlags4", ctypes.c_uint32),
+    ("dwProviderFlags", ctypes.c_uint32), ("ProviderId", GUID),
+    ("dwCatalogEntryId", ctypes.c_uint32), ("ProtocolChain", WSAPROTOCOLCHAIN),
+    ("iVersion", ctypes.c_int32), ("iAddressFamily", ctypes.c_int32),
+    ("iMaxSockAddr", ctypes.c_int32), ("iMinSockAddr", ctypes.c_int32),
+    ("iSocketType", ctypes.c_int32), ("iProtocol", ctypes.c_int32),
+    ("iProtocolMaxOffset", ctypes.c_int32), ("iNetworkByteOrder", ctypes.c_int32),
+    ("iSecurityScheme", ctypes.c_int32), ("dwMessageSize", ctypes.c_uint32),
+    ("dwProviderReserved", ctypes.c_uint32),
+]
+
+
+class WSAPROTOCOL_INFOA(ctypes.Structure):
+    """winsock2.h's WSAPROTOCOL_INFOA (372 bytes): WSASocketA's lpProtocolInfo and what
+    WSADuplicateSocketA fills.  Only 32-bit fields and characters: the same layout in both
+    ABIs (no pointer, no padding)."""
+
+    _fields_ = [*_PROTOCOL_INFO_FIELDS, ("szProtocol", ctypes.c_char * (WSAPROTOCOL_LEN + 1))]
+
+
+class WSAPROTOCOL_INFOW(ctypes.Structure):
+    """winsock2.h's WSAPROTOCOL_INFOW (628 bytes): WSAPROTOCOL_INFOA with a UTF-16
+    szProtocol (two bytes per character on Windows, whatever the host's wchar_t)."""
+
+    _fields_ = [*_PROTOCOL_INFO_FIELDS,
+                ("szProtocol", ctypes.c_uint16 * (WSAPROTOCOL_LEN + 1))]
 
 # --------------------------------------------------------------------------------------
 # sockaddr codecs: Windows SOCKADDR_IN / SOCKADDR_IN6 bytes <-> Python address tuples, ``(host,

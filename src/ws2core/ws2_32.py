@@ -46,17 +46,22 @@ from .constants import (
     AI_V4MAPPED,
     FALSE,
     FIONREAD,
+    FROM_PROTOCOL_INFO,
     INADDR_NONE,
     INVALID_SOCKET,
+    SG_CONSTRAINED_GROUP,
+    SG_UNCONSTRAINED_GROUP,
     SIOCATMARK,
     SOCKET_ERROR,
     STATUS_INVALID_PARAMETER,
+    WSA_FLAG_OVERLAPPED,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
     WSAEAFNOSUPPORT,
     WSAEFAULT,
     WSAEINVAL,
     WSAENOTSOCK,
+    WSAEOPNOTSUPP,
     WSAESOCKTNOSUPPORT,
     WSAHOST_NOT_FOUND,
     WSANO_DATA,
@@ -154,6 +159,9 @@ class Ws2_32:
         self.policy: NetworkPolicy = provider.policy
         self._startups = 0
         self._lock = threading.Lock()
+        self.process_id: int | None = None
+        """The id WSADuplicateSocket takes as this process's (GetCurrentProcessId of the
+        guest), if the emulator says it; None: any id but 0 and 0xFFFFFFFF."""
 
     def __repr__(self) -> str:
         return f"<ws2core Ws2_32, {self._startups} WSAStartup(s), over {self.upcalls!r}>"
@@ -294,7 +302,9 @@ class Ws2_32:
         """A new SOCKET, or INVALID_SOCKET."""
         if not self._startups:
             return self._fail(INVALID_SOCKET, WSANOTINITIALISED)
-        return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, None, 0, 0)
+        # Windows' socket() makes an overlapped socket (WSASocket with WSA_FLAG_OVERLAPPED).
+        return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, None, 0,
+                          WSA_FLAG_OVERLAPPED)
 
     def closesocket(self, s: int) -> int:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPCloseSocket)
@@ -869,6 +879,170 @@ class Ws2_32:
         return self._on_socket(s, INVALID_SOCKET, self.provider.WSPAccept, addr, addrlen,
                                lpfnCondition, dwCallbackData)
 
+
+    # --- sockets and data: WSASocket, sendto, recvfrom and the WSA transfer calls.
+    # WSABUF arrays are sequences of buffers (bytes-like to send, writable to receive);
+    # lpOverlapped is None or any object standing for a WSAOVERLAPPED: ignored on a socket
+    # made without WSA_FLAG_OVERLAPPED, as on Windows; on an overlapped socket overlapped
+    # I/O is not served yet (WSAEOPNOTSUPP, before any effect), so that no program waits
+    # for a completion that would never be signalled.
+
+    def WSASocketA(self, af: int, type: int, protocol: int, lpProtocolInfo: Any, g: int,
+                   dwFlags: int) -> int:
+        """A new SOCKET, or INVALID_SOCKET.  ``lpProtocolInfo``: None or a
+        ``ws2core.structs.WSAPROTOCOL_INFOA`` (anything with its fields): an ``af``,
+        ``type`` or ``protocol`` that is FROM_PROTOCOL_INFO or 0 is its iAddressFamily,
+        iSocketType or iProtocol, as on Windows; one WSADuplicateSocketA filled makes a
+        second handle to its socket (once).  ``g``: 0, or SG_UNCONSTRAINED_GROUP or
+        SG_CONSTRAINED_GROUP, which make no group (reserved on Windows; Wine ignores them
+        too); any other group is WSAEINVAL.  ``dwFlags``: WSA_FLAG_OVERLAPPED is kept on
+        the socket; the other flags are accepted and ignored, as Windows and Wine do."""
+        return self._socket_from(af, type, protocol, lpProtocolInfo, g, dwFlags)
+
+    def WSASocketW(self, af: int, type: int, protocol: int, lpProtocolInfo: Any, g: int,
+                   dwFlags: int) -> int:
+        """WSASocketA with a ``WSAPROTOCOL_INFOW`` (the fields read are the same)."""
+        return self._socket_from(af, type, protocol, lpProtocolInfo, g, dwFlags)
+
+    def _socket_from(self, af: int, type: int, protocol: int, info: Any, g: int,
+                     flags: int) -> int:
+        if not self._startups:
+            return self._fail(INVALID_SOCKET, WSANOTINITIALISED)
+        if info is not None:
+            # Windows takes the structure's value for an argument left to it: -1 or 0.
+            af = info.iAddressFamily if af in (FROM_PROTOCOL_INFO, 0) else af
+            type = info.iSocketType if type in (FROM_PROTOCOL_INFO, 0) else type
+            protocol = info.iProtocol if protocol in (FROM_PROTOCOL_INFO, 0) else protocol
+        if g in (SG_UNCONSTRAINED_GROUP, SG_CONSTRAINED_GROUP):
+            g = 0
+        return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, info, g,
+                          _index(flags) & 0xFFFFFFFF)
+
+    def _transfer_error(self, s: Any, lpBuffers: Any, dwBufferCount: int,
+                        lpOverlapped: Any) -> int:
+        """The error a transfer call fails with before it reaches the provider: the socket's
+        checks, then WSAEFAULT for buffers C would read past (None with a count, fewer
+        buffers than the count), then WSAEOPNOTSUPP for overlapped I/O on an overlapped
+        socket; 0 when the call can go on, with no overlapped I/O."""
+        code = self._socket_error(s)
+        if code:
+            return code
+        count = _index(dwBufferCount)
+        if count and (lpBuffers is None or len(lpBuffers) < count):
+            return WSAEFAULT
+        if lpOverlapped is not None and self.provider.is_overlapped(s):
+            return WSAEOPNOTSUPP
+        return 0
+
+    def WSASend(self, s: int, lpBuffers: Any, dwBufferCount: int, lpNumberOfBytesSent: Any,
+                dwFlags: int, lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
+        """Send the first ``dwBufferCount`` buffers, in order: 0 with the count in
+        ``lpNumberOfBytesSent`` (a Ref; None: WSAEFAULT), or SOCKET_ERROR.  ``dwFlags``:
+        MSG_OOB (stream sockets), MSG_DONTROUTE; others WSAEOPNOTSUPP."""
+        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPSend, s, lpBuffers or [],
+                          dwBufferCount, lpNumberOfBytesSent, dwFlags, None, None, None)
+
+    def WSASendTo(self, s: int, lpBuffers: Any, dwBufferCount: int, lpNumberOfBytesSent: Any,
+                  dwFlags: int, lpTo: Any, iTolen: int, lpOverlapped: Any,
+                  lpCompletionRoutine: Any) -> int:
+        """WSASend to ``lpTo`` (an address tuple or sockaddr bytes, checked against
+        ``iTolen``; None: the connected peer).  Each datagram's destination goes through the
+        network policy first: a refused one is the policy's error, with nothing sent."""
+        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPSendTo, s, lpBuffers or [],
+                          dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, None,
+                          None, None)
+
+    def WSARecv(self, s: int, lpBuffers: Any, dwBufferCount: int, lpNumberOfBytesRecvd: Any,
+                lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
+        """Receive into the first ``dwBufferCount`` buffers, in order: 0, or SOCKET_ERROR.
+        ``lpNumberOfBytesRecvd`` (a Ref) gets the count; ``lpFlags`` (a Ref: MSG_PEEK,
+        MSG_OOB, MSG_WAITALL) comes back 0 (UDP and TCP have no MSG_PARTIAL); None for either
+        is WSAEFAULT.  A datagram larger than the buffers: WSAEMSGSIZE, the buffers filled
+        (the rest of the datagram is lost, as on Windows)."""
+        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPRecv, s, lpBuffers or [],
+                          dwBufferCount, lpNumberOfBytesRecvd, lpFlags, None, None, None)
+
+    def WSARecvFrom(self, s: int, lpBuffers: Any, dwBufferCount: int,
+                    lpNumberOfBytesRecvd: Any, lpFlags: Any, lpFrom: Any, lpFromlen: Any,
+                    lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
+        """WSARecv, and on a datagram socket the sender's address into ``lpFrom`` (None, a
+        Ref or a writable buffer) and its size into ``lpFromlen`` (a Ref); a length below
+        the family's sockaddr is WSAEFAULT, before anything is received.  A stream socket
+        ignores both."""
+        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        if not code and lpFrom is not None and lpFromlen is None:
+            code = WSAEFAULT  # Windows needs the length to know the buffer
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPRecvFrom, s, lpBuffers or [],
+                          dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen,
+                          None, None, None)
+
+    def check_process(self, dwProcessId: int) -> None:
+        """WinsockError(WSAEINVAL) unless ``dwProcessId`` names this process (``process_id``;
+        when that is None, any id but 0 and 0xFFFFFFFF): WSADuplicateSocket serves this
+        process only."""
+        pid = _index(dwProcessId) & 0xFFFFFFFF
+        if self.process_id is None:
+            ours = pid not in (0, 0xFFFFFFFF)
+        else:
+            ours = pid == self.process_id
+        if not ours:
+            raise WinsockError(WSAEINVAL, f"process {pid} is not this process")
+
+    def WSADuplicateSocketA(self, s: int, dwProcessId: int, lpProtocolInfo: Any) -> int:
+        """0, or SOCKET_ERROR: ``lpProtocolInfo`` (a ``ws2core.structs.WSAPROTOCOL_INFOA``;
+        None: WSAEFAULT) filled for WSASocketA to make a second handle to ``s`` in this
+        process (another ``dwProcessId``: WSAEINVAL, checked first, as on Windows).  Closing
+        either handle leaves the other working (``HostSocketProvider.WSPDuplicateSocket``)."""
+        return self._duplicate_socket(s, dwProcessId, lpProtocolInfo)
+
+    def WSADuplicateSocketW(self, s: int, dwProcessId: int, lpProtocolInfo: Any) -> int:
+        """WSADuplicateSocketA with a ``WSAPROTOCOL_INFOW``."""
+        return self._duplicate_socket(s, dwProcessId, lpProtocolInfo)
+
+    def _duplicate_socket(self, s: int, process: int, info: Any) -> int:
+        code = self._socket_error(s)
+        if not code:
+            try:
+                self.check_process(process)
+            except WinsockError as error:
+                code = error.winerror
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        return self._call(SOCKET_ERROR, self.provider.WSPDuplicateSocket, s, process, info)
+
+    def sendto(self, s: int, buf: Any, len: int, flags: int, to: Any, tolen: int) -> int:
+        """The number of bytes sent from the first ``len`` bytes of ``buf`` to ``to`` (as
+        WSASendTo's ``lpTo``), or SOCKET_ERROR; a datagram too large: WSAEMSGSIZE."""
+        data = _first(buf, len)
+        if data is None and not self._socket_error(s):
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        sent = Ref(0)
+        result = self.WSASendTo(s, [data], 1, sent, flags, to, tolen, None, None)
+        return result if result == SOCKET_ERROR else int(sent.value)
+
+    def recvfrom(self, s: int, buf: Any, len: int, flags: int, from_: Any, fromlen: Any) -> int:
+        """The number of bytes received into the first ``len`` bytes of ``buf``, or
+        SOCKET_ERROR; ``from_`` and ``fromlen`` as WSARecvFrom's ``lpFrom`` and
+        ``lpFromlen`` (C's ``from``, a Python keyword).  A datagram larger than ``len``:
+        WSAEMSGSIZE, with the ``len`` bytes filled and the sender's address written."""
+        data = _first(buf, len)
+        if data is None and not self._socket_error(s):
+            return self._fail(SOCKET_ERROR, WSAEFAULT)
+        received = Ref(0)
+        result = self.WSARecvFrom(s, [data], 1, received, Ref(_index(flags)), from_, fromlen,
+                                  None, None)
+        return result if result == SOCKET_ERROR else int(received.value)
 
 setattr(Ws2_32, "__WSAFDIsSet", Ws2_32.WSAFDIsSet)
 

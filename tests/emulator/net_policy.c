@@ -15,6 +15,7 @@
  *   through, WSAENETUNREACH from connect itself, and then nothing is pending. The
  *   *_outcome checks hold either way: how the attempt ended, whenever that was said;
  * - a bind to an address that is not this machine's fails with WSAEADDRNOTAVAIL;
+ * - a datagram sent to an outside address fails with WSAENETUNREACH (the sink takes it);
  * - a listener bound to the wildcard shows the wildcard in getsockname, and a client on
  *   127.0.0.1 reaches it (loopback is this machine).
  *
@@ -279,6 +280,25 @@ static void outside_bind(void)
     check("outside_bind_close", closesocket(s), 0);
 }
 
+/* A datagram to 192.0.2.1:53: refused as by a missing route (the policy asks about each
+ * datagram's destination), or carried to the sink. */
+static void outside_sendto(void)
+{
+    struct sockaddr_in to = ipv4_address(192, 0, 2, 1, 53);
+    SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+
+    if (!check("outside_sendto_socket", setup_error(s != INVALID_SOCKET), 0))
+        return;
+    if (!sinkhole)
+        CHECK_FAILS("outside_sendto", sendto(s, "q", 1, 0, (const struct sockaddr *)&to,
+                                             (int)sizeof to),
+                    SOCKET_ERROR, WSAENETUNREACH);
+    else
+        check("outside_sendto_sunk", sendto(s, "q", 1, 0, (const struct sockaddr *)&to,
+                                            (int)sizeof to), 1);
+    check("outside_sendto_close", closesocket(s), 0);
+}
+
 /* A listener on 0.0.0.0 at a port the system chose, reached from 127.0.0.1. */
 static void wildcard_listener(void)
 {
@@ -339,6 +359,7 @@ int main(int argc, char **argv)
     nonblocking_connect();
     event_connect();
     outside_bind();
+    outside_sendto();
     wildcard_listener();
     outside_name();
     check("wsacleanup", WSACleanup(), 0);

@@ -63,6 +63,7 @@ PROGRAMS: tuple[str, ...] = (
     "names",
     "addresses",
     "options",
+    "transfer",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -102,6 +103,8 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WSAAddressToStringA", "WSAAddressToStringW", "WSAStringToAddressA",
         "WSAStringToAddressW", "gethostname", "GetHostNameW",
         "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept", "shutdown",
+        "WSASocketA", "WSASocketW", "sendto", "recvfrom", "WSASend", "WSARecv", "WSASendTo",
+        "WSARecvFrom", "WSADuplicateSocketA", "WSADuplicateSocketW",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose
@@ -110,6 +113,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WaitForSingleObject", "WaitForSingleObjectEx", "WaitForMultipleObjects",
         "WaitForMultipleObjectsEx", "SetEvent", "ResetEvent", "CloseHandle", "ReadFile",
         "WriteFile", "CreateEventA",
+        "GetCurrentProcessId",  # transfer: WSADuplicateSocket's process
     }),
     "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
 }
@@ -700,6 +704,13 @@ _ATMARK_READ = (
     "waiting to be read, the operation returns TRUE'); Wine 8 inverts Linux's at-mark, which "
     "stays true after the urgent byte is read"
 )
+_SHORT_FROMLEN = (
+    "recvfrom with a fromlen below the sockaddr's size fails with WSAEFAULT before anything is "
+    "received (recvfrom's page: WSAEFAULT when 'the fromlen parameter is too small to "
+    "accommodate the source address of the peer address'); Wine 8 goes on to receive (here "
+    "WSAEWOULDBLOCK, nothing being there; with a datagram waiting it takes it and writes -1 "
+    "into fromlen)"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "options": {
         "setsockopt_before_startup_error": _SETSOCKOPT_STARTED,
@@ -743,6 +754,7 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
             "ERROR_INVALID_PARAMETER (its page: 'the Family parameter was not AF_INET, "
             "AF_INET6, or AF_UNSPEC'); Wine 8 answers it as AF_UNSPEC"),
     },
+    "transfer": {"recvfrom_short_fromlen_error": _SHORT_FROMLEN},
 }
 
 def compared_checks(run: CompletedRun, differs: Collection[str] = ()) -> list[Check]:

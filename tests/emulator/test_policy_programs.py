@@ -56,6 +56,7 @@ SINK_ANSWER = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
 # The outside addresses the program connects to, in its order, and the one it binds to.
 OUTSIDE_CONNECTS = [("192.0.2.1", 80), ("198.51.100.1", 443), ("203.0.113.7", 8080)]
 OUTSIDE_BIND = ("203.0.113.5", 0)
+OUTSIDE_DATAGRAM = ("192.0.2.1", 53)   # sendto: asked about per destination
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +140,11 @@ def test_default_policy_is_a_machine_without_routes(
         *(("connect", "tcp", address, "refused", WSAENETUNREACH)
           for address in OUTSIDE_CONNECTS),
         ("bind", "tcp", OUTSIDE_BIND, "refused", WSAEADDRNOTAVAIL),
+        ("sendto", "udp", OUTSIDE_DATAGRAM, "refused", WSAENETUNREACH),
         ("bind", "tcp", ("0.0.0.0", 0), "redirected", 0),
         ("connect", "tcp", ("127.0.0.1", loopback_connect.address[1]), "allowed", 0),
     ]
-    assert network[4].redirected_to == ("127.0.0.1", 0)
+    assert network[5].redirected_to == ("127.0.0.1", 0)
     # The name lookups, last: refused, on record, and no host call (no resolver asked).
     assert [_record(a) for a in outcome.network if a.kind == "resolve"] == [
         ("resolve", "", ("www.example.com",), "refused", WSAHOST_NOT_FOUND)] * 2

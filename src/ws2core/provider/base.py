@@ -77,7 +77,10 @@ class ProviderSocket:
     (getsockname still shows the any address), ``destinations`` a datagram socket's
     decision per destination and ``replies``, per host address it sends to, the address asked
     for (when redirected, so that a reply shows the address the program sent to) and the
-    record that counts its traffic.
+    record that counts its traffic.  ``overlapped``: made with WSA_FLAG_OVERLAPPED (an
+    accepted socket has its listener's), which only such a socket's calls may use.
+    ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
+    same host socket (each over its own host descriptor), which share its blocking mode.
     """
 
     __slots__ = (
@@ -86,7 +89,7 @@ class ProviderSocket:
         "receive_timeout", "send_timeout", "event", "network_events", "recorded",
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
-        "exclusive_address", "buffer_sizes", "__weakref__",
+        "exclusive_address", "buffer_sizes", "overlapped", "sharing", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -98,6 +101,8 @@ class ProviderSocket:
         self.type = type
         self.state = state
         self.nonblocking = False
+        self.overlapped = False    # made with WSA_FLAG_OVERLAPPED (socket() makes them so)
+        self.sharing: list[ProviderSocket] | None = None  # the handles of a duplicated socket
         self.closed = False
         self.users = 0             # WSP calls in progress; the host socket closes at 0
         self.peer_closed = False   # end of stream or reset seen
@@ -150,6 +155,8 @@ class _ProviderBase:
         self._reactor: _Reactor | None = None
         self._limits = threading.local()  # .seconds: the calling thread's cap, if any
         self._capped = 0  # caps in force, every thread's: 0 keeps the hot path off the local
+        self._duplicates: dict[int, ProviderSocket] = {}  # WSPDuplicateSocket's, until used
+        self._next_duplicate = 1
 
     def __repr__(self) -> str:
         with self._lock:
@@ -286,6 +293,14 @@ class _ProviderBase:
                 except OSError:
                     pass  # the close itself will say what is wrong, if anything
         sock.host.close()
+
+    @staticmethod
+    def _set_nonblocking(sock: ProviderSocket, on: bool) -> None:
+        """The Windows socket's blocking mode, and its host socket's, under the lock: one
+        mode for every handle of a duplicated socket, whose host descriptors share it."""
+        for each in sock.sharing or (sock,):
+            each.nonblocking = on
+        sock.host.setblocking(not on)
 
     @staticmethod
     def _is_bound(sock: ProviderSocket) -> bool:

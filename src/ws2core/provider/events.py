@@ -239,8 +239,7 @@ class _Events(_ProviderBase):
             sock.recorded = 0
             sock.error_codes = [0] * FD_MAX_EVENTS
             sock.read_parked = False
-            sock.nonblocking = True
-            sock.host.setblocking(False)
+            self._set_nonblocking(sock, True)
             if sock.connect_owed >= 0 and sock.network_events & FD_CONNECT:
                 self._record(sock, FD_CONNECT_BIT, sock.connect_owed)
                 sock.connect_owed = -1

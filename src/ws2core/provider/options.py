@@ -432,8 +432,7 @@ class _Options(_Events):
             with self._lock:
                 if not on and sock.network_events:
                     raise WinsockError(WSAEINVAL, "WSPEventSelect is active: the socket stays non-blocking")
-                sock.nonblocking = on
-                sock.host.setblocking(not on)
+                self._set_nonblocking(sock, on)
             written = 0
         elif command in (FIONREAD, SIOCATMARK):
             if out_buffer is None:

@@ -37,6 +37,7 @@ from ..constants import (
     SOCK_DGRAM,
     SOCK_STREAM,
     SOCKET_ERROR,
+    WSA_FLAG_OVERLAPPED,
     WSAEADDRNOTAVAIL,
     WSAEAFNOSUPPORT,
     WSAEALREADY,
@@ -56,6 +57,7 @@ from ..constants import (
     WSATRY_AGAIN,
     WSANOTINITIALISED,
 )
+from ..structs import SOCKADDR_SIZE
 from .arguments import (
     _ANY_ADDRESS,
     _HOST_FAMILY,
@@ -146,12 +148,18 @@ class _Sockets(_Events):
         ``af`` AF_INET or AF_INET6 (else WSAEAFNOSUPPORT); ``type`` SOCK_STREAM or SOCK_DGRAM
         (else WSAESOCKTNOSUPPORT); ``protocol`` 0 or the type's own (IPPROTO_TCP,
         IPPROTO_UDP; the other one: WSAEPROTOTYPE; anything else: WSAEPROTONOSUPPORT); ``g``
-        0 (socket groups are not supported: WSAEINVAL).  ``lpProtocolInfo`` and ``dwFlags``
-        are accepted and not used.  The handle comes from WPUCreateSocketHandle with the
+        0 (socket groups are not supported: WSAEINVAL).  ``lpProtocolInfo``: None, or a
+        WSAPROTOCOL_INFO (``ws2core.structs``) whose dwProviderReserved, when not 0, names the
+        socket WSPDuplicateSocket duplicated (the new socket is a second handle to it; one
+        used already, or not given by this provider: WSAEINVAL); of ``dwFlags`` WSA_FLAG_OVERLAPPED is kept on the socket
+        (``ProviderSocket.overlapped``, ``is_overlapped``), the other flags are ignored.  The handle comes from WPUCreateSocketHandle with the
         socket's ProviderSocket as its context; a full table gives WSAENOBUFS, and no host
         socket is left open.  The socket starts blocking.
         """
         require_out_parameter(lpErrno, "lpErrno")
+        reserved = getattr(lpProtocolInfo, "dwProviderReserved", 0) if lpProtocolInfo is not None else 0
+        if reserved:
+            return self._duplicate(reserved, _index(dwFlags), lpErrno)
         family, kind, proto, group = _index(af), _index(type), _index(protocol), _index(g)
         upcalls = self.upcalls
         code = 0
@@ -177,7 +185,79 @@ class _Sockets(_Events):
         if family == AF_INET6:  # Windows' default; Linux makes dual-stack sockets
             host.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock = ProviderSocket(self, host, family, kind, DATAGRAM if kind == SOCK_DGRAM else UNCONNECTED)
+        sock.overlapped = bool(_index(dwFlags) & WSA_FLAG_OVERLAPPED)
         return self._adopt(upcalls, sock, lpErrno)
+
+    def WSPDuplicateSocket(self, s: Any, dwProcessId: Any, lpProtocolInfo: Any,
+                           lpErrno: Any, /) -> int:
+        """Fill ``lpProtocolInfo`` (a ``ws2core.structs.WSAPROTOCOL_INFOW`` or ``…A``: its
+        family, type, protocol, catalog entry, version and sockaddr sizes, and in
+        dwProviderReserved the key WSPSocket takes) for a second handle to socket ``s``:
+        0, or SOCKET_ERROR (None: WSAEFAULT).  Within this process only: ``dwProcessId`` is
+        Ws2_32's to check.  The duplicate is made over a duplicate of the host descriptor,
+        so both handles reach one host socket (its address, connection, options and data
+        waiting) and either may be closed first; they share their blocking mode, as on
+        Windows, while ws2core's other records of a handle (its event selection, timeouts,
+        a stream's state) are copied when the duplicate is made and are each handle's own.
+        """
+        return self._call(s, lpErrno, SOCKET_ERROR, self._fill_duplicate, lpProtocolInfo)
+
+    def _fill_duplicate(self, sock: ProviderSocket, info: Any) -> int:
+        if info is None:
+            raise WinsockError(WSAEFAULT, "lpProtocolInfo is NULL")
+        with self._lock:
+            key = self._next_duplicate
+            self._next_duplicate += 1
+            self._duplicates[key] = sock
+        info.iAddressFamily, info.iSocketType = sock.family, sock.type
+        info.iProtocol = _PROTOCOL_OF_TYPE[sock.type]
+        info.dwCatalogEntryId, info.iVersion = self.catalog_entry_id, 2
+        info.iMaxSockAddr = info.iMinSockAddr = SOCKADDR_SIZE[sock.family]
+        info.dwProviderReserved = key
+        return 0
+
+    def _duplicate(self, key: int, flags: int, lpErrno: Any) -> int:
+        """WSPSocket of a protocol info WSPDuplicateSocket filled: a second handle."""
+        upcalls = self.upcalls
+        with self._lock:
+            source = self._duplicates.pop(key, None)
+        if upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return INVALID_SOCKET
+        if source is None or source.closed:
+            lpErrno.value = WSAEINVAL  # used already, or never given: nothing to duplicate
+            return INVALID_SOCKET
+        try:
+            host = source.host.dup()
+        except OSError as error:
+            lpErrno.value = winsock_error(error)
+            return INVALID_SOCKET
+        sock = ProviderSocket(self, host, source.family, source.type, source.state)
+        with self._lock:
+            for name in ("nonblocking", "peer_closed", "shut_send", "shut_receive",
+                         "receive_timeout", "send_timeout", "stream_error", "attempt",
+                         "asked_peer", "wildcard"):
+                setattr(sock, name, getattr(source, name))
+            sock.destinations = dict(source.destinations)
+            sock.replies = dict(source.replies)
+            sock.overlapped = bool(flags & WSA_FLAG_OVERLAPPED)
+            if source.sharing is None:
+                source.sharing = [source]
+            source.sharing.append(sock)
+            sock.sharing = source.sharing
+        return self._adopt(upcalls, sock, lpErrno)
+
+    def is_overlapped(self, s: Any) -> bool:
+        """Whether socket ``s`` was made with WSA_FLAG_OVERLAPPED (False for a handle that
+        is no live socket of this provider): Ws2_32 ignores the lpOverlapped of a call on
+        any other socket, as Windows does."""
+        sock = self._enter(s, Ref(0))
+        if sock is None:
+            return False
+        try:
+            return sock.overlapped
+        finally:
+            self._leave(sock)
 
     def _adopt(self, upcalls: _upcalls.UpcallTable, sock: ProviderSocket, lpErrno: Any) -> int:
         """Give a new socket its handle from Ws2_32; on failure close the host socket."""
@@ -314,6 +394,7 @@ class _Sockets(_Events):
         _set_host_timeouts(host, sock.receive_timeout, sock.send_timeout)
         with self._lock:
             accepted.nonblocking = sock.nonblocking
+            accepted.overlapped = sock.overlapped
             accepted.event = sock.event
             accepted.network_events = sock.network_events
             accepted.receive_timeout = sock.receive_timeout
@@ -512,6 +593,10 @@ class _Sockets(_Events):
                 return False
             sock.closed = True
             sock.network_events = 0
+            if sock.sharing is not None:
+                sock.sharing.remove(sock)
+            for key in [key for key, source in self._duplicates.items() if source is sock]:
+                del self._duplicates[key]   # a duplicate of a closed socket cannot be made
             self._sockets.discard(sock)
             others = sock.users - (1 if lpErrno is not None else 0)
             if upcalls is not None:
