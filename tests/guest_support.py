@@ -21,6 +21,7 @@ import pytest
 import ws2core
 from ws2core.constants import AF_INET, SOCK_STREAM
 from ws2core.guest import EXPORTS, Exports, GuestFault
+from ws2core.ws2_32 import Ws2_32
 
 PAGE = 0x1000
 HEAP = 0x10000      # where FakeGuest.alloc starts handing out guest memory
@@ -269,3 +270,17 @@ def abi(request: pytest.FixtureRequest) -> str:
 def guest_table(ws2core_core: ModuleType, abi: str) -> ws2core.UpcallTable:
     """An UpcallTable over the core under test, in the guest's ABI."""
     return ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi))
+
+
+def served(table: ws2core.UpcallTable, *, max_block: float | None = 10.0) -> Caller:
+    """A fresh guest of the table's ABI, its exports served by a new Ws2_32 over ``table``."""
+    emu = FakeGuest(8 if table.table.abi == "x64" else 4)
+    return Caller(Exports(Ws2_32(table), max_block=max_block), emu)
+
+
+@pytest.fixture
+def caller(guest_table: ws2core.UpcallTable) -> Iterator[Caller]:
+    """``served(guest_table, max_block=5.0)``, its Ws2_32 closed at the end of the test."""
+    guest = served(guest_table, max_block=5.0)
+    yield guest
+    guest.ws2_32.close()

@@ -31,12 +31,11 @@ from ws2core.constants import (
     WSAEINVAL,
     WSANOTINITIALISED,
 )
-from ws2core.guest import Exports
 from ws2core.policy import DEFAULT_HOSTNAME, NetworkPolicy
 from ws2core.ws2_32 import Ws2_32
 
-from guest_support import abi, guest_table  # noqa: F401  (fixtures)
-from guest_support import Caller, FakeGuest
+from guest_support import abi, caller, guest_table  # noqa: F401  (fixtures)
+from guest_support import Caller
 
 # --------------------------------------------------------------------------------------
 # The text rules (no core involved)
@@ -281,11 +280,8 @@ def test_string_to_address(ws: Ws2_32) -> None:
 
 
 @pytest.fixture
-def guest(guest_table: ws2core.UpcallTable) -> Iterator[Caller]:
-    emu = FakeGuest(8 if guest_table.table.abi == "x64" else 4)
-    g = Caller(Exports(Ws2_32(guest_table)), emu)
-    yield g
-    g.ws2_32.close()
+def guest(caller: Caller) -> Caller:
+    return caller
 
 
 def test_gethostname_export(guest: Caller) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from guest_support import Caller as Guest
-from guest_support import FakeGuest, abi, guest_table, listener, open_socket  # noqa: F401  (fixtures)
+from guest_support import FakeGuest, abi, caller, guest_table, listener, open_socket  # noqa: F401  (fixtures)
 from provider_support import Kit, call, kit, ok, provider  # noqa: F401  (fixtures)
 
 import ws2core
@@ -64,7 +64,6 @@ from ws2core.constants import (
     WSANOTINITIALISED,
     WSATRY_AGAIN,
 )
-from ws2core.guest import Exports
 from ws2core.provider import WSAPOLLFD
 from ws2core.ws2_32 import Ws2_32
 
@@ -287,11 +286,8 @@ def test_ws2_32_control_calls(ws: Ws2_32) -> None:
 
 
 @pytest.fixture
-def guest(guest_table: ws2core.UpcallTable) -> Iterator[Guest]:
-    emu = FakeGuest(8 if guest_table.table.abi == "x64" else 4)
-    g = Guest(Exports(Ws2_32(guest_table), max_block=5.0), emu)
-    yield g
-    g.ws2_32.close()
+def guest(caller: Guest) -> Guest:
+    return caller
 
 
 def test_guest_options(guest: Guest) -> None:

@@ -46,20 +46,12 @@ from ws2core import (
     WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
 )
-from ws2core.guest import Exports
-from ws2core.ws2_32 import Ws2_32
 
 from guest_support import abi, guest_table  # noqa: F401  (fixtures)
 from guest_support import Caller as Guest
-from guest_support import FakeGuest, FakeThread, fd_set_bytes, listener, open_socket
+from guest_support import FakeThread, fd_set_bytes, listener, open_socket, served
 
 JOIN = 10.0         # seconds: the longest any helper thread may take
-
-
-def served(table: ws2core.UpcallTable, *, max_block: float = 10.0) -> Guest:
-    """A guest of the table's ABI served by a new Ws2_32 over ``table``."""
-    emu = FakeGuest(8 if table.table.abi == "x64" else 4)
-    return Guest(Exports(Ws2_32(table), max_block=max_block), emu)
 
 
 @pytest.fixture

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Iterator
 
 import pytest
 from guest_support import Caller as Guest
-from guest_support import FakeGuest, abi, guest_table  # noqa: F401  (fixtures)
+from guest_support import FakeGuest, abi, caller, guest_table  # noqa: F401  (fixtures)
 
-import ws2core
 from ws2core import (
     AF_INET,
     FROM_PROTOCOL_INFO,
@@ -38,20 +36,15 @@ from ws2core import (
     WSAEOPNOTSUPP,
     WSANOTINITIALISED,
 )
-from ws2core.guest import Exports
 from ws2core.guest.transfer import WSABUF_LAYOUTS
 from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
-from ws2core.ws2_32 import Ws2_32
 
 UNMAPPED = 0x7000
 
 
 @pytest.fixture
-def guest(guest_table: ws2core.UpcallTable) -> Iterator[Guest]:
-    emu = FakeGuest(8 if guest_table.table.abi == "x64" else 4)
-    g = Guest(Exports(Ws2_32(guest_table), max_block=5.0), emu)
-    yield g
-    g.ws2_32.close()
+def guest(caller: Guest) -> Guest:
+    return caller
 
 
 def wsabufs(g: Guest, *buffers: tuple[int, int]) -> int:
