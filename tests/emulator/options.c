@@ -3,9 +3,10 @@
  * Windows keeps in one byte), the errors for a short optlen, an unknown level or option and
  * NULL pointers; SO_PROTOCOL_INFOA and W on TCP and UDP over IPv4 and IPv6 (Wine's
  * test_set_getsockopt and protocol.c's service flags, both holding on Windows); ioctlsocket
- * and WSAIoctl with FIONBIO, FIONREAD and SIOCATMARK (an urgent byte waiting); WSAPoll over a listener and a connected pair; WSAAccept without a
- * condition function.  Facts from Wine's dlls/ws2_32/tests/sock.c (test_set_getsockopt's
- * option sizes hold on Windows) and the functions' documentation.
+ * and WSAIoctl with FIONBIO, FIONREAD and SIOCATMARK (an urgent byte waiting); WSAPoll
+ * over a listener and a connected pair; WSAAccept without a condition function.  Facts
+ * from Wine's dlls/ws2_32/tests/sock.c (test_set_getsockopt's option sizes hold on Windows)
+ * and the functions' documentation.
  *
  * x_extension_pointer: ws2core answers SIO_GET_EXTENSION_FUNCTION_POINTER with WSAEINVAL
  * until it has overlapped sockets (Windows gives the pointer).  A condition function given
