@@ -130,7 +130,11 @@ V6_HOSTS = ("::1", "::1", "::", "::ffff:127.0.0.1", "::ffff:192.0.2.1", "::ffff:
 
 # Windows values, written out where ws2core.constants has no name for them.
 SIOCATMARK = 0x40047307
+SO_PROTOCOL_INFOA = 0x2004
 SO_PROTOCOL_INFOW = 0x2005
+# The options getsockopt answers with a structure (SOL_SOCKET): name -> its size, which a
+# success writes whole (a WSAPROTOCOL_INFOA or W).
+STRUCTURE_OPTIONS = {SO_PROTOCOL_INFOA: 372, SO_PROTOCOL_INFOW: 628}
 
 W: Any = None          # the ws2core names the harness uses, once loaded (see _load)
 STRICT = False
@@ -977,14 +981,17 @@ def _getsockopt(run: Run) -> Args:
                         (c.IPPROTO_IP, c.IPPROTO_IPV6, c.IPPROTO_UDP, 0xFFFE))
     name = run.int_arg((c.SO_ERROR, c.SO_TYPE, c.SO_RCVBUF, c.SO_SNDBUF, c.SO_KEEPALIVE,
                         c.SO_REUSEADDR, c.SO_LINGER, c.SO_ACCEPTCONN, c.SO_BROADCAST,
-                        c.SO_RCVTIMEO, c.SO_EXCLUSIVEADDRUSE, c.TCP_NODELAY, c.SO_OOBINLINE),
+                        c.SO_RCVTIMEO, c.SO_EXCLUSIVEADDRUSE, c.TCP_NODELAY, c.SO_OOBINLINE,
+                        SO_PROTOCOL_INFOA),
                        (c.SO_DEBUG, SO_PROTOCOL_INFOW, 0, 0x7FFFFFFF))
-    length = run.int_arg((4, 4, 8, 16), (0, 1, 3, 0x7FFFFFFF, 0xFFFFFFFF)) & 0xFFFFFFFF
-    optval = run.out_buffer(max(0, min(i32(length), 256)), "optval")
+    length = run.int_arg((4, 4, 8, 16, 372, 628), (0, 1, 3, 371, 0x7FFFFFFF, 0xFFFFFFFF)) & 0xFFFFFFFF
+    optval = run.out_buffer(max(0, min(i32(length), 1024)), "optval")
     optlen = run.pointer(struct.pack("<I", length), f"optlen {i32(length)}")
     before = run.read_int(optlen)
+    # What a success writes: a structure whole, any other value in at most 4 bytes.
+    written = STRUCTURE_OPTIONS.get(name, 4) if level == c.SOL_SOCKET else 4
     outs = [] if before is None else [(optlen, 4, 4),
-                                      (optval, max(0, before), min(max(0, before), 4))]
+                                      (optval, max(0, before), min(max(0, before), written))]
     return [s, level, name, optval, optlen], outs, [(optlen, 4)]
 
 

@@ -25,6 +25,7 @@ import ws2core
 from ws2core import Ref
 from ws2core.constants import (
     AF_INET,
+    AF_INET6,
     CF_ACCEPT,
     CF_DEFER,
     CF_REJECT,
@@ -50,6 +51,8 @@ from ws2core.constants import (
     SO_EXCLUSIVEADDRUSE,
     SO_LINGER,
     SO_MAX_MSG_SIZE,
+    SO_PROTOCOL_INFOA,
+    SO_PROTOCOL_INFOW,
     SO_RCVBUF,
     SO_REUSEADDR,
     SOCKET_ERROR,
@@ -59,12 +62,23 @@ from ws2core.constants import (
     WSAEFAULT,
     WSAEINVAL,
     WSAENOBUFS,
+    WSAENOPROTOOPT,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
     WSANOTINITIALISED,
     WSATRY_AGAIN,
+    XP1_CONNECTIONLESS,
+    XP1_EXPEDITED_DATA,
+    XP1_GRACEFUL_CLOSE,
+    XP1_GUARANTEED_DELIVERY,
+    XP1_GUARANTEED_ORDER,
+    XP1_IFS_HANDLES,
+    XP1_MESSAGE_ORIENTED,
+    XP1_SUPPORT_BROADCAST,
+    XP1_SUPPORT_MULTIPOINT,
 )
 from ws2core.provider import WSAPOLLFD
+from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import Ws2_32
 
 # --- layer 2: the provider ---------------------------------------------------------------
@@ -113,6 +127,63 @@ def test_ip_byte_options(provider: Any, kit: Kit) -> None:
     value, length = Ref(None), Ref(4)
     ok(p.WSPGetSockOpt, s, SOL_SOCKET, SO_MAX_MSG_SIZE, value, length)
     assert (value.value, length.value) == (65507, 4)
+
+
+# Windows' dwServiceFlags1 for TCP and UDP (Wine's protocol.c, test_service_flags).
+_TCP_FLAGS = (XP1_GUARANTEED_DELIVERY | XP1_GUARANTEED_ORDER | XP1_GRACEFUL_CLOSE
+              | XP1_EXPEDITED_DATA | XP1_IFS_HANDLES)
+_UDP_FLAGS = (XP1_CONNECTIONLESS | XP1_MESSAGE_ORIENTED | XP1_SUPPORT_BROADCAST
+              | XP1_SUPPORT_MULTIPOINT | XP1_IFS_HANDLES)
+_INFO_A, _INFO_W = 372, 628  # sizeof(WSAPROTOCOL_INFOA), sizeof(WSAPROTOCOL_INFOW)
+_NAME_AT = WSAPROTOCOL_INFOA.szProtocol.offset
+
+
+def test_protocol_info(provider: Any, kit: Kit) -> None:
+    """SO_PROTOCOL_INFOA/W: Windows' base provider entry for the socket; A and W the same
+    but for szProtocol; a short optlen is WSAEFAULT with the size written back, a larger one
+    stays (Wine's tests, which hold on Windows)."""
+    p = provider
+    tcp, udp6 = kit.tcp(), kit.udp(AF_INET6)
+    value, length = Ref(None), Ref(0)
+    ok(p.WSPGetSockOpt, tcp, SOL_SOCKET, SO_PROTOCOL_INFOA, value, length)
+    info = value.value
+    assert isinstance(info, WSAPROTOCOL_INFOA) and length.value == _INFO_A
+    assert (info.iAddressFamily, info.iSocketType, info.iProtocol) == (AF_INET, 1, 6)
+    assert (info.iMaxSockAddr, info.iMinSockAddr, info.dwMessageSize) == (16, 16, 0)
+    assert (info.dwServiceFlags1, info.dwCatalogEntryId) == (_TCP_FLAGS, p.catalog_entry_id)
+    assert (info.iVersion, info.ProtocolChain.ChainLen, info.dwProviderReserved) == (2, 1, 0)
+    assert info.szProtocol == b"MSAFD Tcpip [TCP/IP]"
+    # The buffer form: the same bytes, nothing past the structure, optlen left as it was.
+    buffer = bytearray(b"\xaa" * 800)
+    length = Ref(800)
+    ok(p.WSPGetSockOpt, tcp, SOL_SOCKET, SO_PROTOCOL_INFOA, buffer, length)
+    assert bytes(buffer) == bytes(info) + b"\xaa" * (800 - _INFO_A) and length.value == 800
+    short = Ref(_INFO_A - 1)
+    assert call(p.WSPGetSockOpt, tcp, SOL_SOCKET, SO_PROTOCOL_INFOA, bytearray(_INFO_A),
+                short) == WSAEFAULT
+    assert short.value == _INFO_A
+    # A length the buffer does not have is WSAEFAULT too, optlen untouched.
+    length = Ref(_INFO_W)
+    assert call(p.WSPGetSockOpt, tcp, SOL_SOCKET, SO_PROTOCOL_INFOW, bytearray(_INFO_A),
+                length) == WSAEFAULT
+    assert length.value == _INFO_W
+    assert call(p.WSPSetSockOpt, tcp, SOL_SOCKET, SO_PROTOCOL_INFOA, bytes(_INFO_A),
+                _INFO_A) == WSAENOPROTOOPT
+    wide, ansi = Ref(None), Ref(None)
+    ok(p.WSPGetSockOpt, udp6, SOL_SOCKET, SO_PROTOCOL_INFOW, wide, Ref(_INFO_W))
+    ok(p.WSPGetSockOpt, udp6, SOL_SOCKET, SO_PROTOCOL_INFOA, ansi, Ref(_INFO_A))
+    assert isinstance(wide.value, WSAPROTOCOL_INFOW)
+    assert bytes(wide.value)[:_NAME_AT] == bytes(ansi.value)[:_NAME_AT]
+    assert "".join(map(chr, wide.value.szProtocol)).rstrip("\0") == "MSAFD Tcpip [UDP/IPv6]"
+    assert (wide.value.iAddressFamily, wide.value.iSocketType, wide.value.iProtocol) == (23, 2, 17)
+    assert (wide.value.iMaxSockAddr, wide.value.dwServiceFlags1) == (28, _UDP_FLAGS)
+    assert wide.value.dwMessageSize != 0
+    # WSPDuplicateSocket fills the same structure, and its key.
+    duplicate = WSAPROTOCOL_INFOW()
+    ok(p.WSPDuplicateSocket, udp6, 1, duplicate)
+    assert duplicate.dwProviderReserved != 0
+    duplicate.dwProviderReserved = 0
+    assert bytes(duplicate) == bytes(wide.value)
 
 
 def test_buffer_sizes_read_back_as_set(provider: Any, kit: Kit) -> None:
@@ -252,6 +323,11 @@ def test_ws2_32_control_calls(ws: Ws2_32) -> None:
     assert (value.value, length.value) == (1, 1)
     assert ws.setsockopt(client, SOL_SOCKET, SO_LINGER, None, 4) == SOCKET_ERROR
     assert ws.WSAGetLastError() == WSAEFAULT
+    length = Ref(10)
+    assert ws.getsockopt(client, SOL_SOCKET, SO_PROTOCOL_INFOW, bytearray(10), length) == SOCKET_ERROR
+    assert (ws.WSAGetLastError(), length.value) == (WSAEFAULT, _INFO_W)
+    assert ws.getsockopt(client, SOL_SOCKET, SO_PROTOCOL_INFOW, value, length) == 0
+    assert (value.value.iProtocol, ws.WSAGetLastError()) == (6, 0)
     # WSAIoctl: lpcbBytesReturned is required without overlapped I/O; lpOverlapped ignored.
     available, returned = Ref(None), Ref(None)
     assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, None, None, None) == SOCKET_ERROR
@@ -303,6 +379,28 @@ def test_guest_options(guest: Guest) -> None:
     g.fails(WSAEFAULT, "setsockopt", s, SOL_SOCKET, SO_DONTLINGER, 0, 0)
     g.fails(WSAEINVAL, "setsockopt", s, 0x1234, SO_RCVBUF, value, 4)
     g.fails(WSAENOTSOCK, "setsockopt", 0x12344, SOL_SOCKET, SO_RCVBUF, value, 4)
+    assert g("closesocket", s) == 0
+
+
+def test_guest_protocol_info(guest: Guest) -> None:
+    """getsockopt SO_PROTOCOL_INFOA/W writes the whole structure into guest memory (the
+    same bytes in both ABIs), leaves a larger optlen as it was, and writes the size into a
+    short one; optval must be writable for the structure before the call."""
+    g = guest.started()
+    s = open_socket(g)
+    value, length = g.emu.alloc(b"\xaa" * 700), g.emu.alloc(struct.pack("<i", 700))
+    assert g("getsockopt", s, SOL_SOCKET, SO_PROTOCOL_INFOW, value, length) == 0
+    info = WSAPROTOCOL_INFOW.from_buffer_copy(g.emu.mem_read(value, _INFO_W))
+    assert (info.iAddressFamily, info.iSocketType, info.iMaxSockAddr) == (AF_INET, 1, 16)
+    assert g.emu.mem_read(value + _INFO_W, 700 - _INFO_W) == b"\xaa" * (700 - _INFO_W)
+    assert g.emu.read_int(length) == 700
+    short = g.emu.alloc(struct.pack("<i", 100))
+    g.fails(WSAEFAULT, "getsockopt", s, SOL_SOCKET, SO_PROTOCOL_INFOA, value, short)
+    assert g.emu.read_int(short) == _INFO_A
+    # optlen says 372, but the guest has fewer bytes mapped: nothing is written.
+    edge, room = g.emu.alloc_at_end(bytes(200)), g.emu.alloc(struct.pack("<i", _INFO_A))
+    g.fails(WSAEFAULT, "getsockopt", s, SOL_SOCKET, SO_PROTOCOL_INFOA, edge, room)
+    assert (g.emu.mem_read(edge, 200), g.emu.read_int(room)) == (bytes(200), _INFO_A)
     assert g("closesocket", s) == 0
 
 

@@ -59,6 +59,7 @@ from ws2core.constants import (
     FIONREAD,
     NI_NUMERICHOST,
     NI_NUMERICSERV,
+    SO_PROTOCOL_INFOA,
     SO_RCVBUF,
     SO_TYPE,
     SOCK_DGRAM,
@@ -270,6 +271,14 @@ def _getsockopt_optval(g: Guest, where: str) -> tuple[Any, Any]:
              g.rw(struct.pack("<i", 4))), None
 
 
+def _getsockopt_protocol_info(g: Guest, where: str) -> tuple[Any, Any]:
+    """A WSAPROTOCOL_INFOA (372 bytes) is written whole: read-only past its first 4 bytes
+    too."""
+    s = g.open_socket()
+    return g("getsockopt", s, SOL_SOCKET, SO_PROTOCOL_INFOA, g.at(where, b"\xa5" * 372),
+             g.rw(struct.pack("<i", 372))), None
+
+
 def _getsockopt_optlen(g: Guest, where: str) -> tuple[Any, Any]:
     s = g.open_socket()
     return g("getsockopt", s, SOL_SOCKET, SO_TYPE, g.rw(4), g.at(where, struct.pack("<i", 4))), None
@@ -399,6 +408,7 @@ OUT_PARAMETERS = {
     "getsockname.name": _getsockname_name, "getsockname.namelen": _getsockname_namelen,
     "getpeername": _getpeername, "ioctlsocket.FIONREAD": _fionread,
     "getsockopt.optval": _getsockopt_optval, "getsockopt.optlen": _getsockopt_optlen,
+    "getsockopt.SO_PROTOCOL_INFOA": _getsockopt_protocol_info,
     "select": _select, "WSAEnumNetworkEvents": _enum_network_events,
     "getaddrinfo": _getaddrinfo_result, "getnameinfo": _getnameinfo_host,
     "GetNameInfoW": _getnameinfow_service,

@@ -370,8 +370,9 @@ class Ws2_32:
                                None, 0, None, None, None, None)
 
     def getsockopt(self, s: int, level: int, optname: int, optval: Any, optlen: Any) -> int:
-        """0, or SOCKET_ERROR.  ``optval``: a Ref (it gets an int, or an ``(l_onoff,
-        l_linger)`` tuple for SO_LINGER) or a writable buffer (the Windows bytes); ``optlen``:
+        """0, or SOCKET_ERROR.  ``optval``: a Ref (it gets an int, an ``(l_onoff,
+        l_linger)`` tuple for SO_LINGER, a ``ws2core.structs.WSAPROTOCOL_INFOA`` / ``…W`` for
+        SO_PROTOCOL_INFOA / W) or a writable buffer (the Windows bytes); ``optlen``:
         a Ref holding the buffer's size, set to the value's.  The options are the provider's
         (``WSPGetSockOpt``); SO_ERROR gives the pending error and clears it."""
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPGetSockOpt, level, optname,

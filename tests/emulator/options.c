@@ -1,15 +1,18 @@
 /* Socket options, I/O controls, WSAPoll and WSAAccept over loopback: what setsockopt reads
  * and getsockopt writes (a BOOL given as one byte, the optlen written back, the options
  * Windows keeps in one byte), the errors for a short optlen, an unknown level or option and
- * NULL pointers; ioctlsocket and WSAIoctl with FIONBIO, FIONREAD and SIOCATMARK (an urgent
- * byte waiting); WSAPoll over a listener and a connected pair; WSAAccept without a
- * condition function.  Facts from Wine's dlls/ws2_32/tests/sock.c (test_set_getsockopt's
- * option sizes hold on Windows) and the functions' documentation.
+ * NULL pointers; SO_PROTOCOL_INFOA and W on TCP and UDP over IPv4 and IPv6 (Wine's
+ * test_set_getsockopt and protocol.c's service flags, both holding on Windows); ioctlsocket
+ * and WSAIoctl with FIONBIO, FIONREAD and SIOCATMARK (an urgent byte waiting); WSAPoll
+ * over a listener and a connected pair; WSAAccept without a condition function.  Facts
+ * from Wine's dlls/ws2_32/tests/sock.c (test_set_getsockopt's option sizes hold on Windows)
+ * and the functions' documentation.
  *
  * x_extension_pointer: ws2core answers SIO_GET_EXTENSION_FUNCTION_POINTER with WSAEINVAL
  * until it has overlapped sockets (Windows gives the pointer).  A condition function given
  * to WSAAccept is left out: the Speakeasy adapter cannot run guest code (WSAEOPNOTSUPP). */
 #define _WIN32_WINNT 0x0600
+#include <stddef.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
@@ -17,6 +20,11 @@
 #include "loopback.h"
 
 #define NOT_A_SOCKET ((SOCKET)0x12344)
+/* dwServiceFlags1 of Windows' TCP and UDP entries (Wine's protocol.c, test_service_flags) */
+#define TCP_SERVICE (XP1_GUARANTEED_DELIVERY | XP1_GUARANTEED_ORDER | XP1_GRACEFUL_CLOSE \
+                     | XP1_EXPEDITED_DATA | XP1_IFS_HANDLES)
+#define UDP_SERVICE (XP1_CONNECTIONLESS | XP1_MESSAGE_ORIENTED | XP1_SUPPORT_BROADCAST \
+                     | XP1_SUPPORT_MULTIPOINT | XP1_IFS_HANDLES)
 
 /* getsockopt into an int preset to `preset` with optlen `room`: the result; *value and
  * *length get what came back. */
@@ -54,6 +62,67 @@ static void check_get(const char *name, SOCKET s, int level, int option, int roo
     check(label(name, "_get"), result, 0);
     check(label(name, "_value"), value, want_value);
     check(label(name, "_optlen"), length, want_length);
+}
+
+/* getsockopt SO_PROTOCOL_INFOA and W on a new socket of family, type and protocol: the
+ * structure's sizes and fields (checks named <name>_...), the optlen written back, a short
+ * optlen (WSAEFAULT, the structure's size written back) and a larger one (left as it was).
+ * dwMessageSize: 0 for a stream (WSAPROTOCOL_INFO's page: message size is not relevant), and
+ * some nonzero size for a datagram: Wine 8 gives 65467, Windows' own figure has no source
+ * here. */
+static void check_protocol_info(const char *name, int family, int type, int protocol,
+                                int sockaddr_size, long long flags)
+{
+    union { WSAPROTOCOL_INFOA info; char room[2 * sizeof(WSAPROTOCOL_INFOA)]; } ansi;
+    WSAPROTOCOL_INFOW wide;
+    int length;
+    SOCKET s = socket(family, type, protocol);
+
+    if (!check(label(name, "_socket"), setup_error(s != INVALID_SOCKET), 0))
+        return;
+    ansi.info.szProtocol[0] = 0;
+    length = (int)sizeof ansi.info;
+    check(label(name, "_get_a"), getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOA, (char *)&ansi.info,
+                                            &length), 0);
+    check(label(name, "_optlen_a"), length, 372);
+    check(label(name, "_family"), ansi.info.iAddressFamily, family);
+    check(label(name, "_type"), ansi.info.iSocketType, type);
+    check(label(name, "_protocol"), ansi.info.iProtocol, protocol);
+    check(label(name, "_max_sockaddr"), ansi.info.iMaxSockAddr, sockaddr_size);
+    check(label(name, "_min_sockaddr"), ansi.info.iMinSockAddr, sockaddr_size);
+    check(label(name, "_message_size"),
+          type == SOCK_STREAM ? (long long)ansi.info.dwMessageSize : ansi.info.dwMessageSize != 0,
+          type == SOCK_STREAM ? 0 : 1);
+    /* XP1_QOS_SUPPORTED is there when QoS is installed (Wine's protocol.c masks it too) */
+    check(label(name, "_service_flags"),
+          (long long)(ansi.info.dwServiceFlags1 & ~(DWORD)XP1_QOS_SUPPORTED), flags);
+    check(label(name, "_name_a"), ansi.info.szProtocol[0] != 0, 1);
+    wide.szProtocol[0] = 0;
+    length = (int)sizeof wide;
+    check(label(name, "_get_w"), getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&wide,
+                                            &length), 0);
+    check(label(name, "_optlen_w"), length, 628);
+    check(label(name, "_name_w"), wide.szProtocol[0] == (WCHAR)ansi.info.szProtocol[0], 1);
+    check(label(name, "_a_w_same"),
+          same_bytes(&ansi.info, &wide, (unsigned)offsetof(WSAPROTOCOL_INFOA, szProtocol)), 1);
+
+    length = (int)sizeof ansi.info / 2;
+    CHECK_FAILS(label(name, "_short_a"), getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOA,
+                                                   (char *)&ansi.info, &length),
+                SOCKET_ERROR, WSAEFAULT);
+    check(label(name, "_short_a_optlen"), length, 372);
+    length = (int)sizeof ansi.info;  /* the A structure's room: short for the W one */
+    CHECK_FAILS(label(name, "_short_w"), getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW,
+                                                   (char *)&wide, &length),
+                SOCKET_ERROR, WSAEFAULT);
+    check(label(name, "_short_w_optlen"), length, 628);
+    length = (int)sizeof ansi.room;
+    check(label(name, "_large_a"), getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOA, ansi.room,
+                                              &length), 0);
+    check(label(name, "_large_a_optlen"), length, 744);
+    CHECK_FAILS(label(name, "_null_optval"), getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOA, NULL,
+                                                        &length), SOCKET_ERROR, WSAEFAULT);
+    check(label(name, "_close"), closesocket(s), 0);
 }
 
 /* WSAPoll of one entry: its result; *revents what came back (preset to 0x7fff). */
@@ -354,6 +423,12 @@ int main(void)
     check_get("hops", v6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 4, 7, 4);
     check_get("max_msg_size_v6", v6, SOL_SOCKET, SO_MAX_MSG_SIZE, 4, 65507, 4);
     check("v6_close", closesocket(v6), 0);
+
+    /* --- SO_PROTOCOL_INFO: the base provider's entries for TCP and UDP over IPv4 and IPv6. */
+    check_protocol_info("pinfo_tcp", AF_INET, SOCK_STREAM, IPPROTO_TCP, 16, TCP_SERVICE);
+    check_protocol_info("pinfo_udp", AF_INET, SOCK_DGRAM, IPPROTO_UDP, 16, UDP_SERVICE);
+    check_protocol_info("pinfo_tcp6", AF_INET6, SOCK_STREAM, IPPROTO_TCP, 28, TCP_SERVICE);
+    check_protocol_info("pinfo_udp6", AF_INET6, SOCK_DGRAM, IPPROTO_UDP, 28, UDP_SERVICE);
 
     /* --- The end of the stream: POLLHUP; a third connection taken with WSAAccept. */
     check("server_shutdown", shutdown(server, SD_SEND), 0);

@@ -27,15 +27,13 @@ from ..constants import (
     WSAEOPNOTSUPP,
 )
 from ..provider import WSAPOLLFD
-from ..provider.options import setsockopt_size
+from ..provider.options import getsockopt_size, setsockopt_size
 from ..structs import pack_sockaddr
 from . import _memory
 from ._exports import Exports, export, log
 from ._protocol import Guest, GuestFault
 from .sockets import _address_call
 
-# The most getsockopt writes of an option served here: an int, a BOOL or a LINGER.
-_OPTION_SIZE: Final = 4
 # The commands whose u_long the call writes (ioctlsocket's argp, WSAIoctl's lpvOutBuffer).
 _ANSWERING: Final = (FIONREAD, SIOCATMARK)
 
@@ -57,18 +55,19 @@ def getsockopt(ex: Exports, g: Guest, s: int, level: int, optname: int, optval: 
     if not optval or not optlen:  # the provider's WSAEFAULT, after its level and option checks
         return ex.ws2_32.getsockopt(s, level, optname, None, None)
     # Both out-parameters must take their value before the call, which may have a side
-    # effect (reading SO_ERROR clears it); the room below the value's size is the
-    # provider's WSAEFAULT.  The buffer starts as the guest's bytes: what the call does
-    # not write goes back unchanged.
+    # effect (reading SO_ERROR clears it): optval for as many bytes as the option may write
+    # (the provider's size; a room below the value's is the provider's WSAEFAULT).  The
+    # buffer starts as the guest's bytes: what the call does not write goes back unchanged.
     size = _memory.read_int(g, optlen)
     _memory.require_writable(g, optlen, 4)
-    room = min(max(size, 0), _OPTION_SIZE)
+    room = getsockopt_size(level, optname, size)
     buffer = bytearray(_memory.read(g, optval, room))
     _memory.require_writable(g, optval, room)
     length = Ref(size)
     result = ex.ws2_32.getsockopt(s, level, optname, buffer, length)
     if result == 0:
         _memory.write(g, optval, bytes(buffer))
+    if result == 0 or length.value != size:  # a structure's short optlen gets its size
         _memory.write_int(g, optlen, length.value)
     return result
 

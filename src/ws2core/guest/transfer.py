@@ -152,7 +152,7 @@ def WSADuplicateSocketW(ex: Exports, g: Guest, s: int, dwProcessId: int,
 def _duplicate_socket(ex: Exports, g: Guest, s: int, process: int, address: int,
                       structure: type[ctypes.Structure]) -> int:
     """The process is checked before the structure, as on Windows (Wine's tests); the
-    structure is written whole (szProtocol empty), as the guest's WSASocket reads it."""
+    structure is written whole, as the guest's WSASocket reads it."""
     ex.ws2_32.check_socket(s)
     ex.ws2_32.check_process(process)
     _memory.require_writable(g, address, ctypes.sizeof(structure))

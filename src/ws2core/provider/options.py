@@ -9,6 +9,7 @@ or in the Windows bytes.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import socket
 import struct
@@ -46,6 +47,8 @@ from ..constants import (
     SO_LINGER,
     SO_MAX_MSG_SIZE,
     SO_OOBINLINE,
+    SO_PROTOCOL_INFOA,
+    SO_PROTOCOL_INFOW,
     SO_RCVBUF,
     SO_RCVTIMEO,
     SO_REUSEADDR,
@@ -62,9 +65,11 @@ from ..constants import (
     WSAENOPROTOOPT,
     WSAEOPNOTSUPP,
 )
+from ..structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from .arguments import _require_no_overlapped, _writable
 from .base import CONNECTED, LISTENING, ProviderSocket
 from .events import _Events
+from .protocols import fill_protocol_info
 
 
 def _set_host_timeouts(host: socket.socket, receive_ms: int, send_ms: int) -> None:
@@ -90,6 +95,10 @@ class _Option(NamedTuple):
     - "int": an int, DWORD or LINGER: both need optlen 4 (WSAEFAULT below; setsockopt
       reads a negative SOL_SOCKET optlen as 4).
     - "mreq": an ip_mreq (8 bytes), set only.
+    - "info": a WSAPROTOCOL_INFOA or W (372 or 628 bytes), get only: an optlen below its
+      size is WSAEFAULT with the size written into optlen; getsockopt writes the structure
+      and leaves a larger optlen as it was (Wine's tests of SO_PROTOCOL_INFOA, which hold on
+      Windows).
 
     ``kind`` says what the value is ("bool", "byte", "int", "linger", or one the provider
     keeps itself); ``host`` the host's (level, name) when it has a twin; ``access`` "rw",
@@ -121,6 +130,8 @@ _OPTIONS: Final[dict[tuple[int, int], _Option]] = {
     (SOL_SOCKET, SO_TYPE): _Option("int", "type", access="r"),
     (SOL_SOCKET, SO_ACCEPTCONN): _Option("int", "acceptconn", access="r"),
     (SOL_SOCKET, SO_MAX_MSG_SIZE): _Option("int", "maxmsg", access="r"),
+    (SOL_SOCKET, SO_PROTOCOL_INFOA): _Option("info", "protocol_info", access="r"),
+    (SOL_SOCKET, SO_PROTOCOL_INFOW): _Option("info", "protocol_info_w", access="r"),
     (IPPROTO_TCP, TCP_NODELAY): _Option("flag1", "bool", (_TCP, socket.TCP_NODELAY)),
     (IPPROTO_IP, IP_TTL): _Option("small", "byte", (_IP, socket.IP_TTL)),
     (IPPROTO_IP, IP_TOS): _Option("small", "byte", (_IP, socket.IP_TOS)),
@@ -151,9 +162,36 @@ def setsockopt_size(level: Any, optname: Any, optlen: Any) -> int:
         return 0
 
 
+def getsockopt_size(level: Any, optname: Any, optlen: Any) -> int:
+    """How many bytes of optval Windows' getsockopt may write for this option and ``optlen``
+    (0 for an unknown or write-only option, or an optlen too short for a structure, whose
+    error WSPGetSockOpt gives): what the guest layer must find writable before the call."""
+    try:
+        option = _OPTIONS.get((_index(level), _index(optname)))
+        length = _index(optlen)
+    except TypeError:
+        return 0
+    if option is None or option.access == "w":
+        return 0
+    if option.shape == "info":
+        size = _info_size(option)
+        return size if length >= size else 0
+    return min(max(length, 0), 4)
+
+
+def _info_structure(option: _Option) -> type[WSAPROTOCOL_INFOA | WSAPROTOCOL_INFOW]:
+    return WSAPROTOCOL_INFOW if option.kind == "protocol_info_w" else WSAPROTOCOL_INFOA
+
+
+def _info_size(option: _Option) -> int:
+    return ctypes.sizeof(_info_structure(option))
+
+
 def _read_size(option: _Option, level: Any, length: int) -> int:
     """The bytes setsockopt reads for ``option`` given ``optlen``; WinsockError for an optlen
     Windows refuses."""
+    if option.shape == "info":
+        return 0  # read-only: setsockopt refuses it without reading optval
     if length < 0:
         if level != SOL_SOCKET or option.shape == "flag1":
             raise WinsockError(WSAENOBUFS, f"optlen {length}")
@@ -340,9 +378,14 @@ class _Options(_Events):
         (4 bytes; 1 for a BOOL, which then reads back with optlen 1: see ``_Option``;
         SO_KEEPALIVE, SO_DONTROUTE, TCP_NODELAY and IPV6_V6ONLY always do, as on Windows).
         The options of WSPSetSockOpt but the memberships (WSAENOPROTOOPT), and SO_TYPE,
-        SO_ACCEPTCONN and SO_MAX_MSG_SIZE (a datagram's largest payload; 0x7FFFFFFF for a
-        stream).  SO_ERROR gives the pending error as a Winsock code and clears it.  Values
-        are the host's, but SO_RCVBUF and SO_SNDBUF once set (what was set).
+        SO_ACCEPTCONN, SO_MAX_MSG_SIZE (a datagram's largest payload; 0x7FFFFFFF for a
+        stream) and SO_PROTOCOL_INFOA / SO_PROTOCOL_INFOW (the socket's
+        ``ws2core.structs.WSAPROTOCOL_INFOA`` / ``…W`` as Windows' base provider describes
+        it, ``ws2core.provider.protocols``: a Ref gets the structure, a buffer its bytes; an
+        optlen below the structure's size is WSAEFAULT with that size written into optlen, a
+        larger one is left as it was).  SO_ERROR gives the pending error as a Winsock code
+        and clears it.  Values are the host's, but SO_RCVBUF and SO_SNDBUF once set (what
+        was set).
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._getsockopt, level, optname, optval, optlen)
 
@@ -356,6 +399,8 @@ class _Options(_Events):
             raise WinsockError(WSAENOPROTOOPT, "a write-only option")
         if option.kind == "hdrincl":
             raise WinsockError(WSAEINVAL, "IP_HDRINCL is a raw socket's option")
+        if option.shape == "info":
+            return self._get_protocol_info(sock, option, optval, optlen)
         if not hasattr(optval, "value") and _index(optlen.value) < 1:
             raise WinsockError(WSAEFAULT, f"optlen {optlen.value}")
         kind = option.kind
@@ -387,6 +432,27 @@ class _Options(_Events):
                     value = int(bool(value))
         _option_value_out(optval, optlen, option, value)
         return 0
+
+    def _get_protocol_info(self, sock: ProviderSocket, option: _Option, optval: Any,
+                           optlen: Any) -> int:
+        """SO_PROTOCOL_INFOA/W: the socket's WSAPROTOCOL_INFO (``ws2core.provider.protocols``)."""
+        info = _info_structure(option)()
+        size = ctypes.sizeof(info)
+        if hasattr(optval, "value"):
+            fill_protocol_info(info, sock.family, sock.type, self.catalog_entry_id)
+            optval.value = info
+            optlen.value = size
+            return 0
+        length = _index(optlen.value)
+        if length < size:
+            optlen.value = size  # Windows says how much room the structure needs
+            raise WinsockError(WSAEFAULT, f"optlen {length} for a {size}-byte structure")
+        buffer = _writable(optval, "optval")
+        if len(buffer) < size:
+            raise WinsockError(WSAEFAULT, f"optval holds {len(buffer)} bytes of {size}")
+        fill_protocol_info(info, sock.family, sock.type, self.catalog_entry_id)
+        buffer[:size] = bytes(info)
+        return 0  # a larger optlen stays as it was, as on Windows
 
     @staticmethod
     def _option(sock: ProviderSocket, level: Any, optname: Any) -> _Option:

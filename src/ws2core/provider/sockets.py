@@ -57,7 +57,6 @@ from ..constants import (
     WSATRY_AGAIN,
     WSANOTINITIALISED,
 )
-from ..structs import SOCKADDR_SIZE
 from .arguments import (
     _ANY_ADDRESS,
     _HOST_FAMILY,
@@ -79,6 +78,7 @@ from .base import (
 from .errors import HOST_ERRORS, winsock_error
 from .events import _Events
 from .options import _set_host_timeouts
+from .protocols import fill_protocol_info
 
 _HOST_TYPE: Final = {SOCK_STREAM: socket.SOCK_STREAM, SOCK_DGRAM: socket.SOCK_DGRAM}
 _PROTOCOL_OF_TYPE: Final = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}
@@ -190,9 +190,9 @@ class _Sockets(_Events):
 
     def WSPDuplicateSocket(self, s: Any, dwProcessId: Any, lpProtocolInfo: Any,
                            lpErrno: Any, /) -> int:
-        """Fill ``lpProtocolInfo`` (a ``ws2core.structs.WSAPROTOCOL_INFOW`` or ``…A``: its
-        family, type, protocol, catalog entry, version and sockaddr sizes, and in
-        dwProviderReserved the key WSPSocket takes) for a second handle to socket ``s``:
+        """Fill ``lpProtocolInfo`` (a ``ws2core.structs.WSAPROTOCOL_INFOW`` or ``…A``: what
+        SO_PROTOCOL_INFO gives, ``ws2core.provider.protocols``, and in dwProviderReserved the
+        key WSPSocket takes) for a second handle to socket ``s``:
         0, or SOCKET_ERROR (None: WSAEFAULT).  Within this process only: ``dwProcessId`` is
         Ws2_32's to check.  The duplicate is made over a duplicate of the host descriptor,
         so both handles reach one host socket (its address, connection, options and data
@@ -205,14 +205,11 @@ class _Sockets(_Events):
     def _fill_duplicate(self, sock: ProviderSocket, info: Any) -> int:
         if info is None:
             raise WinsockError(WSAEFAULT, "lpProtocolInfo is NULL")
+        fill_protocol_info(info, sock.family, sock.type, self.catalog_entry_id)
         with self._lock:
             key = self._next_duplicate
             self._next_duplicate += 1
             self._duplicates[key] = sock
-        info.iAddressFamily, info.iSocketType = sock.family, sock.type
-        info.iProtocol = _PROTOCOL_OF_TYPE[sock.type]
-        info.dwCatalogEntryId, info.iVersion = self.catalog_entry_id, 2
-        info.iMaxSockAddr = info.iMinSockAddr = SOCKADDR_SIZE[sock.family]
         info.dwProviderReserved = key
         return 0
 
