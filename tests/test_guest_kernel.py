@@ -169,6 +169,9 @@ class _Speakeasy:
         self.hooks[module, api_name] = cb
 
 
+# install() imports Speakeasy's own modules (its calling conventions, its faults): a test of the
+# adapter, so it runs where the adapter's others do (`-m emulator`, with the speakeasy extra).
+@pytest.mark.emulator
 def test_adapter_hands_foreign_handles_to_speakeasy(abi: str) -> None:
     emu = _Emulator(8 if abi == "x64" else 4)
     se = _Speakeasy(emu)
