@@ -422,6 +422,10 @@ def test_get_adapters_addresses_export(guest: Caller) -> None:
     guest.emu.protect(read_only, needed)
     assert guest("GetAdaptersAddresses", 0, 0, 0, read_only, size) == 998   # ERROR_NOACCESS
     assert guest.emu.mem_read(read_only, needed) == bytes(needed)
+    # A buffer running past the end of the address space (found by the guest fuzzer: the
+    # list's pointers were packed before the range was checked).
+    top = (1 << (8 * guest.ptr_size)) - 8
+    assert guest("GetAdaptersAddresses", 0, 0, 0, top, size) == 998
 
 
 def test_get_adapters_info_export(guest: Caller) -> None:

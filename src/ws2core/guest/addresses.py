@@ -368,6 +368,9 @@ def GetAdaptersAddresses(ex: Exports, g: Guest, Family: int, Flags: int, Reserve
         if not AdapterAddresses or size < needed:
             _memory.write_int(g, SizePointer, needed)     # the size it needs
             return ERROR_BUFFER_OVERFLOW
+        # The whole buffer first: a buffer that runs past the address space has no
+        # addresses to lay the list out at (the list's pointers point into it).
+        _memory.require_writable(g, AdapterAddresses, needed)
         _memory.write(g, AdapterAddresses,
                       pack_adapter_addresses(adapters, Flags, AdapterAddresses, g.ptr_size))
     except WinsockError:
