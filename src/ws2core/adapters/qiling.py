@@ -37,8 +37,11 @@ What the adapter assumes of Qiling (1.4.6):
   WaitForMultipleObjects(Ex), SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile)
   answer for ws2core's handles (``HANDLE_RANGE``; Qiling's own start at 0xa0000000); a call
   on any other handle goes to Qiling's own implementation of it (``hook_<name>`` in
-  ``qiling.os.windows.api``) or, where Qiling has none, to the DLL's own code (Wine's),
-  which runs as if no hook were there.
+  ``qiling.os.windows.dlls``: WaitForSingleObject(Ex), WaitForMultipleObjects(Ex),
+  CloseHandle, ReadFile, WriteFile).  Where Qiling has none (SetEvent, ResetEvent in
+  1.4.6), Wine's own code would end in a system call that Qiling cannot serve, so the call
+  fails loudly instead: ``NotServedByQiling``, naming the export, stops the run (Qiling
+  reports it as "Windows API Implementation Error" with this exception logged).
 - **One guest thread at a time**, as under Speakeasy: no hooked call blocks longer than
   ``max_block`` seconds (``ws2core.adapters.speakeasy`` lists what each call returns then).
 - **Last error.**  Windows keeps it in the thread's TEB (LastErrorValue: TEB+0x68 on x64,
@@ -75,7 +78,7 @@ from ._common import covered as _covered
 from ._rootfs import HIVES, ROOT_DLLS, WineMissing
 
 __all__ = ["CHECKED_VERSION", "EXTRA", "HANDLE_RANGE", "HIVES", "HOOKED_APIS", "ROOT_DLLS",
-           "Installation", "WineMissing", "install", "windows_rootfs"]
+           "Installation", "NotServedByQiling", "WineMissing", "install", "windows_rootfs"]
 
 EXTRA: Final = "ws2core[qiling]"
 """The pip extra that installs Qiling beside ws2core (in an environment without Speakeasy)."""
@@ -94,9 +97,14 @@ _STDCALL: Final = 1      # qiling.os.windows.fncc.STDCALL (x64: always the MS64 
 _CDECL: Final = 2        # qiling.os.windows.fncc.CDECL
 
 
+class NotServedByQiling(NotImplementedError):
+    """A kernel32 call on a handle that is not ws2core's, for a function Qiling does not
+    implement (Wine's code for it would make a system call Qiling cannot serve)."""
+
+
 class _Qiling(NamedTuple):
     module: Any                                  # the qiling package
-    api: Any                                     # qiling.os.windows.api: its own hook_<name>
+    api: Any                                     # qiling.os.windows.dlls: its hook_<name>
     call: Any                                    # QL_INTERCEPT.CALL
     stopped: Any                                 # QL_STATE.STOPPED
     faults: tuple[type[BaseException], ...]      # what ql.mem's access raises
@@ -111,7 +119,7 @@ def _import_qiling() -> _Qiling:
         # with mypy --strict wherever it is installed or not.
         package = importlib.import_module("qiling")
         const = importlib.import_module("qiling.const")
-        api = importlib.import_module("qiling.os.windows.api")
+        api = importlib.import_module("qiling.os.windows.dlls")
         unicorn = importlib.import_module("unicorn")
     except ImportError as missing:
         raise ImportError(f"ws2core.adapters.qiling needs Qiling: pip install '{EXTRA}' "
@@ -257,7 +265,7 @@ class Installation(_Installation):
         """The ``set_api`` handler ``hook(ql, address, api_name)`` for one export: reads the
         arguments, serves the call, sets eax/rax and returns to the caller; a kernel32 call
         on a handle that is not ws2core's goes to Qiling's own handler, or, where Qiling
-        has none, on into the DLL's own code (the hook returns without moving pc)."""
+        has none, raises NotServedByQiling (the module's docstring)."""
         call = self.exports.hook(export)
         qiling, ptr_size, count = self._qiling, self.exports.ptr_size, len(export.params)
         own = getattr(qiling.api, f"hook_{export.name}", None)
@@ -267,8 +275,8 @@ class Installation(_Installation):
             argv = [cc.getRawParam(index) for index in range(count)]
             try:
                 result = call(_Guest(ql, qiling, ptr_size), argv)
-            except NotServed:
-                return own(ql, address, api_name) if own is not None else None
+            except NotServed as handover:
+                return self._hand_over(ql, address, api_name, export, own, handover, argv)
             if result is not None:
                 cc.setReturnValue(result)
             return_address = cc.unwind(count)
@@ -279,6 +287,31 @@ class Installation(_Installation):
             return result
 
         return hook
+
+    def _hand_over(self, ql: Any, address: int, api_name: str, export: Export, own: Any,
+                   handover: NotServed, argv: Sequence[int]) -> Any:
+        """A kernel32 call on a handle that is not ws2core's: Qiling's own handler answers
+        it; for a function Qiling lacks, its handler of the call the export names instead
+        (``NotServed.instead``: WaitForMultipleObjects for WaitForMultipleObjectsEx, whose
+        arguments begin with the same ones), else NotServedByQiling."""
+        if own is not None:
+            return own(ql, address, api_name)
+        if handover.instead is not None:
+            name, args = handover.instead
+            other = getattr(self._qiling.api, f"hook_{name}", None)
+            if other is not None:
+                cc = ql.os.fcall_select(_STDCALL).cc
+                for index, value in enumerate(args):
+                    cc.setRawParam(index, value)
+                result = other(ql, address, name)
+                # x86: the handler popped its own (fewer) stdcall arguments; pop the rest.
+                if self.exports.ptr_size == 4 and ql.emu_state is not self._qiling.stopped:
+                    ql.arch.regs.arch_sp += 4 * (len(export.params) - len(args))
+                return result
+        raise NotServedByQiling(
+            f"{export.dll}.{export.name}{tuple(hex(value) for value in argv)} on a handle "
+            f"that is not ws2core's: Qiling {CHECKED_VERSION} has no {export.name}, and "
+            f"Wine's would make a system call") from None
 
 
 def install(ql: Any, table: UpcallTable | None = None, provider: HostSocketProvider | None = None,
