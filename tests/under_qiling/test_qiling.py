@@ -152,3 +152,33 @@ def test_a_kernel_call_qiling_lacks_stops_the_run_loudly(rootfs: Path,
     assert run.check("kernel_event_wait_many_ex").ok, run.describe()
     assert "kernel_event_set" not in {check.name for check in run.checks}, run.describe()
     assert run.returncode is None and "QlErrorSyscallError" in run.stderr, run.describe()
+
+
+def test_the_guest_over_qiling(rootfs: Path, program_cache: Path) -> None:
+    """The Guest the hooks use, on a loaded program before it runs: memory through ql.mem
+    (GuestFault off the map), the heap, and the last error where both readers look."""
+    from ws2core.adapters import qiling as adapter
+    from ws2core.guest import GuestFault
+
+    exe = programs.build("select_fdset", "x86_64", program_cache)
+    ql = qiling.Qiling([str(exe)], str(rootfs), verbose=0, libcache=True)
+    guest = adapter._Guest(ql, adapter._import_qiling(), 8)
+    address = guest.allocate(24)
+    assert guest.read(address, 24) == bytes(24)
+    guest.write(address, b"ws2core")
+    assert guest.read(address, 7) == b"ws2core"
+    assert guest.readable(address, 24) and guest.writable(address, 24)
+    unmapped = 0x10000   # below every mapping Qiling makes (its image base is 0x140000000)
+    assert not guest.readable(unmapped, 1) and not guest.writable(unmapped, 1)
+    with pytest.raises(GuestFault):
+        guest.read(unmapped, 4)
+    with pytest.raises(GuestFault):
+        guest.write(unmapped, b"x")
+    guest.release(address)
+    guest.set_last_error(10035)
+    teb = ql.loader.TEB.TebAddress
+    assert int.from_bytes(ql.mem.read(teb + 0x68, 4), "little") == 10035
+    assert ql.os.last_error == 10035 and guest.get_last_error() == 10035
+    assert guest.thread_id() == ql.os.thread_manager.cur_thread.id
+    with pytest.raises(NotImplementedError):
+        guest.run_function(address, ())
