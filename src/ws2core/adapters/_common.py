@@ -8,12 +8,14 @@ the provider, the policy, closing) is the same everywhere.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Final, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
 
 from ..guest import Exports
+from ..policy import Attempt
 
-__all__ = ["HANDLE_RANGE", "Installation", "covered"]
+__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered"]
 
 _Self = TypeVar("_Self", bound="Installation")
 
@@ -78,3 +80,40 @@ def covered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
         if reached >= end:
             return True
     return reached >= end
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """How one program's run ended: what ``run()`` returns.
+
+    ``exit_code`` is the status it passed to exit or ExitProcess (a DWORD), None when it did
+    not end that way; ``stopped`` says why the emulator stopped it instead, in a line (an
+    unsupported call and where, a fault, the time limit), None when it ended by itself;
+    ``error`` is the emulator's report of that (Speakeasy's, trimmed to its fields without
+    the registers and the stack; Qiling's exception).  ``stdout`` and ``stderr`` are what it wrote; ``seconds`` how long it ran;
+    ``leaked`` the socket and event handles it left open (closed after the run);
+    ``network`` every network attempt it made, as the policy recorded it.
+    """
+
+    program: str
+    args: tuple[str, ...]
+    abi: str
+    exit_code: int | None
+    stopped: str | None
+    error: Mapping[str, str]
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    leaked: tuple[int, ...]
+    network: tuple[Attempt, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as JSON-ready values (the output decoded as UTF-8, bad bytes replaced)."""
+        return {
+            "program": self.program, "args": list(self.args), "abi": self.abi,
+            "exit_code": self.exit_code, "stopped": self.stopped, "error": dict(self.error),
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+            "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
+            "network": [attempt.as_json() for attempt in self.network],
+        }

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-__all__ = ["HIVES", "ROOT_DLLS", "WINE_DLL_DIRS", "WineMissing", "import_closure", "empty_hive",
-           "wine_version", "windows_rootfs"]
+__all__ = ["HIVES", "ROOT_DLLS", "WINE_DLL_DIRS", "WineMissing", "empty_hive", "import_closure",
+           "wine_dll_dir", "wine_version", "windows_rootfs"]
 
 ROOT_DLLS: Final[tuple[str, ...]] = (
     "ntdll.dll", "kernel32.dll", "kernelbase.dll", "msvcrt.dll", "ucrtbase.dll", "user32.dll",
@@ -80,7 +80,7 @@ def wine_version(dll_dir: Path) -> str:
         if os.access(loader, os.X_OK):
             try:
                 version = subprocess.run([loader, "--version"], capture_output=True, text=True,
-                                         timeout=30).stdout.strip()
+                                         timeout=30, check=False).stdout.strip()
             except (OSError, subprocess.SubprocessError):
                 continue
             if version:
@@ -114,7 +114,7 @@ def import_closure(dll_dir: Path, roots: Iterable[str] = ROOT_DLLS) -> list[str]
     pending, seen = [name.lower() for name in roots], set()
     while pending:
         name = pending.pop()
-        if name in seen or name.startswith("api-ms-win-") or name.startswith("ext-ms-"):
+        if name in seen or name.startswith(("api-ms-win-", "ext-ms-")):
             continue
         if not (dll_dir / name).is_file():
             continue  # Qiling says so itself if a program needs it

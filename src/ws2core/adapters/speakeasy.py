@@ -141,7 +141,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -158,7 +157,7 @@ from ..guest.crt import (
 from ..policy import Attempt, NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
-from ._common import HANDLE_RANGE
+from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
 
@@ -607,43 +606,6 @@ def _point_imports(se: Any, module: Any, runtime: CRuntime, ptr_size: int) -> No
             target = targets.get((imported.name or b"").decode("ascii", "replace"))
             if target is not None:
                 se.mem_write(imported.address + loaded_at, target.to_bytes(ptr_size, "little"))
-
-
-@dataclass(frozen=True)
-class ProgramRun:
-    """How one program's run ended: what ``run()`` returns.
-
-    ``exit_code`` is the status it passed to exit or ExitProcess (a DWORD), None when it did
-    not end that way; ``stopped`` says why Speakeasy stopped it instead, in a line (an
-    unsupported call and where, a fault, the time limit), None when it ended by itself;
-    ``error`` is Speakeasy's report of that, trimmed to its fields without the registers and
-    the stack.  ``stdout`` and ``stderr`` are what it wrote; ``seconds`` how long it ran;
-    ``leaked`` the socket and event handles it left open (closed after the run);
-    ``network`` every network attempt it made, as the policy recorded it.
-    """
-
-    program: str
-    args: tuple[str, ...]
-    abi: str
-    exit_code: int | None
-    stopped: str | None
-    error: Mapping[str, str]
-    stdout: bytes
-    stderr: bytes
-    seconds: float
-    leaked: tuple[int, ...]
-    network: tuple[Attempt, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """The run as JSON-ready values (the output decoded as UTF-8, bad bytes replaced)."""
-        return {
-            "program": self.program, "args": list(self.args), "abi": self.abi,
-            "exit_code": self.exit_code, "stopped": self.stopped, "error": dict(self.error),
-            "stdout": self.stdout.decode("utf-8", "replace"),
-            "stderr": self.stderr.decode("utf-8", "replace"),
-            "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
-            "network": [attempt.as_json() for attempt in self.network],
-        }
 
 
 RUN_TIMEOUT: Final = 60.0
