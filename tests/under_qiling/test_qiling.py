@@ -17,6 +17,8 @@ programs.WINE_DIFFERS.
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,13 +30,14 @@ qiling = pytest.importorskip("qiling", reason="Qiling is not installed: pip inst
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
 import programs  # tests/emulator: the programs' build and CHECK protocol
 
-from ws2core.adapters.qiling import run, windows_rootfs
+import ws2core
+from ws2core.adapters.qiling import HANDLE_RANGE, run, windows_rootfs
 
 pytestmark = pytest.mark.qiling
 
 # The programs proved under Qiling so far; the others are the next step (issue 20):
-# kernel_handles stops at SetEvent on Qiling's own event (below), event_wake needs a host
-# thread to set its event and echo_client the echo server (test_speakeasy.py does both).
+# kernel_handles stops at SetEvent on Qiling's own event (below); echo_client's getenv faults
+# (test_run_says_how_a_program_ended); event_wake has a test of its own.
 QILING_PROGRAMS: tuple[str, ...] = (
     "select_fdset", "event_waits", "event_select", "event_reselect", "bad_input", "echo_self",
     "names", "addresses", "options", "transfer")
@@ -155,3 +158,34 @@ def test_the_guest_over_qiling(rootfs: Path, program_cache: Path) -> None:
     assert guest.thread_id() == ql.os.thread_manager.cur_thread.id
     with pytest.raises(NotImplementedError):
         guest.run_function(address, ())
+
+
+def test_event_wake_is_woken_by_a_host_thread(rootfs: Path, program_cache: Path) -> None:
+    """event_wake prints its event's handle and waits 5 s on it; a host thread sets it
+    0.2 s later through the table, and the guest's wait ends then (x_woken_by_host).  Not
+    run under Wine here: there nothing wakes it, so it waits its 5 s (test_wine.py does)."""
+    table = ws2core.UpcallTable(abi="x64", handle_range=HANDLE_RANGE)
+    threads: list[threading.Thread] = []
+    pending = bytearray()
+
+    def output(stream: int, data: bytes) -> None:
+        pending.extend(data)
+        *lines, rest = pending.split(b"\n")
+        pending[:] = rest
+        for line in lines:
+            handle = programs.parse_value(line.decode("utf-8", "replace"), "EVENT")
+            if handle is not None:
+                def wake(handle: int = handle) -> None:
+                    time.sleep(0.2)
+                    table.table.set_event(handle)
+                threads.append(threading.Thread(target=wake, name="host-waker"))
+                threads[-1].start()
+
+    exe = programs.build("event_wake", "x86_64", program_cache)
+    done = run(exe, rootfs=rootfs, table=table, output=output)
+    for thread in threads:
+        thread.join(timeout=10)
+    ours = programs.CompletedRun(exe, (), done.exit_code, done.stdout.decode("utf-8", "replace"),
+                                 done.stopped or "", done.seconds)
+    assert len(threads) == 1 and ours.failed() == [] and ours.returncode == 0, ours.describe()
+    assert done.seconds < 5.0, ours.describe()
