@@ -36,8 +36,8 @@ from ws2core.adapters.qiling import HANDLE_RANGE, run, windows_rootfs
 pytestmark = pytest.mark.qiling
 
 # The programs proved under Qiling so far; the others are the next step (issue 20):
-# kernel_handles stops at SetEvent on Qiling's own event (below); echo_client's getenv faults
-# (test_run_says_how_a_program_ended); event_wake has a test of its own.
+# kernel_handles stops at SetEvent on Qiling's own event (below); event_wake and echo_client
+# have tests of their own.
 QILING_PROGRAMS: tuple[str, ...] = (
     "select_fdset", "event_waits", "event_select", "event_reselect", "bad_input", "echo_self",
     "names", "addresses", "options", "transfer")
@@ -118,15 +118,32 @@ def test_a_kernel_call_qiling_lacks_stops_the_run_loudly(rootfs: Path,
 
 
 def test_run_says_how_a_program_ended(rootfs: Path, program_cache: Path) -> None:
-    """(echo_client is not run here yet: its getenv reaches Wine's msvcrt, whose environment
-    Qiling never set up, and faults; the C run-time of ws2core.guest.crt is the way.)"""
-    exe = programs.build("select_fdset", "x86_64", program_cache)
+    """Through ws2core's C run-time (install_runtime): echo_client without a port says so
+    and exits with 1."""
+    exe = programs.build("echo_client", "x86_64", program_cache)
     seen: list[tuple[int, bytes]] = []
-    done = run(exe, rootfs=rootfs, output=lambda *written: seen.append(written))
-    assert done.exit_code == 0 and done.stopped is None and done.error == {}, done
-    assert done.abi == "x64" and done.leaked == ()
+    done = run(exe, rootfs=rootfs, environment={}, output=lambda *written: seen.append(written))
+    assert done.exit_code == 1 and done.stopped is None and done.error == {}, done
+    assert done.abi == "x64" and done.leaked == () and done.network == ()
     assert b"".join(data for stream, data in seen if stream == 1) == done.stdout
-    assert done.stdout.endswith(b"RESULT 40/40\r\n") or done.stdout.endswith(b"RESULT 40/40\n")
+    checks, result = programs.parse_checks(done.stdout.decode())
+    assert checks == [programs.Check("port_given", 0, 1, False)] and result == programs.Result(0, 1)
+
+
+@pytest.mark.parametrize("through", ["argument", "environment"])
+def test_echo_client_reaches_the_host_echo_server(rootfs: Path, program_cache: Path,
+                                                  through: str) -> None:
+    exe = programs.build("echo_client", "x86_64", program_cache)
+    with programs.EchoServer() as server:
+        port = str(server.port)
+        done = run(exe, (port,) if through == "argument" else (), rootfs=rootfs,
+                   environment={"WS2CORE_ECHO_PORT": port} if through == "environment" else {})
+        counts = server.counts()
+    ours = programs.CompletedRun(exe, done.args, done.exit_code,
+                                 done.stdout.decode("utf-8", "replace"), done.stopped or "",
+                                 done.seconds)
+    assert ours.inconsistencies() == [] and ours.failed() == [], ours.describe()
+    assert counts == (1, programs.ECHO_CLIENT_BYTES), ours.describe()
     assert done.network and all(attempt.verdict == "allowed" for attempt in done.network)
 
 

@@ -14,6 +14,12 @@ serves every export of ``ws2core.guest.EXPORTS`` from ws2core, through Qiling's 
     with install(ql) as installation:     # after Qiling(): the guest's bits pick the ABI
         ql.run()
 
+To run a whole console program, ``run(program, args)`` does all of it and returns the
+Speakeasy adapter's ``ProgramRun``; it also serves the program's C run-time from
+``ws2core.guest.crt`` (``install_runtime``), in place of Qiling's (whose printf ignores
+sizes and signs) and Wine's msvcrt (whose getenv reads an environment Qiling never set up),
+and runs mingw's start-up initializers, which Qiling's ``_initterm`` skips.
+
 Qiling and Speakeasy cannot share one environment (Speakeasy 1.5.11 pins unicorn 1.0.2,
 Qiling needs unicorn 2): the extras ``ws2core[qiling]`` and ``ws2core[speakeasy]`` go in
 separate virtual environments.
@@ -70,6 +76,7 @@ from typing import Any, Final, NamedTuple
 
 from .. import UpcallTable
 from ..guest import EXPORTS, Export, Exports, GuestFault, NotServed
+from ..guest.crt import CRT_FUNCTIONS, STDERR, STDOUT, CrtFunction, CRuntime
 from ..policy import NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
@@ -78,10 +85,11 @@ from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
 from ._rootfs import HIVES, ROOT_DLLS, WineMissing
+from .speakeasy import INITTERM_CODE  # guest code: importing it imports no Speakeasy
 
 __all__ = ["CHECKED_VERSION", "EXTRA", "HANDLE_RANGE", "HIVES", "HOOKED_APIS", "ROOT_DLLS",
            "RUN_TIMEOUT", "Installation", "NotServedByQiling", "ProgramRun", "WineMissing",
-           "install", "run", "windows_rootfs"]
+           "install", "install_runtime", "run", "windows_rootfs"]
 
 EXTRA: Final = "ws2core[qiling]"
 """The pip extra that installs Qiling beside ws2core (in an environment without Speakeasy)."""
@@ -349,24 +357,60 @@ RUN_TIMEOUT: Final = 60.0
 """``run()``'s default limit on one program, in seconds."""
 
 
-class _Stream:
-    """A ``ql.os.stdout`` or ``stderr``: Qiling writes the guest's console output to it as
-    bytes (its printf encodes the text as UTF-8)."""
+def install_runtime(ql: Any, args: Sequence[str] = (),
+                    environment: Mapping[str, str] | None = None,
+                    output: Callable[[int, bytes], None] | None = None) -> CRuntime:
+    """Serve the C run-time calls of a mingw-built console program (``ws2core.guest.crt``:
+    its command line, environment, console output and exit status) to ``ql``'s guest, in
+    place of Qiling's own and Wine's msvcrt: Qiling's printf ignores sizes and signs
+    (``%lld`` of -1 prints 18446744073709551615), and Wine's getenv reads an environment
+    Qiling never set up.  ``ws2core.adapters.speakeasy.install_runtime``'s counterpart;
+    ``args``, ``environment`` and ``output`` as there.  Returns the ``CRuntime``, whose
+    ``exit_status`` and ``written`` say how the program ended and what it wrote."""
+    qiling = _import_qiling()
+    ptr_size = int(ql.arch.bits) // 8
+    program = str(getattr(ql, "argv", ["program.exe"])[0])
+    runtime = CRuntime(program, tuple(args), dict(environment or {}), ptr_size, output)
+    guest = _Guest(ql, qiling, ptr_size)
+    runtime.place(guest, guest.allocate(runtime.memory_size))
+    for function in CRT_FUNCTIONS:
+        ql.os.set_api(function.name, _runtime_hook(runtime, function, qiling, ptr_size),
+                      qiling.call)
+    # Qiling's _initterm returns at once, so mingw's start-up would never run the
+    # initializers that fetch main's arguments (__getmainargs), and Wine's own faults under
+    # Qiling (its msvcrt calls through a pointer Qiling's loader left unset): the call goes
+    # to the Speakeasy adapter's loop instead, as guest code.
+    code = INITTERM_CODE[ptr_size]
+    initterm = guest.allocate(len(code))
+    guest.write(initterm, code)
 
-    def __init__(self, stream: int, output: Callable[[int, bytes], None] | None) -> None:
-        self.stream = stream
-        self.output = output
-        self.data = bytearray()
+    def jump_to_initterm(ql: Any, address: int, api_name: str) -> None:
+        ql.arch.regs.arch_pc = initterm   # its arguments and return address are in place
 
-    def write(self, data: bytes | str) -> int:
-        chunk = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        self.data += chunk
-        if self.output is not None:
-            self.output(self.stream, chunk)
-        return len(data)
+    ql.os.set_api("_initterm", jump_to_initterm, qiling.call)
+    return runtime
 
-    def flush(self) -> None:
-        pass
+
+def _runtime_hook(runtime: CRuntime, function: CrtFunction, qiling: _Qiling,
+                  ptr_size: int) -> Callable[[Any, int, str], Any]:
+    pointer_mask = (1 << (8 * ptr_size)) - 1
+    own = getattr(qiling.api, f"hook_{function.name}", None)
+    convention = _STDCALL if function.stdcall else _CDECL
+
+    def hook(ql: Any, address: int, api_name: str) -> Any:
+        result = runtime.call(function, _Guest(ql, qiling, ptr_size), None)
+        if function.then_exit and own is not None:   # Qiling's own ends the emulation
+            return own(ql, address, api_name)
+        cc = ql.os.fcall_select(convention).cc
+        if result is not None:
+            # A negative result is an int's (EOF, -1): eax, not all of rax.
+            cc.setReturnValue(result & 0xFFFFFFFF if result < 0 else result & pointer_mask)
+        return_address = cc.unwind(function.argc if function.stdcall else 0)
+        if ql.emu_state is not qiling.stopped:
+            ql.arch.regs.arch_pc = return_address
+        return result
+
+    return hook
 
 
 def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
@@ -400,17 +444,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
         rootfs = windows_rootfs(arch="x86" if _pe_bits(path) == 32 else "x8664")
     ql = qiling.module.Qiling([str(path), *args], str(rootfs), env=dict(environment or {}),
                               verbose=const.QL_VERBOSE.DISABLED, libcache=libcache)
-    streams = {stream: _Stream(stream, output) for stream in (1, 2)}
-    ql.os.stdout, ql.os.stderr = streams[1], streams[2]
-    status: list[int] = []
-
-    def exiting(ql: Any, address: int, params: Any) -> None:
-        # Qiling's exit and ExitProcess stop the emulation and keep no status: the first
-        # argument, read before they run.
-        status.append(ql.os.fcall_select(_CDECL).cc.getRawParam(0) & 0xFFFFFFFF)
-
-    for name in ("exit", "_exit", "ExitProcess"):
-        ql.os.set_api(name, exiting, const.QL_INTERCEPT.ENTER)
+    runtime = install_runtime(ql, args, environment, output)
     installation = (install(ql, table, provider, policy=policy, max_block=max_block)
                     if winsock else None)
     error: dict[str, str] = {}
@@ -424,7 +458,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
         leaked = tuple(installation.table.table) if installation is not None else ()
         if installation is not None:
             installation.close()
-    exit_code = status[0] if status else None
+    exit_code = runtime.exit_status
     if not error and exit_code is None and seconds >= timeout:
         error = {"type": "timeout", "seconds": str(timeout)}
     if error.get("type") == "timeout":
@@ -434,7 +468,8 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     else:
         why = None if exit_code is not None else "returned without calling exit"
     return ProgramRun(str(path), tuple(args), "x64" if int(ql.arch.bits) == 64 else "x86",
-                      exit_code, why, error, bytes(streams[1].data), bytes(streams[2].data),
+                      exit_code, why, error, bytes(runtime.written[STDOUT]),
+                      bytes(runtime.written[STDERR]),
                       seconds, leaked,
                       tuple(installation.policy.log) if installation is not None else ())
 
