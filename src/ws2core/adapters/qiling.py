@@ -43,11 +43,14 @@ What the adapter assumes of Qiling (1.4.6):
   WaitForMultipleObjects(Ex), SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile)
   answer for ws2core's handles (``HANDLE_RANGE``; Qiling's own start at 0xa0000000); a call
   on any other handle goes to Qiling's own implementation of it (``hook_<name>`` in
-  ``qiling.os.windows.dlls``: WaitForSingleObject(Ex), WaitForMultipleObjects(Ex),
-  CloseHandle, ReadFile, WriteFile).  Where Qiling has none (SetEvent, ResetEvent in
-  1.4.6), Wine's own code would end in a system call that Qiling cannot serve, so the call
-  fails loudly instead: ``NotServedByQiling``, naming the export, stops the run (Qiling
-  reports it as "Windows API Implementation Error" with this exception logged).
+  ``qiling.os.windows.dlls``: WaitForSingleObject(Ex), WaitForMultipleObjects,
+  CloseHandle, ReadFile, WriteFile), or to its implementation of the equivalent call
+  (WaitForMultipleObjects for WaitForMultipleObjectsEx, which it lacks; the waits of
+  Qiling 1.4.6 answer at once).  Where Qiling has neither (SetEvent, ResetEvent in 1.4.6),
+  Wine's own code would end in a system call that Qiling cannot serve, so the call fails
+  loudly instead: ``NotServedByQiling``, naming the export, stops the run (Qiling reports
+  it as "Windows API Implementation Error" with this exception logged).  The x86 side of
+  that (popping the extra stdcall argument) is untested: no 32-bit Wine DLLs here.
 - **One guest thread at a time**, as under Speakeasy: no hooked call blocks longer than
   ``max_block`` seconds (``ws2core.adapters.speakeasy`` lists what each call returns then).
 - **Last error.**  Windows keeps it in the thread's TEB (LastErrorValue: TEB+0x68 on x64,
