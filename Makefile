@@ -14,6 +14,7 @@
 #   make dist          the sdist and the wheel (python -m build), their contents checked
 #   make python-3.10   install the sdist on that Python, run its tests from the unpacked sdist
 #   make fallback      install the sdist with a broken C compiler: the twin, never silently
+#   make qiling        the Windows programs under Qiling (x64), in a venv of its own ('.[test,qiling]')
 #
 # Variables: VENV (.venv), PYTHON (python3, for new venvs), WORK (build/ci: throwaway venvs and
 # unpacked sdists), RESULTS (ci-results: JSON and fuzz artefacts), FUZZ_SECONDS (30),
@@ -37,10 +38,12 @@ FUZZ_GUEST_SECONDS ?= 60
 # skip.  They would cost about a minute per stage.  So do the tests marked `waits`, whose cost
 # is the clock running out (the blocking caps: ~25 s per run of sleeping on the same Python
 # code on every interpreter and allocator, no code of the core's).
-NOT_EMULATOR = -m "not emulator"
-LATER_STAGES = -m "not emulator and not waits"
+# The tests marked `qiling` need Qiling, which cannot share the environment of the others
+# (unicorn 2 against Speakeasy's 1.0.2): `make qiling` runs them in a venv of their own.
+NOT_EMULATOR = -m "not emulator and not qiling"
+LATER_STAGES = -m "not emulator and not waits and not qiling"
 
-.PHONY: help system-deps venv test bench-smoke demo bench fuzz dev-mode sanitize dist fallback
+.PHONY: help system-deps venv test bench-smoke demo bench fuzz dev-mode sanitize dist fallback qiling
 
 help:
 	@sed -n '/^#   make/s/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -132,3 +135,13 @@ fallback:
 	tar -C $(WORK)/fallback -xzf "$$sdist"
 	cd $(WORK)/fallback/ws2core-*/
 	bash $(CURDIR)/tools/ci/fallback.sh $$FB $(LATER_STAGES)
+
+# Qiling needs unicorn 2 and Speakeasy pins 1.0.2: its tests (marked `qiling`, x64 only: the
+# Windows programs with Wine's PE DLLs as the rootfs, compared with Wine) get a venv of their
+# own, and run in a network namespace with only loopback up as the other programs do.
+qiling:
+	rm -rf $(WORK)/qiling
+	$(PYTHON) -m venv $(WORK)/qiling/venv
+	QL=$(WORK)/qiling/venv/bin/python
+	$$QL -m pip install --progress-bar off -q -e '.[test,qiling]'
+	$$QL tests/isolation.py --or-unisolated -- $$QL -m pytest -q -m qiling tests/under_qiling

@@ -141,7 +141,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -158,6 +157,9 @@ from ..guest.crt import (
 from ..policy import Attempt, NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
+from ._common import HANDLE_RANGE, ProgramRun
+from ._common import Installation as _Installation
+from ._common import covered as _covered
 
 __all__ = ["EXTRA", "HANDLE_RANGE", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
            "install_runtime", "run"]
@@ -168,12 +170,11 @@ EXTRA: Final = "ws2core[speakeasy]"
 HOOKED_APIS: Final[tuple[str, ...]] = tuple(export.name for export in EXPORTS)
 """The exports ``install()`` hooks (ws2_32's, and kernel32's calls on ws2core's handles)."""
 
-HANDLE_RANGE: Final = (0x10000000, 0x1FFFFFFC)
-"""The handle values of the table ``install()`` makes: Speakeasy (1.5.11) hands out its own
-handles from small counters (objects from 0x220, files from 0x80, registry keys from 0x180,
-kernel32's from 0x1800, advapi32's from 0x2800, each up by 4) and pseudo-handles from the
-top (-1, -2), so no Speakeasy handle reaches this range before some 67 million creations,
-and a kernel32 call tells ws2core's handles from Speakeasy's by value."""
+# HANDLE_RANGE (from ._common): Speakeasy (1.5.11) hands out its own handles from small
+# counters (objects from 0x220, files from 0x80, registry keys from 0x180, kernel32's from
+# 0x1800, advapi32's from 0x2800, each up by 4) and pseudo-handles from the top (-1, -2), so
+# no Speakeasy handle reaches the range before some 67 million creations, and a kernel32
+# call tells ws2core's handles from Speakeasy's by value.
 
 
 class _Speakeasy(NamedTuple):
@@ -332,18 +333,6 @@ _PAGE: Final = 0x1000
 _SCN_MEM_WRITE: Final = 0x80000000   # IMAGE_SCN_MEM_WRITE, a section's Characteristics
 
 
-def _covered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
-    """Whether ``spans`` (half-open ``(begin, end)`` pairs) cover ``start``..``end``."""
-    reached = start
-    for begin, stop in sorted(spans):
-        if begin > reached:
-            break
-        reached = max(reached, stop)
-        if reached >= end:
-            return True
-    return reached >= end
-
-
 def _writable_sections(image: Any, base: int) -> list[tuple[int, int]]:
     """The spans of ``image`` (a pefile PE mapped at ``base``) that Windows maps writable:
     its sections with IMAGE_SCN_MEM_WRITE, each to its section alignment."""
@@ -357,47 +346,13 @@ def _writable_sections(image: Any, base: int) -> list[tuple[int, int]]:
     return spans
 
 
-class Installation:
-    """ws2core serving one Speakeasy guest: what ``install()`` returns.
-
-    ``table`` is the ``ws2core.UpcallTable`` that holds the guest's sockets and events
-    (``table.table`` its HandleTable, in the guest's ABI: ``abi`` is ``"x64"`` or
-    ``"x86"``); ``provider`` the ``HostSocketProvider`` behind its sockets, started by the
-    guest's WSAStartup; ``policy`` its ``ws2core.policy.NetworkPolicy`` (whose ``log`` holds
-    every network attempt); ``ws2_32`` the ``ws2core.ws2_32.Ws2_32`` the exports call and
-    ``exports`` the ``ws2core.guest.Exports`` the hooks serve; ``max_block`` the longest a
-    hook waits, in seconds.  ``close()`` (or leaving a ``with`` block) closes the provider's
-    sockets and every handle left in the table.  Made by ``install()``, which checks the
-    arguments.
-    """
+class Installation(_Installation):
+    __doc__ = _Installation.__doc__
+    emulator = "Speakeasy"
 
     def __init__(self, exports: Exports, speakeasy: _Speakeasy) -> None:
-        self.exports = exports
-        self.ws2_32 = exports.ws2_32
-        self.table = self.ws2_32.upcalls
-        self.provider = self.ws2_32.provider
-        self.policy = self.ws2_32.policy
-        self._unsubscribe: Callable[[], None] | None = None
-        self.max_block: float = exports.max_block if exports.max_block is not None else math.inf
-        self.abi = exports.abi
+        super().__init__(exports)
         self._speakeasy = speakeasy
-
-    def __repr__(self) -> str:
-        return f"<ws2core Speakeasy installation ({self.abi}) over {self.table!r}>"
-
-    def __enter__(self) -> Installation:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close every socket of the provider and every handle left in the table; later
-        network attempts of the policy no longer go into the emulator's report."""
-        self.ws2_32.close()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
 
     def _report_network(self, se: Any) -> None:
         """Put each attempt of the policy into Speakeasy's report, where its own Winsock
@@ -651,43 +606,6 @@ def _point_imports(se: Any, module: Any, runtime: CRuntime, ptr_size: int) -> No
             target = targets.get((imported.name or b"").decode("ascii", "replace"))
             if target is not None:
                 se.mem_write(imported.address + loaded_at, target.to_bytes(ptr_size, "little"))
-
-
-@dataclass(frozen=True)
-class ProgramRun:
-    """How one program's run ended: what ``run()`` returns.
-
-    ``exit_code`` is the status it passed to exit or ExitProcess (a DWORD), None when it did
-    not end that way; ``stopped`` says why Speakeasy stopped it instead, in a line (an
-    unsupported call and where, a fault, the time limit), None when it ended by itself;
-    ``error`` is Speakeasy's report of that, trimmed to its fields without the registers and
-    the stack.  ``stdout`` and ``stderr`` are what it wrote; ``seconds`` how long it ran;
-    ``leaked`` the socket and event handles it left open (closed after the run);
-    ``network`` every network attempt it made, as the policy recorded it.
-    """
-
-    program: str
-    args: tuple[str, ...]
-    abi: str
-    exit_code: int | None
-    stopped: str | None
-    error: Mapping[str, str]
-    stdout: bytes
-    stderr: bytes
-    seconds: float
-    leaked: tuple[int, ...]
-    network: tuple[Attempt, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """The run as JSON-ready values (the output decoded as UTF-8, bad bytes replaced)."""
-        return {
-            "program": self.program, "args": list(self.args), "abi": self.abi,
-            "exit_code": self.exit_code, "stopped": self.stopped, "error": dict(self.error),
-            "stdout": self.stdout.decode("utf-8", "replace"),
-            "stderr": self.stderr.decode("utf-8", "replace"),
-            "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
-            "network": [attempt.as_json() for attempt in self.network],
-        }
 
 
 RUN_TIMEOUT: Final = 60.0

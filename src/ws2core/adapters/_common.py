@@ -1,0 +1,119 @@
+"""What every emulator adapter shares: the installation object and memory-map arithmetic.
+
+An adapter (``ws2core.adapters.speakeasy``, ``ws2core.adapters.qiling``) subclasses
+``Installation`` with its emulator's hook registration and reporting; the rest (the table,
+the provider, the policy, closing) is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from ..guest import Exports
+from ..policy import Attempt
+
+__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered"]
+
+_Self = TypeVar("_Self", bound="Installation")
+
+HANDLE_RANGE: Final = (0x10000000, 0x1FFFFFFC)
+"""The handle values of the table an adapter's ``install()`` makes: a range neither
+Speakeasy (small counters from 0x80 to 0x2800, pseudo-handles from the top) nor Qiling
+(1.4.6: from 0xa0000000 up, pseudo-handles from the top) hands out, so a kernel32 call tells
+ws2core's handles from the emulator's by value, on x86 as on x64."""
+
+
+class Installation:
+    """ws2core serving one emulated process: what an adapter's ``install()`` returns.
+
+    ``table`` is the ``ws2core.UpcallTable`` that holds the guest's sockets and events
+    (``table.table`` its HandleTable, in the guest's ABI: ``abi`` is ``"x64"`` or
+    ``"x86"``); ``provider`` the ``HostSocketProvider`` behind its sockets, started by the
+    guest's WSAStartup; ``policy`` its ``ws2core.policy.NetworkPolicy`` (whose ``log`` holds
+    every network attempt); ``ws2_32`` the ``ws2core.ws2_32.Ws2_32`` the exports call and
+    ``exports`` the ``ws2core.guest.Exports`` the hooks serve; ``max_block`` the longest a
+    hook waits, in seconds.  ``close()`` (or leaving a ``with`` block) closes the provider's
+    sockets and every handle left in the table.  Made by ``install()``, which checks the
+    arguments.
+    """
+
+    emulator: str = "emulator"   # the adapter's emulator, for repr
+
+    def __init__(self, exports: Exports) -> None:
+        self.exports = exports
+        self.ws2_32 = exports.ws2_32
+        self.table = self.ws2_32.upcalls
+        self.provider = self.ws2_32.provider
+        self.policy = self.ws2_32.policy
+        self._unsubscribe: Callable[[], None] | None = None
+        self.max_block: float = exports.max_block if exports.max_block is not None else math.inf
+        self.abi = exports.abi
+
+    def __repr__(self) -> str:
+        return f"<ws2core {self.emulator} installation ({self.abi}) over {self.table!r}>"
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every socket of the provider and every handle left in the table; later
+        network attempts of the policy no longer go to the emulator's report."""
+        self.ws2_32.close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def covered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``spans`` (half-open ``(begin, end)`` pairs) cover ``start``..``end``."""
+    reached = start
+    for begin, stop in sorted(spans):
+        if begin > reached:
+            break
+        reached = max(reached, stop)
+        if reached >= end:
+            return True
+    return reached >= end
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """How one program's run ended: what ``run()`` returns.
+
+    ``exit_code`` is the status it passed to exit or ExitProcess (a DWORD), None when it did
+    not end that way; ``stopped`` says why the emulator stopped it instead, in a line (an
+    unsupported call and where, a fault, the time limit), None when it ended by itself;
+    ``error`` is the emulator's report of that (Speakeasy's, trimmed to its fields without
+    the registers and the stack; Qiling's exception).  ``stdout`` and ``stderr`` are what it wrote; ``seconds`` how long it ran;
+    ``leaked`` the socket and event handles it left open (closed after the run);
+    ``network`` every network attempt it made, as the policy recorded it.
+    """
+
+    program: str
+    args: tuple[str, ...]
+    abi: str
+    exit_code: int | None
+    stopped: str | None
+    error: Mapping[str, str]
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    leaked: tuple[int, ...]
+    network: tuple[Attempt, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as JSON-ready values (the output decoded as UTF-8, bad bytes replaced)."""
+        return {
+            "program": self.program, "args": list(self.args), "abi": self.abi,
+            "exit_code": self.exit_code, "stopped": self.stopped, "error": dict(self.error),
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+            "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
+            "network": [attempt.as_json() for attempt in self.network],
+        }
