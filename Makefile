@@ -144,4 +144,5 @@ qiling:
 	$(PYTHON) -m venv $(WORK)/qiling/venv
 	QL=$(WORK)/qiling/venv/bin/python
 	$$QL -m pip install --progress-bar off -q -e '.[test,qiling]'
+	$$QL -c "import qiling"   # the tests skip without it: here that must be a failure
 	$$QL tests/isolation.py --or-unisolated -- $$QL -m pytest -q -m qiling tests/under_qiling
