@@ -206,3 +206,52 @@ def test_event_wake_is_woken_by_a_host_thread(rootfs: Path, program_cache: Path)
                                  done.stopped or "", done.seconds)
     assert len(threads) == 1 and ours.failed() == [] and ours.returncode == 0, ours.describe()
     assert done.seconds < 5.0, ours.describe()
+
+
+def test_images_are_writable_only_in_their_writable_sections(rootfs: Path,
+                                                              program_cache: Path) -> None:
+    """Qiling maps the program and every DLL read, write and execute; the Guest answers as
+    Windows maps them: headers, .text and .rdata read-only, .data writable.  Through an
+    export as well: getsockname into .rdata fails with WSAEFAULT and writes nothing."""
+    import pefile
+
+    from ws2core.adapters import qiling as adapter
+    from ws2core.guest import EXPORTS, Exports
+    from ws2core.ws2_32 import Ws2_32
+
+    exe = programs.build("select_fdset", "x86_64", program_cache)
+    ql = qiling.Qiling([str(exe)], str(rootfs), verbose=0, libcache=True)
+    guest = adapter._Guest(ql, adapter._import_qiling(), 8)
+    images = {Path(image.path).name.lower(): image for image in ql.loader.images}
+    for name in (exe.name.lower(), "ws2_32.dll", "kernel32.dll"):
+        image = images[name]
+        pe = pefile.PE(image.path, fast_load=True)
+        sections = {section.Name.rstrip(b"\0").decode(): image.base + section.VirtualAddress
+                    for section in pe.sections}
+        assert guest.readable(image.base, 16), name
+        for read_only in (image.base, sections[".text"], sections[".rdata"]):
+            assert guest._covered_with(read_only, 16, adapter._import_qiling().write), name
+            assert not guest.writable(read_only, 16), (name, hex(read_only))
+        assert guest.writable(sections[".data"], 16), name
+        before_data = max((section for section in pe.sections
+                           if image.base + section.VirtualAddress < sections[".data"]),
+                          key=lambda section: section.VirtualAddress)
+        if not before_data.Characteristics & 0x80000000:   # IMAGE_SCN_MEM_WRITE
+            assert not guest.writable(sections[".data"] - 8, 16), name   # straddles both
+
+    exports = Exports(Ws2_32(ws2core.UpcallTable(abi="x64", handle_range=HANDLE_RANGE)))
+    served = {export.name: exports.hook(export) for export in EXPORTS}
+    scratch = guest.allocate(0x400)
+    assert served["WSAStartup"](guest, [0x0202, scratch]) == 0
+    s = served["socket"](guest, [ws2core.AF_INET, ws2core.SOCK_STREAM, 0])
+    guest.write(scratch, bytes([2, 0, 0, 0, 127, 0, 0, 1]) + bytes(8))
+    assert served["bind"](guest, [s, scratch, 16]) == 0
+    rdata = images[exe.name.lower()].base + next(
+        section.VirtualAddress for section in pefile.PE(str(exe), fast_load=True).sections
+        if section.Name.startswith(b".rdata"))
+    before = guest.read(rdata, 16)
+    guest.write(scratch + 0x100, (16).to_bytes(4, "little"))
+    assert served["getsockname"](guest, [s, rdata, scratch + 0x100]) == 0xFFFFFFFF
+    assert guest.get_last_error() == ws2core.WSAEFAULT and guest.read(rdata, 16) == before
+    assert served["getsockname"](guest, [s, scratch + 0x200, scratch + 0x100]) == 0
+    assert served["closesocket"](guest, [s]) == 0 and served["WSACleanup"](guest, []) == 0

@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 from ..guest import Exports
 from ..policy import Attempt
 
-__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered"]
+__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered", "writable_sections"]
 
 _Self = TypeVar("_Self", bound="Installation")
 
@@ -80,6 +80,23 @@ def covered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
         if reached >= end:
             return True
     return reached >= end
+
+
+_SCN_MEM_WRITE: Final = 0x80000000   # IMAGE_SCN_MEM_WRITE, a section's Characteristics
+
+
+def writable_sections(image: Any, base: int) -> list[tuple[int, int]]:
+    """The spans of ``image`` (a pefile PE, mapped at ``base``) that Windows maps writable:
+    its sections with IMAGE_SCN_MEM_WRITE, each to its section alignment.  Emulators map a
+    whole image writable; Windows maps its headers, .text and .rdata read-only."""
+    alignment = max(1, int(getattr(image.OPTIONAL_HEADER, "SectionAlignment", 0x1000) or 0x1000))
+    spans = []
+    for section in image.sections:
+        if section.Characteristics & _SCN_MEM_WRITE:
+            size = max(section.Misc_VirtualSize, section.SizeOfRawData)
+            start = base + section.VirtualAddress
+            spans.append((start, start + -(-size // alignment) * alignment))
+    return spans
 
 
 @dataclass(frozen=True)

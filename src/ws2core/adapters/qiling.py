@@ -58,10 +58,11 @@ What the adapter assumes of Qiling (1.4.6):
   ``ql.os.last_error``.  The adapter writes both, so every reader agrees.  Qiling has one
   TEB (its loader's); a guest thread Qiling starts shares it here.
 - **Memory.**  ``readable``/``writable`` follow Qiling's memory map (``ql.mem.map_info``:
-  a page's UC_PROT_READ and UC_PROT_WRITE).  Qiling maps images and its heap read, write
-  and execute, so a write into a DLL's or the program's .text or .rdata, which Windows
-  refuses, counts as writable here (a limit: the Speakeasy adapter reads the sections;
-  this one does not yet).
+  a page's UC_PROT_READ and UC_PROT_WRITE).  Qiling maps images read, write and execute;
+  inside one (``ql.loader.images``: the program and each DLL), a range is writable only
+  where the image file's section table has IMAGE_SCN_MEM_WRITE, as Windows maps it (the
+  headers, .text and .rdata read-only), so an export asked to write there fails as on
+  Windows.
 - **No guest function runs.** ``Guest.run_function`` raises NotImplementedError: WSAAccept
   with a condition function fails with WSAEOPNOTSUPP, as under Speakeasy.
 """
@@ -87,6 +88,7 @@ from . import _rootfs
 from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
+from ._common import writable_sections
 from ._rootfs import HIVES, ROOT_DLLS, WineMissing
 from .speakeasy import INITTERM_CODE  # guest code: importing it imports no Speakeasy
 
@@ -217,9 +219,18 @@ class _Guest:
         return self._covered_with(address, size, self._qiling.read)
 
     def writable(self, address: int, size: int) -> bool:
-        """Every page mapped writable in Qiling's memory map (images included: the
-        module's docstring)."""
-        return self._covered_with(address, size, self._qiling.write)
+        """Every page mapped writable in Qiling's memory map and, inside a loaded image (the
+        program or a DLL), in a section with IMAGE_SCN_MEM_WRITE: Qiling maps images
+        writable, Windows maps their headers, .text and .rdata read-only."""
+        if not self._covered_with(address, size, self._qiling.write):
+            return False
+        end = address + size
+        for image in self._ql.loader.images:
+            if image.base < end and image.end > address and not _covered(
+                    max(address, image.base), min(end, image.end),
+                    _image_writable_spans(image.path, image.base)):
+                return False
+        return True
 
     def allocate(self, size: int) -> int:
         """Zeroed bytes from Qiling's process heap (``ql.os.heap``)."""
@@ -265,6 +276,22 @@ class _Guest:
 
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("the Qiling adapter runs no guest function yet")
+
+
+@functools.lru_cache(maxsize=64)
+def _image_writable_spans(path: str, base: int) -> list[tuple[int, int]]:
+    """``writable_sections`` of the image file at ``path`` loaded at ``base`` (Qiling keeps
+    no parsed image once loaded, and none at all from its library cache); an image that
+    cannot be read or parsed restricts nothing."""
+    try:
+        pefile = importlib.import_module("pefile")   # Qiling's own dependency
+        image = pefile.PE(path, fast_load=True)
+    except Exception:   # pefile raises PEFormatError, OSError, and worse on bad files
+        return [(base, 1 << 64)]
+    try:
+        return writable_sections(image, base)
+    finally:
+        image.close()
 
 
 class Installation(_Installation):

@@ -160,6 +160,7 @@ from ..ws2_32 import Ws2_32
 from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
+from ._common import writable_sections
 
 __all__ = ["EXTRA", "HANDLE_RANGE", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
            "install_runtime", "run"]
@@ -271,7 +272,7 @@ class _Guest:
             if str(mapping.tag).startswith("emu.module."):
                 image = self._image_at(base)
                 if image is not None and not _covered(
-                        max(address, base), min(end, top), _writable_sections(image, base)):
+                        max(address, base), min(end, top), writable_sections(image, base)):
                     return False
         return True
 
@@ -330,20 +331,6 @@ class _Guest:
 
 
 _PAGE: Final = 0x1000
-_SCN_MEM_WRITE: Final = 0x80000000   # IMAGE_SCN_MEM_WRITE, a section's Characteristics
-
-
-def _writable_sections(image: Any, base: int) -> list[tuple[int, int]]:
-    """The spans of ``image`` (a pefile PE mapped at ``base``) that Windows maps writable:
-    its sections with IMAGE_SCN_MEM_WRITE, each to its section alignment."""
-    alignment = max(1, int(getattr(image.OPTIONAL_HEADER, "SectionAlignment", 0x1000) or 0x1000))
-    spans = []
-    for section in image.sections:
-        if section.Characteristics & _SCN_MEM_WRITE:
-            size = max(section.Misc_VirtualSize, section.SizeOfRawData)
-            start = base + section.VirtualAddress
-            spans.append((start, start + -(-size // alignment) * alignment))
-    return spans
 
 
 class Installation(_Installation):
