@@ -896,6 +896,23 @@ def test_exit_records_a_dword(ptr_size: int) -> None:
 
 
 @ABIS
+@pytest.mark.parametrize(("text", "value", "errno"), [
+    (b"42", 42, 0), (b"  \t\n\v\f\r-17x", -17, 0), (b"+8", 8, 0), (b"007", 7, 0),
+    (b"", 0, 0), (b"abc", 0, 0), (b"-", 0, 0), (b" - 5", 0, 0), (b"12 34", 12, 0),
+    (b"2147483647", 2147483647, 0), (b"-2147483648", -2147483648, 0),
+    (b"2147483648", 2147483647, 34), (b"-2147483649", -2147483648, 34),
+    (b"99999999999999999999999", 2147483647, 34), (b"\xa05", 0, 0)])
+def test_atoi(ptr_size: int, text: bytes, value: int, errno: int) -> None:
+    """atoi as msvcrt's: "C" white space skipped, a sign, digits to the first other byte,
+    out of range INT_MAX or INT_MIN with errno ERANGE (34); errno left alone otherwise."""
+    p = Process(ptr_size)
+    address = p.call("_errno") or 0
+    assert p.call("atoi", p.string(text)) == value
+    assert p.guest.read_int(address) == errno
+    assert p.call("atoi", 0) == 0
+
+
+@ABIS
 def test_errno_and_locale(ptr_size: int) -> None:
     """_errno is one int in the placed memory, the same for every call, writable; localeconv
     is the "C" locale's lconv: decimal_point ".", thousands_sep and grouping ""."""

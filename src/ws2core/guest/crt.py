@@ -23,7 +23,9 @@ adapter can offer it:
   once, as bytes: 1 is stdout, 2 stderr.  mingw's own printf (its default unless
   ``__USE_MINGW_ANSI_STDIO=0``) formats in the guest and writes through ``fputc`` and
   ``fwrite``;
+- **arguments**: ``atoi``, the way console programs read a number from their command line;
 - **errno**: ``_errno`` returns the process's one ``errno`` (one for all threads);
+- **locks**: ``_lock`` and ``_unlock`` hold nothing (one guest thread runs at a time);
 - **the exit status**: ``exit``, ``_exit`` and ``ExitProcess`` record it in
   ``exit_status`` before the emulator's own handler ends the process.
 
@@ -681,6 +683,26 @@ def _getmainargs(rt: CRuntime, g: Guest, argv: Sequence[int]) -> int:
     return 0
 
 
+_C_SPACE: Final = b" \t\n\v\f\r"   # isspace in the "C" locale
+ERANGE: Final = 34
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+@_serves("msvcrt", "atoi", 1, failure=0)
+def _atoi(rt: CRuntime, g: Guest, argv: Sequence[int]) -> int:
+    """msvcrt's atoi: leading white space, a sign, decimal digits up to the first other
+    character; a value out of an int's range is INT_MAX or INT_MIN with errno ERANGE (the
+    atoi page).  (Wine's own reads msvcrt's locale, never set up under Qiling.)"""
+    text = read_string(g, _nonzero(argv[0], "the string")).lstrip(_C_SPACE)
+    sign = -1 if text[:1] == b"-" else 1
+    digits = re.match(rb"[0-9]*", text[1:] if text[:1] in (b"-", b"+") else text)
+    value = sign * int(digits.group() or b"0") if digits else 0
+    if not INT_MIN <= value <= INT_MAX:
+        g.write(rt._errno, struct.pack("<i", ERANGE))
+        return INT_MAX if value > 0 else INT_MIN
+    return value
+
+
 @_serves("msvcrt", "_errno", 0, failure=0)
 def _errno(rt: CRuntime, g: Guest, argv: Sequence[int]) -> int:
     return rt._errno
@@ -868,6 +890,20 @@ def _chunks(address: int, size: int) -> Iterator[tuple[int, int]]:
 @_serves("msvcrt", "fflush", 1)
 def _fflush(rt: CRuntime, g: Guest, argv: Sequence[int]) -> int:
     return 0  # nothing is buffered: output() has every byte already
+
+
+# -- msvcrt's locks
+
+
+def _no_lock(rt: CRuntime, g: Guest, argv: Sequence[int]) -> None:
+    """mingw's start-up takes msvcrt's lock around its exit-handler list.  The emulators run
+    one guest thread at a time and the tables it guards are the emulator's, so there is
+    nothing to hold; Wine's own _lock faults under Qiling 1.4.6 (it enters a critical section
+    that msvcrt's initialisation, never run there, would have made)."""
+
+
+_serves("msvcrt", "_lock", 1, failure=None)(_no_lock)
+_serves("msvcrt", "_unlock", 1, failure=None)(_no_lock)
 
 
 # -- the end of the process
