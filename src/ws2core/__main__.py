@@ -221,14 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         formatter_class=_HelpFormatter,
         help=(
-            "run a Windows console program (.exe, x64 or x86) under Speakeasy with ws2core"
-            " behind its Winsock, its output as it comes, then how it ended"
+            "run a Windows console program (.exe, x64 or x86) under Speakeasy or Qiling with"
+            " ws2core behind its Winsock, its output as it comes, then how it ended"
         ),
         description=(
             "Run a Windows console program under the Speakeasy emulator (pip install"
-            " 'ws2core[speakeasy]') with ws2core behind its Winsock: its sockets are real"
-            " sockets of this machine. The C run-time calls a mingw-built program needs and"
-            " Speakeasy lacks are supplied (its command line, getenv and"
+            " 'ws2core[speakeasy]') or, with --emulator qiling, under Qiling (pip install"
+            " 'ws2core[qiling]', in another environment: the two need different unicorns;"
+            " Wine's own DLLs are its Windows folder) with ws2core behind its Winsock: its"
+            " sockets are real sockets of this machine. The C run-time calls a mingw-built"
+            " program needs are supplied by ws2core (its command line, getenv and"
             " GetEnvironmentVariable, the printf family and the other console output, exit)."
             " The program's stdout and stderr are passed through as it writes them; ws2core's"
             " own lines go to stderr, prefixed 'ws2core:'. The exit status is the program's"
@@ -241,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
             example, the sample program in the repository:
               x86_64-w64-mingw32-gcc -O2 -o hello_winsock.exe examples/hello_winsock.c -lws2_32
               python -m ws2core run hello_winsock.exe 3
+              python -m ws2core run --emulator qiling hello_winsock.exe 3
             """,
     )
     run_parser.add_argument("program", metavar="PROGRAM.exe", help="the program to run")
@@ -286,8 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run_parser.add_argument(
+        "--emulator", choices=_run.EMULATORS, default="speakeasy", metavar="NAME",
+        help=(
+            "'speakeasy' (the default) or 'qiling', whose Windows folder (its rootfs) is"
+            " built from Wine's installed DLLs on first use and kept in ~/.cache/ws2core"
+        ),
+    )
+    run_parser.add_argument(
+        "--rootfs", metavar="FOLDER",
+        help="with --emulator qiling: this rootfs instead of the one built from Wine's DLLs",
+    )
+    run_parser.add_argument(
         "--stock", action="store_true",
-        help="leave Speakeasy's own fake Winsock in place (for a comparison)",
+        help="leave the emulator's own Winsock in place (for a comparison)",
     )
     return parser
 
@@ -304,10 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 environment = _run.parse_environment(args.env)
             except ValueError as error:
                 parser.error(str(error))
+            if args.rootfs is not None and args.emulator != "qiling":
+                parser.error("--rootfs is Qiling's: give --emulator qiling too")
             return _run.command(args.program, args.args, environment, as_json=args.json,
                                 timeout=args.timeout, max_block=args.max_block,
                                 winsock=not args.stock, network=args.network,
-                                network_log=args.network_log, core_line=_core_line())
+                                network_log=args.network_log, core_line=_core_line(),
+                                emulator=args.emulator, rootfs=args.rootfs)
         if args.command == "bench":
             return _bench.bench(
                 args.quick, args.repeat, _core_line(), json_path=args.json, plot_path=args.plot

@@ -1,5 +1,6 @@
 """``python -m ws2core run PROGRAM.exe [ARG ...]``: a Windows console program under Speakeasy
-with ws2core behind its Winsock (``ws2core.adapters.speakeasy.run``), its output as it comes,
+(``ws2core.adapters.speakeasy.run``) or Qiling (``--emulator qiling``:
+``ws2core.adapters.qiling.run``) with ws2core behind its Winsock, its output as it comes,
 then how it ended.
 
 The program's stdout and stderr go to this process's stdout and stderr unchanged, byte for
@@ -21,9 +22,12 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .constants import errorname
 
-if TYPE_CHECKING:  # the adapter imports Speakeasy, which takes seconds: only when run
-    from .adapters import speakeasy
+if TYPE_CHECKING:  # an adapter imports its emulator, which takes seconds: only when run
+    from .adapters._common import ProgramRun
     from .policy import Attempt
+
+EMULATORS = ("speakeasy", "qiling")
+"""``--emulator``'s choices, each an adapter module of ``ws2core.adapters`` with ``run()``."""
 
 NETWORKS = ("loopback", "sinkhole", "allow-all")
 """``--network``'s choices, each a ``ws2core.policy.NetworkPolicy`` factory."""
@@ -46,10 +50,13 @@ def parse_environment(assignments: Sequence[str]) -> dict[str, str]:
 
 def command(program: str, args: Sequence[str], environment: Mapping[str, str], *,
             as_json: bool, timeout: float, max_block: float, winsock: bool,
-            core_line: str, network: str = "loopback", network_log: str | None = None) -> int:
+            core_line: str, network: str = "loopback", network_log: str | None = None,
+            emulator: str = "speakeasy", rootfs: str | None = None) -> int:
     """Run the program and report; the return value is the exit status."""
-    from .adapters import speakeasy
     from .policy import NetworkPolicy
+
+    if emulator not in EMULATORS:
+        raise ValueError(f"emulator must be one of {EMULATORS}, not {emulator!r}")
 
     if network == "sinkhole":
         policy = NetworkPolicy.sinkhole()
@@ -70,9 +77,17 @@ def command(program: str, args: Sequence[str], environment: Mapping[str, str], *
         _say(core_line.replace("\n", "\nws2core: "))
     try:
         with policy:
-            run = speakeasy.run(program, args, environment=environment,
-                                output=None if as_json else output, winsock=winsock,
-                                policy=policy, timeout=timeout, max_block=max_block)
+            if emulator == "qiling":
+                from .adapters import qiling
+                run = qiling.run(program, args, environment=environment,
+                                 output=None if as_json else output, winsock=winsock,
+                                 policy=policy, timeout=timeout, max_block=max_block,
+                                 rootfs=rootfs)
+            else:
+                from .adapters import speakeasy
+                run = speakeasy.run(program, args, environment=environment,
+                                    output=None if as_json else output, winsock=winsock,
+                                    policy=policy, timeout=timeout, max_block=max_block)
             if network_log is not None:
                 policy.write_jsonl(network_log)
     except (ImportError, OSError, ValueError) as error:
@@ -88,7 +103,7 @@ def command(program: str, args: Sequence[str], environment: Mapping[str, str], *
     return run.exit_code & 0xFF
 
 
-def summary(run: speakeasy.ProgramRun) -> str:
+def summary(run: ProgramRun) -> str:
     """How the run ended, in a line (or two when handles were left open)."""
     name = run.program.replace("\\", "/").rsplit("/", 1)[-1]
     how = (f"exited with code {run.exit_code}" if run.stopped is None

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import socket
 import socketserver
@@ -70,6 +71,11 @@ PROGRAMS: tuple[str, ...] = (
 # can leave, and under ws2core's network policy; never in the runs of test_speakeasy.py and
 # test_wine.py, which are outside one. test_policy_programs.py runs them.
 OUTSIDE_ADDRESS_PROGRAMS: tuple[str, ...] = ("net_policy",)
+# What net_policy sends to 192.0.2.1:80 and what the sink answers it: net_policy.c's REQUEST
+# and SINK_ANSWER.
+NET_POLICY_REQUEST = b"GET / HTTP/1.0\r\n\r\n"
+NET_POLICY_SINK_ANSWER = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+
 # The others: loopback only, run anywhere.
 LOOPBACK_PROGRAMS: tuple[str, ...] = tuple(
     name for name in PROGRAMS if name not in OUTSIDE_ADDRESS_PROGRAMS)
@@ -403,10 +409,13 @@ def parse_value(text: str, keyword: str) -> int | None:
     return None
 
 
-def stock_summary(name: str, abi: str, run: CompletedRun, stopped: str | None) -> str:
-    """The line a stock Speakeasy run prints: how many checks passed (the README's count)."""
+def stock_summary(name: str, abi: str, run: CompletedRun, stopped: str | None,
+                  emulator: str = "Speakeasy") -> str:
+    """The line a stock run prints (``emulator``'s own Winsock, no adapter): how many checks
+    passed (the README's count)."""
     passed = sum(check.ok for check in run.checks)
-    return (f"stock Speakeasy {version('speakeasy-emulator')}, {name} ({abi}): {passed} checks "
+    distribution = {"Speakeasy": "speakeasy-emulator", "Qiling": "qiling"}[emulator]
+    return (f"stock {emulator} {version(distribution)}, {name} ({abi}): {passed} checks "
             f"pass of {len(run.checks)} printed; "
             f"{'stopped: ' + stopped if stopped else 'ran to its end'}")
 
@@ -806,6 +815,70 @@ def run_all_under_wine(wine: WinePrefix, built: Mapping[tuple[str, str], Path],
         runs = {label: future.result() for label, future in futures.items()}
     connections_after, echoed_after = echo.counts()
     return WineRuns(runs, connections_after - connections, echoed_after - echoed)
+
+
+# ---------------------------------------------------------------------------------------------
+# console.c and the README's sample: programs that print what a person reads (test_run.py,
+# and the Qiling tests), not CHECK lines
+
+ROOT = HERE.parent.parent
+SAMPLE = ROOT / "examples" / "hello_winsock.c"
+CONSOLE = HERE / "console.c"
+CONSOLE_ARGS: tuple[str, ...] = ("one", "two words")
+CONSOLE_ENV: dict[str, str] = {"WS2CORE_GREETING": "hello"}
+CONSOLE_EXIT = 7
+# console.c passes conversions that only one of the two format checkers (gnu_printf for
+# mingw's printf, ms_printf for msvcrt's) knows: -Wno-format, and no -Werror for that.
+CONSOLE_STDIO: dict[str, tuple[str, ...]] = {
+    "mingw": ("-O1", "-Wno-format"),
+    "msvcrt": ("-O1", "-Wno-format", "-D__USE_MINGW_ANSI_STDIO=0")}
+
+
+def build_console(stdio: str, arch: str, cache_dir: Path) -> Path:
+    """console.c built with ``stdio``'s printf ("mingw" or "msvcrt") for ``arch``."""
+    return build_source(CONSOLE, f"console_{stdio}", arch, cache_dir, CONSOLE_STDIO[stdio])
+
+
+def unix_lines(data: bytes | str) -> str:
+    """Output as text with Windows line ends made "\\n" (msvcrt's text mode writes "\\r\\n"
+    under Wine; ws2core's run-time passes the program's bytes on unchanged)."""
+    text = data.decode() if isinstance(data, bytes) else data
+    return text.replace("\r\n", "\n")
+
+
+def sample_command() -> list[str]:
+    """The x86_64 build command in the sample's own header, as a reader would copy it."""
+    for line in SAMPLE.read_text().splitlines():
+        if "x86_64-w64-mingw32-gcc" in line:
+            return shlex.split(line.strip(" */"))
+    raise AssertionError(f"{SAMPLE} no longer says how to build it")
+
+
+def build_sample(arch: str, out: Path) -> Path:
+    """The sample built into ``out`` with the command its header gives (``arch``'s compiler
+    in place of x86_64's), run from the repository's root as the header assumes."""
+    require_compiler(arch)
+    command = [word.replace("x86_64", arch) if word.endswith("-gcc") else word
+               for word in sample_command()]
+    exe = out / f"hello_winsock-{arch}.exe"
+    command[command.index("-o") + 1] = str(exe)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)}:\n{done.stdout}{done.stderr}")
+    return exe
+
+
+_SAMPLE_ROUND = re.compile(r"round (\d+): the server got 22 bytes: hello (\d+) from the guest")
+
+
+def sample_output_is(text: str, rounds: int) -> bool:
+    """Whether ``text`` is the sample's output after ``rounds`` echo rounds (its port
+    varies)."""
+    lines = unix_lines(text).splitlines()
+    return (len(lines) == rounds + 2
+            and re.fullmatch(r"listening on 127\.0\.0\.1:\d+", lines[0]) is not None
+            and all(_SAMPLE_ROUND.fullmatch(line) is not None for line in lines[1:-1])
+            and lines[-1] == "done")
 
 
 # ---------------------------------------------------------------------------------------------

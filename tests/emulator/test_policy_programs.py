@@ -48,10 +48,7 @@ PROGRAM = "net_policy"
 ABIS = {"x64": "x86_64", "x86": "i686"}  # the adapter's ABI -> the program's build arch
 RUN_TIMEOUT = 60                         # Speakeasy's own limit for one run, in seconds
 
-# What the program sends to 192.0.2.1:80 and what the sink answers: net_policy.c's REQUEST
-# and SINK_ANSWER.
-REQUEST = b"GET / HTTP/1.0\r\n\r\n"
-SINK_ANSWER = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+REQUEST, SINK_ANSWER = programs.NET_POLICY_REQUEST, programs.NET_POLICY_SINK_ANSWER
 
 # The outside addresses the program connects to, in its order, and the one it binds to.
 OUTSIDE_CONNECTS = [("192.0.2.1", 80), ("198.51.100.1", 443), ("203.0.113.7", 8080)]

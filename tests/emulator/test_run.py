@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import socket
 import subprocess
 import sys
@@ -32,57 +31,24 @@ from ws2core.adapters import speakeasy as adapter
 
 pytest_plugins = ("programs",)
 
-ROOT = programs.HERE.parent.parent
-SAMPLE = ROOT / "examples" / "hello_winsock.c"
-CONSOLE = programs.HERE / "console.c"
-CONSOLE_ARGS = ("one", "two words")
-CONSOLE_ENV = {"WS2CORE_GREETING": "hello"}
-CONSOLE_EXIT = 7
-# console.c passes conversions that only one of the two format checkers (gnu_printf for
-# mingw's printf, ms_printf for msvcrt's) knows: -Wno-format, and no -Werror for that.
-STDIO = {"mingw": ("-O1", "-Wno-format"),
-         "msvcrt": ("-O1", "-Wno-format", "-D__USE_MINGW_ANSI_STDIO=0")}
+SAMPLE = programs.SAMPLE
+CONSOLE_ARGS, CONSOLE_ENV, CONSOLE_EXIT = programs.CONSOLE_ARGS, programs.CONSOLE_ENV, programs.CONSOLE_EXIT
+STDIO = programs.CONSOLE_STDIO
 STOPPED = 125
 
 
 @pytest.fixture(scope="module")
 def console_builds(program_cache: Path) -> dict[tuple[str, str], Path]:
     """console.c for both stdio implementations and both arches: {(stdio, arch): exe}."""
-    return {(stdio, arch): programs.build_source(CONSOLE, f"console_{stdio}", arch,
-                                                 program_cache, flags)
-            for stdio, flags in STDIO.items() for arch in programs.ARCHES}
-
-
-def sample_command() -> list[str]:
-    """The x86_64 build command in the sample's own header, as a reader would copy it."""
-    for line in SAMPLE.read_text().splitlines():
-        if "x86_64-w64-mingw32-gcc" in line:
-            return shlex.split(line.strip(" */"))
-    raise AssertionError(f"{SAMPLE} no longer says how to build it")
+    return {(stdio, arch): programs.build_console(stdio, arch, program_cache)
+            for stdio in STDIO for arch in programs.ARCHES}
 
 
 @pytest.fixture(scope="module")
 def sample_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The sample built with the command its header gives (and its i686 twin), run from the
-    repository's root as the header assumes: {arch: exe}."""
+    """The sample built with the command its header gives (and its i686 twin): {arch: exe}."""
     out = tmp_path_factory.mktemp("sample")
-    built = {}
-    for arch in programs.ARCHES:
-        programs.require_compiler(arch)
-        command = [word.replace("x86_64", arch) if word.endswith("-gcc") else word
-                   for word in sample_command()]
-        command[command.index("-o") + 1] = str(out / f"hello_winsock-{arch}.exe")
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}{done.stderr}"
-        built[arch] = out / f"hello_winsock-{arch}.exe"
-    return built
-
-
-def unix_lines(data: bytes | str) -> str:
-    """Output as text with Windows line ends made "\\n" (msvcrt's text mode writes "\\r\\n"
-    under Wine; ws2core's run-time passes the program's bytes on unchanged)."""
-    text = data.decode() if isinstance(data, bytes) else data
-    return text.replace("\r\n", "\n")
+    return {arch: programs.build_sample(arch, out) for arch in programs.ARCHES}
 
 
 def ws2core_command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -114,8 +80,8 @@ def test_console_output_is_wines(speakeasy: ModuleType,
     wine = wine_console[stdio]
     assert run.stopped is None, run
     assert (run.exit_code, wine.returncode) == (CONSOLE_EXIT, CONSOLE_EXIT)
-    assert unix_lines(run.stdout) == unix_lines(wine.stdout)
-    assert unix_lines(run.stderr) == unix_lines(wine.stderr) == "to stderr: 1\n"
+    assert programs.unix_lines(run.stdout) == programs.unix_lines(wine.stdout)
+    assert programs.unix_lines(run.stderr) == programs.unix_lines(wine.stderr) == "to stderr: 1\n"
     # what reached output() is what the run kept, stream by stream, in order
     for stream, kept in ((1, run.stdout), (2, run.stderr)):
         assert b"".join(data for number, data in chunks if number == stream) == kept
@@ -136,22 +102,12 @@ def test_environment_is_only_what_was_given(speakeasy: ModuleType,
 # The sample
 
 
-ROUND = re.compile(r"round (\d+): the server got 22 bytes: hello (\d+) from the guest")
-
-
-def check_sample_output(text: str, rounds: int) -> None:
-    lines = unix_lines(text).splitlines()
-    assert re.fullmatch(r"listening on 127\.0\.0\.1:\d+", lines[0]), text
-    assert [ROUND.fullmatch(line) is not None for line in lines[1:-1]] == [True] * rounds, text
-    assert lines[-1] == "done", text
-
-
 @pytest.mark.parametrize("arch", programs.ARCHES)
 def test_sample_runs_to_its_end(speakeasy: ModuleType, sample_builds: dict[str, Path],
                                 arch: str) -> None:
     done = ws2core_command(str(sample_builds[arch]), "3")
     assert done.returncode == 0, done.stderr
-    check_sample_output(done.stdout, 3)
+    assert programs.sample_output_is(done.stdout, 3), done.stdout
     assert done.stderr.startswith("ws2core: ws2core ")
     *_, ended, network = done.stderr.splitlines()
     assert ended.startswith(
@@ -167,7 +123,7 @@ def test_sample_under_wine_says_the_same(wine: WinePrefix,
     program that says something else on Windows."""
     wine_run = wine.run(sample_builds["x86_64"], ("2",), None, 60)
     assert wine_run.returncode == 0, wine_run.describe()
-    check_sample_output(wine_run.stdout, 2)
+    assert programs.sample_output_is(wine_run.stdout, 2), wine_run.stdout
 
 
 def test_output_is_streamed_while_the_program_runs(speakeasy: ModuleType,
@@ -206,7 +162,7 @@ def test_command_passes_output_and_exit_status(speakeasy: ModuleType,
     exe = console_builds["mingw", "x86_64"]
     done = ws2core_command("--env", "WS2CORE_GREETING=hello", str(exe), *CONSOLE_ARGS)
     assert done.returncode == CONSOLE_EXIT
-    assert done.stdout == unix_lines(wine_console["mingw"].stdout)  # nothing of ws2core's
+    assert done.stdout == programs.unix_lines(wine_console["mingw"].stdout)  # nothing of ws2core's
     lines = done.stderr.splitlines()
     assert lines[0].startswith("ws2core: ws2core ") and "core: " in lines[0]
     assert "to stderr: 1" in lines
@@ -285,6 +241,12 @@ def test_command_names_the_unsupported_call(speakeasy: ModuleType,
     (("--env", "NOEQUALS", "x.exe"), 2, "--env takes NAME=VALUE, not 'NOEQUALS'"),
     (("--env", "=value", "x.exe"), 2, "--env takes NAME=VALUE, not '=value'"),
     (("--timeout", "0", "x.exe"), 2, "must be at least 1, not 0"),
+    (("--rootfs", "/tmp", "x.exe"), 2, "--rootfs is Qiling's: give --emulator qiling too"),
+    (("--emulator", "bochs", "x.exe"), 2, "invalid choice: 'bochs'"),
+    # Qiling cannot be installed beside Speakeasy: the extra to install, in a sentence
+    (("--emulator", "qiling", "x.exe"), STOPPED,
+     "ws2core: cannot run x.exe: ws2core.adapters.qiling needs Qiling: pip install "
+     "'ws2core[qiling]'"),
 ])
 def test_command_refuses_bad_arguments(speakeasy: ModuleType, args: tuple[str, ...],
                                        status: int, message: str) -> None:
@@ -298,7 +260,8 @@ def test_command_help_says_what_it_does() -> None:
     done = subprocess.run([sys.executable, "-m", "ws2core", "run", "--help"],
                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
     assert done.returncode == 0
-    for needed in ("PROGRAM.exe", "--env", "--json", "--timeout", "125", "Speakeasy"):
+    for needed in ("PROGRAM.exe", "--env", "--json", "--timeout", "125", "Speakeasy",
+                   "--emulator", "Qiling", "--rootfs"):
         assert needed in done.stdout
 
 

@@ -301,6 +301,9 @@ class Installation(_Installation):
     def __init__(self, exports: Exports, qiling: _Qiling) -> None:
         super().__init__(exports)
         self._qiling = qiling
+        self.not_served: NotServedByQiling | None = None
+        """The NotServedByQiling that stopped the run, if one did (Qiling logs it and
+        raises its own QlErrorSyscallError, which names no call)."""
 
     def _hook(self, export: Export) -> Callable[[Any, int, str], Any]:
         """The ``set_api`` handler ``hook(ql, address, api_name)`` for one export: reads the
@@ -349,10 +352,11 @@ class Installation(_Installation):
                 if self.exports.ptr_size == 4 and ql.emu_state is not self._qiling.stopped:
                     ql.arch.regs.arch_sp += 4 * (len(export.params) - len(args))
                 return result
-        raise NotServedByQiling(
-            f"{export.dll}.{export.name}{tuple(hex(value) for value in argv)} on a handle "
+        self.not_served = NotServedByQiling(
+            f"{export.dll}.{export.name}({', '.join(hex(value) for value in argv)}) on a handle "
             f"that is not ws2core's: Qiling {CHECKED_VERSION} has no {export.name}, and "
-            f"Wine's would make a system call") from None
+            f"Wine's would make a system call")
+        raise self.not_served from None
 
 
 def install(ql: Any, table: UpcallTable | None = None, provider: HostSocketProvider | None = None,
@@ -482,7 +486,10 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     try:
         ql.run(timeout=int(timeout * 1_000_000))
     except Exception as stopped:  # Qiling's report of a fault or a failed hook
-        error = {"type": type(stopped).__name__, "message": str(stopped)}
+        cause: BaseException = stopped
+        if installation is not None and installation.not_served is not None:
+            cause = installation.not_served
+        error = {"type": type(cause).__name__, "message": str(cause)}
     finally:
         seconds = time.monotonic() - started
         leaked = tuple(installation.table.table) if installation is not None else ()
