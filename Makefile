@@ -145,4 +145,8 @@ qiling:
 	QL=$(WORK)/qiling/venv/bin/python
 	$$QL -m pip install --progress-bar off -q -e '.[test,qiling]'
 	$$QL -c "import qiling"   # the tests skip without it: here that must be a failure
-	$$QL tests/isolation.py --or-unisolated -- $$QL -m pytest -q -m qiling tests/under_qiling
+	$$QL tests/isolation.py --or-unisolated -- $$QL -m pytest tests/under_qiling -q -m qiling
+	# The README's commands as a reader types them: the sample under Qiling, with the rootfs
+	# built on first use where run() keeps it (~/.cache/ws2core/qiling-rootfs).
+	x86_64-w64-mingw32-gcc -O2 -o $(WORK)/qiling/hello_winsock.exe examples/hello_winsock.c -lws2_32
+	$$QL -m ws2core run --emulator qiling $(WORK)/qiling/hello_winsock.exe 2

@@ -212,7 +212,9 @@ def _what_runs(command: str) -> str:
         words = words[1:]
     if words[:1] == ["-m"]:
         if words[1] == "pytest":  # and the folder it tests, if it names one
-            paths = [w.split("/")[0] for w in words[2:] if not w.startswith("-")]
+            takes_value = ("-m", "-k", "-p")   # their values are no folder
+            paths = [w.split("/")[0] for before, w in zip(words[1:], words[2:])
+                     if not w.startswith("-") and before not in takes_value]
             return " ".join(["-m", "pytest", *paths[:1]])
         return " ".join(words[:3] if words[1] in ("ws2core", "pip") else words[:2])
     return words[0] if words else ""
