@@ -386,3 +386,17 @@ def test_net_policy_under_qiling(policy_name: str, rootfs: Path, program_cache: 
     differs = programs.WINE_DIFFERS["net_policy"]
     assert programs.compared_checks(ours, differs) == programs.compared_checks(wines, differs), \
         (ours.describe(), wines.describe())
+
+
+@pytest.mark.isolated_network
+def test_stock_qiling_net_policy(rootfs: Path, program_cache: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """net_policy without the adapter, as test_stock_qiling's runs (the README's count)."""
+    exe = programs.build("net_policy", "x86_64", program_cache)
+    with capsys.disabled():   # (Qiling asks sys.stdout for its fileno: test_stock_qiling)
+        done = run(exe, rootfs=rootfs, winsock=False, timeout=30)
+        stock = programs.CompletedRun(exe, (), done.exit_code,
+                                      done.stdout.decode("utf-8", "replace"), done.stopped or "",
+                                      done.seconds)
+        print(f"\n{programs.stock_summary('net_policy', 'x64', stock, done.stopped, 'Qiling')}")
+    assert stock.failed() or stock.result is None, stock.describe()
