@@ -209,7 +209,7 @@ def _wait(
     """The one blocking loop: ``wait_set`` None waits on nothing (a sleep)."""
     ready = -1 if wait_set is None else wait_set.ready()
     if ready >= 0:  # a signalled event wins over pending APCs
-        return ready  # type: ignore[no-any-return]
+        return ready
     apcs = table._apcs if alertable else None
     thread = threading.get_ident()
     if apcs is not None and apcs.pending(thread) and apcs.run(thread, on_apc_error):
@@ -243,7 +243,7 @@ def _block(
             # After registering: a set or a queue() from now on wakes this thread.
             ready = -1 if wait_set is None else wait_set.ready()
             if ready >= 0:
-                return ready  # type: ignore[no-any-return]
+                return ready
             if apcs is not None and apcs.pending(thread):
                 return _APCS_PENDING
             if deadline is None:

@@ -423,7 +423,7 @@ def _thread_handle(thread_id: Any, upcall: str) -> int:
         return 0
     if handle.__class__ is not int:
         handle = as_index(handle, upcall, "lpThreadId.ThreadHandle", "a HANDLE")
-    return handle  # type: ignore[no-any-return]
+    return handle
 
 
 def _fail(field: str, lpErrno: Any) -> int:
