@@ -1,6 +1,6 @@
 """What both cores share: the one WinsockError class, the out-parameter rules, the
 table's bounds (its ABI, its handle range, its quarantine), the registry of the cores' FdSet
-classes and the failures of the seven stub upcalls.
+classes and the failures of the four stub upcalls.
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
