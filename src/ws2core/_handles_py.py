@@ -875,13 +875,20 @@ class HandleTable:
 
     def close_event(self, e: Any, /) -> None:
         """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
-        if e.__class__ is not int:
-            e = as_index(e, "HandleTable.close_event", "e", "a WSAEVENT")
-        e &= ~_TAG_BITS
+        self._close_tagged(e, _EventSlot, _WSA_INVALID_HANDLE, "HandleTable.close_event", "e",
+                           "a WSAEVENT")
+
+    def _close_tagged(self, h: Any, slot_class: type, code: int, function: str, argument: str,
+                      kind: str) -> None:
+        """Close the live handle of ``slot_class`` that ``h`` names, its tag bits ignored (an
+        event, a thread); WinsockError(code) when there is none."""
+        if h.__class__ is not int:
+            h = as_index(h, function, argument, kind)
+        h &= ~_TAG_BITS
         with self._lock:
-            if self._live.get(e).__class__ is not _EventSlot:
-                raise WinsockError(_WSA_INVALID_HANDLE)
-            self._release(e)
+            if self._live.get(h).__class__ is not slot_class:
+                raise WinsockError(code)
+            self._release(h)
 
     # --- waits (the loop itself is ws2core._waits, shared by both cores)
 
@@ -987,13 +994,8 @@ class HandleTable:
 
         APCs already queued to its thread stay queued: they belong to the thread.
         """
-        if h.__class__ is not int:
-            h = as_index(h, "HandleTable.close_thread", "h", "a thread handle")
-        h &= ~_TAG_BITS
-        with self._lock:
-            if self._live.get(h).__class__ is not _ThreadSlot:
-                raise WinsockError(_WSAEFAULT)
-            self._release(h)
+        self._close_tagged(h, _ThreadSlot, _WSAEFAULT, "HandleTable.close_thread", "h",
+                           "a thread handle")
 
     def queue_apc(self, h: Any, function: Any, context: Any = None, /) -> None:
         """Queue ``function(context)`` to the thread that thread handle ``h`` names.
