@@ -41,14 +41,18 @@ def raises_winsock(code: int, method: Callable[..., Any], *args: Any) -> ws2core
 
 def snapshot(table: Any) -> tuple[Any, ...]:
     """Everything observable about a table: len, handles in order, kinds, contexts (by
-    identity), catalog entries, event states, and repr (socket and event counts)."""
+    identity), catalog entries, event states, repr (socket, event and thread counts) and the
+    APCs queued."""
     detail: list[tuple[Any, ...]] = []
     for h in list(table):
-        if table.kind(h) == "socket":
+        kind = table.kind(h)
+        if kind == "socket":
             detail.append((h, "socket", id(table.context(h)), table.catalog_entry(h)))
-        else:
+        elif kind == "event":
             detail.append((h, "event", table.event_is_set(h)))
-    return len(table), list(table), detail, repr(table)
+        else:
+            detail.append((h, kind))
+    return len(table), list(table), detail, repr(table), len(table._apcs)
 
 
 def assert_consistent(table: Any) -> list[int]:
@@ -62,9 +66,10 @@ def assert_consistent(table: Any) -> list[int]:
         if kind == "socket":
             table.context(h)
             table.catalog_entry(h)
-        else:
-            assert kind == "event"
+        elif kind == "event":
             table.event_is_set(h)
+        else:
+            assert kind == "thread"
     return handles
 
 

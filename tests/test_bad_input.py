@@ -32,6 +32,7 @@ from typing import Any, Union
 import pytest
 
 import ws2core
+from ws2core.structs import WSATHREADID
 from ws2core import (
     FALSE,
     INVALID_SOCKET,
@@ -43,7 +44,6 @@ from ws2core import (
     WSAEINVAL,
     WSAENOBUFS,
     WSAENOTSOCK,
-    WSANOTINITIALISED,
 )
 
 from support import Index, snapshot
@@ -368,6 +368,7 @@ OUT_PARAM_CALLS: dict[str, Callable[[Env, Any], object]] = {
     "WPUQueryBlockingCallback.lpErrno": lambda v, o: v.up.WPUQueryBlockingCallback(1, None, None, o),
     "WPUQueueApc.lpErrno": lambda v, o: v.up.WPUQueueApc(None, None, 0, o),
     "WPUOpenCurrentThread.lpErrno": lambda v, o: v.up.WPUOpenCurrentThread(None, o),
+    "WPUOpenCurrentThread.lpErrno,live": lambda v, o: v.up.WPUOpenCurrentThread(WSATHREADID(), o),
     "WPUCloseThread.lpErrno": lambda v, o: v.up.WPUCloseThread(None, o),
 }
 ROWS += [Row(f"{name}({label})", call, const(value), Raises(TypeError))
@@ -404,14 +405,57 @@ STUBS: dict[str, tuple[Callable[[Env, Any], object], Expect]] = {
     "WPUPostMessage": (lambda v, x: v.up.WPUPostMessage(x, x, x, x), Returns(FALSE)),
     "WPUQueryBlockingCallback": (lambda v, x: v.up.WPUQueryBlockingCallback(x, x, x, v.err),
                                  Upcall(SOCKET_ERROR, WSAEINVAL)),
-    "WPUQueueApc": (lambda v, x: v.up.WPUQueueApc(x, x, x, v.err), Upcall(SOCKET_ERROR, WSAEFAULT)),
-    "WPUOpenCurrentThread": (lambda v, x: v.up.WPUOpenCurrentThread(x, v.err),
-                             Upcall(SOCKET_ERROR, WSANOTINITIALISED)),
-    "WPUCloseThread": (lambda v, x: v.up.WPUCloseThread(x, v.err), Upcall(SOCKET_ERROR, WSANOTINITIALISED)),
 }
 ROWS += [Row(f"{name}({label})", call, const(value), expect)
          for name, (call, expect) in STUBS.items()
          for label, value in {**WRONG_TYPES, "-1": -1, "2**100": 2**100}.items()]
+
+
+# --- thread ids: a WSATHREADID whose ThreadHandle is no live thread handle is WSAEFAULT (a
+# socket, an event, a closed thread, any bad int); anything that is no WSATHREADID (None aside,
+# the NULL pointer: WSAEFAULT) is a TypeError, and nothing changes.
+def thread_id(handle: int) -> WSATHREADID:
+    return WSATHREADID(handle, 0)
+
+
+class ThreadIdOf:
+    """A WSATHREADID-like object holding any int, which ctypes' c_void_p would refuse."""
+
+    def __init__(self, handle: int) -> None:
+        self.ThreadHandle, self.Reserved = handle, 0
+
+
+def closed_thread(table: Any) -> int:
+    handle = table.open_thread()
+    table.close_thread(handle)
+    return handle  # type: ignore[no-any-return]
+
+
+THREAD_CALLS: dict[str, Callable[[Env, Any], object]] = {
+    "WPUQueueApc": lambda v, t: v.up.WPUQueueApc(t, print, 0, v.err),
+    "WPUCloseThread": lambda v, t: v.up.WPUCloseThread(t, v.err),
+}
+NOT_THREADS: dict[str, Callable[[Env], Any]] = {
+    "socket": lambda v: thread_id(v.s), "event": lambda v: thread_id(v.e),
+    "closed_thread": lambda v: thread_id(closed_thread(v.table)), "NULL": lambda v: WSATHREADID(),
+    "None": const(None), **{label: const(ThreadIdOf(value)) for label, value in BAD_INTS.items()},
+}
+
+
+ROWS += [Row(f"{name}(lpThreadId={label})", call, make, Upcall(SOCKET_ERROR, WSAEFAULT))
+         for name, call in THREAD_CALLS.items() for label, make in NOT_THREADS.items()]
+ROWS += [Row(f"{name}(lpThreadId={label})", call, const(value), Raises(TypeError))
+         for name, call in {**THREAD_CALLS, "WPUOpenCurrentThread":
+                            lambda v, t: v.up.WPUOpenCurrentThread(t, v.err)}.items()
+         for label, value in WRONG_TYPES.items() if value is not None]
+ROWS += [
+    Row("WPUQueueApc(lpfnUserApc=None)", lambda v, t: v.up.WPUQueueApc(t, None, 0, v.err),
+        lambda v: thread_id(v.table.open_thread()), Upcall(SOCKET_ERROR, WSAEFAULT)),
+    Row("WPUQueueApc(lpfnUserApc=int)", lambda v, t: v.up.WPUQueueApc(t, 4, 0, v.err),
+        lambda v: thread_id(v.table.open_thread()), Raises(TypeError)),
+    Row("WPUOpenCurrentThread(lpThreadId=None)", lambda v, t: v.up.WPUOpenCurrentThread(t, v.err),
+        const(None), Upcall(SOCKET_ERROR, WSAEFAULT)),
+]
 
 
 # --- fd_set buffers

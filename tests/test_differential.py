@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import operator
 import struct
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -174,6 +175,8 @@ FDSET_METHODS = {
     "discard": lambda fds, fd: fds.discard(fd),
     "in": lambda fds, fd: fd in fds,
 }
+# What the APCs queued to each table recorded, in the order they ran.
+APCS_RAN: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 HANDLE_METHODS = {
     "context": lambda t, h: t.context(h),
     "catalog_entry": lambda t, h: t.catalog_entry(h),
@@ -182,12 +185,16 @@ HANDLE_METHODS = {
     "reset_event": lambda t, h: t.reset_event(h),
     "event_is_set": lambda t, h: t.event_is_set(h),
     "close_event": lambda t, h: t.close_event(h),
+    "close_thread": lambda t, h: t.close_thread(h),
+    # queued to this thread; the rule below runs them (apc_wait), so each side records its own
+    "queue_apc": lambda t, h: t.queue_apc(h, APCS_RAN[t].append, h),
     "kind": lambda t, h: t.kind(h),
     "in": lambda t, h: operator.contains(t, h),
 }
 # The kind of handle each method succeeds on.
 METHOD_KINDS = {"context": "socket", "catalog_entry": "socket", "close_socket": "socket",
                 "set_event": "event", "reset_event": "event", "event_is_set": "event", "close_event": "event",
+                "close_thread": "thread", "queue_apc": "thread",
                 "WPUQuerySocketHandleContext": "socket", "WPUCloseSocketHandle": "socket",
                 "WPUSetEvent": "event", "WPUResetEvent": "event", "WPUCloseEvent": "event"}
 # The positional-only parameter name of each one-handle method, as the stub spells it.
@@ -261,6 +268,7 @@ class Lockstep(RuleBasedStateMachine):
             handle_range = (first, first + 4 * (max_handles + range_at[1] - 1))
         for side in self.sides:
             side.table = side.core.HandleTable(max_handles=max_handles, handle_range=handle_range, abi=abi)
+            APCS_RAN[side.table] = []
             side.up = ws2core.UpcallTable(side.table)
             side.fdsets = [side.core.FdSet(capacity=4, abi=abi), side.core.FdSet()]
         self.ready = True
@@ -295,6 +303,21 @@ class Lockstep(RuleBasedStateMachine):
                                            min_size=1, max_size=4))
     def event_methods(self, data: st.DataObject, methods: list[str]) -> None:
         self.handle_methods(data, methods)
+
+    @rule()
+    def open_thread(self) -> None:
+        self.remember(self.both("open_thread", lambda side: side.table.open_thread()))
+
+    @rule(data=st.data(), methods=st.lists(st.sampled_from(["close_thread", "queue_apc"]),
+                                           min_size=1, max_size=4))
+    def thread_methods(self, data: st.DataObject, methods: list[str]) -> None:
+        self.handle_methods(data, methods)
+
+    @rule(alertable=st.booleans())
+    def apc_wait(self, alertable: bool) -> None:
+        """An alertable sleep runs what was queued, in order; a plain one never does."""
+        self.both(f"sleep(0, alertable={alertable})",
+                  lambda side: (side.table.sleep(0, alertable), list(APCS_RAN[side.table])))
 
     @rule(data=st.data(), methods=st.lists(st.sampled_from(["kind", "in"]), min_size=1, max_size=4))
     def table_queries(self, data: st.DataObject, methods: list[str]) -> None:

@@ -60,6 +60,7 @@ from ws2core import (
     WinsockError,
 )
 from ws2core import _implementation
+from ws2core.structs import WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
 
 PURE_PYTHON_ONLY = _implementation.pure_python_requested()
@@ -662,7 +663,8 @@ def test_every_upcall_through_ctypes_matches_the_facade(table: Any, up: ws2core.
         assert c_errno_call(native.lpWPUCloseEvent, e) == f_errno_call(up.WPUCloseEvent, e)
     assert len(table) == 0
 
-    # The seven upcalls ws2core does not implement: the facade's answers, NULL lpErrno allowed.
+    # The four upcalls ws2core does not implement, and the thread upcalls given NULL pointers:
+    # the facade's answers, NULL lpErrno allowed.
     stubs: list[tuple[str, tuple[Any, ...]]] = [
         ("WPUGetProviderPath", (None, None, None)),
         ("WPUModifyIFSHandle", (1, 4)),
@@ -1111,3 +1113,85 @@ def test_provider_called_with_the_gil_held_may_call_back(provider: ctypes.CDLL, 
     assert with_gil.provider_close_socket(addr, s, byref(err)) == 0 and s not in table
     report = ctypes.create_string_buffer(4096)
     assert with_gil.provider_check_all(addr, report, len(report)) == 0, report.value.decode()
+
+
+# ---------------------------------------------------------------------------------------
+# Thread handles, APCs and the alertable waits of WS2COREWAITTABLE, from C
+
+
+def test_apcs_from_c(provider: ctypes.CDLL, table: Any, up: ws2core.UpcallTable) -> None:
+    """provider.c's checks: thread ids, C APCs in queue order on their own pthread only in its
+    alertable waits, a signalled event winning over them, the waits' failures, and a pthread
+    asleep alertably woken by an APC another thread queued."""
+    report = ctypes.create_string_buffer(16384)
+    wake_ms = ctypes.c_double()
+    failures = provider.provider_check_apcs(
+        up.native_table(), up.native_wait_table(), report, len(report), byref(wake_ms))
+    assert failures == 0, f"{failures} checks failed in provider.c:\n{report.value.decode()}"
+    assert wake_ms.value < 1000, "the sleeper was not woken by the APC"
+    assert len(table) == 0 and len(table._apcs) == 0  # every id closed, every APC run
+
+
+def test_python_apc_runs_on_a_c_thread(provider: ctypes.CDLL, table: Any,
+                                       up: ws2core.UpcallTable) -> None:
+    """A Python callable queued with the facade's WPUQueueApc to a thread id a pthread opened
+    runs on that pthread, in its alertable SleepEx from the wait table, which it wakes."""
+    thread_id = WSATHREADID()
+    assert provider.provider_open_thread_and_sleep(
+        up.native_table(), up.native_wait_table(), ctypes.addressof(thread_id), 20000) == 0
+    assert table.kind(thread_id.ThreadHandle) == "thread"
+    ran_on: list[int] = []
+    err = ws2core.Ref()
+    time.sleep(0.05)
+    assert up.WPUQueueApc(thread_id, lambda context: ran_on.append(
+        (threading.get_ident(), context)), "ctx", err) == 0
+    started = time.monotonic()
+    code = c_int(SENTINEL_ERR)
+    assert provider.provider_join_sleeper(byref(code)) == ws2core.WSA_WAIT_IO_COMPLETION
+    assert time.monotonic() - started < 10
+    assert len(ran_on) == 1 and ran_on[0][1] == "ctx" and ran_on[0][0] != threading.get_ident()
+    assert up.WPUCloseThread(thread_id, err) == 0
+
+
+def test_python_apc_that_raises_in_a_c_thread_is_unraisable(
+        provider: ctypes.CDLL, table: Any, up: ws2core.UpcallTable) -> None:
+    """No C caller can receive a Python exception: it is reported through
+    sys.unraisablehook, and the C thread's wait still returns WSA_WAIT_IO_COMPLETION."""
+    thread_id = WSATHREADID()
+    assert provider.provider_open_thread_and_sleep(
+        up.native_table(), up.native_wait_table(), ctypes.addressof(thread_id), 20000) == 0
+    seen: list[Any] = []
+
+    def fail(context: Any) -> None:
+        raise ValueError(f"APC {context} fails on purpose")
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: seen.append(unraisable.exc_value)
+    try:
+        err = ws2core.Ref()
+        assert up.WPUQueueApc(thread_id, fail, 7, err) == 0
+        code = c_int(SENTINEL_ERR)
+        assert provider.provider_join_sleeper(byref(code)) == ws2core.WSA_WAIT_IO_COMPLETION
+    finally:
+        sys.unraisablehook = previous
+    assert [str(error) for error in seen] == ["APC 7 fails on purpose"]
+    assert up.WPUCloseThread(thread_id, ws2core.Ref()) == 0
+
+
+def test_native_thread_handles_count_and_fill_the_table(
+        provider: ctypes.CDLL, ccore: ModuleType) -> None:
+    u = ws2core.UpcallTable(ccore.HandleTable(max_handles=2))
+    native = build.native_upcalls(u.native_table())
+    ids = [WSATHREADID(), WSATHREADID(), WSATHREADID()]
+    err = c_int(SENTINEL_ERR)
+    assert native.lpWPUOpenCurrentThread(ctypes.addressof(ids[0]), byref(err)) == 0
+    assert native.lpWPUOpenCurrentThread(ctypes.addressof(ids[1]), byref(err)) == 0
+    assert err.value == SENTINEL_ERR
+    assert native.lpWPUOpenCurrentThread(ctypes.addressof(ids[2]), byref(err)) == SOCKET_ERROR
+    assert err.value == ws2core.WSAENOBUFS and ids[2].ThreadHandle is None
+    assert sorted(u.table) == sorted(i.ThreadHandle for i in ids[:2])
+    assert {u.table.kind(h) for h in u.table} == {"thread"}
+    u.table.close()
+    err.value = SENTINEL_ERR
+    assert native.lpWPUCloseThread(ctypes.addressof(ids[0]), byref(err)) == SOCKET_ERROR
+    assert err.value == ws2core.WSAEFAULT

@@ -37,6 +37,7 @@ from ws2core import (
 )
 from ws2core import constants
 from ws2core._shared import STUB_FAILURES
+from ws2core.structs import WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
 
 SENTINEL = 12345  # pre-set in every out-parameter, so an unwanted write shows
@@ -532,9 +533,9 @@ def bad_out_calls() -> dict[str, Callable[[Any, dict[str, int], Any], Any]]:
         "get_provider_path": lambda up, h, bad: up.WPUGetProviderPath(None, None, good(0), bad),
         "modify_ifs_handle": lambda up, h, bad: up.WPUModifyIFSHandle(1, 4, bad),
         "query_blocking_callback": lambda up, h, bad: up.WPUQueryBlockingCallback(1, good(), good(), bad),
-        "queue_apc": lambda up, h, bad: up.WPUQueueApc(good(), None, 0, bad),
-        "open_current_thread": lambda up, h, bad: up.WPUOpenCurrentThread(good(), bad),
-        "close_thread": lambda up, h, bad: up.WPUCloseThread(good(), bad),
+        "queue_apc": lambda up, h, bad: up.WPUQueueApc(WSATHREADID(), print, 0, bad),
+        "open_current_thread": lambda up, h, bad: up.WPUOpenCurrentThread(WSATHREADID(), bad),
+        "close_thread": lambda up, h, bad: up.WPUCloseThread(WSATHREADID(), bad),
     }
 
 
@@ -605,9 +606,6 @@ STUBS = [
     ("WPUModifyIFSHandle", lambda: (1, 4), INVALID_SOCKET, WSAEINVAL),
     ("WPUPostMessage", lambda: (0, 0x400, 0, 0), FALSE, None),
     ("WPUQueryBlockingCallback", lambda: (1, ws2core.Ref(), ws2core.Ref()), SOCKET_ERROR, WSAEINVAL),
-    ("WPUQueueApc", lambda: (ws2core.Ref(), None, 0), SOCKET_ERROR, WSAEFAULT),
-    ("WPUOpenCurrentThread", lambda: (ws2core.Ref(),), SOCKET_ERROR, WSANOTINITIALISED),
-    ("WPUCloseThread", lambda: (ws2core.Ref(),), SOCKET_ERROR, WSANOTINITIALISED),
 ]
 
 
@@ -730,11 +728,11 @@ KEYWORD_CALLS = {
     "WPUPostMessage": (lambda s, e: (0, 0, 0, 0), "lParam"),
     "WPUQueryBlockingCallback": (lambda s, e: (1, ws2core.Ref(), ws2core.Ref(), ws2core.Ref()), "lpErrno"),
     "WPUQuerySocketHandleContext": (lambda s, e: (s, ws2core.Ref(), ws2core.Ref()), "lpErrno"),
-    "WPUQueueApc": (lambda s, e: (ws2core.Ref(), None, 0, ws2core.Ref()), "lpErrno"),
+    "WPUQueueApc": (lambda s, e: (WSATHREADID(), None, 0, ws2core.Ref()), "lpErrno"),
     "WPUResetEvent": (lambda s, e: (e, ws2core.Ref()), "lpErrno"),
     "WPUSetEvent": (lambda s, e: (e, ws2core.Ref()), "lpErrno"),
-    "WPUOpenCurrentThread": (lambda s, e: (ws2core.Ref(), ws2core.Ref()), "lpErrno"),
-    "WPUCloseThread": (lambda s, e: (ws2core.Ref(), ws2core.Ref()), "lpErrno"),
+    "WPUOpenCurrentThread": (lambda s, e: (WSATHREADID(), ws2core.Ref()), "lpErrno"),
+    "WPUCloseThread": (lambda s, e: (WSATHREADID(), ws2core.Ref()), "lpErrno"),
 }
 
 

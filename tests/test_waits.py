@@ -4,7 +4,8 @@
 ``WSAGetLastError`` / ``WSASetLastError``:
 
 - every result: WSA_WAIT_EVENT_0 + i, WSA_WAIT_TIMEOUT (258), WSA_WAIT_FAILED (0xFFFFFFFF),
-  never WSA_WAIT_IO_COMPLETION even when alertable; wait-any gives the lowest signalled index,
+  never WSA_WAIT_IO_COMPLETION when no APC is queued, even when alertable (tests/test_apcs.py
+  has the APCs); wait-any gives the lowest signalled index,
   wait-all gives 0 only once every event is signalled at the same time;
 - timeouts (one-sided, wide margins: "not before", "within"; never exact times), 0 = poll,
   WSA_INFINITE, 64 events and 65;
@@ -379,7 +380,7 @@ def test_upcall_count_outside_1_to_64_fails_with_87(
 @pytest.mark.parametrize("wait_all", [False, True])
 @pytest.mark.parametrize("alertable", [False, True])
 @pytest.mark.parametrize("timeout_ms", [0, 50])
-def test_upcall_timeout_is_258_never_io_completion(
+def test_upcall_timeout_is_258_without_apcs(
     table: Any, upcalls: UpcallTable, wait_all: bool, alertable: bool, timeout_ms: int
 ) -> None:
     a, b = events(table, 2)

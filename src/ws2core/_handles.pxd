@@ -11,18 +11,20 @@ cdef enum:
     SLOT_FREE = 0
     SLOT_SOCKET = 1
     SLOT_EVENT = 2
+    SLOT_THREAD = 3
 
 
 # One handle: 24 bytes.  Links are slot index + 1, so 0 means "none".  C callers of the native
 # table read `native`, `kind` and `generation` without the GIL (see "Native table" in
 # _handles_native.pxi): writers publish `kind` last and bump `generation` first.
 ctypedef struct Slot:
-    uint64_t native     # socket: the context as C sees it (an int's value, an object's id, None: 0)
+    uint64_t native     # socket: the context as C sees it (an int's value, an object's id, None: 0);
+                        # thread: the OS thread id (PyThread_get_thread_ident) it names
     uint32_t older      # live: the next older live slot (creation order, for iteration)
     uint32_t newer      # live: the next newer live slot; free: the next slot in the closed FIFO
     uint32_t word       # socket: catalog entry id; free: low 32 bits of the creation count
                         # at which the value may be handed out again
-    uint8_t kind        # SLOT_FREE, SLOT_SOCKET or SLOT_EVENT
+    uint8_t kind        # SLOT_FREE, SLOT_SOCKET, SLOT_EVENT or SLOT_THREAD
     uint8_t signalled   # event: manual-reset state, kept after close until the slot returns
     uint16_t generation # bumped at every close: a wait tells its event from a later one
 
@@ -53,6 +55,7 @@ cdef class HandleTable:
     cdef bint _x86              # the ABI of the emulated process: its fd_sets, its INVALID_SOCKET
     cdef uint32_t _live_count
     cdef uint32_t _socket_count
+    cdef uint32_t _thread_count
     cdef uint64_t _creations    # the clock of the quarantine
     cdef uint32_t _oldest       # live list, oldest end
     cdef uint32_t _newest       # live list, newest end
@@ -60,6 +63,8 @@ cdef class HandleTable:
     cdef uint32_t _closed_tail
     # Waits in progress: event slot index -> list of _WaitSet; None while nobody waits.
     cdef dict _waiters
+    # The APCs queued to the OS threads of this table: a ws2core._waits.ApcQueues.
+    cdef readonly object _apcs  # readonly: ws2core._waits reads it
     # Once a native table reads this table without the GIL, an outgrown slot array may still
     # be in a reader's hands: it is kept here until the table is freed instead of freed.
     cdef bint _native_readers
@@ -74,6 +79,9 @@ cdef class HandleTable:
     cdef Py_ssize_t _socket_at(self, long long value) noexcept
     @cython.final
     cdef Py_ssize_t _event_at(self, long long value) noexcept
+    cdef Py_ssize_t _thread_at(self, long long value) noexcept
+    cdef Py_ssize_t _checked_thread(self, object h, str function) except -1
+    cdef Py_ssize_t _open_thread(self, uint64_t thread) except -2
     cdef Py_ssize_t _checked_event(self, object e, str function) except -1
     cdef int _notify(self, Py_ssize_t index) except -1
     cdef int _freeze(self, Py_ssize_t index) except -1

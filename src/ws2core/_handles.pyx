@@ -13,7 +13,7 @@ the parts follow one concern a file, in the order the twin's sections have:
     _handles_conversions.pxi  a Python int as a handle or a SOCKET value
     _handles_batch.pxi        many handles converted at once; a SOCKET hash set
     _handles_fdset.pxi        fd_set in both ABIs: FdSet and the FD_* functions
-    _handles_table.pxi        HandleTable: slots, quarantine, sockets, events, waits
+    _handles_table.pxi        HandleTable: slots, quarantine, sockets, events, waits, threads
     _handles_hot.pxi          Ref, the out-parameter writes and the four hot upcalls
     _handles_native.pxi       the native WSPUPCALLTABLE for C providers
 
@@ -41,14 +41,17 @@ from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.exc cimport PyErr_SetObject, PyErr_WriteUnraisable
 from cpython.object cimport Py_SIZE, PyObject
 from cpython.type cimport PyType_IsSubtype
+from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy, memmove, memset
 
 from ws2core.ws2spi cimport (
-    BOOL, DWORD, DWORD_PTR, FALSE, INVALID_SOCKET, SOCKET, SOCKET_ERROR, TRUE, WSA_INVALID_EVENT,
-    WSA_INVALID_HANDLE, WSA_NOT_ENOUGH_MEMORY, WSAEFAULT, WSAENOBUFS, WSAENOTSOCK,
+    BOOL, DWORD, DWORD_PTR, FALSE, HANDLE, INVALID_SOCKET, LPWSATHREADID, LPWSAUSERAPC, SOCKET,
+    SOCKET_ERROR, TRUE, WS2COREWAITTABLE, WSA_INFINITE, WSA_INVALID_EVENT, WSA_INVALID_HANDLE,
+    WSA_INVALID_PARAMETER, WSA_NOT_ENOUGH_MEMORY, WSA_WAIT_EVENT_0, WSA_WAIT_FAILED,
+    WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT, WSAEFAULT, WSAEINVAL, WSAENOBUFS, WSAENOTSOCK,
     WSANOTINITIALISED, WSAEVENT, WSPUPCALLTABLE,
 )
 
@@ -58,6 +61,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     ABIS as _ABIS,
     DEFAULT_MAX_HANDLES,
     bounds_note as _bounds_note,
+    threads_note as _threads_note,
     MAX_MAX_HANDLES,
     REUSE_DELAY,
     STUB_FAILURES,
@@ -82,6 +86,7 @@ cdef object _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 cdef object _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
 cdef object _WSAENOBUFS = _constants.WSAENOBUFS
 cdef object _WSAENOTSOCK = _constants.WSAENOTSOCK
+cdef object _WSAEFAULT = _constants.WSAEFAULT
 cdef object _WSA_INVALID_PARAMETER = _constants.WSA_INVALID_PARAMETER
 
 # The C helpers every part may use: the C itself is in csrc/, where it can be read and compiled

@@ -135,6 +135,12 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         """
         return <uintptr_t>&upcall_tables[self._claim_native_set()]
 
+    def native_wait_table(self):
+        """The address of a WS2COREWAITTABLE (``<ws2core/ws2spi.h>``) serving this table: the
+        alertable waits a C thread calls to receive its APCs (ws2core's own entry points, from
+        the same set as ``native_table()`` and valid as long as it)."""
+        return <uintptr_t>&wait_tables[self._claim_native_set()]
+
     def native_capsule(self):
         """The same WSPUPCALLTABLE pointer in a PyCapsule named ``"ws2core.WSPUPCALLTABLE"``.
 

@@ -22,9 +22,15 @@ cdef extern from "ws2core_native.h":
         BOOL (*set_event)(unsigned, WSAEVENT, int *) noexcept nogil
         BOOL (*reset_event)(unsigned, WSAEVENT, int *) noexcept nogil
         BOOL (*close_event)(unsigned, WSAEVENT, int *) noexcept nogil
+        int (*open_thread)(unsigned, LPWSATHREADID, int *) noexcept nogil
+        int (*close_thread)(unsigned, LPWSATHREADID, int *) noexcept nogil
+        int (*queue_apc)(unsigned, LPWSATHREADID, LPWSAUSERAPC, DWORD_PTR, int *) noexcept nogil
+        DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, int *) noexcept nogil
+        DWORD (*sleep)(unsigned, DWORD, BOOL, int *) noexcept nogil
     native_ops native_ops_table "ws2core_ops"
     const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
     WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
+    const WS2COREWAITTABLE wait_tables "ws2core_wait_tables"[64]
 
     ctypedef struct stub_failure "ws2core_stub_failure":
         const char *field
@@ -248,6 +254,167 @@ cdef BOOL _event_call_with_gil(unsigned n, uintptr_t e, int *lpErrno, EventOpera
     return TRUE
 
 
+# --- threads and APCs from C: WPUOpenCurrentThread, WPUCloseThread, WPUQueueApc
+
+
+cdef int _native_open_thread(unsigned n, LPWSATHREADID thread, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    if thread is NULL:
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    with gil:
+        return _open_thread_with_gil(n, thread, lpErrno)
+
+
+cdef int _open_thread_with_gil(unsigned n, LPWSATHREADID thread, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    try:
+        index = table._open_thread(PyThread_get_thread_ident())
+    except Exception:  # MemoryError: no room for a new handle
+        index = -1
+    if index < 0:
+        _set_error(lpErrno, WSAENOBUFS)
+        return SOCKET_ERROR
+    thread.ThreadHandle = <HANDLE><uintptr_t>_handle_at(table._first, index)
+    thread.Reserved = 0
+    return 0
+
+
+cdef int _native_close_thread(unsigned n, LPWSATHREADID thread, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    if thread is NULL:
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    with gil:
+        return _close_thread_with_gil(n, <uintptr_t>thread.ThreadHandle, lpErrno)
+
+
+cdef int _close_thread_with_gil(unsigned n, uintptr_t handle, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    index = table._thread_at(<long long>handle)
+    if index < 0:
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    table._release(index)  # a thread handle holds no context: nothing runs
+    return 0
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class _NativeApc:
+    """An APC queued by a C provider: its function pointer, called without the GIL."""
+
+    cdef LPWSAUSERAPC function
+
+    def __call__(self, context):
+        cdef DWORD_PTR value = <DWORD_PTR>context
+        with nogil:
+            self.function(value)
+
+    def __repr__(self):
+        return f"<native APC at {<uintptr_t>self.function:#x}>"
+
+
+cdef int _native_queue_apc(unsigned n, LPWSATHREADID thread, LPWSAUSERAPC function,
+                           DWORD_PTR context, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    if thread is NULL or function is NULL:  # nothing valid to queue to, or nothing to call
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    with gil:
+        return _queue_apc_with_gil(n, <uintptr_t>thread.ThreadHandle, function, context, lpErrno)
+
+
+cdef int _queue_apc_with_gil(unsigned n, uintptr_t handle, LPWSAUSERAPC function,
+                             DWORD_PTR context, int *lpErrno) noexcept:
+    cdef HandleTable table = _native_table(n)
+    cdef Py_ssize_t index
+    cdef _NativeApc apc
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    index = table._thread_at(<long long>handle)
+    if index < 0:
+        _set_error(lpErrno, WSAEFAULT)
+        return SOCKET_ERROR
+    try:
+        apc = _NativeApc.__new__(_NativeApc)
+        apc.function = function
+        table._apcs.queue(table._slots[index].native, apc, context)
+    except Exception:  # MemoryError: the APC could not be queued
+        _set_error(lpErrno, WSAENOBUFS)
+        return SOCKET_ERROR
+    return 0
+
+
+# --- alertable waits for C threads (WS2COREWAITTABLE, ws2core's own entry points)
+
+
+cdef DWORD _native_wait(unsigned n, DWORD count, const WSAEVENT *events, BOOL wait_all,
+                        DWORD timeout, BOOL alertable, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return WSA_WAIT_FAILED
+    if not 1 <= count <= WAIT_MAXIMUM or events is NULL:
+        _set_error(lpErrno, WSA_INVALID_PARAMETER)
+        return WSA_WAIT_FAILED
+    with gil:
+        return _wait_with_gil(n, count, events, wait_all, timeout, alertable, lpErrno)
+
+
+cdef DWORD _native_sleep(unsigned n, DWORD milliseconds, BOOL alertable, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return WSA_WAIT_FAILED
+    with gil:
+        return _wait_with_gil(n, 0, NULL, FALSE, milliseconds, alertable, lpErrno)
+
+
+cdef DWORD _wait_with_gil(unsigned n, DWORD count, const WSAEVENT *events, BOOL wait_all,
+                          DWORD timeout, BOOL alertable, int *lpErrno) noexcept:
+    """A C thread's wait (``events`` NULL: a sleep), through ws2core._waits like every wait."""
+    cdef HandleTable table = _native_table(n)
+    cdef DWORD i
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return WSA_WAIT_FAILED
+    seconds = None if timeout == WSA_INFINITE else timeout / 1000
+    try:
+        if events is NULL:
+            return _waits.sleep(table, seconds, alertable, _report_apc_error)
+        handles = [<uintptr_t>events[i] for i in range(count)]
+        index = _waits.wait(table, handles, wait_all, seconds, alertable, _report_apc_error)
+    except WinsockError as error:
+        _set_error(lpErrno, error.winerror)
+        return WSA_WAIT_FAILED
+    except BaseException as failure:  # MemoryError, say: no C caller can receive it
+        _report_unraisable(failure, table)
+        _set_error(lpErrno, WSA_NOT_ENOUGH_MEMORY if isinstance(failure, MemoryError) else WSAEINVAL)
+        return WSA_WAIT_FAILED
+    if index is None:
+        return WSA_WAIT_TIMEOUT
+    return <DWORD>index  # an event's index (WSA_WAIT_EVENT_0 is 0) or WSA_WAIT_IO_COMPLETION
+
+
+def _report_apc_error(failure):
+    """A Python APC that raised in a C thread's wait: printed, as a failed __del__ is."""
+    _report_unraisable(failure, "a Python APC run in a C thread's alertable wait")
+
+
 cdef void _report_unraisable(object failure, object where) noexcept:
     """Print an error that no native caller can receive, as CPython prints a failed __del__."""
     PyErr_SetObject(type(failure), failure)
@@ -279,3 +446,8 @@ native_ops_table.create_event = _native_create_event
 native_ops_table.set_event = _native_set_event
 native_ops_table.reset_event = _native_reset_event
 native_ops_table.close_event = _native_close_event
+native_ops_table.open_thread = _native_open_thread
+native_ops_table.close_thread = _native_close_thread
+native_ops_table.queue_apc = _native_queue_apc
+native_ops_table.wait = _native_wait
+native_ops_table.sleep = _native_sleep

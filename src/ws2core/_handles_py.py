@@ -33,6 +33,7 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     WinsockError,
     as_index,
     bounds_note,
+    threads_note as _threads_note,
     checked_abi,
     fd_set_bytes_error,
     has_index,
@@ -54,6 +55,7 @@ _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
 _WSAENOBUFS = _constants.WSAENOBUFS
 _WSAENOTSOCK = _constants.WSAENOTSOCK
+_WSAEFAULT = _constants.WSAEFAULT
 _WSA_INVALID_PARAMETER = _constants.WSA_INVALID_PARAMETER
 _WSA_MAXIMUM_WAIT_EVENTS = _constants.WSA_MAXIMUM_WAIT_EVENTS
 
@@ -536,6 +538,19 @@ class _EventSlot:
         self.signalled = False
 
 
+class _ThreadSlot:
+    """A thread handle: the OS thread (``threading.get_ident()``) that opened it, to which the
+    APCs queued through it go."""
+
+    __slots__ = ("thread",)
+
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+
+
+_Slot = _SocketSlot | _EventSlot | _ThreadSlot
+
+
 class _WaitSet:
     """The events of one wait, as objects, so a close cannot redirect it."""
 
@@ -601,7 +616,7 @@ class HandleTable:
 
     __slots__ = (
         "_max_handles", "_first", "_reuse_delay", "_x86", "_live", "_closed", "_fresh",
-        "_creations", "_sockets", "_lock", "_waiters", "__weakref__",
+        "_creations", "_sockets", "_threads", "_lock", "_waiters", "_apcs", "__weakref__",
     )
     _max_handles: int
     _first: int
@@ -631,17 +646,20 @@ class HandleTable:
         self._first = bounds.first
         self._max_handles = bounds.max_handles
         self._reuse_delay = bounds.reuse_delay
-        # handle -> _SocketSlot | _EventSlot, oldest first: one dict read is atomic, so
+        # handle -> _SocketSlot | _EventSlot | _ThreadSlot, oldest first: one dict read is atomic, so
         # lookups need no lock; creation and closing take it.
-        self._live: dict[int, _SocketSlot | _EventSlot] = {}
+        self._live: dict[int, _Slot] = {}
         self._closed: deque[tuple[int, int]] = deque()  # (creation count it may return at, value)
         self._fresh = 0          # fresh values handed out so far; the next is first + 4 * _fresh
         self._creations = 0      # handles created so far, the clock of the quarantine
         self._sockets = 0
+        self._threads = 0
         # Re-entrant: a finalizer run by the cyclic GC inside a locked section may call back.
         self._lock = threading.RLock()
         # Waits in progress: event handle -> list of _WaitSet.
         self._waiters: dict[int, list[_WaitSet]] = {}
+        # The APCs queued to the OS threads of this table (shared with the Cython core).
+        self._apcs = _waits.ApcQueues()
 
     @property
     def max_handles(self) -> int:
@@ -667,7 +685,7 @@ class HandleTable:
 
     # --- allocation
 
-    def _create(self, slot: _SocketSlot | _EventSlot) -> int:
+    def _create(self, slot: _Slot) -> int:
         """Give ``slot`` a handle value; 0 when the table is full."""
         with self._lock:
             if len(self._live) >= self._max_handles:
@@ -682,15 +700,19 @@ class HandleTable:
             self._live[handle] = slot
             if slot.__class__ is _SocketSlot:
                 self._sockets += 1
+            elif slot.__class__ is _ThreadSlot:
+                self._threads += 1
             return handle
 
-    def _release(self, handle: int) -> _SocketSlot | _EventSlot:
+    def _release(self, handle: int) -> _Slot:
         """Forget a live handle; the caller drops the returned slot once the lock is free."""
         entry = (self._creations + self._reuse_delay, handle)
         slot = self._live.pop(handle)
         self._closed.append(entry)
         if slot.__class__ is _SocketSlot:
             self._sockets -= 1
+        elif slot.__class__ is _ThreadSlot:
+            self._threads -= 1
         return slot
 
     # --- sockets
@@ -797,7 +819,7 @@ class HandleTable:
         """
         given, values = _batch(handles, "HandleTable.close_sockets")
         failed: list[Any] = []
-        released: list[_SocketSlot | _EventSlot] = []
+        released: list[_Slot] = []
         with self._lock:
             live = self._live
             for item, value in zip(given, values):
@@ -853,17 +875,25 @@ class HandleTable:
 
     def close_event(self, e: Any, /) -> None:
         """Close event ``e``; WinsockError(WSA_INVALID_HANDLE), for a socket handle too."""
-        if e.__class__ is not int:
-            e = as_index(e, "HandleTable.close_event", "e", "a WSAEVENT")
-        e &= ~_TAG_BITS
+        self._close_tagged(e, _EventSlot, _WSA_INVALID_HANDLE, "HandleTable.close_event", "e",
+                           "a WSAEVENT")
+
+    def _close_tagged(self, h: Any, slot_class: type, code: int, function: str, argument: str,
+                      kind: str) -> None:
+        """Close the live handle of ``slot_class`` that ``h`` names, its tag bits ignored (an
+        event, a thread); WinsockError(code) when there is none."""
+        if h.__class__ is not int:
+            h = as_index(h, function, argument, kind)
+        h &= ~_TAG_BITS
         with self._lock:
-            if self._live.get(e).__class__ is not _EventSlot:
-                raise WinsockError(_WSA_INVALID_HANDLE)
-            self._release(e)
+            if self._live.get(h).__class__ is not slot_class:
+                raise WinsockError(code)
+            self._release(h)
 
     # --- waits (the loop itself is ws2core._waits, shared by both cores)
 
-    def wait(self, events: Iterable[Any], wait_all: bool = False, timeout: float | None = None) -> int | None:
+    def wait(self, events: Iterable[Any], wait_all: bool = False, timeout: float | None = None,
+             alertable: bool = False) -> int | None:
         """Wait until one of ``events`` is signalled (or all of them, with ``wait_all``).
 
         Returns the index of the lowest signalled event (wait-all: 0), or None when
@@ -875,8 +905,22 @@ class HandleTable:
         Manual-reset events stay signalled after the wait.  An event closed during the wait
         keeps, for this wait, the state it had when closed: nothing can set it any more, so a
         wait that still needs it ends when its timeout does.
+
+        ``alertable``: the APCs queued to the calling thread (``queue_apc``) run in this wait,
+        oldest first, and it returns WSA_WAIT_IO_COMPLETION (192) after running them; an event
+        already signalled wins over a pending APC.  An APC that raises: the exception
+        propagates out of the wait, and the APCs after it stay queued.  Without
+        ``alertable`` no APC ever runs.
         """
-        return _waits.wait(self, events, wait_all, timeout)
+        return _waits.wait(self, events, wait_all, timeout, alertable)
+
+    def sleep(self, seconds: float | None, alertable: bool = False) -> int:
+        """SleepEx: block the calling thread for ``seconds`` (None: forever); returns 0.
+
+        ``alertable``: returns WSA_WAIT_IO_COMPLETION (192) as soon as the APCs queued to the
+        calling thread have run (at once if some are pending), as ``wait`` does.
+        """
+        return _waits.sleep(self, seconds, alertable)
 
     def wait_async(
         self, events: Iterable[Any], wait_all: bool = False, timeout: float | None = None
@@ -884,7 +928,8 @@ class HandleTable:
         """``await table.wait_async(...)``: the same wait, without blocking the event loop.
 
         It spends no thread and no file descriptor of its own: a set from any thread wakes it
-        through the running loop.  Cancelling the awaiting task removes the wait.
+        through the running loop.  Cancelling the awaiting task removes the wait.  There is no
+        alertable form (see ws2core._waits.wait_async for why).
         """
         return _waits.wait_async(self, events, wait_all, timeout)
 
@@ -923,16 +968,61 @@ class HandleTable:
                     if not wait_sets:
                         del self._waiters[key]
 
+    # --- threads and APCs (the queues themselves are ws2core._waits.ApcQueues, shared)
+
+    def _thread_slot(self, h: Any, function: str) -> _ThreadSlot:
+        """The live thread handle ``h`` names (its tag bits ignored); WSAEFAULT."""
+        if h.__class__ is not int:
+            h = as_index(h, function, "h", "a thread handle")
+        slot = self._live.get(h & ~_TAG_BITS)
+        if slot.__class__ is not _ThreadSlot:
+            raise WinsockError(_WSAEFAULT)
+        return slot
+
+    def open_thread(self) -> int:
+        """A new thread handle naming the calling OS thread; WinsockError(WSAENOBUFS) when full.
+
+        APCs queued through it (``queue_apc``) run on that thread, in its alertable waits.
+        """
+        handle = self._create(_ThreadSlot(threading.get_ident()))
+        if not handle:
+            raise WinsockError(_WSAENOBUFS)
+        return handle
+
+    def close_thread(self, h: Any, /) -> None:
+        """Close thread handle ``h``; WinsockError(WSAEFAULT) if it is not a live thread handle.
+
+        APCs already queued to its thread stay queued: they belong to the thread.
+        """
+        self._close_tagged(h, _ThreadSlot, _WSAEFAULT, "HandleTable.close_thread", "h",
+                           "a thread handle")
+
+    def queue_apc(self, h: Any, function: Any, context: Any = None, /) -> None:
+        """Queue ``function(context)`` to the thread that thread handle ``h`` names.
+
+        It runs on that thread, after the APCs queued before it, in the next alertable wait
+        there (``wait(..., alertable=True)`` or ``sleep(..., alertable=True)``); a thread
+        waiting alertably now is woken.  WinsockError(WSAEFAULT) if ``h`` is not a live thread
+        handle; TypeError if ``function`` is not callable.
+        """
+        if not callable(function):
+            raise TypeError(f"an APC must be callable, not {type(function).__name__}")
+        self._apcs.queue(self._thread_slot(h, "HandleTable.queue_apc").thread, function, context)
+
     # --- the table as a whole
 
     def kind(self, h: Any, /) -> str | None:
-        """``"socket"``, ``"event"``, or None when ``h`` is not a live handle of this table."""
+        """``"socket"``, ``"event"``, ``"thread"``, or None when ``h`` is not a live handle of
+        this table."""
         if h.__class__ is not int:
             h = as_index(h, "HandleTable.kind", "h", "a SOCKET or WSAEVENT")
         if self._live.get(h).__class__ is _SocketSlot:
             return "socket"
-        if self._live.get(h & ~_TAG_BITS).__class__ is _EventSlot:
+        slot_class = self._live.get(h & ~_TAG_BITS).__class__
+        if slot_class is _EventSlot:
             return "event"
+        if slot_class is _ThreadSlot:
+            return "thread"
         return None
 
     def __len__(self) -> int:
@@ -944,14 +1034,16 @@ class HandleTable:
         return self.kind(h) is not None
 
     def __iter__(self) -> Iterator[int]:
-        """The live handles, sockets and events, oldest first (a snapshot)."""
+        """The live handles, sockets, events and threads, oldest first (a snapshot)."""
         return iter(list(self._live))
 
     def close(self) -> None:
         """Close every live handle, releasing every context; the table stays usable.
 
-        The closed values are quarantined like any other.  Contexts are released after the
-        table is consistent, so their finalizers may create or close handles.
+        The closed values are quarantined like any other.  APCs queued and not yet run are
+        dropped, never run (their threads' handles are gone with the rest).  Contexts and APCs
+        are released after the table is consistent, so their finalizers may create or close
+        handles.
         """
         with self._lock:
             released = self._live
@@ -960,7 +1052,9 @@ class HandleTable:
             self._live = {}
             self._closed.extend(entries)
             self._sockets = 0
+            self._threads = 0
         del released  # contexts are released here
+        self._apcs.drop()
 
     def __enter__(self) -> HandleTable:
         return self
@@ -976,10 +1070,12 @@ class HandleTable:
 
     def __repr__(self) -> str:
         sockets = self._sockets
-        events = len(self._live) - sockets
+        threads = self._threads
+        events = len(self._live) - sockets - threads
         return (
             f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
-            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}"
+            f"{events} event{'' if events == 1 else 's'}, "
+            f"{_threads_note(threads)}max {self._max_handles}"
             f"{bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
         )
 
@@ -1042,6 +1138,12 @@ class HotUpcalls:
         without the GIL: a context lookup reads the table lock-free, the other upcalls take
         the GIL.  See the README's "Providers written in C" for what C sees of a context.
         """
+        raise RuntimeError(_NO_NATIVE_TABLE)
+
+    def native_wait_table(self) -> int:
+        """The address of a WS2COREWAITTABLE (``<ws2core/ws2spi.h>``) serving this table: the
+        alertable waits a C thread calls to receive its APCs (ws2core's own entry points, from
+        the same set as ``native_table()`` and valid as long as it)."""
         raise RuntimeError(_NO_NATIVE_TABLE)
 
     def native_capsule(self) -> Any:

@@ -122,6 +122,7 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     def __cinit__(self):
         self._contexts = []
+        self._apcs = _waits.ApcQueues()
 
     def __init__(self, *, max_handles=None, handle_range=None, abi="x64"):
         """__init__(self, *, max_handles=None, handle_range=None, abi='x64')
@@ -223,6 +224,8 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         self._live_count += 1
         if kind == SLOT_SOCKET:
             self._socket_count += 1
+        elif kind == SLOT_THREAD:
+            self._thread_count += 1
         self._creations += 1
         if context is not None:
             self._contexts[index] = context  # replaces None: no finalizer can run
@@ -285,6 +288,16 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             return -1
         return <Py_ssize_t>index
 
+    @cython.final
+    cdef Py_ssize_t _thread_at(self, long long value) noexcept:
+        """Slot index of the live thread handle ``value`` (tag bits ignored), or -1."""
+        if value < 0:
+            return -1
+        cdef uint64_t index = _slot_index(self._first, <uint64_t>value)
+        if index >= self._used or self._slots[index].kind != SLOT_THREAD:
+            return -1
+        return <Py_ssize_t>index
+
     cdef object _release(self, Py_ssize_t index):
         """Forget a live slot; returns its context, which the caller drops last."""
         context = self._context_of(index)
@@ -309,6 +322,8 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             self._newest = slot.older
         if slot.kind == SLOT_SOCKET:
             self._socket_count -= 1
+        elif slot.kind == SLOT_THREAD:
+            self._thread_count -= 1
         elif self._waiters:
             self._freeze(index)
         self._live_count -= 1
@@ -501,7 +516,7 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
 
     # --- waits (the loop itself is ws2core._waits, shared by both cores)
 
-    def wait(self, events, wait_all=False, timeout=None):
+    def wait(self, events, wait_all=False, timeout=None, alertable=False):
         """Wait until one of ``events`` is signalled (or all of them, with ``wait_all``).
 
         Returns the index of the lowest signalled event (wait-all: 0), or None when
@@ -513,14 +528,29 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         Manual-reset events stay signalled after the wait.  An event closed during the wait
         keeps, for this wait, the state it had when closed: nothing can set it any more, so a
         wait that still needs it ends when its timeout does.
+
+        ``alertable``: the APCs queued to the calling thread (``queue_apc``) run in this wait,
+        oldest first, and it returns WSA_WAIT_IO_COMPLETION (192) after running them; an event
+        already signalled wins over a pending APC.  An APC that raises: the exception
+        propagates out of the wait, and the APCs after it stay queued.  Without
+        ``alertable`` no APC ever runs.
         """
-        return _waits.wait(self, events, wait_all, timeout)
+        return _waits.wait(self, events, wait_all, timeout, alertable)
+
+    def sleep(self, seconds, alertable=False):
+        """SleepEx: block the calling thread for ``seconds`` (None: forever); returns 0.
+
+        ``alertable``: returns WSA_WAIT_IO_COMPLETION (192) as soon as the APCs queued to the
+        calling thread have run (at once if some are pending), as ``wait`` does.
+        """
+        return _waits.sleep(self, seconds, alertable)
 
     def wait_async(self, events, wait_all=False, timeout=None):
         """``await table.wait_async(...)``: the same wait, without blocking the event loop.
 
         It spends no thread and no file descriptor of its own: a set from any thread wakes it
-        through the running loop.  Cancelling the awaiting task removes the wait.
+        through the running loop.  Cancelling the awaiting task removes the wait.  There is no
+        alertable form (see ws2core._waits.wait_async for why).
         """
         return _waits.wait_async(self, events, wait_all, timeout)
 
@@ -580,15 +610,64 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
                 if not wait_sets:
                     del self._waiters[wait_set.index[i]]
 
+    # --- threads and APCs (the queues themselves are ws2core._waits.ApcQueues, shared)
+
+    cdef Py_ssize_t _checked_thread(self, object h, str function) except -1:
+        cdef Py_ssize_t index = self._thread_at(_handle_value(h, function, "h", "a thread handle"))
+        if index < 0:
+            raise WinsockError(_WSAEFAULT)
+        return index
+
+    cdef Py_ssize_t _open_thread(self, uint64_t thread) except -2:
+        """Index of a new thread handle naming the OS thread ``thread``; -1 when full."""
+        cdef Py_ssize_t index = self._create(SLOT_THREAD, 0, None)
+        if index >= 0:
+            # After the kind is published: lock-free readers only read a socket's `native`.
+            store_relaxed_u64(&self._slots[index].native, thread)
+        return index
+
+    def open_thread(self):
+        """A new thread handle naming the calling OS thread; WinsockError(WSAENOBUFS) when full.
+
+        APCs queued through it (``queue_apc``) run on that thread, in its alertable waits.
+        """
+        cdef Py_ssize_t index = self._open_thread(PyThread_get_thread_ident())
+        if index < 0:
+            raise WinsockError(_WSAENOBUFS)
+        return _handle_at(self._first, index)
+
+    def close_thread(self, h, /):
+        """Close thread handle ``h``; WinsockError(WSAEFAULT) if it is not a live thread handle.
+
+        APCs already queued to its thread stay queued: they belong to the thread.
+        """
+        self._release(self._checked_thread(h, "HandleTable.close_thread"))
+
+    def queue_apc(self, h, function, context=None, /):
+        """Queue ``function(context)`` to the thread that thread handle ``h`` names.
+
+        It runs on that thread, after the APCs queued before it, in the next alertable wait
+        there (``wait(..., alertable=True)`` or ``sleep(..., alertable=True)``); a thread
+        waiting alertably now is woken.  WinsockError(WSAEFAULT) if ``h`` is not a live thread
+        handle; TypeError if ``function`` is not callable.
+        """
+        if not callable(function):
+            raise TypeError(f"an APC must be callable, not {type(function).__name__}")
+        cdef Py_ssize_t index = self._checked_thread(h, "HandleTable.queue_apc")
+        self._apcs.queue(self._slots[index].native, function, context)
+
     # --- the table as a whole
 
     def kind(self, h, /):
-        """``"socket"``, ``"event"``, or None when ``h`` is not a live handle of this table."""
+        """``"socket"``, ``"event"``, ``"thread"``, or None when ``h`` is not a live handle of
+        this table."""
         cdef long long value = _handle_value(h, "HandleTable.kind", "h", "a SOCKET or WSAEVENT")
         if self._socket_at(value) >= 0:
             return "socket"
         if self._event_at(value) >= 0:
             return "event"
+        if self._thread_at(value) >= 0:
+            return "thread"
         return None
 
     def __len__(self):
@@ -596,10 +675,11 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
 
     def __contains__(self, h):
         cdef long long value = _handle_value(h, "HandleTable", None, "a SOCKET or WSAEVENT")
-        return self._socket_at(value) >= 0 or self._event_at(value) >= 0
+        return (self._socket_at(value) >= 0 or self._event_at(value) >= 0
+                or self._thread_at(value) >= 0)
 
     def __iter__(self):
-        """The live handles, sockets and events, oldest first (a snapshot)."""
+        """The live handles, sockets, events and threads, oldest first (a snapshot)."""
         cdef list handles = []
         cdef uint32_t link = self._oldest
         while link:
@@ -610,8 +690,10 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
     def close(self):
         """Close every live handle, releasing every context; the table stays usable.
 
-        The closed values are quarantined like any other.  Contexts are released after the
-        table is consistent, so their finalizers may create or close handles.
+        The closed values are quarantined like any other.  APCs queued and not yet run are
+        dropped, never run (their threads' handles are gone with the rest).  Contexts and APCs
+        are released after the table is consistent, so their finalizers may create or close
+        handles.
         """
         cdef list released = []
         cdef uint32_t link = self._oldest
@@ -622,7 +704,8 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             if context is not None:
                 released.append(context)
             link = following
-        # `released` goes at return: finalizers run with the table consistent
+        released = None  # finalizers run now, with the table consistent
+        self._apcs.drop()
 
     def __enter__(self):
         return self
@@ -632,10 +715,12 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
 
     def __repr__(self):
         cdef uint32_t sockets = self._socket_count
-        cdef uint32_t events = self._live_count - sockets
+        cdef uint32_t threads = self._thread_count
+        cdef uint32_t events = self._live_count - sockets - threads
         return (
             f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
-            f"{events} event{'' if events == 1 else 's'}, max {self._max_handles}"
+            f"{events} event{'' if events == 1 else 's'}, "
+            f"{_threads_note(threads)}max {self._max_handles}"
             f"{_bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
         )
 

@@ -1,6 +1,6 @@
 """What both cores share: the one WinsockError class, the out-parameter rules, the
 table's bounds (its ABI, its handle range, its quarantine), the registry of the cores' FdSet
-classes and the failures of the seven stub upcalls.
+classes and the failures of the four stub upcalls.
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
@@ -25,7 +25,6 @@ from .constants import (
     WSAEINVAL,
     WSAENOBUFS,
     WSAENOTSOCK,
-    WSANOTINITIALISED,
     errorname,
 )
 
@@ -36,6 +35,7 @@ _DEFAULT_DETAIL = {
     WSA_INVALID_HANDLE: "not an event handle of this table",
     WSA_NOT_ENOUGH_MEMORY: "the handle table is full (max_handles live handles)",
     WSA_INVALID_PARAMETER: "invalid parameter",
+    WSAEFAULT: "not a thread handle of this table",
 }
 
 
@@ -240,6 +240,11 @@ def bounds_note(handle_range: tuple[int, int], reuse_delay: int, x86: bool) -> s
     return note + (", x86" if x86 else "")
 
 
+def threads_note(threads: int) -> str:
+    """What a table's repr says of its thread handles: nothing while it has none."""
+    return f"{threads} thread{'' if threads == 1 else 's'}, " if threads else ""
+
+
 class TableBounds(NamedTuple):
     first: int          # the lowest handle value; the n-th slot's value is first + 4 * n
     last: int           # the highest value the range allows
@@ -343,7 +348,7 @@ def fd_set_bytes_error(handles: object) -> TypeError | None:
 
 
 # ---------------------------------------------------------------------------------------
-# The seven upcalls ws2core does not implement yet fail the same way on every call, with a code
+# The four upcalls ws2core does not implement yet fail the same way on every call, with a code
 # from their own documentation pages.  Defined here once: UpcallTable's Python stubs
 # (upcalls.py) and the native table's C stubs (filled in at the Cython core's import) both
 # read this table, and tests/test_upcalls.py checks README.md's upcall table against it.
@@ -354,7 +359,4 @@ STUB_FAILURES: dict[str, tuple[int, int | None]] = {
     "lpWPUModifyIFSHandle": (INVALID_SOCKET, WSAEINVAL),
     "lpWPUPostMessage": (FALSE, None),
     "lpWPUQueryBlockingCallback": (SOCKET_ERROR, WSAEINVAL),
-    "lpWPUQueueApc": (SOCKET_ERROR, WSAEFAULT),
-    "lpWPUOpenCurrentThread": (SOCKET_ERROR, WSANOTINITIALISED),
-    "lpWPUCloseThread": (SOCKET_ERROR, WSANOTINITIALISED),
 }

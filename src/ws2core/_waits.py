@@ -17,6 +17,17 @@ before it is seen by the check, one that comes after it calls ``wake``.  A wait 
 set, which refers to the event objects themselves, not just their handle values: an event
 closed during the wait keeps the state it had, and as nothing can set it any more, a wait that
 still needs it ends when its timeout does, as on Windows.
+
+APCs (DESIGN.md §6) live here too, once for both cores: each table holds an ``ApcQueues``
+(``table._apcs``), the queues of its OS threads, and a core's ``queue_apc`` hands it the OS
+thread a live thread handle names.  A queued APC runs on its thread, oldest first, only in an
+alertable wait (``wait(..., alertable=True)``, ``sleep(..., alertable=True)``), which then
+returns WSA_WAIT_IO_COMPLETION; an event already signalled wins over a pending APC, as on
+Windows.  APCs run with no lock held and after the wait is unregistered, so an APC may use the
+table, queue more APCs or wait again.  An APC that raises: the exception propagates out of
+the wait (Windows has no such notion; swallowing it would hide a provider's bug, and the
+caller of an alertable wait is the code that asked for APCs), and the APCs after it stay
+queued, in order, for the next alertable wait.
 """
 
 from __future__ import annotations
@@ -25,7 +36,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +46,102 @@ if TYPE_CHECKING:
 
 # A blocking get() longer than this raises OverflowError; a wait loops instead.
 _LONGEST_BLOCK = min(threading.TIMEOUT_MAX, 3600.0)
+
+WSA_WAIT_IO_COMPLETION = 0xC0  # ws2core.constants has it too; the cores' waits return it
+
+# What the blocking loop returns when the thread has APCs to run (never a wait's result).
+_APCS_PENDING = -2
+
+
+class ApcQueues:
+    """The APCs queued to the OS threads of one table, and the wake-ups of the threads that
+    wait alertably now.
+
+    One instance per table (``table._apcs``).  Queues are keyed by OS thread id
+    (``threading.get_ident()``, the same value C gets from ``PyThread_get_thread_ident``), not
+    by thread handle: an APC belongs to the thread, so closing the handle it was queued
+    through leaves it queued, as on Windows.  APCs queued to a thread that never waits
+    alertably again stay queued until ``drop()`` (the table's ``close()``).  The lock is held
+    only around the bookkeeping: no APC, and no finalizer of an APC or its context, runs
+    under it.
+    """
+
+    __slots__ = ("_lock", "_queues", "_alertable")
+
+    def __init__(self) -> None:
+        # Re-entrant: a finalizer run by the cyclic GC inside a locked section may queue.
+        self._lock = threading.RLock()
+        self._queues: dict[int, deque[tuple[Any, Any]]] = {}
+        self._alertable: dict[int, Callable[[], None]] = {}
+
+    def queue(self, thread: int, function: Any, context: Any) -> None:
+        """Queue ``function(context)`` to the OS thread ``thread``; wake it if it waits
+        alertably."""
+        with self._lock:
+            self._queues.setdefault(thread, deque()).append((function, context))
+            wake = self._alertable.get(thread)
+        if wake is not None:
+            wake()
+
+    def pending(self, thread: int) -> int:
+        """How many APCs wait for ``thread``."""
+        queue = self._queues.get(thread)  # one dict read: atomic
+        return len(queue) if queue else 0
+
+    def run(self, thread: int, on_error: Callable[[BaseException], None] | None = None) -> bool:
+        """Run, on the calling thread (which is ``thread``), the APCs queued to it when this is
+        called, oldest first; True when at least one ran.
+
+        APCs queued meanwhile (by an APC, say) wait for the next alertable wait, so an APC that
+        queues itself cannot hold the thread forever.  Each is taken out of the queue before it
+        runs; if it raises, the exception propagates and the later ones stay queued in order,
+        unless ``on_error`` is given (a C caller's wait, which cannot receive an exception): it
+        gets the exception and the run goes on.
+        """
+        ran = False
+        for _ in range(self.pending(thread)):
+            with self._lock:
+                queue = self._queues.get(thread)
+                if not queue:
+                    break  # dropped meanwhile
+                function, context = queue.popleft()
+                if not queue:
+                    del self._queues[thread]
+            ran = True
+            try:
+                function(context)
+            except Exception as error:
+                if on_error is None:
+                    raise
+                on_error(error)
+            del function, context  # their finalizers run here, outside the lock
+        return ran
+
+    def alert(self, thread: int, wake: Callable[[], None]) -> Callable[[], None] | None:
+        """``thread`` waits alertably from now on: a queue() to it calls ``wake()``.  Returns
+        the wake-up it replaces, for ``unalert``."""
+        with self._lock:
+            previous = self._alertable.get(thread)
+            self._alertable[thread] = wake
+        return previous
+
+    def unalert(self, thread: int, previous: Callable[[], None] | None) -> None:
+        with self._lock:
+            if previous is None:
+                self._alertable.pop(thread, None)
+            else:
+                self._alertable[thread] = previous
+
+    def drop(self) -> None:
+        """Forget every queued APC without running it (the table is closing)."""
+        with self._lock:
+            dropped = self._queues
+            self._queues = {}
+        del dropped  # the APCs and their contexts are released here, outside the lock
+
+    def __len__(self) -> int:
+        """The APCs queued, all threads together."""
+        return sum(map(len, list(self._queues.values())))
 
 
 def checked_timeout(timeout: Any) -> float | None:
@@ -72,35 +180,88 @@ def _result(index: int) -> int | None:
     return None if index < 0 else index
 
 
-def wait(table: Any, events: Iterable[Any], wait_all: bool, timeout: Any) -> int | None:
-    """HandleTable.wait: block the calling thread, without the GIL, until the events are ready."""
+def wait(
+    table: Any, events: Iterable[Any], wait_all: bool, timeout: Any, alertable: Any = False,
+    on_apc_error: Callable[[BaseException], None] | None = None,
+) -> int | None:
+    """HandleTable.wait: block the calling thread, without the GIL, until the events are ready
+    or, when ``alertable``, until it has APCs to run (then WSA_WAIT_IO_COMPLETION).
+    ``on_apc_error``: see ApcQueues.run."""
     wait_set, timeout = _prepare(table, events, wait_all, timeout, "HandleTable.wait")
-    ready = wait_set.ready()
-    if ready >= 0 or timeout == 0:
-        return _result(ready)
+    return _wait(table, wait_set, timeout, bool(alertable), on_apc_error)
+
+
+def sleep(
+    table: Any, seconds: Any, alertable: Any = False,
+    on_apc_error: Callable[[BaseException], None] | None = None,
+) -> int:
+    """HandleTable.sleep: SleepEx.  0 once ``seconds`` have passed (None: never), or, when
+    ``alertable``, WSA_WAIT_IO_COMPLETION as soon as the thread's APCs have run."""
+    timeout = checked_timeout(seconds)
+    result = _wait(table, None, timeout, bool(alertable), on_apc_error)
+    return 0 if result is None else result
+
+
+def _wait(
+    table: Any, wait_set: Any, timeout: float | None, alertable: bool,
+    on_apc_error: Callable[[BaseException], None] | None,
+) -> int | None:
+    """The one blocking loop: ``wait_set`` None waits on nothing (a sleep)."""
+    ready = -1 if wait_set is None else wait_set.ready()
+    if ready >= 0:  # a signalled event wins over pending APCs
+        return ready
+    apcs = table._apcs if alertable else None
+    thread = threading.get_ident()
+    if apcs is not None and apcs.pending(thread) and apcs.run(thread, on_apc_error):
+        return WSA_WAIT_IO_COMPLETION
+    if timeout == 0:
+        return None
     deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        ready = _block(table, wait_set, deadline, apcs, thread)
+        if ready != _APCS_PENDING:
+            return _result(ready)
+        # Run them only now, with the wait unregistered: an APC may wait again.
+        if apcs.run(thread, on_apc_error):  # type: ignore[union-attr]
+            return WSA_WAIT_IO_COMPLETION
+
+
+def _block(
+    table: Any, wait_set: Any, deadline: float | None, apcs: ApcQueues | None, thread: int
+) -> int:
+    """Block until the wait set is ready (its index), the deadline passes (-1) or, with
+    ``apcs``, the thread has APCs (_APCS_PENDING)."""
     # A SimpleQueue: put() is one atomic C call, safe from any thread and from a finalizer;
     # get() releases the GIL while it blocks.
     wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
-    table._wait_register(wait_set, partial(wakeups.put_nowait, None))
+    wake = partial(wakeups.put_nowait, None)
+    if wait_set is not None:
+        table._wait_register(wait_set, wake)
+    previous = None if apcs is None else apcs.alert(thread, wake)
     try:
         while True:
-            ready = wait_set.ready()
+            # After registering: a set or a queue() from now on wakes this thread.
+            ready = -1 if wait_set is None else wait_set.ready()
             if ready >= 0:
-                return ready  # type: ignore[no-any-return]
+                return ready
+            if apcs is not None and apcs.pending(thread):
+                return _APCS_PENDING
             if deadline is None:
                 block = _LONGEST_BLOCK
             else:
                 block = deadline - time.monotonic()
                 if block <= 0:
-                    return None
+                    return -1
                 block = min(block, _LONGEST_BLOCK)
             try:
                 wakeups.get(timeout=block)
             except queue.Empty:
                 pass
     finally:
-        table._wait_unregister(wait_set)
+        if apcs is not None:
+            apcs.unalert(thread, previous)
+        if wait_set is not None:
+            table._wait_unregister(wait_set)
 
 
 def _wake_future(future: asyncio.Future[None]) -> None:
@@ -111,7 +272,11 @@ def _wake_future(future: asyncio.Future[None]) -> None:
 async def wait_async(table: Any, events: Iterable[Any], wait_all: bool, timeout: Any) -> int | None:
     """HandleTable.wait_async: the same wait as a coroutine.
 
-    It takes no thread and no file descriptor of its own: a set, from any thread, schedules
+    It has no alertable form: an APC belongs to an OS thread, and a coroutine does not own the
+    thread it runs on (every task of the loop shares it), so no await is the loop thread's
+    alertable wait; a coroutine that needs APCs delivered runs an alertable ``wait`` or
+    ``sleep`` on a thread of its own (``loop.run_in_executor``), the thread its provider
+    opened its thread handle on.  It takes no thread and no file descriptor of its own: a set, from any thread, schedules
     the wake-up through the running loop's own self-pipe (``call_soon_threadsafe``).
     Cancelling the task unregisters the wait.
     """

@@ -8,7 +8,7 @@ same layouts in C (its tests check that the two agree); everything written in Py
 them here.
 
 Below them: the structures socket calls take (TIMEVAL, WSANETWORKEVENTS, WSAPROTOCOL_INFOA/W,
-as ctypes) and the
+WSATHREADID, as ctypes) and the
 sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``unpack_sockaddr``).
 """
 
@@ -142,6 +142,31 @@ class WSAPROTOCOL_INFOW(ctypes.Structure):
 
     _fields_ = [*_PROTOCOL_INFO_FIELDS,
                 ("szProtocol", ctypes.c_uint16 * (WSAPROTOCOL_LEN + 1))]
+
+
+def _thread_id_type(name: str, word: type[ctypes._SimpleCData[int]], doc: str) -> type[ctypes.Structure]:
+    return type(name, (ctypes.Structure,), {
+        "__doc__": doc, "_fields_": [("ThreadHandle", word), ("Reserved", word)]})
+
+
+WSATHREADID_LAYOUTS: Final[dict[str, type[ctypes.Structure]]] = {
+    abi: _thread_id_type(f"WSATHREADID_{abi}", word, f"WSATHREADID in the {abi} layout.")
+    for abi, word in (("x64", ctypes.c_uint64), ("x86", ctypes.c_uint32))
+}
+"""ws2spi.h's WSATHREADID in each ABI (``HANDLE ThreadHandle; DWORD_PTR Reserved``: two
+pointer-sized words, 16 bytes on x64, 8 on x86), for memory in an emulated process's layout."""
+
+
+class WSATHREADID(ctypes.Structure):
+    """ws2spi.h's WSATHREADID in the host's ABI: what WPUOpenCurrentThread fills in and
+    WPUQueueApc and WPUCloseThread take (through the native table too, where C sees the same
+    bytes).
+
+    ``ThreadHandle``: a thread handle of the table (NULL reads as None, as ctypes has it);
+    ``Reserved``: ws2core writes 0 and reads nothing from it.
+    """
+
+    _fields_ = [("ThreadHandle", ctypes.c_void_p), ("Reserved", ctypes.c_size_t)]
 
 # --------------------------------------------------------------------------------------
 # sockaddr codecs: Windows SOCKADDR_IN / SOCKADDR_IN6 bytes <-> Python address tuples, ``(host,

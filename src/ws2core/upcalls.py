@@ -3,14 +3,15 @@
 The four hot upcalls (WPUCreateSocketHandle, WPUQuerySocketHandleContext,
 WPUCloseSocketHandle, WPUFDIsSet) are the core's own methods, bound per instance, so a call
 through ``UpcallTable`` costs no Python frame over the core.  The cold, Windows-shaped parts
-live here once for both cores: the event upcalls' BOOL/lpErrno wrapping and the seven
-upcalls that are not implemented yet.
+live here once for both cores: the event and thread upcalls' result/lpErrno wrapping and the
+four upcalls that are not implemented yet.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
+import ctypes
 import threading
 from operator import index as _index
 
@@ -28,6 +29,7 @@ from ._shared import (
 )
 from .constants import (
     FALSE,
+    SOCKET_ERROR,
     TRUE,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
@@ -35,7 +37,9 @@ from .constants import (
     WSA_MAXIMUM_WAIT_EVENTS,
     WSA_WAIT_EVENT_0,
     WSA_WAIT_FAILED,
+    WSA_WAIT_IO_COMPLETION,
     WSA_WAIT_TIMEOUT,
+    WSAEFAULT,
 )
 
 
@@ -140,6 +144,7 @@ class UpcallTable:
         def WPUFDIsSet(self, s: SupportsIndex, fdset: Any, /) -> int: ...
         def native_table(self) -> int: ...
         def native_capsule(self) -> object: ...
+        def native_wait_table(self) -> int: ...
 
         lpWPUCreateSocketHandle = WPUCreateSocketHandle
         lpWPUQuerySocketHandleContext = WPUQuerySocketHandleContext
@@ -202,9 +207,10 @@ class UpcallTable:
         1..WSA_MAXIMUM_WAIT_EVENTS (WSA_INVALID_PARAMETER), then each handle in order (not a
         live event, a socket included: WSA_INVALID_HANDLE), then, for wait-all only, an event
         named twice (WSA_INVALID_PARAMETER).  Event handles ignore their two low tag bits;
-        None in the array means 0.  ``fAlertable`` is accepted, but ws2core queues no APCs,
-        so WSA_WAIT_IO_COMPLETION never comes back.  Success and timeout leave the last error
-        as it was.  An array shorter than cEvents, or a dwTimeout outside DWORD, is a
+        None in the array means 0.  ``fAlertable``: the APCs queued to the calling thread
+        (WPUQueueApc) run in the wait, which then returns WSA_WAIT_IO_COMPLETION; an event
+        already signalled wins over them (see ``HandleTable.wait``; an APC that raises
+        propagates).  Success, timeout and WSA_WAIT_IO_COMPLETION leave the last error as it was.  An array shorter than cEvents, or a dwTimeout outside DWORD, is a
         ValueError (C would read past the array); the thread blocks without the GIL.
         """
         # A class test first: a call of as_index would cost the poll more than the check.
@@ -226,6 +232,7 @@ class UpcallTable:
                 given[:count],  # C reads cEvents entries, no more
                 bool(fWaitAll),
                 None if timeout_ms == WSA_INFINITE else timeout_ms / 1000,
+                bool(fAlertable),
             )
         except WinsockError as error:
             self._last_error.code = error.winerror
@@ -245,7 +252,9 @@ class UpcallTable:
                 except TypeError:
                     break
             raise
-        return WSA_WAIT_TIMEOUT if index is None else WSA_WAIT_EVENT_0 + index
+        if index is None:
+            return WSA_WAIT_TIMEOUT
+        return index if index == WSA_WAIT_IO_COMPLETION else WSA_WAIT_EVENT_0 + index
 
     def WSAGetLastError(self) -> int:
         """The calling thread's last error in this Ws2_32 instance (0 if none was set)."""
@@ -257,7 +266,79 @@ class UpcallTable:
         self._last_error.code = iError if iError.__class__ is int else as_index(
             iError, "WSASetLastError", "iError")
 
-    # --- the seven upcalls ws2core does not implement yet: each fails the same way on
+    # --- threads and APCs: the Pythonic methods raise WinsockError; the upcalls report through
+    # lpErrno.  A WSATHREADID is ws2core.structs.WSATHREADID (or a ctypes pointer to one, or
+    # any object with ThreadHandle and Reserved attributes); None stands for a NULL pointer.
+
+    def WPUOpenCurrentThread(self, lpThreadId: Any, lpErrno: Any, /) -> int:
+        """Open a thread handle for the calling thread, for WPUQueueApc.
+
+        Returns 0 with the handle in ``lpThreadId.ThreadHandle`` (and 0 in ``Reserved``), or
+        SOCKET_ERROR with WSAENOBUFS in ``lpErrno`` when the table is full (a thread handle
+        is a handle of the table, ``kind() == "thread"``), or WSAEFAULT for a None
+        ``lpThreadId``.  Each handle is closed by WPUCloseThread (or the table's close()).
+        """
+        target = _thread_id(lpThreadId, "WPUOpenCurrentThread", writable=True)
+        require_out_parameter(lpErrno, "lpErrno")
+        if target is None:
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        try:
+            handle = self.table.open_thread()
+        except WinsockError as error:
+            lpErrno.value = error.winerror
+            return SOCKET_ERROR
+        try:
+            target.ThreadHandle = handle
+            target.Reserved = 0
+        except BaseException:  # an object that refuses the write: no handle is left behind
+            self.table.close_thread(handle)
+            raise
+        return 0
+
+    def WPUCloseThread(self, lpThreadId: Any, lpErrno: Any, /) -> int:
+        """Close a thread handle WPUOpenCurrentThread opened.
+
+        Returns 0, or SOCKET_ERROR with WSAEFAULT in ``lpErrno`` when ``lpThreadId`` (None
+        included) does not hold a live thread handle of this table.  APCs already queued to
+        the thread stay queued: they belong to the thread, not to the handle.
+        """
+        return self._thread_call(self.table.close_thread, lpThreadId, (), lpErrno, "WPUCloseThread")
+
+    def WPUQueueApc(self, lpThreadId: Any, lpfnUserApc: Any, dwContext: Any, lpErrno: Any, /) -> int:
+        """Queue ``lpfnUserApc(dwContext)`` to the thread ``lpThreadId`` names.
+
+        ``lpfnUserApc``: any callable (None stands for a NULL pointer); ``dwContext``: any
+        object, passed as it is.  The APC runs on that thread, after those queued before it,
+        in its next alertable wait (WSAWaitForMultipleEvents with fAlertable, or the table's
+        ``wait``/``sleep`` with ``alertable=True``); a thread waiting alertably now is woken.
+        Returns 0, or SOCKET_ERROR with WSAEFAULT in ``lpErrno`` when ``lpThreadId`` does not
+        hold a live thread handle of this table or either pointer is None.
+        """
+        if lpfnUserApc is not None and not callable(lpfnUserApc):
+            raise TypeError(
+                f"WPUQueueApc() argument 'lpfnUserApc' must be callable, not "
+                f"{type(lpfnUserApc).__name__}")
+        return self._thread_call(
+            self.table.queue_apc, lpThreadId, (lpfnUserApc, dwContext), lpErrno, "WPUQueueApc")
+
+    def _thread_call(self, operation: Any, lpThreadId: Any, arguments: tuple[Any, ...],
+                     lpErrno: Any, upcall: str) -> int:
+        """``operation(handle, *arguments)`` on the thread handle ``lpThreadId`` holds; a None
+        pointer among them (the thread id, an APC) is WSAEFAULT."""
+        target = _thread_id(lpThreadId, upcall, writable=False)
+        require_out_parameter(lpErrno, "lpErrno")
+        handle = None if target is None else _thread_handle(target, upcall)
+        try:
+            if handle is None or None in arguments[:1]:
+                raise WinsockError(WSAEFAULT)
+            operation(handle, *arguments)
+        except WinsockError as error:
+            lpErrno.value = error.winerror
+            return SOCKET_ERROR
+        return 0
+
+    # --- the four upcalls ws2core does not implement yet: each fails the same way on
     # every call, with a code from its own documentation page (STUB_FAILURES in _shared.py,
     # which the native table's C stubs read too).
 
@@ -283,18 +364,6 @@ class UpcallTable:
     ) -> int:
         """Not implemented: there is no provider catalog.  Always SOCKET_ERROR with WSAEINVAL."""
         return _fail("lpWPUQueryBlockingCallback", lpErrno)
-
-    def WPUQueueApc(self, lpThreadId: Any, lpfnUserApc: Any, dwContext: Any, lpErrno: Any, /) -> int:
-        """Not implemented: ws2core queues no APCs.  Always SOCKET_ERROR with WSAEFAULT."""
-        return _fail("lpWPUQueueApc", lpErrno)
-
-    def WPUOpenCurrentThread(self, lpThreadId: Any, lpErrno: Any, /) -> int:
-        """Not implemented.  Always SOCKET_ERROR with WSANOTINITIALISED."""
-        return _fail("lpWPUOpenCurrentThread", lpErrno)
-
-    def WPUCloseThread(self, lpThreadId: Any, lpErrno: Any, /) -> int:
-        """Not implemented.  Always SOCKET_ERROR with WSANOTINITIALISED."""
-        return _fail("lpWPUCloseThread", lpErrno)
 
     # WSPUPCALLTABLE field names for the upcalls defined above (the hot four are bound in
     # __init__).
@@ -329,6 +398,32 @@ UPCALL_FIELDS = (
     "lpWPUOpenCurrentThread",
     "lpWPUCloseThread",
 )
+
+
+def _thread_id(lpThreadId: Any, upcall: str, writable: bool) -> Any:
+    """The WSATHREADID an upcall was given (a ctypes pointer's target), or None for a NULL one.
+
+    TypeError for anything without the two fields, checked before anything changes.
+    """
+    if isinstance(lpThreadId, ctypes._Pointer):
+        lpThreadId = lpThreadId.contents if lpThreadId else None
+    if lpThreadId is None:
+        return None
+    if not (hasattr(lpThreadId, "ThreadHandle") and (not writable or hasattr(lpThreadId, "Reserved"))):
+        raise TypeError(
+            f"{upcall}() argument 'lpThreadId' must be a WSATHREADID (ws2core.structs.WSATHREADID, "
+            f"a pointer to one, or None), not {type(lpThreadId).__name__}")
+    return lpThreadId
+
+
+def _thread_handle(thread_id: Any, upcall: str) -> int:
+    """The ThreadHandle of a WSATHREADID as an int (a NULL c_void_p reads as None: 0)."""
+    handle = thread_id.ThreadHandle
+    if handle is None:
+        return 0
+    if handle.__class__ is not int:
+        handle = as_index(handle, upcall, "lpThreadId.ThreadHandle", "a HANDLE")
+    return handle
 
 
 def _fail(field: str, lpErrno: Any) -> int:

@@ -63,6 +63,11 @@ cdef extern from "ws2core/ws2spi.h" nogil:
         FALSE
         SOCKET_ERROR
         WSA_MAXIMUM_WAIT_EVENTS
+        WSA_INFINITE
+        WSA_WAIT_EVENT_0
+        WSA_WAIT_IO_COMPLETION
+        WSA_WAIT_TIMEOUT
+        WSA_WAIT_FAILED
         WSA_INVALID_HANDLE
         WSA_NOT_ENOUGH_MEMORY
         WSA_INVALID_PARAMETER
@@ -98,3 +103,10 @@ cdef extern from "ws2core/ws2spi.h" nogil:
         int (*lpWPUOpenCurrentThread)(LPWSATHREADID lpThreadId, LPINT lpErrno) noexcept nogil
         int (*lpWPUCloseThread)(LPWSATHREADID lpThreadId, LPINT lpErrno) noexcept nogil
     ctypedef WSPUPCALLTABLE *LPWSPUPCALLTABLE
+
+    ctypedef struct WS2COREWAITTABLE:
+        DWORD (*lpWaitForMultipleEvents)(DWORD cEvents, const WSAEVENT *lphEvents, BOOL fWaitAll,
+                                         DWORD dwTimeout, BOOL fAlertable,
+                                         LPINT lpErrno) noexcept nogil
+        DWORD (*lpSleepEx)(DWORD dwMilliseconds, BOOL bAlertable, LPINT lpErrno) noexcept nogil
+    ctypedef WS2COREWAITTABLE *LPWS2COREWAITTABLE

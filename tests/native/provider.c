@@ -7,6 +7,11 @@
  * sometimes on a thread Python never created.
  *
  *   provider_check_all      every entry point, return value and error code, one report
+ *   provider_check_apcs     thread handles, APCs and the alertable waits (WS2COREWAITTABLE),
+ *                           on pthreads Python never saw
+ *   provider_open_thread_and_sleep / provider_join_sleeper
+ *                           a pthread that opens its thread id and sleeps alertably (Python
+ *                           queues APCs to it)
  *   provider_layout         sizeof/offsetof facts, to check a ctypes mirror against the header
  *   provider_*              one-line wrappers, so Python can mix C-made and Python-made handles
  *   provider_set_event_after / provider_join_setter
@@ -344,22 +349,66 @@ static void check_stubs(report_t *r, const WSPUPCALLTABLE *up)
     CHECK(r, up->lpWPUQueryBlockingCallback(1, NULL, NULL, NULL) == SOCKET_ERROR,
           "WPUQueryBlockingCallback with NULLs");
 
+}
+
+static void apc_never_runs(DWORD_PTR context)
+{
+    (void)context;
+    abort(); /* queued only where the queue must refuse it */
+}
+
+/* Thread ids without APCs (this may be the Python thread calling: nothing is queued to it). */
+static void check_thread_ids(report_t *r, const WSPUPCALLTABLE *up)
+{
+    int err, rc;
+    WSATHREADID thread, other, zero;
+
+    memset(&zero, 0, sizeof zero);
+    memset(&thread, 0xA5, sizeof thread);
+    err = SENTINEL_ERR;
+    rc = up->lpWPUOpenCurrentThread(&thread, &err);
+    CHECK(r, rc == 0 && err == SENTINEL_ERR, "WPUOpenCurrentThread: rc %d err %d", rc, err);
+    CHECK(r, thread.ThreadHandle != NULL && ((uintptr_t)thread.ThreadHandle & 3) == 0
+          && thread.Reserved == 0, "WPUOpenCurrentThread filled %p, %llu", thread.ThreadHandle,
+          ULL(thread.Reserved));
+    CHECK(r, up->lpWPUOpenCurrentThread(&other, NULL) == 0, "second WPUOpenCurrentThread");
+    CHECK(r, other.ThreadHandle != thread.ThreadHandle, "two opens, one handle");
+    /* A thread handle is no socket and no event. */
+    expect_not_socket(r, up, (SOCKET)(uintptr_t)thread.ThreadHandle, "a thread handle");
+    expect_bad_event(r, up->lpWPUSetEvent, "set", thread.ThreadHandle, "a thread handle");
+
+    err = SENTINEL_ERR;
+    rc = up->lpWPUOpenCurrentThread(NULL, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUOpenCurrentThread(NULL): rc %d err %d",
+          rc, err);
     err = SENTINEL_ERR;
     rc = up->lpWPUQueueApc(&thread, NULL, 0, &err);
-    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUQueueApc: rc %d err %d", rc, err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUQueueApc(NULL APC): rc %d err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = up->lpWPUQueueApc(NULL, apc_never_runs, 0, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUQueueApc(NULL id): rc %d err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = up->lpWPUQueueApc(&zero, apc_never_runs, 0, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUQueueApc(0): rc %d err %d", rc, err);
     CHECK(r, up->lpWPUQueueApc(NULL, NULL, 0, NULL) == SOCKET_ERROR, "WPUQueueApc with NULLs");
 
     err = SENTINEL_ERR;
-    rc = up->lpWPUOpenCurrentThread(&thread, &err);
-    CHECK(r, rc == SOCKET_ERROR && err == WSANOTINITIALISED, "WPUOpenCurrentThread: rc %d err %d",
-          rc, err);
-    CHECK(r, up->lpWPUOpenCurrentThread(NULL, NULL) == SOCKET_ERROR, "WPUOpenCurrentThread NULL");
-
+    rc = up->lpWPUCloseThread(&thread, &err);
+    CHECK(r, rc == 0 && err == SENTINEL_ERR, "WPUCloseThread: rc %d err %d", rc, err);
     err = SENTINEL_ERR;
     rc = up->lpWPUCloseThread(&thread, &err);
-    CHECK(r, rc == SOCKET_ERROR && err == WSANOTINITIALISED, "WPUCloseThread: rc %d err %d", rc,
-          err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUCloseThread twice: rc %d err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = up->lpWPUQueueApc(&thread, apc_never_runs, 0, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUQueueApc(closed): rc %d err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = up->lpWPUCloseThread(&zero, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUCloseThread(0): rc %d err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = up->lpWPUCloseThread(NULL, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT, "WPUCloseThread(NULL): rc %d err %d", rc, err);
     CHECK(r, up->lpWPUCloseThread(NULL, NULL) == SOCKET_ERROR, "WPUCloseThread NULL");
+    CHECK(r, up->lpWPUCloseThread(&other, NULL) == 0, "close the second thread id");
 }
 
 static void check_fd_isset(report_t *r, const WSPUPCALLTABLE *up)
@@ -418,8 +467,209 @@ EXPORT int provider_check_all(const WSPUPCALLTABLE *up, char *report, size_t rep
     check_sockets(&r, up);
     check_events(&r, up);
     check_stubs(&r, up);
+    check_thread_ids(&r, up);
     check_fd_isset(&r, up);
     return r.failures;
+}
+
+/* ----- APCs and alertable waits ------------------------------------------------------------ */
+
+/* What the APCs below record: the contexts in the order they ran, and the thread each ran on. */
+static struct {
+    DWORD_PTR log[16];
+    pthread_t ran_on[16];
+    int count;
+} apc_record;
+
+static void apc_record_run(DWORD_PTR context)
+{
+    if (apc_record.count < 16) {
+        apc_record.ran_on[apc_record.count] = pthread_self();
+        apc_record.log[apc_record.count++] = context;
+    }
+}
+
+typedef struct {
+    const WSPUPCALLTABLE *up;
+    const WS2COREWAITTABLE *waits;
+    report_t *r;
+    WSATHREADID id;
+    volatile int opened;   /* the subject's id is in `id` */
+    DWORD woken;           /* what the subject's long alertable sleep returned */
+    double slept_ms;
+} apc_subject_t;
+
+static void sleep_ms(unsigned ms);
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* On a pthread Python never saw: APCs run only in its alertable waits, in queue order, after
+   an event that is already signalled has won; then it sleeps alertably until woken. */
+static void *apc_subject_main(void *arg)
+{
+    apc_subject_t *me = (apc_subject_t *)arg;
+    const WSPUPCALLTABLE *up = me->up;
+    const WS2COREWAITTABLE *waits = me->waits;
+    report_t *r = me->r;
+    int err = 0;
+    DWORD rc;
+    WSAEVENT e = up->lpWPUCreateEvent(&err), closed = up->lpWPUCreateEvent(&err);
+    WSAEVENT events[2];
+    double start;
+
+    CHECK(r, up->lpWPUOpenCurrentThread(&me->id, &err) == 0, "open the subject: err %d", err);
+    CHECK(r, up->lpWPUCloseEvent(closed, &err) == TRUE, "close an event");
+    for (DWORD_PTR i = 1; i <= 3; i++)
+        CHECK(r, up->lpWPUQueueApc(&me->id, apc_record_run, i, &err) == 0, "queue %d: err %d",
+              (int)i, err);
+
+    rc = waits->lpSleepEx(0, FALSE, &err);
+    CHECK(r, rc == 0 && apc_record.count == 0, "non-alertable SleepEx: %u, %d ran", rc,
+          apc_record.count);
+    events[0] = e;
+    rc = waits->lpWaitForMultipleEvents(1, events, FALSE, 0, FALSE, &err);
+    CHECK(r, rc == WSA_WAIT_TIMEOUT && apc_record.count == 0, "non-alertable poll: %u, %d ran",
+          rc, apc_record.count);
+    rc = waits->lpWaitForMultipleEvents(1, events, FALSE, 20, FALSE, &err);
+    CHECK(r, rc == WSA_WAIT_TIMEOUT && apc_record.count == 0, "non-alertable wait: %u, %d ran",
+          rc, apc_record.count);
+    CHECK(r, up->lpWPUSetEvent(e, &err) == TRUE, "set");
+    rc = waits->lpWaitForMultipleEvents(1, events, FALSE, 0, TRUE, &err);
+    CHECK(r, rc == WSA_WAIT_EVENT_0 && apc_record.count == 0,
+          "a signalled event wins over APCs: %u, %d ran", rc, apc_record.count);
+    CHECK(r, up->lpWPUResetEvent(e, &err) == TRUE, "reset");
+    rc = waits->lpWaitForMultipleEvents(1, events, FALSE, WSA_INFINITE, TRUE, &err);
+    CHECK(r, rc == WSA_WAIT_IO_COMPLETION, "alertable wait: %u", rc);
+    CHECK(r, apc_record.count == 3 && apc_record.log[0] == 1 && apc_record.log[1] == 2
+          && apc_record.log[2] == 3, "APCs in queue order: %d ran", apc_record.count);
+    for (int i = 0; i < apc_record.count; i++)
+        CHECK(r, pthread_equal(apc_record.ran_on[i], pthread_self()), "APC %d on another thread", i);
+    rc = waits->lpSleepEx(0, TRUE, &err);
+    CHECK(r, rc == 0 && apc_record.count == 3, "alertable SleepEx with nothing queued: %u", rc);
+
+    err = SENTINEL_ERR;
+    rc = waits->lpWaitForMultipleEvents(0, events, FALSE, 0, TRUE, &err);
+    CHECK(r, rc == WSA_WAIT_FAILED && err == WSA_INVALID_PARAMETER, "0 events: %u err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = waits->lpWaitForMultipleEvents(65, events, FALSE, 0, TRUE, &err);
+    CHECK(r, rc == WSA_WAIT_FAILED && err == WSA_INVALID_PARAMETER, "65 events: %u err %d", rc, err);
+    err = SENTINEL_ERR;
+    rc = waits->lpWaitForMultipleEvents(1, NULL, FALSE, 0, TRUE, &err);
+    CHECK(r, rc == WSA_WAIT_FAILED && err == WSA_INVALID_PARAMETER, "NULL events: %u err %d", rc, err);
+    events[1] = closed;
+    err = SENTINEL_ERR;
+    rc = waits->lpWaitForMultipleEvents(2, events, FALSE, 0, TRUE, &err);
+    CHECK(r, rc == WSA_WAIT_FAILED && err == WSA_INVALID_HANDLE, "a closed event: %u err %d", rc, err);
+    CHECK(r, waits->lpWaitForMultipleEvents(0, events, FALSE, 0, TRUE, NULL) == WSA_WAIT_FAILED,
+          "a failed wait with a NULL lpErrno");
+    CHECK(r, up->lpWPUCloseEvent(e, &err) == TRUE, "close e");
+
+    /* Woken by an APC from another thread, well before the sleep would end. */
+    start = now_ms();
+    me->opened = 1;
+    __sync_synchronize();
+    me->woken = waits->lpSleepEx(10000, TRUE, &err);
+    me->slept_ms = now_ms() - start;
+    return NULL;
+}
+
+/* Runs the APC checks: a subject pthread waits, this thread (any thread) queues.  Returns the
+   number of failed checks, the first ones described in report; *wake_ms is how long the
+   subject's alertable sleep lasted after the cross-thread APC was queued. */
+EXPORT int provider_check_apcs(const WSPUPCALLTABLE *up, const WS2COREWAITTABLE *waits,
+                               char *report, size_t report_size, double *wake_ms)
+{
+    report_t r;
+    apc_subject_t subject;
+    pthread_t thread;
+    int err = 0;
+    double queued;
+
+    report_init(&r, report, report_size);
+    memset(&subject, 0, sizeof subject);
+    memset(&apc_record, 0, sizeof apc_record);
+    subject.up = up;
+    subject.waits = waits;
+    subject.r = &r;
+    if (pthread_create(&thread, NULL, apc_subject_main, &subject) != 0) {
+        report_fail(&r, __LINE__, "pthread_create failed");
+        return r.failures;
+    }
+    while (!subject.opened)
+        sleep_ms(1);
+    sleep_ms(50); /* into its sleep, most likely */
+    queued = now_ms();
+    CHECK(&r, up->lpWPUQueueApc(&subject.id, apc_record_run, 4, &err) == 0,
+          "cross-thread queue: err %d", err);
+    pthread_join(thread, NULL);
+    *wake_ms = now_ms() - queued;
+    CHECK(&r, subject.woken == WSA_WAIT_IO_COMPLETION, "cross-thread wake: %u", subject.woken);
+    CHECK(&r, subject.slept_ms < 5000, "the subject slept %.0f ms, not woken", subject.slept_ms);
+    CHECK(&r, apc_record.count == 4 && apc_record.log[3] == 4
+          && pthread_equal(apc_record.ran_on[3], thread), "cross-thread APC: %d ran",
+          apc_record.count);
+    CHECK(&r, up->lpWPUCloseThread(&subject.id, &err) == 0, "close the subject's id: err %d", err);
+    err = SENTINEL_ERR;
+    CHECK(&r, up->lpWPUQueueApc(&subject.id, apc_never_runs, 0, &err) == SOCKET_ERROR
+          && err == WSAEFAULT, "queue to a closed id: err %d", err);
+    return r.failures;
+}
+
+/* A pthread that opens its thread id into *id, then sleeps alertably for up to `ms`, for
+   Python to queue APCs to; provider_join_sleeper gives what the sleep returned. */
+typedef struct {
+    const WSPUPCALLTABLE *up;
+    const WS2COREWAITTABLE *waits;
+    WSATHREADID *id;
+    unsigned ms;
+    volatile int opened;
+    DWORD result;
+    int err;
+    pthread_t thread;
+} sleeper_t;
+
+static sleeper_t sleeper;
+
+static void *sleeper_main(void *arg)
+{
+    sleeper_t *me = (sleeper_t *)arg;
+    me->err = 0;
+    if (me->up->lpWPUOpenCurrentThread(me->id, &me->err) != 0) {
+        me->result = WSA_WAIT_FAILED;
+        me->opened = 1;
+        return NULL;
+    }
+    me->opened = 1;
+    __sync_synchronize();
+    me->result = me->waits->lpSleepEx(me->ms, TRUE, &me->err);
+    return NULL;
+}
+
+EXPORT int provider_open_thread_and_sleep(const WSPUPCALLTABLE *up, const WS2COREWAITTABLE *waits,
+                                          WSATHREADID *id, unsigned ms)
+{
+    memset(&sleeper, 0, sizeof sleeper);
+    sleeper.up = up;
+    sleeper.waits = waits;
+    sleeper.id = id;
+    sleeper.ms = ms;
+    if (pthread_create(&sleeper.thread, NULL, sleeper_main, &sleeper) != 0)
+        return -1;
+    while (!sleeper.opened)
+        sleep_ms(1);
+    return 0;
+}
+
+EXPORT DWORD provider_join_sleeper(int *err)
+{
+    pthread_join(sleeper.thread, NULL);
+    *err = sleeper.err;
+    return sleeper.result;
 }
 
 /* ----- layout facts --------------------------------------------------------------------- */

@@ -28,6 +28,11 @@ typedef struct {
     BOOL (*set_event)(unsigned, WSAEVENT, LPINT);
     BOOL (*reset_event)(unsigned, WSAEVENT, LPINT);
     BOOL (*close_event)(unsigned, WSAEVENT, LPINT);
+    int (*open_thread)(unsigned, LPWSATHREADID, LPINT);
+    int (*close_thread)(unsigned, LPWSATHREADID, LPINT);
+    int (*queue_apc)(unsigned, LPWSATHREADID, LPWSAUSERAPC, DWORD_PTR, LPINT);
+    DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, LPINT);
+    DWORD (*sleep)(unsigned, DWORD, BOOL, LPINT);
 } ws2core_native_ops;
 static ws2core_native_ops ws2core_ops;
 
@@ -41,7 +46,7 @@ static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
     return 0;
 }
 
-/* The seven upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
+/* The four upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
    result and lpErrno code that ws2core._shared.STUB_FAILURES gives each field name, copied
    here at import (a name missing there fails the import).  Read-only once a table exists. */
 typedef struct {
@@ -55,9 +60,6 @@ enum {
     WS2CORE_STUB_MODIFY_IFS_HANDLE,
     WS2CORE_STUB_POST_MESSAGE,
     WS2CORE_STUB_QUERY_BLOCKING_CALLBACK,
-    WS2CORE_STUB_QUEUE_APC,
-    WS2CORE_STUB_OPEN_CURRENT_THREAD,
-    WS2CORE_STUB_CLOSE_THREAD,
     WS2CORE_STUBS
 };
 static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
@@ -65,9 +67,6 @@ static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
     {"lpWPUModifyIFSHandle", 0, 0},
     {"lpWPUPostMessage", 0, 0},
     {"lpWPUQueryBlockingCallback", 0, 0},
-    {"lpWPUQueueApc", 0, 0},
-    {"lpWPUOpenCurrentThread", 0, 0},
-    {"lpWPUCloseThread", 0, 0},
 };
 
 /* Stub `stub`'s failure: its code in *err (a NULL lpErrno is allowed), its result as an int. */
@@ -94,19 +93,6 @@ static int WSPAPI ws2core_query_blocking_callback(DWORD catalog, LPBLOCKINGCALLB
     (void)catalog; (void)callback; (void)context;
     return ws2core_stub_fail(WS2CORE_STUB_QUERY_BLOCKING_CALLBACK, err);
 }
-static int WSPAPI ws2core_queue_apc(LPWSATHREADID thread, LPWSAUSERAPC apc, DWORD_PTR context,
-                                    LPINT err) {
-    (void)thread; (void)apc; (void)context;
-    return ws2core_stub_fail(WS2CORE_STUB_QUEUE_APC, err);
-}
-static int WSPAPI ws2core_open_current_thread(LPWSATHREADID thread, LPINT err) {
-    (void)thread;
-    return ws2core_stub_fail(WS2CORE_STUB_OPEN_CURRENT_THREAD, err);
-}
-static int WSPAPI ws2core_close_thread(LPWSATHREADID thread, LPINT err) {
-    (void)thread;
-    return ws2core_stub_fail(WS2CORE_STUB_CLOSE_THREAD, err);
-}
 
 /* The C signatures carry no table pointer, so each native table has its own entry points:
    64 sets, set a*8+b named by the digits a and b. */
@@ -124,7 +110,19 @@ static int WSPAPI ws2core_query_context_##a##b(SOCKET s, PDWORD_PTR context, LPI
 static BOOL WSPAPI ws2core_reset_event_##a##b(WSAEVENT e, LPINT err) \
     { return ws2core_ops.reset_event(a * 8 + b, e, err); } \
 static BOOL WSPAPI ws2core_set_event_##a##b(WSAEVENT e, LPINT err) \
-    { return ws2core_ops.set_event(a * 8 + b, e, err); }
+    { return ws2core_ops.set_event(a * 8 + b, e, err); } \
+static int WSPAPI ws2core_open_thread_##a##b(LPWSATHREADID thread, LPINT err) \
+    { return ws2core_ops.open_thread(a * 8 + b, thread, err); } \
+static int WSPAPI ws2core_close_thread_##a##b(LPWSATHREADID thread, LPINT err) \
+    { return ws2core_ops.close_thread(a * 8 + b, thread, err); } \
+static int WSPAPI ws2core_queue_apc_##a##b(LPWSATHREADID thread, LPWSAUSERAPC apc, \
+                                         DWORD_PTR context, LPINT err) \
+    { return ws2core_ops.queue_apc(a * 8 + b, thread, apc, context, err); } \
+static DWORD WSPAPI ws2core_wait_##a##b(DWORD count, const WSAEVENT *events, BOOL all, \
+                                      DWORD timeout, BOOL alertable, LPINT err) \
+    { return ws2core_ops.wait(a * 8 + b, count, events, all, timeout, alertable, err); } \
+static DWORD WSPAPI ws2core_sleep_##a##b(DWORD milliseconds, BOOL alertable, LPINT err) \
+    { return ws2core_ops.sleep(a * 8 + b, milliseconds, alertable, err); }
 #define WS2CORE_ENTRY_POINT_ROW(a) \
     WS2CORE_ENTRY_POINTS(a, 0) WS2CORE_ENTRY_POINTS(a, 1) WS2CORE_ENTRY_POINTS(a, 2) \
     WS2CORE_ENTRY_POINTS(a, 3) WS2CORE_ENTRY_POINTS(a, 4) WS2CORE_ENTRY_POINTS(a, 5) \
@@ -137,8 +135,8 @@ WS2CORE_ENTRY_POINT_ROW(6) WS2CORE_ENTRY_POINT_ROW(7)
     ws2core_close_event_##a##b, ws2core_close_socket_##a##b, ws2core_create_event_##a##b, \
     ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path, \
     ws2core_modify_ifs_handle, ws2core_post_message, ws2core_query_blocking_callback, \
-    ws2core_query_context_##a##b, ws2core_queue_apc, ws2core_reset_event_##a##b, \
-    ws2core_set_event_##a##b, ws2core_open_current_thread, ws2core_close_thread }
+    ws2core_query_context_##a##b, ws2core_queue_apc_##a##b, ws2core_reset_event_##a##b, \
+    ws2core_set_event_##a##b, ws2core_open_thread_##a##b, ws2core_close_thread_##a##b }
 #define WS2CORE_UPCALL_ROW(a) \
     WS2CORE_UPCALLS(a, 0), WS2CORE_UPCALLS(a, 1), WS2CORE_UPCALLS(a, 2), WS2CORE_UPCALLS(a, 3), \
     WS2CORE_UPCALLS(a, 4), WS2CORE_UPCALLS(a, 5), WS2CORE_UPCALLS(a, 6), WS2CORE_UPCALLS(a, 7)
@@ -149,5 +147,15 @@ static const WSPUPCALLTABLE ws2core_upcall_templates[64] = {
     WS2CORE_UPCALL_ROW(4), WS2CORE_UPCALL_ROW(5), WS2CORE_UPCALL_ROW(6), WS2CORE_UPCALL_ROW(7)
 };
 static WSPUPCALLTABLE ws2core_upcall_tables[64];
+
+/* The alertable waits of each set (ws2core's own entry points, see WS2COREWAITTABLE). */
+#define WS2CORE_WAITS(a, b) { ws2core_wait_##a##b, ws2core_sleep_##a##b }
+#define WS2CORE_WAIT_ROW(a) \
+    WS2CORE_WAITS(a, 0), WS2CORE_WAITS(a, 1), WS2CORE_WAITS(a, 2), WS2CORE_WAITS(a, 3), \
+    WS2CORE_WAITS(a, 4), WS2CORE_WAITS(a, 5), WS2CORE_WAITS(a, 6), WS2CORE_WAITS(a, 7)
+static const WS2COREWAITTABLE ws2core_wait_tables[64] = {
+    WS2CORE_WAIT_ROW(0), WS2CORE_WAIT_ROW(1), WS2CORE_WAIT_ROW(2), WS2CORE_WAIT_ROW(3),
+    WS2CORE_WAIT_ROW(4), WS2CORE_WAIT_ROW(5), WS2CORE_WAIT_ROW(6), WS2CORE_WAIT_ROW(7)
+};
 
 #endif /* WS2CORE_NATIVE_H */

@@ -118,6 +118,21 @@ typedef struct ws2core_fd_set {
 #ifndef WSA_MAXIMUM_WAIT_EVENTS
 #define WSA_MAXIMUM_WAIT_EVENTS 64
 #endif
+#ifndef WSA_INFINITE
+#define WSA_INFINITE 0xFFFFFFFFu
+#endif
+#ifndef WSA_WAIT_EVENT_0
+#define WSA_WAIT_EVENT_0 0u
+#endif
+#ifndef WSA_WAIT_IO_COMPLETION
+#define WSA_WAIT_IO_COMPLETION 0xC0u
+#endif
+#ifndef WSA_WAIT_TIMEOUT
+#define WSA_WAIT_TIMEOUT 0x102u
+#endif
+#ifndef WSA_WAIT_FAILED
+#define WSA_WAIT_FAILED 0xFFFFFFFFu
+#endif
 
 /* ----- Error codes (the values of ws2core.constants) -------------------------------- */
 
@@ -201,6 +216,32 @@ typedef struct _WSPUPCALLTABLE {
     LPWPUOPENCURRENTTHREAD lpWPUOpenCurrentThread;
     LPWPUCLOSETHREAD lpWPUCloseThread;
 } WSPUPCALLTABLE, *LPWSPUPCALLTABLE;
+
+/* ----- ws2core's own entry points: alertable waits for C threads --------------------- */
+
+/* A thread receives the APCs queued to it (WPUQueueApc) only in an alertable wait; a Windows
+ * thread would call WSAWaitForMultipleEvents or SleepEx, which are not in the upcall table.
+ * UpcallTable.native_wait_table() gives the address of a WS2COREWAITTABLE serving the same
+ * table as native_table(), valid as long as it.  Both waits take the GIL while they do not
+ * block, run the calling thread's APCs on it when fAlertable/bAlertable is TRUE (a C APC is
+ * called without the GIL; a Python APC that raises is reported as unraisable and the wait
+ * still returns WSA_WAIT_IO_COMPLETION), and report failures through lpErrno (a NULL lpErrno
+ * is allowed), not through a last error:
+ *   lpWaitForMultipleEvents: WSAWaitForMultipleEvents' results (WSA_WAIT_EVENT_0 + index,
+ *     WSA_WAIT_TIMEOUT, WSA_WAIT_IO_COMPLETION, or WSA_WAIT_FAILED with WSA_INVALID_PARAMETER
+ *     for cEvents outside 1..64 or a NULL lphEvents, WSA_INVALID_HANDLE for an entry that is
+ *     not a live event, WSANOTINITIALISED once the interpreter shuts down);
+ *   lpSleepEx: 0 after dwMilliseconds (WSA_INFINITE: never), WSA_WAIT_IO_COMPLETION after
+ *     running APCs, or WSA_WAIT_FAILED with WSANOTINITIALISED. */
+typedef DWORD (WSPAPI *LPWS2COREWAITFORMULTIPLEEVENTS)(DWORD cEvents, const WSAEVENT *lphEvents,
+                                                       BOOL fWaitAll, DWORD dwTimeout,
+                                                       BOOL fAlertable, LPINT lpErrno);
+typedef DWORD (WSPAPI *LPWS2CORESLEEPEX)(DWORD dwMilliseconds, BOOL bAlertable, LPINT lpErrno);
+
+typedef struct _WS2COREWAITTABLE {
+    LPWS2COREWAITFORMULTIPLEEVENTS lpWaitForMultipleEvents;
+    LPWS2CORESLEEPEX lpSleepEx;
+} WS2COREWAITTABLE, *LPWS2COREWAITTABLE;
 
 #ifdef __cplusplus
 }
