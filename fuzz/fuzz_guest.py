@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""Fuzz harness: a hostile guest calling every ws2_32 export through the guest layer and the
-Speakeasy adapter, x86 and x64, with the guest layer's invariants checked on every call.
+"""Fuzz harness: a hostile guest calling every ws2_32 export through the guest layer and an
+emulator adapter (Speakeasy's or Qiling's), x86 and x64, with the guest layer's invariants
+checked on every call.
 
 Each input is one emulated process's life: a fresh ``Installation`` (real mode: a real
-Speakeasy emulator's hooks, ``Installation._hook``, called as Speakeasy's dispatcher calls
-them; stand-in mode: ``Exports.hook`` over ``guest_support.FakeGuest``, many times faster)
-over either core, then up to 48 steps.  A step is a call of one of ``ws2core.guest.EXPORTS``
+emulator's hooks, ``Installation._hook``, called as its dispatcher calls them; stand-in
+mode: ``Exports.hook`` over ``guest_support.FakeGuest``, many times faster) over either
+core, then up to 48 steps.  Real mode's emulator is ``--emulator``: ``speakeasy``,
+``qiling``, or ``auto`` (the default), Speakeasy where it is installed, else Qiling.  The two
+never share a virtual environment (unicorn 1 against 2), so ``auto`` lets one command line
+fuzz whichever adapter the environment has; naming one makes a run say what it tested, and
+stops at once where that emulator is missing instead of quietly fuzzing the stand-in.
+Qiling runs x64 only unless Wine's 32-bit DLLs are installed; elsewhere its x86 inputs go
+to the stand-in (said once; a run forced to ``--mode real --abi x86`` stops instead).  A
+reproducer's header says real or stand-in, not which emulator: it replays on the
+environment's.  A step is a call of one of ``ws2core.guest.EXPORTS``
 with arguments drawn from the input, or something a peer does (a host socket on 127.0.0.1
 connects to a guest listener, sends, closes).  Arguments:
 
@@ -13,8 +22,9 @@ connects to a guest listener, sends, closes).  Arguments:
   either family with hostile fields, an fd_set of live, closed and random handles, a
   TIMEVAL, an int, an out-buffer), at odd offsets, or running off the end of the mapped
   pages; NULL; unmapped addresses (x64's non-canonical and kernel ones too); a read-only
-  page; a no-access page (stand-in: Speakeasy cannot tell one); the loaded image's header,
-  ``.text``, ``.rdata`` (read-only on Windows) and ``.data`` (real mode); random addresses
+  page; a no-access page (stand-in and Qiling: Speakeasy cannot tell one); the loaded
+  image's header, ``.text``, ``.rdata`` (read-only on Windows) and ``.data`` (real mode);
+  random addresses
   (``tests/hostile_support.py`` lays the memory out);
 * integers: good values of the parameter, boundaries (0, 1, 0x7fffffff, 0x80000000,
   0xffffffff, 2**63, 2**64-1, huge lengths) and, on x64, garbage above a 32-bit argument;
@@ -41,6 +51,7 @@ and then no socket may be left, in the table, the provider or the host.
 Three ways to run it::
 
     python fuzz/fuzz_guest.py --calls 100000 --abi x86 --seed 1    # figures and findings
+    python fuzz/fuzz_guest.py --calls 20000 --abi x64 --mode real --emulator qiling
     python fuzz/fuzz_guest.py -max_total_time=60                    # atheris (fuzz/run.py)
     python fuzz/fuzz_guest.py fuzz/artifacts/guest-<...>            # replay, with its call log
 

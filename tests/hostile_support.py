@@ -1,20 +1,22 @@
 """Hostile guests' processes: guest memory laid out to catch an export that writes where it
-must not, under a real Speakeasy emulator or over ``guest_support.FakeGuest``.
+must not, under a real Speakeasy or Qiling emulator or over ``guest_support.FakeGuest``.
 
 Shared by ``tests/test_guest_hostile.py`` (the findings of ``fuzz/fuzz_guest.py``, kept as
-regression tests) and the fuzzer itself, so that a finding replays in a test exactly as the
-fuzzer saw it.  A plain module beside the tests (``from hostile_support import ...``).
+regression tests), ``tests/under_qiling/test_qiling_hostile.py`` and the fuzzer itself, so
+that a finding replays in a test exactly as the fuzzer saw it.  A plain module beside the
+tests (``from hostile_support import ...``).
 
 Each process has the same regions at the same addresses on both ABIs: four read-write pages
-whose end is followed by unmapped memory, a read-only page, and (over FakeGuest) a no-access
-page or (under Speakeasy) a loaded image whose header, ``.text`` and ``.rdata`` Windows would
-map read-only and whose ``.data`` it would map writable.  ``Region.protected`` is what
-Windows would refuse to write, ``Region.readable`` what it would let the guest read; an
-emulator's own access ignores both (unicorn's host-side reads and writes do), which is
-exactly what the exports must not rely on.  Speakeasy 1.5.11 cannot tell a no-access page
-from memory it keeps no protection for (it maps PAGE_NOACCESS accessible in unicorn and
-records no protection; ``ws2core.adapters.speakeasy`` documents the limit), so its process
-has no no-access page.
+whose end is followed by unmapped memory, a read-only page, a no-access page (over FakeGuest
+and under Qiling) and (under an emulator) a loaded image whose header, ``.text`` and
+``.rdata`` Windows would map read-only and whose ``.data`` it would map writable.
+``Region.protected`` is what Windows would refuse to write, ``Region.readable`` what it
+would let the guest read; an emulator's own access ignores both (unicorn's host-side reads
+and writes do), which is exactly what the exports must not rely on.  Speakeasy 1.5.11
+cannot tell a no-access page from memory it keeps no protection for (it maps PAGE_NOACCESS
+accessible in unicorn and records no protection; ``ws2core.adapters.speakeasy`` documents
+the limit), so its process has no no-access page; Qiling's has one, mapped with no
+permission (unicorn 2's UC_PROT_NONE).
 
 ``SpeakeasyProcess(abi)``: a ``speakeasy.Speakeasy`` with ``tiny_pe`` loaded and run to its
 end (its entry point is one ``ret``), which leaves the process and its main thread current,
@@ -22,21 +24,40 @@ as they are while a hook serves a call: the last error then has a thread to live
 ``serve(core, max_block)`` installs ws2core (``ws2core.adapters.speakeasy.install``) with
 a fresh table and returns a ``Served``, whose ``call(name, argv)`` calls the adapter's hook
 for that export as Speakeasy's dispatcher does, ``cb(emu, "ws2_32.name", None, argv)``,
-without running guest code.  ``StandInProcess(abi)`` is the same over ``FakeGuest`` through
+without running guest code.
+
+``QilingProcess(abi)``: a ``qiling.Qiling`` with ``tiny_pe`` (written to a temporary file)
+loaded over ``windows_rootfs()`` (x64; x86 only where Wine's 32-bit DLLs are installed,
+else WineMissing), not run: its loader leaves the TEB a hook's last error lives in.
+``serve`` installs ws2core with ``ws2core.adapters.qiling.install`` and takes the hooks it
+registered from ``ql.os.user_defined_api`` (by name, so a fresh installation replaces the
+last, nothing piles up); ``call(name, argv)`` does what a guest's call and Qiling's
+dispatcher do: the arguments laid out by Qiling's own stdcall convention on a scratch stack
+under a return address, ``hook(ql, address, name)``, the result read from rax/eax.  It also
+checks what the hook must leave for the caller: pc at the return address and the stack
+unwound (stdcall's arguments popped on x86), else ``StackUnwound``; the TEB's last error and
+Qiling's own equal, else ``LastErrorsDisagree`` (the fuzzer reports either as an exception
+escaping the hook).  The last error a call leaves is the TEB's, which Wine's GetLastError
+reads.
+
+``StandInProcess(abi)`` is the same over ``FakeGuest`` through
 ``ws2core.guest.Exports.hook`` (no adapter), many times faster.
 
 A kernel32 call on a handle that is not ws2core's is handed over (``NotServed``): ``call``
 then returns ``HANDED_OVER``, under Speakeasy when the adapter called the ``original`` it was
-given (a stand-in for Speakeasy's own handler, which is Speakeasy's business), over
-FakeGuest when the export raised ``NotServed``.
+given (a stand-in for Speakeasy's own handler, which is Speakeasy's business), under Qiling
+when it called Qiling's own ``hook_<name>`` (a stand-in too: while ``install`` runs, the
+adapter sees ``qiling.os.windows.dlls`` through ``_HandedOver``) or raised
+``NotServedByQiling`` (no handler of Qiling's for that call), over FakeGuest when the export
+raised ``NotServed``.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import ws2core
@@ -143,7 +164,7 @@ class _Process:
     ptr_size: int
     regions: dict[str, Region]
     unmapped: list[int]
-    _image: dict[str, bytes] = {}    # each image region's bytes as loaded (emulators only)
+    _image: Mapping[str, bytes] = MappingProxyType({})   # each image region's bytes as loaded
 
     def _raw_read(self, address: int, size: int) -> bytes:
         raise NotImplementedError
@@ -427,7 +448,7 @@ class _HandedOver:
 
 def _sections(image: bytes) -> Sequence[Any]:
     """pefile's section table of ``image``."""
-    import pefile   # Qiling's and Speakeasy's own dependency
+    import pefile  # Qiling's and Speakeasy's own dependency
 
     return list(pefile.PE(data=image, fast_load=True).sections)
 
