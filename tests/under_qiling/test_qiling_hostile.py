@@ -24,7 +24,14 @@ pytest.importorskip("qiling", reason="Qiling is not installed: pip install 'ws2c
                     "(in an environment without Speakeasy)")
 
 import unicorn
-from hostile_support import PAGE, REGION_BASE, RW_PAGES, QilingProcess
+from hostile_support import (
+    PAGE,
+    REGION_BASE,
+    RW_PAGES,
+    LastErrorsDisagree,
+    QilingProcess,
+    StackUnwound,
+)
 from test_fuzz_guest import findings, harness
 from test_guest_hostile import (  # noqa: F401 - pytest runs them with this module's fixtures
     Guest,
@@ -37,6 +44,7 @@ from ws2core.adapters import qiling as adapter
 pytestmark = pytest.mark.qiling
 
 _PROCESSES: dict[str, QilingProcess] = {}
+INPUTS = 120   # the short fuzz run's: some 4000 calls, 5 s
 
 
 @pytest.fixture(params=["x64", "x86"])
@@ -87,6 +95,35 @@ def test_the_regions_are_as_qiling_maps_them() -> None:
         "image.header", "image.text", "image.rdata", "image.data"}
 
 
+def _stack_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qiling.cc.intel import QlIntelBaseCC
+
+    # the return address taken without popping it: pc right, the stack not unwound
+    monkeypatch.setattr(QlIntelBaseCC, "unwind", lambda self, slots: self.arch.stack_read(0))
+
+
+def _teb_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    teb_only = adapter._Guest.set_last_error
+
+    def forgetting(self: Any, code: int) -> None:
+        last = self._ql.os.last_error
+        teb_only(self, code)
+        self._ql.os.last_error = last
+    monkeypatch.setattr(adapter._Guest, "set_last_error", forgetting)
+
+
+@pytest.mark.parametrize(("breakage", "caught"), [(_stack_left, StackUnwound),
+                                                  (_teb_alone, LastErrorsDisagree)])
+def test_a_hook_leaving_its_caller_wrong_is_caught(
+        guest: Guest, monkeypatch: pytest.MonkeyPatch, breakage: Any, caught: type) -> None:
+    """What QilingProcess.call checks after a hook (its stack unwound and pc at the return
+    address; one last error for every reader) it sees broken, as the fuzzer would."""
+    guest.start()
+    breakage(monkeypatch)
+    with pytest.raises(caught):
+        guest("closesocket", 0x4)   # fails: WSAENOTSOCK, a last error to set
+
+
 @pytest.fixture(scope="module")
 def fg() -> Iterator[ModuleType]:
     """fuzz/fuzz_guest.py serving every input from Qiling (x64)."""
@@ -99,14 +136,14 @@ def test_a_short_fuzz_run_finds_nothing(fg: ModuleType) -> None:
     of a long run: fuzz_guest.py --emulator qiling)."""
     rng = random.Random(7)
     calls = 0
-    for _ in range(12):
+    for _ in range(INPUTS):
         run = fg.Run(fg._forced(rng.randbytes(rng.randint(64, 1024))), collect=True).execute()
         assert isinstance(run.process, QilingProcess)
         assert not run.findings, "\n".join(f"{found.export}: {found.invariant}: "
                                            f"{found.detail} at {found.call}"
                                            for found in run.findings)
         calls += sum(run.counts.values())
-    assert calls > 200
+    assert calls > 20 * INPUTS
 
 
 def _mapped(self: Any, address: int, size: int) -> bool:
