@@ -188,21 +188,24 @@ class Guest:
         return 0xFFFFFFFF
 
 
+def served(process: Any, core: ModuleType) -> Iterator[Guest]:
+    """A fixture's guest of ``process``, closed after the test."""
+    g = Guest(process, core)
+    yield g
+    g.close()
+
+
 @pytest.fixture
 def guest(abi: str, ws2core_core: ModuleType) -> Iterator[Guest]:
     """A guest of a real Speakeasy emulator."""
-    g = Guest(_speakeasy_process(abi), ws2core_core)
-    yield g
-    g.close()
+    yield from served(_speakeasy_process(abi), ws2core_core)
 
 
 @pytest.fixture
 def no_access_guest(abi: str, ws2core_core: ModuleType) -> Iterator[Guest]:
     """A guest whose process has a no-access page: over FakeGuest, its read-only and
     no-access pages protected."""
-    g = Guest(StandInProcess(abi), ws2core_core)
-    yield g
-    g.close()
+    yield from served(StandInProcess(abi), ws2core_core)
 
 
 def wait_for(condition: Any, seconds: float = 2.0) -> None:

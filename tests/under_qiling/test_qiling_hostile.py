@@ -35,6 +35,7 @@ from hostile_support import (
 from test_fuzz_guest import findings, harness
 from test_guest_hostile import (  # noqa: F401 - pytest runs them with this module's fixtures
     Guest,
+    served,
     test_no_access_in_parameter_fails_as_unmapped,
     test_read_only_out_parameter_fails_with_wsaefault,
 )
@@ -65,9 +66,7 @@ def qiling_process(abi: str) -> QilingProcess:
 @pytest.fixture
 def guest(abi: str, ws2core_core: ModuleType) -> Iterator[Guest]:
     """A guest of a real Qiling emulator."""
-    g = Guest(qiling_process(abi), ws2core_core)
-    yield g
-    g.close()
+    yield from served(qiling_process(abi), ws2core_core)
 
 
 @pytest.fixture
