@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""Fuzz harness: a hostile guest calling every ws2_32 export through the guest layer and the
-Speakeasy adapter, x86 and x64, with the guest layer's invariants checked on every call.
+"""Fuzz harness: a hostile guest calling every ws2_32 export through the guest layer and an
+emulator adapter (Speakeasy's or Qiling's), x86 and x64, with the guest layer's invariants
+checked on every call.
 
 Each input is one emulated process's life: a fresh ``Installation`` (real mode: a real
-Speakeasy emulator's hooks, ``Installation._hook``, called as Speakeasy's dispatcher calls
-them; stand-in mode: ``Exports.hook`` over ``guest_support.FakeGuest``, many times faster)
-over either core, then up to 48 steps.  A step is a call of one of ``ws2core.guest.EXPORTS``
+emulator's hooks, ``Installation._hook``, called as its dispatcher calls them; stand-in
+mode: ``Exports.hook`` over ``guest_support.FakeGuest``, many times faster) over either
+core, then up to 48 steps.  Real mode's emulator is ``--emulator``: ``speakeasy``,
+``qiling``, or ``auto`` (the default), Speakeasy where it is installed, else Qiling.  The two
+never share a virtual environment (unicorn 1 against 2), so ``auto`` lets one command line
+fuzz whichever adapter the environment has; naming one makes a run say what it tested, and
+stops at once where that emulator is missing instead of quietly fuzzing the stand-in.
+Qiling runs x64 only unless Wine's 32-bit DLLs are installed; elsewhere its x86 inputs go
+to the stand-in (said once; a run forced to ``--mode real --abi x86`` stops instead).  A
+reproducer's header says real or stand-in, not which emulator: it replays on the
+environment's.  A step is a call of one of ``ws2core.guest.EXPORTS``
 with arguments drawn from the input, or something a peer does (a host socket on 127.0.0.1
 connects to a guest listener, sends, closes).  Arguments:
 
@@ -13,8 +22,9 @@ connects to a guest listener, sends, closes).  Arguments:
   either family with hostile fields, an fd_set of live, closed and random handles, a
   TIMEVAL, an int, an out-buffer), at odd offsets, or running off the end of the mapped
   pages; NULL; unmapped addresses (x64's non-canonical and kernel ones too); a read-only
-  page; a no-access page (stand-in: Speakeasy cannot tell one); the loaded image's header,
-  ``.text``, ``.rdata`` (read-only on Windows) and ``.data`` (real mode); random addresses
+  page; a no-access page (stand-in and Qiling: Speakeasy cannot tell one); the loaded
+  image's header, ``.text``, ``.rdata`` (read-only on Windows) and ``.data`` (real mode);
+  random addresses
   (``tests/hostile_support.py`` lays the memory out);
 * integers: good values of the parameter, boundaries (0, 1, 0x7fffffff, 0x80000000,
   0xffffffff, 2**63, 2**64-1, huge lengths) and, on x64, garbage above a 32-bit argument;
@@ -41,6 +51,7 @@ and then no socket may be left, in the table, the provider or the host.
 Three ways to run it::
 
     python fuzz/fuzz_guest.py --calls 100000 --abi x86 --seed 1    # figures and findings
+    python fuzz/fuzz_guest.py --calls 20000 --abi x64 --mode real --emulator qiling
     python fuzz/fuzz_guest.py -max_total_time=60                    # atheris (fuzz/run.py)
     python fuzz/fuzz_guest.py fuzz/artifacts/guest-<...>            # replay, with its call log
 
@@ -78,7 +89,7 @@ from _common import Finding, Reader  # noqa: E402
 
 # Imported under atheris' instrumentation (the layers this harness drives).
 MODULES = ("ws2core.ws2_32", "ws2core.kernel32", "ws2core.guest", "ws2core.provider", "ws2core.policy",
-           "ws2core.adapters.speakeasy")
+           "ws2core.adapters.speakeasy", "ws2core.adapters.qiling")
 
 MAX_BLOCK = 0.05       # seconds: the exports' cap on a wait, small so that waits cost little
 MARGIN = 0.5           # seconds a call may take beyond max_block before it is called slow
@@ -140,6 +151,8 @@ W: Any = None          # the ws2core names the harness uses, once loaded (see _l
 STRICT = False
 ALLOW_BLOCKING = True
 FORCE: dict[str, str] = {}   # "abi", "mode": what --abi / --mode fix in every input
+EMULATORS = ("speakeasy", "qiling")   # real mode's, in the order "auto" tries them
+EMULATOR = "auto"            # --emulator
 
 
 def i32(value: int) -> int:
@@ -229,21 +242,47 @@ class _Env:
         HOST_CALLS.install()
         self.watchdog = _Watchdog()
         self.known_reported: set[tuple[str, str]] = set()
-        try:
-            import speakeasy  # noqa: F401
-            self.real = True
-        except ImportError:
-            self.real = False
-            print("fuzz_guest: Speakeasy is not installed (pip install 'ws2core[speakeasy]'): "
-                  "the stand-in serves every input", flush=True)
+        self.emulator = _emulator(EMULATOR)
+        if self.emulator is None:
+            print("fuzz_guest: neither Speakeasy (pip install 'ws2core[speakeasy]') nor Qiling "
+                  "('ws2core[qiling]', in a venv of its own) is installed: the stand-in serves "
+                  "every input", flush=True)
+        self.real = self.emulator is not None
+        self.unavailable: dict[str, str] = {}    # abi -> why the emulator cannot run it
 
     def process(self, mode: str, abi: str) -> Any:
+        """The process for ``mode`` and ``abi``, made once; None where the emulator cannot
+        run that ABI (Qiling's x86 without Wine's 32-bit DLLs)."""
         key = (mode, abi)
         if key not in self.processes:
-            made = (self.support.SpeakeasyProcess if mode == "real"
-                    else self.support.StandInProcess)
-            self.processes[key] = made(abi)
+            if mode == "stand-in":
+                self.processes[key] = self.support.StandInProcess(abi)
+            elif self.emulator == "speakeasy":
+                self.processes[key] = self.support.SpeakeasyProcess(abi)
+            else:
+                try:
+                    self.processes[key] = self.support.QilingProcess(abi)
+                except FileNotFoundError as missing:   # WineMissing: no rootfs for the ABI
+                    if FORCE.get("mode") == "real" and FORCE.get("abi") == abi:
+                        sys.exit(f"fuzz_guest: Qiling cannot run {abi}: {missing}")
+                    print(f"fuzz_guest: Qiling cannot run {abi} ({missing}): the stand-in "
+                          f"serves its inputs", flush=True)
+                    self.processes[key] = None
         return self.processes[key]
+
+
+def _emulator(asked: str) -> str | None:
+    """The emulator real mode uses: ``asked`` (exiting when it is not installed), or for
+    "auto" the first of EMULATORS that is, None when neither is."""
+    import importlib.util
+
+    for name in EMULATORS if asked == "auto" else (asked,):
+        if importlib.util.find_spec(name) is not None:
+            return name
+    if asked != "auto":
+        sys.exit(f"fuzz_guest: --emulator {asked}, but {asked} is not installed "
+                 f"(pip install 'ws2core[{asked}]')")
+    return None
 
 
 ENV: _Env | None = None
@@ -303,6 +342,9 @@ class Run:
         self.collect = collect
         self.stop_at = stop_at
         self.process = env.process(self.mode, self.abi)
+        if self.process is None:   # the emulator cannot run this ABI
+            self.mode = "stand-in"
+            self.process = env.process(self.mode, self.abi)
         self.process.reset(FILL)
         self.regions = self.process.regions
         self.ordered = list(self.regions.values())
@@ -346,7 +388,8 @@ class Run:
         c = W.c
         self.prelude_at = self.r.pos
         bits = self.r.byte()
-        self.log.append(f"[prelude {bits:#04x}: {self.mode} {self.abi} "
+        mode = f"real ({self.env.emulator})" if self.mode == "real" else self.mode
+        self.log.append(f"[prelude {bits:#04x}: {mode} {self.abi} "
                         f"{'python' if self.core is _common.CORES[1] else 'cython'} core, "
                         f"hostility {self.hostility}]")
         if bits % 8:
@@ -1719,7 +1762,8 @@ def drive(calls: int, seed: int, max_len: int, artifacts: str, verbose: bool) ->
     elapsed = time.monotonic() - started
     total = sum(counts.values())
     exports = [export.name for export in W.EXPORTS]
-    where = f"mode {FORCE.get('mode', 'both')}, abi {FORCE.get('abi', 'both')}"
+    where = (f"mode {FORCE.get('mode', 'both')}, emulator {env.emulator or 'none'}, "
+             f"abi {FORCE.get('abi', 'both')}")
     print(f"\n=== fuzz_guest: {where}, seed {seed}, max_block {MAX_BLOCK} s, "
           f"{'blocking allowed' if ALLOW_BLOCKING else 'sockets kept non-blocking'}")
     print(f"calls: {total} in {inputs} inputs, {elapsed:.1f} s ({total / elapsed:.0f} calls/s)")
@@ -1778,12 +1822,14 @@ def replay(paths: Sequence[str]) -> int:
 
 
 def main() -> None:
-    global MAX_BLOCK, STRICT, ALLOW_BLOCKING
+    global MAX_BLOCK, STRICT, ALLOW_BLOCKING, EMULATOR
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=True)
     parser.add_argument("--calls", type=int, help="run until this many export calls, print figures")
     parser.add_argument("--abi", choices=("x86", "x64", "both"), default="both")
     parser.add_argument("--mode", choices=("real", "stand-in", "both"), default="both",
-                        help="real: a Speakeasy emulator's hooks; stand-in: FakeGuest")
+                        help="real: an emulator's hooks (--emulator); stand-in: FakeGuest")
+    parser.add_argument("--emulator", choices=("auto", *EMULATORS), default="auto",
+                        help="real mode's emulator (auto: Speakeasy if installed, else Qiling)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-len", type=int, default=1024, help="--calls: input size bound")
     parser.add_argument("--artifacts", default=os.path.join(HERE, "artifacts"),
@@ -1797,6 +1843,7 @@ def main() -> None:
     # The guard's records are this harness's to report: a traceback per call would drown them.
     logging.getLogger("ws2core.guest").propagate = False
     MAX_BLOCK, STRICT, ALLOW_BLOCKING = args.max_block, args.strict, not args.nonblocking
+    EMULATOR = args.emulator
     if args.abi != "both":
         FORCE["abi"] = args.abi
     if args.mode != "both":

@@ -13,6 +13,7 @@ tests skip.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import random
@@ -35,9 +36,8 @@ from ws2core.ws2_32 import Ws2_32
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 
 
-@pytest.fixture(scope="module")
-def fg() -> Iterator[ModuleType]:
-    """The harness module, serving every input from the stand-in."""
+def import_harness() -> ModuleType:
+    """fuzz/fuzz_guest.py as a module (without atheris); a skip where it cannot run."""
     if not (FUZZ / "fuzz_guest.py").is_file():
         pytest.skip("fuzz/ is not here (the sdist does not carry it)")
     if _implementation.pure_python_requested() or importlib.util.find_spec("ws2core._handles") is None:
@@ -54,12 +54,33 @@ def fg() -> Iterator[ModuleType]:
         sys.path.remove(str(FUZZ))
         if hidden:
             del sys.modules["atheris"]
-    fuzz_guest.FORCE["mode"] = "stand-in"
-    max_block, fuzz_guest.MAX_BLOCK = fuzz_guest.MAX_BLOCK, 0.002   # waits cost little here
-    yield fuzz_guest
-    fuzz_guest.MAX_BLOCK = max_block
-    fuzz_guest.FORCE.clear()
-    fuzz_guest.shutdown()
+    return fuzz_guest
+
+
+@contextlib.contextmanager
+def harness(max_block: float = 0.002, emulator: str = "auto",
+            **force: str) -> Iterator[ModuleType]:
+    """The harness with ``force`` (FORCE's "mode", "abi") fixed in every input, real mode's
+    ``emulator`` and a short ``max_block`` (waits cost little in a test), all restored and
+    the harness shut down afterwards."""
+    fuzz_guest = import_harness()
+    fuzz_guest.FORCE.update(force)
+    fuzz_guest.EMULATOR = emulator
+    saved, fuzz_guest.MAX_BLOCK = fuzz_guest.MAX_BLOCK, max_block
+    try:
+        yield fuzz_guest
+    finally:
+        fuzz_guest.MAX_BLOCK = saved
+        fuzz_guest.FORCE.clear()
+        fuzz_guest.EMULATOR = "auto"
+        fuzz_guest.shutdown()
+
+
+@pytest.fixture(scope="module")
+def fg() -> Iterator[ModuleType]:
+    """The harness module, serving every input from the stand-in."""
+    with harness(mode="stand-in") as fuzz_guest:
+        yield fuzz_guest
 
 
 def findings(fg: ModuleType, inputs: int = 40, seed: int = 1, hostility: int = 0,

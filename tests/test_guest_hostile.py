@@ -18,7 +18,8 @@ cores and both ABIs:
 * **No-access in-parameters** (FakeGuest; fixed by hostile-memory): an in-parameter in a
   PAGE_NOACCESS page must fail as an unmapped one does; the guest layer read it.  Under
   Speakeasy 1.5.11 a no-access page still reads as accessible (a limit of its memory
-  records, documented in ``ws2core.adapters.speakeasy``), so this runs over FakeGuest.
+  records, documented in ``ws2core.adapters.speakeasy``), so this runs over FakeGuest here,
+  and under a real Qiling in tests/under_qiling/test_qiling_hostile.py.
 * **sin6_flowinfo past 20 bits** (FakeGuest; fixed: the provider keeps the 20-bit flow
   label, as the host can carry no more and Windows refuses no value): bind and connect of an
   IPv6 socket to a SOCKADDR_IN6 whose sin6_flowinfo does not fit 20 bits raised OverflowError
@@ -32,7 +33,10 @@ cores and both ABIs:
   deadline whatever the host says).
 
 The emulator's tests need the speakeasy extra (``pytest.mark.emulator``, a skip without it,
-as in test_adapter_unit.py); the FakeGuest ones need nothing.
+as in test_adapter_unit.py); the FakeGuest ones need nothing.  The memory checks take
+their process from the ``guest`` and ``no_access_guest`` fixtures:
+tests/under_qiling/test_qiling_hostile.py imports the test functions and runs them over
+Qiling with fixtures of its own.
 """
 
 from __future__ import annotations
@@ -184,20 +188,24 @@ class Guest:
         return 0xFFFFFFFF
 
 
+def served(process: Any, core: ModuleType) -> Iterator[Guest]:
+    """A fixture's guest of ``process``, closed after the test."""
+    g = Guest(process, core)
+    yield g
+    g.close()
+
+
 @pytest.fixture
 def guest(abi: str, ws2core_core: ModuleType) -> Iterator[Guest]:
     """A guest of a real Speakeasy emulator."""
-    g = Guest(_speakeasy_process(abi), ws2core_core)
-    yield g
-    g.close()
+    yield from served(_speakeasy_process(abi), ws2core_core)
 
 
 @pytest.fixture
-def stand_in(abi: str, ws2core_core: ModuleType) -> Iterator[Guest]:
-    """A guest over FakeGuest, its read-only and no-access pages protected."""
-    g = Guest(StandInProcess(abi), ws2core_core)
-    yield g
-    g.close()
+def no_access_guest(abi: str, ws2core_core: ModuleType) -> Iterator[Guest]:
+    """A guest whose process has a no-access page: over FakeGuest, its read-only and
+    no-access pages protected."""
+    yield from served(StandInProcess(abi), ws2core_core)
 
 
 def wait_for(condition: Any, seconds: float = 2.0) -> None:
@@ -526,11 +534,12 @@ IN_PARAMETERS = {
 
 
 @pytest.mark.parametrize("case", sorted(IN_PARAMETERS))
-def test_no_access_in_parameter_fails_as_unmapped(stand_in: Guest, case: str) -> None:
+def test_no_access_in_parameter_fails_as_unmapped(no_access_guest: Guest, case: str) -> None:
     """A PAGE_NOACCESS page is no more readable than an unmapped one, on Windows: the same
-    failure and the same last error for both (over FakeGuest: Speakeasy 1.5.11 cannot tell
-    a no-access page, hostile_support's docstring)."""
-    guest = stand_in
+    failure and the same last error for both (here over FakeGuest: Speakeasy 1.5.11 cannot
+    tell a no-access page, hostile_support's docstring; under Qiling in
+    tests/under_qiling/test_qiling_hostile.py)."""
+    guest = no_access_guest
     guest.start()
     unmapped = guest.process.unmapped[0]
     expected = IN_PARAMETERS[case](guest, lambda data: unmapped), guest.last_error
