@@ -14,7 +14,7 @@ Against the contract (the provider's API notes), on both cores through ``upcalls
 - connection refused, peer reset, shutdown, non-blocking mode and FIONREAD, a call blocked in
   one thread ended with WSAEINTR by a close in another, SO_RCVTIMEO;
 - every function with an unknown handle (WSAENOTSOCK), wrong states, bad addresses, lengths,
-  options, ioctls, overlapped arguments and socket() triples with their exact codes, the
+  options, ioctls and socket() triples with their exact codes, the
   table's socket count unchanged after each failure and lpErrno untouched on every success;
 - sockaddr forms (tuples, SOCKADDR_IN/SOCKADDR_IN6 bytes) and socket options.
 
@@ -138,7 +138,6 @@ from provider_support import (
 from provider_support import kit, provider  # noqa: F401  (fixtures)
 from support import snapshot
 
-OVERLAPPED = (ctypes.c_byte * 32)  # a WSAOVERLAPPED-sized block: any non-None lpOverlapped
 
 
 def recv_args(s: int, size: int = 8) -> tuple[Any, ...]:
@@ -916,16 +915,6 @@ STATE_CASES: dict[str, tuple[int, str, Callable[[Kit], tuple[Any, ...]]]] = {
                                                          None, None, None)),
     "recv read-only buffer": (WSAEFAULT, "WSPRecv", lambda k: (_pending(k), [b"readonly"], 1, Ref(0), Ref(0),
                                                                None, None, None)),
-    "send overlapped": (WSAEINVAL, "WSPSend", lambda k: (k.pair()[0], [b"x"], 1, Ref(0), 0, OVERLAPPED(),
-                                                         None, None)),
-    "send completion routine": (WSAEINVAL, "WSPSend", lambda k: (k.pair()[0], [b"x"], 1, Ref(0), 0, None,
-                                                                 lambda *a: None, None)),
-    "recv overlapped": (WSAEINVAL, "WSPRecv", lambda k: (_pending(k), [bytearray(8)], 1, Ref(0), Ref(0),
-                                                         OVERLAPPED(), None, None)),
-    "sendto overlapped": (WSAEINVAL, "WSPSendTo", lambda k: (k.bound(type=SOCK_DGRAM)[0], [b"x"], 1, Ref(0), 0,
-                                                             ("127.0.0.1", 9), 16, OVERLAPPED(), None, None)),
-    "recvfrom overlapped": (WSAEINVAL, "WSPRecvFrom", lambda k: (
-        _udp_pending(k), [bytearray(8)], 1, Ref(0), Ref(0), Ref(None), Ref(16), OVERLAPPED(), None, None)),
     "ioctl unknown code": (WSAEOPNOTSUPP, "WSPIoctl", lambda k: (k.tcp(), 0x12345678, None, 0, Ref(None), 4, Ref(0),
                                                              None, None, None)),
     "setsockopt unknown option": (WSAENOPROTOOPT, "WSPSetSockOpt", lambda k: (k.tcp(), SOL_SOCKET, 0x7777, 1, 4)),

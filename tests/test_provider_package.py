@@ -37,17 +37,19 @@ def test_the_public_names_stay_where_they_were() -> None:
     assert missing == []
     assert sorted(ws2core.provider.__all__) == [
         "HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
+        "WSAOVERLAPPED",  # since the provider serves overlapped I/O
         "WSAPOLLFD",   # WSAPoll's entries in Python form, since the provider serves WSAPoll
     ]
+    assert ws2core.provider.WSAOVERLAPPED is ws2core.structs.WSAOVERLAPPED
     assert ws2core.provider.TIMEVAL is ws2core.structs.TIMEVAL
     assert ws2core.provider.WSANETWORKEVENTS is ws2core.structs.WSANETWORKEVENTS
     assert ws2core.provider.HostSocketProvider.__module__ == "ws2core.provider"
 
-# The WSP functions provider.py served before the split.
+# The WSP functions provider.py served before the split, and WSPGetOverlappedResult since.
 WSP_FUNCTIONS = [
     "WSPAccept", "WSPBind", "WSPCleanup", "WSPCloseSocket", "WSPConnect", "WSPDuplicateSocket",
     "WSPEnumNetworkEvents",
-    "WSPEventSelect", "WSPGetPeerName", "WSPGetSockName", "WSPGetSockOpt", "WSPIoctl",
+    "WSPEventSelect", "WSPGetOverlappedResult", "WSPGetPeerName", "WSPGetSockName", "WSPGetSockOpt", "WSPIoctl",
     "WSPListen", "WSPRecv", "WSPRecvFrom", "WSPSelect", "WSPSend", "WSPSendTo", "WSPSetSockOpt",
     "WSPShutdown", "WSPSocket", "WSPStartup",
 ]

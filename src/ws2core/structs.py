@@ -8,7 +8,7 @@ same layouts in C (its tests check that the two agree); everything written in Py
 them here.
 
 Below them: the structures socket calls take (TIMEVAL, WSANETWORKEVENTS, WSAPROTOCOL_INFOA/W,
-WSATHREADID, as ctypes) and the
+WSATHREADID, WSAOVERLAPPED, as ctypes) and the
 sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``unpack_sockaddr``).
 """
 
@@ -167,6 +167,40 @@ class WSATHREADID(ctypes.Structure):
     """
 
     _fields_ = [("ThreadHandle", ctypes.c_void_p), ("Reserved", ctypes.c_size_t)]
+
+
+def _overlapped_type(name: str, word: type[ctypes._SimpleCData[int]], doc: str) -> type[ctypes.Structure]:
+    return type(name, (ctypes.Structure,), {
+        "__doc__": doc,
+        "_fields_": [("Internal", word), ("InternalHigh", word), ("Offset", ctypes.c_uint32),
+                     ("OffsetHigh", ctypes.c_uint32), ("hEvent", word)]})
+
+
+WSAOVERLAPPED_LAYOUTS: Final[dict[str, type[ctypes.Structure]]] = {
+    abi: _overlapped_type(f"WSAOVERLAPPED_{abi}", word, f"WSAOVERLAPPED in the {abi} layout.")
+    for abi, word in (("x64", ctypes.c_uint64), ("x86", ctypes.c_uint32))
+}
+"""winsock2.h's WSAOVERLAPPED (the OVERLAPPED of minwinbase.h) in each ABI: ``ULONG_PTR
+Internal, InternalHigh``, two DWORDs ``Offset, OffsetHigh`` (a union with a pointer in
+OVERLAPPED, the same bytes) and ``HANDLE hEvent``: 32 bytes on x64, 20 on x86."""
+
+
+class WSAOVERLAPPED(ctypes.Structure):
+    """winsock2.h's WSAOVERLAPPED in the host's ABI: what an overlapped WSPSend, WSPRecv,
+    WSPSendTo, WSPRecvFrom or WSPIoctl takes, and WSPGetOverlappedResult reads.
+
+    ``hEvent`` is the caller's (a WSAEVENT signalled at completion when no completion routine
+    was given; NULL reads as None, as ctypes has it).  The other four fields belong to whoever
+    implements the overlapped I/O; HostSocketProvider uses them as the WSAOVERLAPPED page of
+    the SAN service provider interface describes (``ws2core.provider.overlapped``):
+    ``Internal`` is WSS_OPERATION_IN_PROGRESS (0x103) while the operation is pending and 0
+    once it completed, ``InternalHigh`` the byte count, ``Offset`` the flags and
+    ``OffsetHigh`` the Winsock error of the completed operation.
+    """
+
+    _fields_ = [("Internal", ctypes.c_size_t), ("InternalHigh", ctypes.c_size_t),
+                ("Offset", ctypes.c_uint32), ("OffsetHigh", ctypes.c_uint32),
+                ("hEvent", ctypes.c_void_p)]
 
 # --------------------------------------------------------------------------------------
 # sockaddr codecs: Windows SOCKADDR_IN / SOCKADDR_IN6 bytes <-> Python address tuples, ``(host,

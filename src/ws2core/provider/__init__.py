@@ -31,22 +31,29 @@ is taken (see each docstring):
   ``TIMEVAL`` or a number of seconds; WSANETWORKEVENTS is ``WSANETWORKEVENTS`` (both
   ctypes structures of ``ws2core.structs``, re-exported here).
 
-Overlapped I/O, WSPAsyncSelect (there are no windows), connect data and QOS are not
-provided.  Blocking calls block the calling thread only, without the GIL; one reactor
-thread per provider, started by the first WSPEventSelect, watches every socket that has an
-event associated and records its network events.
+Overlapped I/O (``overlapped``): on a socket made with WSA_FLAG_OVERLAPPED, WSPSend,
+WSPSendTo, WSPRecv, WSPRecvFrom and WSPIoctl take a WSAOVERLAPPED (``ws2core.structs``,
+re-exported here); what cannot finish at once returns WSA_IO_PENDING and completes later,
+reported by its event or by its completion routine queued as an APC to the calling thread
+(WPUQueueApc), and WSPGetOverlappedResult reads the outcome; on any other socket
+``lpOverlapped`` is ignored, as on Windows.  WSPAsyncSelect (there are no windows), connect
+data and QOS are not provided.  Blocking calls block the calling thread only, without the
+GIL; one reactor thread per provider, started by the first WSPEventSelect or pending
+overlapped operation, watches every socket that has an event associated or an operation
+pending, records its network events and carries the operations on.
 
 The package, one module per concern, each a mixin of ``HostSocketProvider`` over the shared
 state in ``base`` (``ProviderSocket``, the calling convention): ``errors`` (host errno ->
 Winsock), ``arguments`` (the Python forms of C arguments), ``events`` (network events and the
 reactor, which the other concerns report to), ``sockets`` (start-up to close), ``transfer``
-(send and receive), ``options`` (socket options, FIONBIO, FIONREAD, SIOCATMARK), ``select``
+(send and receive), ``overlapped`` (overlapped operations and their completion),
+``options`` (socket options, FIONBIO, FIONREAD, SIOCATMARK), ``select``
 (WSPSelect, and ``poll``: WSAPoll).
 """
 
 from __future__ import annotations
 
-from ..structs import TIMEVAL, WSANETWORKEVENTS
+from ..structs import TIMEVAL, WSANETWORKEVENTS, WSAOVERLAPPED
 
 # Public here before the split though not in __all__: "X as X" keeps them exported under
 # mypy --strict (no implicit re-export).
@@ -65,7 +72,7 @@ from .sockets import _Sockets
 from .transfer import _Transfer
 
 __all__ = ["HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
-           "WSAPOLLFD"]
+           "WSAOVERLAPPED", "WSAPOLLFD"]
 
 
 class HostSocketProvider(_Sockets, _Transfer, _Options, _Poll, _Events):

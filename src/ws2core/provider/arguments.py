@@ -3,8 +3,7 @@
 A ``sockaddr`` coming in is an address tuple or Windows bytes, checked as C checks it (each
 function says which error an address of another family gets); one going out goes to a Ref (a
 tuple) or a writable buffer (Windows bytes, ws2core.structs' codecs) with its length to a Ref.
-A WSABUF array is a sequence of buffers.  Overlapped I/O is refused here for every function
-that has the arguments.
+A WSABUF array is a sequence of buffers (a WSAOVERLAPPED is read in ``overlapped``).
 
 An AF_INET6 address's sin6_flowinfo is a ULONG that Windows takes whatever its value: what it
 carries beyond the 20-bit flow label (the traffic class, and 4 bits no header has) is dropped
@@ -19,7 +18,7 @@ from operator import index as _index
 from typing import Any, Final
 
 from .._shared import WinsockError, require_out_parameter
-from ..constants import AF_INET, AF_INET6, WSAEAFNOSUPPORT, WSAEFAULT, WSAEINVAL
+from ..constants import AF_INET, AF_INET6, WSAEAFNOSUPPORT, WSAEFAULT
 from ..structs import SOCKADDR_SIZE, pack_sockaddr, sockaddr_family, unpack_sockaddr
 
 _HOST_FAMILY: Final = {AF_INET: socket.AF_INET, AF_INET6: socket.AF_INET6}
@@ -167,11 +166,4 @@ def _buffer_list(lpBuffers: Any, dwBufferCount: Any) -> list[memoryview]:
             view = view.cast("B")
         views.append(view)
     return views
-
-
-def _require_no_overlapped(lpOverlapped: Any, lpCompletionRoutine: Any) -> None:
-    if lpOverlapped is not None or lpCompletionRoutine is not None:
-        # Windows ignores lpOverlapped on a socket made without WSA_FLAG_OVERLAPPED; this
-        # provider has no overlapped sockets and says so rather than block unasked.
-        raise WinsockError(WSAEINVAL, "overlapped I/O is not supported by this provider")
 

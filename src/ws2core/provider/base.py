@@ -23,6 +23,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from operator import index as _index
 from typing import TYPE_CHECKING, Any, Final
@@ -46,6 +47,7 @@ from .errors import winsock_error
 
 if TYPE_CHECKING:
     from .events import _Reactor
+    from .overlapped import _Operation
 
 _CANCEL_CHECK: Final = 0.5  # seconds: how often a blocked call looks whether it was closed
 
@@ -78,7 +80,9 @@ class ProviderSocket:
     decision per destination and ``replies``, per host address it sends to, the address asked
     for (when redirected, so that a reply shows the address the program sent to) and the
     record that counts its traffic.  ``overlapped``: made with WSA_FLAG_OVERLAPPED (an
-    accepted socket has its listener's), which only such a socket's calls may use.
+    accepted socket has its listener's), which only such a socket's calls may use;
+    ``receives`` and ``sends``: its pending overlapped operations, oldest first
+    (``ws2core.provider.overlapped``), ``driving``: a thread is trying them again now.
     ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
     same host socket (each over its own host descriptor), which share its blocking mode.
     """
@@ -89,7 +93,8 @@ class ProviderSocket:
         "receive_timeout", "send_timeout", "event", "network_events", "recorded",
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
-        "exclusive_address", "buffer_sizes", "overlapped", "sharing", "__weakref__",
+        "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
+        "driving", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -103,6 +108,9 @@ class ProviderSocket:
         self.nonblocking = False
         self.overlapped = False    # made with WSA_FLAG_OVERLAPPED (socket() makes them so)
         self.sharing: list[ProviderSocket] | None = None  # the handles of a duplicated socket
+        self.receives: deque[_Operation] = deque()  # pending overlapped receives, in order
+        self.sends: deque[_Operation] = deque()
+        self.driving = False
         self.closed = False
         self.users = 0             # WSP calls in progress; the host socket closes at 0
         self.peer_closed = False   # end of stream or reset seen
@@ -153,6 +161,7 @@ class _ProviderBase:
         self._lock = threading.Lock()
         self._sockets: set[ProviderSocket] = set()
         self._reactor: _Reactor | None = None
+        self._completions = threading.Condition()  # notified at each overlapped completion
         self._limits = threading.local()  # .seconds: the calling thread's cap, if any
         self._capped = 0  # caps in force, every thread's: 0 keeps the hot path off the local
         self._duplicates: dict[int, ProviderSocket] = {}  # WSPDuplicateSocket's, until used
@@ -382,8 +391,10 @@ class _ProviderBase:
         try:
             return body(sock, *args)
         except OSError as error:
-            # A host error after a close in another thread is that close's doing.
-            lpErrno.value = WSAEINTR if sock.closed else winsock_error(error)
+            # A host error after a close in another thread is that close's doing; an
+            # overlapped operation's own answer stands (the close completes it, aborted).
+            closed = sock.closed and not isinstance(error, OverlappedOutcome)
+            lpErrno.value = WSAEINTR if closed else winsock_error(error)
             return failure
         except CallerRaised as raised:
             raise raised.error from raised.error.__cause__
@@ -394,6 +405,12 @@ class _ProviderBase:
             return failure
         finally:
             self._leave(sock)
+
+
+class OverlappedOutcome(WinsockError):
+    """An overlapped call's answer (WSA_IO_PENDING, or an operation's error that
+    WSPGetOverlappedResult reports): ``_call`` reports it as it is, even when the socket was
+    closed meanwhile."""
 
 
 class CallerRaised(Exception):

@@ -48,9 +48,10 @@ from .base import (
     _ProviderBase,
 )
 from .errors import HOST_ERRORS, winsock_error
+from .overlapped import _Overlapped
 
 
-class _Events(_ProviderBase):
+class _Events(_Overlapped):
     """The network-event side of the provider, which every other concern reports to."""
 
     def _resolve_connect(self, sock: ProviderSocket) -> None:
@@ -132,30 +133,33 @@ class _Events(_ProviderBase):
 
     @staticmethod
     def _interest(sock: ProviderSocket) -> int:
-        """Which host readiness can lead to a network event that may be recorded now.
+        """Which host readiness can lead to a network event that may be recorded now, or let
+        a pending overlapped operation go on (``overlapped``).
 
         By state, never by host readiness alone: a host reports an unconnected TCP socket
         ready (Linux: POLLHUP), Windows never does.
         """
+        read, write = bool(sock.receives), bool(sock.sends)
         wanted = sock.network_events & ~sock.held
-        if not wanted:
-            return 0
-        read = write = False
-        if sock.state == LISTENING:
-            read = bool(wanted & FD_ACCEPT)
-        elif sock.state == CONNECTING:
-            write = True  # the connect finishing (FD_CONNECT, then FD_WRITE)
-        elif sock.state == CONNECTED:
-            read = bool(wanted & (FD_READ | FD_CLOSE)) and not sock.read_parked and not sock.peer_closed
-            write = bool(wanted & FD_WRITE)
-        elif sock.state == DATAGRAM:
-            read = bool(wanted & FD_READ) and not sock.read_parked
-            write = bool(wanted & FD_WRITE)
+        if wanted:
+            if sock.state == LISTENING:
+                read |= bool(wanted & FD_ACCEPT)
+            elif sock.state == CONNECTING:
+                write = True  # the connect finishing (FD_CONNECT, then FD_WRITE)
+            elif sock.state == CONNECTED:
+                read |= (bool(wanted & (FD_READ | FD_CLOSE)) and not sock.read_parked
+                         and not sock.peer_closed)
+                write |= bool(wanted & FD_WRITE)
+            elif sock.state == DATAGRAM:
+                read |= bool(wanted & FD_READ) and not sock.read_parked
+                write |= bool(wanted & FD_WRITE)
         return (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
 
     def _observe(self, sock: ProviderSocket, readable: bool, writable: bool) -> None:
-        """The host socket is ready (as the reactor or _observe_now saw): record what that
-        means for its state."""
+        """The host socket is ready (as the reactor or _observe_now saw): carry its pending
+        overlapped operations on, then record what that means for its state."""
+        if sock.receives or sock.sends:
+            self._drive(sock)
         if sock.state == CONNECTING:
             self._resolve_connect(sock)
             if sock.state != CONNECTED:

@@ -66,7 +66,7 @@ from ..constants import (
     WSAEOPNOTSUPP,
 )
 from ..structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
-from .arguments import _require_no_overlapped, _writable
+from .arguments import _writable
 from .base import CONNECTED, LISTENING, ProviderSocket
 from .events import _Events
 from .protocols import fill_protocol_info
@@ -479,17 +479,20 @@ class _Options(_Events):
         to be read (TRUE, as always for a datagram socket or one with SO_OOBINLINE; FALSE
         while a byte sent with MSG_OOB waits).  ``lpcbBytesReturned`` (None or a Ref) gets the
         output size (0 for FIONBIO, 4 for the others).  SIO_GET_EXTENSION_FUNCTION_POINTER:
-        WSAEINVAL until ws2core has overlapped sockets; any other code WSAEOPNOTSUPP (as Wine
-        8); ``lpOverlapped`` must be None.
+        WSAEINVAL until ws2core has the extension functions; any other code WSAEOPNOTSUPP (as
+        Wine 8).  Overlapped (``lpOverlapped`` a WSAOVERLAPPED on a socket made with
+        WSA_FLAG_OVERLAPPED; ignored on any other): these codes all complete at once, 0,
+        with the completion reported as for WSPRecv (the output size as its byte count); a
+        code that fails fails the call, with no completion.
         """
         return self._call(s, lpErrno, SOCKET_ERROR, self._ioctl, dwIoControlCode, lpvInBuffer,
                           cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned,
-                          lpOverlapped, lpCompletionRoutine)
+                          lpOverlapped, lpCompletionRoutine, lpThreadId)
 
     def _ioctl(self, sock: ProviderSocket, code: Any, in_buffer: Any, in_size: Any,
                out_buffer: Any, out_size: Any, returned: Any, overlapped: Any,
-               completion: Any) -> int:
-        _require_no_overlapped(overlapped, completion)
+               completion: Any, thread_id: Any) -> int:
+        request = self._request(sock, overlapped, completion, thread_id)
         command = _index(code) & 0xFFFFFFFF  # a negative C long is the same DWORD
         if command == FIONBIO:
             if in_buffer is None:
@@ -524,6 +527,8 @@ class _Options(_Events):
         if returned is not None:
             require_out_parameter(returned, "lpcbBytesReturned")
             returned.value = written
+        if request is not None:
+            self._finish_at_once(request, written)
         return 0
 
     @staticmethod

@@ -565,8 +565,9 @@ class _Sockets(_Events):
     def WSPCloseSocket(self, s: Any, lpErrno: Any, /) -> int:
         """Close a socket: 0, or SOCKET_ERROR (WSAENOTSOCK for a closed or unknown handle).
 
-        The event association ends, the handle is closed with WPUCloseSocketHandle, and the
-        host socket is closed (gracefully, unless SO_LINGER says otherwise) as soon as no
+        The event association ends, the overlapped operations still pending complete with
+        WSA_OPERATION_ABORTED (their completions reported as any other), the handle is
+        closed with WPUCloseSocketHandle, and the host socket is closed (gracefully, unless SO_LINGER says otherwise) as soon as no
         other thread is inside a call on it; such a call returns WSAEINTR.
         """
         require_out_parameter(lpErrno, "lpErrno")
@@ -596,11 +597,13 @@ class _Sockets(_Events):
                 del self._duplicates[key]   # a duplicate of a closed socket cannot be made
             self._sockets.discard(sock)
             others = sock.users - (1 if lpErrno is not None else 0)
+            cancelled = self._take_pending(sock)
             if upcalls is not None:
                 upcalls.WPUCloseSocketHandle(sock.handle, Ref())
         reactor = self._reactor
         if reactor is not None and sock.watched:
             reactor.forget(sock)
+        self._abort(cancelled)
         if others:
             try:
                 sock.host.shutdown(socket.SHUT_RDWR)  # wakes the calls blocked on it

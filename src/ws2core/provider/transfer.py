@@ -2,7 +2,9 @@
 
 WSABUF arrays go to the host as they are (no copy), at most ``_MAX_IOV`` buffers per host
 call.  A send failing WSAEWOULDBLOCK re-enables FD_WRITE and every receive FD_READ, as on
-Windows; the end or reset of a stream seen here is kept on the socket for FD_CLOSE.
+Windows; the end or reset of a stream seen here is kept on the socket for FD_CLOSE.  On a
+socket made with WSA_FLAG_OVERLAPPED a call with an lpOverlapped is an overlapped operation
+(``overlapped``): the same host calls, never blocking, tried again by the reactor.
 """
 
 from __future__ import annotations
@@ -36,18 +38,21 @@ from ..constants import (
     WSAEOPNOTSUPP,
     WSAESHUTDOWN,
     WSAETIMEDOUT,
+    WSA_IO_PENDING,
     WSAEWOULDBLOCK,
+    WSS_OPERATION_IN_PROGRESS,
 )
 from .arguments import (
     _buffer_list,
     _check_address_out,
     _parse_address,
-    _require_no_overlapped,
     _store_address,
     _unreachable,
 )
-from .base import CONNECTED, ProviderSocket
+from .base import CONNECTED, OverlappedOutcome, ProviderSocket
+from .errors import winsock_error
 from .events import _Events
+from .overlapped import Outcome, _Operation, _Request
 
 _HOST_MSG: Final = {MSG_OOB: socket.MSG_OOB, MSG_PEEK: socket.MSG_PEEK,
                     MSG_DONTROUTE: socket.MSG_DONTROUTE, MSG_WAITALL: socket.MSG_WAITALL}
@@ -69,6 +74,28 @@ def _host_flags(flags: int) -> int:
 class _Transfer(_Events):
     """The data calls; each finds its socket through ``_call`` and checks its state itself."""
 
+    def _start(self, sock: ProviderSocket, queue_name: str, operation: _Operation) -> Outcome:
+        """Try ``operation`` at once unless older ones of its kind wait: its Outcome when it
+        finished then (the caller fails the call, with no completion, when that is an
+        error, and otherwise reports the completion: ``_finish_at_once``), or
+        OverlappedOutcome(WSA_IO_PENDING) once it is queued for the reactor."""
+        operation.request.overlapped.Internal = WSS_OPERATION_IN_PROGRESS
+        queue = getattr(sock, queue_name)
+        if not queue:
+            outcome = operation.attempt()
+            if outcome is not None:
+                if outcome[0]:
+                    operation.request.done = True
+                    operation.request.overlapped.Internal = 0  # no operation is in progress
+                return outcome
+        with self._lock:
+            if sock.closed:
+                raise WinsockError(WSAEINTR, "the socket was closed during the call")
+            queue.append(operation)
+        self._start_reactor()
+        self._update_interest(sock)
+        raise OverlappedOutcome(WSA_IO_PENDING)
+
     def WSPSend(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
                 dwFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
                 lpErrno: Any, /) -> int:
@@ -79,13 +106,22 @@ class _Transfer(_Events):
         ``blocking_limit`` runs out first: then what went, or WSAETIMEDOUT when nothing did;
         a non-blocking one sends what fits, or fails with WSAEWOULDBLOCK (which re-enables
         FD_WRITE).  ``dwFlags``: 0, MSG_OOB, MSG_DONTROUTE
-        (others: WSAEOPNOTSUPP).  ``lpOverlapped`` and ``lpCompletionRoutine`` must be None
-        (WSAEINVAL); ``lpThreadId`` is not used.  Not connected: WSAENOTCONN; after
-        WSPShutdown(SD_SEND): WSAESHUTDOWN; the peer gone: WSAECONNRESET.
+        (others: WSAEOPNOTSUPP).  Not connected: WSAENOTCONN; after WSPShutdown(SD_SEND):
+        WSAESHUTDOWN; the peer gone: WSAECONNRESET.
+
+        Overlapped (``lpOverlapped`` a ``ws2core.structs.WSAOVERLAPPED`` on a socket made
+        with WSA_FLAG_OVERLAPPED; on any other socket ``lpOverlapped``,
+        ``lpCompletionRoutine`` and ``lpThreadId`` are ignored): whatever the blocking mode,
+        0 when everything went at once (its completion reported all the same), else
+        SOCKET_ERROR with WSA_IO_PENDING, and the reactor sends the rest as room comes; the
+        completion (all the bytes, or an error) is reported by ``hEvent`` or by
+        ``lpCompletionRoutine`` queued to ``lpThreadId`` (a WSATHREADID; None with a routine:
+        WSAEFAULT), see ``ws2core.provider.overlapped``.  ``lpNumberOfBytesSent`` may then be
+        None.  The buffers must not change until the completion.
         """
         views = _buffer_list(lpBuffers, dwBufferCount)
         return self._call(s, lpErrno, SOCKET_ERROR, self._send, views, lpNumberOfBytesSent,
-                          dwFlags, _CONNECTED_PEER, lpOverlapped, lpCompletionRoutine)
+                          dwFlags, _CONNECTED_PEER, lpOverlapped, lpCompletionRoutine, lpThreadId)
 
     def WSPSendTo(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
                   dwFlags: Any, lpTo: Any, iTolen: Any, lpOverlapped: Any,
@@ -95,15 +131,16 @@ class _Transfer(_Events):
         WSAEDESTADDRREQ; a datagram too large for the host: WSAEMSGSIZE."""
         views = _buffer_list(lpBuffers, dwBufferCount)
         return self._call(s, lpErrno, SOCKET_ERROR, self._send, views, lpNumberOfBytesSent,
-                          dwFlags, (lpTo, iTolen), lpOverlapped, lpCompletionRoutine)
+                          dwFlags, (lpTo, iTolen), lpOverlapped, lpCompletionRoutine, lpThreadId)
 
     def _send(self, sock: ProviderSocket, views: list[memoryview], sent_out: Any, dwFlags: Any,
-              destination: Any, overlapped: Any, completion: Any) -> int:
+              destination: Any, overlapped: Any, completion: Any, thread_id: Any) -> int:
         """WSPSend (``destination`` is _CONNECTED_PEER) and WSPSendTo ((lpTo, iTolen))."""
-        if sent_out is None:
+        request = self._request(sock, overlapped, completion, thread_id)
+        if sent_out is None and request is None:
             raise WinsockError(WSAEFAULT, "lpNumberOfBytesSent is NULL")
-        require_out_parameter(sent_out, "lpNumberOfBytesSent")
-        _require_no_overlapped(overlapped, completion)
+        if sent_out is not None:
+            require_out_parameter(sent_out, "lpNumberOfBytesSent")
         flags = dwFlags if dwFlags.__class__ is int else _index(dwFlags)
         if flags & ~(MSG_OOB | MSG_DONTROUTE) or (flags & MSG_OOB and sock.type != SOCK_STREAM):
             raise WinsockError(WSAEOPNOTSUPP, f"send flags {flags:#x}")
@@ -130,6 +167,9 @@ class _Transfer(_Events):
             if decision.error:
                 raise WinsockError(decision.error, f"the network policy refuses {address[0]}")
             address, attempt = decision.target, decision.attempt
+        if request is not None:
+            return self._send_overlapped(sock, request, views, host_flags, address, attempt,
+                                         sent_out)
         if self._capped and not sock.nonblocking:
             capped = self._capped_seconds(sock.send_timeout)
             if capped is not None:
@@ -180,7 +220,24 @@ class _Transfer(_Events):
         pending = views
         total = 0
         while True:
-            batch = pending[:_MAX_IOV]
+            count, pending = self._send_ready(sock, pending, flags, address)
+            total += count
+            if not pending:
+                return total
+            if self._wait_host(sock, select.POLLOUT, deadline):
+                continue
+            if total:
+                return total
+            raise WinsockError(WSAETIMEDOUT, "nothing could be sent within the blocking limit")
+
+    @staticmethod
+    def _send_ready(sock: ProviderSocket, views: list[memoryview], flags: int,
+                    address: tuple[Any, ...] | None) -> tuple[int, list[memoryview]]:
+        """Send with ``flags`` (which hold MSG_DONTWAIT) until the host would block: the
+        count sent and what is left (nothing: all went; one empty datagram goes too)."""
+        total = 0
+        while True:
+            batch = views[:_MAX_IOV]
             try:  # the hot path's dispatch: send() raises no audit event, sendmsg() does
                 if address is not None:
                     count = sock.host.sendmsg(batch, (), flags, address)
@@ -189,15 +246,40 @@ class _Transfer(_Events):
                 else:
                     count = sock.host.sendmsg(batch, (), flags)
             except BlockingIOError:
-                if self._wait_host(sock, select.POLLOUT, deadline):
-                    continue
-                if total:
-                    return total
-                raise WinsockError(WSAETIMEDOUT, "nothing could be sent within the blocking limit") from None
+                return total, views
             total += count
-            pending = _after(pending, count)
-            if not pending:
-                return total
+            views = _after(views, count)
+            if not views:
+                return total, views
+
+    def _send_overlapped(self, sock: ProviderSocket, request: _Request,
+                         views: list[memoryview], host_flags: int,
+                         address: tuple[Any, ...] | None, record: Any, sent_out: Any) -> int:
+        """An overlapped send: complete once every byte went (a datagram goes whole)."""
+        flags = host_flags | _DONT_WAIT
+        pending = views
+        total = 0
+
+        def attempt() -> Outcome | None:
+            nonlocal pending, total
+            try:
+                count, pending = self._send_ready(sock, pending, flags, address)
+            except OSError as error:
+                return (winsock_error(error), total, 0)
+            total += count
+            if pending:
+                return None
+            if record is not None:
+                record.count(sent=total)
+            return (0, total, 0)
+
+        error, count, _ = self._start(sock, "sends", _Operation(request, attempt))
+        if error:
+            raise WinsockError(error)
+        if sent_out is not None:
+            sent_out.value = count
+        self._finish_at_once(request, count)
+        return 0
 
     def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
                 lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
@@ -212,10 +294,20 @@ class _Transfer(_Events):
         runs out first: WSAETIMEDOUT; reset: WSAECONNRESET; after SD_RECEIVE: WSAESHUTDOWN; a
         datagram larger than the buffers: WSAEMSGSIZE, with the buffers filled and the
         count written.  Every call re-enables FD_READ.
+
+        Overlapped (``lpOverlapped`` a ``ws2core.structs.WSAOVERLAPPED`` on a socket made
+        with WSA_FLAG_OVERLAPPED; on any other socket ``lpOverlapped``,
+        ``lpCompletionRoutine`` and ``lpThreadId`` are ignored): whatever the blocking mode,
+        0 when data was there (its completion reported all the same), else SOCKET_ERROR
+        with WSA_IO_PENDING: the buffers (which the caller keeps, as on Windows) are filled
+        when data comes, receives complete in call order, and the completion is reported by
+        ``hEvent`` or by ``lpCompletionRoutine`` queued to ``lpThreadId`` (a WSATHREADID;
+        None with a routine: WSAEFAULT), see ``ws2core.provider.overlapped``.
+        ``lpNumberOfBytesRecvd`` may then be None; MSG_WAITALL is WSAEOPNOTSUPP.
         """
         views = _buffer_list(lpBuffers, dwBufferCount)
         return self._call(s, lpErrno, SOCKET_ERROR, self._receive, views, lpNumberOfBytesRecvd,
-                          lpFlags, None, None, lpOverlapped, lpCompletionRoutine)
+                          lpFlags, None, None, lpOverlapped, lpCompletionRoutine, lpThreadId)
 
     def WSPRecvFrom(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
                     lpFlags: Any, lpFrom: Any, lpFromlen: Any, lpOverlapped: Any,
@@ -225,16 +317,18 @@ class _Transfer(_Events):
         WSAEFAULT, before anything is read)."""
         views = _buffer_list(lpBuffers, dwBufferCount)
         return self._call(s, lpErrno, SOCKET_ERROR, self._receive, views, lpNumberOfBytesRecvd,
-                          lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine)
+                          lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine,
+                          lpThreadId)
 
     def _receive(self, sock: ProviderSocket, views: list[memoryview], received_out: Any,
                  flags_inout: Any, source: Any, sourcelen: Any, overlapped: Any,
-                 completion: Any) -> int:
-        if received_out is None or flags_inout is None:
+                 completion: Any, thread_id: Any) -> int:
+        request = self._request(sock, overlapped, completion, thread_id)
+        if (received_out is None and request is None) or flags_inout is None:
             raise WinsockError(WSAEFAULT, "lpNumberOfBytesRecvd or lpFlags is NULL")
-        require_out_parameter(received_out, "lpNumberOfBytesRecvd")
+        if received_out is not None:
+            require_out_parameter(received_out, "lpNumberOfBytesRecvd")
         require_out_parameter(flags_inout, "lpFlags")
-        _require_no_overlapped(overlapped, completion)
         for view in views:
             if view.readonly:
                 raise WinsockError(WSAEFAULT, "a receive buffer is read-only")
@@ -242,7 +336,8 @@ class _Transfer(_Events):
         flags = flags if flags.__class__ is int else _index(flags or 0)
         stream = sock.type == SOCK_STREAM
         if flags & ~(MSG_OOB | MSG_PEEK | MSG_WAITALL) or (
-            flags & MSG_WAITALL and (not stream or sock.nonblocking or flags & MSG_PEEK)
+            flags & MSG_WAITALL and (not stream or sock.nonblocking or flags & MSG_PEEK
+                                     or request is not None)
         ) or (flags & MSG_OOB and not stream):
             raise WinsockError(WSAEOPNOTSUPP, f"receive flags {flags:#x}")
         if stream:  # which ignores lpFrom and lpFromlen, as on Windows
@@ -257,11 +352,31 @@ class _Transfer(_Events):
         if sock.shut_receive:
             raise WinsockError(WSAESHUTDOWN)
         host_flags = _host_flags(flags) if flags else 0
+        if request is not None:
+            return self._receive_overlapped(sock, request, views, host_flags, source, sourcelen,
+                                            received_out, flags_inout)
+        capped = (self._capped_seconds(sock.receive_timeout)
+                  if self._capped and not sock.nonblocking else None)
+        try:
+            count, error = self._receive_once(sock, views, host_flags, source, sourcelen, capped)
+        except BlockingIOError:
+            raise WinsockError(WSAEWOULDBLOCK if sock.nonblocking else WSAETIMEDOUT) from None
+        received_out.value = count
+        if error:
+            raise WinsockError(error, "the datagram did not fit the buffers")
+        flags_inout.value = 0
+        return 0
+
+    def _receive_once(self, sock: ProviderSocket, views: list[memoryview], host_flags: int,
+                      source: Any, sourcelen: Any, capped: float | None) -> tuple[int, int]:
+        """One receive at the host (``capped``: the seconds a capped blocking call may wait):
+        (count, 0), or (count, WSAEMSGSIZE) for a datagram cut short; BlockingIOError when
+        nothing came, WinsockError or OSError for a failure.  FD_READ is re-enabled."""
+        stream = sock.type == SOCK_STREAM
         peer: Any = None
         try:
             try:
-                if self._capped and not sock.nonblocking and (
-                        capped := self._capped_seconds(sock.receive_timeout)) is not None:
+                if capped is not None:
                     count, message_flags, peer = self._receive_capped(
                         sock, views[:_MAX_IOV], host_flags, capped)
                 elif stream and len(views) == 1:
@@ -270,8 +385,6 @@ class _Transfer(_Events):
                 else:
                     count, _, message_flags, peer = sock.host.recvmsg_into(
                         views[:_MAX_IOV], 0, host_flags)
-            except BlockingIOError:
-                raise WinsockError(WSAEWOULDBLOCK if sock.nonblocking else WSAETIMEDOUT) from None
             except ConnectionResetError:
                 with self._lock:
                     sock.peer_closed = True
@@ -284,7 +397,6 @@ class _Transfer(_Events):
                     sock.peer_closed = True  # the peer closed: FD_CLOSE may follow
                 if sock.stream_error:
                     raise WinsockError(sock.stream_error)  # it was a reset, not a close
-            received_out.value = count
             attempt = sock.attempt
             if not stream and sock.replies and peer is not None:
                 reply = sock.replies.get(peer[:2])
@@ -299,10 +411,33 @@ class _Transfer(_Events):
                 if source is not None or sourcelen is not None:
                     _store_address(source, sourcelen, sock.family, peer)
                 if message_flags & socket.MSG_TRUNC:
-                    raise WinsockError(WSAEMSGSIZE, "the datagram did not fit the buffers")
+                    return count, WSAEMSGSIZE
+            return count, 0
         finally:
             self._reenable(sock, FD_READ | FD_OOB)
+
+    def _receive_overlapped(self, sock: ProviderSocket, request: _Request,
+                            views: list[memoryview], host_flags: int, source: Any,
+                            sourcelen: Any, received_out: Any, flags_inout: Any) -> int:
+        """An overlapped receive: complete with whatever one host receive brings."""
+        flags = host_flags | _DONT_WAIT
+
+        def attempt() -> Outcome | None:
+            try:
+                count, error = self._receive_once(sock, views, flags, source, sourcelen, None)
+            except BlockingIOError:
+                return None
+            except OSError as failure:
+                return (winsock_error(failure), 0, 0)
+            return (error, count, 0)
+
+        error, count, _ = self._start(sock, "receives", _Operation(request, attempt))
+        if received_out is not None:
+            received_out.value = count
+        if error:
+            raise WinsockError(error)
         flags_inout.value = 0
+        self._finish_at_once(request, count)
         return 0
 
     def _receive_capped(self, sock: ProviderSocket, views: list[memoryview], host_flags: int,
