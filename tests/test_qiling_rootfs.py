@@ -1,4 +1,5 @@
-"""ws2core.adapters._rootfs without Qiling: the message without Wine, the empty hive.
+"""ws2core.adapters._rootfs without Qiling: where Wine's DLLs are found (an extracted package's
+root), the cache key, the message without Wine, the empty hive.
 
 (tests/under_qiling builds a whole rootfs and runs programs on it, in Qiling's own venv.)
 """
@@ -11,19 +12,76 @@ from pathlib import Path
 import pytest
 
 from ws2core.adapters import _rootfs
-from ws2core.adapters._rootfs import HIVES, WineMissing, empty_hive, windows_rootfs
+from ws2core.adapters._rootfs import (HIVES, WINE_ROOT_VARIABLE, WineMissing, empty_hive,
+                                      windows_rootfs, wine_dll_dir, wine_roots, wine_version)
 
 
 def test_without_wine_the_error_names_what_to_install(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
+    monkeypatch.delenv(WINE_ROOT_VARIABLE, raising=False)
     monkeypatch.setitem(_rootfs.WINE_DLL_DIRS, "x86", (str(tmp_path / "nowhere"),))
-    with pytest.raises(WineMissing, match=r"apt-get install wine32") as raised:
+    with pytest.raises(WineMissing) as raised:
         windows_rootfs(tmp_path / "rootfs", arch="x86")
+    message = str(raised.value)
     assert isinstance(raised.value, FileNotFoundError)
-    assert str(tmp_path / "nowhere") in str(raised.value)
+    assert str(tmp_path / "nowhere") in message
+    # Both routes: the installed package, and its DLLs extracted without installing anything.
+    assert "dpkg --add-architecture i386" in message
+    assert "apt-get install libwine:i386" in message
+    assert "apt-get download libwine:i386 && dpkg-deb -x" in message
+    assert f"{WINE_ROOT_VARIABLE}=ROOT" in message
     assert not (tmp_path / "rootfs").exists()   # nothing built
+    with pytest.raises(WineMissing, match=r"apt-get install wine64"):
+        monkeypatch.setitem(_rootfs.WINE_DLL_DIRS, "x8664", (str(tmp_path / "nowhere"),))
+        windows_rootfs(tmp_path / "rootfs")
     with pytest.raises(ValueError, match="x8664"):
         windows_rootfs(tmp_path / "rootfs", arch="arm64")
+
+
+def fake_wine(root: Path, version: bytes = b"wine-8.0 (Debian 8.0~repack-4)",
+              ntdll: bytes = b"MZ ntdll") -> Path:
+    """Debian's layout of libwine:i386 under ``root``, as ``dpkg-deb -x`` leaves it: the
+    32-bit PE ntdll.dll, and beside its folder the Unix ntdll.so holding the version."""
+    wine = root / "usr" / "lib" / "i386-linux-gnu" / "wine"
+    (wine / "i386-windows").mkdir(parents=True)
+    (wine / "i386-windows" / "ntdll.dll").write_bytes(ntdll)
+    (wine / "i386-unix").mkdir()
+    (wine / "i386-unix" / "ntdll.so").write_bytes(b"\x7fELF\0" + version + b"\0wine-9.9 too")
+    return wine / "i386-windows"
+
+
+def test_wine_dlls_are_found_under_the_root_named(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.delenv(WINE_ROOT_VARIABLE, raising=False)
+    dlls = fake_wine(tmp_path / "extracted")
+    assert wine_roots() == (Path("/"),)
+    assert wine_roots(tmp_path / "extracted") == (tmp_path / "extracted", Path("/"))
+    assert wine_dll_dir("x86", tmp_path / "extracted") == dlls
+    monkeypatch.setenv(WINE_ROOT_VARIABLE, str(tmp_path / "extracted"))   # the default
+    assert wine_dll_dir("x86") == dlls
+    # The keyword wins over the variable (whose root is then not searched); a root without
+    # the DLLs is passed over, and named in the message.
+    monkeypatch.setitem(_rootfs.WINE_DLL_DIRS, "x86", (str(tmp_path / "layout"),))
+    with pytest.raises(WineMissing) as raised:
+        wine_dll_dir("x86", tmp_path / "empty")
+    looked = str(raised.value)
+    assert str(tmp_path / "empty") + str(tmp_path / "layout") in looked
+    assert str(tmp_path / "extracted") not in looked
+
+
+def test_the_cache_key_names_the_version_of_the_dlls_used(tmp_path: Path) -> None:
+    """The version is the one of the Wine the DLLs belong to (its Unix ntdll beside them),
+    not of whichever Wine is installed; ntdll.dll's size and time tell two builds apart."""
+    dlls = fake_wine(tmp_path / "a")
+    key = wine_version(dlls)
+    assert key.startswith("wine-8.0-Debian-8.0-repack-4-"), key
+    assert "/" not in key and " " not in key and "~" not in key
+    other = fake_wine(tmp_path / "b", b"wine-7.22", ntdll=b"MZ another ntdll")
+    assert wine_version(other).startswith("wine-7.22-")
+    assert wine_version(other).removeprefix("wine-7.22") != key.removeprefix(
+        "wine-8.0-Debian-8.0-repack-4")   # another ntdll.dll: another stamp
+    (other.parent / "i386-unix" / "ntdll.so").unlink()
+    assert wine_version(other).startswith("wine-") and "7.22" not in wine_version(other)
 
 
 def test_an_empty_hive_is_a_regf_file_with_only_a_root_key() -> None:

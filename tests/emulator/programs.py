@@ -766,6 +766,20 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
     "transfer": {"recvfrom_short_fromlen_error": _SHORT_FROMLEN},
 }
 
+# The checks whose values differ between a program's i686 and x86_64 builds, both right: a
+# structure's size, which its pointers make larger on x64.  Where an x86 run is compared with
+# an x64 one (Wine here runs x64 alone) they are left out as WINE_DIFFERS are; each build's
+# own run still checks them against its own sizeof.
+ARCH_DIFFERS: dict[str, dict[str, str]] = {
+    "addresses": {
+        "gaa_loopback_length": "IP_ADAPTER_ADDRESSES.Length is its size: 376 bytes on x86, "
+                               "448 on x64",
+        "gaa_unicast_length": "IP_ADAPTER_UNICAST_ADDRESS.Length is its size: 48 bytes on "
+                              "x86, 64 on x64",
+    },
+}
+
+
 def compared_checks(run: CompletedRun, differs: Collection[str] = ()) -> list[Check]:
     """The checks of a run that a comparison with Wine looks at: all but the x_ checks and
     ``differs`` (the program's WINE_DIFFERS)."""

@@ -6,9 +6,10 @@ The checks are test_guest_hostile's own test functions, imported here: pytest ru
 with this module's ``guest`` and ``no_access_guest`` fixtures, which serve a Qiling process
 instead of a Speakeasy one or FakeGuest.  Qiling maps a page with no permission (unicorn 2),
 so the no-access in-parameters are checked under a real emulator here, as Speakeasy cannot.
-x64 only, as the rest of tests/under_qiling: x86 skips without Wine's 32-bit DLLs (i386
-multiarch).  Marked ``qiling`` (``make qiling``); the module skips where Qiling is not
-installed.
+x64 and x86, as the rest of tests/under_qiling: x86 skips without Wine's 32-bit DLLs
+(installed, or extracted under ``$WS2CORE_WINE_ROOT`` as ``make qiling`` does), and fails
+instead under CI=true.  Marked ``qiling`` (``make qiling``); the module skips where Qiling is
+not installed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from support import missing
 
 pytest.importorskip("qiling", reason="Qiling is not installed: pip install 'ws2core[qiling]' "
                     "(in an environment without Speakeasy)")
@@ -58,8 +60,8 @@ def qiling_process(abi: str) -> QilingProcess:
     if abi not in _PROCESSES:
         try:
             _PROCESSES[abi] = QilingProcess(abi)
-        except FileNotFoundError as missing:   # WineMissing: x86 without i386 multiarch
-            pytest.skip(f"Qiling cannot run {abi} here: {missing}")
+        except FileNotFoundError as error:   # WineMissing: x86 without Wine's 32-bit DLLs
+            missing(f"Qiling cannot run {abi} here: {error}")
     return _PROCESSES[abi]
 
 

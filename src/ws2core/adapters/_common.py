@@ -15,7 +15,8 @@ from typing import Any, Final, TypeVar
 from ..guest import Exports
 from ..policy import Attempt
 
-__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered", "writable_sections"]
+__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered", "point_imports",
+           "writable_sections"]
 
 _Self = TypeVar("_Self", bound="Installation")
 
@@ -97,6 +98,22 @@ def writable_sections(image: Any, base: int) -> list[tuple[int, int]]:
             start = base + section.VirtualAddress
             spans.append((start, start + -(-size // alignment) * alignment))
     return spans
+
+
+def point_imports(image: Any, base: int, dll: str, targets: Mapping[str, int], ptr_size: int,
+                  write: Callable[[int, bytes], None]) -> None:
+    """Make ``image``'s import slots (a pefile PE with its import directory parsed, mapped at
+    ``base``) of the names in ``targets`` imported from ``dll`` hold ``targets``' addresses:
+    ``write(address, data)`` writes the guest's memory.  The run-time's own data in place of
+    msvcrt's, where the emulator's loader filled the slots with something else."""
+    loaded_at = base - image.OPTIONAL_HEADER.ImageBase   # pefile's addresses: the preferred base
+    for entry in getattr(image, "DIRECTORY_ENTRY_IMPORT", ()):
+        if entry.dll.decode("ascii", "replace").lower() != dll:
+            continue
+        for imported in entry.imports:
+            target = targets.get((imported.name or b"").decode("ascii", "replace"))
+            if target is not None:
+                write(imported.address + loaded_at, target.to_bytes(ptr_size, "little"))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Qiling emulates a Windows program over a folder that stands for the C: drive: its DLLs in
 ``Windows/System32`` and registry hives in ``Windows/registry``.  Nobody may copy those from
 a Windows installation; Wine's PE DLLs (Debian's wine64 installs them under
-``/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/``) are free and load in Qiling (1.4.6
+``/usr/lib/x86_64-linux-gnu/wine/x86_64-windows/``, libwine:i386 the 32-bit ones under
+``/usr/lib/i386-linux-gnu/wine/i386-windows/``) are free and load in Qiling (1.4.6
 checked).  This module copies the import closure of the DLLs a mingw-built console program
 needs into such a folder and writes empty registry hives, without importing Qiling; the
 Qiling adapter (``ws2core.adapters.qiling``) re-exports ``windows_rootfs``.
@@ -16,14 +17,14 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-__all__ = ["HIVES", "ROOT_DLLS", "WINE_DLL_DIRS", "WineMissing", "empty_hive", "import_closure",
-           "wine_dll_dir", "wine_version", "windows_rootfs"]
+__all__ = ["HIVES", "ROOT_DLLS", "WINE_DLL_DIRS", "WINE_ROOT_VARIABLE", "WineMissing",
+           "empty_hive", "import_closure", "windows_rootfs", "wine_dll_dir", "wine_roots",
+           "wine_version"]
 
 ROOT_DLLS: Final[tuple[str, ...]] = (
     "ntdll.dll", "kernel32.dll", "kernelbase.dll", "msvcrt.dll", "ucrtbase.dll", "user32.dll",
@@ -39,14 +40,23 @@ WINE_DLL_DIRS: Final[dict[str, tuple[str, ...]]] = {
     "x86": ("/usr/lib/i386-linux-gnu/wine/i386-windows", "/usr/lib/wine/i386-windows",
             "/opt/wine-stable/lib/wine/i386-windows"),
 }
-_WINE_LOADERS: Final[tuple[str, ...]] = (
-    "/usr/lib/wine/wine64", "/usr/lib64/wine/wine64", "/opt/wine-stable/bin/wine64",
-    "/usr/lib/wine/wine", "/opt/wine-stable/bin/wine",
-)
+WINE_ROOT_VARIABLE: Final = "WS2CORE_WINE_ROOT"
+"""The environment variable naming a folder Wine's packages were installed or extracted
+into, searched before ``/`` (``windows_rootfs``'s ``wine_root``)."""
+
 _INSTALL_HINT: Final[dict[str, str]] = {
     "x8664": "apt-get install wine64 (Debian, Ubuntu) or your distribution's 64-bit Wine",
-    "x86": "dpkg --add-architecture i386 && apt-get install wine32 (Debian, Ubuntu)",
+    # libwine:i386 holds the 32-bit PE DLLs alone (95 MB); wine32 would bring 314 packages.
+    "x86": ("dpkg --add-architecture i386 && apt-get update && apt-get install libwine:i386 "
+            "(Debian, Ubuntu; wine32 has them too), or, installing nothing: apt-get download "
+            f"libwine:i386 && dpkg-deb -x libwine_*_i386.deb ROOT, then {WINE_ROOT_VARIABLE}=ROOT "
+            "(or windows_rootfs(wine_root=ROOT))"),
 }
+# Where the version string of the Wine a PE DLL folder belongs to is: the Unix half of its
+# ntdll, in the sibling folder (x86_64-windows beside x86_64-unix), in every package layout
+# of WINE_DLL_DIRS (Wine 6 and later).
+_UNIX_NTDLL: Final = "ntdll.so"
+_VERSION_STRING: Final = re.compile(rb"wine-\d+(?:\.\d+)+(?: \([^\0)]{1,80}\))?")
 
 HIVES: Final[tuple[str, ...]] = ("SECURITY", "SAM", "SOFTWARE", "SYSTEM", "HARDWARE",
                                  "NTUSER.DAT")
@@ -59,32 +69,43 @@ class WineMissing(FileNotFoundError):
     to install."""
 
 
-def wine_dll_dir(arch: str) -> Path:
-    """The folder of Wine's PE DLLs for ``arch`` ("x8664" or "x86"); WineMissing if none."""
+def wine_roots(wine_root: str | os.PathLike[str] | None = None) -> tuple[Path, ...]:
+    """The folders Wine's DLLs are looked for under, in order: ``wine_root`` (default: the
+    environment's ``WINE_ROOT_VARIABLE``, if set), then ``/``."""
+    if wine_root is None:
+        wine_root = os.environ.get(WINE_ROOT_VARIABLE) or None
+    return (Path("/"),) if wine_root is None else (Path(wine_root), Path("/"))
+
+
+def wine_dll_dir(arch: str, wine_root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of Wine's PE DLLs for ``arch`` ("x8664" or "x86"): the first of
+    ``WINE_DLL_DIRS[arch]`` holding ntdll.dll, under each of ``wine_roots(wine_root)`` in
+    turn; WineMissing, naming what to install, if none."""
     if arch not in WINE_DLL_DIRS:
         raise ValueError(f"arch is 'x8664' or 'x86', not {arch!r}")
-    for folder in WINE_DLL_DIRS[arch]:
-        if (Path(folder) / "ntdll.dll").is_file():
-            return Path(folder)
+    candidates = [root / folder.lstrip("/") for root in wine_roots(wine_root)
+                  for folder in WINE_DLL_DIRS[arch]]
+    for folder in candidates:
+        if (folder / "ntdll.dll").is_file():
+            return folder
     raise WineMissing(
         f"Wine's {'64' if arch == 'x8664' else '32'}-bit PE DLLs are not installed (looked in "
-        f"{', '.join(WINE_DLL_DIRS[arch])}): {_INSTALL_HINT[arch]}")
+        f"{', '.join(map(str, candidates))}): {_INSTALL_HINT[arch]}")
 
 
 def wine_version(dll_dir: Path) -> str:
-    """A name for the installed Wine (``wine-8.0-Debian-8.0-repack-4``), safe as a folder
-    name: the rootfs cache is keyed by it, with ntdll.dll's size and time as a fallback and
-    a guard against a Wine upgraded in place."""
-    version = ""
-    for loader in _WINE_LOADERS:
-        if os.access(loader, os.X_OK):
-            try:
-                version = subprocess.run([loader, "--version"], capture_output=True, text=True,
-                                         timeout=30, check=False).stdout.strip()
-            except (OSError, subprocess.SubprocessError):
-                continue
-            if version:
-                break
+    """A name for the Wine ``dll_dir`` belongs to, safe as a folder name: the rootfs cache
+    is keyed by it (``wine-8.0-Debian-8.0-repack-4-2dde6b-63f14e2b``).  The version is read
+    from the Unix half of that Wine's ntdll beside the folder, so it is the version of
+    these DLLs, installed or only extracted, whichever Wine the system runs; ntdll.dll's
+    size and time (the rest) tell builds apart where it is missing and guard against a Wine
+    upgraded in place."""
+    unix = dll_dir.with_name(dll_dir.name.replace("-windows", "-unix")) / _UNIX_NTDLL
+    try:
+        found = _VERSION_STRING.search(unix.read_bytes())
+    except OSError:
+        found = None
+    version = found.group().decode("ascii", "replace") if found else ""
     stat = (dll_dir / "ntdll.dll").stat()
     stamp = f"{stat.st_size:x}-{int(stat.st_mtime):x}"
     name = re.sub(r"[^A-Za-z0-9.]+", "-", version).strip("-") or "wine"
@@ -157,21 +178,32 @@ def _cache_home() -> Path:
     return (Path(cache) if cache else Path.home() / ".cache") / "ws2core" / "qiling-rootfs"
 
 
-def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x8664") -> Path:
+def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x8664",
+                   wine_root: str | os.PathLike[str] | None = None) -> Path:
     """The folder to give Qiling as its ``rootfs`` for a Windows program of ``arch``
-    ("x8664" or "x86"), made of Wine's installed PE DLLs; built the first time, then reused.
+    ("x8664" or "x86"), made of Wine's PE DLLs; built the first time, then reused.
+
+    ``wine_root``: a folder Wine's packages were installed or extracted into, looked in
+    before ``/`` (``wine_dll_dir``), with the same layouts (for Debian's 32-bit DLLs,
+    extracted without installing anything: ``apt-get download libwine:i386 && dpkg-deb -x
+    libwine_*_i386.deb ROOT``; WineMissing's message says so).  Default: the environment
+    variable ``WS2CORE_WINE_ROOT`` (``WINE_ROOT_VARIABLE``), if set: a root rather than a
+    DLL folder, so that one setting serves both architectures (both packages extract into
+    one root), and a variable, so that it reaches every caller (``run()``, the command
+    line) without being passed down.
 
     ``path``: where the rootfs goes (default: ``$XDG_CACHE_HOME/ws2core/qiling-rootfs/`` or
-    ``~/.cache/ws2core/qiling-rootfs/``, in a folder named after the installed Wine, so an
-    upgrade builds a new one).  Returns ``<path>/<wine version>/<arch>_windows``, which
-    holds ``Windows/System32`` (the import closure of ``ROOT_DLLS``: real copies, since
-    Qiling re-roots a symlink's absolute target inside the rootfs) and
-    ``Windows/registry`` (``HIVES``, each an empty hive).  Building happens in a temporary
-    folder renamed into place, so concurrent callers never see half a rootfs.  WineMissing
-    (a FileNotFoundError) naming the package to install when Wine's DLLs are not there.
+    ``~/.cache/ws2core/qiling-rootfs/``, in a folder named after the Wine the DLLs come
+    from, ``wine_version``, so an upgrade builds a new one).  Returns
+    ``<path>/<wine version>/<arch>_windows``, which holds ``Windows/System32`` (the import
+    closure of ``ROOT_DLLS``: real copies, since Qiling re-roots a symlink's absolute
+    target inside the rootfs) and ``Windows/registry`` (``HIVES``, each an empty hive).
+    Building happens in a temporary folder renamed into place, so concurrent callers never
+    see half a rootfs.  WineMissing (a FileNotFoundError) saying what to install when
+    Wine's DLLs are not found.
     (``ws2core.adapters.qiling.windows_rootfs`` also puts its loader fix in place.)
     """
-    dll_dir = wine_dll_dir(arch)
+    dll_dir = wine_dll_dir(arch, wine_root)
     top = (Path(path) if path is not None else _cache_home()) / wine_version(dll_dir)
     rootfs = top / f"{arch}_windows"
     if not (rootfs / "Windows" / "registry" / HIVES[-1]).is_file():

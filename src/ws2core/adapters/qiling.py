@@ -49,8 +49,8 @@ What the adapter assumes of Qiling (1.4.6):
   Qiling 1.4.6 answer at once).  Where Qiling has neither (SetEvent, ResetEvent in 1.4.6),
   Wine's own code would end in a system call that Qiling cannot serve, so the call fails
   loudly instead: ``NotServedByQiling``, naming the export, stops the run (Qiling reports
-  it as "Windows API Implementation Error" with this exception logged).  The x86 side of
-  that (popping the extra stdcall argument) is untested: no 32-bit Wine DLLs here.
+  it as "Windows API Implementation Error" with this exception logged).  On x86 the
+  equivalent call's handler pops its own stdcall arguments, the adapter the rest.
 - **One guest thread at a time**, as under Speakeasy: no hooked call blocks longer than
   ``max_block`` seconds (``ws2core.adapters.speakeasy`` lists what each call returns then).
 - **Last error.**  Windows keeps it in the thread's TEB (LastErrorValue: TEB+0x68 on x64,
@@ -73,6 +73,7 @@ import functools
 import importlib
 import math
 import os
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -80,7 +81,7 @@ from typing import Any, Final, NamedTuple
 
 from .. import UpcallTable
 from ..guest import EXPORTS, Export, Exports, GuestFault, NotServed
-from ..guest.crt import CRT_FUNCTIONS, STDERR, STDOUT, CrtFunction, CRuntime
+from ..guest.crt import CRT_FUNCTIONS, DATA_IMPORTS, STDERR, STDOUT, CrtFunction, CRuntime
 from ..policy import NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
@@ -88,7 +89,7 @@ from . import _rootfs
 from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
-from ._common import writable_sections
+from ._common import point_imports, writable_sections
 from ._rootfs import HIVES, ROOT_DLLS, WineMissing
 from .speakeasy import INITTERM_CODE  # guest code: importing it imports no Speakeasy
 
@@ -173,14 +174,16 @@ def _fix_loader() -> bool:
     return True
 
 
-def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x8664") -> Path:
+def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x8664",
+                   wine_root: str | os.PathLike[str] | None = None) -> Path:
     """The rootfs folder to give ``Qiling(argv, rootfs)`` for a Windows program of ``arch``
     ("x8664" or "x86"): Wine's PE DLLs and empty registry hives, built once and reused
-    (``ws2core.adapters._rootfs.windows_rootfs`` says where and how).  WineMissing (a
+    (``ws2core.adapters._rootfs.windows_rootfs`` says where and how, and where Wine's DLLs
+    are looked for: ``wine_root``, by default ``$WS2CORE_WINE_ROOT``, then ``/``).  WineMissing (a
     FileNotFoundError) naming the package to install without Wine.  Also puts the loader
     fix in place (the module's docstring) when Qiling is importable."""
     _fix_loader()
-    return _rootfs.windows_rootfs(path, arch=arch)
+    return _rootfs.windows_rootfs(path, arch=arch, wine_root=wine_root)
 
 
 class _Guest:
@@ -268,11 +271,23 @@ class _Guest:
             self._ql.mem.write(slot, code.to_bytes(4, "little"))
 
     def arguments(self, count: int) -> Sequence[int]:
+        """The first ``count`` argument slots of the call being served: x64's four registers,
+        then the stack.  Read from the stack here rather than through Qiling's calling
+        convention, which (1.4.6) reads 16 slots at most: a printf of eight doubles on x86
+        takes more."""
+        registers = 4 if self.ptr_size == 8 else 0
+        in_registers = min(count, registers)
         cc = self._ql.os.fcall_select(_CDECL).cc
+        # Above the return address; on x64 above the caller's home space too, one slot for
+        # each register argument.
+        stacked = self._ql.arch.regs.arch_sp + self.ptr_size * (1 + registers)
         try:
-            return [cc.getRawParam(index) for index in range(count)]
-        except self._qiling.faults:
+            data = self.read(stacked, (count - in_registers) * self.ptr_size)
+        except GuestFault:
             raise GuestFault(f"{count} arguments are not all on mapped stack") from None
+        code = "Q" if self.ptr_size == 8 else "I"
+        return [*(cc.getRawParam(index) for index in range(in_registers)),
+                *struct.unpack(f"<{count - in_registers}{code}", data)]
 
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("the Qiling adapter runs no guest function yet")
@@ -407,6 +422,7 @@ def install_runtime(ql: Any, args: Sequence[str] = (),
     runtime = CRuntime(program, tuple(args), dict(environment or {}), ptr_size, output)
     guest = _Guest(ql, qiling, ptr_size)
     runtime.place(guest, guest.allocate(runtime.memory_size))
+    _point_data_imports(ql, runtime, ptr_size)
     for function in CRT_FUNCTIONS:
         ql.os.set_api(function.name, _runtime_hook(runtime, function, qiling, ptr_size),
                       qiling.call)
@@ -423,6 +439,20 @@ def install_runtime(ql: Any, args: Sequence[str] = (),
 
     ql.os.set_api("_initterm", jump_to_initterm, qiling.call)
     return runtime
+
+
+def _point_data_imports(ql: Any, runtime: CRuntime, ptr_size: int) -> None:
+    """The program's import slots of msvcrt's data (``DATA_IMPORTS``: the x86 build reads
+    ``stdout`` as ``&_iob[1]``, where x64's calls ``__iob_func``) hold the run-time's own
+    variables: Qiling's loader put Wine's msvcrt's there, which the run-time's console
+    functions do not know (the x86 build's output would be lost)."""
+    pefile = importlib.import_module("pefile")   # Qiling's own dependency
+    image = pefile.PE(str(ql.path), fast_load=True)
+    image.parse_data_directories(
+        directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
+    targets = {name: getattr(runtime, attribute) for name, attribute in DATA_IMPORTS.items()}
+    point_imports(image, int(ql.loader.pe_image_address), "msvcrt.dll", targets, ptr_size,
+                  ql.mem.write)
 
 
 def _runtime_hook(runtime: CRuntime, function: CrtFunction, qiling: _Qiling,
@@ -454,9 +484,9 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
         policy: NetworkPolicy | None = None, max_block: float = 10.0,
         timeout: float = RUN_TIMEOUT, rootfs: str | os.PathLike[str] | None = None,
         libcache: bool = True) -> ProgramRun:
-    """Run a Windows console program (x64; x86 where Wine's 32-bit DLLs are installed) in
-    Qiling with ws2core behind its Winsock, to its end: ``ws2core.adapters.speakeasy.run``'s
-    counterpart, with the same arguments and result.
+    """Run a Windows console program (x64, or x86 where Wine's 32-bit DLLs are found:
+    ``windows_rootfs``) in Qiling with ws2core behind its Winsock, to its end:
+    ``ws2core.adapters.speakeasy.run``'s counterpart, with the same arguments and result.
 
     ``rootfs``: Qiling's rootfs (default: ``windows_rootfs()`` for the program's
     architecture).  ``libcache``: Qiling's library cache (a pickle of each loaded DLL beside

@@ -160,7 +160,7 @@ from ..ws2_32 import Ws2_32
 from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
-from ._common import writable_sections
+from ._common import point_imports, writable_sections
 
 __all__ = ["EXTRA", "HANDLE_RANGE", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
            "install_runtime", "run"]
@@ -585,14 +585,7 @@ def _point_imports(se: Any, module: Any, runtime: CRuntime, ptr_size: int) -> No
     targets = {"_initterm": initterm}
     for name, attribute in DATA_IMPORTS.items():
         targets[name] = getattr(runtime, attribute)
-    loaded_at = module.get_base() - module.OPTIONAL_HEADER.ImageBase
-    for entry in getattr(module, "DIRECTORY_ENTRY_IMPORT", ()):
-        if entry.dll.decode("ascii", "replace").lower() != "msvcrt.dll":
-            continue
-        for imported in entry.imports:
-            target = targets.get((imported.name or b"").decode("ascii", "replace"))
-            if target is not None:
-                se.mem_write(imported.address + loaded_at, target.to_bytes(ptr_size, "little"))
+    point_imports(module, module.get_base(), "msvcrt.dll", targets, ptr_size, se.mem_write)
 
 
 RUN_TIMEOUT: Final = 60.0
