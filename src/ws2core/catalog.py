@@ -41,7 +41,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 from ._shared import WinsockError, as_index, require_out_parameter
@@ -394,11 +394,15 @@ def _matches(info: WSAPROTOCOL_INFOW, wanted: list[int] | None) -> bool:
 
 def _protocol_filter(lpiProtocols: Any) -> list[int]:
     """The iProtocol values of a filter, up to its 0."""
-    if isinstance(lpiProtocols, (str, bytes)) or not isinstance(lpiProtocols, Iterable):
+    try:
+        if isinstance(lpiProtocols, (str, bytes)):
+            raise TypeError
+        values = iter(lpiProtocols)  # a ctypes array iterates, though it is no Iterable
+    except TypeError:
         raise TypeError(f"lpiProtocols must be a sequence of ints ended by 0, or None, not "
-                        f"{type(lpiProtocols).__name__}")
+                        f"{type(lpiProtocols).__name__}") from None
     wanted = []
-    for i, value in enumerate(lpiProtocols):
+    for i, value in enumerate(values):
         protocol = as_index(value, "WSAEnumProtocols", "lpiProtocols", "an INT", i)
         if protocol == 0:
             break
