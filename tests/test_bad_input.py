@@ -31,8 +31,11 @@ from typing import Any, Union
 
 import pytest
 
+import uuid
+
 import ws2core
-from ws2core.structs import WSATHREADID
+from ws2core.catalog import MSAFD_TCPIP
+from ws2core.structs import GUID, WSATHREADID
 from ws2core import (
     FALSE,
     INVALID_SOCKET,
@@ -400,7 +403,6 @@ ROWS += [
 
 # --- the stubs fail the same way whatever their other arguments are
 STUBS: dict[str, tuple[Callable[[Env, Any], object], Expect]] = {
-    "WPUGetProviderPath": (lambda v, x: v.up.WPUGetProviderPath(x, x, x, v.err), Upcall(SOCKET_ERROR, WSAEINVAL)),
     "WPUModifyIFSHandle": (lambda v, x: v.up.WPUModifyIFSHandle(x, x, v.err), Upcall(INVALID_SOCKET, WSAEINVAL)),
     "WPUPostMessage": (lambda v, x: v.up.WPUPostMessage(x, x, x, x), Returns(FALSE)),
     "WPUQueryBlockingCallback": (lambda v, x: v.up.WPUQueryBlockingCallback(x, x, x, v.err),
@@ -409,6 +411,49 @@ STUBS: dict[str, tuple[Callable[[Env, Any], object], Expect]] = {
 ROWS += [Row(f"{name}({label})", call, const(value), expect)
          for name, (call, expect) in STUBS.items()
          for label, value in {**WRONG_TYPES, "-1": -1, "2**100": 2**100}.items()]
+
+
+# --- WPUGetProviderPath: a GUID of the wrong type, a path buffer it cannot write, a length
+# that is no int are TypeErrors (ValueError: a buffer smaller than the length says); a GUID
+# the catalog lacks (None included) is WSAEINVAL, a missing or short length WSAEFAULT.
+def provider_path(guid: Any = MSAFD_TCPIP, path: Any = None, length: Any = 260) -> Callable[[Env, Any], object]:
+    """WPUGetProviderPath with the row's argument in place of the one given as ARG."""
+    def call(v: Env, x: Any) -> object:
+        guid_, path_, length_ = (x if a is ARG else a for a in (guid, path, length))
+        if path is None:  # the path received as a str
+            path_ = v.core.Ref()
+        if isinstance(length_, int):
+            length_ = v.core.Ref(length_)
+        return v.up.WPUGetProviderPath(guid_, path_, length_, v.err)
+    return call
+
+
+ARG = object()
+ROWS += [Row(f"WPUGetProviderPath(lpProviderId={label})", provider_path(ARG), const(value), Raises(TypeError))
+         for label, value in {**WRONG_TYPES, "int": 4}.items() if value is not None]
+ROWS += [
+    Row("WPUGetProviderPath(lpProviderId=None)", provider_path(ARG), const(None), Upcall(SOCKET_ERROR, WSAEINVAL)),
+    Row("WPUGetProviderPath(lpProviderId=unknown)", provider_path(ARG),
+        const(uuid.UUID(int=1)), Upcall(SOCKET_ERROR, WSAEINVAL)),
+    Row("WPUGetProviderPath(lpProviderId=GUID())", provider_path(ARG), lambda v: GUID(), Upcall(SOCKET_ERROR, WSAEINVAL)),
+    Row("WPUGetProviderPath(lpProviderDllPathLen=None)", provider_path(length=ARG), const(None),
+        Upcall(SOCKET_ERROR, WSAEFAULT)),
+    Row("WPUGetProviderPath(lpProviderDllPathLen=-1)", provider_path(length=-1), const(None),
+        Upcall(SOCKET_ERROR, WSAEFAULT)),
+    Row("WPUGetProviderPath(lpProviderDllPathLen=Ref(str))", provider_path(length=ARG),
+        lambda v: v.core.Ref("4"), Raises(TypeError)),
+    Row("WPUGetProviderPath(lpszProviderDllPath=bytes)", provider_path(path=ARG), const(bytes(520)),
+        Raises(TypeError)),
+    Row("WPUGetProviderPath(lpszProviderDllPath=short)", provider_path(path=ARG), lambda v: bytearray(518),
+        Raises(ValueError)),
+    Row("WPUGetProviderPath(lpszProviderDllPath=strided)", provider_path(path=ARG),
+        lambda v: memoryview(bytearray(2080)).cast("H")[::2], Raises(ValueError)),
+]
+ROWS += [Row(f"WPUGetProviderPath(lpszProviderDllPath={label})", provider_path(path=ARG), const(value),
+             Raises(TypeError)) for label, value in {"str": "4", "float": 4.0, "int": 4, "object": OBJ}.items()]
+if ctypes.sizeof(ctypes.c_wchar) != 2:  # the host's wchar_t is no WCHAR: refused, not garbled
+    ROWS.append(Row("WPUGetProviderPath(lpszProviderDllPath=c_wchar)", provider_path(path=ARG),
+                    lambda v: ctypes.create_unicode_buffer(260), Raises(TypeError)))
 
 
 # --- thread ids: a WSATHREADID whose ThreadHandle is no live thread handle is WSAEFAULT (a

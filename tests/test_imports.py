@@ -32,6 +32,7 @@ MUST_NOT_LOAD = {
     "ws2core.constants": (*UPPER_LAYERS, "asyncio"),
     "ws2core.structs": (*UPPER_LAYERS, "asyncio"),
     "ws2core.upcalls": (*UPPER_LAYERS, "asyncio"),
+    "ws2core.catalog": (*UPPER_LAYERS, "asyncio", "socket"),
     "ws2core.provider": ("ws2core.ws2_32", "ws2core.guest", "ws2core.adapters", *TOOLS, *EMULATORS),
     "ws2core.ws2_32": ("ws2core.kernel32", "ws2core.guest", "ws2core.adapters", *TOOLS,
                        *EMULATORS),

@@ -38,6 +38,7 @@ import textwrap
 import threading
 import time
 import traceback
+import uuid
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,7 @@ from typing import Any
 import pytest
 
 import ws2core
+from ws2core.catalog import HOST_PROVIDER_PATH, MSAFD_TCPIP6
 from ws2core import (
     FALSE,
     INVALID_SOCKET,
@@ -54,13 +56,15 @@ from ws2core import (
     TRUE,
     WSA_INVALID_HANDLE,
     WSA_NOT_ENOUGH_MEMORY,
+    WSAEFAULT,
+    WSAEINVAL,
     WSAENOBUFS,
     WSAENOTSOCK,
     WSANOTINITIALISED,
     WinsockError,
 )
 from ws2core import _implementation
-from ws2core.structs import WSATHREADID
+from ws2core.structs import GUID, WSAPROTOCOL_INFOW, WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
 
 PURE_PYTHON_ONLY = _implementation.pure_python_requested()
@@ -663,7 +667,8 @@ def test_every_upcall_through_ctypes_matches_the_facade(table: Any, up: ws2core.
         assert c_errno_call(native.lpWPUCloseEvent, e) == f_errno_call(up.WPUCloseEvent, e)
     assert len(table) == 0
 
-    # The four upcalls ws2core does not implement, and the thread upcalls given NULL pointers:
+    # The three upcalls ws2core does not implement, WPUGetProviderPath of no provider, and the
+    # thread upcalls given NULL pointers:
     # the facade's answers, NULL lpErrno allowed.
     stubs: list[tuple[str, tuple[Any, ...]]] = [
         ("WPUGetProviderPath", (None, None, None)),
@@ -1195,3 +1200,38 @@ def test_native_thread_handles_count_and_fill_the_table(
     err.value = SENTINEL_ERR
     assert native.lpWPUCloseThread(ctypes.addressof(ids[0]), byref(err)) == SOCKET_ERROR
     assert err.value == ws2core.WSAEFAULT
+
+
+def test_provider_path_through_the_native_table(up: ws2core.UpcallTable, native: Any) -> None:
+    """WPUGetProviderPath from C: the catalog's path in UTF-16 with its NUL, the lengths as the
+    facade gives them (the needed WCHARs on WSAEFAULT, the path's without NUL on success); a
+    provider installed after the table was handed out is seen; NULL lpErrno allowed."""
+    guid = GUID()
+    ctypes.memmove(ctypes.addressof(guid), MSAFD_TCPIP6.bytes_le, 16)
+    path = HOST_PROVIDER_PATH
+    length = c_int(3)
+    buffer = (ctypes.c_uint16 * 64)(*([0xFFFF] * 64))
+    assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), buffer, byref(length)) == \
+        (SOCKET_ERROR, WSAEFAULT)
+    assert length.value == len(path) + 1 and buffer[0] == 0xFFFF  # nothing written but the length
+    assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), None, byref(length)) == \
+        (SOCKET_ERROR, WSAEFAULT)
+    assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), buffer, None) == \
+        (SOCKET_ERROR, WSAEFAULT)
+    assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), buffer, byref(length)) == (0, None)
+    assert length.value == len(path)
+    assert bytes(buffer)[:2 * len(path) + 4] == (path + "\0").encode("utf-16-le") + b"\xff\xff"
+
+    ours = uuid.UUID("6b1d0bd5-3c8e-4d4b-9b1e-0d2f0a5a1c01")
+    installed = "C:\\lsp\\\u00e9t\u00e9.dll"  # a non-ASCII path survives the trip
+    entry = WSAPROTOCOL_INFOW()
+    entry.ProtocolChain.ChainLen = 0
+    up.catalog.install(ours, installed, [entry])
+    ctypes.memmove(ctypes.addressof(guid), ours.bytes_le, 16)
+    length.value = 64
+    assert native.lpWPUGetProviderPath(byref(guid), buffer, byref(length), None) == 0
+    assert length.value == len(installed)
+    assert bytes(buffer)[:2 * len(installed) + 2].decode("utf-16-le") == installed + "\0"
+    up.catalog.deinstall(ours)
+    assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), buffer, byref(length)) == \
+        (SOCKET_ERROR, WSAEINVAL)

@@ -601,8 +601,6 @@ def test_handle_of_another_type_is_a_type_error(
 
 STUBS = [
     # (name, arguments before lpErrno, result, lpErrno code or None when it has no lpErrno)
-    ("WPUGetProviderPath",
-     lambda: (b"\0" * 16, ctypes.create_unicode_buffer(260), ctypes.c_int(260)), SOCKET_ERROR, WSAEINVAL),
     ("WPUModifyIFSHandle", lambda: (1, 4), INVALID_SOCKET, WSAEINVAL),
     ("WPUPostMessage", lambda: (0, 0x400, 0, 0), FALSE, None),
     ("WPUQueryBlockingCallback", lambda: (1, ws2core.Ref(), ws2core.Ref()), SOCKET_ERROR, WSAEINVAL),
@@ -633,7 +631,7 @@ def test_stubs_follow_the_one_table_of_failures() -> None:
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-# | 6 | `lpWPUGetProviderPath` | stub | — | `SOCKET_ERROR`, `WSAEINVAL` (no provider catalog yet) |
+# | 7 | `lpWPUModifyIFSHandle` | stub | — | `INVALID_SOCKET`, `WSAEINVAL` |
 README_ROW = re.compile(r"^\| (\d+) \| `(lpWPU\w+)` \| (\w+) \| [^|]* \| ([^|]*) \|$")
 
 

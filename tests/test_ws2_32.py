@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import uuid
 from types import ModuleType
 
 import pytest
@@ -29,6 +30,7 @@ from ws2core import (
     IPPROTO_TCP,
     IPPROTO_UDP,
     MSG_PEEK,
+    PFL_HIDDEN,
     SG_CONSTRAINED_GROUP,
     SO_ERROR,
     SO_TYPE,
@@ -43,6 +45,7 @@ from ws2core import (
     WSAEHOSTUNREACH,
     WSAEINVAL,
     WSAEMSGSIZE,
+    WSAENOBUFS,
     WSAENOPROTOOPT,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
@@ -396,3 +399,30 @@ def test_duplicate_socket_within_the_process(ws: Ws2_32) -> None:
         assert ws.closesocket(s) == 0
     assert ws.WSASocketW(0, 0, 0, info, 0, 0) == INVALID_SOCKET
     assert ws.WSAGetLastError() == WSAEINVAL
+
+
+# ------------------------------------------------------------------------------ the catalog
+
+
+@pytest.mark.parametrize(("function", "size"), [("WSAEnumProtocolsA", 372), ("WSAEnumProtocolsW", 628)])
+def test_wsaenumprotocols(ws: Ws2_32, function: str, size: int) -> None:
+    """Wine's tests (which hold on Windows): a NULL buffer, then one too small, is WSAENOBUFS
+    with the size needed; then the base provider's four entries; never before WSAStartup."""
+    enum = getattr(ws, function)
+    length = Ref(0)
+    assert enum(None, None, length) == SOCKET_ERROR
+    assert (ws.WSAGetLastError(), length.value) == (WSANOTINITIALISED, 0)
+    ws.WSAStartup(0x0202, Ref())
+    assert enum(None, None, length) == SOCKET_ERROR
+    assert (ws.WSAGetLastError(), length.value) == (WSAENOBUFS, 4 * size)
+    buffer = bytearray(4 * size)
+    assert enum([IPPROTO_UDP, 0], buffer, length) == 2
+    assert enum(None, buffer, length) == 4
+    assert enum(None, buffer, None) == SOCKET_ERROR and ws.WSAGetLastError() == WSAEFAULT
+    kind = WSAPROTOCOL_INFOA if size == 372 else WSAPROTOCOL_INFOW
+    infos = [kind.from_buffer_copy(buffer, i * size) for i in range(4)]
+    assert [i.dwCatalogEntryId for i in infos] == [1001, 1002, 1004, 1005]
+    hidden = WSAPROTOCOL_INFOW()
+    hidden.ProtocolChain.ChainLen, hidden.dwProviderFlags = 1, PFL_HIDDEN
+    ws.upcalls.catalog.install(uuid.uuid4(), "hidden.dll", [hidden])
+    assert enum(None, buffer, length) == 4  # the hidden entry stays out of the applications' view

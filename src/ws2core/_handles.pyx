@@ -24,12 +24,15 @@ cimport cython
 from cpython cimport array
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
+    PyBUF_WRITE,
     PyBuffer_IsContiguous,
     PyBuffer_Release,
     PyObject_CheckBuffer,
     PyObject_GetBuffer,
 )
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New
+from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.long cimport (
     PyLong_AsLongLongAndOverflow,
     PyLong_AsUnsignedLongLong,
@@ -52,8 +55,10 @@ from ws2core.ws2spi cimport (
     SOCKET_ERROR, TRUE, WS2COREWAITTABLE, WSA_INFINITE, WSA_INVALID_EVENT, WSA_INVALID_HANDLE,
     WSA_INVALID_PARAMETER, WSA_NOT_ENOUGH_MEMORY, WSA_WAIT_EVENT_0, WSA_WAIT_FAILED,
     WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT, WSAEFAULT, WSAEINVAL, WSAENOBUFS, WSAENOTSOCK,
-    WSANOTINITIALISED, WSAEVENT, WSPUPCALLTABLE,
+    WSANOTINITIALISED, WSAEVENT, WSPUPCALLTABLE, LPGUID, WCHAR,
 )
+
+import uuid as _uuid
 
 from ws2core import _waits
 from ws2core import constants as _constants

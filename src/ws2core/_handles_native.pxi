@@ -27,6 +27,7 @@ cdef extern from "ws2core_native.h":
         int (*queue_apc)(unsigned, LPWSATHREADID, LPWSAUSERAPC, DWORD_PTR, int *) noexcept nogil
         DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, int *) noexcept nogil
         DWORD (*sleep)(unsigned, DWORD, BOOL, int *) noexcept nogil
+        int (*get_provider_path)(unsigned, LPGUID, WCHAR *, int *, int *) noexcept nogil
     native_ops native_ops_table "ws2core_ops"
     const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
     WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
@@ -410,6 +411,55 @@ cdef DWORD _wait_with_gil(unsigned n, DWORD count, const WSAEVENT *events, BOOL 
     return <DWORD>index  # an event's index (WSA_WAIT_EVENT_0 is 0) or WSA_WAIT_IO_COMPLETION
 
 
+# --- the catalog: WPUGetProviderPath, answered by the owner's Python upcall (upcalls.py holds
+# its logic once for every caller); the C arguments are lent to it for the call.
+
+
+cdef int _native_get_provider_path(unsigned n, LPGUID provider_id, WCHAR *path, int *length,
+                                   int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    with gil:
+        return _get_provider_path_with_gil(n, provider_id, path, length, lpErrno)
+
+
+cdef int _get_provider_path_with_gil(unsigned n, LPGUID provider_id, WCHAR *path, int *length,
+                                     int *lpErrno) noexcept:
+    cdef PyObject *owner = _native_sets[n].owner
+    cdef object view = None
+    if owner is NULL:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    upcall = getattr(<object>owner, "WPUGetProviderPath", None)
+    if upcall is None:  # a bare HotUpcalls has no catalog
+        _set_error(lpErrno, WSAEINVAL)
+        return SOCKET_ERROR
+    try:
+        guid = None if provider_id is NULL else _uuid.UUID(
+            bytes_le=PyBytes_FromStringAndSize(<char *>provider_id, 16))
+        size = None if length is NULL else Ref(length[0])
+        # A buffer of no WCHARs cannot hold the path: the upcall then fails as for NULL.
+        if path is not NULL and length is not NULL and length[0] > 0:
+            view = PyMemoryView_FromMemory(<char *>path, 2 * <Py_ssize_t>length[0], PyBUF_WRITE)
+        error = Ref(0)
+        try:
+            result = upcall(guid, view, size, error)
+        finally:
+            if view is not None:
+                view.release()  # the C buffer is the caller's once the upcall returns
+        if size is not None:
+            length[0] = size.value
+        if result != 0:
+            _set_error(lpErrno, error.value)
+            return SOCKET_ERROR
+        return 0
+    except BaseException as failure:  # MemoryError, say: no C caller can receive it
+        _report_unraisable(failure, <object>owner)
+        _set_error(lpErrno, WSA_NOT_ENOUGH_MEMORY if isinstance(failure, MemoryError) else WSAEINVAL)
+        return SOCKET_ERROR
+
+
 def _report_apc_error(failure):
     """A Python APC that raised in a C thread's wait: printed, as a failed __del__ is."""
     _report_unraisable(failure, "a Python APC run in a C thread's alertable wait")
@@ -451,3 +501,4 @@ native_ops_table.close_thread = _native_close_thread
 native_ops_table.queue_apc = _native_queue_apc
 native_ops_table.wait = _native_wait
 native_ops_table.sleep = _native_sleep
+native_ops_table.get_provider_path = _native_get_provider_path

@@ -3,8 +3,9 @@
 The four hot upcalls (WPUCreateSocketHandle, WPUQuerySocketHandleContext,
 WPUCloseSocketHandle, WPUFDIsSet) are the core's own methods, bound per instance, so a call
 through ``UpcallTable`` costs no Python frame over the core.  The cold, Windows-shaped parts
-live here once for both cores: the event and thread upcalls' result/lpErrno wrapping and the
-four upcalls that are not implemented yet.
+live here once for both cores: the event and thread upcalls' result/lpErrno wrapping,
+WPUGetProviderPath over the table's catalog (``ws2core.catalog``) and the three upcalls that
+are not implemented yet.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from operator import index as _index
 
 from . import _implementation, _waits
+from .catalog import Catalog, guid_of
 
 if TYPE_CHECKING:
     from ._handles import HandleTable
@@ -40,6 +42,7 @@ from .constants import (
     WSA_WAIT_IO_COMPLETION,
     WSA_WAIT_TIMEOUT,
     WSAEFAULT,
+    WSAEINVAL,
 )
 
 
@@ -64,9 +67,11 @@ _HOT_UPCALLS = (
 class UpcallTable:
     """A Ws2_32 instance as a provider sees it: the fifteen WSPUPCALLTABLE upcalls.
 
-    ``UpcallTable(table=None, *, max_handles=None, handle_range=None, abi="x64")`` wraps
-    ``table`` (a ``HandleTable``) or makes its own with those options; ``.table`` is the
-    ``HandleTable`` underneath, so Python code and providers share one state.  Every upcall takes positional arguments in ws2spi.h's order and returns what
+    ``UpcallTable(table=None, *, max_handles=None, handle_range=None, abi="x64",
+    catalog=None)`` wraps ``table`` (a ``HandleTable``) or makes its own with those options;
+    ``.table`` is the ``HandleTable`` underneath, so Python code and providers share one
+    state.  ``.catalog`` is the process's Winsock catalog (``ws2core.catalog.Catalog``;
+    default: a new one holding Windows' base provider entries), which WPUGetProviderPath reads.  Every upcall takes positional arguments in ws2spi.h's order and returns what
     the Windows function returns; failures are reported through ``lpErrno`` (any object with
     a writable ``.value``: ``ctypes.c_int``, ``ws2core.Ref``), which is written only when the
     upcall returns its failure value.  A wrong argument *type* is a TypeError and changes
@@ -82,6 +87,7 @@ class UpcallTable:
     __slots__ = ()
 
     table: HandleTable
+    catalog: Catalog
     _last_error: threading.local  # per thread, as WSAGetLastError is on Windows
 
     def __new__(
@@ -91,6 +97,7 @@ class UpcallTable:
         max_handles: int | None = _UNSET,
         handle_range: tuple[int, int] | None = _UNSET,
         abi: str = _UNSET,
+        catalog: Catalog | None = None,
     ) -> UpcallTable:
         table_options: dict[str, Any] = {
             name: value
@@ -107,6 +114,10 @@ class UpcallTable:
                 f"give UpcallTable a table or the options of a new one "
                 f"({', '.join(sorted(table_options))}), not both"
             )
+        if catalog is None:
+            catalog = Catalog()
+        elif not isinstance(catalog, Catalog):
+            raise TypeError(f"catalog must be a ws2core.catalog.Catalog, not {type(catalog).__name__}")
         core = _implementation.core_of(table)
         if core is not None and isinstance(table, core.HandleTable):
             concrete = _CONCRETE.get(core) or _CONCRETE.setdefault(core, _concrete_class(core))
@@ -114,6 +125,7 @@ class UpcallTable:
             # setattr: the slot is the concrete class's (this class keeps __slots__ empty so
             # it can sit beside a core's HotUpcalls), which mypy cannot see from here.
             setattr(self, "_last_error", threading.local())
+            setattr(self, "catalog", catalog)
             return self
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
@@ -124,11 +136,13 @@ class UpcallTable:
         max_handles: int | None = _UNSET,
         handle_range: tuple[int, int] | None = _UNSET,
         abi: str = _UNSET,
+        catalog: Catalog | None = None,
     ) -> None:
         """A Ws2_32 instance over ``table``, a ``HandleTable`` that Python code may share, or
         over a new one made with ``max_handles``, ``handle_range`` and ``abi`` (see
-        ``help(ws2core.HandleTable)``; left out, the table's defaults).  Giving both a table and
-        options is a TypeError."""
+        ``help(ws2core.HandleTable)``; left out, the table's defaults), with ``catalog`` (a
+        ``ws2core.catalog.Catalog``, which several tables may share; default: a new default
+        catalog).  Giving both a table and options is a TypeError."""
         # __new__ did the work: the hot base binds the table when it is allocated.
 
     def __repr__(self) -> str:
@@ -338,18 +352,68 @@ class UpcallTable:
             return SOCKET_ERROR
         return 0
 
-    # --- the four upcalls ws2core does not implement yet: each fails the same way on
-    # every call, with a code from its own documentation page (STUB_FAILURES in _shared.py,
-    # which the native table's C stubs read too).
+    # --- the catalog
 
     def WPUGetProviderPath(
         self, lpProviderId: Any, lpszProviderDllPath: Any, lpProviderDllPathLen: Any, lpErrno: Any, /
     ) -> int:
-        """Not implemented: there is no provider catalog, so no provider id is known.
+        """The path the catalog holds for the provider ``lpProviderId`` (a ``uuid.UUID`` or a
+        ``ws2core.structs.GUID``): a DLL path for a native provider, ``"module:attribute"`` for
+        a Python one.
 
-        Always SOCKET_ERROR with WSAEINVAL.
+        ``lpszProviderDllPath``: a writable buffer of ``lpProviderDllPathLen.value`` WCHARs
+        (``(ctypes.c_uint16 * n)()``, a bytearray of 2n bytes), which receives the path in
+        UTF-16-LE with its NUL, or an object with a writable ``.value`` (``ws2core.Ref``), which
+        receives it as a str.  ``lpProviderDllPathLen`` (a Ref) holds the buffer's size in
+        WCHARs and receives the path's length without its NUL.  Returns 0, or SOCKET_ERROR
+        with ``lpErrno``: WSAEINVAL when the catalog holds no such provider (None included),
+        WSAEFAULT when ``lpProviderDllPathLen`` is None, or smaller than the path and its NUL
+        (the WCHARs needed are then written to it), or when ``lpszProviderDllPath`` is None.
+        The lengths are ReactOS's (WSCGetProviderPath, enumprot.c); the codes the page's.
+        TypeError for arguments of the wrong type; ValueError for a buffer smaller than
+        ``lpProviderDllPathLen`` says (C would write past it).  Nothing is written on failure
+        but the needed length and ``lpErrno``.
         """
-        return _fail("lpWPUGetProviderPath", lpErrno)
+        guid = guid_of(lpProviderId, "WPUGetProviderPath", "lpProviderId")
+        require_out_parameter(lpErrno, "lpErrno")
+        buffer = _path_buffer(lpszProviderDllPath)
+        if lpProviderDllPathLen is not None:
+            require_out_parameter(lpProviderDllPathLen, "lpProviderDllPathLen")
+            given = lpProviderDllPathLen.value
+            declared = given if given.__class__ is int else as_index(
+                given, "WPUGetProviderPath", "lpProviderDllPathLen", "an INT")
+            if buffer is not None and buffer.nbytes < 2 * declared:
+                raise ValueError(f"lpszProviderDllPath holds {buffer.nbytes // 2} WCHARs, "
+                                 f"lpProviderDllPathLen says {declared}")
+        try:
+            path = self.catalog.provider_path(guid) if guid is not None else None
+        except WinsockError:
+            path = None
+        if path is None:
+            lpErrno.value = WSAEINVAL
+            return SOCKET_ERROR
+        if lpProviderDllPathLen is None:
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        encoded = path.encode("utf-16-le") + b"\0\0"
+        needed = len(encoded) // 2
+        if declared < needed:
+            lpProviderDllPathLen.value = needed
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        if lpszProviderDllPath is None:
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        if buffer is None:
+            lpszProviderDllPath.value = path
+        else:
+            buffer[:len(encoded)] = encoded
+        lpProviderDllPathLen.value = needed - 1
+        return 0
+
+    # --- the three upcalls ws2core does not implement yet: each fails the same way on
+    # every call, with a code from its own documentation page (STUB_FAILURES in _shared.py,
+    # which the native table's C stubs read too).
 
     def WPUModifyIFSHandle(self, dwCatalogEntryId: Any, ProposedHandle: Any, lpErrno: Any, /) -> int:
         """Not implemented: ws2core makes no IFS handles.  Always INVALID_SOCKET with WSAEINVAL."""
@@ -426,6 +490,31 @@ def _thread_handle(thread_id: Any, upcall: str) -> int:
     return handle
 
 
+def _path_buffer(target: Any) -> memoryview | None:
+    """WPUGetProviderPath's lpszProviderDllPath as bytes to write UTF-16-LE into, or None
+    for None and for an out-parameter that receives a str."""
+    if target is None:
+        return None
+    if isinstance(target, ctypes.Array) and target._type_ is ctypes.c_wchar and ctypes.sizeof(ctypes.c_wchar) != 2:
+        raise TypeError(
+            "lpszProviderDllPath is a ctypes.c_wchar array, whose characters are "
+            f"{ctypes.sizeof(ctypes.c_wchar)} bytes on this host, not a WCHAR's 2: use "
+            "(ctypes.c_uint16 * n)(), a bytearray, or a ws2core.Ref for a str")
+    try:
+        view = memoryview(target)
+    except TypeError:
+        if hasattr(target, "value"):
+            return None
+        raise TypeError(
+            f"WPUGetProviderPath() argument 'lpszProviderDllPath' must be a writable buffer, an "
+            f"out-parameter with a writable .value, or None, not {type(target).__name__}") from None
+    if view.readonly:
+        raise TypeError("lpszProviderDllPath is a read-only buffer")
+    if not view.c_contiguous:
+        raise ValueError("lpszProviderDllPath must be a contiguous buffer")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
 def _fail(field: str, lpErrno: Any) -> int:
     """The body of a stub with an lpErrno: its failure as STUB_FAILURES gives it."""
     result, code = STUB_FAILURES[field]
@@ -438,7 +527,7 @@ def _concrete_class(core: Any) -> type:
     """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
     name = f"{_implementation.name_of(core).capitalize()}UpcallTable"  # CythonUpcallTable
     namespace: dict[str, Any] = {
-        "__slots__": ("_last_error",), "__module__": __name__, "__qualname__": name,
+        "__slots__": ("_last_error", "catalog"), "__module__": __name__, "__qualname__": name,
     }
     for upcall in _HOT_UPCALLS:  # the WSPUPCALLTABLE field names of the hot four
         namespace["lp" + upcall] = getattr(core.HotUpcalls, upcall)

@@ -17,8 +17,8 @@ done; Windows sets 0 after most successful calls, DESIGN.md §5).
 
 The network policy (``ws2core.policy``) is the provider's: ``Ws2_32(policy=...)`` hands it
 to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups ask.  Not
-here yet: the catalog (``Ws2_32(upcalls, *, catalog=None, ...)`` in DESIGN.md §5) comes with
-its own issue; until then one provider serves every socket.
+here yet: loading a socket's provider through the catalog (``upcalls.catalog``, which
+WSAEnumProtocolsA/W read): until then one provider serves every socket.
 """
 
 from __future__ import annotations
@@ -295,6 +295,30 @@ class Ws2_32:
 
     def WSASetLastError(self, iError: int) -> None:
         self.upcalls.WSASetLastError(iError)
+
+    # --- the catalog
+
+    def WSAEnumProtocolsA(self, lpiProtocols: Any, lpProtocolBuffer: Any, lpdwBufferLength: Any) -> int:
+        """The protocols an application may use, as WSAPROTOCOL_INFOA structures in
+        ``lpProtocolBuffer`` (a writable buffer of ``lpdwBufferLength.value`` bytes): their
+        count, or SOCKET_ERROR with the last error WSANOTINITIALISED, WSAENOBUFS (the buffer
+        None or too small: the bytes needed written to ``lpdwBufferLength``) or WSAEFAULT
+        (``lpdwBufferLength`` None).  ``lpiProtocols``: None (all) or iProtocol values ended
+        by 0.  The upcall table's catalog (``ws2core.catalog.Catalog.enumerate``) answers:
+        its entries without PFL_HIDDEN whose ChainLen is not 0."""
+        return self._enum_protocols(lpiProtocols, lpProtocolBuffer, lpdwBufferLength, ansi=True)
+
+    def WSAEnumProtocolsW(self, lpiProtocols: Any, lpProtocolBuffer: Any, lpdwBufferLength: Any) -> int:
+        """WSAEnumProtocolsA with WSAPROTOCOL_INFOW structures (UTF-16 names)."""
+        return self._enum_protocols(lpiProtocols, lpProtocolBuffer, lpdwBufferLength, ansi=False)
+
+    def _enum_protocols(self, protocols: Any, buffer: Any, length: Any, ansi: bool) -> int:
+        if not self._startups:
+            return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
+        try:
+            return self.upcalls.catalog.enumerate(protocols, buffer, length, hidden=False, ansi=ansi)
+        except WinsockError as error:
+            return self._fail(SOCKET_ERROR, error.winerror)
 
     # --- sockets
 

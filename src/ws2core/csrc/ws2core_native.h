@@ -33,6 +33,7 @@ typedef struct {
     int (*queue_apc)(unsigned, LPWSATHREADID, LPWSAUSERAPC, DWORD_PTR, LPINT);
     DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, LPINT);
     DWORD (*sleep)(unsigned, DWORD, BOOL, LPINT);
+    int (*get_provider_path)(unsigned, LPGUID, WCHAR *, LPINT, LPINT);
 } ws2core_native_ops;
 static ws2core_native_ops ws2core_ops;
 
@@ -46,7 +47,7 @@ static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
     return 0;
 }
 
-/* The four upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
+/* The three upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
    result and lpErrno code that ws2core._shared.STUB_FAILURES gives each field name, copied
    here at import (a name missing there fails the import).  Read-only once a table exists. */
 typedef struct {
@@ -56,14 +57,12 @@ typedef struct {
 } ws2core_stub_failure;
 
 enum {
-    WS2CORE_STUB_GET_PROVIDER_PATH,
     WS2CORE_STUB_MODIFY_IFS_HANDLE,
     WS2CORE_STUB_POST_MESSAGE,
     WS2CORE_STUB_QUERY_BLOCKING_CALLBACK,
     WS2CORE_STUBS
 };
 static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
-    {"lpWPUGetProviderPath", 0, 0},
     {"lpWPUModifyIFSHandle", 0, 0},
     {"lpWPUPostMessage", 0, 0},
     {"lpWPUQueryBlockingCallback", 0, 0},
@@ -75,10 +74,6 @@ static inline int ws2core_stub_fail(int stub, LPINT err) {
     return (int)ws2core_stub_failures[stub].result;
 }
 
-static int WSPAPI ws2core_get_provider_path(LPGUID id, WCHAR *path, LPINT length, LPINT err) {
-    (void)id; (void)path; (void)length;
-    return ws2core_stub_fail(WS2CORE_STUB_GET_PROVIDER_PATH, err);
-}
 static SOCKET WSPAPI ws2core_modify_ifs_handle(DWORD catalog, SOCKET proposed, LPINT err) {
     (void)catalog; (void)proposed;
     if (err) *err = ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].error;
@@ -122,7 +117,10 @@ static DWORD WSPAPI ws2core_wait_##a##b(DWORD count, const WSAEVENT *events, BOO
                                       DWORD timeout, BOOL alertable, LPINT err) \
     { return ws2core_ops.wait(a * 8 + b, count, events, all, timeout, alertable, err); } \
 static DWORD WSPAPI ws2core_sleep_##a##b(DWORD milliseconds, BOOL alertable, LPINT err) \
-    { return ws2core_ops.sleep(a * 8 + b, milliseconds, alertable, err); }
+    { return ws2core_ops.sleep(a * 8 + b, milliseconds, alertable, err); } \
+static int WSPAPI ws2core_get_provider_path_##a##b(LPGUID id, WCHAR *path, LPINT length, \
+                                                 LPINT err) \
+    { return ws2core_ops.get_provider_path(a * 8 + b, id, path, length, err); }
 #define WS2CORE_ENTRY_POINT_ROW(a) \
     WS2CORE_ENTRY_POINTS(a, 0) WS2CORE_ENTRY_POINTS(a, 1) WS2CORE_ENTRY_POINTS(a, 2) \
     WS2CORE_ENTRY_POINTS(a, 3) WS2CORE_ENTRY_POINTS(a, 4) WS2CORE_ENTRY_POINTS(a, 5) \
@@ -133,7 +131,7 @@ WS2CORE_ENTRY_POINT_ROW(6) WS2CORE_ENTRY_POINT_ROW(7)
 
 #define WS2CORE_UPCALLS(a, b) { \
     ws2core_close_event_##a##b, ws2core_close_socket_##a##b, ws2core_create_event_##a##b, \
-    ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path, \
+    ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path_##a##b, \
     ws2core_modify_ifs_handle, ws2core_post_message, ws2core_query_blocking_callback, \
     ws2core_query_context_##a##b, ws2core_queue_apc_##a##b, ws2core_reset_event_##a##b, \
     ws2core_set_event_##a##b, ws2core_open_thread_##a##b, ws2core_close_thread_##a##b }
