@@ -1311,6 +1311,28 @@ def _protocol_info_in(size: int) -> Spec:
     return spec
 
 
+def _enum_protocols(size: int) -> Spec:
+    def spec(run: Run) -> Args:
+        c = W.c
+        protocols, ins = 0, []
+        if run.r.below(2):
+            values = [run.int_arg((c.IPPROTO_TCP, c.IPPROTO_UDP), (0xFFFFFFFF, 255, 1))
+                      for _ in range(run.r.below(3))]
+            content = struct.pack(f"<{len(values) + 1}I", *(v & 0xFFFFFFFF for v in values), 0)
+            protocols = run.pointer(content, f"lpiProtocols {values}")
+            if protocols:   # NULL is all the protocols, nothing read
+                ins.append((protocols, len(content)))
+        length = run.int_arg((4 * size, 8 * size, size),
+                             (0, 1, size - 1, 0x7FFFFFFF, 0xFFFFFFFF)) & 0xFFFFFFFF
+        buffer = run.out_buffer(min(length, 8 * size), "lpProtocolBuffer") if run.r.below(4) else 0
+        length_at = run.pointer(struct.pack("<I", length), f"lpdwBufferLength {i32(length)}")
+        before = run.read_int(length_at)
+        # A success writes the entries (how many, the catalog says), a WSAENOBUFS the length.
+        outs = [] if before is None else [(length_at, 4, 0), (buffer, before & 0xFFFFFFFF, 0)]
+        return [protocols, buffer, length_at], outs, [*ins, (length_at, 4)]
+    return spec
+
+
 def _duplicate(size: int) -> Spec:
     def spec(run: Run) -> Args:
         s = run.handle("socket")
@@ -1597,6 +1619,7 @@ SPECS: dict[str, Spec] = {
     **ADDRESS_SPECS,
     "WSASocketA": _protocol_info_in(372), "WSASocketW": _protocol_info_in(628),
     "WSADuplicateSocketA": _duplicate(372), "WSADuplicateSocketW": _duplicate(628),
+    "WSAEnumProtocolsA": _enum_protocols(372), "WSAEnumProtocolsW": _enum_protocols(628),
     "sendto": _sendto, "recvfrom": _recvfrom, "WSASend": _wsa_send(False),
     "WSASendTo": _wsa_send(True), "WSARecv": _wsa_recv(False), "WSARecvFrom": _wsa_recv(True),
 }

@@ -8,7 +8,7 @@ buffers (filled) and the from-address; every out-parameter checked before the re
 WSAEFAULT takes no datagram; the check order (WSANOTINITIALISED, then WSAENOTSOCK, before
 any pointer); an lpOverlapped on an overlapped socket refused, ignored on another;
 WSADuplicateSocketA/W (the process checked before the structure, which is written whole) and
-the second handle WSASocketA makes of its structure.
+the second handle WSASocketA makes of its structure; WSAEnumProtocolsA/W.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ws2core import (
     WSAEFAULT,
     WSAEINVAL,
     WSAEMSGSIZE,
+    WSAENOBUFS,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
     WSANOTINITIALISED,
@@ -225,3 +226,44 @@ def test_duplicate_socket_through_the_hooks(guest: Guest) -> None:
     assert g("recvfrom", duplicate, buffer, 8, 0, 0, 0) == 3
     for s in (duplicate, sender):
         assert g("closesocket", s) == 0
+
+
+@pytest.mark.parametrize("structure", [WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW])
+def test_enum_protocols_through_the_hooks(guest: Guest, structure: type[ctypes.Structure]) -> None:
+    """WSAEnumProtocolsA/W over guest memory (one layout for both ABIs: no pointers): the size
+    query writes the bytes needed, a big enough buffer gets the entries (only them: the bytes
+    after stay), lpiProtocols is read up to its 0, and a buffer claimed longer than it is
+    mapped is fine as long as the entries fit; an unreadable lpiProtocols or length, or a
+    buffer the entries do not fit in, is WSAEFAULT."""
+    g = guest
+    name = "WSAEnumProtocolsA" if structure is WSAPROTOCOL_INFOA else "WSAEnumProtocolsW"
+    size = ctypes.sizeof(structure)
+    length = g.emu.alloc(struct.pack("<I", 0))
+    g.fails(WSANOTINITIALISED, name, 0, 0, length)
+    g.started()
+    g.fails(WSAENOBUFS, name, 0, 0, length)
+    assert g.emu.read_int(length) == 4 * size                   # the base provider's four
+    buffer = g.emu.alloc(b"\xa5" * (5 * size))
+    g.emu.mem_write(length, struct.pack("<I", 5 * size))
+    assert g(name, 0, buffer, length) == 4
+    assert g.emu.read_int(length) == 5 * size                   # left alone on success
+    entries = [structure.from_buffer_copy(g.emu.mem_read(buffer + i * size, size))
+               for i in range(4)]
+    assert [(e.iAddressFamily, e.iSocketType, e.iProtocol) for e in entries] == [
+        (AF_INET, SOCK_STREAM, 6), (AF_INET, SOCK_DGRAM, IPPROTO_UDP),
+        (23, SOCK_STREAM, 6), (23, SOCK_DGRAM, IPPROTO_UDP)]
+    assert g.emu.mem_read(buffer + 4 * size, size) == b"\xa5" * size
+    udp = g.emu.alloc(struct.pack("<iii", IPPROTO_UDP, 0, 6))   # ends at its 0: UDP alone
+    assert g(name, udp, buffer, length) == 2
+    assert {structure.from_buffer_copy(g.emu.mem_read(buffer + i * size, size)).iProtocol
+            for i in range(2)} == {IPPROTO_UDP}
+    g.emu.mem_write(length, struct.pack("<I", 0xFFFFFFFF))      # more than is mapped
+    assert g(name, 0, g.emu.alloc_at_end(bytes(4 * size)), length) == 4
+    g.fails(WSAEFAULT, name, 0, g.emu.alloc_at_end(bytes(4 * size - 1)), length)
+    g.fails(WSAEFAULT, name, UNMAPPED, buffer, length)
+    g.fails(WSAEFAULT, name, g.emu.alloc_at_end(struct.pack("<i", IPPROTO_UDP)), buffer, length)
+    g.fails(WSAEFAULT, name, 0, buffer, UNMAPPED)
+    g.fails(WSAEFAULT, name, 0, buffer, 0)                      # the documented WSAEFAULT
+    read_only = g.emu.alloc(struct.pack("<I", 0))
+    g.emu.protect(read_only, 4)
+    g.fails(WSAEFAULT, name, 0, 0, read_only)                   # checked before the call

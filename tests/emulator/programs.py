@@ -65,6 +65,7 @@ PROGRAMS: tuple[str, ...] = (
     "addresses",
     "options",
     "transfer",
+    "protocols",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -111,6 +112,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept", "shutdown",
         "WSASocketA", "WSASocketW", "sendto", "recvfrom", "WSASend", "WSARecv", "WSASendTo",
         "WSARecvFrom", "WSADuplicateSocketA", "WSADuplicateSocketW",
+        "WSAEnumProtocolsA", "WSAEnumProtocolsW",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose
@@ -720,6 +722,11 @@ _SHORT_FROMLEN = (
     "WSAEWOULDBLOCK, nothing being there; with a datagram waiting it takes it and writes -1 "
     "into fromlen)"
 )
+_ENUM_PROTOCOLS_UNSTARTED = (
+    "WSAEnumProtocols without WSAStartup in force is WSANOTINITIALISED (its page: 'A successful "
+    "WSAStartup call must first occur before using this function'; ReactOS's starts with the "
+    "start-up check); Wine 8 enumerates anyway (after WSACleanup it answers the catalog)"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "options": {
         "setsockopt_before_startup_error": _SETSOCKOPT_STARTED,
@@ -764,6 +771,8 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
             "AF_INET6, or AF_UNSPEC'); Wine 8 answers it as AF_UNSPEC"),
     },
     "transfer": {"recvfrom_short_fromlen_error": _SHORT_FROMLEN},
+    "protocols": {name: _ENUM_PROTOCOLS_UNSTARTED for name in (
+        "before_startup_error", "after_cleanup", "after_cleanup_error")},
 }
 
 # The checks whose values differ between a program's i686 and x86_64 builds, both right: a

@@ -31,8 +31,8 @@ case the tests/emulator programs try), written here once and followed by every e
    the iErrorCode entries of the events reported; an fd_set: its count and entries).
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
-``transfer`` (WSASocket, sendto, recvfrom and the WSA send and receive
-calls), ``control`` (setsockopt, getsockopt, ioctlsocket, WSAIoctl, WSAPoll, WSAAccept), ``select`` (select, __WSAFDIsSet), ``events``, ``addresses`` (gethostname, inet_addr,
+``transfer`` (WSASocket, WSAEnumProtocols, sendto, recvfrom and the WSA send and
+receive calls), ``control`` (setsockopt, getsockopt, ioctlsocket, WSAIoctl, WSAPoll, WSAAccept), ``select`` (select, __WSAFDIsSet), ``events``, ``addresses`` (gethostname, inet_addr,
 inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the byte-order functions, and
 iphlpapi's GetAdaptersAddresses and GetAdaptersInfo), ``names`` (the lookups the network policy
 answers: gethostbyname, gethostbyaddr, getaddrinfo, getnameinfo and their wide forms,

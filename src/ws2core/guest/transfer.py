@@ -1,5 +1,6 @@
-"""Sockets and data over guest memory: WSASocketA, WSASocketW, WSADuplicateSocketA,
-WSADuplicateSocketW, sendto, recvfrom, WSASend, WSARecv, WSASendTo and WSARecvFrom.
+"""Sockets and data over guest memory: WSASocketA, WSASocketW, WSAEnumProtocolsA,
+WSAEnumProtocolsW, WSADuplicateSocketA, WSADuplicateSocketW, sendto, recvfrom, WSASend,
+WSARecv, WSASendTo and WSARecvFrom.
 
 WSADuplicateSocket serves the calling process only: the ``Guest`` protocol has no process
 id, so the id a program passes (GetCurrentProcessId, which its emulator answers) is taken as
@@ -31,7 +32,14 @@ import struct
 from typing import Any, Final, NamedTuple
 
 from .. import Ref
-from ..constants import AF_INET, AF_INET6, INVALID_SOCKET, SOCKET_ERROR, WSAEMSGSIZE
+from ..constants import (
+    AF_INET,
+    AF_INET6,
+    INVALID_SOCKET,
+    SOCKET_ERROR,
+    WSAEMSGSIZE,
+    WSAENOBUFS,
+)
 from ..structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW, pack_sockaddr
 from . import _memory
 from ._exports import Exports, export
@@ -135,6 +143,65 @@ def WSASocketW(ex: Exports, g: Guest, af: int, type: int, protocol: int, lpProto
     ex.ws2_32.check_started()
     info = _protocol_info(g, lpProtocolInfo, WSAPROTOCOL_INFOW)
     return ex.ws2_32.WSASocketW(af, type, protocol, info, group, dwFlags)
+
+
+# --- WSAEnumProtocols
+
+PROTOCOL_LIST_LIMIT: Final = 1024
+"""The most iProtocol values read from a guest's lpiProtocols before its terminating 0: a list
+without one in reach ends there (the catalog has far fewer protocols than that)."""
+
+
+@export("WSAEnumProtocolsA", "ppp", "i", SOCKET_ERROR)
+def WSAEnumProtocolsA(ex: Exports, g: Guest, lpiProtocols: int, lpProtocolBuffer: int,
+                      lpdwBufferLength: int) -> int:
+    return _enum_protocols(ex, g, lpiProtocols, lpProtocolBuffer, lpdwBufferLength,
+                           WSAPROTOCOL_INFOA)
+
+
+@export("WSAEnumProtocolsW", "ppp", "i", SOCKET_ERROR)
+def WSAEnumProtocolsW(ex: Exports, g: Guest, lpiProtocols: int, lpProtocolBuffer: int,
+                      lpdwBufferLength: int) -> int:
+    return _enum_protocols(ex, g, lpiProtocols, lpProtocolBuffer, lpdwBufferLength,
+                           WSAPROTOCOL_INFOW)
+
+
+def _enum_protocols(ex: Exports, g: Guest, protocols_at: int, buffer: int, length_at: int,
+                    structure: type[ctypes.Structure]) -> int:
+    """The structures have no pointer: one layout for both ABIs.  The guest's buffer is
+    written only where the entries go (its length may claim more than it has mapped, as a C
+    caller's may), and the length only when Ws2_32 writes it (WSAENOBUFS: the bytes
+    needed); the host buffer is never larger than every entry of the catalog together."""
+    ex.ws2_32.check_started()
+    protocols = _read_protocol_list(g, protocols_at) if protocols_at else None
+    length: Ref | None = None
+    declared = 0
+    if length_at:
+        declared = _memory.read_int(g, length_at) & 0xFFFFFFFF
+        _memory.require_writable(g, length_at, 4)
+        room = ctypes.sizeof(structure) * len(ex.ws2_32.upcalls.catalog.protocols(hidden=True))
+        length = Ref(min(declared, room))
+    host = bytearray(length.value) if buffer and length is not None else None
+    result = ex.ws2_32.WSAEnumProtocolsA(protocols, host, length) \
+        if structure is WSAPROTOCOL_INFOA else ex.ws2_32.WSAEnumProtocolsW(protocols, host, length)
+    if result == SOCKET_ERROR:
+        if length is not None and ex.ws2_32.WSAGetLastError() == WSAENOBUFS:
+            _memory.write_int(g, length_at, length.value)   # the bytes needed
+        return result
+    if result and host is not None:
+        _memory.write(g, buffer, bytes(host[:result * ctypes.sizeof(structure)]))
+    return result
+
+
+def _read_protocol_list(g: Guest, address: int) -> list[int]:
+    """lpiProtocols: the ints at ``address`` up to their 0 (WSAEFAULT for one unreadable)."""
+    protocols: list[int] = []
+    for index in range(PROTOCOL_LIST_LIMIT):
+        value = _memory.read_int(g, address + 4 * index)
+        if value == 0:
+            break
+        protocols.append(value)
+    return protocols
 
 
 @export("WSADuplicateSocketA", "pup", "i", SOCKET_ERROR)
@@ -260,5 +327,6 @@ def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: in
     return result
 
 
-__all__ = ["WSABUF_LAYOUTS", "WSADuplicateSocketA", "WSADuplicateSocketW", "WSARecv", "WSARecvFrom", "WSASend", "WSASendTo", "WSASocketA",
+__all__ = ["WSABUF_LAYOUTS", "WSADuplicateSocketA", "WSADuplicateSocketW", "WSAEnumProtocolsA",
+           "WSAEnumProtocolsW", "WSARecv", "WSARecvFrom", "WSASend", "WSASendTo", "WSASocketA",
            "WSASocketW", "WsabufLayout", "read_wsabufs", "recvfrom", "sendto"]
