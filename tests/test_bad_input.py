@@ -32,7 +32,7 @@ from typing import Any, Union
 import pytest
 
 import ws2core
-from ws2core.structs import WSAOVERLAPPED, WSATHREADID
+from ws2core.structs import WSATHREADID
 from ws2core import (
     FALSE,
     INVALID_SOCKET,
@@ -490,7 +490,7 @@ ROWS += handle_rows("associate_port(s)", lambda v, x: v.table.associate_port(x, 
 ROWS += socket_rows("post_socket_completion", lambda v, x: v.table.post_socket_completion(x, None, 0, 1),
                     NOTSOCK, not_an_int("HandleTable.post_socket_completion", "s", "a SOCKET"))
 ROWS += socket_rows("WPUCompleteOverlappedRequest",
-                    lambda v, x: v.up.WPUCompleteOverlappedRequest(x, WSAOVERLAPPED(), 0, 1, v.err),
+                    lambda v, x: v.up.WPUCompleteOverlappedRequest(x, ws2core.structs.WSAOVERLAPPED(), 0, 1, v.err),
                     Upcall(SOCKET_ERROR, WSAEINVAL),
                     not_an_int("WPUCompleteOverlappedRequest", "s", "a SOCKET"))
 ROWS += [

@@ -52,7 +52,17 @@ from ws2core.constants import (
 from ws2core.kernel32 import Kernel32, OverlappedEntry
 from ws2core.structs import WSAOVERLAPPED
 from ws2core.ws2_32 import Ws2_32
-from provider_support import LOOPBACK, SOCKADDR_LEN, Kit, Worker, call, ok, sockname, wait_inside_ws2core
+from provider_support import (
+    LOOPBACK,
+    SOCKADDR_LEN,
+    Kit,
+    Worker,
+    call,
+    ok,
+    sockname,
+    wait_inside_ws2core,
+    wait_readable,
+)
 from provider_support import kit, provider  # noqa: F401  (fixtures)
 from support import assert_consistent, raises_winsock
 
@@ -322,13 +332,19 @@ def test_a_port_serves_overlapped_receives_of_several_sockets(kit: Kit) -> None:
     table.close_port(port)
 
 
-def test_an_operation_that_finishes_at_once_still_posts_and_sets_its_event(kit: Kit) -> None:
+def associated_pair(kit: Kit, key: int) -> tuple[Any, int, int, int]:
+    """(table, port, client, accepted): an overlapped pair whose accepted end has a port."""
     table = kit.table
     port = table.create_port()
     (client, accepted), = overlapped_pairs(kit, 1)
-    table.associate_port(accepted, port, 5)
+    table.associate_port(accepted, port, key)
+    return table, port, client, accepted
+
+
+def test_an_operation_that_finishes_at_once_still_posts_and_sets_its_event(kit: Kit) -> None:
+    table, port, client, accepted = associated_pair(kit, 5)
     ok(kit.p.WSPSend, client, [b"ready"], 1, Ref(0), 0, None, None, None)
-    time.sleep(0.05)
+    wait_readable(kit.p, accepted)
     overlapped, event = WSAOVERLAPPED(), kit.event()
     overlapped.hEvent = event
     received, buf = Ref(0), bytearray(8)
@@ -339,10 +355,7 @@ def test_an_operation_that_finishes_at_once_still_posts_and_sets_its_event(kit: 
 
 
 def test_aborted_operations_are_dequeued_with_their_error(kit: Kit) -> None:
-    table = kit.table
-    port = table.create_port()
-    (_, accepted), = overlapped_pairs(kit, 1)
-    table.associate_port(accepted, port, 3)
+    table, port, _, accepted = associated_pair(kit, 3)
     overlapped = WSAOVERLAPPED()
     recv_pending(kit, accepted, bytearray(4), overlapped)
     kit.close(accepted)
