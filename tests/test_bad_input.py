@@ -73,6 +73,7 @@ class Env:
     closed_s: int
     closed_e: int
     fds: Any  # the core's FdSet([s, s_int])
+    port: int = 0  # a live completion port
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def env(core: ModuleType) -> Env:
     table.close_socket(closed_s)
     table.close_event(closed_e)
     return Env(core, table, up, core.Ref(SENTINEL), s, s_int, e, e_set, closed_s, closed_e,
-               core.FdSet([s, s_int]))
+               core.FdSet([s, s_int]), table.create_port())
 
 
 # ------------------------------------------------------------------------------ outcomes
@@ -500,6 +501,52 @@ ROWS += [
         lambda v: thread_id(v.table.open_thread()), Raises(TypeError)),
     Row("WPUOpenCurrentThread(lpThreadId=None)", lambda v, t: v.up.WPUOpenCurrentThread(t, v.err),
         const(None), Upcall(SOCKET_ERROR, WSAEFAULT)),
+]
+
+
+# --- completion ports: a port handle that is no live port is WSA_INVALID_HANDLE (a socket, an
+# event, a closed port, any bad int); the socket of an association likewise; the socket of
+# WPUCompleteOverlappedRequest is WSAEINVAL, its page's one error.
+def closed_port(table: Any) -> int:
+    handle = table.create_port()
+    table.close_port(handle)
+    return handle  # type: ignore[no-any-return]
+
+
+PORT_DEAD: dict[str, Callable[[Env], int]] = {
+    "closed_port": lambda v: closed_port(v.table),
+    "closed_port|3": lambda v: closed_port(v.table) | 3,
+    "socket": lambda v: v.s, "event": lambda v: v.e, "closed_socket": lambda v: v.closed_s,
+    "-port": lambda v: -v.port, "port+2**64": lambda v: v.port + 2**64,
+}
+PORT_CALLS: dict[str, Callable[[Env, Any], object]] = {
+    "close_port": lambda v, x: v.table.close_port(x),
+    "post_completion": lambda v, x: v.table.post_completion(x, 1, 2, None),
+    "get_completions": lambda v, x: v.table.get_completions(x, 1, 0),
+    "associate_port(port)": lambda v, x: v.table.associate_port(v.s, x, 1),
+}
+for name, call in PORT_CALLS.items():
+    ROWS += handle_rows(name, call, on_type=not_an_int(
+        f"HandleTable.{name.split('(')[0]}", "port", "a port handle"), on_int=BADHANDLE,
+        dead=PORT_DEAD, on_dead=BADHANDLE)
+ROWS += handle_rows("associate_port(s)", lambda v, x: v.table.associate_port(x, v.port, 1),
+                    on_type=not_an_int("HandleTable.associate_port", "s", "a SOCKET"),
+                    on_int=BADHANDLE, dead=SOCKET_DEAD, on_dead=BADHANDLE)
+ROWS += socket_rows("post_socket_completion", lambda v, x: v.table.post_socket_completion(x, None, 0, 1),
+                    NOTSOCK, not_an_int("HandleTable.post_socket_completion", "s", "a SOCKET"))
+ROWS += socket_rows("WPUCompleteOverlappedRequest",
+                    lambda v, x: v.up.WPUCompleteOverlappedRequest(x, ws2core.structs.WSAOVERLAPPED(), 0, 1, v.err),
+                    Upcall(SOCKET_ERROR, WSAEINVAL),
+                    not_an_int("WPUCompleteOverlappedRequest", "s", "a SOCKET"))
+ROWS += [
+    Row(f"associate_port(key={label})", lambda v, x: v.table.associate_port(v.s, v.port, x),
+        const(value), Raises(TypeError) if label in WRONG_TYPES else Raises(ValueError))
+    for label, value in {**WRONG_TYPES, "-1": -1, "2**64": 2**64}.items()
+] + [
+    Row(f"WPUCompleteOverlappedRequest(lpOverlapped={label})",
+        lambda v, x: v.up.WPUCompleteOverlappedRequest(v.s, x, 0, 1, v.err), const(value),
+        Upcall(SOCKET_ERROR, WSAEFAULT) if value is None else Raises(TypeError))
+    for label, value in WRONG_TYPES.items()
 ]
 
 

@@ -188,6 +188,11 @@ HANDLE_METHODS = {
     "close_thread": lambda t, h: t.close_thread(h),
     # queued to this thread; the rule below runs them (apc_wait), so each side records its own
     "queue_apc": lambda t, h: t.queue_apc(h, APCS_RAN[t].append, h),
+    "close_port": lambda t, h: t.close_port(h),
+    "post_completion": lambda t, h: t.post_completion(h, h & 0xFFFF, h, f"ov{h}"),
+    "get_completions": lambda t, h: t.get_completions(h, 3, 0),
+    # the socket's port: its packets show in get_completions on either side alike
+    "post_socket_completion": lambda t, h: t.post_socket_completion(h, "ov", 995, 1),
     "kind": lambda t, h: t.kind(h),
     "in": lambda t, h: operator.contains(t, h),
 }
@@ -195,6 +200,8 @@ HANDLE_METHODS = {
 METHOD_KINDS = {"context": "socket", "catalog_entry": "socket", "close_socket": "socket",
                 "set_event": "event", "reset_event": "event", "event_is_set": "event", "close_event": "event",
                 "close_thread": "thread", "queue_apc": "thread",
+                "close_port": "port", "post_completion": "port", "get_completions": "port",
+                "post_socket_completion": "socket",
                 "WPUQuerySocketHandleContext": "socket", "WPUCloseSocketHandle": "socket",
                 "WPUSetEvent": "event", "WPUResetEvent": "event", "WPUCloseEvent": "event"}
 # The positional-only parameter name of each one-handle method, as the stub spells it.
@@ -312,6 +319,22 @@ class Lockstep(RuleBasedStateMachine):
                                            min_size=1, max_size=4))
     def thread_methods(self, data: st.DataObject, methods: list[str]) -> None:
         self.handle_methods(data, methods)
+
+    @rule()
+    def create_port(self) -> None:
+        self.remember(self.both("create_port", lambda side: side.table.create_port()))
+
+    @rule(data=st.data(), methods=st.lists(st.sampled_from(
+        ["close_port", "post_completion", "get_completions", "post_socket_completion"]),
+        min_size=1, max_size=4))
+    def port_methods(self, data: st.DataObject, methods: list[str]) -> None:
+        self.handle_methods(data, methods)
+
+    @rule(data=st.data(), key=st.integers(0, 2**64 - 1))
+    def associate_port(self, data: st.DataObject, key: int) -> None:
+        s, port = data.draw(self.handles(), label="s"), data.draw(self.handles(), label="port")
+        self.both(f"associate_port({s!r}, {port!r}, {key})",
+                  lambda side: side.table.associate_port(s, port, key))
 
     @rule(alertable=st.booleans())
     def apc_wait(self, alertable: bool) -> None:

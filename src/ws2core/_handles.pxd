@@ -12,6 +12,7 @@ cdef enum:
     SLOT_SOCKET = 1
     SLOT_EVENT = 2
     SLOT_THREAD = 3
+    SLOT_PORT = 4
 
 
 # One handle: 24 bytes.  Links are slot index + 1, so 0 means "none".  C callers of the native
@@ -19,12 +20,13 @@ cdef enum:
 # _handles_native.pxi): writers publish `kind` last and bump `generation` first.
 ctypedef struct Slot:
     uint64_t native     # socket: the context as C sees it (an int's value, an object's id, None: 0);
-                        # thread: the OS thread id (PyThread_get_thread_ident) it names
+                        # thread: the OS thread id (PyThread_get_thread_ident) it names;
+                        # port: its CompletionPort's id (not read: no reader needs a port)
     uint32_t older      # live: the next older live slot (creation order, for iteration)
     uint32_t newer      # live: the next newer live slot; free: the next slot in the closed FIFO
     uint32_t word       # socket: catalog entry id; free: low 32 bits of the creation count
                         # at which the value may be handed out again
-    uint8_t kind        # SLOT_FREE, SLOT_SOCKET, SLOT_EVENT or SLOT_THREAD
+    uint8_t kind        # SLOT_FREE, SLOT_SOCKET, SLOT_EVENT, SLOT_THREAD or SLOT_PORT
     uint8_t signalled   # event: manual-reset state, kept after close until the slot returns
     uint16_t generation # bumped at every close: a wait tells its event from a later one
 
@@ -45,7 +47,7 @@ cdef class HandleTable:
     cdef Slot *_slots           # PyMem array of _allocated slots; the first _used have a value
     cdef uint32_t _allocated
     cdef uint32_t _used
-    # Parallel to _slots: a socket's context, None elsewhere; it ends after the last slot that
+    # Parallel to _slots: a socket's context, a port's ws2core._waits.CompletionPort, None elsewhere; it ends after the last slot that
     # ever held a context (past its end: None).  A list, not a PyObject* array, so the cycle
     # collector sees contexts that refer back to their table.
     cdef list _contexts
@@ -56,6 +58,7 @@ cdef class HandleTable:
     cdef uint32_t _live_count
     cdef uint32_t _socket_count
     cdef uint32_t _thread_count
+    cdef uint32_t _port_count
     cdef uint64_t _creations    # the clock of the quarantine
     cdef uint32_t _oldest       # live list, oldest end
     cdef uint32_t _newest       # live list, newest end
@@ -65,6 +68,9 @@ cdef class HandleTable:
     cdef dict _waiters
     # The APCs queued to the OS threads of this table: a ws2core._waits.ApcQueues.
     cdef readonly object _apcs  # readonly: ws2core._waits reads it
+    # Sockets associated with a completion port: socket slot index -> (CompletionPort, key);
+    # None until the first association.  An entry goes when its socket closes (_forget).
+    cdef dict _associations
     # Once a native table reads this table without the GIL, an outgrown slot array may still
     # be in a reader's hands: it is kept here until the table is freed instead of freed.
     cdef bint _native_readers
@@ -82,6 +88,8 @@ cdef class HandleTable:
     cdef Py_ssize_t _thread_at(self, long long value) noexcept
     cdef Py_ssize_t _checked_thread(self, object h, str function) except -1
     cdef Py_ssize_t _open_thread(self, uint64_t thread) except -2
+    cdef Py_ssize_t _port_at(self, long long value) noexcept
+    cdef object _checked_port(self, object h, str function)
     cdef Py_ssize_t _checked_event(self, object e, str function) except -1
     cdef int _notify(self, Py_ssize_t index) except -1
     cdef int _freeze(self, Py_ssize_t index) except -1

@@ -13,7 +13,7 @@ the parts follow one concern a file, in the order the twin's sections have:
     _handles_conversions.pxi  a Python int as a handle or a SOCKET value
     _handles_batch.pxi        many handles converted at once; a SOCKET hash set
     _handles_fdset.pxi        fd_set in both ABIs: FdSet and the FD_* functions
-    _handles_table.pxi        HandleTable: slots, quarantine, sockets, events, waits, threads
+    _handles_table.pxi        HandleTable: slots, quarantine, sockets, events, waits, threads, ports
     _handles_hot.pxi          Ref, the out-parameter writes and the four hot upcalls
     _handles_native.pxi       the native WSPUPCALLTABLE for C providers
 
@@ -66,7 +66,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     ABIS as _ABIS,
     DEFAULT_MAX_HANDLES,
     bounds_note as _bounds_note,
-    threads_note as _threads_note,
+    kinds_note as _kinds_note,
     MAX_MAX_HANDLES,
     REUSE_DELAY,
     STUB_FAILURES,

@@ -21,7 +21,7 @@ from collections.abc import Coroutine, Iterable, Iterator
 from operator import attrgetter
 from operator import index as _index
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from . import _waits
 from . import constants as _constants
@@ -33,7 +33,7 @@ from ._shared import (  # the bounds' constants are decided there, for both core
     WinsockError,
     as_index,
     bounds_note,
-    threads_note as _threads_note,
+    kinds_note as _kinds_note,
     checked_abi,
     fd_set_bytes_error,
     has_index,
@@ -513,13 +513,16 @@ def FD_ISSET(fd: Any, set: Any, /, *, abi: str | None = None) -> int:
 
 
 class _SocketSlot:
-    """A live socket: the provider's catalog entry id and context."""
+    """A live socket: the provider's catalog entry id and context, and the completion port
+    it is associated with (the port and the key, or None).  The association lives in the
+    slot, so it ends with the socket: a later socket with the same value starts without."""
 
-    __slots__ = ("catalog_entry_id", "context")
+    __slots__ = ("catalog_entry_id", "context", "port")
 
     def __init__(self, catalog_entry_id: int, context: Any) -> None:
         self.catalog_entry_id = catalog_entry_id
         self.context = context
+        self.port: tuple[_waits.CompletionPort, int] | None = None
 
 
 _CONTEXT_OF = attrgetter("context")  # a _SocketSlot's context; AttributeError for anything else
@@ -548,7 +551,16 @@ class _ThreadSlot:
         self.thread = thread
 
 
-_Slot = _SocketSlot | _EventSlot | _ThreadSlot
+class _PortSlot:
+    """A completion port handle: its packets and waiters (ws2core._waits.CompletionPort)."""
+
+    __slots__ = ("port",)
+
+    def __init__(self, port: _waits.CompletionPort) -> None:
+        self.port = port
+
+
+_Slot = _SocketSlot | _EventSlot | _ThreadSlot | _PortSlot
 
 
 class _WaitSet:
@@ -616,7 +628,8 @@ class HandleTable:
 
     __slots__ = (
         "_max_handles", "_first", "_reuse_delay", "_x86", "_live", "_closed", "_fresh",
-        "_creations", "_sockets", "_threads", "_lock", "_waiters", "_apcs", "__weakref__",
+        "_creations", "_sockets", "_threads", "_ports", "_lock", "_waiters", "_apcs",
+        "__weakref__",
     )
     _max_handles: int
     _first: int
@@ -646,14 +659,15 @@ class HandleTable:
         self._first = bounds.first
         self._max_handles = bounds.max_handles
         self._reuse_delay = bounds.reuse_delay
-        # handle -> _SocketSlot | _EventSlot | _ThreadSlot, oldest first: one dict read is atomic, so
-        # lookups need no lock; creation and closing take it.
+        # handle -> _SocketSlot | _EventSlot | _ThreadSlot | _PortSlot, oldest first: one dict
+        # read is atomic, so lookups need no lock; creation and closing take it.
         self._live: dict[int, _Slot] = {}
         self._closed: deque[tuple[int, int]] = deque()  # (creation count it may return at, value)
         self._fresh = 0          # fresh values handed out so far; the next is first + 4 * _fresh
         self._creations = 0      # handles created so far, the clock of the quarantine
         self._sockets = 0
         self._threads = 0
+        self._ports = 0
         # Re-entrant: a finalizer run by the cyclic GC inside a locked section may call back.
         self._lock = threading.RLock()
         # Waits in progress: event handle -> list of _WaitSet.
@@ -702,6 +716,8 @@ class HandleTable:
                 self._sockets += 1
             elif slot.__class__ is _ThreadSlot:
                 self._threads += 1
+            elif slot.__class__ is _PortSlot:
+                self._ports += 1
             return handle
 
     def _release(self, handle: int) -> _Slot:
@@ -713,6 +729,8 @@ class HandleTable:
             self._sockets -= 1
         elif slot.__class__ is _ThreadSlot:
             self._threads -= 1
+        elif slot.__class__ is _PortSlot:
+            self._ports -= 1
         return slot
 
     # --- sockets
@@ -1009,11 +1027,99 @@ class HandleTable:
             raise TypeError(f"an APC must be callable, not {type(function).__name__}")
         self._apcs.queue(self._thread_slot(h, "HandleTable.queue_apc").thread, function, context)
 
+    # --- completion ports (the queues themselves are ws2core._waits.CompletionPort, shared)
+
+    def _port(self, h: Any, function: str) -> _waits.CompletionPort:
+        """The port of the live port handle ``h`` (its tag bits ignored); WSA_INVALID_HANDLE."""
+        if h.__class__ is not int:
+            h = as_index(h, function, "port", "a port handle")
+        slot = self._live.get(h & ~_TAG_BITS)
+        if slot.__class__ is not _PortSlot:
+            raise WinsockError(_WSA_INVALID_HANDLE, "not a completion port of this table")
+        return slot.port
+
+    def create_port(self) -> int:
+        """A new completion port, with no packet and no socket; WinsockError(WSAENOBUFS) when
+        the table is full."""
+        handle = self._create(_PortSlot(_waits.CompletionPort()))
+        if not handle:
+            raise WinsockError(_WSAENOBUFS)
+        return handle
+
+    def close_port(self, port: Any, /) -> None:
+        """Close port handle ``port``: its queued packets are dropped and the threads waiting
+        on it fail with ERROR_ABANDONED_WAIT_0; WinsockError(WSA_INVALID_HANDLE)."""
+        if port.__class__ is not int:
+            port = as_index(port, "HandleTable.close_port", "port", "a port handle")
+        port &= ~_TAG_BITS
+        with self._lock:
+            if self._live.get(port).__class__ is not _PortSlot:
+                raise WinsockError(_WSA_INVALID_HANDLE, "not a completion port of this table")
+            slot = cast(_PortSlot, self._release(port))
+        slot.port.close()  # wakes the waiters: with the table consistent
+
+    def associate_port(self, s: Any, port: Any, key: Any, /) -> None:
+        """Associate socket ``s`` with completion port ``port``: the completions
+        ``post_socket_completion`` reports for it are queued there with ``key`` (a ULONG_PTR).
+
+        WinsockError(WSA_INVALID_HANDLE) when ``s`` is not a live socket or ``port`` not a
+        live port; WinsockError(WSA_INVALID_PARAMETER) when ``s`` is associated already (a
+        handle has one port for its life).  The association ends when the socket closes.
+        """
+        key = _waits.checked_key(key, "HandleTable.associate_port")
+        if s.__class__ is not int:
+            s = as_index(s, "HandleTable.associate_port", "s", "a SOCKET")
+        target = self._port(port, "HandleTable.associate_port")
+        with self._lock:
+            slot = self._live.get(s)
+            if slot.__class__ is not _SocketSlot:
+                raise WinsockError(_WSA_INVALID_HANDLE, "not a socket handle of this table")
+            if slot.port is not None:
+                raise WinsockError(_WSA_INVALID_PARAMETER,
+                                   "the socket is associated with a completion port already")
+            slot.port = (target, key)
+
+    def post_completion(self, port: Any, transferred: Any, key: Any, overlapped: Any, /) -> None:
+        """PostQueuedCompletionStatus: queue the packet (``transferred`` bytes, ``key``,
+        ``overlapped``, no error) to ``port``; WinsockError(WSA_INVALID_HANDLE)."""
+        self._port(port, "HandleTable.post_completion").post(
+            transferred, key, overlapped, 0, "HandleTable.post_completion")
+
+    def post_socket_completion(self, s: Any, overlapped: Any, error: Any, transferred: Any, /) -> bool:
+        """Queue the completion of an overlapped operation on socket ``s`` to the port it is
+        associated with, with its key: True, or False when it has no port (or its port was
+        closed).  WinsockError(WSAENOTSOCK) when ``s`` is not a live socket."""
+        if s.__class__ is not int:
+            s = as_index(s, "HandleTable.post_socket_completion", "s", "a SOCKET")
+        slot = self._live.get(s)
+        if slot.__class__ is not _SocketSlot:
+            raise WinsockError(_WSAENOTSOCK)
+        association = slot.port
+        if association is None:
+            return False
+        target, key = association
+        return target.post(transferred, key, overlapped, error, "HandleTable.post_socket_completion")
+
+    def get_completions(self, port: Any, limit: Any = 1, timeout: float | None = None,
+                        alertable: bool = False) -> list[tuple[int, int, Any, int]] | int:
+        """GetQueuedCompletionStatus(Ex): up to ``limit`` packets of ``port`` as
+        ``(transferred, key, overlapped, error)``, oldest first, as soon as there is one.
+
+        ``timeout`` seconds (None: no limit; 0: poll) without a packet: []; ``alertable``:
+        the calling thread's APCs run if it has some before a packet comes, and the call
+        returns WSA_WAIT_IO_COMPLETION (192).  Threads waiting on one port are served last
+        come, first served.  WinsockError(WSA_INVALID_HANDLE) when ``port`` is not a live
+        port, WinsockError(ERROR_ABANDONED_WAIT_0) when it is closed during the wait.  The
+        GIL is released while the thread blocks.
+        """
+        return _waits.get_completions(
+            self, self._port(port, "HandleTable.get_completions"), limit, timeout, alertable)
+
     # --- the table as a whole
 
     def kind(self, h: Any, /) -> str | None:
-        """``"socket"``, ``"event"``, ``"thread"``, or None when ``h`` is not a live handle of
-        this table."""
+        """``"socket"``, ``"event"``, ``"thread"``, ``"port"``, or None when ``h`` is not a
+        live handle of this table."""
         if h.__class__ is not int:
             h = as_index(h, "HandleTable.kind", "h", "a SOCKET or WSAEVENT")
         if self._live.get(h).__class__ is _SocketSlot:
@@ -1023,6 +1129,8 @@ class HandleTable:
             return "event"
         if slot_class is _ThreadSlot:
             return "thread"
+        if slot_class is _PortSlot:
+            return "port"
         return None
 
     def __len__(self) -> int:
@@ -1034,16 +1142,16 @@ class HandleTable:
         return self.kind(h) is not None
 
     def __iter__(self) -> Iterator[int]:
-        """The live handles, sockets, events and threads, oldest first (a snapshot)."""
+        """The live handles, sockets, events, threads and ports, oldest first (a snapshot)."""
         return iter(list(self._live))
 
     def close(self) -> None:
         """Close every live handle, releasing every context; the table stays usable.
 
         The closed values are quarantined like any other.  APCs queued and not yet run are
-        dropped, never run (their threads' handles are gone with the rest).  Contexts and APCs
-        are released after the table is consistent, so their finalizers may create or close
-        handles.
+        dropped, never run (their threads' handles are gone with the rest); ports are closed
+        as ``close_port`` closes them.  Contexts and APCs are released after the table is
+        consistent, so their finalizers may create or close handles.
         """
         with self._lock:
             released = self._live
@@ -1053,7 +1161,11 @@ class HandleTable:
             self._closed.extend(entries)
             self._sockets = 0
             self._threads = 0
+            self._ports = 0
+        ports = [slot.port for slot in released.values() if slot.__class__ is _PortSlot]
         del released  # contexts are released here
+        for port in ports:
+            port.close()
         self._apcs.drop()
 
     def __enter__(self) -> HandleTable:
@@ -1071,11 +1183,12 @@ class HandleTable:
     def __repr__(self) -> str:
         sockets = self._sockets
         threads = self._threads
-        events = len(self._live) - sockets - threads
+        ports = self._ports
+        events = len(self._live) - sockets - threads - ports
         return (
             f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
             f"{events} event{'' if events == 1 else 's'}, "
-            f"{_threads_note(threads)}max {self._max_handles}"
+            f"{_kinds_note(threads, ports)}max {self._max_handles}"
             f"{bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
         )
 

@@ -226,6 +226,8 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             self._socket_count += 1
         elif kind == SLOT_THREAD:
             self._thread_count += 1
+        elif kind == SLOT_PORT:
+            self._port_count += 1
         self._creations += 1
         if context is not None:
             self._contexts[index] = context  # replaces None: no finalizer can run
@@ -298,6 +300,15 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             return -1
         return <Py_ssize_t>index
 
+    cdef Py_ssize_t _port_at(self, long long value) noexcept:
+        """Slot index of the live port handle ``value`` (tag bits ignored), or -1."""
+        if value < 0:
+            return -1
+        cdef uint64_t index = _slot_index(self._first, <uint64_t>value)
+        if index >= self._used or self._slots[index].kind != SLOT_PORT:
+            return -1
+        return <Py_ssize_t>index
+
     cdef object _release(self, Py_ssize_t index):
         """Forget a live slot; returns its context, which the caller drops last."""
         context = self._context_of(index)
@@ -320,10 +331,14 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             self._slots[slot.newer - 1].older = slot.older
         else:
             self._newest = slot.older
+        cdef bint associated = False
         if slot.kind == SLOT_SOCKET:
             self._socket_count -= 1
+            associated = self._associations is not None and index in self._associations
         elif slot.kind == SLOT_THREAD:
             self._thread_count -= 1
+        elif slot.kind == SLOT_PORT:
+            self._port_count -= 1
         elif self._waiters:
             self._freeze(index)
         self._live_count -= 1
@@ -339,6 +354,12 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         else:
             self._closed_head = <uint32_t>index + 1
         self._closed_tail = <uint32_t>index + 1
+        if associated:
+            # The association ends with its socket, so a later socket in this slot starts
+            # without one.  Last, with the table consistent; and dropping the entry runs no
+            # Python code: its port is either still held by its port handle or closed, and
+            # a closed CompletionPort holds no packet and no waiter (an int key, a lock).
+            del self._associations[index]
         return 0
 
     # --- sockets
@@ -656,11 +677,94 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         cdef Py_ssize_t index = self._checked_thread(h, "HandleTable.queue_apc")
         self._apcs.queue(self._slots[index].native, function, context)
 
+    # --- completion ports (the queues themselves are ws2core._waits.CompletionPort, shared)
+
+    cdef object _checked_port(self, object h, str function):
+        """The CompletionPort of the live port handle ``h``; WSA_INVALID_HANDLE."""
+        cdef Py_ssize_t index = self._port_at(_handle_value(h, function, "port", "a port handle"))
+        if index < 0:
+            raise WinsockError(_WSA_INVALID_HANDLE, "not a completion port of this table")
+        return self._context_of(index)
+
+    def create_port(self):
+        """A new completion port, with no packet and no socket; WinsockError(WSAENOBUFS) when
+        the table is full."""
+        port = _waits.CompletionPort()  # before the table changes: allocating may collect
+        cdef Py_ssize_t index = self._create(SLOT_PORT, 0, port)
+        if index < 0:
+            raise WinsockError(_WSAENOBUFS)
+        return _handle_at(self._first, index)
+
+    def close_port(self, port, /):
+        """Close port handle ``port``: its queued packets are dropped and the threads waiting
+        on it fail with ERROR_ABANDONED_WAIT_0; WinsockError(WSA_INVALID_HANDLE)."""
+        cdef Py_ssize_t index = self._port_at(
+            _handle_value(port, "HandleTable.close_port", "port", "a port handle"))
+        if index < 0:
+            raise WinsockError(_WSA_INVALID_HANDLE, "not a completion port of this table")
+        self._release(index).close()  # wakes the waiters: with the table consistent
+
+    def associate_port(self, s, port, key, /):
+        """Associate socket ``s`` with completion port ``port``: the completions
+        ``post_socket_completion`` reports for it are queued there with ``key`` (a ULONG_PTR).
+
+        WinsockError(WSA_INVALID_HANDLE) when ``s`` is not a live socket or ``port`` not a
+        live port; WinsockError(WSA_INVALID_PARAMETER) when ``s`` is associated already (a
+        handle has one port for its life).  The association ends when the socket closes.
+        """
+        key = _waits.checked_key(key, "HandleTable.associate_port")
+        cdef long long value = _handle_value(s, "HandleTable.associate_port", "s", "a SOCKET")
+        target = self._checked_port(port, "HandleTable.associate_port")
+        cdef Py_ssize_t index = self._socket_at(value)
+        if index < 0:
+            raise WinsockError(_WSA_INVALID_HANDLE, "not a socket handle of this table")
+        if self._associations is None:
+            self._associations = {}
+        elif index in self._associations:
+            raise WinsockError(_WSA_INVALID_PARAMETER,
+                               "the socket is associated with a completion port already")
+        self._associations[index] = (target, key)
+
+    def post_completion(self, port, transferred, key, overlapped, /):
+        """PostQueuedCompletionStatus: queue the packet (``transferred`` bytes, ``key``,
+        ``overlapped``, no error) to ``port``; WinsockError(WSA_INVALID_HANDLE)."""
+        self._checked_port(port, "HandleTable.post_completion").post(
+            transferred, key, overlapped, 0, "HandleTable.post_completion")
+
+    def post_socket_completion(self, s, overlapped, error, transferred, /):
+        """Queue the completion of an overlapped operation on socket ``s`` to the port it is
+        associated with, with its key: True, or False when it has no port (or its port was
+        closed).  WinsockError(WSAENOTSOCK) when ``s`` is not a live socket."""
+        cdef Py_ssize_t index = self._socket_at(
+            _handle_value(s, "HandleTable.post_socket_completion", "s", "a SOCKET"))
+        if index < 0:
+            raise WinsockError(_WSAENOTSOCK)
+        association = None if self._associations is None else self._associations.get(index)
+        if association is None:
+            return False
+        target, key = association
+        return target.post(transferred, key, overlapped, error, "HandleTable.post_socket_completion")
+
+    def get_completions(self, port, limit=1, timeout=None, alertable=False):
+        """GetQueuedCompletionStatus(Ex): up to ``limit`` packets of ``port`` as
+        ``(transferred, key, overlapped, error)``, oldest first, as soon as there is one.
+
+        ``timeout`` seconds (None: no limit; 0: poll) without a packet: []; ``alertable``:
+        the calling thread's APCs run if it has some before a packet comes, and the call
+        returns WSA_WAIT_IO_COMPLETION (192).  Threads waiting on one port are served last
+        come, first served.  WinsockError(WSA_INVALID_HANDLE) when ``port`` is not a live
+        port, WinsockError(ERROR_ABANDONED_WAIT_0) when it is closed during the wait.  The
+        GIL is released while the thread blocks.
+        """
+        return _waits.get_completions(
+            self, self._checked_port(port, "HandleTable.get_completions"), limit, timeout,
+            alertable)
+
     # --- the table as a whole
 
     def kind(self, h, /):
-        """``"socket"``, ``"event"``, ``"thread"``, or None when ``h`` is not a live handle of
-        this table."""
+        """``"socket"``, ``"event"``, ``"thread"``, ``"port"``, or None when ``h`` is not a
+        live handle of this table."""
         cdef long long value = _handle_value(h, "HandleTable.kind", "h", "a SOCKET or WSAEVENT")
         if self._socket_at(value) >= 0:
             return "socket"
@@ -668,6 +772,8 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             return "event"
         if self._thread_at(value) >= 0:
             return "thread"
+        if self._port_at(value) >= 0:
+            return "port"
         return None
 
     def __len__(self):
@@ -676,10 +782,10 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
     def __contains__(self, h):
         cdef long long value = _handle_value(h, "HandleTable", None, "a SOCKET or WSAEVENT")
         return (self._socket_at(value) >= 0 or self._event_at(value) >= 0
-                or self._thread_at(value) >= 0)
+                or self._thread_at(value) >= 0 or self._port_at(value) >= 0)
 
     def __iter__(self):
-        """The live handles, sockets, events and threads, oldest first (a snapshot)."""
+        """The live handles, sockets, events, threads and ports, oldest first (a snapshot)."""
         cdef list handles = []
         cdef uint32_t link = self._oldest
         while link:
@@ -691,20 +797,27 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         """Close every live handle, releasing every context; the table stays usable.
 
         The closed values are quarantined like any other.  APCs queued and not yet run are
-        dropped, never run (their threads' handles are gone with the rest).  Contexts and APCs
-        are released after the table is consistent, so their finalizers may create or close
-        handles.
+        dropped, never run (their threads' handles are gone with the rest); ports are closed
+        as ``close_port`` closes them.  Contexts and APCs are released after the table is
+        consistent, so their finalizers may create or close handles.
         """
         cdef list released = []
+        cdef list ports = []
         cdef uint32_t link = self._oldest
         cdef uint32_t following
+        cdef bint port
         while link:
             following = self._slots[link - 1].newer
+            port = self._slots[link - 1].kind == SLOT_PORT
             context = self._release(link - 1)
-            if context is not None:
+            if port:
+                ports.append(context)
+            elif context is not None:
                 released.append(context)
             link = following
         released = None  # finalizers run now, with the table consistent
+        for context in ports:
+            context.close()
         self._apcs.drop()
 
     def __enter__(self):
@@ -716,11 +829,12 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
     def __repr__(self):
         cdef uint32_t sockets = self._socket_count
         cdef uint32_t threads = self._thread_count
-        cdef uint32_t events = self._live_count - sockets - threads
+        cdef uint32_t ports = self._port_count
+        cdef uint32_t events = self._live_count - sockets - threads - ports
         return (
             f"<HandleTable {sockets} socket{'' if sockets == 1 else 's'}, "
             f"{events} event{'' if events == 1 else 's'}, "
-            f"{_threads_note(threads)}max {self._max_handles}"
+            f"{_kinds_note(threads, ports)}max {self._max_handles}"
             f"{_bounds_note(self.handle_range, self._reuse_delay, self._x86)}>"
         )
 

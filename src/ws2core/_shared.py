@@ -240,9 +240,12 @@ def bounds_note(handle_range: tuple[int, int], reuse_delay: int, x86: bool) -> s
     return note + (", x86" if x86 else "")
 
 
-def threads_note(threads: int) -> str:
-    """What a table's repr says of its thread handles: nothing while it has none."""
-    return f"{threads} thread{'' if threads == 1 else 's'}, " if threads else ""
+def kinds_note(threads: int, ports: int) -> str:
+    """What a table's repr says of its thread and port handles: nothing of a kind it has
+    none of."""
+    return "".join(
+        f"{count} {noun}{'' if count == 1 else 's'}, "
+        for count, noun in ((threads, "thread"), (ports, "port")) if count)
 
 
 class TableBounds(NamedTuple):

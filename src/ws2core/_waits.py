@@ -28,6 +28,13 @@ table, queue more APCs or wait again.  An APC that raises: the exception propaga
 the wait (Windows has no such notion; swallowing it would hide a provider's bug, and the
 caller of an alertable wait is the code that asked for APCs), and the APCs after it stay
 queued, in order, for the next alertable wait.
+
+Completion ports (DESIGN.md §6) live here too, once for both cores: a port handle's context
+is a ``CompletionPort``, its FIFO of packets and the LIFO stack of the threads waiting on it,
+and ``get_completions`` waits on one through the same blocking loop as an event wait (the
+port stands where the table does: it has ``_wait_register`` and ``_wait_unregister``).  A
+packet posted while threads wait goes straight to the one that started waiting last, as the
+kernel's queue hands it; one posted while none waits joins the queue.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from ._shared import WinsockError, as_index
+from .constants import ERROR_ABANDONED_WAIT_0
 
 if TYPE_CHECKING:
     import asyncio  # imported by wait_async when a coroutine first waits: not by `import ws2core`
@@ -144,6 +154,153 @@ class ApcQueues:
         return sum(map(len, list(self._queues.values())))
 
 
+_DWORD_MAX = 0xFFFFFFFF
+_ULONG_PTR_MAX = 0xFFFFFFFFFFFFFFFF
+
+# A completion packet: (bytes transferred, completion key, overlapped, Winsock/Win32 error).
+Packet = tuple[int, int, Any, int]
+
+
+def checked_packet_number(value: Any, function: str, argument: str, kind: str, top: int) -> int:
+    """A packet's number (a byte count, a key, an error) as an int in 0..top; TypeError for
+    a non-int, ValueError outside the range."""
+    if value.__class__ is not int:
+        value = as_index(value, function, argument, kind)
+    if not 0 <= value <= top:
+        raise ValueError(f"{argument} must be {kind} (0..{top}), not {value}")
+    return value  # type: ignore[no-any-return]
+
+
+def checked_key(key: Any, function: str) -> int:
+    """A CompletionKey (ULONG_PTR) as an int."""
+    return checked_packet_number(key, function, "key", "a ULONG_PTR", _ULONG_PTR_MAX)
+
+
+class CompletionPort:
+    """One completion port: its queue of packets (first in, first out) and the threads
+    waiting on it (last in, first served), the context of a port handle in either core.
+
+    A packet posted while a thread waits is handed to the thread that started waiting last,
+    which the kernel's queue does to keep the fewest threads busy; one posted while none waits
+    is queued.  ``close()`` (the port handle's close) drops the queued packets and wakes every
+    waiter, which then fails with ERROR_ABANDONED_WAIT_0; a port closed takes no more packets
+    (a socket still associated with it posts into nothing, as on Windows, where nobody can
+    dequeue them any more).  Packets hold what was posted (an overlapped structure, any
+    object), released outside the lock.
+    """
+
+    __slots__ = ("_lock", "_packets", "_waiters", "closed")
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # re-entrant: a finalizer run under it may post
+        self._packets: deque[Packet] = deque()
+        self._waiters: list[_PortWait] = []  # a stack: the newest waiter last
+        self.closed = False
+
+    def post(self, transferred: Any, key: Any, overlapped: Any, error: Any = 0,
+             function: str = "CompletionPort.post") -> bool:
+        """Queue a packet, or hand it to the newest waiter; False (nothing queued) once the
+        port is closed."""
+        packet = (
+            checked_packet_number(transferred, function, "transferred", "a DWORD", _DWORD_MAX),
+            checked_key(key, function), overlapped,
+            checked_packet_number(error, function, "error", "a DWORD", _DWORD_MAX))
+        with self._lock:
+            if self.closed:
+                return False
+            if self._waiters:
+                waiter = self._waiters.pop()
+                waiter.packets.append(packet)
+                wake = waiter.wake
+            else:
+                self._packets.append(packet)
+                wake = None
+        if wake is not None:
+            wake()
+        return True
+
+    def close(self) -> None:
+        """Drop the queued packets and wake every waiter (ERROR_ABANDONED_WAIT_0)."""
+        with self._lock:
+            self.closed = True
+            dropped = self._packets
+            self._packets = deque()
+            waiters = self._waiters
+            self._waiters = []
+            for waiter in waiters:
+                waiter.abandoned = True
+        for waiter in waiters:
+            if waiter.wake is not None:  # always, for a registered waiter
+                waiter.wake()
+        del dropped  # their overlapped objects are released here, outside the lock
+
+    def __len__(self) -> int:
+        """The packets queued and not yet dequeued."""
+        return len(self._packets)
+
+    # The registry of the blocking loop (_wait), as a table is for its event waits.
+
+    def _wait_register(self, waiter: _PortWait, wake: Callable[[], None]) -> None:
+        with self._lock:
+            waiter.wake = wake
+            if self.closed:
+                waiter.abandoned = True
+            else:
+                self._waiters.append(waiter)
+
+    def _wait_unregister(self, waiter: _PortWait) -> None:
+        with self._lock:
+            if waiter in self._waiters:  # a post that handed it a packet took it out already
+                self._waiters.remove(waiter)
+
+
+class _PortWait:
+    """One thread's GetQueuedCompletionStatus(Ex): the packets it took, up to ``limit``."""
+
+    __slots__ = ("port", "limit", "packets", "abandoned", "wake")
+
+    def __init__(self, port: CompletionPort, limit: int) -> None:
+        self.port = port
+        self.limit = limit
+        self.packets: list[Packet] = []
+        self.abandoned = False
+        self.wake: Callable[[], None] | None = None
+
+    def ready(self) -> int:
+        """0 once it holds packets (taken from the queue now, up to its limit) or its port
+        was closed; else -1."""
+        port = self.port
+        with port._lock:
+            queued = port._packets
+            while queued and len(self.packets) < self.limit:
+                self.packets.append(queued.popleft())
+            if not self.packets and port.closed:
+                self.abandoned = True
+        return 0 if self.packets or self.abandoned else -1
+
+
+def get_completions(
+    table: Any, port: CompletionPort, limit: Any, timeout: Any, alertable: Any,
+    on_apc_error: Callable[[BaseException], None] | None = None,
+) -> list[Packet] | int:
+    """HandleTable.get_completions: up to ``limit`` packets of ``port``, oldest first, once
+    at least one is there; [] when ``timeout`` passes first; WSA_WAIT_IO_COMPLETION when,
+    ``alertable``, the thread's APCs ran first; WinsockError(ERROR_ABANDONED_WAIT_0) when the
+    port was closed before a packet came."""
+    limit = checked_packet_number(limit, "HandleTable.get_completions", "limit",
+                                  "a ULONG >= 1", _DWORD_MAX)
+    if not limit:
+        raise ValueError("limit must be a ULONG >= 1, not 0")
+    seconds = checked_timeout(timeout)
+    waiter = _PortWait(port, limit)
+    result = _wait(port, waiter, seconds, table._apcs if alertable else None, on_apc_error)
+    if waiter.packets:
+        return waiter.packets
+    if waiter.abandoned:
+        raise WinsockError(ERROR_ABANDONED_WAIT_0, "the completion port was closed")
+    return WSA_WAIT_IO_COMPLETION if result == WSA_WAIT_IO_COMPLETION else []
+
+
 def checked_timeout(timeout: Any) -> float | None:
     """A wait's timeout in seconds: None (no limit) or a finite number >= 0."""
     if timeout is None:
@@ -188,7 +345,7 @@ def wait(
     or, when ``alertable``, until it has APCs to run (then WSA_WAIT_IO_COMPLETION).
     ``on_apc_error``: see ApcQueues.run."""
     wait_set, timeout = _prepare(table, events, wait_all, timeout, "HandleTable.wait")
-    return _wait(table, wait_set, timeout, bool(alertable), on_apc_error)
+    return _wait(table, wait_set, timeout, table._apcs if alertable else None, on_apc_error)
 
 
 def sleep(
@@ -198,19 +355,20 @@ def sleep(
     """HandleTable.sleep: SleepEx.  0 once ``seconds`` have passed (None: never), or, when
     ``alertable``, WSA_WAIT_IO_COMPLETION as soon as the thread's APCs have run."""
     timeout = checked_timeout(seconds)
-    result = _wait(table, None, timeout, bool(alertable), on_apc_error)
+    result = _wait(None, None, timeout, table._apcs if alertable else None, on_apc_error)
     return 0 if result is None else result
 
 
 def _wait(
-    table: Any, wait_set: Any, timeout: float | None, alertable: bool,
+    registry: Any, wait_set: Any, timeout: float | None, apcs: ApcQueues | None,
     on_apc_error: Callable[[BaseException], None] | None,
 ) -> int | None:
-    """The one blocking loop: ``wait_set`` None waits on nothing (a sleep)."""
+    """The one blocking loop: ``wait_set`` None waits on nothing (a sleep).  ``registry``
+    registers the wait (a table for its events, a CompletionPort for a port's packets);
+    ``apcs``: the table's ApcQueues for an alertable wait, else None."""
     ready = -1 if wait_set is None else wait_set.ready()
-    if ready >= 0:  # a signalled event wins over pending APCs
+    if ready >= 0:  # a signalled event (a packet) wins over pending APCs
         return ready
-    apcs = table._apcs if alertable else None
     thread = threading.get_ident()
     if apcs is not None and apcs.pending(thread) and apcs.run(thread, on_apc_error):
         return WSA_WAIT_IO_COMPLETION
@@ -218,16 +376,24 @@ def _wait(
         return None
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        ready = _block(table, wait_set, deadline, apcs, thread)
+        ready = _block(registry, wait_set, deadline, apcs, thread)
+        if ready >= 0:
+            return ready
+        if wait_set is not None:
+            # Unregistered now: what came between its last check and then (a port hands a
+            # packet to a registered waiter) is seen here, and wins.
+            late: int = wait_set.ready()
+            if late >= 0:
+                return late
         if ready != _APCS_PENDING:
-            return _result(ready)
+            return None  # the deadline passed
         # Run them only now, with the wait unregistered: an APC may wait again.
         if apcs.run(thread, on_apc_error):  # type: ignore[union-attr]
             return WSA_WAIT_IO_COMPLETION
 
 
 def _block(
-    table: Any, wait_set: Any, deadline: float | None, apcs: ApcQueues | None, thread: int
+    registry: Any, wait_set: Any, deadline: float | None, apcs: ApcQueues | None, thread: int
 ) -> int:
     """Block until the wait set is ready (its index), the deadline passes (-1) or, with
     ``apcs``, the thread has APCs (_APCS_PENDING)."""
@@ -236,7 +402,7 @@ def _block(
     wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
     wake = partial(wakeups.put_nowait, None)
     if wait_set is not None:
-        table._wait_register(wait_set, wake)
+        registry._wait_register(wait_set, wake)
     previous = None if apcs is None else apcs.alert(thread, wake)
     try:
         while True:
@@ -261,7 +427,7 @@ def _block(
         if apcs is not None:
             apcs.unalert(thread, previous)
         if wait_set is not None:
-            table._wait_unregister(wait_set)
+            registry._wait_unregister(wait_set)
 
 
 def _wake_future(future: asyncio.Future[None]) -> None:

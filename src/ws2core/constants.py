@@ -266,6 +266,7 @@ ERROR_NETNAME_DELETED = 64          #: STATUS_CONNECTION_RESET as a Win32 code
 ERROR_SEM_TIMEOUT = 121             #: STATUS_IO_TIMEOUT
 ERROR_NOACCESS = 998                #: STATUS_ACCESS_VIOLATION: a bad buffer
 ERROR_CONNECTION_ABORTED = 1236     #: STATUS_CONNECTION_ABORTED
+ERROR_ABANDONED_WAIT_0 = 735        #: a completion port closed under GetQueuedCompletionStatus
 
 def _error_names() -> dict[int, str]:
     """Number -> name for every error code above.

@@ -3,7 +3,9 @@
 On Windows a SOCKET and a WSAEVENT are kernel handles, so a program may wait on its events
 with WaitForSingleObject(Ex) and WaitForMultipleObjects(Ex), set, reset and close them with
 SetEvent, ResetEvent and CloseHandle, and read and write a connected socket with ReadFile
-and WriteFile.  ``Kernel32(ws2_32)`` serves those calls on the handles of one ``Ws2_32``'s
+and WriteFile, and serve its overlapped sockets with a completion port
+(CreateIoCompletionPort, GetQueuedCompletionStatus(Ex), PostQueuedCompletionStatus).
+``Kernel32(ws2_32)`` serves those calls on the handles of one ``Ws2_32``'s
 table, beside it rather than inside it: they are kernel32's exports, not ws2_32's, so they
 keep kernel32's rules:
 
@@ -31,6 +33,12 @@ What goes beyond Windows, or stops short of it:
   §6), so WAIT_IO_COMPLETION never comes;
 - ReadFile and WriteFile are a blocking ``recv`` and ``send`` with no flags; an
   ``lpOverlapped`` (overlapped I/O, DESIGN.md §6) fails with ERROR_NOT_SUPPORTED;
+- completion ports are handles of the table (``kind() == "port"``, the HandleTable's
+  ``create_port`` ... ``get_completions``): GetQueuedCompletionStatus and its Ex form return
+  a Python form of what C gets through its pointers; ``NumberOfConcurrentThreads`` is
+  accepted and not enforced (every waiting thread may take a packet: the kernel's limit on
+  the threads a port keeps running is a scheduling matter Python threads cannot follow); a
+  full table fails with ERROR_NOT_ENOUGH_MEMORY;
 - CloseHandle on a socket closes it as closesocket does (the handle and, being the last one,
   the socket: ws2core duplicates no handle); the CloseHandle page tells programs to use
   closesocket instead, but Windows (and Wine) close the socket's handle all the same.
@@ -40,11 +48,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import index as _index
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from . import Ref, WinsockError
 from .constants import (
     ERROR_CONNECTION_ABORTED,
+    ERROR_INVALID_PARAMETER,
+    ERROR_NOT_ENOUGH_MEMORY,
+    INFINITE,
+    WAIT_IO_COMPLETION,
+    WAIT_TIMEOUT,
+    WSAENOBUFS,
     ERROR_INVALID_HANDLE,
     ERROR_NETNAME_DELETED,
     ERROR_NOACCESS,
@@ -60,9 +74,11 @@ from .constants import (
 )
 from .ws2_32 import Ws2_32
 
-__all__ = ["Kernel32", "win32_error"]
+__all__ = ["Kernel32", "OverlappedEntry", "win32_error"]
 
 _TAG_BITS: Final = 3   # the low bits of a handle value the kernel ignores
+# INVALID_HANDLE_VALUE, (HANDLE)-1, as each ABI's HANDLE holds it.
+_INVALID_HANDLE_VALUE: Final = {"x64": 2**64 - 1, "x86": 2**32 - 1}
 
 # What ReadFile and WriteFile say for a socket call that failed: the Win32 code of the
 # NTSTATUS the socket driver completes the request with (RtlNtStatusToDosError), where
@@ -74,6 +90,17 @@ _WIN32_ERRORS: Final = {
     WSAETIMEDOUT: ERROR_SEM_TIMEOUT,
     WSAEFAULT: ERROR_NOACCESS,
 }
+
+
+class OverlappedEntry(NamedTuple):
+    """One OVERLAPPED_ENTRY of GetQueuedCompletionStatusEx, in its field order.  ``Internal``
+    holds the operation's error as a Win32 code (0: success; Windows keeps an NTSTATUS there,
+    which the page reserves)."""
+
+    lpCompletionKey: int
+    lpOverlapped: Any
+    Internal: int
+    dwNumberOfBytesTransferred: int
 
 
 def win32_error(code: int) -> int:
@@ -140,15 +167,122 @@ class Kernel32:
         return self.ws2_32.WSAResetEvent(hEvent)
 
     def CloseHandle(self, hObject: Any) -> int:
-        """TRUE: an event closed, or a socket closed as closesocket closes it; FALSE with
-        ERROR_INVALID_HANDLE for any other value."""
+        """TRUE: an event or a completion port closed, or a socket closed as closesocket
+        closes it; FALSE with ERROR_INVALID_HANDLE for any other value."""
         handle = _index(hObject) & ~_TAG_BITS
         kind = self._table.kind(handle)
         if kind == "event":
             return self.ws2_32.WSACloseEvent(handle)
+        if kind == "port":
+            self._table.close_port(handle)  # its waiters wake with ERROR_ABANDONED_WAIT_0
+            return TRUE
         if kind != "socket":
             return self._fail(FALSE, ERROR_INVALID_HANDLE)
         return self._on_socket(handle, self.ws2_32.closesocket)
+
+    # --- completion ports
+
+    def CreateIoCompletionPort(self, FileHandle: Any, ExistingCompletionPort: Any,
+                               CompletionKey: Any, NumberOfConcurrentThreads: Any) -> int:
+        """INVALID_HANDLE_VALUE (-1, or the ABI's all-ones value) and a NULL (0 or None) port:
+        a new port's handle (``CompletionKey`` ignored).  A socket and a port: the socket is
+        associated with that port and ``CompletionKey``, and the port is returned; a socket
+        and NULL: with a new port, returned.  NULL (0) with ERROR_INVALID_PARAMETER for
+        INVALID_HANDLE_VALUE with a port or a socket associated already (a handle has one
+        port for its life), ERROR_INVALID_HANDLE when ``FileHandle`` is not a live socket or
+        ``ExistingCompletionPort`` not a live port, ERROR_NOT_ENOUGH_MEMORY when the table is
+        full.  ``NumberOfConcurrentThreads`` is not enforced."""
+        table = self._table
+        key = _index(CompletionKey)
+        file = _index(FileHandle)
+        existing = 0 if ExistingCompletionPort is None else _index(ExistingCompletionPort)
+        if file in (-1, _INVALID_HANDLE_VALUE[table.abi]):
+            if existing:
+                return self._fail(0, ERROR_INVALID_PARAMETER)
+            return self._new_port()
+        if table.kind(file) != "socket":
+            return self._fail(0, ERROR_INVALID_HANDLE)
+        port = existing or self._new_port()
+        if not port:
+            return 0
+        try:
+            table.associate_port(file, port, key)
+        except WinsockError as error:
+            if not existing:
+                table.close_port(port)
+            return self._fail(0, error.winerror)
+        return port
+
+    def _new_port(self) -> int:
+        try:
+            return self._table.create_port()
+        except WinsockError as error:
+            return self._fail(0, ERROR_NOT_ENOUGH_MEMORY if error.winerror == WSAENOBUFS
+                              else error.winerror)
+
+    def PostQueuedCompletionStatus(self, CompletionPort: Any, dwNumberOfBytesTransferred: Any,
+                                   dwCompletionKey: Any, lpOverlapped: Any) -> int:
+        """TRUE with the packet queued (``lpOverlapped`` any object, None for NULL), or FALSE
+        with ERROR_INVALID_HANDLE when ``CompletionPort`` is not a live port."""
+        try:
+            self._table.post_completion(CompletionPort, dwNumberOfBytesTransferred,
+                                        dwCompletionKey, lpOverlapped)
+        except WinsockError as error:
+            return self._fail(FALSE, error.winerror)
+        return TRUE
+
+    def GetQueuedCompletionStatus(self, CompletionPort: Any,
+                                  dwMilliseconds: Any) -> tuple[int, int, int, Any]:
+        """``(result, lpNumberOfBytesTransferred, lpCompletionKey, lpOverlapped)``.
+
+        A packet of an operation that succeeded (or a posted one): TRUE and its three values,
+        the last error left alone.  A packet of an operation that failed: FALSE with its three
+        values, and its error in the last error (as a Win32 code, ``win32_error``).  No packet
+        within ``dwMilliseconds`` (INFINITE: no limit; capped by ``Ws2_32.blocking_limit``):
+        ``(FALSE, 0, 0, None)`` with WAIT_TIMEOUT; the port closed during the wait:
+        ERROR_ABANDONED_WAIT_0; not a live port: ERROR_INVALID_HANDLE.
+        """
+        result = self._get_completions(CompletionPort, 1, dwMilliseconds, False)
+        if isinstance(result, int):
+            return FALSE, 0, 0, None
+        transferred, key, overlapped, error = result[0]
+        if error:
+            return self._fail(FALSE, win32_error(error)), transferred, key, overlapped
+        return TRUE, transferred, key, overlapped
+
+    def GetQueuedCompletionStatusEx(self, CompletionPort: Any, ulCount: Any, dwMilliseconds: Any,
+                                    fAlertable: Any) -> tuple[int, list[OverlappedEntry]]:
+        """``(result, entries)``: TRUE with 1..``ulCount`` OverlappedEntry, oldest first, as
+        soon as a packet is there (failed operations too: their error is in ``Internal`` and
+        in their overlapped structure); FALSE and [] with WAIT_TIMEOUT, with
+        WAIT_IO_COMPLETION when ``fAlertable`` and the thread's APCs ran first, with
+        ERROR_ABANDONED_WAIT_0 or ERROR_INVALID_HANDLE as GetQueuedCompletionStatus, with
+        ERROR_INVALID_PARAMETER for a ``ulCount`` of 0."""
+        if not _index(ulCount):
+            return self._fail(FALSE, ERROR_INVALID_PARAMETER), []
+        result = self._get_completions(CompletionPort, ulCount, dwMilliseconds, fAlertable)
+        if isinstance(result, int):
+            return FALSE, []
+        return TRUE, [OverlappedEntry(key, overlapped, win32_error(error), transferred)
+                      for transferred, key, overlapped, error in result]
+
+    def _get_completions(self, port: Any, count: Any, milliseconds: Any,
+                         alertable: Any) -> list[tuple[int, int, Any, int]] | int:
+        """The table's packets, or the last error set and returned."""
+        milliseconds = self.ws2_32.capped_timeout(_index(milliseconds))
+        if not 0 <= milliseconds <= INFINITE:
+            raise ValueError(f"dwMilliseconds must be a DWORD (0..{INFINITE}), not {milliseconds}")
+        try:
+            result = self._table.get_completions(
+                port, count, None if milliseconds == INFINITE else milliseconds / 1000,
+                bool(alertable))
+        except WinsockError as error:  # ERROR_INVALID_HANDLE, ERROR_ABANDONED_WAIT_0
+            return self._fail(error.winerror, error.winerror)
+        if isinstance(result, int):
+            return self._fail(WAIT_IO_COMPLETION, WAIT_IO_COMPLETION)
+        if not result:
+            return self._fail(WAIT_TIMEOUT, WAIT_TIMEOUT)
+        return result
 
     # --- sockets as files
 

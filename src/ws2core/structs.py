@@ -8,8 +8,8 @@ same layouts in C (its tests check that the two agree); everything written in Py
 them here.
 
 Below them: the structures socket calls take (TIMEVAL, WSANETWORKEVENTS, WSAPROTOCOL_INFOA/W,
-WSATHREADID, WSAOVERLAPPED, as ctypes) and the
-sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``unpack_sockaddr``).
+WSATHREADID, WSAOVERLAPPED, as ctypes; ``overlapped_structure`` and ``record_completion``
+for a WSAOVERLAPPED given as a pointer or an object) and the sockaddr codecs (``SOCKADDR_SIZE``, ``sockaddr_family``, ``pack_sockaddr``, ``unpack_sockaddr``).
 """
 
 from __future__ import annotations
@@ -201,6 +201,35 @@ class WSAOVERLAPPED(ctypes.Structure):
     _fields_ = [("Internal", ctypes.c_size_t), ("InternalHigh", ctypes.c_size_t),
                 ("Offset", ctypes.c_uint32), ("OffsetHigh", ctypes.c_uint32),
                 ("hEvent", ctypes.c_void_p)]
+
+
+_OVERLAPPED_FIELDS: Final = ("Internal", "InternalHigh", "Offset", "OffsetHigh", "hEvent")
+
+
+def overlapped_structure(lpOverlapped: Any) -> Any:
+    """The WSAOVERLAPPED a call was given (a ctypes pointer's target), or None for NULL.
+
+    Anything without the five fields is a TypeError, raised before the call has any effect.
+    """
+    if isinstance(lpOverlapped, ctypes._Pointer):
+        lpOverlapped = lpOverlapped.contents if lpOverlapped else None
+    if lpOverlapped is None:
+        return None
+    if not all(hasattr(lpOverlapped, name) for name in _OVERLAPPED_FIELDS):
+        raise TypeError(
+            "lpOverlapped must be a WSAOVERLAPPED (ws2core.structs.WSAOVERLAPPED, a pointer to "
+            f"one, or None), not {type(lpOverlapped).__name__}")
+    return lpOverlapped
+
+
+def record_completion(overlapped: Any, error: int, transferred: int) -> None:
+    """Record an overlapped operation's outcome in its WSAOVERLAPPED as ws2core uses the
+    fields (see WSAOVERLAPPED): the byte count in ``InternalHigh``, the error in
+    ``OffsetHigh``, then ``Internal`` 0, last, so that whoever sees the operation complete
+    reads its outcome.  ``Offset`` (the flags) is the provider's, written before."""
+    overlapped.InternalHigh = transferred
+    overlapped.OffsetHigh = error
+    overlapped.Internal = 0
 
 # --------------------------------------------------------------------------------------
 # sockaddr codecs: Windows SOCKADDR_IN / SOCKADDR_IN6 bytes <-> Python address tuples, ``(host,

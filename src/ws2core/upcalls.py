@@ -44,6 +44,7 @@ from .constants import (
     WSAEFAULT,
     WSAEINVAL,
 )
+from .structs import overlapped_structure, record_completion
 
 
 class _Unset:
@@ -279,6 +280,52 @@ class UpcallTable:
         """Set the calling thread's last error in this Ws2_32 instance."""
         self._last_error.code = iError if iError.__class__ is int else as_index(
             iError, "WSASetLastError", "iError")
+
+    # --- WPUCompleteOverlappedRequest: an export of Ws2_32, not a WSPUPCALLTABLE field
+
+    def WPUCompleteOverlappedRequest(self, s: Any, lpOverlapped: Any, dwError: Any,
+                                     cbTransferred: Any, lpErrno: Any, /) -> int:
+        """Report the completion of an overlapped operation on socket ``s`` that was not
+        asked for with a completion routine (those are the provider's, through WPUQueueApc).
+
+        Records the outcome in ``lpOverlapped`` (a WSAOVERLAPPED or a ctypes pointer to one:
+        ``InternalHigh`` = ``cbTransferred``, ``OffsetHigh`` = ``dwError``, then ``Internal``
+        = 0; ``Offset``, the flags, is the provider's), signals its ``hEvent`` if it has one,
+        and, when ``s`` is associated with a completion port (``HandleTable.associate_port``,
+        kernel32's CreateIoCompletionPort), posts the packet there with the socket's key,
+        unless the low bit of ``hEvent`` is set (the GetQueuedCompletionStatus page: such an
+        event keeps the completion off the port).  Returns 0, or SOCKET_ERROR with WSAEINVAL
+        in ``lpErrno`` when ``s`` is not a live socket of this table (the page's one error),
+        or WSAEFAULT for a None ``lpOverlapped``.  Nothing is written on a failure.
+        """
+        overlapped = overlapped_structure(lpOverlapped)
+        error = _waits.checked_packet_number(
+            dwError, "WPUCompleteOverlappedRequest", "dwError", "a DWORD", 0xFFFFFFFF)
+        count = _waits.checked_packet_number(
+            cbTransferred, "WPUCompleteOverlappedRequest", "cbTransferred", "a DWORD", 0xFFFFFFFF)
+        require_out_parameter(lpErrno, "lpErrno")
+        if s.__class__ is not int:
+            s = as_index(s, "WPUCompleteOverlappedRequest", "s", "a SOCKET")
+        if overlapped is None:
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        if self.table.kind(s) != "socket":
+            lpErrno.value = WSAEINVAL
+            return SOCKET_ERROR
+        record_completion(overlapped, error, count)
+        event = overlapped.hEvent
+        event = 0 if event is None else _index(event)
+        if event:
+            try:
+                self.table.set_event(event)
+            except WinsockError:
+                pass  # a closed event: nothing to signal, as WPUSetEvent would say
+        if not event & 1:
+            try:
+                self.table.post_socket_completion(s, overlapped, error, count)
+            except WinsockError:  # closed meanwhile (by another thread): no port to post to
+                pass
+        return 0
 
     # --- threads and APCs: the Pythonic methods raise WinsockError; the upcalls report through
     # lpErrno.  A WSATHREADID is ws2core.structs.WSATHREADID (or a ctypes pointer to one, or

@@ -436,12 +436,18 @@ class Ws2_32:
                                  dwTimeout: int, fAlertable: int) -> int:
         """As ``UpcallTable.WSAWaitForMultipleEvents``, whose last error is this one; on a
         thread with a ``blocking_limit``, a longer ``dwTimeout`` is that limit."""
+        return self.upcalls.WSAWaitForMultipleEvents(cEvents, lphEvents, fWaitAll,
+                                                     self.capped_timeout(dwTimeout), fAlertable)
+
+    def capped_timeout(self, dwTimeout: Any) -> Any:
+        """A wait's ``dwTimeout`` (milliseconds) on this thread: a longer one is the thread's
+        ``blocking_limit``, rounded up (a wait never ends before the cap); anything that is
+        not a DWORD is left for the wait's own checks."""
         cap = self.provider.current_blocking_limit()
         if cap is not None and dwTimeout.__class__ is int and 0 <= dwTimeout <= WSA_INFINITE:
-            # Rounded up: a wait never ends before the cap (WSA_INFINITE is the longest of all).
+            # WSA_INFINITE is the longest of all.
             dwTimeout = min(dwTimeout, math.ceil(cap * 1000)) if math.isfinite(cap) else dwTimeout
-        return self.upcalls.WSAWaitForMultipleEvents(cEvents, lphEvents, fWaitAll, dwTimeout,
-                                                     fAlertable)
+        return dwTimeout
 
     def WSAEventSelect(self, s: int, hEventObject: int, lNetworkEvents: int) -> int:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPEventSelect, hEventObject,

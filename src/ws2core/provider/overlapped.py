@@ -14,7 +14,8 @@ InternalHigh; Offset and OffsetHigh are the provider's): ``Internal`` is
 WSS_OPERATION_IN_PROGRESS from the start of the operation until it completes, then 0;
 ``InternalHigh`` the byte count, ``Offset`` the flags (a receive's lpFlags result: 0) and
 ``OffsetHigh`` the Winsock error (0: success), all written before ``Internal`` changes, so
-that whoever sees the operation complete reads its outcome.  ``hEvent`` is the caller's and
+that whoever sees the operation complete reads its outcome (``structs.record_completion``:
+WPUCompleteOverlappedRequest writes them the same way).  ``hEvent`` is the caller's and
 is read when the operation starts.
 
 Completion (``_complete``), for an operation that went pending and for one that finished at
@@ -22,7 +23,10 @@ once alike (the WSPRecv page: "the completion routine, if specified, will have a
 queued"): with a completion routine, ``lpCompletionRoutine(dwError, cbTransferred,
 lpOverlapped, dwFlags)`` is queued with WPUQueueApc to the thread ``lpThreadId`` named when
 the call was made (the provider keeps the WSATHREADID's handle, not the structure, as the
-page asks); without one, ``hEvent`` (if not NULL) is signalled with WPUSetEvent.  An
+page asks); without one, the completion goes to Ws2_32's WPUCompleteOverlappedRequest,
+which records the outcome, signals ``hEvent`` (if not NULL) and, for a socket associated
+with a completion port, posts a packet there (a non-IFS provider cannot know whether the
+socket has a port, so every completion that is not an APC goes through it).  An
 operation that fails when it starts fails the call with its code, and no completion is
 reported ("no completion indication will occur").  Closing the socket completes every
 operation still pending with WSA_OPERATION_ABORTED.
@@ -50,38 +54,20 @@ from ..constants import (
     WSAEINTR,
     WSS_OPERATION_IN_PROGRESS,
 )
-from ..structs import WSATHREADID
+from ..structs import WSATHREADID, overlapped_structure, record_completion
 from .base import _CANCEL_CHECK, OverlappedOutcome, ProviderSocket, _ProviderBase, log
 
 # An attempt's outcome: (Winsock error, bytes transferred, flags), or None: it would block.
 Outcome = tuple[int, int, int]
 
-_FIELDS: Final = ("Internal", "InternalHigh", "Offset", "OffsetHigh", "hEvent")
-
-
-def overlapped_structure(lpOverlapped: Any) -> Any:
-    """The WSAOVERLAPPED a call was given (a ctypes pointer's target), or None for NULL.
-
-    Anything without the five fields is a TypeError, raised before the call has any effect.
-    """
-    if isinstance(lpOverlapped, ctypes._Pointer):
-        lpOverlapped = lpOverlapped.contents if lpOverlapped else None
-    if lpOverlapped is None:
-        return None
-    if not all(hasattr(lpOverlapped, name) for name in _FIELDS):
-        raise TypeError(
-            "lpOverlapped must be a WSAOVERLAPPED (ws2core.structs.WSAOVERLAPPED, a pointer to "
-            f"one, or None), not {type(lpOverlapped).__name__}")
-    return lpOverlapped
-
-
 class _Request:
     """How one overlapped call reports its completion: the structure, and the routine with
     its thread or the event."""
 
-    __slots__ = ("overlapped", "routine", "thread", "event", "done")
+    __slots__ = ("handle", "overlapped", "routine", "thread", "event", "done")
 
-    def __init__(self, overlapped: Any, routine: Any, thread: int, event: int) -> None:
+    def __init__(self, handle: int, overlapped: Any, routine: Any, thread: int, event: int) -> None:
+        self.handle = handle      # the socket's, for WPUCompleteOverlappedRequest
         self.overlapped = overlapped
         self.routine = routine
         self.thread = thread      # the WSATHREADID's ThreadHandle when the call was made
@@ -135,26 +121,41 @@ class _Overlapped(_ProviderBase):
             handle = lpThreadId.ThreadHandle
             thread = 0 if handle is None else _index(handle)
         event = overlapped.hEvent
-        return _Request(overlapped, lpCompletionRoutine, thread, 0 if event is None else _index(event))
+        return _Request(sock.handle, overlapped, lpCompletionRoutine, thread,
+                        0 if event is None else _index(event))
 
     def _complete(self, request: _Request, error: int, count: int, flags: int) -> None:
-        """Record the outcome in the structure and report it the way the caller chose."""
+        """Record the outcome in the structure and report it the way the caller chose.
+
+        A completion routine is the provider's to queue (WPUQueueApc); any other completion
+        goes through Ws2_32's WPUCompleteOverlappedRequest, which records it, signals hEvent
+        and posts to the socket's completion port if it has one: a provider that is not an
+        IFS provider cannot know whether the socket has a port, so it hands Ws2_32 every
+        completion that is not an APC (the WPUCompleteOverlappedRequest page).
+        """
         overlapped = request.overlapped
-        overlapped.InternalHigh = count
-        overlapped.Offset = flags
-        overlapped.OffsetHigh = error
-        overlapped.Internal = 0  # last: whoever sees it complete reads the outcome above
+        overlapped.Offset = flags  # the provider's field; the others are recorded below
         upcalls = self.upcalls
-        if upcalls is not None:
-            if request.routine is not None:
+        code = Ref(0)
+        if (upcalls is not None and request.routine is None
+                and not upcalls.WPUCompleteOverlappedRequest(request.handle, overlapped, error,
+                                                             count, code)):
+            pass  # recorded, signalled and posted by Ws2_32
+        else:
+            if code.value:
+                # The handle closed between the operation's end and now (a close racing the
+                # reactor): no port can get it any more; the event still tells the caller.
+                log.debug("completion on a closed handle %#x: error %d", request.handle,
+                          code.value)
+            record_completion(overlapped, error, count)
+            if upcalls is not None and request.routine is not None:
                 thread_id = WSATHREADID()
                 thread_id.ThreadHandle = request.thread
-                code = Ref(0)
                 if upcalls.WPUQueueApc(thread_id, _run_completion_routine,
                                        (request.routine, error, count, overlapped, flags), code):
                     log.warning("a completion routine could not be queued (thread handle %#x "
                                 "closed?): error %d", request.thread, code.value)
-            elif request.event:
+            elif upcalls is not None and request.event:
                 upcalls.WPUSetEvent(request.event, Ref(0))  # a closed event: nothing to signal
         with self._completions:
             self._completions.notify_all()

@@ -598,12 +598,14 @@ class _Sockets(_Events):
             self._sockets.discard(sock)
             others = sock.users - (1 if lpErrno is not None else 0)
             cancelled = self._take_pending(sock)
-            if upcalls is not None:
-                upcalls.WPUCloseSocketHandle(sock.handle, Ref())
         reactor = self._reactor
         if reactor is not None and sock.watched:
             reactor.forget(sock)
+        # Before the handle goes: WPUCompleteOverlappedRequest takes a live socket handle,
+        # and the aborted operations reach the socket's completion port through it.
         self._abort(cancelled)
+        if upcalls is not None:
+            upcalls.WPUCloseSocketHandle(sock.handle, Ref())
         if others:
             try:
                 sock.host.shutdown(socket.SHUT_RDWR)  # wakes the calls blocked on it
