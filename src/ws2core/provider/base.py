@@ -83,7 +83,8 @@ class ProviderSocket:
     accepted socket has its listener's), which only such a socket's calls may use;
     ``receives`` and ``sends``: its pending overlapped operations, oldest first
     (``ws2core.provider.overlapped``), ``driving``: a thread is trying them again now.
-    ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
+    ``accepting``: the accept socket of a pending AcceptEx (``extensions``), which no other
+    AcceptEx may take.  ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
     same host socket (each over its own host descriptor), which share its blocking mode.
     """
 
@@ -94,7 +95,7 @@ class ProviderSocket:
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
-        "driving", "__weakref__",
+        "driving", "accepting", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -111,6 +112,7 @@ class ProviderSocket:
         self.receives: deque[_Operation] = deque()  # pending overlapped receives, in order
         self.sends: deque[_Operation] = deque()
         self.driving = False
+        self.accepting = False
         self.closed = False
         self.users = 0             # WSP calls in progress; the host socket closes at 0
         self.peer_closed = False   # end of stream or reset seen
