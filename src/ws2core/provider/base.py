@@ -47,7 +47,7 @@ from .errors import winsock_error
 
 if TYPE_CHECKING:
     from .events import _Reactor
-    from .overlapped import _Operation
+    from .overlapped import _Operation, _Request
 
 _CANCEL_CHECK: Final = 0.5  # seconds: how often a blocked call looks whether it was closed
 
@@ -83,8 +83,8 @@ class ProviderSocket:
     accepted socket has its listener's), which only such a socket's calls may use;
     ``receives`` and ``sends``: its pending overlapped operations, oldest first
     (``ws2core.provider.overlapped``), ``driving``: a thread is trying them again now.
-    ``accepting``: the accept socket of a pending AcceptEx (``extensions``), which no other
-    AcceptEx may take.  ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
+    ``accepting``: the request of the last AcceptEx given this socket as its accept socket
+    (``extensions``): while it is not done, no other AcceptEx may take the socket.  ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
     same host socket (each over its own host descriptor), which share its blocking mode.
     """
 
@@ -112,7 +112,7 @@ class ProviderSocket:
         self.receives: deque[_Operation] = deque()  # pending overlapped receives, in order
         self.sends: deque[_Operation] = deque()
         self.driving = False
-        self.accepting = False
+        self.accepting: _Request | None = None
         self.closed = False
         self.users = 0             # WSP calls in progress; the host socket closes at 0
         self.peer_closed = False   # end of stream or reset seen

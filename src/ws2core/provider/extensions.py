@@ -243,9 +243,10 @@ class _Extensions(_Sockets, _Transfer):
                 or target.sharing is not None or self._is_bound(target)):
             raise WinsockError(WSAEINVAL, "sAcceptSocket must be a fresh socket of the listener's kind")
         with self._lock:
-            if target.accepting or target.state != UNCONNECTED:
+            reserved = target.accepting
+            if (reserved is not None and not reserved.done) or target.state != UNCONNECTED:
                 raise WinsockError(WSAEINVAL, "sAcceptSocket is connected or in another AcceptEx")
-            target.accepting = True
+            target.accepting = request  # until it is done: completed, failed or cancelled
         data = view[:data_length]
         local_area = view[data_length : data_length + local_length]
         remote_area = view[data_length + local_length : sum(lengths)]
@@ -263,7 +264,6 @@ class _Extensions(_Sockets, _Transfer):
         def accept() -> Outcome | None:
             with self._lock:
                 if request.done or target.closed:  # cancelled by a close
-                    target.accepting = False
                     return (WSA_OPERATION_ABORTED, 0, 0)
             try:
                 with self._host_nonblocking(listener):
@@ -271,8 +271,6 @@ class _Extensions(_Sockets, _Transfer):
             except (BlockingIOError, ConnectionAbortedError):
                 return None  # nothing yet, or a peer that gave up first: wait for the next
             except OSError as failure:
-                with self._lock:
-                    target.accepting = False
                 return (winsock_error(failure), 0, 0)
             finally:
                 self._reenable(listener, FD_ACCEPT)
@@ -281,7 +279,6 @@ class _Extensions(_Sockets, _Transfer):
             _write_area(local_area, listener.family, host.getsockname())
             _write_area(remote_area, listener.family, peer)
             with self._lock:
-                target.accepting = False
                 adopted = not (request.done or target.closed)
                 if adopted:
                     old, target.host = target.host, host
@@ -309,13 +306,7 @@ class _Extensions(_Sockets, _Transfer):
             self._update_interest(target)
             return (0, 0, 0)
 
-        try:
-            return self._run(listener, "receives", _Operation(request, accept), received_out)
-        except WinsockError as failure:
-            if not isinstance(failure, OverlappedOutcome):
-                with self._lock:
-                    target.accepting = False
-            raise
+        return self._run(listener, "receives", _Operation(request, accept), received_out)
 
     # --- ConnectEx
 
@@ -416,7 +407,8 @@ class _Extensions(_Sockets, _Transfer):
         closing; TF_REUSE_SOCKET: it becomes a fresh unbound socket (its host socket
         replaced, its handle, blocking mode and timeouts kept) for AcceptEx or ConnectEx
         (and WSPBind, WSPConnect), its overlapped operations still pending completed with
-        WSA_OPERATION_ABORTED.  It completes at once: with an ``lpOverlapped``
+        WSA_OPERATION_ABORTED (without it, a pending receive completes with the end of the
+        stream, 0 bytes).  It completes at once: with an ``lpOverlapped``
         (a WSAOVERLAPPED, or None for a synchronous call, as the page allows), its
         completion is reported too.  Another flag or a nonzero ``dwReserved``: WSAEINVAL;
         not connected: WSAENOTCONN; a datagram socket: WSAEOPNOTSUPP.
@@ -435,14 +427,19 @@ class _Extensions(_Sockets, _Transfer):
         self._resolve_connect(sock)
         if sock.state != CONNECTED:
             raise WinsockError(WSAENOTCONN)
+        reuse = bool(flag_bits & TF_REUSE_SOCKET)
+        cancelled = []
+        with self._lock:
+            if reuse:  # taken first: the shutdown would let a receive complete empty
+                cancelled = self._take_pending(sock)
+            sock.shut_send = sock.shut_receive = True
         try:
             sock.host.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass  # the peer reset it first: it is over all the same
-        with self._lock:
-            sock.shut_send = sock.shut_receive = True
-        if flag_bits & TF_REUSE_SOCKET:
+        if reuse:
             self._renew(sock)
+        self._abort(cancelled)
         if request is not None:
             request.overlapped.Internal = WSS_OPERATION_IN_PROGRESS
             self._finish_at_once(request, 0)
@@ -457,7 +454,6 @@ class _Extensions(_Sockets, _Transfer):
         fresh.setblocking(not sock.nonblocking)
         _set_host_timeouts(fresh, sock.receive_timeout, sock.send_timeout)
         with self._lock:
-            cancelled = self._take_pending(sock)
             watched = sock.watched
         reactor = self._reactor
         if reactor is not None and watched:
@@ -471,5 +467,4 @@ class _Extensions(_Sockets, _Transfer):
             sock.pending_error = sock.stream_error = 0
             sock.attempt = sock.asked_peer = None
             sock.wildcard = False
-        self._abort(cancelled)
         old.close()
