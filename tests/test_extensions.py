@@ -259,6 +259,34 @@ def test_accept_ex_pends_until_a_client_connects_and_sends(kit: Kit) -> None:
     peer.close()
 
 
+def test_accept_ex_of_a_waiting_connection_pends_for_its_data(kit: Kit) -> None:
+    listener, port = listening(kit)
+    accept_ex = function(kit, listener, WSAID_ACCEPTEX)
+    target = overlapped_socket(kit)
+    peer = client(port)
+    wait_readable(kit.p, listener)
+    overlapped, event = with_event(kit)
+    buf, received = bytearray(8 + 2 * ROOM), Ref(SENTINEL)
+    # The connection is taken at once; the data it waits for comes on the accept socket.
+    assert ext(kit, accept_ex, listener, target, buf, 8, ROOM, ROOM, received,
+               overlapped) == WSA_IO_PENDING
+    assert peername(kit, target) == peer.getsockname() and received.value == SENTINEL
+    quiet(kit.p, event)
+    peer.sendall(b"late")
+    assert wait_event(kit.p, event)
+    assert outcome(overlapped) == (0, 4, 0) and bytes(buf[:4]) == b"late"
+    # Closing the accept socket aborts such a receive like any other.
+    second_target, second_overlapped = overlapped_socket(kit), WSAOVERLAPPED()
+    other = client(port)
+    wait_readable(kit.p, listener)
+    assert ext(kit, accept_ex, listener, second_target, buf, 8, ROOM, ROOM, None,
+               second_overlapped) == WSA_IO_PENDING
+    kit.close(second_target)
+    assert outcome(second_overlapped) == (0, 0, WSA_OPERATION_ABORTED)
+    peer.close()
+    other.close()
+
+
 def test_closing_the_listener_aborts_a_pending_accept_ex(kit: Kit) -> None:
     listener, _ = listening(kit)
     accept_ex = function(kit, listener, WSAID_ACCEPTEX)

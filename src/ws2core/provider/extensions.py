@@ -25,7 +25,6 @@ data.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import socket
 import struct
@@ -42,6 +41,7 @@ from ..constants import (
     TF_REUSE_SOCKET,
     TRUE,
     WSA_INVALID_PARAMETER,
+    WSA_IO_PENDING,
     WSA_OPERATION_ABORTED,
     WSAEADDRNOTAVAIL,
     WSAEAFNOSUPPORT,
