@@ -125,6 +125,12 @@ def listening(k: Kit, flags: int = WSA_FLAG_OVERLAPPED) -> tuple[int, int]:
     return s, sockname(k.p, s)[1]
 
 
+def accept_ex_kit(k: Kit) -> tuple[int, int, Callable[..., int], int]:
+    """(listener, its port, AcceptEx, a fresh overlapped accept socket)."""
+    listener, port = listening(k)
+    return listener, port, function(k, listener, WSAID_ACCEPTEX), overlapped_socket(k)
+
+
 def with_event(k: Kit) -> tuple[WSAOVERLAPPED, int]:
     overlapped = WSAOVERLAPPED()
     overlapped.hEvent = k.event()
@@ -210,9 +216,7 @@ def test_pointer_argument_checks(kit: Kit) -> None:
 
 
 def test_accept_ex_at_once_when_a_connection_waits(kit: Kit) -> None:
-    listener, port = listening(kit)
-    accept_ex = function(kit, listener, WSAID_ACCEPTEX)
-    target = overlapped_socket(kit)
+    listener, port, accept_ex, target = accept_ex_kit(kit)
     peer = client(port)
     wait_readable(kit.p, listener)
     overlapped, event = with_event(kit)
@@ -236,9 +240,7 @@ def test_accept_ex_at_once_when_a_connection_waits(kit: Kit) -> None:
 
 
 def test_accept_ex_pends_until_a_client_connects_and_sends(kit: Kit) -> None:
-    listener, port = listening(kit)
-    accept_ex = function(kit, listener, WSAID_ACCEPTEX)
-    target = overlapped_socket(kit)
+    listener, port, accept_ex, target = accept_ex_kit(kit)
     overlapped, event = with_event(kit)
     buf = bytearray(b"\xaa" * (32 + 2 * ROOM))
     assert ext(kit, accept_ex, listener, target, buf, 32, ROOM, ROOM, None,
@@ -260,9 +262,7 @@ def test_accept_ex_pends_until_a_client_connects_and_sends(kit: Kit) -> None:
 
 
 def test_accept_ex_of_a_waiting_connection_pends_for_its_data(kit: Kit) -> None:
-    listener, port = listening(kit)
-    accept_ex = function(kit, listener, WSAID_ACCEPTEX)
-    target = overlapped_socket(kit)
+    listener, port, accept_ex, target = accept_ex_kit(kit)
     peer = client(port)
     wait_readable(kit.p, listener)
     overlapped, event = with_event(kit)
@@ -288,9 +288,7 @@ def test_accept_ex_of_a_waiting_connection_pends_for_its_data(kit: Kit) -> None:
 
 
 def test_closing_the_listener_aborts_a_pending_accept_ex(kit: Kit) -> None:
-    listener, _ = listening(kit)
-    accept_ex = function(kit, listener, WSAID_ACCEPTEX)
-    target = overlapped_socket(kit)
+    listener, _, accept_ex, target = accept_ex_kit(kit)
     overlapped, event = with_event(kit)
     assert ext(kit, accept_ex, listener, target, bytearray(2 * ROOM), 0, ROOM, ROOM, None,
                overlapped) == WSA_IO_PENDING
