@@ -6,6 +6,7 @@ the "Windows Sockets Error Codes" page, and WaitForMultipleObjectsEx for the WAI
 
 from __future__ import annotations
 
+import uuid as _uuid
 from operator import index as _index
 
 # --- Handles and results (x64: SOCKET is UINT_PTR, WSAEVENT is HANDLE) ---
@@ -87,6 +88,19 @@ IP_DROP_MEMBERSHIP = 13
 IPV6_UNICAST_HOPS = 4
 SIOCATMARK = 0x40047307            #: _IOR('s', 7, u_long)
 SIO_GET_EXTENSION_FUNCTION_POINTER = 0xC8000006  #: _WSAIORW(IOC_WS2, 6)
+# The extension functions' GUIDs (mswsock.h, as the Windows SDK and Wine's include/mswsock.h
+# give them), the lpvInBuffer of SIO_GET_EXTENSION_FUNCTION_POINTER; ws2core.structs.GUID
+# holds one in Windows' layout (uuid.UUID.bytes_le).
+WSAID_ACCEPTEX = _uuid.UUID("b5367df1-cbac-11cf-95ca-00805f48a192")
+WSAID_GETACCEPTEXSOCKADDRS = _uuid.UUID("b5367df2-cbac-11cf-95ca-00805f48a192")
+WSAID_CONNECTEX = _uuid.UUID("25a207b9-ddf3-4660-8ee9-76e58c74063e")
+WSAID_DISCONNECTEX = _uuid.UUID("7fda2e11-8630-436f-a031-f536a6eec157")
+# mswsock.h: the options an AcceptEx'd or ConnectEx'd socket is given, and DisconnectEx's flag
+# (TF_ for TransmitFile, whose flags DisconnectEx shares).
+SO_UPDATE_ACCEPT_CONTEXT = 0x700B
+SO_UPDATE_CONNECT_CONTEXT = 0x7010
+TF_DISCONNECT = 0x01
+TF_REUSE_SOCKET = 0x02
 POLLERR = 0x0001                   #: WSAPOLLFD.revents only
 POLLHUP = 0x0002
 POLLNVAL = 0x0004

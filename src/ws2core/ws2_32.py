@@ -867,7 +867,8 @@ class Ws2_32:
                  lpvOutBuffer: Any, cbOutBuffer: int, lpcbBytesReturned: Any,
                  lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
         """0, or SOCKET_ERROR: the provider's ``WSPIoctl`` (FIONBIO, FIONREAD, SIOCATMARK;
-        SIO_GET_EXTENSION_FUNCTION_POINTER is WSAEINVAL until ws2core has overlapped I/O).
+        SIO_GET_EXTENSION_FUNCTION_POINTER: the provider's extension functions, Python
+        callables, into a Ref).
         ``lpcbBytesReturned`` (a Ref) gets the output's size; None is WSAEFAULT, as for
         any call made without overlapped I/O.  ``lpOverlapped`` and
         ``lpCompletionRoutine`` are ignored: no ws2core socket is an overlapped one, and

@@ -8,8 +8,9 @@
  * from Wine's dlls/ws2_32/tests/sock.c (test_set_getsockopt's option sizes hold on Windows)
  * and the functions' documentation.
  *
- * x_extension_pointer: ws2core answers SIO_GET_EXTENSION_FUNCTION_POINTER with WSAEINVAL
- * until it has overlapped sockets (Windows gives the pointer).  A condition function given
+ * x_extension_pointer: ws2core's guest layer answers SIO_GET_EXTENSION_FUNCTION_POINTER with
+ * WSAEINVAL: the provider's extension functions are Python callables, which a guest cannot
+ * call (Windows gives the pointer).  A condition function given
  * to WSAAccept is left out: the Speakeasy adapter cannot run guest code (WSAEOPNOTSUPP). */
 #define _WIN32_WINNT 0x0600
 #include <stddef.h>

@@ -20,9 +20,11 @@ from ..constants import (
     FIONBIO,
     FIONREAD,
     INVALID_SOCKET,
+    SIO_GET_EXTENSION_FUNCTION_POINTER,
     SIOCATMARK,
     SOCKET_ERROR,
     WSAEFAULT,
+    WSAEINVAL,
     WSAENOBUFS,
     WSAEOPNOTSUPP,
 )
@@ -90,9 +92,9 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
              cbInBuffer: int, lpvOutBuffer: int, cbOutBuffer: int, lpcbBytesReturned: int,
              lpOverlapped: int, lpCompletionRoutine: int) -> int:
     """WSAIoctl: FIONBIO, FIONREAD and SIOCATMARK with their u_long in lpvInBuffer or
-    lpvOutBuffer; any other code reads and writes nothing and is the provider's
-    (WSAEOPNOTSUPP; SIO_GET_EXTENSION_FUNCTION_POINTER WSAEINVAL, until ws2core has
-    overlapped I/O).
+    lpvOutBuffer; SIO_GET_EXTENSION_FUNCTION_POINTER is WSAEINVAL, as for a GUID the
+    provider does not know (its functions are Python callables, which a guest cannot call);
+    any other code reads and writes nothing and is the provider's (WSAEOPNOTSUPP).
     ``lpOverlapped`` and ``lpCompletionRoutine`` are ignored, as Windows ignores them on a
     socket made without WSA_FLAG_OVERLAPPED (no ws2core socket is one)."""
     ex.ws2_32.check_socket(s)
@@ -100,6 +102,8 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
         return ex.ws2_32.WSAIoctl(s, dwIoControlCode, None, 0, None, 0, None, None, None)
     _memory.require_writable(g, lpcbBytesReturned, 4)
     command = dwIoControlCode & _memory.INT32
+    if command == SIO_GET_EXTENSION_FUNCTION_POINTER:
+        raise WinsockError(WSAEINVAL, "no extension function a guest can call")
     in_data: bytes | None = None
     out: bytearray | None = None
     if command == FIONBIO and lpvInBuffer:

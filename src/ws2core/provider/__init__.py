@@ -47,7 +47,9 @@ state in ``base`` (``ProviderSocket``, the calling convention): ``errors`` (host
 Winsock), ``arguments`` (the Python forms of C arguments), ``events`` (network events and the
 reactor, which the other concerns report to), ``sockets`` (start-up to close), ``transfer``
 (send and receive), ``overlapped`` (overlapped operations and their completion),
-``options`` (socket options, FIONBIO, FIONREAD, SIOCATMARK), ``select``
+``extensions`` (AcceptEx, ConnectEx, DisconnectEx, GetAcceptExSockaddrs, which
+SIO_GET_EXTENSION_FUNCTION_POINTER hands out), ``options`` (socket options, FIONBIO,
+FIONREAD, SIOCATMARK), ``select``
 (WSPSelect, and ``poll``: WSAPoll).
 """
 
@@ -66,6 +68,7 @@ from .base import ProviderSocket
 from .errors import HOST_ERRORS
 from .errors import winsock_error as winsock_error
 from .events import _Events
+from .extensions import _Extensions
 from .options import _Options
 from .select import WSAPOLLFD, _Poll
 from .sockets import _Sockets
@@ -75,7 +78,7 @@ __all__ = ["HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WS
            "WSAOVERLAPPED", "WSAPOLLFD"]
 
 
-class HostSocketProvider(_Sockets, _Transfer, _Options, _Poll, _Events):
+class HostSocketProvider(_Extensions, _Sockets, _Transfer, _Options, _Poll, _Events):
     """A Winsock service provider over the host's sockets, driven through an UpcallTable.
 
     ``HostSocketProvider(catalog_entry_id=1001)``; then ``WSPStartup(upcall_table)`` hands it

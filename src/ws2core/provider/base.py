@@ -47,7 +47,7 @@ from .errors import winsock_error
 
 if TYPE_CHECKING:
     from .events import _Reactor
-    from .overlapped import _Operation
+    from .overlapped import _Operation, _Request
 
 _CANCEL_CHECK: Final = 0.5  # seconds: how often a blocked call looks whether it was closed
 
@@ -83,7 +83,8 @@ class ProviderSocket:
     accepted socket has its listener's), which only such a socket's calls may use;
     ``receives`` and ``sends``: its pending overlapped operations, oldest first
     (``ws2core.provider.overlapped``), ``driving``: a thread is trying them again now.
-    ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
+    ``accepting``: the request of the last AcceptEx given this socket as its accept socket
+    (``extensions``): while it is not done, no other AcceptEx may take the socket.  ``sharing``: for a socket WSPDuplicateSocket duplicated, every ProviderSocket over the
     same host socket (each over its own host descriptor), which share its blocking mode.
     """
 
@@ -94,7 +95,7 @@ class ProviderSocket:
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
-        "driving", "__weakref__",
+        "driving", "accepting", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -111,6 +112,7 @@ class ProviderSocket:
         self.receives: deque[_Operation] = deque()  # pending overlapped receives, in order
         self.sends: deque[_Operation] = deque()
         self.driving = False
+        self.accepting: _Request | None = None
         self.closed = False
         self.users = 0             # WSP calls in progress; the host socket closes at 0
         self.peer_closed = False   # end of stream or reset seen

@@ -14,10 +14,13 @@ import fcntl
 import socket
 import struct
 import termios
+import uuid
 from operator import index as _index
 from typing import Any, Final, NamedTuple
 
+from .. import Ref
 from .._shared import WinsockError, require_out_parameter
+from ..catalog import guid_of
 from ..constants import (
     AF_INET6,
     FIONBIO,
@@ -55,6 +58,8 @@ from ..constants import (
     SO_SNDBUF,
     SO_SNDTIMEO,
     SO_TYPE,
+    SO_UPDATE_ACCEPT_CONTEXT,
+    SO_UPDATE_CONNECT_CONTEXT,
     SOCK_STREAM,
     SOCKET_ERROR,
     SOL_SOCKET,
@@ -63,9 +68,15 @@ from ..constants import (
     WSAEINVAL,
     WSAENOBUFS,
     WSAENOPROTOOPT,
+    WSAENOTCONN,
+    WSAENOTSOCK,
     WSAEOPNOTSUPP,
+    WSAID_ACCEPTEX,
+    WSAID_CONNECTEX,
+    WSAID_DISCONNECTEX,
+    WSAID_GETACCEPTEXSOCKADDRS,
 )
-from ..structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
+from ..structs import GUID, WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from .arguments import _writable
 from .base import CONNECTED, LISTENING, ProviderSocket
 from .events import _Events
@@ -132,6 +143,10 @@ _OPTIONS: Final[dict[tuple[int, int], _Option]] = {
     (SOL_SOCKET, SO_MAX_MSG_SIZE): _Option("int", "maxmsg", access="r"),
     (SOL_SOCKET, SO_PROTOCOL_INFOA): _Option("info", "protocol_info", access="r"),
     (SOL_SOCKET, SO_PROTOCOL_INFOW): _Option("info", "protocol_info_w", access="r"),
+    # mswsock.h's, for sockets AcceptEx and ConnectEx connected (``extensions``): the
+    # listener's handle (a SOCKET, read as its low 4 bytes), and nothing (NULL, optlen 0).
+    (SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT): _Option("int", "accept_context", access="w"),
+    (SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT): _Option("flag", "connect_context", access="w"),
     (IPPROTO_TCP, TCP_NODELAY): _Option("flag1", "bool", (_TCP, socket.TCP_NODELAY)),
     (IPPROTO_IP, IP_TTL): _Option("small", "byte", (_IP, socket.IP_TTL)),
     (IPPROTO_IP, IP_TOS): _Option("small", "byte", (_IP, socket.IP_TOS)),
@@ -149,6 +164,13 @@ _MREQ_SIZE: Final = 8  # struct ip_mreq: imr_multiaddr, imr_interface
 # Wine 8 gives for IPv6 too (Windows' own IPv6 figure has no source here).
 _MAX_DATAGRAM: Final = 65507
 _NO_MESSAGE_LIMIT: Final = 0x7FFFFFFF  # a stream socket's: its messages have no size
+# SIO_GET_EXTENSION_FUNCTION_POINTER: each GUID's function, a method of the provider
+# (``extensions``), and the size Windows writes to lpcbBytesReturned (a function pointer's).
+_EXTENSION_FUNCTIONS: Final = {WSAID_ACCEPTEX: "AcceptEx", WSAID_CONNECTEX: "ConnectEx",
+                               WSAID_DISCONNECTEX: "DisconnectEx",
+                               WSAID_GETACCEPTEXSOCKADDRS: "GetAcceptExSockaddrs"}
+_POINTER_SIZE: Final = ctypes.sizeof(ctypes.c_void_p)
+_GUID_SIZE: Final = 16
 
 
 def setsockopt_size(level: Any, optname: Any, optlen: Any) -> int:
@@ -313,8 +335,12 @@ class _Options(_Events):
         option = self._option(sock, level, optname)
         if option.access == "r":
             raise WinsockError(WSAENOPROTOOPT, "a read-only option")
-        value = _option_value_in(optval, optlen, option, level)
         kind = option.kind
+        if kind == "connect_context":
+            return self._update_context(sock, None)
+        value = _option_value_in(optval, optlen, option, level)
+        if kind == "accept_context":
+            return self._update_context(sock, value)
         if kind == "hdrincl":
             raise WinsockError(WSAEINVAL, "IP_HDRINCL is a raw socket's option")
         if kind == "timeout":
@@ -366,6 +392,28 @@ class _Options(_Events):
             if kind == "bufsize":
                 # Windows reads back what was set; Linux doubles it and has a floor.
                 sock.buffer_sizes[option.host[1]] = value
+        return 0
+
+    def _update_context(self, sock: ProviderSocket, listener: int | None) -> int:
+        """SO_UPDATE_CONNECT_CONTEXT (``listener`` None) and SO_UPDATE_ACCEPT_CONTEXT: the
+        socket must be a connected stream (WSAENOTCONN), and the listener a listening socket
+        of this provider (no socket of it: WSAENOTSOCK; not listening: WSAEINVAL).  Nothing
+        to update: the socket already answers as a connected one (``extensions``)."""
+        if sock.type != SOCK_STREAM:
+            raise WinsockError(WSAENOTCONN, "a datagram socket has no connection context")
+        self._resolve_connect(sock)
+        if sock.state != CONNECTED:
+            raise WinsockError(WSAENOTCONN)
+        if listener is not None:
+            code = Ref(0)
+            source = self._enter(listener, code)
+            if source is None:
+                raise WinsockError(WSAENOTSOCK, f"SO_UPDATE_ACCEPT_CONTEXT names {listener:#x}")
+            try:
+                if source.state != LISTENING:
+                    raise WinsockError(WSAEINVAL, "SO_UPDATE_ACCEPT_CONTEXT names no listener")
+            finally:
+                self._leave(source)
         return 0
 
     def WSPGetSockOpt(self, s: Any, level: Any, optname: Any, optval: Any, optlen: Any,
@@ -479,8 +527,13 @@ class _Options(_Events):
         to be read (TRUE, as always for a datagram socket or one with SO_OOBINLINE; FALSE
         while a byte sent with MSG_OOB waits).  ``lpcbBytesReturned`` (None or a Ref) gets the
         output size (0 for FIONBIO, 4 for the others).  SIO_GET_EXTENSION_FUNCTION_POINTER:
-        WSAEINVAL until ws2core has the extension functions; any other code WSAEOPNOTSUPP (as
-        Wine 8).  Overlapped (``lpOverlapped`` a WSAOVERLAPPED on a socket made with
+        ``lpvInBuffer`` a GUID (``ws2core.constants.WSAID_ACCEPTEX``, ``WSAID_CONNECTEX``,
+        ``WSAID_DISCONNECTEX``, ``WSAID_GETACCEPTEXSOCKADDRS``: a ``uuid.UUID``, a
+        ``ws2core.structs.GUID`` or its 16 bytes with ``cbInBuffer`` at least 16; None or
+        fewer: WSAEFAULT; another GUID: WSAEINVAL), and ``lpvOutBuffer`` a Ref (None:
+        WSAEFAULT; a buffer: TypeError, a Python callable has no address) that receives the
+        function, a Python callable (``ws2core.provider.extensions``); the size written is a
+        pointer's (8).  Any other code WSAEOPNOTSUPP (as Wine 8).  Overlapped (``lpOverlapped`` a WSAOVERLAPPED on a socket made with
         WSA_FLAG_OVERLAPPED; ignored on any other): these codes all complete at once, 0,
         with the completion reported as for WSPRecv (the output size as its byte count); a
         code that fails fails the call, with no completion.
@@ -519,7 +572,7 @@ class _Options(_Events):
                 _writable(out_buffer, "lpvOutBuffer")[:4] = struct.pack("<I", answer)
             written = 4
         elif command == SIO_GET_EXTENSION_FUNCTION_POINTER:
-            raise WinsockError(WSAEINVAL, "no extension functions before overlapped I/O")
+            written = self._extension_function(in_buffer, in_size, out_buffer)
         else:
             # Wine 8 answers an unknown code so (its AFD's STATUS_NOT_SUPPORTED); WSAIoctl's
             # page lists it for a command that 'cannot be realized'.
@@ -530,6 +583,36 @@ class _Options(_Events):
         if request is not None:
             self._finish_at_once(request, written)
         return 0
+
+    def _extension_function(self, in_buffer: Any, in_size: Any, out_buffer: Any) -> int:
+        """SIO_GET_EXTENSION_FUNCTION_POINTER: the function of the GUID in ``in_buffer``
+        into ``out_buffer``; the size written."""
+        if in_buffer is None:
+            raise WinsockError(WSAEFAULT, "SIO_GET_EXTENSION_FUNCTION_POINTER needs its GUID")
+        if isinstance(in_buffer, (uuid.UUID, GUID, ctypes._Pointer)):
+            guid = guid_of(in_buffer, "WSPIoctl", "lpvInBuffer")
+            if guid is None:
+                raise WinsockError(WSAEFAULT, "lpvInBuffer is a NULL pointer")
+        else:
+            try:
+                view = memoryview(in_buffer).cast("B")
+            except TypeError:
+                raise TypeError("the lpvInBuffer of SIO_GET_EXTENSION_FUNCTION_POINTER is a "
+                                "uuid.UUID, a ws2core.structs.GUID or 16 bytes, not "
+                                f"{type(in_buffer).__name__}") from None
+            if _index(in_size) < _GUID_SIZE or len(view) < _GUID_SIZE:
+                raise WinsockError(WSAEFAULT, "lpvInBuffer holds less than a GUID")
+            guid = uuid.UUID(bytes_le=bytes(view[:_GUID_SIZE]))
+        name = _EXTENSION_FUNCTIONS.get(guid)
+        if name is None:
+            raise WinsockError(WSAEINVAL, f"no extension function has the GUID {guid}")
+        if out_buffer is None:
+            raise WinsockError(WSAEFAULT, "SIO_GET_EXTENSION_FUNCTION_POINTER needs lpvOutBuffer")
+        if not hasattr(out_buffer, "value"):
+            raise TypeError("the lpvOutBuffer of SIO_GET_EXTENSION_FUNCTION_POINTER is a Ref: "
+                            "it receives a Python callable, which has no address to write")
+        out_buffer.value = getattr(self, name)
+        return _POINTER_SIZE
 
     @staticmethod
     def _readable_bytes(sock: ProviderSocket) -> int:
