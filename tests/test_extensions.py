@@ -261,6 +261,30 @@ def test_accept_ex_pends_until_a_client_connects_and_sends(kit: Kit) -> None:
     peer.close()
 
 
+@pytest.mark.parametrize("data", [0, 32], ids=["no_data", "first_block"])
+def test_accept_ex_completes_on_the_listeners_completion_port(kit: Kit, data: int) -> None:
+    """An AcceptEx is the listener's operation: a port associated with the listener gets
+    its completion, with the listener's key, whether it waited for a first block of data
+    on the accepted connection or not."""
+    listener, port, accept_ex, target = accept_ex_kit(kit)
+    table = kit.p.upcalls.table
+    completion_port = table.create_port()
+    try:
+        table.associate_port(listener, completion_port, 7)
+        overlapped = WSAOVERLAPPED()
+        buf = bytearray(data + 2 * ROOM)
+        assert ext(kit, accept_ex, listener, target, buf, data, ROOM, ROOM, None,
+                   overlapped) == WSA_IO_PENDING
+        with client(port) as peer:
+            peer.sendall(b"hello")
+            packets = table.get_completions(completion_port, 1, WAIT)
+        assert [(key, got is overlapped, error) for _, key, got, error in packets] == \
+            [(7, True, 0)]
+        assert packets[0][0] == (5 if data else 0)
+    finally:
+        table.close_port(completion_port)
+
+
 def test_accept_ex_of_a_waiting_connection_pends_for_its_data(kit: Kit) -> None:
     listener, port, accept_ex, target = accept_ex_kit(kit)
     peer = client(port)

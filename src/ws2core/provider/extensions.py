@@ -54,13 +54,25 @@ from ..constants import (
     WSAEOPNOTSUPP,
     WSS_OPERATION_IN_PROGRESS,
 )
-from ..structs import SOCKADDR_SIZE, pack_sockaddr, unpack_sockaddr
+from ..structs import (
+    SOCKADDR_SIZE,
+    overlapped_structure,
+    pack_sockaddr,
+    unpack_sockaddr,
+)
 from .arguments import _parse_address, _unreachable, _writable
-from .base import CONNECTED, CONNECTING, LISTENING, UNCONNECTED, OverlappedOutcome, ProviderSocket
+from .base import (
+    CONNECTED,
+    CONNECTING,
+    LISTENING,
+    UNCONNECTED,
+    OverlappedOutcome,
+    ProviderSocket,
+)
 from .errors import winsock_error
 from .options import _set_host_timeouts
-from .overlapped import Outcome, _Operation, _Request, overlapped_structure
-from .sockets import _Sockets, _reset
+from .overlapped import Outcome, _Operation, _Request
+from .sockets import _reset, _Sockets
 from .transfer import _DONT_WAIT, _NO_SIGNAL, _Transfer
 
 ADDRESS_SLACK: Final = 16
@@ -138,14 +150,16 @@ class _Extensions(_Sockets, _Transfer):
             upcalls.WSASetLastError(error.value)
         return FALSE
 
-    def _extension_request(self, lpOverlapped: Any) -> _Request:
-        """The request of an AcceptEx or ConnectEx: always one (NULL: WSA_INVALID_PARAMETER,
-        as Wine answers; something that is no WSAOVERLAPPED: TypeError)."""
+    def _extension_request(self, sock: ProviderSocket, lpOverlapped: Any) -> _Request:
+        """The request of an AcceptEx or ConnectEx on ``sock`` (AcceptEx's listener, whose
+        completion it is: a completion port associated with the listener gets it): always
+        one (NULL: WSA_INVALID_PARAMETER, as Wine answers; something that is no
+        WSAOVERLAPPED: TypeError)."""
         overlapped = overlapped_structure(lpOverlapped)
         if overlapped is None:
             raise WinsockError(WSA_INVALID_PARAMETER, "lpOverlapped is NULL")
         event = overlapped.hEvent
-        return _Request(overlapped, None, 0, 0 if event is None else _index(event))
+        return _Request(sock.handle, overlapped, None, 0, 0 if event is None else _index(event))
 
     def _run(self, sock: ProviderSocket, queue: str, operation: _Operation,
              count_out: Any) -> int:
@@ -208,7 +222,7 @@ class _Extensions(_Sockets, _Transfer):
     def _accept_ex(self, listener: ProviderSocket, accept_handle: Any, output: Any,
                    data_length: Any, local_length: Any, remote_length: Any, received_out: Any,
                    lpOverlapped: Any) -> int:
-        request = self._extension_request(lpOverlapped)
+        request = self._extension_request(listener, lpOverlapped)
         if received_out is not None:
             require_out_parameter(received_out, "lpdwBytesReceived")
         lengths = (_dword(data_length, "dwReceiveDataLength"),
@@ -296,7 +310,7 @@ class _Extensions(_Sockets, _Transfer):
             if outcome is not None:
                 return outcome
             # Hand the request on to a receive of the accept socket, where the data will come.
-            follow = _Request(request.overlapped, None, 0, request.event)
+            follow = _Request(request.handle, request.overlapped, None, 0, request.event)
             with self._lock:
                 if request.done or target.closed:
                     return (WSA_OPERATION_ABORTED, 0, 0)
@@ -334,7 +348,7 @@ class _Extensions(_Sockets, _Transfer):
 
     def _connect_ex(self, sock: ProviderSocket, name: Any, namelen: Any, send_buffer: Any,
                     send_length: Any, sent_out: Any, lpOverlapped: Any) -> int:
-        request = self._extension_request(lpOverlapped)
+        request = self._extension_request(sock, lpOverlapped)
         if sent_out is not None:
             require_out_parameter(sent_out, "lpdwBytesSent")
         pending: list[memoryview] = []
@@ -418,7 +432,7 @@ class _Extensions(_Sockets, _Transfer):
     def _disconnect_ex(self, sock: ProviderSocket, lpOverlapped: Any, flags: Any,
                        reserved: Any) -> int:
         overlapped = overlapped_structure(lpOverlapped)
-        request = None if overlapped is None else self._extension_request(overlapped)
+        request = None if overlapped is None else self._extension_request(sock, overlapped)
         flag_bits = _dword(flags, "dwFlags")
         if _dword(reserved, "dwReserved") or flag_bits & ~TF_REUSE_SOCKET:
             raise WinsockError(WSAEINVAL, f"dwFlags {flag_bits:#x}, dwReserved {reserved}")
