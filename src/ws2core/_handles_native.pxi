@@ -28,6 +28,8 @@ cdef extern from "ws2core_native.h":
         DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, int *) noexcept nogil
         DWORD (*sleep)(unsigned, DWORD, BOOL, int *) noexcept nogil
         int (*get_provider_path)(unsigned, LPGUID, WCHAR *, int *, int *) noexcept nogil
+        SOCKET (*modify_ifs_handle)(unsigned, DWORD, SOCKET, int *) noexcept nogil
+        BOOL (*post_message)(unsigned, HWND, UINT, WPARAM, LPARAM) noexcept nogil
     native_ops native_ops_table "ws2core_ops"
     const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
     WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
@@ -174,6 +176,34 @@ cdef int _native_close_socket(unsigned n, SOCKET s, int *lpErrno) noexcept nogil
         return SOCKET_ERROR
     with gil:
         return _close_socket_with_gil(n, s, lpErrno)
+
+
+cdef SOCKET _native_modify_ifs_handle(unsigned n, DWORD catalog, SOCKET proposed,
+                                     int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    with gil:
+        return _modify_ifs_handle_with_gil(n, catalog, proposed, lpErrno)
+
+
+cdef SOCKET _modify_ifs_handle_with_gil(unsigned n, DWORD catalog, SOCKET proposed,
+                                        int *lpErrno) noexcept:
+    """WPUModifyIFSHandle for a native caller: every refusal is the page's WSAEINVAL, as the
+    Python upcall reports it."""
+    cdef HandleTable table = _native_table(n)
+    cdef int code
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    try:
+        code = table._adopt(<uint64_t>proposed, catalog)
+    except Exception:  # MemoryError: no room to grow the table to the value
+        code = WSAEINVAL
+    if code:
+        _set_error(lpErrno, WSAEINVAL)
+        return INVALID_SOCKET
+    return proposed
 
 
 cdef int _close_socket_with_gil(unsigned n, SOCKET s, int *lpErrno) noexcept:
@@ -460,6 +490,33 @@ cdef int _get_provider_path_with_gil(unsigned n, LPGUID provider_id, WCHAR *path
         return SOCKET_ERROR
 
 
+# --- window messages: WPUPostMessage, answered by the owner's Python upcall (upcalls.py keeps
+# the windows); it has no lpErrno, so a failure is FALSE.
+
+
+cdef BOOL _native_post_message(unsigned n, HWND window, UINT message, WPARAM wparam,
+                               LPARAM lparam) noexcept nogil:
+    if _native_down():
+        return FALSE
+    with gil:
+        return _post_message_with_gil(n, window, message, wparam, lparam)
+
+
+cdef BOOL _post_message_with_gil(unsigned n, HWND window, UINT message, WPARAM wparam,
+                                 LPARAM lparam) noexcept:
+    cdef PyObject *owner = _native_sets[n].owner
+    if owner is NULL:
+        return FALSE
+    upcall = getattr(<object>owner, "WPUPostMessage", None)
+    if upcall is None:  # a bare HotUpcalls has no windows
+        return FALSE
+    try:
+        return TRUE if upcall(<uintptr_t>window, message, wparam, lparam) else FALSE
+    except BaseException as failure:  # MemoryError, say: no C caller can receive it
+        _report_unraisable(failure, <object>owner)
+        return FALSE
+
+
 def _report_apc_error(failure):
     """A Python APC that raised in a C thread's wait: printed, as a failed __del__ is."""
     _report_unraisable(failure, "a Python APC run in a C thread's alertable wait")
@@ -502,3 +559,5 @@ native_ops_table.queue_apc = _native_queue_apc
 native_ops_table.wait = _native_wait
 native_ops_table.sleep = _native_sleep
 native_ops_table.get_provider_path = _native_get_provider_path
+native_ops_table.modify_ifs_handle = _native_modify_ifs_handle
+native_ops_table.post_message = _native_post_message

@@ -1,6 +1,6 @@
 """What both cores share: the one WinsockError class, the out-parameter rules, the
 table's bounds (its ABI, its handle range, its quarantine), the registry of the cores' FdSet
-classes and the failures of the three stub upcalls.
+classes and the failure of the one stub upcall.
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
@@ -351,14 +351,12 @@ def fd_set_bytes_error(handles: object) -> TypeError | None:
 
 
 # ---------------------------------------------------------------------------------------
-# The three upcalls ws2core does not implement yet fail the same way on every call, with a code
+# The upcalls ws2core does not implement yet fail the same way on every call, with a code
 # from their own documentation pages.  Defined here once: UpcallTable's Python stubs
 # (upcalls.py) and the native table's C stubs (filled in at the Cython core's import) both
 # read this table, and tests/test_upcalls.py checks README.md's upcall table against it.
 
 STUB_FAILURES: dict[str, tuple[int, int | None]] = {
     # WSPUPCALLTABLE field: (the result, the lpErrno code; None: the upcall has no lpErrno)
-    "lpWPUModifyIFSHandle": (INVALID_SOCKET, WSAEINVAL),
-    "lpWPUPostMessage": (FALSE, None),
     "lpWPUQueryBlockingCallback": (SOCKET_ERROR, WSAEINVAL),
 }

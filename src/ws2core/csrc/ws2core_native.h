@@ -34,6 +34,8 @@ typedef struct {
     DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, LPINT);
     DWORD (*sleep)(unsigned, DWORD, BOOL, LPINT);
     int (*get_provider_path)(unsigned, LPGUID, WCHAR *, LPINT, LPINT);
+    SOCKET (*modify_ifs_handle)(unsigned, DWORD, SOCKET, LPINT);
+    BOOL (*post_message)(unsigned, HWND, UINT, WPARAM, LPARAM);
 } ws2core_native_ops;
 static ws2core_native_ops ws2core_ops;
 
@@ -47,7 +49,7 @@ static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
     return 0;
 }
 
-/* The three upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
+/* The upcall ws2core does not implement fail as ws2core.UpcallTable's do: with the
    result and lpErrno code that ws2core._shared.STUB_FAILURES gives each field name, copied
    here at import (a name missing there fails the import).  Read-only once a table exists. */
 typedef struct {
@@ -57,14 +59,10 @@ typedef struct {
 } ws2core_stub_failure;
 
 enum {
-    WS2CORE_STUB_MODIFY_IFS_HANDLE,
-    WS2CORE_STUB_POST_MESSAGE,
     WS2CORE_STUB_QUERY_BLOCKING_CALLBACK,
     WS2CORE_STUBS
 };
 static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
-    {"lpWPUModifyIFSHandle", 0, 0},
-    {"lpWPUPostMessage", 0, 0},
     {"lpWPUQueryBlockingCallback", 0, 0},
 };
 
@@ -74,15 +72,6 @@ static inline int ws2core_stub_fail(int stub, LPINT err) {
     return (int)ws2core_stub_failures[stub].result;
 }
 
-static SOCKET WSPAPI ws2core_modify_ifs_handle(DWORD catalog, SOCKET proposed, LPINT err) {
-    (void)catalog; (void)proposed;
-    if (err) *err = ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].error;
-    return (SOCKET)(uint64_t)ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].result;
-}
-static BOOL WSPAPI ws2core_post_message(HWND window, UINT message, WPARAM w, LPARAM l) {
-    (void)window; (void)message; (void)w; (void)l;
-    return (BOOL)ws2core_stub_failures[WS2CORE_STUB_POST_MESSAGE].result;
-}
 static int WSPAPI ws2core_query_blocking_callback(DWORD catalog, LPBLOCKINGCALLBACK *callback,
                                                   PDWORD_PTR context, LPINT err) {
     (void)catalog; (void)callback; (void)context;
@@ -120,7 +109,11 @@ static DWORD WSPAPI ws2core_sleep_##a##b(DWORD milliseconds, BOOL alertable, LPI
     { return ws2core_ops.sleep(a * 8 + b, milliseconds, alertable, err); } \
 static int WSPAPI ws2core_get_provider_path_##a##b(LPGUID id, WCHAR *path, LPINT length, \
                                                  LPINT err) \
-    { return ws2core_ops.get_provider_path(a * 8 + b, id, path, length, err); }
+    { return ws2core_ops.get_provider_path(a * 8 + b, id, path, length, err); } \
+static SOCKET WSPAPI ws2core_modify_ifs_handle_##a##b(DWORD catalog, SOCKET proposed, LPINT err) \
+    { return ws2core_ops.modify_ifs_handle(a * 8 + b, catalog, proposed, err); } \
+static BOOL WSPAPI ws2core_post_message_##a##b(HWND window, UINT message, WPARAM w, LPARAM l) \
+    { return ws2core_ops.post_message(a * 8 + b, window, message, w, l); }
 #define WS2CORE_ENTRY_POINT_ROW(a) \
     WS2CORE_ENTRY_POINTS(a, 0) WS2CORE_ENTRY_POINTS(a, 1) WS2CORE_ENTRY_POINTS(a, 2) \
     WS2CORE_ENTRY_POINTS(a, 3) WS2CORE_ENTRY_POINTS(a, 4) WS2CORE_ENTRY_POINTS(a, 5) \
@@ -132,7 +125,8 @@ WS2CORE_ENTRY_POINT_ROW(6) WS2CORE_ENTRY_POINT_ROW(7)
 #define WS2CORE_UPCALLS(a, b) { \
     ws2core_close_event_##a##b, ws2core_close_socket_##a##b, ws2core_create_event_##a##b, \
     ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path_##a##b, \
-    ws2core_modify_ifs_handle, ws2core_post_message, ws2core_query_blocking_callback, \
+    ws2core_modify_ifs_handle_##a##b, ws2core_post_message_##a##b, \
+    ws2core_query_blocking_callback, \
     ws2core_query_context_##a##b, ws2core_queue_apc_##a##b, ws2core_reset_event_##a##b, \
     ws2core_set_event_##a##b, ws2core_open_thread_##a##b, ws2core_close_thread_##a##b }
 #define WS2CORE_UPCALL_ROW(a) \
