@@ -402,10 +402,35 @@ ROWS += [
     Row("lpContext(c_uint64,2**40)", QUERY_INT, lambda v: ctypes.c_uint64(5), Returns(0)),
 ]
 
-# --- the stubs fail the same way whatever their other arguments are
+# --- WPUModifyIFSHandle: a proposed handle or catalog id that is no int is a TypeError, a
+# catalog id outside DWORD a ValueError; any int that is no free value of the range WSAEINVAL.
+ROWS += [Row(f"WPUModifyIFSHandle(ProposedHandle={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(1, x, v.err), const(value), Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUModifyIFSHandle(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(x, 2**20, v.err), const(value), Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUModifyIFSHandle(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(x, 2**20, v.err), const(value), Raises(ValueError))
+         for label, value in {"-1": -1, "2**32": 2**32}.items()]
+ROWS += [Row(f"WPUModifyIFSHandle(ProposedHandle={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(1, x, v.err), const(value), Upcall(INVALID_SOCKET, WSAEINVAL))
+         for label, value in {"-1": -1, "-4": -4, "2**100": 2**100, "2**32": 2**32, "6": 6}.items()]
+
+# --- WPUPostMessage: an hWnd, Msg, wParam or lParam that is no int is a TypeError (a None
+# hWnd is NULL: FALSE); outside their C types a ValueError.
+ROWS += [Row(f"WPUPostMessage(hWnd={label})", lambda v, x: v.up.WPUPostMessage(x, 1, 0, 0),
+             const(value), Returns(FALSE) if value is None else Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUPostMessage({argument}={label})",
+             lambda v, x, i=i: v.up.WPUPostMessage(*[x if j == i else (6 if j == 0 else 0) for j in range(4)]),
+             const(value), Raises(TypeError))
+         for i, argument in enumerate(("hWnd", "Msg", "wParam", "lParam")) if i
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row("WPUPostMessage(hWnd=unknown)", lambda v, x: v.up.WPUPostMessage(x, 1, 0, 0), const(2**40), Returns(FALSE))]
+
+# --- the stub fails the same way whatever its other arguments are
 STUBS: dict[str, tuple[Callable[[Env, Any], object], Expect]] = {
-    "WPUModifyIFSHandle": (lambda v, x: v.up.WPUModifyIFSHandle(x, x, v.err), Upcall(INVALID_SOCKET, WSAEINVAL)),
-    "WPUPostMessage": (lambda v, x: v.up.WPUPostMessage(x, x, x, x), Returns(FALSE)),
     "WPUQueryBlockingCallback": (lambda v, x: v.up.WPUQueryBlockingCallback(x, x, x, v.err),
                                  Upcall(SOCKET_ERROR, WSAEINVAL)),
 }

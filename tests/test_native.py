@@ -667,12 +667,12 @@ def test_every_upcall_through_ctypes_matches_the_facade(table: Any, up: ws2core.
         assert c_errno_call(native.lpWPUCloseEvent, e) == f_errno_call(up.WPUCloseEvent, e)
     assert len(table) == 0
 
-    # The three upcalls ws2core does not implement, WPUGetProviderPath of no provider, and the
-    # thread upcalls given NULL pointers:
+    # The upcall ws2core does not implement, WPUGetProviderPath of no provider, WPUModifyIFSHandle
+    # of a value with tag bits, and the thread upcalls given NULL pointers:
     # the facade's answers, NULL lpErrno allowed.
     stubs: list[tuple[str, tuple[Any, ...]]] = [
         ("WPUGetProviderPath", (None, None, None)),
-        ("WPUModifyIFSHandle", (1, 4)),
+        ("WPUModifyIFSHandle", (1, 6)),
         ("WPUQueryBlockingCallback", (1, None, None)),
         ("WPUQueueApc", (None, None, 0)),
         ("WPUOpenCurrentThread", (None,)),
@@ -1235,3 +1235,36 @@ def test_provider_path_through_the_native_table(up: ws2core.UpcallTable, native:
     up.catalog.deinstall(ours)
     assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), buffer, byref(length)) == \
         (SOCKET_ERROR, WSAEINVAL)
+
+
+def test_native_post_message(ccore: Any) -> None:
+    """A C provider posts through its native table to the same windows (64-bit WPARAM and a
+    negative LPARAM intact)."""
+    up = ws2core.UpcallTable(ccore.HandleTable())
+    import queue
+
+    inbox: queue.Queue[Any] = queue.Queue()
+    hwnd = up.register_window(inbox)
+    post_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_size_t, ctypes.c_ssize_t)
+    field = ws2core.upcalls.UPCALL_FIELDS.index("lpWPUPostMessage")
+    address = ctypes.c_void_p.from_address(up.native_table() + field * ctypes.sizeof(ctypes.c_void_p)).value
+    post = post_type(address)
+    assert post(hwnd, 0x401, 2**64 - 1, -5) == TRUE
+    assert inbox.get_nowait() == (hwnd, 0x401, 2**64 - 1, -5)
+    assert post(None, 1, 0, 0) == FALSE and post(hwnd + 4, 1, 0, 0) == FALSE
+
+
+def test_native_modify_ifs_handle(ccore: Any) -> None:
+    """A C provider's proposed handle becomes a socket of the table, with the catalog entry id
+    it gave; a live or tagged value is INVALID_SOCKET with WSAEINVAL."""
+    up = ws2core.UpcallTable(ccore.HandleTable())
+    modify_type = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64, ctypes.POINTER(c_int))
+    field = ws2core.upcalls.UPCALL_FIELDS.index("lpWPUModifyIFSHandle")
+    address = ctypes.c_void_p.from_address(up.native_table() + field * ctypes.sizeof(ctypes.c_void_p)).value
+    modify = modify_type(address)
+    err = c_int(SENTINEL_ERR)
+    assert modify(9, 400, byref(err)) == 400 and err.value == SENTINEL_ERR
+    assert up.table.kind(400) == "socket" and up.table.catalog_entry(400) == 9
+    for refused in (400, 402, 0):
+        err = c_int(SENTINEL_ERR)
+        assert modify(9, refused, byref(err)) == INVALID_SOCKET and err.value == WSAEINVAL

@@ -601,8 +601,6 @@ def test_handle_of_another_type_is_a_type_error(
 
 STUBS = [
     # (name, arguments before lpErrno, result, lpErrno code or None when it has no lpErrno)
-    ("WPUModifyIFSHandle", lambda: (1, 4), INVALID_SOCKET, WSAEINVAL),
-    ("WPUPostMessage", lambda: (0, 0x400, 0, 0), FALSE, None),
     ("WPUQueryBlockingCallback", lambda: (1, ws2core.Ref(), ws2core.Ref()), SOCKET_ERROR, WSAEINVAL),
 ]
 
@@ -662,6 +660,79 @@ def test_stub_docstrings_agree_with_the_stub_failures(field: str) -> None:
     result, code = STUB_FAILURES[field]
     assert getattr(constants, said[1]) == result
     assert (getattr(constants, said[2]) if said[2] else None) == code
+
+
+# ------------------------------------------------------------- WPUModifyIFSHandle
+
+
+def test_modify_ifs_handle_adopts_a_fresh_value(upcalls: Any, table: Any, make_out: Any) -> None:
+    """A fresh multiple of 4 of the range comes back unchanged as a socket without context;
+    the fresh values it skipped are the next ones handed out, in order."""
+    first = table.create_socket(1)
+    proposed = first + 4 * 10
+    err = make_out(SENTINEL)
+    assert upcalls.WPUModifyIFSHandle(7, proposed, err) == proposed
+    assert err.value == SENTINEL
+    assert table.kind(proposed) == "socket" and table.context(proposed) is None
+    assert table.catalog_entry(proposed) == 7
+    assert [table.create_socket(1) for _ in range(10)] == [first + 4 * i for i in range(1, 10)] + [proposed + 4]
+    table.close_socket(proposed)  # an adopted socket closes like any other
+
+
+def test_modify_ifs_handle_adopts_a_due_closed_value(core: Any, Ref: Any) -> None:
+    """A closed value out of quarantine is taken out of the closed FIFO, wherever it is."""
+    table = core.HandleTable(max_handles=4, handle_range=(4, 4 * 8))  # a quarantine of 4
+    up = ws2core.UpcallTable(table)
+    handles = [table.create_socket(1) for _ in range(4)]
+    for h in handles:
+        table.close_socket(h)
+    err = Ref(SENTINEL)
+    assert up.WPUModifyIFSHandle(1, handles[0], err) == INVALID_SOCKET  # quarantined
+    assert err.value == WSAEINVAL
+    fresh = [table.create_socket(1) for _ in range(4)]  # the clock moves past the quarantine
+    assert not set(fresh) & set(handles)
+    for h in fresh:
+        table.close_socket(h)
+    assert up.WPUModifyIFSHandle(1, handles[2], err) == handles[2]
+    others = [table.create_socket(1) for _ in range(3)]
+    assert others == [handles[0], handles[1], handles[3]]  # the FIFO's order, without it
+
+
+@pytest.mark.parametrize("case", ["tagged", "below", "above", "live socket", "event", "zero", "negative", "huge"])
+def test_modify_ifs_handle_refuses(upcalls: Any, table: Any, make_out: Any, case: str) -> None:
+    live = table.create_socket(1, object())
+    event = table.create_event()
+    first, last = table.handle_range
+    proposed = {"tagged": live + 4 + 1, "below": first - 4, "above": last + 4, "live socket": live,
+                "event": event, "zero": 0, "negative": -4, "huge": 2**64 - 4}[case]
+    before = snapshot(table)
+    err = make_out(SENTINEL)
+    assert upcalls.WPUModifyIFSHandle(1, proposed, err) == INVALID_SOCKET
+    assert err.value == WSAEINVAL
+    assert snapshot(table) == before
+
+
+def test_modify_ifs_handle_on_a_full_table_and_x86(core: Any, Ref: Any) -> None:
+    table = core.HandleTable(max_handles=1, handle_range=(4, 4 * 8), abi="x86")
+    up = ws2core.UpcallTable(table)
+    table.create_socket(1)
+    err = Ref(SENTINEL)
+    assert up.WPUModifyIFSHandle(1, 16, err) == constants.INVALID_SOCKET_X86
+    assert err.value == WSAEINVAL
+    with pytest.raises(ws2core.WinsockError) as raised:
+        table.adopt_socket(1, 16)
+    assert raised.value.winerror == constants.WSAENOBUFS
+
+
+def test_modify_ifs_handle_keeps_the_quarantine_of_skipped_values(core: Any) -> None:
+    """Values adopted far ahead leave no gap: each is handed out once, none twice."""
+    table = core.HandleTable(max_handles=64, handle_range=(4, 4 * 200))
+    seen = {table.adopt_socket(1, 4 * 50), table.adopt_socket(1, 4 * 20)}
+    for _ in range(62):
+        h = table.create_socket(1)
+        assert h not in seen
+        seen.add(h)
+    assert len(table) == 64
 
 
 # ----------------------------------------------------------- aliases and call shape

@@ -481,7 +481,7 @@ class UpcallTable:
         """
         require_out_parameter(lpErrno, "lpErrno")
         try:
-            return cast(int, self.table.adopt_socket(dwCatalogEntryId, ProposedHandle))
+            return self.table.adopt_socket(dwCatalogEntryId, ProposedHandle)
         except WinsockError:
             lpErrno.value = WSAEINVAL
             return INVALID_SOCKET_X86 if self.table.abi == "x86" else INVALID_SOCKET
@@ -583,7 +583,7 @@ def _checked_int(value: Any, function: str, argument: str, kind: str, low: int, 
     number = value if value.__class__ is int else as_index(value, function, argument, kind)
     if not low <= number <= high:
         raise ValueError(f"{argument} must be {kind} ({low}..{high}), not {number}")
-    return cast(int, number)
+    return number
 
 
 class _Windows:
@@ -606,7 +606,7 @@ class _Windows:
         with self._lock:
             if self._next >= self._limit:
                 raise WinsockError(WSAENOBUFS, "no HWND value left for this table's ABI")
-            hwnd = self._next
+            hwnd: int = self._next
             self._next += 4
             if put is None:
                 deliveries: queue.SimpleQueue[Any] = queue.SimpleQueue()

@@ -333,14 +333,28 @@ static void check_stubs(report_t *r, const WSPUPCALLTABLE *up)
     CHECK(r, up->lpWPUGetProviderPath(NULL, NULL, NULL, NULL) == SOCKET_ERROR,
           "WPUGetProviderPath with NULLs");
 
+    /* WPUModifyIFSHandle refuses a value with tag bits, a live socket and a closed one
+       still in quarantine; NULL lpErrno allowed. */
     err = SENTINEL_ERR;
-    s = up->lpWPUModifyIFSHandle(1, 4, &err);
-    CHECK(r, s == INVALID_SOCKET && err == WSAEINVAL, "WPUModifyIFSHandle: 0x%llx err %d",
+    s = up->lpWPUModifyIFSHandle(1, 6, &err);
+    CHECK(r, s == INVALID_SOCKET && err == WSAEINVAL, "WPUModifyIFSHandle(6): 0x%llx err %d",
           ULL(s), err);
-    CHECK(r, up->lpWPUModifyIFSHandle(1, 4, NULL) == INVALID_SOCKET, "WPUModifyIFSHandle NULL");
+    CHECK(r, up->lpWPUModifyIFSHandle(1, 6, NULL) == INVALID_SOCKET, "WPUModifyIFSHandle NULL");
+    err = SENTINEL_ERR;
+    s = up->lpWPUCreateSocketHandle(1, 0, &err);
+    CHECK(r, s != INVALID_SOCKET, "create socket for WPUModifyIFSHandle: err %d", err);
+    if (s != INVALID_SOCKET) {
+        err = SENTINEL_ERR;
+        CHECK(r, up->lpWPUModifyIFSHandle(1, s, &err) == INVALID_SOCKET && err == WSAEINVAL,
+              "WPUModifyIFSHandle of a live socket: err %d", err);
+        up->lpWPUCloseSocketHandle(s, NULL);
+        err = SENTINEL_ERR;
+        CHECK(r, up->lpWPUModifyIFSHandle(1, s, &err) == INVALID_SOCKET && err == WSAEINVAL,
+              "WPUModifyIFSHandle of a quarantined socket: err %d", err);
+    }
 
     ok = up->lpWPUPostMessage(NULL, 0x400, 1, -1);
-    CHECK(r, ok == FALSE, "WPUPostMessage: %d, want FALSE", ok);
+    CHECK(r, ok == FALSE, "WPUPostMessage to no window: %d, want FALSE", ok);
 
     err = SENTINEL_ERR;
     rc = up->lpWPUQueryBlockingCallback(1, &callback, &ctx, &err);
