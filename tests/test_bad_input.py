@@ -429,14 +429,22 @@ ROWS += [Row(f"WPUPostMessage({argument}={label})",
          for label, value in WRONG_TYPES.items()]
 ROWS += [Row("WPUPostMessage(hWnd=unknown)", lambda v, x: v.up.WPUPostMessage(x, 1, 0, 0), const(2**40), Returns(FALSE))]
 
-# --- the stub fails the same way whatever its other arguments are
-STUBS: dict[str, tuple[Callable[[Env, Any], object], Expect]] = {
-    "WPUQueryBlockingCallback": (lambda v, x: v.up.WPUQueryBlockingCallback(x, x, x, v.err),
-                                 Upcall(SOCKET_ERROR, WSAEINVAL)),
-}
-ROWS += [Row(f"{name}({label})", call, const(value), expect)
-         for name, (call, expect) in STUBS.items()
-         for label, value in {**WRONG_TYPES, "-1": -1, "2**100": 2**100}.items()]
+# --- WPUQueryBlockingCallback: a catalog id that is no int is a TypeError, outside DWORD a
+# ValueError; an out-parameter without .value a TypeError, None is WSAEFAULT.
+ROWS += [Row(f"WPUQueryBlockingCallback(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUQueryBlockingCallback(x, v.core.Ref(), v.core.Ref(), v.err),
+             const(value), Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUQueryBlockingCallback(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUQueryBlockingCallback(x, v.core.Ref(), v.core.Ref(), v.err),
+             const(value), Raises(ValueError))
+         for label, value in {"-1": -1, "2**32": 2**32, "2**100": 2**100}.items()]
+ROWS += [Row(f"WPUQueryBlockingCallback({argument}={label})",
+             lambda v, x, i=i: v.up.WPUQueryBlockingCallback(
+                 1001, *[x if j == i else v.core.Ref() for j in range(2)], v.err),
+             const(value), Upcall(SOCKET_ERROR, WSAEFAULT) if value is None else Raises(TypeError))
+         for i, argument in enumerate(("lplpfnCallback", "lpdwContext"))
+         for label, value in NO_VALUE.items()]
 
 
 # --- WPUGetProviderPath: a GUID of the wrong type, a path buffer it cannot write, a length

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import inspect
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,6 @@ from ws2core import (
     errorname,
 )
 from ws2core import constants
-from ws2core._shared import STUB_FAILURES
 from ws2core.structs import WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
 
@@ -597,39 +597,8 @@ def test_handle_of_another_type_is_a_type_error(
     assert snapshot(table) == before
 
 
-# ------------------------------------------------------------------------------ stubs
-
-STUBS = [
-    # (name, arguments before lpErrno, result, lpErrno code or None when it has no lpErrno)
-    ("WPUQueryBlockingCallback", lambda: (1, ws2core.Ref(), ws2core.Ref()), SOCKET_ERROR, WSAEINVAL),
-]
-
-
-@pytest.mark.parametrize("name, args, result, code", STUBS, ids=[stub[0] for stub in STUBS])
-def test_stub_fails_the_same_way_every_time(
-    upcalls: Any, table: Any, make_out: Any, name: str, args: Callable[[], tuple[Any, ...]],
-    result: int, code: int | None
-) -> None:
-    table.create_socket(1, object())
-    before = snapshot(table)
-    for _ in range(3):
-        if code is None:
-            assert getattr(upcalls, name)(*args()) == result
-        else:
-            err = make_out(SENTINEL)
-            assert getattr(upcalls, name)(*args(), err) == result
-            assert err.value == code
-    assert snapshot(table) == before
-
-
-def test_stubs_follow_the_one_table_of_failures() -> None:
-    """The stubs' failures are defined once, in ws2core._shared.STUB_FAILURES: the Python stubs
-    and the native ones read it, and the cases above agree with it."""
-    assert STUB_FAILURES == {"lp" + name: (result, code) for name, _, result, code in STUBS}
-
-
 README = Path(__file__).resolve().parent.parent / "README.md"
-# | 7 | `lpWPUModifyIFSHandle` | stub | — | `INVALID_SOCKET`, `WSAEINVAL` |
+# | 7 | `lpWPUModifyIFSHandle` | implemented | the proposed handle ... | `INVALID_SOCKET`, `WSAEINVAL` (why) |
 README_ROW = re.compile(r"^\| (\d+) \| `(lpWPU\w+)` \| (\w+) \| [^|]* \| ([^|]*) \|$")
 
 
@@ -642,24 +611,17 @@ def failure_named(text: str) -> tuple[int, int | None]:
 
 
 @pytest.mark.skipif(not README.exists(), reason="no README.md beside the tests (an installed copy)")
-def test_readme_upcall_table_agrees_with_the_stub_failures() -> None:
+def test_readme_upcall_table_lists_all_fifteen_implemented() -> None:
+    """Every row of README.md's upcall table, in ws2spi.h's order, says "implemented" and
+    names its failure with constants that exist."""
     rows = [README_ROW.match(line) for line in README.read_text(encoding="utf-8").splitlines()]
     table = [(int(m[1]), m[2], m[3], m[4].strip()) for m in rows if m]
     assert [(number, field) for number, field, _, _ in table] == list(
         enumerate(UPCALL_FIELDS, start=1))
-    stubs = {field: failure_named(failure) for _, field, status, failure in table if status == "stub"}
-    assert stubs == STUB_FAILURES
-
-
-@pytest.mark.parametrize("field", sorted(STUB_FAILURES))
-def test_stub_docstrings_agree_with_the_stub_failures(field: str) -> None:
-    """"Always SOCKET_ERROR with WSAEINVAL." in each stub's docstring is what it returns."""
-    doc = inspect.getdoc(getattr(UpcallTable, field)) or ""
-    said = re.search(r"Always (\w+)(?: with (\w+))?", doc)
-    assert said, doc
-    result, code = STUB_FAILURES[field]
-    assert getattr(constants, said[1]) == result
-    assert (getattr(constants, said[2]) if said[2] else None) == code
+    assert {status for _, _, status, _ in table} == {"implemented"}
+    for _, field, _, failure in table:
+        if failure.startswith(("`", "FALSE")):
+            failure_named(failure)  # the constants it names exist
 
 
 # ------------------------------------------------------------- WPUModifyIFSHandle
@@ -733,6 +695,68 @@ def test_modify_ifs_handle_keeps_the_quarantine_of_skipped_values(core: Any) -> 
         assert h not in seen
         seen.add(h)
     assert len(table) == 64
+
+
+# ------------------------------------------------------ WPUQueryBlockingCallback
+
+
+def test_a_winsock_2_process_gets_no_blocking_callback(upcalls: Any, make_out: Any) -> None:
+    """The page: NULL means no hook is installed (block with the native objects); lpErrno is
+    written with 0 on success, as ReactOS does; the catalog id is not looked up then."""
+    callback, context, err = make_out(5), make_out(5), make_out(SENTINEL)
+    assert upcalls.WPUQueryBlockingCallback(12345, callback, context, err) == 0
+    assert [out.value or 0 for out in (callback, context, err)] == [0, 0, 0]  # a NULL c_void_p: None
+
+
+def test_a_winsock_1_process_gets_the_callback_and_cancels_through_it(upcalls: Any, Ref: Any) -> None:
+    upcalls.pseudo_blocking = True
+    entry = upcalls.catalog.protocols()[0].dwCatalogEntryId
+    callback, context, err = Ref(None), Ref(None), Ref(SENTINEL)
+    assert upcalls.WPUQueryBlockingCallback(entry, callback, context, err) == 0
+    assert err.value == 0 and context.value == entry
+    assert callback.value(context.value) == TRUE  # no hook: keep waiting
+    calls: list[bool] = []
+
+    def hook() -> None:
+        calls.append(upcalls.is_blocking())
+        if len(calls) == 2:
+            upcalls.cancel_blocking_call()
+
+    assert upcalls.set_blocking_hook(hook) is None
+    assert not upcalls.is_blocking()
+    assert callback.value(entry) == TRUE
+    assert callback.value(entry) == FALSE  # cancelled inside the hook: the call ends
+    assert callback.value(entry) == TRUE   # once
+    assert calls == [True, True, True]
+    with pytest.raises(ws2core.WinsockError) as raised:
+        upcalls.cancel_blocking_call()  # outside a blocking call
+    assert raised.value.winerror == WSAEINVAL
+    assert upcalls.set_blocking_hook(print) is hook
+    upcalls.unhook_blocking_hook()
+    assert upcalls.set_blocking_hook(hook) is None
+
+
+def test_blocking_state_is_per_thread(upcalls: Any) -> None:
+    upcalls.pseudo_blocking = True
+    upcalls.set_blocking_hook(lambda: None)
+    other: list[Any] = []
+    thread = threading.Thread(target=lambda: other.append(upcalls.set_blocking_hook(print)))
+    thread.start()
+    thread.join()
+    assert other == [None]
+
+
+@pytest.mark.parametrize("case", ["unknown entry", "NULL callback", "NULL context"])
+def test_query_blocking_callback_failures(upcalls: Any, Ref: Any, case: str) -> None:
+    upcalls.pseudo_blocking = True
+    entry = 999 if case == "unknown entry" else upcalls.catalog.protocols()[0].dwCatalogEntryId
+    callback = None if case == "NULL callback" else Ref(SENTINEL)
+    context = None if case == "NULL context" else Ref(SENTINEL)
+    err = Ref(SENTINEL)
+    assert upcalls.WPUQueryBlockingCallback(entry, callback, context, err) == SOCKET_ERROR
+    assert err.value == (WSAEINVAL if case == "unknown entry" else WSAEFAULT)
+    for target in (callback, context):
+        assert target is None or target.value == SENTINEL
 
 
 # ----------------------------------------------------------- aliases and call shape

@@ -56,6 +56,7 @@ from ws2core.ws2spi cimport (
     WSA_INVALID_PARAMETER, WSA_NOT_ENOUGH_MEMORY, WSA_WAIT_EVENT_0, WSA_WAIT_FAILED,
     WSA_WAIT_IO_COMPLETION, WSA_WAIT_TIMEOUT, WSAEFAULT, WSAEINVAL, WSAENOBUFS, WSAENOTSOCK,
     WSANOTINITIALISED, WSAEVENT, WSPUPCALLTABLE, LPGUID, WCHAR, HWND, UINT, WPARAM, LPARAM,
+    LPBLOCKINGCALLBACK,
 )
 
 import uuid as _uuid
@@ -69,7 +70,6 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     kinds_note as _kinds_note,
     MAX_MAX_HANDLES,
     REUSE_DELAY,
-    STUB_FAILURES,
     WinsockError,
     checked_abi,
     fd_set_bytes_error,

@@ -4,8 +4,8 @@ The four hot upcalls (WPUCreateSocketHandle, WPUQuerySocketHandleContext,
 WPUCloseSocketHandle, WPUFDIsSet) are the core's own methods, bound per instance, so a call
 through ``UpcallTable`` costs no Python frame over the core.  The cold, Windows-shaped parts
 live here once for both cores: the event and thread upcalls' result/lpErrno wrapping,
-WPUGetProviderPath over the table's catalog (``ws2core.catalog``) and the three upcalls that
-are not implemented yet.
+WPUGetProviderPath over the table's catalog (``ws2core.catalog``), WPUModifyIFSHandle, the
+windows WPUPostMessage posts to and Winsock 1.1's blocking callback.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from .catalog import Catalog, guid_of
 if TYPE_CHECKING:
     from ._handles import HandleTable
 from ._shared import (
-    STUB_FAILURES,
     WinsockError,
     as_index,
     has_index,
@@ -97,6 +96,7 @@ class UpcallTable:
     catalog: Catalog
     _last_error: threading.local  # per thread, as WSAGetLastError is on Windows
     _windows: _Windows
+    _blocking: _Blocking
 
     def __new__(
         cls,
@@ -135,6 +135,7 @@ class UpcallTable:
             setattr(self, "_last_error", threading.local())
             setattr(self, "catalog", catalog)
             setattr(self, "_windows", _Windows(table))
+            setattr(self, "_blocking", _Blocking())
             return self
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
@@ -530,15 +531,105 @@ class UpcallTable:
         second = _checked_int(lParam, "WPUPostMessage", "lParam", "an LPARAM", -(2**63), 2**63 - 1)
         return TRUE if self._windows.post(window, message, first, second) else FALSE
 
-    # --- the upcall ws2core does not implement yet: it fails the same way on every call, with
-    # a code from its own documentation page (STUB_FAILURES in _shared.py, which the native
-    # table's C stub reads too).
+    # --- Winsock 1.1's pseudo-blocking: the blocking callback, its hook and cancelling
+
+    @property
+    def pseudo_blocking(self) -> bool:
+        """Whether this Ws2_32 serves a Winsock 1.1 program (``Ws2_32`` sets it at a 1.x
+        WSAStartup): only then does WPUQueryBlockingCallback hand out ``blocking_callback``;
+        a Winsock 2 program gets NULL, as on Windows."""
+        return self._blocking.enabled
+
+    @pseudo_blocking.setter
+    def pseudo_blocking(self, enabled: bool) -> None:
+        self._blocking.enabled = bool(enabled)
+
+    def blocking_callback(self, dwContext: Any, /) -> int:
+        """The blocking callback (LPBLOCKINGCALLBACK) a provider calls, on the blocking
+        thread, while it serves a blocking call: runs that thread's blocking hook
+        (``set_blocking_hook``; none by default: ws2core has no message loop to pump), with
+        the thread counted as blocking meanwhile (``is_blocking``).  Returns TRUE to keep
+        waiting, or FALSE once, when ``cancel_blocking_call`` asked for it on this thread.
+        ``dwContext`` is what WPUQueryBlockingCallback gave (the caller's catalog entry id)."""
+        state = self._blocking.thread()
+        if not state.cancelled:
+            state.blocking = True
+            try:
+                if state.hook is not None:
+                    state.hook()
+            finally:
+                state.blocking = False
+        if state.cancelled:
+            state.cancelled = False
+            return FALSE
+        return TRUE
+
+    def set_blocking_hook(self, hook: Any, /) -> Any:
+        """WSASetBlockingHook for the calling thread: ``hook`` (a callable of no argument) runs
+        in each call of ``blocking_callback`` on it; returns the previous one (None: none)."""
+        if not callable(hook):
+            raise TypeError(f"a blocking hook must be callable, not {type(hook).__name__}")
+        state = self._blocking.thread()
+        previous, state.hook = state.hook, hook
+        return previous
+
+    def unhook_blocking_hook(self) -> None:
+        """WSAUnhookBlockingHook for the calling thread: back to no hook."""
+        self._blocking.thread().hook = None
+
+    def is_blocking(self) -> bool:
+        """WSAIsBlocking: whether the calling thread is inside a blocking call, that is, in
+        its blocking hook, the only code of a Winsock 1.1 thread that runs meanwhile."""
+        return self._blocking.thread().blocking
+
+    def cancel_blocking_call(self) -> None:
+        """WSACancelBlockingCall for the calling thread: the blocking callback returns FALSE
+        once the hook returns, so the provider ends the call (WSAEINTR).
+        WinsockError(WSAEINVAL) when the thread is in no blocking call."""
+        state = self._blocking.thread()
+        if not state.blocking:
+            raise WinsockError(WSAEINVAL, "no blocking call is in progress on this thread")
+        state.cancelled = True
 
     def WPUQueryBlockingCallback(
         self, dwCatalogEntryId: Any, lplpfnCallback: Any, lpdwContext: Any, lpErrno: Any, /
     ) -> int:
-        """Not implemented: there is no provider catalog.  Always SOCKET_ERROR with WSAEINVAL."""
-        return _fail("lpWPUQueryBlockingCallback", lpErrno)
+        """The blocking callback a provider calls while it serves a blocking call, and its
+        context: 0 with ``blocking_callback`` in ``lplpfnCallback`` and ``dwCatalogEntryId``
+        in ``lpdwContext`` when this Ws2_32 serves a Winsock 1.1 program
+        (``pseudo_blocking``), else with None (NULL: block with the native synchronisation
+        objects, the page says) and 0.  ``lpErrno`` receives 0 on success too (ReactOS
+        fills it).  SOCKET_ERROR with ``lpErrno``: WSAEFAULT for a None ``lplpfnCallback``
+        or ``lpdwContext``, WSAEINVAL when there is a callback and ``dwCatalogEntryId`` names
+        no entry of the catalog (ReactOS looks it up only then).  ValueError for a catalog
+        entry id outside DWORD; TypeError for an out-parameter without ``.value``, or a
+        ctypes integer given the callable (a NULL callback is 0 there).
+        """
+        catalog_entry_id = _checked_int(
+            dwCatalogEntryId, "WPUQueryBlockingCallback", "dwCatalogEntryId", "a DWORD", 0, 0xFFFFFFFF)
+        require_out_parameter(lpErrno, "lpErrno")
+        for target, name in ((lplpfnCallback, "lplpfnCallback"), (lpdwContext, "lpdwContext")):
+            if target is not None:
+                require_out_parameter(target, name)
+        if lplpfnCallback is None or lpdwContext is None:
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        callback: Any = None
+        context = 0
+        if self._blocking.enabled:
+            if not any(info.dwCatalogEntryId == catalog_entry_id for info in self.catalog.protocols()):
+                lpErrno.value = WSAEINVAL
+                return SOCKET_ERROR
+            callback, context = self.blocking_callback, catalog_entry_id
+        try:
+            lplpfnCallback.value = callback
+        except TypeError:
+            if callback is not None:  # a ctypes integer cannot hold a Python callable
+                raise
+            lplpfnCallback.value = 0  # NULL, in a ctypes integer
+        lpdwContext.value = context
+        lpErrno.value = 0
+        return 0
 
     # WSPUPCALLTABLE field names for the upcalls defined above (the hot four are bound in
     # __init__).
@@ -636,6 +727,34 @@ class _Windows:
         return True
 
 
+class _ThreadBlocking:
+    """One thread's pseudo-blocking state: its hook, whether it is in a blocking call, and
+    whether WSACancelBlockingCall asked to end it."""
+
+    __slots__ = ("hook", "blocking", "cancelled")
+
+    def __init__(self) -> None:
+        self.hook: Any = None
+        self.blocking = False
+        self.cancelled = False
+
+
+class _Blocking:
+    """Winsock 1.1's pseudo-blocking in one UpcallTable: on or off, and per thread."""
+
+    __slots__ = ("enabled", "_threads")
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._threads = threading.local()
+
+    def thread(self) -> _ThreadBlocking:
+        state: _ThreadBlocking | None = getattr(self._threads, "state", None)
+        if state is None:
+            state = self._threads.state = _ThreadBlocking()
+        return state
+
+
 def _deliver(sink: Any, deliveries: queue.SimpleQueue[Any]) -> None:
     """A callable window's delivery thread: its messages in order, until the None of
     unregister_window; a sink that raises is reported as an unraisable error."""
@@ -709,19 +828,11 @@ def _path_buffer(target: Any) -> memoryview | None:
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
-def _fail(field: str, lpErrno: Any) -> int:
-    """The body of a stub with an lpErrno: its failure as STUB_FAILURES gives it."""
-    result, code = STUB_FAILURES[field]
-    require_out_parameter(lpErrno, "lpErrno")
-    lpErrno.value = code
-    return result
-
-
 def _concrete_class(core: Any) -> type:
     """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
     name = f"{_implementation.name_of(core).capitalize()}UpcallTable"  # CythonUpcallTable
     namespace: dict[str, Any] = {
-        "__slots__": ("_last_error", "catalog", "_windows"), "__module__": __name__, "__qualname__": name,
+        "__slots__": ("_last_error", "catalog", "_windows", "_blocking"), "__module__": __name__, "__qualname__": name,
     }
     for upcall in _HOT_UPCALLS:  # the WSPUPCALLTABLE field names of the hot four
         namespace["lp" + upcall] = getattr(core.HotUpcalls, upcall)

@@ -313,7 +313,7 @@ static void check_events(report_t *r, const WSPUPCALLTABLE *up)
 #undef EXPECT_TRUE
 }
 
-static void check_stubs(report_t *r, const WSPUPCALLTABLE *up)
+static void check_cold_upcalls(report_t *r, const WSPUPCALLTABLE *up)
 {
     int err, rc, length = 260;
     SOCKET s;
@@ -356,13 +356,17 @@ static void check_stubs(report_t *r, const WSPUPCALLTABLE *up)
     ok = up->lpWPUPostMessage(NULL, 0x400, 1, -1);
     CHECK(r, ok == FALSE, "WPUPostMessage to no window: %d, want FALSE", ok);
 
+    /* A Winsock 2 process: no blocking callback (NULL, context 0), lpErrno 0 on success. */
     err = SENTINEL_ERR;
+    callback = (LPBLOCKINGCALLBACK)1;
+    ctx = 5;
     rc = up->lpWPUQueryBlockingCallback(1, &callback, &ctx, &err);
-    CHECK(r, rc == SOCKET_ERROR && err == WSAEINVAL, "WPUQueryBlockingCallback: rc %d err %d",
-          rc, err);
-    CHECK(r, up->lpWPUQueryBlockingCallback(1, NULL, NULL, NULL) == SOCKET_ERROR,
-          "WPUQueryBlockingCallback with NULLs");
-
+    CHECK(r, rc == 0 && err == 0 && callback == NULL && ctx == 0,
+          "WPUQueryBlockingCallback: rc %d err %d ctx %llu", rc, err, ULL(ctx));
+    err = SENTINEL_ERR;
+    rc = up->lpWPUQueryBlockingCallback(1, NULL, NULL, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT,
+          "WPUQueryBlockingCallback with NULLs: rc %d err %d", rc, err);
 }
 
 static void apc_never_runs(DWORD_PTR context)
@@ -480,7 +484,7 @@ EXPORT int provider_check_all(const WSPUPCALLTABLE *up, char *report, size_t rep
         return r.failures; /* calling through a NULL pointer would crash the test run */
     check_sockets(&r, up);
     check_events(&r, up);
-    check_stubs(&r, up);
+    check_cold_upcalls(&r, up);
     check_thread_ids(&r, up);
     check_fd_isset(&r, up);
     return r.failures;
