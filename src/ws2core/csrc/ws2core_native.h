@@ -1,6 +1,6 @@
 /* ws2core_native.h: the C side of the native WSPUPCALLTABLE, the 64 sets of entry points a C
  * provider calls.  Internal to the Cython core (_handles_native.pxi fills in the operations
- * and the stubs' failures at import); providers include <ws2core/ws2spi.h> instead.
+ * at import); providers include <ws2core/ws2spi.h> instead.
  */
 #ifndef WS2CORE_NATIVE_H
 #define WS2CORE_NATIVE_H
