@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import inspect
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from ws2core import (
     UpcallTable,
     errorname,
 )
-from ws2core import constants
+from ws2core import _implementation, constants
 from ws2core.structs import WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
 
@@ -973,3 +974,29 @@ def test_constant_has_its_windows_value(name: str, value: int) -> None:
     assert getattr(ws2core, name) == value
     assert getattr(ws2core.constants, name) == value
     assert name in ws2core.__all__
+
+
+def test_adoption_runs_in_lockstep_on_both_cores() -> None:
+    """Creates, closes and adoptions (fresh, closed, quarantined, refused) drawn at random give
+    the same handles and refusals on both cores."""
+    cores = _implementation.cores_under_test()
+    if len(cores) < 2:
+        pytest.skip("one core under test: nothing to compare")
+    tables = [_implementation.load(name).HandleTable(max_handles=16, handle_range=(4, 4 * 40))
+              for name in cores]
+    chooser = random.Random(22)
+    for _ in range(2000):
+        action, value = chooser.choice(("create", "close", "adopt")), 4 * chooser.randrange(-1, 45)
+        outcomes = []
+        for table in tables:
+            try:
+                if action == "create":
+                    outcomes.append(table.create_socket(1))
+                elif action == "close":
+                    outcomes.append(table.close_socket(value))
+                else:
+                    outcomes.append(table.adopt_socket(2, value))
+            except ws2core.WinsockError as error:
+                outcomes.append(error.winerror)
+        assert outcomes[0] == outcomes[1], (action, value)
+        assert list(tables[0]) == list(tables[1])

@@ -706,7 +706,11 @@ class HandleTable:
             if len(self._live) >= self._max_handles:
                 return 0
             closed = self._closed
-            if closed and closed[0][0] <= self._creations:
+            # Past the last value of the range (only when adopted sockets were closed faster
+            # than handles were created: an adoption is no creation) the oldest closed value
+            # returns early.
+            if closed and (closed[0][0] <= self._creations
+                           or self._fresh >= self._max_handles + self._reuse_delay):
                 handle = closed.popleft()[1]
             else:
                 handle = self._first + 4 * self._fresh
@@ -792,6 +796,9 @@ class HandleTable:
         is out of quarantine (or was never handed out): otherwise WinsockError(WSAEINVAL), and
         WinsockError(WSAENOBUFS) when the table is full.  ValueError for a catalog entry id
         outside 0..2**32-1.  Adopting a value far above those in use grows the table to it.
+        An adoption is no creation for the quarantine's clock, so where adopted sockets close
+        faster than handles are created, a table whose range runs out hands its oldest closed
+        value out before its quarantine ends.
         """
         catalog = _checked_catalog_entry_id(
             catalog_entry_id, "HandleTable.adopt_socket", "catalog_entry_id")

@@ -180,8 +180,12 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2:
         """Index of a new live slot holding ``context``; -1 when the table is full."""
-        cdef bint fresh = not (
-            self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations))
+        # Past the last value of the range (only when adopted sockets were closed faster
+        # than handles were created: an adoption is no creation) the oldest closed value
+        # returns early.
+        cdef bint fresh = not self._closed_head or (
+            not _due(self._slots[self._closed_head - 1].word, self._creations)
+            and self._used < <uint64_t>self._max_handles + self._reuse_delay)
         cdef uint32_t index = self._used if fresh else self._closed_head - 1
         if self._live_count >= self._max_handles:
             return -1
@@ -438,6 +442,9 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         is out of quarantine (or was never handed out): otherwise WinsockError(WSAEINVAL), and
         WinsockError(WSAENOBUFS) when the table is full.  ValueError for a catalog entry id
         outside 0..2**32-1.  Adopting a value far above those in use grows the table to it.
+        An adoption is no creation for the quarantine's clock, so where adopted sockets close
+        faster than handles are created, a table whose range runs out hands its oldest closed
+        value out before its quarantine ends.
         """
         cdef uint32_t catalog = _checked_catalog_entry_id(_handle_value(
             catalog_entry_id, "HandleTable.adopt_socket", "catalog_entry_id", "a DWORD"),
