@@ -402,16 +402,49 @@ ROWS += [
     Row("lpContext(c_uint64,2**40)", QUERY_INT, lambda v: ctypes.c_uint64(5), Returns(0)),
 ]
 
-# --- the stubs fail the same way whatever their other arguments are
-STUBS: dict[str, tuple[Callable[[Env, Any], object], Expect]] = {
-    "WPUModifyIFSHandle": (lambda v, x: v.up.WPUModifyIFSHandle(x, x, v.err), Upcall(INVALID_SOCKET, WSAEINVAL)),
-    "WPUPostMessage": (lambda v, x: v.up.WPUPostMessage(x, x, x, x), Returns(FALSE)),
-    "WPUQueryBlockingCallback": (lambda v, x: v.up.WPUQueryBlockingCallback(x, x, x, v.err),
-                                 Upcall(SOCKET_ERROR, WSAEINVAL)),
-}
-ROWS += [Row(f"{name}({label})", call, const(value), expect)
-         for name, (call, expect) in STUBS.items()
-         for label, value in {**WRONG_TYPES, "-1": -1, "2**100": 2**100}.items()]
+# --- WPUModifyIFSHandle: a proposed handle or catalog id that is no int is a TypeError, a
+# catalog id outside DWORD a ValueError; any int that is no free value of the range WSAEINVAL.
+ROWS += [Row(f"WPUModifyIFSHandle(ProposedHandle={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(1, x, v.err), const(value), Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUModifyIFSHandle(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(x, 2**20, v.err), const(value), Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUModifyIFSHandle(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(x, 2**20, v.err), const(value), Raises(ValueError))
+         for label, value in {"-1": -1, "2**32": 2**32}.items()]
+ROWS += [Row(f"WPUModifyIFSHandle(ProposedHandle={label})",
+             lambda v, x: v.up.WPUModifyIFSHandle(1, x, v.err), const(value), Upcall(INVALID_SOCKET, WSAEINVAL))
+         for label, value in {"-1": -1, "-4": -4, "2**100": 2**100, "2**32": 2**32, "6": 6}.items()]
+
+# --- WPUPostMessage: an hWnd, Msg, wParam or lParam that is no int is a TypeError (a None
+# hWnd is NULL: FALSE); outside their C types a ValueError.
+ROWS += [Row(f"WPUPostMessage(hWnd={label})", lambda v, x: v.up.WPUPostMessage(x, 1, 0, 0),
+             const(value), Returns(FALSE) if value is None else Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUPostMessage({argument}={label})",
+             lambda v, x, i=i: v.up.WPUPostMessage(*[x if j == i else (6 if j == 0 else 0) for j in range(4)]),
+             const(value), Raises(TypeError))
+         for i, argument in enumerate(("hWnd", "Msg", "wParam", "lParam")) if i
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row("WPUPostMessage(hWnd=unknown)", lambda v, x: v.up.WPUPostMessage(x, 1, 0, 0), const(2**40), Returns(FALSE))]
+
+# --- WPUQueryBlockingCallback: a catalog id that is no int is a TypeError, outside DWORD a
+# ValueError; an out-parameter without .value a TypeError, None is WSAEFAULT.
+ROWS += [Row(f"WPUQueryBlockingCallback(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUQueryBlockingCallback(x, v.core.Ref(), v.core.Ref(), v.err),
+             const(value), Raises(TypeError))
+         for label, value in WRONG_TYPES.items()]
+ROWS += [Row(f"WPUQueryBlockingCallback(dwCatalogEntryId={label})",
+             lambda v, x: v.up.WPUQueryBlockingCallback(x, v.core.Ref(), v.core.Ref(), v.err),
+             const(value), Raises(ValueError))
+         for label, value in {"-1": -1, "2**32": 2**32, "2**100": 2**100}.items()]
+ROWS += [Row(f"WPUQueryBlockingCallback({argument}={label})",
+             lambda v, x, i=i: v.up.WPUQueryBlockingCallback(
+                 1001, *[x if j == i else v.core.Ref() for j in range(2)], v.err),
+             const(value), Upcall(SOCKET_ERROR, WSAEFAULT) if value is None else Raises(TypeError))
+         for i, argument in enumerate(("lplpfnCallback", "lpdwContext"))
+         for label, value in NO_VALUE.items()]
 
 
 # --- WPUGetProviderPath: a GUID of the wrong type, a path buffer it cannot write, a length

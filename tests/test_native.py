@@ -291,13 +291,15 @@ def test_provider_check_all(provider: ctypes.CDLL, table: Any, up: ws2core.Upcal
 def test_check_all_reports_failures(provider: ctypes.CDLL, up: ws2core.UpcallTable) -> None:
     """The checker can fail: on a doctored copy of the table it names what is wrong."""
     doctored = build.WSPUPCALLTABLE.from_buffer_copy(build.native_upcalls(up.native_table()))
-    # WPUQueueApc answering as WPUQueryBlockingCallback does: WSAEINVAL instead of WSAEFAULT.
-    doctored.lpWPUQueueApc = ctypes.cast(doctored.lpWPUQueryBlockingCallback,
-                                         type(doctored.lpWPUQueueApc))
+    # WPUCreateSocketHandle answering as WPUModifyIFSHandle does (the same C shape): every
+    # socket the checker asks for is refused with WSAEINVAL.
+    doctored.lpWPUCreateSocketHandle = ctypes.cast(doctored.lpWPUModifyIFSHandle,
+                                                   type(doctored.lpWPUCreateSocketHandle))
     report = ctypes.create_string_buffer(4096)
     failures = provider.provider_check_all(ctypes.addressof(doctored), report, len(report))
     assert failures >= 1
-    assert b"WPUQueueApc" in report.value and b"WPUGetProviderPath" not in report.value
+    assert b"create #1: INVALID_SOCKET, err 10022" in report.value
+    assert b"WPUGetProviderPath" not in report.value
     assert len(up.table) == 0
 
 
@@ -667,20 +669,20 @@ def test_every_upcall_through_ctypes_matches_the_facade(table: Any, up: ws2core.
         assert c_errno_call(native.lpWPUCloseEvent, e) == f_errno_call(up.WPUCloseEvent, e)
     assert len(table) == 0
 
-    # The three upcalls ws2core does not implement, WPUGetProviderPath of no provider, and the
-    # thread upcalls given NULL pointers:
+    # WPUGetProviderPath of no provider, WPUModifyIFSHandle of a value with tag bits,
+    # WPUQueryBlockingCallback with NULL pointers and the thread upcalls given NULL pointers:
     # the facade's answers, NULL lpErrno allowed.
-    stubs: list[tuple[str, tuple[Any, ...]]] = [
+    refusals: list[tuple[str, tuple[Any, ...]]] = [
         ("WPUGetProviderPath", (None, None, None)),
-        ("WPUModifyIFSHandle", (1, 4)),
+        ("WPUModifyIFSHandle", (1, 6)),
         ("WPUQueryBlockingCallback", (1, None, None)),
         ("WPUQueueApc", (None, None, 0)),
         ("WPUOpenCurrentThread", (None,)),
         ("WPUCloseThread", (None,)),
     ]
-    for name, args in stubs:
+    for name, args in refusals:
         want = f_errno_call(getattr(up, name), *args)
-        assert want[1] is not None  # every stub fails with a code
+        assert want[1] is not None  # each fails with a code
         assert c_errno_call(getattr(native, "lp" + name), *args) == want, name
         assert getattr(native, "lp" + name)(*args, None) == want[0], f"{name}, NULL lpErrno"
     assert native.lpWPUPostMessage(None, 0x400, 1, -1) == up.WPUPostMessage(None, 0x400, 1, -1)
@@ -1235,3 +1237,62 @@ def test_provider_path_through_the_native_table(up: ws2core.UpcallTable, native:
     up.catalog.deinstall(ours)
     assert c_errno_call(native.lpWPUGetProviderPath, byref(guid), buffer, byref(length)) == \
         (SOCKET_ERROR, WSAEINVAL)
+
+
+def test_native_post_message(ccore: Any) -> None:
+    """A C provider posts through its native table to the same windows (64-bit WPARAM and a
+    negative LPARAM intact)."""
+    up = ws2core.UpcallTable(ccore.HandleTable())
+    import queue
+
+    inbox: queue.Queue[Any] = queue.Queue()
+    hwnd = up.register_window(inbox)
+    post_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_size_t, ctypes.c_ssize_t)
+    field = ws2core.upcalls.UPCALL_FIELDS.index("lpWPUPostMessage")
+    address = ctypes.c_void_p.from_address(up.native_table() + field * ctypes.sizeof(ctypes.c_void_p)).value
+    post = post_type(address)
+    assert post(hwnd, 0x401, 2**64 - 1, -5) == TRUE
+    assert inbox.get_nowait() == (hwnd, 0x401, 2**64 - 1, -5)
+    assert post(None, 1, 0, 0) == FALSE and post(hwnd + 4, 1, 0, 0) == FALSE
+
+
+def test_native_modify_ifs_handle(ccore: Any) -> None:
+    """A C provider's proposed handle becomes a socket of the table, with the catalog entry id
+    it gave; a live or tagged value is INVALID_SOCKET with WSAEINVAL."""
+    up = ws2core.UpcallTable(ccore.HandleTable())
+    modify_type = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64, ctypes.POINTER(c_int))
+    field = ws2core.upcalls.UPCALL_FIELDS.index("lpWPUModifyIFSHandle")
+    address = ctypes.c_void_p.from_address(up.native_table() + field * ctypes.sizeof(ctypes.c_void_p)).value
+    modify = modify_type(address)
+    err = c_int(SENTINEL_ERR)
+    assert modify(9, 400, byref(err)) == 400 and err.value == SENTINEL_ERR
+    assert up.table.kind(400) == "socket" and up.table.catalog_entry(400) == 9
+    for refused in (400, 402, 0):
+        err = c_int(SENTINEL_ERR)
+        assert modify(9, refused, byref(err)) == INVALID_SOCKET and err.value == WSAEINVAL
+
+
+def test_native_blocking_callback(ccore: Any) -> None:
+    """A Winsock 1.1 process: a C provider gets a C blocking callback, which runs the calling
+    thread's hook and returns FALSE once the hook cancels; a Winsock 2 one gets NULL."""
+    up = ws2core.UpcallTable(ccore.HandleTable())
+    callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t)
+    query_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p),
+                                  ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(c_int))
+    field = UPCALL_FIELDS.index("lpWPUQueryBlockingCallback")
+    query = query_type(ctypes.c_void_p.from_address(up.native_table() + field * ctypes.sizeof(ctypes.c_void_p)).value)
+    entry = up.catalog.protocols()[0].dwCatalogEntryId
+    pointer, context, err = ctypes.c_void_p(1), ctypes.c_size_t(7), c_int(SENTINEL_ERR)
+    assert query(entry, byref(pointer), byref(context), byref(err)) == 0
+    assert pointer.value is None and context.value == 0 and err.value == 0
+    up.pseudo_blocking = True
+    err = c_int(SENTINEL_ERR)
+    assert query(entry, byref(pointer), byref(context), byref(err)) == 0
+    assert pointer.value and context.value == entry and err.value == 0
+    callback = callback_type(pointer.value)
+    assert callback(context.value) == TRUE
+    up.set_blocking_hook(up.cancel_blocking_call)
+    assert callback(context.value) == FALSE
+    err = c_int(SENTINEL_ERR)
+    assert query(4242, byref(pointer), byref(context), byref(err)) == SOCKET_ERROR
+    assert err.value == WSAEINVAL

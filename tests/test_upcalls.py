@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import inspect
+import random
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,7 @@ from ws2core import (
     UpcallTable,
     errorname,
 )
-from ws2core import constants
-from ws2core._shared import STUB_FAILURES
+from ws2core import _implementation, constants
 from ws2core.structs import WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
 
@@ -597,71 +598,158 @@ def test_handle_of_another_type_is_a_type_error(
     assert snapshot(table) == before
 
 
-# ------------------------------------------------------------------------------ stubs
-
-STUBS = [
-    # (name, arguments before lpErrno, result, lpErrno code or None when it has no lpErrno)
-    ("WPUModifyIFSHandle", lambda: (1, 4), INVALID_SOCKET, WSAEINVAL),
-    ("WPUPostMessage", lambda: (0, 0x400, 0, 0), FALSE, None),
-    ("WPUQueryBlockingCallback", lambda: (1, ws2core.Ref(), ws2core.Ref()), SOCKET_ERROR, WSAEINVAL),
-]
-
-
-@pytest.mark.parametrize("name, args, result, code", STUBS, ids=[stub[0] for stub in STUBS])
-def test_stub_fails_the_same_way_every_time(
-    upcalls: Any, table: Any, make_out: Any, name: str, args: Callable[[], tuple[Any, ...]],
-    result: int, code: int | None
-) -> None:
-    table.create_socket(1, object())
-    before = snapshot(table)
-    for _ in range(3):
-        if code is None:
-            assert getattr(upcalls, name)(*args()) == result
-        else:
-            err = make_out(SENTINEL)
-            assert getattr(upcalls, name)(*args(), err) == result
-            assert err.value == code
-    assert snapshot(table) == before
-
-
-def test_stubs_follow_the_one_table_of_failures() -> None:
-    """The stubs' failures are defined once, in ws2core._shared.STUB_FAILURES: the Python stubs
-    and the native ones read it, and the cases above agree with it."""
-    assert STUB_FAILURES == {"lp" + name: (result, code) for name, _, result, code in STUBS}
-
-
 README = Path(__file__).resolve().parent.parent / "README.md"
-# | 7 | `lpWPUModifyIFSHandle` | stub | — | `INVALID_SOCKET`, `WSAEINVAL` |
+# | 7 | `lpWPUModifyIFSHandle` | implemented | the proposed handle ... | `INVALID_SOCKET`, `WSAEINVAL` (why) |
 README_ROW = re.compile(r"^\| (\d+) \| `(lpWPU\w+)` \| (\w+) \| [^|]* \| ([^|]*) \|$")
 
 
-def failure_named(text: str) -> tuple[int, int | None]:
-    """(result, code) from the constant names a failure is written with: "`SOCKET_ERROR`,
-    `WSAEINVAL` (why)" or "FALSE (why)"; what follows a parenthesis is prose."""
-    names = [name.strip(" `") for name in text.split("(")[0].split(",")]
-    values = [getattr(constants, name) for name in names]
-    return values[0], values[1] if len(values) > 1 else None
-
-
 @pytest.mark.skipif(not README.exists(), reason="no README.md beside the tests (an installed copy)")
-def test_readme_upcall_table_agrees_with_the_stub_failures() -> None:
+def test_readme_upcall_table_lists_all_fifteen_implemented() -> None:
+    """Every row of README.md's upcall table, in ws2spi.h's order, says "implemented" and
+    names its failure with constants that exist."""
     rows = [README_ROW.match(line) for line in README.read_text(encoding="utf-8").splitlines()]
     table = [(int(m[1]), m[2], m[3], m[4].strip()) for m in rows if m]
     assert [(number, field) for number, field, _, _ in table] == list(
         enumerate(UPCALL_FIELDS, start=1))
-    stubs = {field: failure_named(failure) for _, field, status, failure in table if status == "stub"}
-    assert stubs == STUB_FAILURES
+    assert {status for _, _, status, _ in table} == {"implemented"}
+    for _, field, _, failure in table:  # the constants a failure names exist
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", failure):
+            assert hasattr(constants, name), (field, name)
 
 
-@pytest.mark.parametrize("field", sorted(STUB_FAILURES))
-def test_stub_docstrings_agree_with_the_stub_failures(field: str) -> None:
-    """"Always SOCKET_ERROR with WSAEINVAL." in each stub's docstring is what it returns."""
-    doc = inspect.getdoc(getattr(UpcallTable, field)) or ""
-    said = re.search(r"Always (\w+)(?: with (\w+))?", doc)
-    assert said, doc
-    result, code = STUB_FAILURES[field]
-    assert getattr(constants, said[1]) == result
-    assert (getattr(constants, said[2]) if said[2] else None) == code
+# ------------------------------------------------------------- WPUModifyIFSHandle
+
+
+def test_modify_ifs_handle_adopts_a_fresh_value(upcalls: Any, table: Any, make_out: Any) -> None:
+    """A fresh multiple of 4 of the range comes back unchanged as a socket without context;
+    the fresh values it skipped are the next ones handed out, in order."""
+    first = table.create_socket(1)
+    proposed = first + 4 * 10
+    err = make_out(SENTINEL)
+    assert upcalls.WPUModifyIFSHandle(7, proposed, err) == proposed
+    assert err.value == SENTINEL
+    assert table.kind(proposed) == "socket" and table.context(proposed) is None
+    assert table.catalog_entry(proposed) == 7
+    assert [table.create_socket(1) for _ in range(10)] == [first + 4 * i for i in range(1, 10)] + [proposed + 4]
+    table.close_socket(proposed)  # an adopted socket closes like any other
+
+
+def test_modify_ifs_handle_adopts_a_due_closed_value(core: Any, Ref: Any) -> None:
+    """A closed value out of quarantine is taken out of the closed FIFO, wherever it is."""
+    table = core.HandleTable(max_handles=4, handle_range=(4, 4 * 8))  # a quarantine of 4
+    up = ws2core.UpcallTable(table)
+    handles = [table.create_socket(1) for _ in range(4)]
+    for h in handles:
+        table.close_socket(h)
+    err = Ref(SENTINEL)
+    assert up.WPUModifyIFSHandle(1, handles[0], err) == INVALID_SOCKET  # quarantined
+    assert err.value == WSAEINVAL
+    fresh = [table.create_socket(1) for _ in range(4)]  # the clock moves past the quarantine
+    assert not set(fresh) & set(handles)
+    for h in fresh:
+        table.close_socket(h)
+    assert up.WPUModifyIFSHandle(1, handles[2], err) == handles[2]
+    others = [table.create_socket(1) for _ in range(3)]
+    assert others == [handles[0], handles[1], handles[3]]  # the FIFO's order, without it
+
+
+@pytest.mark.parametrize("case", ["tagged", "below", "above", "live socket", "event", "zero", "negative", "huge"])
+def test_modify_ifs_handle_refuses(upcalls: Any, table: Any, make_out: Any, case: str) -> None:
+    live = table.create_socket(1, object())
+    event = table.create_event()
+    first, last = table.handle_range
+    proposed = {"tagged": live + 4 + 1, "below": first - 4, "above": last + 4, "live socket": live,
+                "event": event, "zero": 0, "negative": -4, "huge": 2**64 - 4}[case]
+    before = snapshot(table)
+    err = make_out(SENTINEL)
+    assert upcalls.WPUModifyIFSHandle(1, proposed, err) == INVALID_SOCKET
+    assert err.value == WSAEINVAL
+    assert snapshot(table) == before
+
+
+def test_modify_ifs_handle_on_a_full_table_and_x86(core: Any, Ref: Any) -> None:
+    table = core.HandleTable(max_handles=1, handle_range=(4, 4 * 8), abi="x86")
+    up = ws2core.UpcallTable(table)
+    table.create_socket(1)
+    err = Ref(SENTINEL)
+    assert up.WPUModifyIFSHandle(1, 16, err) == constants.INVALID_SOCKET_X86
+    assert err.value == WSAEINVAL
+    with pytest.raises(ws2core.WinsockError) as raised:
+        table.adopt_socket(1, 16)
+    assert raised.value.winerror == constants.WSAENOBUFS
+
+
+def test_modify_ifs_handle_keeps_the_quarantine_of_skipped_values(core: Any) -> None:
+    """Values adopted far ahead leave no gap: each is handed out once, none twice."""
+    table = core.HandleTable(max_handles=64, handle_range=(4, 4 * 200))
+    seen = {table.adopt_socket(1, 4 * 50), table.adopt_socket(1, 4 * 20)}
+    for _ in range(62):
+        h = table.create_socket(1)
+        assert h not in seen
+        seen.add(h)
+    assert len(table) == 64
+
+
+# ------------------------------------------------------ WPUQueryBlockingCallback
+
+
+def test_a_winsock_2_process_gets_no_blocking_callback(upcalls: Any, make_out: Any) -> None:
+    """The page: NULL means no hook is installed (block with the native objects); lpErrno is
+    written with 0 on success, as ReactOS does; the catalog id is not looked up then."""
+    callback, context, err = make_out(5), make_out(5), make_out(SENTINEL)
+    assert upcalls.WPUQueryBlockingCallback(12345, callback, context, err) == 0
+    assert [out.value or 0 for out in (callback, context, err)] == [0, 0, 0]  # a NULL c_void_p: None
+
+
+def test_a_winsock_1_process_gets_the_callback_and_cancels_through_it(upcalls: Any, Ref: Any) -> None:
+    upcalls.pseudo_blocking = True
+    entry = upcalls.catalog.protocols()[0].dwCatalogEntryId
+    callback, context, err = Ref(None), Ref(None), Ref(SENTINEL)
+    assert upcalls.WPUQueryBlockingCallback(entry, callback, context, err) == 0
+    assert err.value == 0 and context.value == entry
+    assert callback.value(context.value) == TRUE  # no hook: keep waiting
+    calls: list[bool] = []
+
+    def hook() -> None:
+        calls.append(upcalls.is_blocking())
+        if len(calls) == 2:
+            upcalls.cancel_blocking_call()
+
+    assert upcalls.set_blocking_hook(hook) is None
+    assert not upcalls.is_blocking()
+    assert callback.value(entry) == TRUE
+    assert callback.value(entry) == FALSE  # cancelled inside the hook: the call ends
+    assert callback.value(entry) == TRUE   # once
+    assert calls == [True, True, True]
+    with pytest.raises(ws2core.WinsockError) as raised:
+        upcalls.cancel_blocking_call()  # outside a blocking call
+    assert raised.value.winerror == WSAEINVAL
+    assert upcalls.set_blocking_hook(print) is hook
+    upcalls.unhook_blocking_hook()
+    assert upcalls.set_blocking_hook(hook) is None
+
+
+def test_blocking_state_is_per_thread(upcalls: Any) -> None:
+    upcalls.pseudo_blocking = True
+    upcalls.set_blocking_hook(lambda: None)
+    other: list[Any] = []
+    thread = threading.Thread(target=lambda: other.append(upcalls.set_blocking_hook(print)))
+    thread.start()
+    thread.join()
+    assert other == [None]
+
+
+@pytest.mark.parametrize("case", ["unknown entry", "NULL callback", "NULL context"])
+def test_query_blocking_callback_failures(upcalls: Any, Ref: Any, case: str) -> None:
+    upcalls.pseudo_blocking = True
+    entry = 999 if case == "unknown entry" else upcalls.catalog.protocols()[0].dwCatalogEntryId
+    callback = None if case == "NULL callback" else Ref(SENTINEL)
+    context = None if case == "NULL context" else Ref(SENTINEL)
+    err = Ref(SENTINEL)
+    assert upcalls.WPUQueryBlockingCallback(entry, callback, context, err) == SOCKET_ERROR
+    assert err.value == (WSAEINVAL if case == "unknown entry" else WSAEFAULT)
+    for target in (callback, context):
+        assert target is None or target.value == SENTINEL
 
 
 # ----------------------------------------------------------- aliases and call shape
@@ -886,3 +974,29 @@ def test_constant_has_its_windows_value(name: str, value: int) -> None:
     assert getattr(ws2core, name) == value
     assert getattr(ws2core.constants, name) == value
     assert name in ws2core.__all__
+
+
+def test_adoption_runs_in_lockstep_on_both_cores() -> None:
+    """Creates, closes and adoptions (fresh, closed, quarantined, refused) drawn at random give
+    the same handles and refusals on both cores."""
+    cores = _implementation.cores_under_test()
+    if len(cores) < 2:
+        pytest.skip("one core under test: nothing to compare")
+    tables = [_implementation.load(name).HandleTable(max_handles=16, handle_range=(4, 4 * 40))
+              for name in cores]
+    chooser = random.Random(22)
+    for _ in range(2000):
+        action, value = chooser.choice(("create", "close", "adopt")), 4 * chooser.randrange(-1, 45)
+        outcomes = []
+        for table in tables:
+            try:
+                if action == "create":
+                    outcomes.append(table.create_socket(1))
+                elif action == "close":
+                    outcomes.append(table.close_socket(value))
+                else:
+                    outcomes.append(table.adopt_socket(2, value))
+            except ws2core.WinsockError as error:
+                outcomes.append(error.winerror)
+        assert outcomes[0] == outcomes[1], (action, value)
+        assert list(tables[0]) == list(tables[1])

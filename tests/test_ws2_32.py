@@ -55,6 +55,7 @@ from ws2core import (
     Ref,
     WinsockError,
 )
+from ws2core.constants import FALSE, TRUE
 from ws2core.policy import NetworkPolicy
 from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import WSADATA, Ws2_32
@@ -426,3 +427,44 @@ def test_wsaenumprotocols(ws: Ws2_32, function: str, size: int) -> None:
     hidden.ProtocolChain.ChainLen, hidden.dwProviderFlags = 1, PFL_HIDDEN
     ws.upcalls.catalog.install(uuid.uuid4(), "hidden.dll", [hidden])
     assert enum(None, buffer, length) == 4  # the hidden entry stays out of the applications' view
+
+
+# --- Winsock 1.1's blocking hooks: a 1.x process has them, a 2.x one gets WSAEOPNOTSUPP
+
+
+def test_blocking_hooks_of_a_winsock_2_process() -> None:
+    with Ws2_32() as ws:
+        assert ws.WSASetBlockingHook(print) is None
+        assert ws.WSAGetLastError() == WSANOTINITIALISED
+        assert ws.WSAStartup(0x0202, Ref()) == 0
+        assert ws.WSASetBlockingHook(print) is None and ws.WSAGetLastError() == WSAEOPNOTSUPP
+        assert ws.WSAUnhookBlockingHook() == SOCKET_ERROR and ws.WSAGetLastError() == WSAEOPNOTSUPP
+        assert ws.WSACancelBlockingCall() == SOCKET_ERROR and ws.WSAGetLastError() == WSAEOPNOTSUPP
+        assert ws.WSAIsBlocking() == FALSE
+        up = ws.upcalls
+        callback, context, err = Ref(1), Ref(1), Ref(1)
+        assert up.WPUQueryBlockingCallback(1001, callback, context, err) == 0
+        assert callback.value is None
+
+
+def test_blocking_hooks_of_a_winsock_1_process() -> None:
+    with Ws2_32() as ws:
+        assert ws.WSAStartup(0x0101, Ref()) == 0
+        assert ws.WSAStartup(0x0202, Ref()) == 0  # the first WSAStartup's version stays
+        up = ws.upcalls
+        callback, context, err = Ref(), Ref(), Ref()
+        assert up.WPUQueryBlockingCallback(1001, callback, context, err) == 0
+        seen: list[int] = []
+
+        def hook() -> None:
+            seen.append(ws.WSAIsBlocking())
+            assert ws.WSACancelBlockingCall() == 0
+
+        assert ws.WSASetBlockingHook(hook) is None
+        assert ws.WSAIsBlocking() == FALSE
+        assert callback.value(context.value) == FALSE  # the provider ends its call
+        assert seen == [TRUE]
+        assert ws.WSACancelBlockingCall() == SOCKET_ERROR and ws.WSAGetLastError() == WSAEINVAL
+        assert ws.WSASetBlockingHook(42) is None and ws.WSAGetLastError() == WSAEFAULT
+        assert ws.WSAUnhookBlockingHook() == 0
+        assert ws.WSASetBlockingHook(hook) is None

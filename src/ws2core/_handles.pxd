@@ -79,6 +79,9 @@ cdef class HandleTable:
     cdef object __weakref__
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2
+    cdef int _adopt(self, uint64_t value, uint32_t word) except -1
+    cdef int _occupy(self, uint32_t index, uint32_t previous, uint8_t kind, uint32_t word,
+                     object context) except -1
     cdef int _grow(self) except -1
     # final: called directly, not through the vtable, on the hot paths
     @cython.final

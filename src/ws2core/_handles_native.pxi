@@ -28,17 +28,15 @@ cdef extern from "ws2core_native.h":
         DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, int *) noexcept nogil
         DWORD (*sleep)(unsigned, DWORD, BOOL, int *) noexcept nogil
         int (*get_provider_path)(unsigned, LPGUID, WCHAR *, int *, int *) noexcept nogil
+        SOCKET (*modify_ifs_handle)(unsigned, DWORD, SOCKET, int *) noexcept nogil
+        BOOL (*post_message)(unsigned, HWND, UINT, WPARAM, LPARAM) noexcept nogil
+        int (*query_blocking_callback)(unsigned, DWORD, LPBLOCKINGCALLBACK *, DWORD_PTR *, int *) noexcept nogil
+        BOOL (*blocking_callback)(unsigned, DWORD_PTR) noexcept nogil
     native_ops native_ops_table "ws2core_ops"
     const WSPUPCALLTABLE upcall_templates "ws2core_upcall_templates"[64]
     WSPUPCALLTABLE upcall_tables "ws2core_upcall_tables"[64]
     const WS2COREWAITTABLE wait_tables "ws2core_wait_tables"[64]
-
-    ctypedef struct stub_failure "ws2core_stub_failure":
-        const char *field
-        int64_t result
-        int error
-    enum: STUBS "WS2CORE_STUBS"
-    stub_failure stub_failures "ws2core_stub_failures"[]
+    const LPBLOCKINGCALLBACK blocking_callbacks "ws2core_blocking_callbacks"[64]
 
 cdef enum:
     NATIVE_SETS = 64
@@ -174,6 +172,34 @@ cdef int _native_close_socket(unsigned n, SOCKET s, int *lpErrno) noexcept nogil
         return SOCKET_ERROR
     with gil:
         return _close_socket_with_gil(n, s, lpErrno)
+
+
+cdef SOCKET _native_modify_ifs_handle(unsigned n, DWORD catalog, SOCKET proposed,
+                                     int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    with gil:
+        return _modify_ifs_handle_with_gil(n, catalog, proposed, lpErrno)
+
+
+cdef SOCKET _modify_ifs_handle_with_gil(unsigned n, DWORD catalog, SOCKET proposed,
+                                        int *lpErrno) noexcept:
+    """WPUModifyIFSHandle for a native caller: every refusal is the page's WSAEINVAL, as the
+    Python upcall reports it."""
+    cdef HandleTable table = _native_table(n)
+    cdef int code
+    if table is None:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return INVALID_SOCKET
+    try:
+        code = table._adopt(<uint64_t>proposed, catalog)
+    except Exception:  # MemoryError: no room to grow the table to the value
+        code = WSAEINVAL
+    if code:
+        _set_error(lpErrno, WSAEINVAL)
+        return INVALID_SOCKET
+    return proposed
 
 
 cdef int _close_socket_with_gil(unsigned n, SOCKET s, int *lpErrno) noexcept:
@@ -460,6 +486,96 @@ cdef int _get_provider_path_with_gil(unsigned n, LPGUID provider_id, WCHAR *path
         return SOCKET_ERROR
 
 
+# --- window messages: WPUPostMessage, answered by the owner's Python upcall (upcalls.py keeps
+# the windows); it has no lpErrno, so a failure is FALSE.
+
+
+cdef BOOL _native_post_message(unsigned n, HWND window, UINT message, WPARAM wparam,
+                               LPARAM lparam) noexcept nogil:
+    if _native_down():
+        return FALSE
+    with gil:
+        return _post_message_with_gil(n, window, message, wparam, lparam)
+
+
+cdef BOOL _post_message_with_gil(unsigned n, HWND window, UINT message, WPARAM wparam,
+                                 LPARAM lparam) noexcept:
+    cdef PyObject *owner = _native_sets[n].owner
+    if owner is NULL:
+        return FALSE
+    upcall = getattr(<object>owner, "WPUPostMessage", None)
+    if upcall is None:  # a bare HotUpcalls has no windows
+        return FALSE
+    try:
+        return TRUE if upcall(<uintptr_t>window, message, wparam, lparam) else FALSE
+    except BaseException as failure:  # MemoryError, say: no C caller can receive it
+        _report_unraisable(failure, <object>owner)
+        return FALSE
+
+
+# --- Winsock 1.1's blocking callback: WPUQueryBlockingCallback answered by the owner's Python
+# upcall, which hands out the set's own C callback for the owner's blocking_callback.
+
+
+cdef int _native_query_blocking_callback(unsigned n, DWORD catalog, LPBLOCKINGCALLBACK *callback,
+                                         DWORD_PTR *context, int *lpErrno) noexcept nogil:
+    if _native_down():
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    with gil:
+        return _query_blocking_callback_with_gil(n, catalog, callback, context, lpErrno)
+
+
+cdef int _query_blocking_callback_with_gil(unsigned n, DWORD catalog, LPBLOCKINGCALLBACK *callback,
+                                           DWORD_PTR *context, int *lpErrno) noexcept:
+    cdef PyObject *owner = _native_sets[n].owner
+    if owner is NULL:
+        _set_error(lpErrno, WSANOTINITIALISED)
+        return SOCKET_ERROR
+    upcall = getattr(<object>owner, "WPUQueryBlockingCallback", None)
+    if upcall is None:  # a bare HotUpcalls: a Winsock 2 process, no callback
+        if callback is NULL or context is NULL:
+            _set_error(lpErrno, WSAEFAULT)
+            return SOCKET_ERROR
+        callback[0] = NULL
+        context[0] = 0
+        _set_error(lpErrno, 0)
+        return 0
+    try:
+        found = None if callback is NULL else Ref(None)
+        value = None if context is NULL else Ref(0)
+        error = Ref(0)
+        result = upcall(catalog, found, value, error)
+        _set_error(lpErrno, error.value)
+        if result != 0:
+            return SOCKET_ERROR
+        callback[0] = NULL if found.value is None else blocking_callbacks[n]
+        context[0] = <DWORD_PTR>value.value
+        return 0
+    except BaseException as failure:  # MemoryError, say: no C caller can receive it
+        _report_unraisable(failure, <object>owner)
+        _set_error(lpErrno, WSA_NOT_ENOUGH_MEMORY if isinstance(failure, MemoryError) else WSAEINVAL)
+        return SOCKET_ERROR
+
+
+cdef BOOL _native_blocking_callback(unsigned n, DWORD_PTR context) noexcept nogil:
+    if _native_down():
+        return FALSE  # end the blocking call: there is nobody left to wait for
+    with gil:
+        return _blocking_callback_with_gil(n, context)
+
+
+cdef BOOL _blocking_callback_with_gil(unsigned n, DWORD_PTR context) noexcept:
+    cdef PyObject *owner = _native_sets[n].owner
+    if owner is NULL:
+        return FALSE
+    try:
+        return TRUE if (<object>owner).blocking_callback(context) else FALSE
+    except BaseException as failure:  # a hook that raised: printed, and the call goes on
+        _report_unraisable(failure, <object>owner)
+        return TRUE
+
+
 def _report_apc_error(failure):
     """A Python APC that raised in a C thread's wait: printed, as a failed __del__ is."""
     _report_unraisable(failure, "a Python APC run in a C thread's alertable wait")
@@ -471,24 +587,6 @@ cdef void _report_unraisable(object failure, object where) noexcept:
     PyErr_WriteUnraisable(where)
 
 
-cdef int _fill_stub_failures() except -1:
-    """The C stubs' results and codes, from the one table both cores' upcalls follow: a stub
-    that table does not name fails the import, as does a field name C does not know."""
-    cdef Py_ssize_t i
-    cdef set named = set()
-    for i in range(STUBS):
-        field = stub_failures[i].field.decode()
-        result, code = STUB_FAILURES[field]
-        # A SOCKET result (INVALID_SOCKET, 2**64 - 1) is kept as its 64-bit pattern.
-        stub_failures[i].result = result - (1 << 64) if result >= (1 << 63) else result
-        stub_failures[i].error = 0 if code is None else code
-        named.add(field)
-    if named != set(STUB_FAILURES):
-        raise ImportError(f"ws2core: the native table has no stub for {set(STUB_FAILURES) - named}")
-    return 0
-
-
-_fill_stub_failures()
 native_ops_table.create_socket = _native_create_socket
 native_ops_table.query_context = _native_query_context
 native_ops_table.close_socket = _native_close_socket
@@ -502,3 +600,7 @@ native_ops_table.queue_apc = _native_queue_apc
 native_ops_table.wait = _native_wait
 native_ops_table.sleep = _native_sleep
 native_ops_table.get_provider_path = _native_get_provider_path
+native_ops_table.modify_ifs_handle = _native_modify_ifs_handle
+native_ops_table.post_message = _native_post_message
+native_ops_table.query_blocking_callback = _native_query_blocking_callback
+native_ops_table.blocking_callback = _native_blocking_callback

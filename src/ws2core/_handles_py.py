@@ -55,6 +55,7 @@ _WSA_INVALID_HANDLE = _constants.WSA_INVALID_HANDLE
 _WSA_NOT_ENOUGH_MEMORY = _constants.WSA_NOT_ENOUGH_MEMORY
 _WSAENOBUFS = _constants.WSAENOBUFS
 _WSAENOTSOCK = _constants.WSAENOTSOCK
+_WSAEINVAL = _constants.WSAEINVAL
 _WSAEFAULT = _constants.WSAEFAULT
 _WSA_INVALID_PARAMETER = _constants.WSA_INVALID_PARAMETER
 _WSA_MAXIMUM_WAIT_EVENTS = _constants.WSA_MAXIMUM_WAIT_EVENTS
@@ -705,7 +706,11 @@ class HandleTable:
             if len(self._live) >= self._max_handles:
                 return 0
             closed = self._closed
-            if closed and closed[0][0] <= self._creations:
+            # Past the last value of the range (only when adopted sockets were closed faster
+            # than handles were created: an adoption is no creation) the oldest closed value
+            # returns early.
+            if closed and (closed[0][0] <= self._creations
+                           or self._fresh >= self._max_handles + self._reuse_delay):
                 handle = closed.popleft()[1]
             else:
                 handle = self._first + 4 * self._fresh
@@ -719,6 +724,40 @@ class HandleTable:
             elif slot.__class__ is _PortSlot:
                 self._ports += 1
             return handle
+
+    def _adopt(self, handle: int, slot: _SocketSlot) -> int:
+        """Give ``slot`` the value ``handle`` a provider proposes (WPUModifyIFSHandle): 0, or
+        WSAENOBUFS when the table is full, WSAEINVAL when ``handle`` is not a value of the
+        table's range that is free and out of quarantine.
+
+        The fresh values below a fresh ``handle`` join the front of the closed FIFO, due at
+        once (no handle ever had them), so they are the next ones handed out; adopting is no
+        creation for the quarantine's clock.  The search stops at the first value not yet
+        due: the due values lead the FIFO.
+        """
+        index, tag = divmod(handle - self._first, 4)
+        if tag or not 0 <= index < self._max_handles + self._reuse_delay:
+            return _WSAEINVAL
+        with self._lock:
+            if len(self._live) >= self._max_handles:
+                return _WSAENOBUFS
+            closed = self._closed
+            if index >= self._fresh:
+                skipped = range(self._first + 4 * (index - 1), self._first + 4 * self._fresh - 4, -4)
+                closed.extendleft((self._creations, value) for value in skipped)
+                self._fresh = index + 1
+            else:
+                for position, (due, value) in enumerate(closed):
+                    if due > self._creations:
+                        return _WSAEINVAL
+                    if value == handle:
+                        del closed[position]
+                        break
+                else:
+                    return _WSAEINVAL
+            self._live[handle] = slot
+            self._sockets += 1
+            return 0
 
     def _release(self, handle: int) -> _Slot:
         """Forget a live handle; the caller drops the returned slot once the lock is free."""
@@ -748,6 +787,27 @@ class HandleTable:
         if not handle:
             raise WinsockError(_WSAENOBUFS)
         return handle
+
+    def adopt_socket(self, catalog_entry_id: Any, s: Any, /) -> int:
+        """Make ``s``, a value a provider proposes (WPUModifyIFSHandle), a socket of this table
+        for the provider ``catalog_entry_id``, without a context; returns ``s``.
+
+        ``s`` must be a multiple of 4 in ``handle_range`` that no live handle holds and that
+        is out of quarantine (or was never handed out): otherwise WinsockError(WSAEINVAL), and
+        WinsockError(WSAENOBUFS) when the table is full.  ValueError for a catalog entry id
+        outside 0..2**32-1.  Adopting a value far above those in use grows the table to it.
+        An adoption is no creation for the quarantine's clock, so where adopted sockets close
+        faster than handles are created, a table whose range runs out hands its oldest closed
+        value out before its quarantine ends.
+        """
+        catalog = _checked_catalog_entry_id(
+            catalog_entry_id, "HandleTable.adopt_socket", "catalog_entry_id")
+        if s.__class__ is not int:
+            s = as_index(s, "HandleTable.adopt_socket", "s", "a SOCKET")
+        code = self._adopt(s, _SocketSlot(catalog, None))
+        if code:
+            raise WinsockError(code)
+        return s  # type: ignore[no-any-return]
 
     def context(self, s: Any, /) -> Any:
         """The context of socket ``s``; WinsockError(WSAENOTSOCK) if ``s`` is not a live socket."""

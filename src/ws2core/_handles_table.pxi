@@ -179,19 +179,61 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
     # --- allocation
 
     cdef Py_ssize_t _create(self, uint8_t kind, uint32_t word, object context) except -2:
-        """Index of a new live slot holding ``context``; -1 when the table is full.
+        """Index of a new live slot holding ``context``; -1 when the table is full."""
+        # Past the last value of the range (only when adopted sockets were closed faster
+        # than handles were created: an adoption is no creation) the oldest closed value
+        # returns early.
+        cdef bint fresh = not self._closed_head or (
+            not _due(self._slots[self._closed_head - 1].word, self._creations)
+            and self._used < <uint64_t>self._max_handles + self._reuse_delay)
+        cdef uint32_t index = self._used if fresh else self._closed_head - 1
+        if self._live_count >= self._max_handles:
+            return -1
+        self._occupy(index, 0, kind, word, context)
+        self._creations += 1
+        return index
+
+    cdef int _adopt(self, uint64_t value, uint32_t word) except -1:
+        """Make the value a provider proposes (WPUModifyIFSHandle) a live socket without a
+        context: 0, or WSAENOBUFS when the table is full, WSAEINVAL when ``value`` is not a
+        value of the table's range that is free and out of quarantine.
+
+        A closed value is unlinked from the closed FIFO, searched from its head: the due
+        values lead it, so the search stops at the first that is not.  Adopting is no
+        creation for the quarantine's clock.
+        """
+        cdef uint64_t index = _slot_index(self._first, value)
+        cdef uint32_t previous = 0
+        cdef uint32_t link
+        if value & TAG_BITS or index >= <uint64_t>self._max_handles + self._reuse_delay:
+            return WSAEINVAL
+        if self._live_count >= self._max_handles:
+            return WSAENOBUFS
+        if index < self._used:
+            if self._slots[index].kind != SLOT_FREE or not _due(self._slots[index].word, self._creations):
+                return WSAEINVAL
+            link = self._closed_head
+            while link and link != index + 1:
+                previous = link
+                link = self._slots[link - 1].newer
+            if not link:
+                return WSAEINVAL  # unreachable: every free slot below _used is in the FIFO
+        self._occupy(<uint32_t>index, previous, SLOT_SOCKET, word, None)
+        return 0
+
+    cdef int _occupy(self, uint32_t index, uint32_t previous, uint8_t kind, uint32_t word,
+                     object context) except -1:
+        """Make the free slot ``index`` live, holding ``context``: a closed slot, which
+        follows ``previous`` in the closed FIFO (0: it is the head), or a fresh one (``index``
+        >= _used), the fresh slots below which join the FIFO's head, due at once.
 
         The slot is published to lock-free native readers last: its context first, then its
         kind (release), then for a fresh slot the count of slots in use (release).
         """
-        cdef uint32_t index
         cdef Slot *slot
-        cdef bint fresh = not (
-            self._closed_head and _due(self._slots[self._closed_head - 1].word, self._creations))
+        cdef bint fresh = index >= self._used
         cdef uint64_t native = _native_context(context)
-        if self._live_count >= self._max_handles:
-            return -1
-        index = self._used if fresh else self._closed_head - 1
+        cdef uint32_t skipped
         # Room first, while nothing has changed (MemoryError leaves the table as it was).  The
         # context list reaches only as far as a context was ever stored: a table of sockets
         # without contexts pays nothing for it.  Appending None allocates no tracked object,
@@ -199,14 +241,29 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         if context is not None:
             while PyList_GET_SIZE(self._contexts) <= index:
                 self._contexts.append(None)
-        if fresh and self._used == self._allocated:
+        while fresh and index >= self._allocated:
             self._grow()
         if fresh:
+            if index > self._used:  # free before _used publishes them
+                for skipped in range(self._used, index):
+                    slot = &self._slots[skipped]
+                    slot.generation = 0
+                    slot.kind = SLOT_FREE
+                    slot.signalled = 0
+                    slot.word = <uint32_t>self._creations
+                    slot.older = 0
+                    slot.newer = skipped + 2 if skipped + 1 < index else self._closed_head
+                if not self._closed_tail:
+                    self._closed_tail = index
+                self._closed_head = self._used + 1
             self._slots[index].generation = 0
         else:
-            self._closed_head = self._slots[index].newer
-            if not self._closed_head:
-                self._closed_tail = 0
+            if previous:
+                self._slots[previous - 1].newer = self._slots[index].newer
+            else:
+                self._closed_head = self._slots[index].newer
+            if self._closed_tail == index + 1:
+                self._closed_tail = previous
         slot = &self._slots[index]
         store_relaxed_u64(&slot.native, native)
         slot.word = word
@@ -228,10 +285,9 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
             self._thread_count += 1
         elif kind == SLOT_PORT:
             self._port_count += 1
-        self._creations += 1
         if context is not None:
             self._contexts[index] = context  # replaces None: no finalizer can run
-        return index
+        return 0
 
     cdef inline object _context_of(self, Py_ssize_t index):
         """The context of the live socket at ``index`` (None past the list's end)."""
@@ -377,6 +433,27 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         if index < 0:
             raise WinsockError(_WSAENOBUFS)
         return _handle_at(self._first, index)
+
+    def adopt_socket(self, catalog_entry_id, s, /):
+        """Make ``s``, a value a provider proposes (WPUModifyIFSHandle), a socket of this table
+        for the provider ``catalog_entry_id``, without a context; returns ``s``.
+
+        ``s`` must be a multiple of 4 in ``handle_range`` that no live handle holds and that
+        is out of quarantine (or was never handed out): otherwise WinsockError(WSAEINVAL), and
+        WinsockError(WSAENOBUFS) when the table is full.  ValueError for a catalog entry id
+        outside 0..2**32-1.  Adopting a value far above those in use grows the table to it.
+        An adoption is no creation for the quarantine's clock, so where adopted sockets close
+        faster than handles are created, a table whose range runs out hands its oldest closed
+        value out before its quarantine ends.
+        """
+        cdef uint32_t catalog = _checked_catalog_entry_id(_handle_value(
+            catalog_entry_id, "HandleTable.adopt_socket", "catalog_entry_id", "a DWORD"),
+            catalog_entry_id)
+        cdef long long value = _handle_value(s, "HandleTable.adopt_socket", "s", "a SOCKET")
+        cdef int code = WSAEINVAL if value < 0 else self._adopt(<uint64_t>value, catalog)
+        if code:
+            raise WinsockError(code)
+        return value
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has
     def context(self, s, /):

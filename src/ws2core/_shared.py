@@ -1,6 +1,6 @@
 """What both cores share: the one WinsockError class, the out-parameter rules, the
 table's bounds (its ABI, its handle range, its quarantine), the registry of the cores' FdSet
-classes and the failures of the three stub upcalls.
+classes.
 
 Both ``_handles`` (Cython) and ``_handles_py`` (the twin) import from here, so
 ``except ws2core.WinsockError`` catches either core, and an out-parameter is judged by one
@@ -15,14 +15,10 @@ from operator import index as _index
 from typing import Any, NamedTuple
 
 from .constants import (
-    FALSE,
-    INVALID_SOCKET,
-    SOCKET_ERROR,
     WSA_INVALID_HANDLE,
     WSA_INVALID_PARAMETER,
     WSA_NOT_ENOUGH_MEMORY,
     WSAEFAULT,
-    WSAEINVAL,
     WSAENOBUFS,
     WSAENOTSOCK,
     errorname,
@@ -348,17 +344,3 @@ def fd_set_bytes_error(handles: object) -> TypeError | None:
         f"FdSet() argument 'handles' must be an iterable of SOCKET values, not "
         f"{type(handles).__name__}: use FdSet.from_buffer(...) for the bytes of an fd_set"
     )
-
-
-# ---------------------------------------------------------------------------------------
-# The three upcalls ws2core does not implement yet fail the same way on every call, with a code
-# from their own documentation pages.  Defined here once: UpcallTable's Python stubs
-# (upcalls.py) and the native table's C stubs (filled in at the Cython core's import) both
-# read this table, and tests/test_upcalls.py checks README.md's upcall table against it.
-
-STUB_FAILURES: dict[str, tuple[int, int | None]] = {
-    # WSPUPCALLTABLE field: (the result, the lpErrno code; None: the upcall has no lpErrno)
-    "lpWPUModifyIFSHandle": (INVALID_SOCKET, WSAEINVAL),
-    "lpWPUPostMessage": (FALSE, None),
-    "lpWPUQueryBlockingCallback": (SOCKET_ERROR, WSAEINVAL),
-}

@@ -4,8 +4,8 @@ The four hot upcalls (WPUCreateSocketHandle, WPUQuerySocketHandleContext,
 WPUCloseSocketHandle, WPUFDIsSet) are the core's own methods, bound per instance, so a call
 through ``UpcallTable`` costs no Python frame over the core.  The cold, Windows-shaped parts
 live here once for both cores: the event and thread upcalls' result/lpErrno wrapping,
-WPUGetProviderPath over the table's catalog (``ws2core.catalog``) and the three upcalls that
-are not implemented yet.
+WPUGetProviderPath over the table's catalog (``ws2core.catalog``), WPUModifyIFSHandle, the
+windows WPUPostMessage posts to and Winsock 1.1's blocking callback.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
 import ctypes
+import queue
+import sys
 import threading
 from operator import index as _index
 
@@ -22,7 +24,6 @@ from .catalog import Catalog, guid_of
 if TYPE_CHECKING:
     from ._handles import HandleTable
 from ._shared import (
-    STUB_FAILURES,
     WinsockError,
     as_index,
     has_index,
@@ -31,10 +32,13 @@ from ._shared import (
 )
 from .constants import (
     FALSE,
+    INVALID_SOCKET,
+    INVALID_SOCKET_X86,
     SOCKET_ERROR,
     TRUE,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
+    WSA_INVALID_HANDLE,
     WSA_INVALID_PARAMETER,
     WSA_MAXIMUM_WAIT_EVENTS,
     WSA_WAIT_EVENT_0,
@@ -43,6 +47,7 @@ from .constants import (
     WSA_WAIT_TIMEOUT,
     WSAEFAULT,
     WSAEINVAL,
+    WSAENOBUFS,
 )
 from .structs import overlapped_structure, record_completion
 
@@ -90,6 +95,8 @@ class UpcallTable:
     table: HandleTable
     catalog: Catalog
     _last_error: threading.local  # per thread, as WSAGetLastError is on Windows
+    _windows: _Windows
+    _blocking: _Blocking
 
     def __new__(
         cls,
@@ -127,6 +134,8 @@ class UpcallTable:
             # it can sit beside a core's HotUpcalls), which mypy cannot see from here.
             setattr(self, "_last_error", threading.local())
             setattr(self, "catalog", catalog)
+            setattr(self, "_windows", _Windows(table))
+            setattr(self, "_blocking", _Blocking())
             return self
         raise TypeError(f"table must be a ws2core.HandleTable, not {type(table).__name__}")
 
@@ -458,23 +467,169 @@ class UpcallTable:
         lpProviderDllPathLen.value = needed - 1
         return 0
 
-    # --- the three upcalls ws2core does not implement yet: each fails the same way on
-    # every call, with a code from its own documentation page (STUB_FAILURES in _shared.py,
-    # which the native table's C stubs read too).
+    # --- IFS handles
 
     def WPUModifyIFSHandle(self, dwCatalogEntryId: Any, ProposedHandle: Any, lpErrno: Any, /) -> int:
-        """Not implemented: ws2core makes no IFS handles.  Always INVALID_SOCKET with WSAEINVAL."""
-        return _fail("lpWPUModifyIFSHandle", lpErrno)
+        """Register ``ProposedHandle``, a handle an IFS provider (or a layered provider passing
+        its base provider's handle up) made, as a socket of this table for the provider
+        ``dwCatalogEntryId``, without a context (``HandleTable.adopt_socket``).
+
+        Returns the handle, unchanged, or INVALID_SOCKET (INVALID_SOCKET_X86 on an x86 table)
+        with WSAEINVAL in ``lpErrno``, the page's one code, when it is not a multiple of 4 in
+        the table's ``handle_range`` that no live handle holds and that is out of quarantine,
+        and also when the table is full.  ValueError for a catalog entry id outside DWORD;
+        TypeError for arguments of the wrong type.
+        """
+        require_out_parameter(lpErrno, "lpErrno")
+        try:
+            return self.table.adopt_socket(dwCatalogEntryId, ProposedHandle)
+        except WinsockError:
+            lpErrno.value = WSAEINVAL
+            return INVALID_SOCKET_X86 if self.table.abi == "x86" else INVALID_SOCKET
+        except TypeError:
+            if not has_index(ProposedHandle):
+                raise not_an_int(ProposedHandle, "WPUModifyIFSHandle", "ProposedHandle", "a SOCKET") from None
+            if not has_index(dwCatalogEntryId):
+                raise not_an_int(dwCatalogEntryId, "WPUModifyIFSHandle", "dwCatalogEntryId", "a DWORD") from None
+            raise
+
+    # --- window messages
+
+    def register_window(self, sink: Any, /) -> int:
+        """A new window of this Ws2_32 instance, for WPUPostMessage: returns its HWND.
+
+        ``sink``: a callable ``sink(hWnd, Msg, wParam, lParam)``, or a queue (an object with
+        ``put``, such as ``queue.Queue``), which receives each message as the tuple
+        ``(hWnd, Msg, wParam, lParam)``.  HWNDs are ≡ 2 (mod 4) and lie above the table's
+        ``handle_range``, so no socket, event, thread or port handle (tag bits included) is
+        ever an HWND; they are not reused.  WinsockError(WSAENOBUFS) when an x86 table has no
+        32-bit value left for one.
+        """
+        return self._windows.register(sink)
+
+    def unregister_window(self, hWnd: Any, /) -> None:
+        """Forget the window ``hWnd``: later posts to it return FALSE; a callable sink still
+        gets the messages posted before.  WinsockError(WSA_INVALID_HANDLE) for an HWND that
+        is not a registered window."""
+        self._windows.unregister(hWnd)
 
     def WPUPostMessage(self, hWnd: Any, Msg: Any, wParam: Any, lParam: Any, /) -> int:
-        """Not implemented: there are no windows to post to.  Always FALSE (it has no lpErrno)."""
-        return STUB_FAILURES["lpWPUPostMessage"][0]
+        """Post a message to the window ``hWnd`` (``register_window``), as PostMessage does:
+        without waiting for the window to handle it.
+
+        A queue sink gets ``(hWnd, Msg, wParam, lParam)`` at once (``put_nowait`` when it has
+        one); a callable sink is called on the window's own delivery thread, in posting order,
+        so a provider never runs the window's code, nor waits for it, inside its own call.
+        Returns TRUE, or FALSE (there is no lpErrno) for an HWND that is no registered window
+        (None, 0 included) or a full queue.  ``Msg`` is a UINT, ``wParam`` a WPARAM
+        (0..2**64-1), ``lParam`` an LPARAM (-2**63..2**63-1): ValueError outside, TypeError
+        for a non-int.
+        """
+        window = 0 if hWnd is None else _checked_int(hWnd, "WPUPostMessage", "hWnd", "an HWND", 0, _UINT64_MAX)
+        message = _checked_int(Msg, "WPUPostMessage", "Msg", "a UINT", 0, 0xFFFFFFFF)
+        first = _checked_int(wParam, "WPUPostMessage", "wParam", "a WPARAM", 0, _UINT64_MAX)
+        second = _checked_int(lParam, "WPUPostMessage", "lParam", "an LPARAM", -(2**63), 2**63 - 1)
+        return TRUE if self._windows.post(window, message, first, second) else FALSE
+
+    # --- Winsock 1.1's pseudo-blocking: the blocking callback, its hook and cancelling
+
+    @property
+    def pseudo_blocking(self) -> bool:
+        """Whether this Ws2_32 serves a Winsock 1.1 program (``Ws2_32`` sets it at a 1.x
+        WSAStartup): only then does WPUQueryBlockingCallback hand out ``blocking_callback``;
+        a Winsock 2 program gets NULL, as on Windows."""
+        return self._blocking.enabled
+
+    @pseudo_blocking.setter
+    def pseudo_blocking(self, enabled: bool) -> None:
+        self._blocking.enabled = bool(enabled)
+
+    def blocking_callback(self, dwContext: Any, /) -> int:
+        """The blocking callback (LPBLOCKINGCALLBACK) a provider calls, on the blocking
+        thread, while it serves a blocking call: runs that thread's blocking hook
+        (``set_blocking_hook``; none by default: ws2core has no message loop to pump), with
+        the thread counted as blocking meanwhile (``is_blocking``).  Returns TRUE to keep
+        waiting, or FALSE once, when ``cancel_blocking_call`` asked for it on this thread.
+        ``dwContext`` is what WPUQueryBlockingCallback gave (the caller's catalog entry id)."""
+        state = self._blocking.thread()
+        if not state.cancelled:
+            state.blocking = True
+            try:
+                if state.hook is not None:
+                    state.hook()
+            finally:
+                state.blocking = False
+        if state.cancelled:
+            state.cancelled = False
+            return FALSE
+        return TRUE
+
+    def set_blocking_hook(self, hook: Any, /) -> Any:
+        """WSASetBlockingHook for the calling thread: ``hook`` (a callable of no argument) runs
+        in each call of ``blocking_callback`` on it; returns the previous one (None: none)."""
+        if not callable(hook):
+            raise TypeError(f"a blocking hook must be callable, not {type(hook).__name__}")
+        state = self._blocking.thread()
+        previous, state.hook = state.hook, hook
+        return previous
+
+    def unhook_blocking_hook(self) -> None:
+        """WSAUnhookBlockingHook for the calling thread: back to no hook."""
+        self._blocking.thread().hook = None
+
+    def is_blocking(self) -> bool:
+        """WSAIsBlocking: whether the calling thread is inside a blocking call, that is, in
+        its blocking hook, the only code of a Winsock 1.1 thread that runs meanwhile."""
+        return self._blocking.thread().blocking
+
+    def cancel_blocking_call(self) -> None:
+        """WSACancelBlockingCall for the calling thread: the blocking callback returns FALSE
+        once the hook returns, so the provider ends the call (WSAEINTR).
+        WinsockError(WSAEINVAL) when the thread is in no blocking call."""
+        state = self._blocking.thread()
+        if not state.blocking:
+            raise WinsockError(WSAEINVAL, "no blocking call is in progress on this thread")
+        state.cancelled = True
 
     def WPUQueryBlockingCallback(
         self, dwCatalogEntryId: Any, lplpfnCallback: Any, lpdwContext: Any, lpErrno: Any, /
     ) -> int:
-        """Not implemented: there is no provider catalog.  Always SOCKET_ERROR with WSAEINVAL."""
-        return _fail("lpWPUQueryBlockingCallback", lpErrno)
+        """The blocking callback a provider calls while it serves a blocking call, and its
+        context: 0 with ``blocking_callback`` in ``lplpfnCallback`` and ``dwCatalogEntryId``
+        in ``lpdwContext`` when this Ws2_32 serves a Winsock 1.1 program
+        (``pseudo_blocking``), else with None (NULL: block with the native synchronisation
+        objects, the page says) and 0.  ``lpErrno`` receives 0 on success too (ReactOS
+        fills it).  SOCKET_ERROR with ``lpErrno``: WSAEFAULT for a None ``lplpfnCallback``
+        or ``lpdwContext``, WSAEINVAL when there is a callback and ``dwCatalogEntryId`` names
+        no entry of the catalog (ReactOS looks it up only then).  ValueError for a catalog
+        entry id outside DWORD; TypeError for an out-parameter without ``.value``, or a
+        ctypes integer given the callable (a NULL callback is 0 there).
+        """
+        catalog_entry_id = _checked_int(
+            dwCatalogEntryId, "WPUQueryBlockingCallback", "dwCatalogEntryId", "a DWORD", 0, 0xFFFFFFFF)
+        require_out_parameter(lpErrno, "lpErrno")
+        for target, name in ((lplpfnCallback, "lplpfnCallback"), (lpdwContext, "lpdwContext")):
+            if target is not None:
+                require_out_parameter(target, name)
+        if lplpfnCallback is None or lpdwContext is None:
+            lpErrno.value = WSAEFAULT
+            return SOCKET_ERROR
+        callback: Any = None
+        context = 0
+        if self._blocking.enabled:
+            if not any(info.dwCatalogEntryId == catalog_entry_id for info in self.catalog.protocols()):
+                lpErrno.value = WSAEINVAL
+                return SOCKET_ERROR
+            callback, context = self.blocking_callback, catalog_entry_id
+        try:
+            lplpfnCallback.value = callback
+        except TypeError:
+            if callback is not None:  # a ctypes integer cannot hold a Python callable
+                raise
+            lplpfnCallback.value = 0  # NULL, in a ctypes integer
+        lpdwContext.value = context
+        lpErrno.value = 0
+        return 0
 
     # WSPUPCALLTABLE field names for the upcalls defined above (the hot four are bound in
     # __init__).
@@ -509,6 +664,117 @@ UPCALL_FIELDS = (
     "lpWPUOpenCurrentThread",
     "lpWPUCloseThread",
 )
+
+
+_UINT64_MAX = 2**64 - 1
+
+
+def _checked_int(value: Any, function: str, argument: str, kind: str, low: int, high: int) -> int:
+    """``value`` as an int in low..high: TypeError for a non-int, ValueError outside."""
+    number = value if value.__class__ is int else as_index(value, function, argument, kind)
+    if not low <= number <= high:
+        raise ValueError(f"{argument} must be {kind} ({low}..{high}), not {number}")
+    return number
+
+
+class _Windows:
+    """The windows of one UpcallTable: HWND -> its sink (a queue's ``put``, or a callable's
+    delivery queue, drained by the window's own thread)."""
+
+    __slots__ = ("_lock", "_sinks", "_next", "_limit")
+
+    def __init__(self, table: Any) -> None:
+        self._lock = threading.Lock()
+        self._sinks: dict[int, Any] = {}
+        # Above every value the table's handles (with their tag bits) can take; ≡ 2 mod 4.
+        self._next = table.handle_range[1] + 6
+        self._limit = 2**32 if table.abi == "x86" else 2**64
+
+    def register(self, sink: Any) -> int:
+        put = getattr(sink, "put_nowait", None) or getattr(sink, "put", None)
+        if put is None and not callable(sink):
+            raise TypeError(f"a window's sink must be callable or have put(), not {type(sink).__name__}")
+        with self._lock:
+            if self._next >= self._limit:
+                raise WinsockError(WSAENOBUFS, "no HWND value left for this table's ABI")
+            hwnd: int = self._next
+            self._next += 4
+            if put is None:
+                deliveries: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                threading.Thread(target=_deliver, args=(sink, deliveries), daemon=True,
+                                 name=f"ws2core window {hwnd:#x}").start()
+                put = deliveries.put
+            self._sinks[hwnd] = put
+        return hwnd
+
+    def unregister(self, hwnd: Any) -> None:
+        hwnd = hwnd if hwnd.__class__ is int else as_index(hwnd, "UpcallTable.unregister_window", "hWnd", "an HWND")
+        with self._lock:
+            put = self._sinks.pop(hwnd, None)
+        if put is None:
+            raise WinsockError(WSA_INVALID_HANDLE, "not a window of this table")
+        if getattr(put, "__self__", None).__class__ is queue.SimpleQueue:
+            put(None)  # the delivery thread ends after what was posted before
+
+    def post(self, hwnd: int, message: int, wparam: int, lparam: int) -> bool:
+        put = self._sinks.get(hwnd)  # one dict read: no lock
+        if put is None:
+            return False
+        try:
+            put((hwnd, message, wparam, lparam))
+        except queue.Full:
+            return False
+        return True
+
+
+class _ThreadBlocking:
+    """One thread's pseudo-blocking state: its hook, whether it is in a blocking call, and
+    whether WSACancelBlockingCall asked to end it."""
+
+    __slots__ = ("hook", "blocking", "cancelled")
+
+    def __init__(self) -> None:
+        self.hook: Any = None
+        self.blocking = False
+        self.cancelled = False
+
+
+class _Blocking:
+    """Winsock 1.1's pseudo-blocking in one UpcallTable: on or off, and per thread."""
+
+    __slots__ = ("enabled", "_threads")
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._threads = threading.local()
+
+    def thread(self) -> _ThreadBlocking:
+        state: _ThreadBlocking | None = getattr(self._threads, "state", None)
+        if state is None:
+            state = self._threads.state = _ThreadBlocking()
+        return state
+
+
+def _deliver(sink: Any, deliveries: queue.SimpleQueue[Any]) -> None:
+    """A callable window's delivery thread: its messages in order, until the None of
+    unregister_window; a sink that raises is reported as an unraisable error."""
+    while (item := deliveries.get()) is not None:
+        try:
+            sink(*item)
+        except BaseException as failure:
+            sys.unraisablehook(_Unraisable(failure, sink))  # type: ignore[arg-type]
+        del item
+
+
+class _Unraisable:
+    """What sys.unraisablehook reads (its own UnraisableHookArgs cannot be made)."""
+
+    def __init__(self, failure: BaseException, sink: Any) -> None:
+        self.exc_type = type(failure)
+        self.exc_value = failure
+        self.exc_traceback = failure.__traceback__
+        self.err_msg = "Exception ignored in a window's sink called by WPUPostMessage"
+        self.object = sink
 
 
 def _thread_id(lpThreadId: Any, upcall: str, writable: bool) -> Any:
@@ -562,19 +828,11 @@ def _path_buffer(target: Any) -> memoryview | None:
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
-def _fail(field: str, lpErrno: Any) -> int:
-    """The body of a stub with an lpErrno: its failure as STUB_FAILURES gives it."""
-    result, code = STUB_FAILURES[field]
-    require_out_parameter(lpErrno, "lpErrno")
-    lpErrno.value = code
-    return result
-
-
 def _concrete_class(core: Any) -> type:
     """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
     name = f"{_implementation.name_of(core).capitalize()}UpcallTable"  # CythonUpcallTable
     namespace: dict[str, Any] = {
-        "__slots__": ("_last_error", "catalog"), "__module__": __name__, "__qualname__": name,
+        "__slots__": ("_last_error", "catalog", "_windows", "_blocking"), "__module__": __name__, "__qualname__": name,
     }
     for upcall in _HOT_UPCALLS:  # the WSPUPCALLTABLE field names of the hot four
         namespace["lp" + upcall] = getattr(core.HotUpcalls, upcall)

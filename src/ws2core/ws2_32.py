@@ -54,6 +54,7 @@ from .constants import (
     SIOCATMARK,
     SOCKET_ERROR,
     STATUS_INVALID_PARAMETER,
+    TRUE,
     WSA_FLAG_OVERLAPPED,
     WSA_INFINITE,
     WSA_INVALID_EVENT,
@@ -277,6 +278,8 @@ class Ws2_32:
         with self._lock:
             code: int = self.provider.WSPStartup(self.upcalls)
             if not code:
+                if not self._startups:  # the process's version is its first WSAStartup's
+                    self.upcalls.pseudo_blocking = version & 0xFF < 2
                 self._startups += 1
         return code
 
@@ -288,6 +291,51 @@ class Ws2_32:
                 return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
             self._startups -= 1
         return self._call(SOCKET_ERROR, self.provider.WSPCleanup)
+
+    # --- Winsock 1.1's pseudo-blocking (ReactOS bhook.c): a 2.x process gets WSAEOPNOTSUPP,
+    # as the Windows Sockets 2 pages say these functions are gone for it.
+
+    def _pseudo_blocking_error(self) -> int:
+        if not self._startups:
+            return WSANOTINITIALISED
+        return 0 if self.upcalls.pseudo_blocking else WSAEOPNOTSUPP
+
+    def WSASetBlockingHook(self, lpBlockFunc: Any) -> Any:
+        """Install ``lpBlockFunc`` (a callable) as the calling thread's blocking hook: the
+        previous one (None: none), or None with the last error WSANOTINITIALISED,
+        WSAEOPNOTSUPP (a Winsock 2 process) or WSAEFAULT (not callable)."""
+        code = self._pseudo_blocking_error() or (0 if callable(lpBlockFunc) else WSAEFAULT)
+        if code:
+            self.upcalls.WSASetLastError(code)
+            return None
+        return self.upcalls.set_blocking_hook(lpBlockFunc)
+
+    def WSAUnhookBlockingHook(self) -> int:
+        """Back to no blocking hook on the calling thread: 0, or SOCKET_ERROR with
+        WSANOTINITIALISED or WSAEOPNOTSUPP (a Winsock 2 process)."""
+        code = self._pseudo_blocking_error()
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        self.upcalls.unhook_blocking_hook()
+        return 0
+
+    def WSACancelBlockingCall(self) -> int:
+        """End the calling thread's blocking call (the provider then fails it with WSAEINTR):
+        0, or SOCKET_ERROR with WSANOTINITIALISED, WSAEOPNOTSUPP (a Winsock 2 process) or
+        WSAEINVAL (no blocking call in progress)."""
+        code = self._pseudo_blocking_error()
+        if code:
+            return self._fail(SOCKET_ERROR, code)
+        try:
+            self.upcalls.cancel_blocking_call()
+        except WinsockError as error:
+            return self._fail(SOCKET_ERROR, error.winerror)
+        return 0
+
+    def WSAIsBlocking(self) -> int:
+        """TRUE while the calling thread is in a blocking call (in its blocking hook), FALSE
+        otherwise: always for a Winsock 2 process, which never pseudo-blocks."""
+        return TRUE if self.upcalls.is_blocking() else FALSE
 
     def WSAGetLastError(self) -> int:
         """The calling thread's last error (the UpcallTable's)."""

@@ -313,7 +313,7 @@ static void check_events(report_t *r, const WSPUPCALLTABLE *up)
 #undef EXPECT_TRUE
 }
 
-static void check_stubs(report_t *r, const WSPUPCALLTABLE *up)
+static void check_cold_upcalls(report_t *r, const WSPUPCALLTABLE *up)
 {
     int err, rc, length = 260;
     SOCKET s;
@@ -333,22 +333,40 @@ static void check_stubs(report_t *r, const WSPUPCALLTABLE *up)
     CHECK(r, up->lpWPUGetProviderPath(NULL, NULL, NULL, NULL) == SOCKET_ERROR,
           "WPUGetProviderPath with NULLs");
 
+    /* WPUModifyIFSHandle refuses a value with tag bits, a live socket and a closed one
+       still in quarantine; NULL lpErrno allowed. */
     err = SENTINEL_ERR;
-    s = up->lpWPUModifyIFSHandle(1, 4, &err);
-    CHECK(r, s == INVALID_SOCKET && err == WSAEINVAL, "WPUModifyIFSHandle: 0x%llx err %d",
+    s = up->lpWPUModifyIFSHandle(1, 6, &err);
+    CHECK(r, s == INVALID_SOCKET && err == WSAEINVAL, "WPUModifyIFSHandle(6): 0x%llx err %d",
           ULL(s), err);
-    CHECK(r, up->lpWPUModifyIFSHandle(1, 4, NULL) == INVALID_SOCKET, "WPUModifyIFSHandle NULL");
+    CHECK(r, up->lpWPUModifyIFSHandle(1, 6, NULL) == INVALID_SOCKET, "WPUModifyIFSHandle NULL");
+    err = SENTINEL_ERR;
+    s = up->lpWPUCreateSocketHandle(1, 0, &err);
+    CHECK(r, s != INVALID_SOCKET, "create socket for WPUModifyIFSHandle: err %d", err);
+    if (s != INVALID_SOCKET) {
+        err = SENTINEL_ERR;
+        CHECK(r, up->lpWPUModifyIFSHandle(1, s, &err) == INVALID_SOCKET && err == WSAEINVAL,
+              "WPUModifyIFSHandle of a live socket: err %d", err);
+        up->lpWPUCloseSocketHandle(s, NULL);
+        err = SENTINEL_ERR;
+        CHECK(r, up->lpWPUModifyIFSHandle(1, s, &err) == INVALID_SOCKET && err == WSAEINVAL,
+              "WPUModifyIFSHandle of a quarantined socket: err %d", err);
+    }
 
     ok = up->lpWPUPostMessage(NULL, 0x400, 1, -1);
-    CHECK(r, ok == FALSE, "WPUPostMessage: %d, want FALSE", ok);
+    CHECK(r, ok == FALSE, "WPUPostMessage to no window: %d, want FALSE", ok);
 
+    /* A Winsock 2 process: no blocking callback (NULL, context 0), lpErrno 0 on success. */
     err = SENTINEL_ERR;
+    callback = (LPBLOCKINGCALLBACK)1;
+    ctx = 5;
     rc = up->lpWPUQueryBlockingCallback(1, &callback, &ctx, &err);
-    CHECK(r, rc == SOCKET_ERROR && err == WSAEINVAL, "WPUQueryBlockingCallback: rc %d err %d",
-          rc, err);
-    CHECK(r, up->lpWPUQueryBlockingCallback(1, NULL, NULL, NULL) == SOCKET_ERROR,
-          "WPUQueryBlockingCallback with NULLs");
-
+    CHECK(r, rc == 0 && err == 0 && callback == NULL && ctx == 0,
+          "WPUQueryBlockingCallback: rc %d err %d ctx %llu", rc, err, ULL(ctx));
+    err = SENTINEL_ERR;
+    rc = up->lpWPUQueryBlockingCallback(1, NULL, NULL, &err);
+    CHECK(r, rc == SOCKET_ERROR && err == WSAEFAULT,
+          "WPUQueryBlockingCallback with NULLs: rc %d err %d", rc, err);
 }
 
 static void apc_never_runs(DWORD_PTR context)
@@ -466,7 +484,7 @@ EXPORT int provider_check_all(const WSPUPCALLTABLE *up, char *report, size_t rep
         return r.failures; /* calling through a NULL pointer would crash the test run */
     check_sockets(&r, up);
     check_events(&r, up);
-    check_stubs(&r, up);
+    check_cold_upcalls(&r, up);
     check_thread_ids(&r, up);
     check_fd_isset(&r, up);
     return r.failures;

@@ -1,6 +1,6 @@
 /* ws2core_native.h: the C side of the native WSPUPCALLTABLE, the 64 sets of entry points a C
  * provider calls.  Internal to the Cython core (_handles_native.pxi fills in the operations
- * and the stubs' failures at import); providers include <ws2core/ws2spi.h> instead.
+ * at import); providers include <ws2core/ws2spi.h> instead.
  */
 #ifndef WS2CORE_NATIVE_H
 #define WS2CORE_NATIVE_H
@@ -34,6 +34,10 @@ typedef struct {
     DWORD (*wait)(unsigned, DWORD, const WSAEVENT *, BOOL, DWORD, BOOL, LPINT);
     DWORD (*sleep)(unsigned, DWORD, BOOL, LPINT);
     int (*get_provider_path)(unsigned, LPGUID, WCHAR *, LPINT, LPINT);
+    SOCKET (*modify_ifs_handle)(unsigned, DWORD, SOCKET, LPINT);
+    BOOL (*post_message)(unsigned, HWND, UINT, WPARAM, LPARAM);
+    int (*query_blocking_callback)(unsigned, DWORD, LPBLOCKINGCALLBACK *, PDWORD_PTR, LPINT);
+    BOOL (*blocking_callback)(unsigned, DWORD_PTR);
 } ws2core_native_ops;
 static ws2core_native_ops ws2core_ops;
 
@@ -45,48 +49,6 @@ static int WSPAPI ws2core_fd_isset(SOCKET s, ws2core_fd_set *fdset) {
     for (i = 0; i < fdset->fd_count; i++)
         if (fdset->fd_array[i] == s) return 1;
     return 0;
-}
-
-/* The three upcalls ws2core does not implement fail as ws2core.UpcallTable's do: with the
-   result and lpErrno code that ws2core._shared.STUB_FAILURES gives each field name, copied
-   here at import (a name missing there fails the import).  Read-only once a table exists. */
-typedef struct {
-    const char *field;      /* the WSPUPCALLTABLE field, as STUB_FAILURES names it */
-    int64_t result;         /* the result's 64-bit pattern; each stub casts it to its type */
-    int error;              /* the lpErrno code (WPUPostMessage has no lpErrno) */
-} ws2core_stub_failure;
-
-enum {
-    WS2CORE_STUB_MODIFY_IFS_HANDLE,
-    WS2CORE_STUB_POST_MESSAGE,
-    WS2CORE_STUB_QUERY_BLOCKING_CALLBACK,
-    WS2CORE_STUBS
-};
-static ws2core_stub_failure ws2core_stub_failures[WS2CORE_STUBS] = {
-    {"lpWPUModifyIFSHandle", 0, 0},
-    {"lpWPUPostMessage", 0, 0},
-    {"lpWPUQueryBlockingCallback", 0, 0},
-};
-
-/* Stub `stub`'s failure: its code in *err (a NULL lpErrno is allowed), its result as an int. */
-static inline int ws2core_stub_fail(int stub, LPINT err) {
-    if (err) *err = ws2core_stub_failures[stub].error;
-    return (int)ws2core_stub_failures[stub].result;
-}
-
-static SOCKET WSPAPI ws2core_modify_ifs_handle(DWORD catalog, SOCKET proposed, LPINT err) {
-    (void)catalog; (void)proposed;
-    if (err) *err = ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].error;
-    return (SOCKET)(uint64_t)ws2core_stub_failures[WS2CORE_STUB_MODIFY_IFS_HANDLE].result;
-}
-static BOOL WSPAPI ws2core_post_message(HWND window, UINT message, WPARAM w, LPARAM l) {
-    (void)window; (void)message; (void)w; (void)l;
-    return (BOOL)ws2core_stub_failures[WS2CORE_STUB_POST_MESSAGE].result;
-}
-static int WSPAPI ws2core_query_blocking_callback(DWORD catalog, LPBLOCKINGCALLBACK *callback,
-                                                  PDWORD_PTR context, LPINT err) {
-    (void)catalog; (void)callback; (void)context;
-    return ws2core_stub_fail(WS2CORE_STUB_QUERY_BLOCKING_CALLBACK, err);
 }
 
 /* The C signatures carry no table pointer, so each native table has its own entry points:
@@ -120,7 +82,17 @@ static DWORD WSPAPI ws2core_sleep_##a##b(DWORD milliseconds, BOOL alertable, LPI
     { return ws2core_ops.sleep(a * 8 + b, milliseconds, alertable, err); } \
 static int WSPAPI ws2core_get_provider_path_##a##b(LPGUID id, WCHAR *path, LPINT length, \
                                                  LPINT err) \
-    { return ws2core_ops.get_provider_path(a * 8 + b, id, path, length, err); }
+    { return ws2core_ops.get_provider_path(a * 8 + b, id, path, length, err); } \
+static SOCKET WSPAPI ws2core_modify_ifs_handle_##a##b(DWORD catalog, SOCKET proposed, LPINT err) \
+    { return ws2core_ops.modify_ifs_handle(a * 8 + b, catalog, proposed, err); } \
+static BOOL WSPAPI ws2core_post_message_##a##b(HWND window, UINT message, WPARAM w, LPARAM l) \
+    { return ws2core_ops.post_message(a * 8 + b, window, message, w, l); } \
+static BOOL CALLBACK ws2core_blocking_callback_##a##b(DWORD_PTR context) \
+    { return ws2core_ops.blocking_callback(a * 8 + b, context); } \
+static int WSPAPI ws2core_query_blocking_callback_##a##b(DWORD catalog, \
+                                                       LPBLOCKINGCALLBACK *callback, \
+                                                       PDWORD_PTR context, LPINT err) \
+    { return ws2core_ops.query_blocking_callback(a * 8 + b, catalog, callback, context, err); }
 #define WS2CORE_ENTRY_POINT_ROW(a) \
     WS2CORE_ENTRY_POINTS(a, 0) WS2CORE_ENTRY_POINTS(a, 1) WS2CORE_ENTRY_POINTS(a, 2) \
     WS2CORE_ENTRY_POINTS(a, 3) WS2CORE_ENTRY_POINTS(a, 4) WS2CORE_ENTRY_POINTS(a, 5) \
@@ -132,7 +104,8 @@ WS2CORE_ENTRY_POINT_ROW(6) WS2CORE_ENTRY_POINT_ROW(7)
 #define WS2CORE_UPCALLS(a, b) { \
     ws2core_close_event_##a##b, ws2core_close_socket_##a##b, ws2core_create_event_##a##b, \
     ws2core_create_socket_##a##b, ws2core_fd_isset, ws2core_get_provider_path_##a##b, \
-    ws2core_modify_ifs_handle, ws2core_post_message, ws2core_query_blocking_callback, \
+    ws2core_modify_ifs_handle_##a##b, ws2core_post_message_##a##b, \
+    ws2core_query_blocking_callback_##a##b, \
     ws2core_query_context_##a##b, ws2core_queue_apc_##a##b, ws2core_reset_event_##a##b, \
     ws2core_set_event_##a##b, ws2core_open_thread_##a##b, ws2core_close_thread_##a##b }
 #define WS2CORE_UPCALL_ROW(a) \
@@ -154,6 +127,18 @@ static WSPUPCALLTABLE ws2core_upcall_tables[64];
 static const WS2COREWAITTABLE ws2core_wait_tables[64] = {
     WS2CORE_WAIT_ROW(0), WS2CORE_WAIT_ROW(1), WS2CORE_WAIT_ROW(2), WS2CORE_WAIT_ROW(3),
     WS2CORE_WAIT_ROW(4), WS2CORE_WAIT_ROW(5), WS2CORE_WAIT_ROW(6), WS2CORE_WAIT_ROW(7)
+};
+
+/* Each set's blocking callback, which its WPUQueryBlockingCallback hands out. */
+#define WS2CORE_BLOCKING_ROW(a) \
+    ws2core_blocking_callback_##a##0, ws2core_blocking_callback_##a##1, \
+    ws2core_blocking_callback_##a##2, ws2core_blocking_callback_##a##3, \
+    ws2core_blocking_callback_##a##4, ws2core_blocking_callback_##a##5, \
+    ws2core_blocking_callback_##a##6, ws2core_blocking_callback_##a##7
+static const LPBLOCKINGCALLBACK ws2core_blocking_callbacks[64] = {
+    WS2CORE_BLOCKING_ROW(0), WS2CORE_BLOCKING_ROW(1), WS2CORE_BLOCKING_ROW(2),
+    WS2CORE_BLOCKING_ROW(3), WS2CORE_BLOCKING_ROW(4), WS2CORE_BLOCKING_ROW(5),
+    WS2CORE_BLOCKING_ROW(6), WS2CORE_BLOCKING_ROW(7)
 };
 
 #endif /* WS2CORE_NATIVE_H */
