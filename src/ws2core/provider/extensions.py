@@ -45,11 +45,9 @@ from ..constants import (
     WSA_OPERATION_ABORTED,
     WSAEADDRNOTAVAIL,
     WSAEAFNOSUPPORT,
-    WSAEALREADY,
     WSAECONNREFUSED,
     WSAEFAULT,
     WSAEINVAL,
-    WSAEISCONN,
     WSAENOTCONN,
     WSAEOPNOTSUPP,
     WSS_OPERATION_IN_PROGRESS,
@@ -364,13 +362,7 @@ class _Extensions(_Sockets, _Transfer):
         address = _parse_address(name, namelen, sock.family, WSAEAFNOSUPPORT)
         if _unreachable(sock.family, address):
             raise WinsockError(WSAEADDRNOTAVAIL, "cannot connect to the any address or port 0")
-        self._resolve_connect(sock)
-        if sock.state == LISTENING:
-            raise WinsockError(WSAEINVAL, "ConnectEx on a listening socket")
-        if sock.state == CONNECTED:
-            raise WinsockError(WSAEISCONN)
-        if sock.state == CONNECTING:
-            raise WinsockError(WSAEALREADY)
+        self._require_connectable(sock, "ConnectEx")
         if not self._is_bound(sock):
             raise WinsockError(WSAEINVAL, "ConnectEx needs a bound socket")
         decision = self._decide(sock, "connect", address)
@@ -386,28 +378,17 @@ class _Extensions(_Sockets, _Transfer):
         with self._lock:
             sock.state = CONNECTING  # settled by _resolve_connect, which records FD_CONNECT
             sock.pending_error = 0
-        record = decision.attempt
-        sent = 0
+        send = self._send_attempt(sock, pending, _NO_SIGNAL, None, decision.attempt) \
+            if pending else None
 
         def attempt() -> Outcome | None:
-            nonlocal pending, sent
             if sock.state == CONNECTING:
                 self._resolve_connect(sock)
                 if sock.state == CONNECTING:
                     return None
             if sock.state != CONNECTED:
                 return (sock.pending_error or WSAECONNREFUSED, 0, 0)
-            if pending:
-                try:
-                    count, pending = self._send_ready(sock, pending, _NO_SIGNAL | _DONT_WAIT, None)
-                except OSError as failure:
-                    return (winsock_error(failure), sent, 0)
-                sent += count
-                if pending:
-                    return None
-                if record is not None:
-                    record.count(sent=sent)
-            return (0, sent, 0)
+            return (0, 0, 0) if send is None else send()
 
         return self._run(sock, "sends", _Operation(request, attempt), sent_out)
 

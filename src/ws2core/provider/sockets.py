@@ -306,6 +306,18 @@ class _Sockets(_Events):
         depth = _index(backlog)
         return self._call(s, lpErrno, SOCKET_ERROR, self._listen, depth)
 
+    def _require_connectable(self, sock: ProviderSocket, call: str) -> None:
+        """The errors of a connect (``call`` names it) on a socket that is not ready for
+        one: listening WSAEINVAL, connected WSAEISCONN, still connecting WSAEALREADY (a
+        connect in progress is settled first)."""
+        self._resolve_connect(sock)
+        if sock.state == LISTENING:
+            raise WinsockError(WSAEINVAL, f"{call} on a listening socket")
+        if sock.state == CONNECTED:
+            raise WinsockError(WSAEISCONN)
+        if sock.state == CONNECTING:
+            raise WinsockError(WSAEALREADY)
+
     def _listen(self, sock: ProviderSocket, backlog: int) -> int:
         if sock.type != SOCK_STREAM:
             raise WinsockError(WSAEOPNOTSUPP)
@@ -462,13 +474,7 @@ class _Sockets(_Events):
                 sock.asked_peer = address if decision.verdict == "redirected" else None
                 self._record(sock, FD_CONNECT_BIT)
             return 0
-        self._resolve_connect(sock)
-        if sock.state == LISTENING:
-            raise WinsockError(WSAEINVAL, "connect on a listening socket")
-        if sock.state == CONNECTED:
-            raise WinsockError(WSAEISCONN)
-        if sock.state == CONNECTING:
-            raise WinsockError(WSAEALREADY)
+        self._require_connectable(sock, "connect")
         decision = self._decide(sock, "connect", address)
         if decision.error and not sock.nonblocking:
             raise WinsockError(decision.error, f"the network policy refuses {address[0]}")

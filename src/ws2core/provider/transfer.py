@@ -12,6 +12,7 @@ from __future__ import annotations
 import select
 import socket
 import time
+from collections.abc import Callable
 from operator import index as _index
 from typing import Any, Final
 
@@ -256,6 +257,21 @@ class _Transfer(_Events):
                          views: list[memoryview], host_flags: int,
                          address: tuple[Any, ...] | None, record: Any, sent_out: Any) -> int:
         """An overlapped send: complete once every byte went (a datagram goes whole)."""
+        attempt = self._send_attempt(sock, views, host_flags, address, record)
+        error, count, _ = self._start(sock, "sends", _Operation(request, attempt))
+        if error:
+            raise WinsockError(error)
+        if sent_out is not None:
+            sent_out.value = count
+        self._finish_at_once(request, count)
+        return 0
+
+    def _send_attempt(self, sock: ProviderSocket, views: list[memoryview], host_flags: int,
+                      address: tuple[Any, ...] | None,
+                      record: Any) -> Callable[[], Outcome | None]:
+        """One overlapped send's attempt (an ``_Operation``'s): what the host takes without
+        blocking, the Outcome once every byte went (counted on the policy's ``record``), or
+        None while some is left; a failure's Outcome counts what went before it."""
         flags = host_flags | _DONT_WAIT
         pending = views
         total = 0
@@ -273,13 +289,7 @@ class _Transfer(_Events):
                 record.count(sent=total)
             return (0, total, 0)
 
-        error, count, _ = self._start(sock, "sends", _Operation(request, attempt))
-        if error:
-            raise WinsockError(error)
-        if sent_out is not None:
-            sent_out.value = count
-        self._finish_at_once(request, count)
-        return 0
+        return attempt
 
     def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
                 lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
