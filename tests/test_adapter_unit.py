@@ -36,6 +36,7 @@ from ws2core import (
     WSAENETUNREACH,
     WSANOTINITIALISED,
 )
+from ws2core.adapters._common import checked_program
 from ws2core.policy import NetworkPolicy
 from ws2core.provider import HostSocketProvider
 
@@ -227,6 +228,21 @@ def test_install_refuses_a_provider_serving_another_table(ws2core_core: ModuleTy
 def test_install_refuses_a_bad_max_block(max_block: float) -> None:
     with pytest.raises(ValueError, match="max_block"):
         install(FakeSpeakeasy(FakeEmulator(8)), max_block=max_block)
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("inf"), float("nan")])
+def test_run_refuses_a_bad_timeout_before_loading(tmp_path: Any, timeout: float) -> None:
+    program = tmp_path / "program.exe"
+    program.write_bytes(b"not loaded: the timeout is refused first")
+    with pytest.raises(ValueError, match="timeout must be a finite number"):
+        checked_program(program, timeout)
+
+
+def test_run_refuses_a_missing_program(tmp_path: Any) -> None:
+    with pytest.raises(FileNotFoundError, match="no program at"):
+        checked_program(tmp_path / "missing.exe", 1.0)
+    with pytest.raises(FileNotFoundError, match="no program at"):
+        checked_program(tmp_path, 1.0)     # a directory is no program either
 
 
 def test_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

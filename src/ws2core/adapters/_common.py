@@ -8,15 +8,17 @@ the provider, the policy, closing) is the same everywhere.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from ..guest import Exports
 from ..policy import Attempt
 
-__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "covered", "point_imports",
-           "writable_sections"]
+__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "checked_program", "covered",
+           "point_imports", "writable_sections"]
 
 _Self = TypeVar("_Self", bound="Installation")
 
@@ -151,3 +153,15 @@ class ProgramRun:
             "seconds": round(self.seconds, 6), "leaked": [f"{h:#x}" for h in self.leaked],
             "network": [attempt.as_json() for attempt in self.network],
         }
+
+
+def checked_program(program: str | os.PathLike[str], timeout: float) -> Path:
+    """The program a ``run()`` was given, as a Path, once both arguments are known good:
+    FileNotFoundError when it is not a file, ValueError for a ``timeout`` that is not a
+    finite number of seconds above 0 (before the emulator loads anything)."""
+    path = Path(program)
+    if not path.is_file():
+        raise FileNotFoundError(f"no program at {str(path)!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, not {timeout}")
+    return path

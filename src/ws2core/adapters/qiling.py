@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import math
 import os
 import struct
 import time
@@ -89,7 +88,7 @@ from . import _rootfs
 from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
-from ._common import point_imports, writable_sections
+from ._common import checked_program, point_imports, writable_sections
 from ._rootfs import HIVES, ROOT_DLLS, WineMissing
 from .speakeasy import INITTERM_CODE  # guest code: importing it imports no Speakeasy
 
@@ -498,11 +497,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     ``error`` name the exception that stopped Qiling instead.
     """
     qiling = _import_qiling()
-    path = Path(program)
-    if not path.is_file():
-        raise FileNotFoundError(f"no program at {str(path)!r}")
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"timeout must be a finite number of seconds > 0, not {timeout}")
+    path = checked_program(program, timeout)
     const = importlib.import_module("qiling.const")
     if rootfs is None:
         rootfs = windows_rootfs(arch="x86" if _pe_bits(path) == 32 else "x8664")

@@ -160,7 +160,7 @@ from ..ws2_32 import Ws2_32
 from ._common import HANDLE_RANGE, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
-from ._common import point_imports, writable_sections
+from ._common import checked_program, point_imports, writable_sections
 
 __all__ = ["EXTRA", "HANDLE_RANGE", "HOOKED_APIS", "RUN_TIMEOUT", "Installation", "ProgramRun", "install",
            "install_runtime", "run"]
@@ -612,11 +612,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     (not a PE image), ImportError naming the extra without Speakeasy.
     """
     speakeasy = _import_speakeasy()
-    path = Path(program)
-    if not path.is_file():
-        raise FileNotFoundError(f"no program at {str(path)!r}")
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"timeout must be a finite number of seconds > 0, not {timeout}")
+    path = checked_program(program, timeout)
     config = json.loads((Path(speakeasy.module.__file__).parent / "configs" / "default.json")
                         .read_text(encoding="utf-8"))
     config["timeout"] = math.ceil(timeout)  # whole seconds: unicorn takes an integer
