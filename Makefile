@@ -97,8 +97,10 @@ fuzz:
 	$(PY) tests/isolation.py --or-unisolated -- $(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) \
 	    --seconds-for guest=$(FUZZ_GUEST_SECONDS) --artifacts $(RESULTS)/fuzz
 
+# The debug allocator checks memory that C code touches: the compiled core's tests alone (the
+# twin's half runs on the same interpreter in `make test`; the comparisons of the cores stay).
 dev-mode:
-	PYTHONMALLOC=debug $(PY) -X dev -m pytest -q -p no:cacheprovider $(LATER_STAGES)
+	WS2CORE_TEST_CORES=cython PYTHONMALLOC=debug $(PY) -X dev -m pytest -q -p no:cacheprovider $(LATER_STAGES)
 
 sanitize:
 	bash tools/sanitize.sh $(LATER_STAGES)

@@ -28,7 +28,9 @@ UPPER_LAYERS = ("ws2core.provider", "ws2core.ws2_32", "ws2core.kernel32", "ws2co
 # module imported alone -> prefixes of the modules it must not load.  Every submodule runs
 # ws2core/__init__.py first, so each of them loads the core in use too, and only that one.
 MUST_NOT_LOAD = {
-    "ws2core": (*UPPER_LAYERS, "asyncio", "socket", "selectors"),
+    # The catalog and the uuid module its GUIDs need load when a catalog is first asked for
+    # (on Python 3.10 uuid loads subprocess and selectors too).
+    "ws2core": (*UPPER_LAYERS, "asyncio", "socket", "selectors", "uuid", "ws2core.catalog"),
     "ws2core.constants": (*UPPER_LAYERS, "asyncio"),
     "ws2core.structs": (*UPPER_LAYERS, "asyncio"),
     "ws2core.upcalls": (*UPPER_LAYERS, "asyncio"),
@@ -41,16 +43,6 @@ MUST_NOT_LOAD = {
     "ws2core.adapters.speakeasy": TOOLS,
     "ws2core.pytest_plugin": (*UPPER_LAYERS, "asyncio"),
 }
-
-# Python 3.10's uuid imports platform, whose 3.10 version imports subprocess, which imports
-# selectors: there `import ws2core` (the constants and the catalog hold GUIDs as uuid.UUID)
-# loads selectors through that chain, with nothing of ws2core's event machinery.  From 3.11
-# platform no longer imports subprocess, and selectors counts again on every interpreter
-# where the chain is absent.
-def _through_uuid_on_310(name: str, loaded: list[str]) -> bool:
-    return (name == "selectors" and sys.version_info < (3, 11)
-            and {"uuid", "platform", "subprocess"} <= set(loaded))
-
 
 PROBE = """
 import json, sys
@@ -84,10 +76,26 @@ def test_a_module_alone_loads_one_core_and_nothing_above_it(module: str, pure_py
     loaded = loaded_by(module, pure_python)
     assert module in loaded
     stray = [name for name in loaded for prefix in MUST_NOT_LOAD[module]
-             if _matches(name, prefix) and not _through_uuid_on_310(name, loaded)]
+             if _matches(name, prefix)]
     assert stray == [], f"import {module} loaded {stray}"
     cores = sorted(CORE_MODULES.intersection(loaded))
     assert cores == [_implementation.CORE_MODULES["python" if pure_python else "cython"]]
+
+
+def test_a_table_loads_its_catalog_when_first_asked() -> None:
+    probe = """
+import sys
+import ws2core
+up = ws2core.UpcallTable()
+assert "ws2core.catalog" not in sys.modules and "uuid" not in sys.modules
+catalog = up.catalog
+assert catalog is up.catalog and "ws2core.catalog" in sys.modules
+assert len(catalog.protocols()) == 4
+assert str(ws2core.WSAID_CONNECTEX) == "25a207b9-ddf3-4660-8ee9-76e58c74063e"
+assert ws2core.WSAID_CONNECTEX is ws2core.constants.WSAID_CONNECTEX
+assert "WSAID_ACCEPTEX" in dir(ws2core.constants)
+"""
+    subprocess.run([sys.executable, "-c", probe], check=True)
 
 
 def test_waits_without_a_coroutine_never_load_asyncio() -> None:

@@ -44,6 +44,14 @@ else:
 from .upcalls import UpcallTable
 
 
+def __getattr__(name: str) -> object:
+    # The constants made on first use (constants.__getattr__: the WSAID_* GUIDs), which the
+    # star import above cannot bind before they exist.
+    if name in constants._guid_texts:
+        return getattr(constants, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def get_include() -> str:
     """The folder to add to a C compiler's include path for ``#include <ws2core/ws2spi.h>``.
 

@@ -59,8 +59,6 @@ from ws2core.ws2spi cimport (
     LPBLOCKINGCALLBACK,
 )
 
-import uuid as _uuid
-
 from ws2core import _waits
 from ws2core import constants as _constants
 from ws2core._shared import (  # the bounds' constants are decided there, for both cores

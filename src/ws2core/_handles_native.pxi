@@ -462,7 +462,9 @@ cdef int _get_provider_path_with_gil(unsigned n, LPGUID provider_id, WCHAR *path
         _set_error(lpErrno, WSAEINVAL)
         return SOCKET_ERROR
     try:
-        guid = None if provider_id is NULL else _uuid.UUID(
+        import uuid  # here, not at import: only a provider asking for a path needs it
+
+        guid = None if provider_id is NULL else uuid.UUID(
             bytes_le=PyBytes_FromStringAndSize(<char *>provider_id, 16))
         size = None if length is NULL else Ref(length[0])
         # A buffer of no WCHARs cannot hold the path: the upcall then fails as for NULL.

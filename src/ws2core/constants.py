@@ -6,8 +6,11 @@ the "Windows Sockets Error Codes" page, and WaitForMultipleObjectsEx for the WAI
 
 from __future__ import annotations
 
-import uuid as _uuid
 from operator import index as _index
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uuid as _uuid
 
 # --- Handles and results (x64: SOCKET is UINT_PTR, WSAEVENT is HANDLE) ---
 INVALID_SOCKET = 2**64 - 1          #: (SOCKET)(~0) on x64
@@ -90,11 +93,31 @@ SIOCATMARK = 0x40047307            #: _IOR('s', 7, u_long)
 SIO_GET_EXTENSION_FUNCTION_POINTER = 0xC8000006  #: _WSAIORW(IOC_WS2, 6)
 # The extension functions' GUIDs (mswsock.h, as the Windows SDK and Wine's include/mswsock.h
 # give them), the lpvInBuffer of SIO_GET_EXTENSION_FUNCTION_POINTER; ws2core.structs.GUID
-# holds one in Windows' layout (uuid.UUID.bytes_le).
-WSAID_ACCEPTEX = _uuid.UUID("b5367df1-cbac-11cf-95ca-00805f48a192")
-WSAID_GETACCEPTEXSOCKADDRS = _uuid.UUID("b5367df2-cbac-11cf-95ca-00805f48a192")
-WSAID_CONNECTEX = _uuid.UUID("25a207b9-ddf3-4660-8ee9-76e58c74063e")
-WSAID_DISCONNECTEX = _uuid.UUID("7fda2e11-8630-436f-a031-f536a6eec157")
+# holds one in Windows' layout (uuid.UUID.bytes_le).  Each is a uuid.UUID made on first use
+# (``__getattr__`` below): the uuid module costs a few milliseconds of every import, and on
+# Python 3.10 it loads subprocess and selectors with it.
+_guid_texts = {
+    "WSAID_ACCEPTEX": "b5367df1-cbac-11cf-95ca-00805f48a192",
+    "WSAID_GETACCEPTEXSOCKADDRS": "b5367df2-cbac-11cf-95ca-00805f48a192",
+    "WSAID_CONNECTEX": "25a207b9-ddf3-4660-8ee9-76e58c74063e",
+    "WSAID_DISCONNECTEX": "7fda2e11-8630-436f-a031-f536a6eec157",
+}
+
+
+def __getattr__(name: str) -> _uuid.UUID:
+    text = _guid_texts.get(name)
+    if text is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import uuid
+
+    value = globals()[name] = uuid.UUID(text)   # made once: later lookups find it here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_guid_texts})
+
+
 # mswsock.h: the options an AcceptEx'd or ConnectEx'd socket is given, and DisconnectEx's flag
 # (TF_ for TransmitFile, whose flags DisconnectEx shares).
 SO_UPDATE_ACCEPT_CONTEXT = 0x700B

@@ -19,10 +19,10 @@ import threading
 from operator import index as _index
 
 from . import _implementation, _waits
-from .catalog import Catalog, guid_of
 
 if TYPE_CHECKING:
     from ._handles import HandleTable
+    from .catalog import Catalog
 from ._shared import (
     WinsockError,
     as_index,
@@ -50,6 +50,9 @@ from .constants import (
     WSAENOBUFS,
 )
 from .structs import overlapped_structure, record_completion
+
+
+_DEFAULT_CATALOG_LOCK = threading.Lock()
 
 
 class _Unset:
@@ -93,7 +96,7 @@ class UpcallTable:
     __slots__ = ()
 
     table: HandleTable
-    catalog: Catalog
+    _catalog: Catalog | None   # the catalog given, or the default one once asked for
     _last_error: threading.local  # per thread, as WSAGetLastError is on Windows
     _windows: _Windows
     _blocking: _Blocking
@@ -122,10 +125,12 @@ class UpcallTable:
                 f"give UpcallTable a table or the options of a new one "
                 f"({', '.join(sorted(table_options))}), not both"
             )
-        if catalog is None:
-            catalog = Catalog()
-        elif not isinstance(catalog, Catalog):
-            raise TypeError(f"catalog must be a ws2core.catalog.Catalog, not {type(catalog).__name__}")
+        if catalog is not None:
+            from .catalog import Catalog
+
+            if not isinstance(catalog, Catalog):
+                raise TypeError(
+                    f"catalog must be a ws2core.catalog.Catalog, not {type(catalog).__name__}")
         core = _implementation.core_of(table)
         if core is not None and isinstance(table, core.HandleTable):
             concrete = _CONCRETE.get(core) or _CONCRETE.setdefault(core, _concrete_class(core))
@@ -133,7 +138,7 @@ class UpcallTable:
             # setattr: the slot is the concrete class's (this class keeps __slots__ empty so
             # it can sit beside a core's HotUpcalls), which mypy cannot see from here.
             setattr(self, "_last_error", threading.local())
-            setattr(self, "catalog", catalog)
+            setattr(self, "_catalog", catalog)
             setattr(self, "_windows", _Windows(table))
             setattr(self, "_blocking", _Blocking())
             return self
@@ -157,6 +162,22 @@ class UpcallTable:
 
     def __repr__(self) -> str:
         return f"<UpcallTable over {self.table!r}>"
+
+    @property
+    def catalog(self) -> Catalog:
+        """The process's Winsock catalog (``ws2core.catalog.Catalog``): the one given, or a
+        default catalog made when first asked for (most tables never are: the catalog and
+        the uuid module it needs stay unloaded)."""
+        catalog = self._catalog
+        if catalog is None:
+            with _DEFAULT_CATALOG_LOCK:   # one default catalog per table, whoever asks first
+                catalog = self._catalog
+                if catalog is None:
+                    from .catalog import Catalog
+
+                    catalog = Catalog()
+                    setattr(self, "_catalog", catalog)
+        return catalog
 
     # The hot upcalls, as the concrete classes inherit them from the core (declared here for
     # type checkers and readers; see HotUpcalls in ws2core/_handles_hot.pxi for the bodies).
@@ -430,6 +451,8 @@ class UpcallTable:
         ``lpProviderDllPathLen`` says (C would write past it).  Nothing is written on failure
         but the needed length and ``lpErrno``.
         """
+        from .catalog import guid_of
+
         guid = guid_of(lpProviderId, "WPUGetProviderPath", "lpProviderId")
         require_out_parameter(lpErrno, "lpErrno")
         buffer = _path_buffer(lpszProviderDllPath)
@@ -832,7 +855,7 @@ def _concrete_class(core: Any) -> type:
     """UpcallTable's class for one core: the cold upcalls here, the hot ones from the core."""
     name = f"{_implementation.name_of(core).capitalize()}UpcallTable"  # CythonUpcallTable
     namespace: dict[str, Any] = {
-        "__slots__": ("_last_error", "catalog", "_windows", "_blocking"), "__module__": __name__, "__qualname__": name,
+        "__slots__": ("_last_error", "_catalog", "_windows", "_blocking"), "__module__": __name__, "__qualname__": name,
     }
     for upcall in _HOT_UPCALLS:  # the WSPUPCALLTABLE field names of the hot four
         namespace["lp" + upcall] = getattr(core.HotUpcalls, upcall)
