@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ws2core
 from ws2core import (
@@ -256,6 +258,62 @@ MISFITS = [
     (ctypes.c_char_p, 5),
     (ctypes.c_wchar_p, 5),
 ]
+
+
+# Every integer type ctypes names (aliases once), with the range it holds: what the core's C
+# check of a context's fit (its fast path for these exact types) must agree with.
+CTYPES_INTEGERS = sorted(
+    {kind for name, kind in vars(ctypes).items()
+     if name.startswith("c_") and isinstance(kind, type) and issubclass(kind, ctypes._SimpleCData)
+     and getattr(kind, "_type_", None) in ("b", "B", "h", "H", "i", "I", "l", "L", "q", "Q", "P")},
+    key=lambda kind: kind.__name__)
+
+
+def ctypes_range(kind: type) -> tuple[int, int]:
+    bits = 8 * ctypes.sizeof(kind)
+    if kind._type_ in "bhilq":  # type: ignore[attr-defined]
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _edges() -> list[int]:
+    edges = {0, 1, -1}
+    for bits in (8, 16, 32, 64):
+        for edge in (1 << bits, 1 << (bits - 1)):
+            edges.update((edge - 1, edge, edge + 1, -edge, -edge - 1, -edge + 1))
+    return sorted(edges)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=300)
+@given(kind=st.sampled_from(CTYPES_INTEGERS),
+       context=st.one_of(st.sampled_from(_edges()), st.integers(-(2**70), 2**70)))
+def test_a_ctypes_integer_holds_exactly_the_contexts_in_its_range(
+        upcalls: Any, Ref: Any, kind: type, context: int) -> None:
+    err = Ref(SENTINEL)
+    s = upcalls.WPUCreateSocketHandle(1, context, err)
+    out = fresh_out(kind)
+    before = bytes(out)
+    low, high = ctypes_range(kind)
+    if low <= context <= high:
+        assert upcalls.WPUQuerySocketHandleContext(s, out, err) == 0
+        assert (out.value or 0) == context   # a NULL c_void_p reads back as None
+    else:
+        with pytest.raises(TypeError, match="does not fit lpContext"):
+            upcalls.WPUQuerySocketHandleContext(s, out, err)
+        assert bytes(out) == before
+    assert err.value == SENTINEL
+    upcalls.WPUCloseSocketHandle(s, err)
+
+
+@pytest.mark.parametrize("kind", CTYPES_INTEGERS, ids=lambda kind: kind.__name__)
+def test_every_ctypes_integer_is_an_lperrno(upcalls: Any, Ref: Any, kind: type) -> None:
+    err = kind(0)
+    assert upcalls.WPUQuerySocketHandleContext(4, Ref(), err) == constants.SOCKET_ERROR
+    assert err.value == constants.WSAENOTSOCK & ((1 << 8 * ctypes.sizeof(kind)) - 1)
+    ok = kind(SENTINEL & 0x7F)
+    s = upcalls.WPUCreateSocketHandle(1, "context", ok)
+    assert upcalls.WPUQuerySocketHandleContext(s, Ref(), ok) == 0
+    assert ok.value == SENTINEL & 0x7F     # written only on failure
 
 
 def ctypes_id(pair: tuple[type, Any]) -> str:

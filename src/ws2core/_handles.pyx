@@ -31,6 +31,7 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New
 from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.long cimport (
@@ -76,6 +77,7 @@ from ws2core._shared import (  # the bounds' constants are decided there, for bo
     require_out_parameter,
     store_context,
     table_bounds,
+    _CTYPES_INTEGER_CODES,
 )
 
 # C statics, not module attributes: the core's public names are its API alone, and a static

@@ -34,32 +34,77 @@ An out-parameter holding ``value`` until an upcall writes ``.value``."""
 
 import ctypes as _ctypes
 
-# The ctypes types a DWORD_PTR context is usually read into on a 64-bit host, which hold every
-# value 0..2**64-1 unchanged.
 cdef object _SIMPLE_CDATA = _ctypes._SimpleCData
-cdef object _C_UINT64 = _ctypes.c_uint64
-cdef object _C_ULONGLONG = _ctypes.c_ulonglong
+
+
+cdef dict _ctypes_integer_sizes():
+    """ctypes' own integer types (exactly these classes, no subclass), each with its size in
+    bytes, negative for a signed type: the out-parameters a C programmer reaches for (c_int
+    for lpErrno; c_size_t, c_uint64, c_void_p for lpContext), whose fit the core checks in C.
+    The signedness is read from the type codes _shared knows, so that the fast path and
+    store_context agree on which types hold integers."""
+    sizes = {}
+    for name in dir(_ctypes):
+        kind = getattr(_ctypes, name)
+        code = getattr(kind, "_type_", None)
+        if (name.startswith("c_") and isinstance(kind, type) and isinstance(code, str)
+                and code in _CTYPES_INTEGER_CODES):
+            size = _ctypes.sizeof(kind)
+            sizes[kind] = -size if _CTYPES_INTEGER_CODES[code] else size
+    return sizes
+
+
+cdef dict _CTYPES_INTEGER_SIZES = _ctypes_integer_sizes()
+cdef object _C_INT = _ctypes.c_int  # lpErrno as the README's first example writes it
 
 
 cdef inline int _check_out(object out, str name) except -1:
-    """require_out_parameter, with its call saved when ``out`` plainly qualifies."""
-    if type(out) is not Ref and not hasattr(out, "value"):
+    """require_out_parameter, with its call saved when ``out`` plainly qualifies: the core's
+    Ref, or a ctypes integer (whose ``.value`` hasattr would read for nothing)."""
+    cdef type kind = type(out)
+    if (kind is not Ref and kind is not _C_INT and kind not in _CTYPES_INTEGER_SIZES
+            and not hasattr(out, "value")):
         require_out_parameter(out, name)  # raises, with the message
     return 0
 
 
+cdef bint _fits_ctypes_integer(object context, Py_ssize_t size) except -1:
+    """Whether the int ``context`` reads back unchanged from a ctypes integer of ``size``
+    bytes (negative: signed): store_context's check, in C, for the types it knows."""
+    cdef int overflow = 0
+    cdef long long small = PyLong_AsLongLongAndOverflow(context, &overflow)
+    cdef bint signed = size < 0
+    cdef int bits = 8 * <int>(-size if signed else size)
+    if overflow > 0:  # 2**63 and above: an unsigned 64-bit type holds up to 2**64 - 1
+        if signed or bits != 64:
+            return False
+        try:
+            PyLong_AsUnsignedLongLong(context)
+        except OverflowError:
+            return False
+        return True
+    if overflow < 0:
+        return False
+    if signed:
+        return bits == 64 or -(1LL << (bits - 1)) <= small < (1LL << (bits - 1))
+    return small >= 0 and (bits == 64 or small < (1LL << bits))
+
+
 cdef inline int _store_context(object out, object context) except -1:
     """store_context, with its call saved where its checks cannot object: the core's Ref, any
-    object that is not ctypes, and an int 0..2**64-1 into a 64-bit unsigned ctypes type."""
-    cdef uint64_t value = 0
+    object that is not ctypes, and an int that a ctypes integer type holds exactly."""
     cdef type kind = type(out)
+    cdef PyObject *size
     if kind is Ref:
         (<Ref>out).value = context
+        return 0
+    size = PyDict_GetItem(_CTYPES_INTEGER_SIZES, kind)
+    if size is not NULL:
+        if type(context) is int and _fits_ctypes_integer(context, <Py_ssize_t><object>size):
+            out.value = context
+        else:
+            store_context(out, context)  # a None c_void_p context, or the TypeError
     elif not isinstance(out, _SIMPLE_CDATA):
-        out.value = context
-    elif ((kind is _C_UINT64 or kind is _C_ULONGLONG)
-          and type(context) is int  # an int: the names, for a non-int's error, go unused
-          and _socket_value(context, &value, None, None)):
         out.value = context
     else:
         store_context(out, context)

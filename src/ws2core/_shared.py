@@ -262,6 +262,8 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
     quarantine keeps at least half of it (up to REUSE_DELAY).
     """
     if handle_range is None:
+        if max_handles is None and _DEFAULT_BOUNDS is not None:
+            return _DEFAULT_BOUNDS   # a table made with no arguments checks nothing
         first, last = 4, _HANDLE_LIMIT - 4
     else:
         try:
@@ -292,6 +294,10 @@ def table_bounds(max_handles: Any, handle_range: Any) -> TableBounds:
                 f"handle_range ({first:#x}, {last:#x})"
             )
     return TableBounds(first, last, max_handles, min(REUSE_DELAY, values - max_handles))
+
+
+_DEFAULT_BOUNDS: TableBounds | None = None
+_DEFAULT_BOUNDS = table_bounds(None, None)
 
 
 # ---------------------------------------------------------------------------------------

@@ -149,6 +149,8 @@ def hot_names(core: ModuleType) -> dict[str, Any]:
         "err": core.Ref(),
         "box": SimpleNamespace(value=None),
         "c_ctx": ctypes.c_size_t(0),
+        "c_vp": ctypes.c_void_p(0),
+        "c_err": ctypes.c_int(0),  # lpErrno as the README's first example writes it
         "obj": obj,
         "h": socks[0],
         "hi": table.create_socket(7, 12345),
@@ -268,9 +270,22 @@ HOT_CASES = [
         "up.WPUQuerySocketHandleContext(h, box, err) == 0 and box.value is obj and err.value is None",
     ),
     _hot(
+        "drop-in query (c_int lpErrno)",
+        "up.WPUQuerySocketHandleContext(h, ref, c_err)",
+        "up.WPUQuerySocketHandleContext(h, ref, c_err) == 0 and ref.value is obj"
+        " and c_err.value == 0",
+        (Target("core/floor", "<=", 2.5),),
+    ),
+    _hot(
         "drop-in query (c_size_t)",
         "up.WPUQuerySocketHandleContext(hi, c_ctx, err)",
         "up.WPUQuerySocketHandleContext(hi, c_ctx, err) == 0 and c_ctx.value == 12345"
+        " and err.value is None",
+    ),
+    _hot(
+        "drop-in query (c_void_p)",
+        "up.WPUQuerySocketHandleContext(hi, c_vp, err)",
+        "up.WPUQuerySocketHandleContext(hi, c_vp, err) == 0 and c_vp.value == 12345"
         " and err.value is None",
     ),
     _hot(

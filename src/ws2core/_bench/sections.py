@@ -24,8 +24,9 @@ from .timing import Cell, Timer, run_cells
 HOT_LEGEND = (
     "t: a HandleTable holding 65 sockets; h: one of them, obj its context; up: an UpcallTable"
     " over t; ref, err: the core's own Ref; box: a SimpleNamespace with a .value (any object"
-    " with a writable .value is an out-parameter); c_ctx: a ctypes.c_size_t, hi a socket whose"
-    " context is the int 12345; fds: a full FdSet of 64 of the sockets, miss the 65th; c_fds:"
+    " with a writable .value is an out-parameter); c_err: a ctypes.c_int (the README's lpErrno);"
+    " c_ctx: a ctypes.c_size_t, c_vp a ctypes.c_void_p, hi a socket whose context is the int"
+    " 12345; fds: a full FdSet of 64 of the sockets, miss the 65th; c_fds:"
     " the same set copied into a ctypes fd_set Structure. 'alone': upc is an UpcallTable over a"
     " spare empty table; create is timed in loops of 1,000 each followed by closing them"
     " untimed, close is timed over 1,000 sockets created untimed before each loop."
@@ -193,7 +194,9 @@ class Bench(Report):
         parts = [
             ("query(Ref) - t.context(h)", query, context),
             ("query(.value) - query(Ref)", by_case["drop-in query (plain .value)"], query),
+            ("query(c_int err) - query(Ref)", by_case["drop-in query (c_int lpErrno)"], query),
             ("query(c_size_t) - query(Ref)", by_case["drop-in query (c_size_t)"], query),
+            ("query(c_void_p) - query(Ref)", by_case["drop-in query (c_void_p)"], query),
         ]
         breakdown = []
         for label, a, b in parts:
