@@ -78,7 +78,7 @@ from ws2core.constants import (
     XP1_SUPPORT_MULTIPOINT,
 )
 from ws2core.provider import WSAPOLLFD
-from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
+from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import Ws2_32
 
 # --- layer 2: the provider ---------------------------------------------------------------
@@ -328,12 +328,15 @@ def test_ws2_32_control_calls(ws: Ws2_32) -> None:
     assert (ws.WSAGetLastError(), length.value) == (WSAEFAULT, _INFO_W)
     assert ws.getsockopt(client, SOL_SOCKET, SO_PROTOCOL_INFOW, value, length) == 0
     assert (value.value.iProtocol, ws.WSAGetLastError()) == (6, 0)
-    # WSAIoctl: lpcbBytesReturned is required without overlapped I/O; lpOverlapped ignored.
+    # WSAIoctl: lpcbBytesReturned is required without overlapped I/O; an overlapped call on
+    # this overlapped socket (socket() made it) completes at once, in its structure too.
     available, returned = Ref(None), Ref(None)
     assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, None, None, None) == SOCKET_ERROR
     assert ws.WSAGetLastError() == WSAEFAULT
-    assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, returned, object(), None) == 0
+    overlapped = WSAOVERLAPPED(Internal=0x103)
+    assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, returned, overlapped, None) == 0
     assert (available.value, returned.value) == (0, 4)
+    assert (overlapped.Internal, overlapped.InternalHigh) == (0, 4)
     assert ws.WSAIoctl(client, FIONBIO, 1, 4, None, 0, returned, None, None) == 0
     assert returned.value == 0
     assert ws.WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, bytes(16), 16,

@@ -19,8 +19,8 @@ show).
 
 lpOverlapped: ignored on a socket made without WSA_FLAG_OVERLAPPED, as on Windows; on an
 overlapped socket (``socket()`` makes those, as on Windows) a call with an lpOverlapped
-fails with WSAEOPNOTSUPP before any effect until overlapped I/O is served (issue 21), so
-that no program waits for a completion that would never come.  A NULL lpNumberOfBytesSent
+fails with WSAEOPNOTSUPP before any effect until the guest layer serves overlapped I/O
+(``Ws2_32`` does), so that no program waits for a completion that would never come.  A NULL lpNumberOfBytesSent
 or lpNumberOfBytesRecvd without an lpOverlapped is WSAEFAULT (Windows' documentation
 allows NULL only with one; Wine 8 crashes on a NULL count of WSARecv).
 """
@@ -31,7 +31,7 @@ import ctypes
 import struct
 from typing import Any, Final, NamedTuple
 
-from .. import Ref
+from .. import Ref, WinsockError
 from ..constants import (
     AF_INET,
     AF_INET6,
@@ -39,6 +39,7 @@ from ..constants import (
     SOCKET_ERROR,
     WSAEMSGSIZE,
     WSAENOBUFS,
+    WSAEOPNOTSUPP,
 )
 from ..structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW, pack_sockaddr
 from . import _memory
@@ -232,6 +233,12 @@ def _duplicate_socket(ex: Exports, g: Guest, s: int, process: int, address: int,
     return result
 
 
+def _check_transfer(ex: Exports, s: int, lpOverlapped: int) -> None:
+    ex.ws2_32.check_socket(s)
+    if lpOverlapped and ex.ws2_32.provider.is_overlapped(s):
+        raise WinsockError(WSAEOPNOTSUPP, "overlapped I/O is not served to guests yet")
+
+
 # --- sending
 
 
@@ -256,7 +263,7 @@ def WSASend(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
 def WSASendTo(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
               lpNumberOfBytesSent: int, dwFlags: int, lpTo: int, iTolen: int,
               lpOverlapped: int, lpCompletionRoutine: int, *, connected: bool = False) -> int:
-    ex.ws2_32.check_socket(s)
+    _check_transfer(ex, s, lpOverlapped)
     data = _send_buffers(g, read_wsabufs(g, lpBuffers, dwBufferCount))
     address = _memory.read_sockaddr(g, lpTo, iTolen) if lpTo else None
     sent = _out_count(g, lpNumberOfBytesSent)
@@ -304,7 +311,7 @@ def WSARecv(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
 def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
                 lpNumberOfBytesRecvd: int, lpFlags: int, lpFrom: int, lpFromlen: int,
                 lpOverlapped: int, lpCompletionRoutine: int) -> int:
-    ex.ws2_32.check_socket(s)
+    _check_transfer(ex, s, lpOverlapped)
     buffers = read_wsabufs(g, lpBuffers, dwBufferCount)
     data = _receive_buffers(g, buffers)
     received = _out_count(g, lpNumberOfBytesRecvd)
