@@ -418,8 +418,14 @@ def test_guest_wsaioctl(guest: Guest) -> None:
     g.fails(WSAEFAULT, "WSAIoctl", s, FIONREAD, 0, 0, g.emu.alloc_at_end(b"\0\0"), 4,
             returned, 0, 0)
     on = g.emu.alloc(struct.pack("<I", 1))
-    assert g("WSAIoctl", s, FIONBIO, on, 4, 0, 0, returned, 0x1000, 0) == 0  # lpOverlapped ignored
-    assert g.emu.read_int(returned) == 0
+    # Overlapped (socket() made s so): completes at once, into the guest's structure too;
+    # lpcbBytesReturned may be NULL then; a completion routine is not served yet.
+    overlapped = g.emu.alloc(bytes([0xAA]) * 8 + bytes(24))
+    assert g("WSAIoctl", s, FIONBIO, on, 4, 0, 0, returned, overlapped, 0) == 0
+    assert g.emu.read_int(returned) == 0 and g.emu.mem_read(overlapped, 8) == bytes(8)
+    assert g("WSAIoctl", s, FIONREAD, 0, 0, out, 8, 0, overlapped, 0) == 0
+    assert g.emu.read_int(overlapped + g.ptr_size) == 4      # InternalHigh: the size
+    g.fails(WSAEOPNOTSUPP, "WSAIoctl", s, FIONREAD, 0, 0, out, 8, returned, overlapped, 0x1000)
     g.fails(WSAEINVAL, "WSAIoctl", s, SIO_GET_EXTENSION_FUNCTION_POINTER, on, 4, out, 8,
             returned, 0, 0)
     g.fails(WSAENOTSOCK, "WSAIoctl", 0x12344, FIONREAD, 0, 0, out, 8, returned, 0, 0)
