@@ -336,7 +336,7 @@ def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: in
 # --- overlapped results
 
 
-@export("WSAGetOverlappedResult", "ppupp", "i", FALSE)
+@export("WSAGetOverlappedResult", "pppup", "i", FALSE)
 def WSAGetOverlappedResult(ex: Exports, g: Guest, s: int, lpOverlapped: int, lpcbTransfer: int,
                            fWait: int, lpdwFlags: int) -> int:
     """The outcome of the operation whose guest WSAOVERLAPPED is at ``lpOverlapped``: from
