@@ -341,6 +341,9 @@ class Run:
         self.hostility = (head >> 3) & 3
         self.collect = collect
         self.stop_at = stop_at
+        # What overlapped calls may write at any later call's return (their structure, and
+        # a receive's buffers and from-address): the guest layer copies completions then.
+        self.lingering: list[Out] = []
         self.process = env.process(self.mode, self.abi)
         if self.process is None:   # the emulator cannot run this ABI
             self.mode = "stand-in"
@@ -526,7 +529,7 @@ class Run:
             self.report(RESULT, name, f"returned {result!r}", shown)
         if elapsed > MAX_BLOCK + MARGIN:
             self.report(SLOW, name, f"took {elapsed:.3f} s", shown)
-        self.check_memory(name, before, after, outs, shown)
+        self.check_memory(name, before, after, outs + self.lingering, shown)
         succeeded = self.succeeded(export, result)
         if succeeded:
             self.successes[name] += 1
@@ -1064,7 +1067,9 @@ def _wsaioctl(run: Run) -> Args:
     out_size = run.int_arg((4, 4, 8), (0, 2, 0xFFFFFFFF, 0x7FFFFFFF))
     out_buffer = run.out_buffer(max(0, min(i32(out_size), 16)), "lpvOutBuffer")
     returned = 0 if run.r.below(8) == 0 else run.out_buffer(4, "lpcbBytesReturned")
-    overlapped = 0 if run.r.below(4) else run.out_buffer(32, "lpOverlapped (ignored)")
+    overlapped = 0 if run.r.below(4) else run.out_buffer(32, "lpOverlapped")
+    if overlapped:
+        run.lingering.append((overlapped, 32, 32))
     command = code & 0xFFFFFFFF
     outs: list[Out] = []
     if returned:
@@ -1252,12 +1257,16 @@ def _wsabufs(run: Run, receive: bool) -> tuple[int, int, list[Out], list[tuple[i
     return array, count, outs, ins
 
 
-def _overlapped(run: Run) -> list[int]:
+def _overlapped(run: Run, outs: list[Out]) -> list[int]:
     """lpOverlapped and lpCompletionRoutine: mostly NULL (ignored on a socket made without
-    WSA_FLAG_OVERLAPPED; refused on another before any effect)."""
+    WSA_FLAG_OVERLAPPED; with a routine refused on another, before any effect).  An
+    overlapped call may write its structure and ``outs`` at any later call's return."""
     if run.r.below(4):
         return [0, 0]
-    return [run.pointer(bytes(32), "WSAOVERLAPPED"), (0, 0x401000, run.r.uint(run.ptr))[run.r.below(3)]]
+    overlapped = run.pointer(bytes(32), "WSAOVERLAPPED")
+    if overlapped:
+        run.lingering.extend([(overlapped, 32, 32), *outs])
+    return [overlapped, (0, 0x401000, run.r.uint(run.ptr))[run.r.below(3)]]
 
 
 def _count_out(run: Run, what: str) -> tuple[int, list[Out]]:
@@ -1361,7 +1370,8 @@ def _wsa_send(to: bool) -> Spec:
         sent, outs = _count_out(run, "lpNumberOfBytesSent")
         flags = run.int_arg((0, 0, 0, W.c.MSG_DONTROUTE), (W.c.MSG_OOB, W.c.MSG_PEEK, 0x8000))
         destination, to_ins = _address_to(run) if to else ([], [])
-        return [s, array, count, sent, flags, *destination, *_overlapped(run)], outs, ins + to_ins
+        return ([s, array, count, sent, flags, *destination, *_overlapped(run, [])],
+                outs, ins + to_ins)
     return spec
 
 
@@ -1375,9 +1385,21 @@ def _wsa_recv(source: bool) -> Spec:
             (0, 0, c.MSG_PEEK), (c.MSG_OOB, c.MSG_WAITALL, c.MSG_PARTIAL, 0xFFFFFFFF), "flags")
         flag_outs, flag_ins = ([(flags, 4, 4)], [(flags, 4)]) if flags else ([], [])
         addresses, source_outs, source_ins = _address_from(run) if source else ([], [], [])
-        return ([s, array, count, received, flags, *addresses, *_overlapped(run)],
+        overlapped = _overlapped(run, outs + source_outs)
+        return ([s, array, count, received, flags, *addresses, *overlapped],
                 outs + count_outs + flag_outs + source_outs, ins + flag_ins + source_ins)
     return spec
+
+
+def _get_overlapped_result(run: Run) -> Args:
+    s = run.handle("connected")
+    structure = run.lingering[run.r.below(len(run.lingering))][0] \
+        if run.lingering and run.r.below(2) else run.pointer(bytes(32), "WSAOVERLAPPED")
+    transferred, transferred_outs = _count_out(run, "lpcbTransfer")
+    flags, flag_outs = _count_out(run, "lpdwFlags")
+    wait = run.int_arg((0, 1), (0xFFFFFFFF,))
+    return ([s, structure, transferred, wait, flags], transferred_outs + flag_outs,
+            [(structure, 3 * run.ptr + 8)])
 
 
 def _no_arguments(run: Run) -> Args:
@@ -1622,6 +1644,7 @@ SPECS: dict[str, Spec] = {
     "WSAEnumProtocolsA": _enum_protocols(372), "WSAEnumProtocolsW": _enum_protocols(628),
     "sendto": _sendto, "recvfrom": _recvfrom, "WSASend": _wsa_send(False),
     "WSASendTo": _wsa_send(True), "WSARecv": _wsa_recv(False), "WSARecvFrom": _wsa_recv(True),
+    "WSAGetOverlappedResult": _get_overlapped_result,
 }
 # The exports that return a new socket (the guest is given its handle).
 SOCKET_MAKERS = ("socket", "accept", "WSAAccept", "WSASocketA", "WSASocketW")

@@ -250,7 +250,8 @@ def failure_value(name: str, ptr_size: int) -> int:
     if name in ("socket", "accept", "WSASocketA", "WSASocketW"):
         return (1 << (8 * ptr_size)) - 1            # INVALID_SOCKET
     if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet",
-                "SetEvent", "ResetEvent", "CloseHandle", "ReadFile", "WriteFile"):
+                "SetEvent", "ResetEvent", "CloseHandle", "ReadFile", "WriteFile",
+                "WSAGetOverlappedResult"):
         return 0                                     # FALSE, WSA_INVALID_EVENT, not set
     if name in ("gethostbyname", "gethostbyaddr"):
         return 0                                     # a NULL hostent

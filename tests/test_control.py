@@ -78,7 +78,7 @@ from ws2core.constants import (
     XP1_SUPPORT_MULTIPOINT,
 )
 from ws2core.provider import WSAPOLLFD
-from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
+from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import Ws2_32
 
 # --- layer 2: the provider ---------------------------------------------------------------
@@ -328,12 +328,15 @@ def test_ws2_32_control_calls(ws: Ws2_32) -> None:
     assert (ws.WSAGetLastError(), length.value) == (WSAEFAULT, _INFO_W)
     assert ws.getsockopt(client, SOL_SOCKET, SO_PROTOCOL_INFOW, value, length) == 0
     assert (value.value.iProtocol, ws.WSAGetLastError()) == (6, 0)
-    # WSAIoctl: lpcbBytesReturned is required without overlapped I/O; lpOverlapped ignored.
+    # WSAIoctl: lpcbBytesReturned is required without overlapped I/O; an overlapped call on
+    # this overlapped socket (socket() made it) completes at once, in its structure too.
     available, returned = Ref(None), Ref(None)
     assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, None, None, None) == SOCKET_ERROR
     assert ws.WSAGetLastError() == WSAEFAULT
-    assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, returned, object(), None) == 0
+    overlapped = WSAOVERLAPPED(Internal=0x103)
+    assert ws.WSAIoctl(client, FIONREAD, None, 0, available, 4, returned, overlapped, None) == 0
     assert (available.value, returned.value) == (0, 4)
+    assert (overlapped.Internal, overlapped.InternalHigh) == (0, 4)
     assert ws.WSAIoctl(client, FIONBIO, 1, 4, None, 0, returned, None, None) == 0
     assert returned.value == 0
     assert ws.WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, bytes(16), 16,
@@ -415,8 +418,14 @@ def test_guest_wsaioctl(guest: Guest) -> None:
     g.fails(WSAEFAULT, "WSAIoctl", s, FIONREAD, 0, 0, g.emu.alloc_at_end(b"\0\0"), 4,
             returned, 0, 0)
     on = g.emu.alloc(struct.pack("<I", 1))
-    assert g("WSAIoctl", s, FIONBIO, on, 4, 0, 0, returned, 0x1000, 0) == 0  # lpOverlapped ignored
-    assert g.emu.read_int(returned) == 0
+    # Overlapped (socket() made s so): completes at once, into the guest's structure too;
+    # lpcbBytesReturned may be NULL then; a completion routine is not served yet.
+    overlapped = g.emu.alloc(bytes([0xAA]) * 8 + bytes(24))
+    assert g("WSAIoctl", s, FIONBIO, on, 4, 0, 0, returned, overlapped, 0) == 0
+    assert g.emu.read_int(returned) == 0 and g.emu.mem_read(overlapped, 8) == bytes(8)
+    assert g("WSAIoctl", s, FIONREAD, 0, 0, out, 8, 0, overlapped, 0) == 0
+    assert g.emu.read_int(overlapped + g.ptr_size) == 4      # InternalHigh: the size
+    g.fails(WSAEOPNOTSUPP, "WSAIoctl", s, FIONREAD, 0, 0, out, 8, returned, overlapped, 0x1000)
     g.fails(WSAEINVAL, "WSAIoctl", s, SIO_GET_EXTENSION_FUNCTION_POINTER, on, 4, out, 8,
             returned, 0, 0)
     g.fails(WSAENOTSOCK, "WSAIoctl", 0x12344, FIONREAD, 0, 0, out, 8, returned, 0, 0)

@@ -6,7 +6,9 @@ WSAStartup check); WSABUF arrays in the guest's layout, gathered and scattered; 
 count, the flags and the from-address written back on success, and on WSAEMSGSIZE only the
 buffers (filled) and the from-address; every out-parameter checked before the receive, so a
 WSAEFAULT takes no datagram; the check order (WSANOTINITIALISED, then WSAENOTSOCK, before
-any pointer); an lpOverlapped on an overlapped socket refused, ignored on another;
+any pointer); an lpOverlapped ignored on a socket made without WSA_FLAG_OVERLAPPED, and on
+an overlapped one checked before any effect (a completion routine, the structure, its
+hEvent; tests/test_guest_overlapped.py has the rest);
 WSADuplicateSocketA/W (the process checked before the structure, which is written whole) and
 the second handle WSASocketA makes of its structure; WSAEnumProtocolsA/W.
 """
@@ -36,6 +38,9 @@ from ws2core import (
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
     WSANOTINITIALISED,
+    WSA_INVALID_HANDLE,
+    FIONREAD,
+    Ref,
 )
 from ws2core.guest.transfer import WSABUF_LAYOUTS
 from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
@@ -190,15 +195,28 @@ def test_check_order_and_overlapped(guest: Guest) -> None:
     receiver, sender, to = udp_pair(g)
     count, overlapped = g.emu.alloc(4), g.emu.alloc(32)
     one = wsabufs(g, (g.emu.alloc(b"x"), 1))
-    g.fails(WSAEOPNOTSUPP, "WSASendTo", sender, one, 1, count, 0, to, 16, overlapped, 0)
+    # On an overlapped socket, before any effect: a completion routine (guest code, not run
+    # yet), a structure the guest cannot write, an hEvent that is no event of ws2core's.
+    g.fails(WSAEOPNOTSUPP, "WSASendTo", sender, one, 1, count, 0, to, 16, overlapped, 0x401000)
+    g.fails(WSAEFAULT, "WSASendTo", sender, one, 1, count, 0, to, 16, UNMAPPED, 0)
+    g.emu.protect(overlapped, 32, write=False)
+    g.fails(WSAEFAULT, "WSASendTo", sender, one, 1, count, 0, to, 16, overlapped, 0)
+    g.emu.protect(overlapped, 32, write=True)
+    event_at = 24 if g.ptr_size == 8 else 16     # hEvent, after the four other fields
+    g.emu.mem_write(overlapped + event_at, struct.pack("<I", sender))
+    g.fails(WSA_INVALID_HANDLE, "WSASendTo", sender, one, 1, count, 0, to, 16, overlapped, 0)
+    assert g.emu.mem_read(overlapped, event_at) == bytes(event_at)
+    assert g.ws2_32.ioctlsocket(receiver, FIONREAD, waiting := Ref(0)) == 0
+    assert waiting.value == 0, "a refused call sent nothing"
     receiver_name = g.emu.alloc(g.emu.mem_read(to, 16))
     plain = g("WSASocketW", AF_INET, SOCK_DGRAM, 0, 0, 0, 0)
-    assert g("WSASendTo", plain, one, 1, count, 0, receiver_name, 16, overlapped, 0) == 0
+    ignored = g.emu.alloc(32)
+    assert g("WSASendTo", plain, one, 1, count, 0, receiver_name, 16, ignored, 0x401000) == 0
     flags = g.emu.alloc(4)
     assert g("WSARecv", receiver, wsabufs(g, (g.emu.alloc(4), 4)), 1, count, flags,
-             overlapped, 0) == 0
+             ignored, 0x401000) == 0
     assert g.emu.read_int(count) == 1
-    assert g.emu.mem_read(overlapped, 32) == bytes(32)   # not touched
+    assert g.emu.mem_read(ignored, 32) == bytes(32)   # not touched: the sockets are not overlapped
     for s in (receiver, sender, plain):
         assert g("closesocket", s) == 0
 

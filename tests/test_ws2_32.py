@@ -52,12 +52,17 @@ from ws2core import (
     WSAEWOULDBLOCK,
     WSANOTINITIALISED,
     WSAVERNOTSUPPORTED,
+    WSA_IO_INCOMPLETE,
+    WSA_IO_PENDING,
+    WSA_OPERATION_ABORTED,
+    WSA_WAIT_IO_COMPLETION,
+    WSA_WAIT_TIMEOUT,
     Ref,
     WinsockError,
 )
-from ws2core.constants import FALSE, TRUE
+from ws2core.constants import FALSE, TRUE, WSS_OPERATION_IN_PROGRESS
 from ws2core.policy import NetworkPolicy
-from ws2core.structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
+from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import WSADATA, Ws2_32
 
 from support import JOIN_TIMEOUT
@@ -325,23 +330,23 @@ def test_udp_transfer(ws: Ws2_32) -> None:
 
 
 def test_overlapped_is_ignored_unless_the_socket_is_overlapped(ws: Ws2_32) -> None:
-    """Windows ignores lpOverlapped on a socket made without WSA_FLAG_OVERLAPPED; on an
-    overlapped one ws2core has no overlapped I/O yet and refuses it before any effect."""
+    """Windows ignores lpOverlapped on a socket made without WSA_FLAG_OVERLAPPED (anything
+    stands for it then); on an overlapped one the call is an overlapped operation, here one
+    that completes at once and says so in its structure and event."""
     assert ws.WSAStartup(0x0202, Ref()) == 0
     receiver, sender, to = _udp_pair(ws)
-    overlapped = object()
+    overlapped = WSAOVERLAPPED(hEvent=ws.WSACreateEvent())
     sent = Ref(0)
-    assert ws.WSASendTo(sender, [b"x"], 1, sent, 0, to, 16, overlapped, None) == SOCKET_ERROR
-    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
-    assert ws.ioctlsocket(receiver, FIONBIO, Ref(1)) == 0
-    assert ws.recvfrom(receiver, bytearray(4), 4, 0, None, None) == SOCKET_ERROR
-    assert ws.WSAGetLastError() == WSAEWOULDBLOCK  # nothing was sent
-    assert ws.WSASendTo(sender, [b"x"], 1, sent, 0, to, 16, None, overlapped) == 0
+    assert ws.WSASendTo(sender, [b"x"], 1, sent, 0, to, 16, overlapped, None) == 0
+    assert (sent.value, overlapped.Internal, overlapped.InternalHigh) == (1, 0, 1)
+    assert ws.WSAWaitForMultipleEvents(1, [overlapped.hEvent], False, 0, False) == 0
     received = Ref(0)
-    assert ws.WSARecv(receiver, [bytearray(4)], 1, received, Ref(0), overlapped, None) == 0
+    assert ws.WSARecv(receiver, [bytearray(4)], 1, received, Ref(0), object(), None) == 0
     assert received.value == 1
+    assert ws.WSACloseEvent(overlapped.hEvent) == TRUE
     for s in (receiver, sender):
         assert ws.closesocket(s) == 0
+    assert ws.WSACleanup() == 0
 
 
 def test_sendto_asks_the_network_policy(ws2core_core: ModuleType) -> None:
@@ -468,3 +473,175 @@ def test_blocking_hooks_of_a_winsock_1_process() -> None:
         assert ws.WSASetBlockingHook(42) is None and ws.WSAGetLastError() == WSAEFAULT
         assert ws.WSAUnhookBlockingHook() == 0
         assert ws.WSASetBlockingHook(hook) is None
+
+
+# --- overlapped I/O on overlapped sockets (socket() makes them, as on Windows)
+
+
+def _tcp_pair(ws: Ws2_32) -> tuple[int, int]:
+    """Two ends of a loopback TCP connection, both made by socket() (overlapped)."""
+    listener = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.bind(listener, ("127.0.0.1", 0), 16) == 0 and ws.listen(listener, 1) == 0
+    name = Ref()
+    assert ws.getsockname(listener, name, Ref(16)) == 0
+    client = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.connect(client, name.value, 16) == 0
+    server = ws.accept(listener, None, None)
+    assert server != INVALID_SOCKET and ws.closesocket(listener) == 0
+    return client, server
+
+
+def _thread_handles(ws: Ws2_32) -> int:
+    return sum(ws.upcalls.table.kind(h) == "thread" for h in ws.upcalls.table)
+
+
+def test_overlapped_receive_completed_by_event(ws: Ws2_32) -> None:
+    """A receive with nothing to read goes pending; the peer's send completes it: the event
+    is signalled, the structure holds the outcome and WSAGetOverlappedResult reports it.
+    One that finds data completes at once, and its completion is still reported."""
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    client, server = _tcp_pair(ws)
+    buffer, received, flags = bytearray(8), Ref(7), Ref(0)
+    overlapped = WSAOVERLAPPED(hEvent=ws.WSACreateEvent())
+    assert ws.WSARecv(server, [buffer], 1, received, flags, overlapped, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSA_IO_PENDING
+    assert overlapped.Internal == WSS_OPERATION_IN_PROGRESS
+    transferred, result_flags = Ref(99), Ref(99)
+    assert ws.WSAGetOverlappedResult(server, overlapped, transferred, FALSE,
+                                     result_flags) == FALSE
+    assert ws.WSAGetLastError() == WSA_IO_INCOMPLETE and transferred.value == 99
+    assert ws.WSAWaitForMultipleEvents(1, [overlapped.hEvent], False, 0, False) \
+        == WSA_WAIT_TIMEOUT
+    assert ws.send(client, b"hello", 5, 0) == 5
+    assert ws.WSAWaitForMultipleEvents(1, [overlapped.hEvent], False, 5000, False) == 0
+    assert (overlapped.Internal, overlapped.InternalHigh) == (0, 5)
+    assert ws.WSAGetOverlappedResult(server, overlapped, transferred, FALSE,
+                                     result_flags) == TRUE
+    assert (transferred.value, result_flags.value, bytes(buffer[:5])) == (5, 0, b"hello")
+    # Data already there: 0 at once, the count written, the completion reported too.
+    assert ws.WSAResetEvent(overlapped.hEvent) == TRUE
+    assert ws.send(client, b"again", 5, 0) == 5
+    assert ws.WSAWaitForMultipleEvents(1, [overlapped.hEvent], False, 0, False) \
+        == WSA_WAIT_TIMEOUT
+    for _ in range(100):     # the bytes are on their way over loopback
+        if ws.ioctlsocket(server, FIONREAD, waiting := Ref(0)) == 0 and waiting.value == 5:
+            break
+        threading.Event().wait(0.01)
+    assert ws.WSARecv(server, [buffer], 1, received, flags, overlapped, None) == 0
+    assert received.value == 5 and overlapped.InternalHigh == 5
+    assert ws.WSAWaitForMultipleEvents(1, [overlapped.hEvent], False, 0, False) == 0
+    # The send side completes at once, and WSAIoctl's overlapped form too.
+    sent = Ref(0)
+    assert ws.WSASend(client, [b"abc", b"de"], 2, sent, 0, overlapped, None) == 0
+    assert sent.value == 5 and overlapped.InternalHigh == 5
+    returned = Ref(0)
+    assert ws.WSAIoctl(server, FIONREAD, None, 0, Ref(0), 4, None, overlapped, None) == 0
+    assert overlapped.InternalHigh == 4
+    assert ws.WSAIoctl(server, FIONREAD, None, 0, Ref(0), 4, None, None, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEFAULT    # not overlapped: lpcbBytesReturned needed
+    assert ws.WSAIoctl(server, FIONREAD, None, 0, Ref(0), 4, returned, None, None) == 0
+    assert ws.WSACloseEvent(overlapped.hEvent) == TRUE
+    for s in (client, server):
+        assert ws.closesocket(s) == 0
+    assert ws.WSACleanup() == 0
+
+
+def test_get_overlapped_result_waits(ws: Ws2_32) -> None:
+    """fWait TRUE waits for the completion; its errors come in Windows' order; a thread's
+    blocking_limit ends the wait with WSA_IO_INCOMPLETE."""
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    client, server = _tcp_pair(ws)
+    buffer = bytearray(8)
+    overlapped = WSAOVERLAPPED(hEvent=ws.WSACreateEvent())
+    assert ws.WSARecv(server, [buffer], 1, None, Ref(0), overlapped, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSA_IO_PENDING
+    transferred, flags = Ref(), Ref()
+    with ws.blocking_limit(0.05):
+        assert ws.WSAGetOverlappedResult(server, overlapped, transferred, TRUE, flags) == FALSE
+        assert ws.WSAGetLastError() == WSA_IO_INCOMPLETE
+    assert ws.WSAGetOverlappedResult(0x1234, None, None, TRUE, None) == FALSE
+    assert ws.WSAGetLastError() == WSAENOTSOCK
+    for arguments in ((None, transferred, flags), (overlapped, None, flags),
+                      (overlapped, transferred, None)):
+        assert ws.WSAGetOverlappedResult(server, arguments[0], arguments[1], TRUE,
+                                         arguments[2]) == FALSE
+        assert ws.WSAGetLastError() == WSAEFAULT
+    timer = threading.Timer(0.05, ws.send, (client, b"late", 4, 0))
+    timer.start()
+    assert ws.WSAGetOverlappedResult(server, overlapped, transferred, TRUE, flags) == TRUE
+    timer.join(JOIN_TIMEOUT)
+    assert (transferred.value, bytes(buffer[:4])) == (4, b"late")
+    assert ws.WSACloseEvent(overlapped.hEvent) == TRUE
+    for s in (client, server):
+        assert ws.closesocket(s) == 0
+    assert ws.WSACleanup() == 0
+
+
+def test_closesocket_aborts_pending_operations(ws: Ws2_32) -> None:
+    """Closing the socket completes what is pending with WSA_OPERATION_ABORTED, each in
+    its structure and event; the socket is then gone (WSAENOTSOCK)."""
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    client, server = _tcp_pair(ws)
+    operations = [WSAOVERLAPPED(hEvent=ws.WSACreateEvent()) for _ in range(2)]
+    for overlapped in operations:
+        assert ws.WSARecv(server, [bytearray(4)], 1, None, Ref(0), overlapped,
+                          None) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == WSA_IO_PENDING
+    assert ws.closesocket(server) == 0
+    events = [overlapped.hEvent for overlapped in operations]
+    assert ws.WSAWaitForMultipleEvents(2, events, True, 5000, False) == 0
+    assert [(o.Internal, o.OffsetHigh) for o in operations] \
+        == [(0, WSA_OPERATION_ABORTED)] * 2
+    assert ws.WSAGetOverlappedResult(server, operations[0], Ref(), FALSE, Ref()) == FALSE
+    assert ws.WSAGetLastError() == WSAENOTSOCK
+    for event in events:
+        assert ws.WSACloseEvent(event) == TRUE
+    assert ws.closesocket(client) == 0
+    assert ws.WSACleanup() == 0
+
+
+def test_completion_routine_runs_in_an_alertable_wait_of_the_calling_thread(ws: Ws2_32) -> None:
+    """A routine given to an overlapped call runs on the thread that made the call, in its
+    next alertable wait, and nowhere else; Ws2_32 opens one thread handle per thread for
+    it, however many calls, and closes it when the thread ends or the last WSACleanup."""
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    client, server = _tcp_pair(ws)
+    calls: list[tuple[int, int, int, object, int]] = []
+
+    def routine(error: int, count: int, overlapped: object, flags: int) -> None:
+        calls.append((threading.get_ident(), error, count, overlapped, flags))
+
+    def receive_in_thread() -> None:
+        overlapped = WSAOVERLAPPED()
+        assert ws.WSARecv(server, [bytearray(8)], 1, None, Ref(0), overlapped,
+                          routine) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == WSA_IO_PENDING
+        assert _thread_handles(ws) == 1
+        assert ws.send(client, b"one", 3, 0) == 3
+        assert ws.WSAWaitForMultipleEvents(1, [idle], False, 5000, True) \
+            == WSA_WAIT_IO_COMPLETION
+        assert calls == [(threading.get_ident(), 0, 3, overlapped, 0)]
+
+    idle = ws.WSACreateEvent()
+    worker = threading.Thread(target=receive_in_thread)
+    worker.start()
+    worker.join(JOIN_TIMEOUT)
+    assert len(calls) == 1
+    assert _thread_handles(ws) == 0, "the thread's end closes its handle"
+    # On this thread: many calls, one handle; nothing runs before the alertable wait.
+    structures = [WSAOVERLAPPED() for _ in range(3)]
+    for overlapped in structures:
+        assert ws.WSARecv(server, [bytearray(8)], 1, None, Ref(0), overlapped,
+                          routine) == SOCKET_ERROR
+    assert _thread_handles(ws) == 1
+    assert ws.send(client, b"two", 3, 0) == 3
+    assert ws.WSAWaitForMultipleEvents(1, [idle], False, 100, False) == WSA_WAIT_TIMEOUT
+    assert len(calls) == 1 and structures[0].Internal == 0
+    assert ws.WSAWaitForMultipleEvents(1, [idle], False, 5000, True) == WSA_WAIT_IO_COMPLETION
+    assert calls[1] == (threading.get_ident(), 0, 3, structures[0], 0)
+    assert ws.closesocket(server) == 0      # the two others are aborted, routines queued
+    assert ws.WSAWaitForMultipleEvents(1, [idle], False, 5000, True) == WSA_WAIT_IO_COMPLETION
+    assert [call[1:3] for call in calls[2:]] == [(WSA_OPERATION_ABORTED, 0)] * 2
+    assert ws.WSACloseEvent(idle) == TRUE and ws.closesocket(client) == 0
+    assert ws.WSACleanup() == 0
+    assert _thread_handles(ws) == 0

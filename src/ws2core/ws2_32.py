@@ -27,6 +27,7 @@ import builtins
 import ipaddress
 import math
 import threading
+import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from operator import index as _index
@@ -77,7 +78,13 @@ from .constants import (
 )
 from .policy import NetworkPolicy
 from .provider import HostSocketProvider
-from .structs import SOCKADDR_SIZE, pack_sockaddr, sockaddr_family, unpack_sockaddr
+from .structs import (
+    SOCKADDR_SIZE,
+    WSATHREADID,
+    pack_sockaddr,
+    sockaddr_family,
+    unpack_sockaddr,
+)
 
 __all__ = ["ADDRINFO", "HIGHEST_VERSION", "HOSTENT", "WSADATA", "Ws2_32"]
 
@@ -163,6 +170,10 @@ class Ws2_32:
         self.process_id: int | None = None
         """The id WSADuplicateSocket takes as this process's (GetCurrentProcessId of the
         guest), if the emulator says it; None: any id but 0 and 0xFFFFFFFF."""
+        # The WSATHREADID opened for each thread that asked for a completion routine, by
+        # threading.get_ident(), and the thread-local marker whose end closes it.
+        self._threads: dict[int, WSATHREADID] = {}
+        self._thread_end = threading.local()
 
     def __repr__(self) -> str:
         return f"<ws2core Ws2_32, {self._startups} WSAStartup(s), over {self.upcalls!r}>"
@@ -179,7 +190,14 @@ class Ws2_32:
         with self._lock:
             self._startups = 0
         self.provider.close()
+        self._close_threads()
         self.upcalls.table.close()
+
+    def _close_threads(self) -> None:
+        """Close every thread handle opened for completion routines; after the provider's
+        sockets, whose close queues the routines of the operations it aborts."""
+        for ident in list(self._threads):
+            self._close_thread(ident)
 
     # --- the checks Windows makes before it touches the caller's memory (ReactOS ws2_32:
     # WsApiProlog, then WsSockGetSocket, then the provider).  The guest layer makes them
@@ -290,7 +308,11 @@ class Ws2_32:
             if not self._startups:
                 return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
             self._startups -= 1
-        return self._call(SOCKET_ERROR, self.provider.WSPCleanup)
+            last = not self._startups
+        result = self._call(SOCKET_ERROR, self.provider.WSPCleanup)
+        if last:
+            self._close_threads()  # Windows' Ws2_32 drops its per-thread data then
+        return result
 
     # --- Winsock 1.1's pseudo-blocking (ReactOS bhook.c): a 2.x process gets WSAEOPNOTSUPP,
     # as the Windows Sockets 2 pages say these functions are gone for it.
@@ -917,16 +939,22 @@ class Ws2_32:
         """0, or SOCKET_ERROR: the provider's ``WSPIoctl`` (FIONBIO, FIONREAD, SIOCATMARK;
         SIO_GET_EXTENSION_FUNCTION_POINTER: the provider's extension functions, Python
         callables, into a Ref).
-        ``lpcbBytesReturned`` (a Ref) gets the output's size; None is WSAEFAULT, as for
-        any call made without overlapped I/O.  ``lpOverlapped`` and
-        ``lpCompletionRoutine`` are ignored: no ws2core socket is an overlapped one, and
-        Windows ignores them on a socket made without WSA_FLAG_OVERLAPPED."""
-        code = self._socket_error(s) or (WSAEFAULT if lpcbBytesReturned is None else 0)
+        ``lpcbBytesReturned`` (a Ref) gets the output's size; None is WSAEFAULT, except
+        for an overlapped call.  ``lpOverlapped`` and ``lpCompletionRoutine``: as WSASend's
+        (ignored on a socket made without WSA_FLAG_OVERLAPPED); the provider's codes all
+        complete at once, their completion reported all the same."""
+        code = self._socket_error(s)
+        if not code and lpcbBytesReturned is None and (
+                lpOverlapped is None or not self.provider.is_overlapped(s)):
+            code = WSAEFAULT
+        thread = None
+        if not code:
+            code, thread = self._completion_thread(lpOverlapped, lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
         return self._call(SOCKET_ERROR, self.provider.WSPIoctl, s, dwIoControlCode,
                           lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer,
-                          lpcbBytesReturned, None, None, None)
+                          lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, thread)
 
     def WSAPoll(self, fdArray: Any, fds: int, timeout: int) -> int:
         """The number of entries with a nonzero ``revents``, 0 on timeout, or SOCKET_ERROR.
@@ -962,10 +990,14 @@ class Ws2_32:
 
     # --- sockets and data: WSASocket, sendto, recvfrom and the WSA transfer calls.
     # WSABUF arrays are sequences of buffers (bytes-like to send, writable to receive);
-    # lpOverlapped is None or any object standing for a WSAOVERLAPPED: ignored on a socket
-    # made without WSA_FLAG_OVERLAPPED, as on Windows; on an overlapped socket overlapped
-    # I/O is not served yet (WSAEOPNOTSUPP, before any effect), so that no program waits
-    # for a completion that would never be signalled.
+    # lpOverlapped is None, or on a socket made with WSA_FLAG_OVERLAPPED a
+    # ws2core.structs.WSAOVERLAPPED (or a ctypes pointer to one): the call is then an
+    # overlapped operation of the provider (ws2core.provider.overlapped): 0 when it finished
+    # at once, else SOCKET_ERROR with WSA_IO_PENDING; its completion signals hEvent, or
+    # queues lpCompletionRoutine(dwError, cbTransferred, lpOverlapped, dwFlags) to the
+    # calling thread, run in that thread's next alertable wait; WSAGetOverlappedResult
+    # reports it.  The buffers and the structure must live until the completion, as on
+    # Windows.  On a socket made without the flag both are ignored, as on Windows.
 
     def WSASocketA(self, af: int, type: int, protocol: int, lpProtocolInfo: Any, g: int,
                    dwFlags: int) -> int:
@@ -998,32 +1030,76 @@ class Ws2_32:
         return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, info, g,
                           _index(flags) & 0xFFFFFFFF)
 
-    def _transfer_error(self, s: Any, lpBuffers: Any, dwBufferCount: int,
-                        lpOverlapped: Any) -> int:
+    def _transfer_error(self, s: Any, lpBuffers: Any, dwBufferCount: int) -> int:
         """The error a transfer call fails with before it reaches the provider: the socket's
         checks, then WSAEFAULT for buffers C would read past (None with a count, fewer
-        buffers than the count), then WSAEOPNOTSUPP for overlapped I/O on an overlapped
-        socket; 0 when the call can go on, with no overlapped I/O."""
+        buffers than the count); 0 when the call can go on."""
         code = self._socket_error(s)
         if code:
             return code
         count = _index(dwBufferCount)
         if count and (lpBuffers is None or len(lpBuffers) < count):
             return WSAEFAULT
-        if lpOverlapped is not None and self.provider.is_overlapped(s):
-            return WSAEOPNOTSUPP
         return 0
+
+    def _overlapped_call(self, s: Any, lpBuffers: Any, dwBufferCount: int, lpOverlapped: Any,
+                         lpCompletionRoutine: Any) -> tuple[int, WSATHREADID | None]:
+        """``_transfer_error``, then ``_completion_thread``: (error, lpThreadId)."""
+        code = self._transfer_error(s, lpBuffers, dwBufferCount)
+        if code:
+            return code, None
+        return self._completion_thread(lpOverlapped, lpCompletionRoutine)
+
+    def _completion_thread(self, lpOverlapped: Any,
+                           lpCompletionRoutine: Any) -> tuple[int, WSATHREADID | None]:
+        """(0, the lpThreadId the provider gets), or (the error, None) when the calling
+        thread's handle cannot be opened (WSAENOBUFS: the table is full).
+
+        Windows' Ws2_32 hands every overlapped call the WSATHREADID it opened for the calling
+        thread (WPUOpenCurrentThread) once, when the thread first used Winsock; the provider
+        keeps its handle to queue the completion routine there.  Here it is opened on the
+        thread's first call that names a completion routine (the provider reads lpThreadId
+        for nothing else) and kept until the thread ends, the process's last WSACleanup, or
+        ``close()``: one handle per thread, however many calls."""
+        if lpOverlapped is None or lpCompletionRoutine is None:
+            return 0, None
+        ident = threading.get_ident()
+        thread = self._threads.get(ident)
+        if thread is None:
+            thread = WSATHREADID()
+            error = Ref(0)
+            if self.upcalls.WPUOpenCurrentThread(thread, error):
+                return error.value, None
+            with self._lock:
+                self._threads[ident] = thread
+            # The thread's end drops its locals: _ThreadEnd then closes the handle.
+            self._thread_end.marker = _ThreadEnd(self, ident, thread)
+        return 0, thread
+
+    def _close_thread(self, ident: int, thread: WSATHREADID | None = None) -> None:
+        """Close the thread handle opened for thread ``ident`` (only if it is ``thread``,
+        when given: a marker replaced after a WSACleanup must not close its successor).
+        A handle the table's close() closed already is no error."""
+        with self._lock:
+            if thread is None or self._threads.get(ident) is thread:
+                thread = self._threads.pop(ident, None)
+            else:
+                thread = None
+        if thread is not None:
+            self.upcalls.WPUCloseThread(thread, Ref(0))
 
     def WSASend(self, s: int, lpBuffers: Any, dwBufferCount: int, lpNumberOfBytesSent: Any,
                 dwFlags: int, lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
         """Send the first ``dwBufferCount`` buffers, in order: 0 with the count in
         ``lpNumberOfBytesSent`` (a Ref; None: WSAEFAULT), or SOCKET_ERROR.  ``dwFlags``:
         MSG_OOB (stream sockets), MSG_DONTROUTE; others WSAEOPNOTSUPP."""
-        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        code, thread = self._overlapped_call(s, lpBuffers, dwBufferCount, lpOverlapped,
+                                             lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
         return self._call(SOCKET_ERROR, self.provider.WSPSend, s, lpBuffers or [],
-                          dwBufferCount, lpNumberOfBytesSent, dwFlags, None, None, None)
+                          dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped,
+                          lpCompletionRoutine, thread)
 
     def WSASendTo(self, s: int, lpBuffers: Any, dwBufferCount: int, lpNumberOfBytesSent: Any,
                   dwFlags: int, lpTo: Any, iTolen: int, lpOverlapped: Any,
@@ -1031,12 +1107,13 @@ class Ws2_32:
         """WSASend to ``lpTo`` (an address tuple or sockaddr bytes, checked against
         ``iTolen``; None: the connected peer).  Each datagram's destination goes through the
         network policy first: a refused one is the policy's error, with nothing sent."""
-        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        code, thread = self._overlapped_call(s, lpBuffers, dwBufferCount, lpOverlapped,
+                                             lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
         return self._call(SOCKET_ERROR, self.provider.WSPSendTo, s, lpBuffers or [],
-                          dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, None,
-                          None, None)
+                          dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen,
+                          lpOverlapped, lpCompletionRoutine, thread)
 
     def WSARecv(self, s: int, lpBuffers: Any, dwBufferCount: int, lpNumberOfBytesRecvd: Any,
                 lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any) -> int:
@@ -1045,11 +1122,13 @@ class Ws2_32:
         MSG_OOB, MSG_WAITALL) comes back 0 (UDP and TCP have no MSG_PARTIAL); None for either
         is WSAEFAULT.  A datagram larger than the buffers: WSAEMSGSIZE, the buffers filled
         (the rest of the datagram is lost, as on Windows)."""
-        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        code, thread = self._overlapped_call(s, lpBuffers, dwBufferCount, lpOverlapped,
+                                             lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
         return self._call(SOCKET_ERROR, self.provider.WSPRecv, s, lpBuffers or [],
-                          dwBufferCount, lpNumberOfBytesRecvd, lpFlags, None, None, None)
+                          dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped,
+                          lpCompletionRoutine, thread)
 
     def WSARecvFrom(self, s: int, lpBuffers: Any, dwBufferCount: int,
                     lpNumberOfBytesRecvd: Any, lpFlags: Any, lpFrom: Any, lpFromlen: Any,
@@ -1058,14 +1137,32 @@ class Ws2_32:
         Ref or a writable buffer) and its size into ``lpFromlen`` (a Ref); a length below
         the family's sockaddr is WSAEFAULT, before anything is received.  A stream socket
         ignores both."""
-        code = self._transfer_error(s, lpBuffers, dwBufferCount, lpOverlapped)
+        code, thread = self._transfer_error(s, lpBuffers, dwBufferCount), None
         if not code and lpFrom is not None and lpFromlen is None:
             code = WSAEFAULT  # Windows needs the length to know the buffer
+        if not code:
+            code, thread = self._completion_thread(lpOverlapped, lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
         return self._call(SOCKET_ERROR, self.provider.WSPRecvFrom, s, lpBuffers or [],
                           dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen,
-                          None, None, None)
+                          lpOverlapped, lpCompletionRoutine, thread)
+
+    def WSAGetOverlappedResult(self, s: int, lpOverlapped: Any, lpcbTransfer: Any, fWait: int,
+                               lpdwFlags: Any) -> int:
+        """The outcome of the overlapped operation ``lpOverlapped`` started on socket ``s``:
+        TRUE, or FALSE with the reason in the last error.
+
+        Completed: ``lpcbTransfer`` and ``lpdwFlags`` (Refs) get its byte count and flags (a
+        receive's lpFlags result), and the result is TRUE, or FALSE with the operation's own
+        error (WSA_OPERATION_ABORTED: a closesocket cancelled it).  Still pending: with
+        ``fWait`` false, FALSE with WSA_IO_INCOMPLETE; with ``fWait`` true the call waits for
+        the completion (Windows allows that for event completion only; here any completion
+        ends the wait; a thread's ``blocking_limit`` ends it with WSA_IO_INCOMPLETE).  None for
+        any of the three pointers: WSAEFAULT; before those, WSANOTINITIALISED and
+        WSAENOTSOCK (the provider's ``WSPGetOverlappedResult`` answers the rest)."""
+        return self._on_socket(s, FALSE, self.provider.WSPGetOverlappedResult, lpOverlapped,
+                               lpcbTransfer, fWait, lpdwFlags)
 
     def check_process(self, dwProcessId: int) -> None:
         """WinsockError(WSAEINVAL) unless ``dwProcessId`` names this process (``process_id``;
@@ -1125,6 +1222,24 @@ class Ws2_32:
         return result if result == SOCKET_ERROR else int(received.value)
 
 setattr(Ws2_32, "__WSAFDIsSet", Ws2_32.WSAFDIsSet)
+
+
+class _ThreadEnd:
+    """Held in a thread's locals: when the thread ends, CPython drops them, and this closes
+    the thread handle ``Ws2_32`` opened for it (a weak reference: a thread outliving its
+    Ws2_32 keeps nothing alive)."""
+
+    __slots__ = ("_ws2_32", "_ident", "_thread")
+
+    def __init__(self, ws2_32: Ws2_32, ident: int, thread: WSATHREADID) -> None:
+        self._ws2_32 = weakref.ref(ws2_32)
+        self._ident = ident
+        self._thread = thread
+
+    def __del__(self) -> None:
+        ws2_32 = self._ws2_32()
+        if ws2_32 is not None:
+            ws2_32._close_thread(self._ident, self._thread)
 
 
 def _text(value: bytes | str) -> str:

@@ -66,6 +66,7 @@ PROGRAMS: tuple[str, ...] = (
     "options",
     "transfer",
     "protocols",
+    "overlapped_events",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -112,7 +113,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept", "shutdown",
         "WSASocketA", "WSASocketW", "sendto", "recvfrom", "WSASend", "WSARecv", "WSASendTo",
         "WSARecvFrom", "WSADuplicateSocketA", "WSADuplicateSocketW",
-        "WSAEnumProtocolsA", "WSAEnumProtocolsW",
+        "WSAEnumProtocolsA", "WSAEnumProtocolsW", "WSAGetOverlappedResult",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose

@@ -16,8 +16,8 @@
  * (WSAEDESTADDRREQ in the documentation; Wine: WSAEINVAL), the flags a successful MSG_PEEK
  * writes back (Wine keeps MSG_PEEK; ReactOS's msafd writes the received message's flags, 0),
  * calls on a non-socket before WSAStartup (WSANOTINITIALISED; Wine: WSAENOTSOCK) and a
- * recvfrom with a NULL fromlen (WSAEFAULT; Wine receives first).  x_overlapped_send: on an
- * overlapped socket ws2core does not serve overlapped I/O yet and says WSAEOPNOTSUPP. */
+ * recvfrom with a NULL fromlen (WSAEFAULT; Wine receives first).  An overlapped send on an
+ * overlapped socket completes at once (overlapped_events.c has the rest). */
 #include <winsock2.h>
 
 #include "checks.h"
@@ -319,13 +319,18 @@ static void test_udp(void)
     check("wsarecvfrom_overlapped_ignored_count", (long long)count, 5);
     check("wsarecvfrom_overlapped_ignored_data", same(buffer, "plain", 5), 1);
 
-    /* Last: Windows would start an overlapped send here (and deliver it). */
+    /* On an overlapped socket (socket() makes one) the send is an overlapped operation: a
+     * datagram goes at once, the structure says so, and it is delivered. */
     one.buf = (char *)"x";
     one.len = 1;
-    CHECK_FAILS("x_overlapped_send", WSASendTo(sender, &one, 1, &count, 0,
-                                               (const struct sockaddr *)&to, (int)sizeof to,
-                                               &overlapped, NULL),
-                SOCKET_ERROR, WSAEOPNOTSUPP);
+    count = 77;
+    check("overlapped_send", WSASendTo(sender, &one, 1, &count, 0, (const struct sockaddr *)&to,
+                                       (int)sizeof to, &overlapped, NULL), 0);
+    check("overlapped_send_count", (long long)count, 1);
+    check("overlapped_send_internal", (long long)overlapped.Internal, 0);
+    check("overlapped_send_internal_high", (long long)overlapped.InternalHigh, 1);
+    check("overlapped_send_delivered", recvfrom(receiver, buffer, (int)sizeof buffer, 0, NULL,
+                                                NULL), 1);
     closesocket(plain);
     closesocket(sender);
     closesocket(receiver);

@@ -68,6 +68,7 @@ class Installation:
         """Close every socket of the provider and every handle left in the table; later
         network attempts of the policy no longer go to the emulator's report."""
         self.ws2_32.close()
+        self.exports.close()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

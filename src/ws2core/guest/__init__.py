@@ -32,7 +32,7 @@ case the tests/emulator programs try), written here once and followed by every e
 
 One module per family: ``startup`` (WSAStartup, WSACleanup, the last error), ``sockets``,
 ``transfer`` (WSASocket, WSAEnumProtocols, sendto, recvfrom and the WSA send and
-receive calls), ``control`` (setsockopt, getsockopt, ioctlsocket, WSAIoctl, WSAPoll, WSAAccept), ``select`` (select, __WSAFDIsSet), ``events``, ``addresses`` (gethostname, inet_addr,
+receive calls, WSAGetOverlappedResult), ``control`` (setsockopt, getsockopt, ioctlsocket, WSAIoctl, WSAPoll, WSAAccept), ``select`` (select, __WSAFDIsSet), ``events``, ``addresses`` (gethostname, inet_addr,
 inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the byte-order functions, and
 iphlpapi's GetAdaptersAddresses and GetAdaptersInfo), ``names`` (the lookups the network policy
 answers: gethostbyname, gethostbyaddr, getaddrinfo, getnameinfo and their wide forms,
@@ -42,7 +42,9 @@ handle that is not ws2core's raises ``NotServed``, for the adapter to hand the c
 emulator); beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
-and writes, ``_exports`` the table and its guard, ``_protocol`` the ``Guest`` protocol.
+and writes, ``_exports`` the table and its guard, ``_overlapped`` the guest's overlapped
+operations (copied into its memory as each export returns), ``_protocol`` the ``Guest``
+protocol.
 """
 
 from __future__ import annotations

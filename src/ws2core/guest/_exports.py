@@ -8,7 +8,9 @@ guard per export: an unexpected one is logged on the ``ws2core.guest`` logger an
 with the export's documented failure), but for ``NotServed``, which a kernel32 export raises
 for a handle that is not ws2core's and the adapter answers with its emulator's own handler.
 The same hook caps every export's blocking at
-``max_block``, once, through ``Ws2_32.blocking_limit``: no export needs to know.
+``max_block``, once, through ``Ws2_32.blocking_limit``: no export needs to know; and as it
+returns it copies the overlapped operations that completed meanwhile into guest memory
+(``_overlapped``), so that every export, a wait above all, is a safe point for that.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..constants import WSAENETDOWN
 from ..kernel32 import Kernel32
 from ..ws2_32 import Ws2_32
 from ._memory import INT32
+from ._overlapped import GuestOverlapped
 from ._protocol import Guest
 
 log: Final = logging.getLogger("ws2core.guest")
@@ -118,6 +121,14 @@ class Exports:
         self.abi: str = ws2_32.upcalls.table.abi
         self.ptr_size = 8 if self.abi == "x64" else 4
         self._ptr_mask = (1 << (8 * self.ptr_size)) - 1
+        self.overlapped = GuestOverlapped(ws2_32, self.abi)
+        """The guest's overlapped operations, whose completions each hook copies into guest
+        memory as it returns (``ws2core.guest._overlapped``)."""
+
+    def close(self) -> None:
+        """Forget the guest's overlapped operations: the process has ended, and nothing is
+        written to its memory any more (``Installation.close`` calls it)."""
+        self.overlapped.close()
 
     def __repr__(self) -> str:
         return f"<ws2core guest exports ({self.abi}) over {self.ws2_32!r}>"
@@ -132,32 +143,39 @@ class Exports:
         decoders = [self._decoder(kind) for kind in export.params]
         limit, max_block = ws2_32.blocking_limit, self.max_block
         clears = export.clears_last_error and export.last_error and failed is not None
+        finished, flush = self.overlapped.finished, self.overlapped.flush
 
         def call(guest: Guest, argv: Sequence[int]) -> int | None:
             args = [decode(value) for decode, value in zip(decoders, argv)]
             try:
-                with limit(max_block):
-                    result = function(self, guest, *args)
-                if result is None:
-                    return None
-                result &= mask
-                if export.last_error and result == failed:
-                    guest.set_last_error(ws2_32.WSAGetLastError())
-                elif clears:
-                    guest.set_last_error(0)
-                return result
-            except WinsockError as error:
-                code = error.winerror
-            except NotServed:
-                raise
-            except Exception:  # a bug, in ws2core or below: never the emulator's problem
-                log.exception("ws2_32.%s failed inside ws2core", export.name)
-                code = export.internal
-            if failed is None:
-                return code & mask
-            with contextlib.suppress(Exception):
-                guest.set_last_error(code)
-            return failed
+                try:
+                    with limit(max_block):
+                        result = function(self, guest, *args)
+                    if result is None:
+                        return None
+                    result &= mask
+                    if export.last_error and result == failed:
+                        guest.set_last_error(ws2_32.WSAGetLastError())
+                    elif clears:
+                        guest.set_last_error(0)
+                    return result
+                except WinsockError as error:
+                    code = error.winerror
+                except NotServed:
+                    raise
+                except Exception:  # a bug, in ws2core or below: never the emulator's problem
+                    log.exception("ws2_32.%s failed inside ws2core", export.name)
+                    code = export.internal
+                if failed is None:
+                    return code & mask
+                with contextlib.suppress(Exception):
+                    guest.set_last_error(code)
+                return failed
+            finally:
+                # A safe point: the guest runs nothing until this returns.  The one cost
+                # when nothing completed is this truth test.
+                if finished:
+                    flush(guest)
 
         return call
 

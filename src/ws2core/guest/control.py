@@ -95,12 +95,15 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
     lpvOutBuffer; SIO_GET_EXTENSION_FUNCTION_POINTER is WSAEINVAL, as for a GUID the
     provider does not know (its functions are Python callables, which a guest cannot call);
     any other code reads and writes nothing and is the provider's (WSAEOPNOTSUPP).
-    ``lpOverlapped`` and ``lpCompletionRoutine`` are ignored, as Windows ignores them on a
-    socket made without WSA_FLAG_OVERLAPPED (no ws2core socket is one)."""
-    ex.ws2_32.check_socket(s)
-    if not lpcbBytesReturned:  # Ws2_32's WSAEFAULT, before any buffer
+    ``lpOverlapped`` and ``lpCompletionRoutine``: as WSASend's (``transfer``): ignored on
+    a socket made without WSA_FLAG_OVERLAPPED; on an overlapped one every code completes at
+    once, its outcome written into the guest's structure and its event signalled, and a
+    completion routine is WSAEOPNOTSUPP; lpcbBytesReturned may then be NULL."""
+    overlapped = ex.overlapped.check(s, lpOverlapped, lpCompletionRoutine)
+    if not lpcbBytesReturned and not overlapped:  # Ws2_32's WSAEFAULT, before any buffer
         return ex.ws2_32.WSAIoctl(s, dwIoControlCode, None, 0, None, 0, None, None, None)
-    _memory.require_writable(g, lpcbBytesReturned, 4)
+    if lpcbBytesReturned:
+        _memory.require_writable(g, lpcbBytesReturned, 4)
     command = dwIoControlCode & _memory.INT32
     if command == SIO_GET_EXTENSION_FUNCTION_POINTER:
         raise WinsockError(WSAEINVAL, "no extension function a guest can call")
@@ -113,12 +116,16 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
         _memory.require_writable(g, lpvOutBuffer, room)
         out = bytearray(room)
     returned = Ref(0)
+    record = ex.overlapped.start(g, lpOverlapped) if overlapped else None
     result = ex.ws2_32.WSAIoctl(s, command, in_data, cbInBuffer, out, cbOutBuffer, returned,
-                                None, None)
+                                record, None)
     if result == 0:
         if out is not None:
             _memory.write(g, lpvOutBuffer, bytes(out[: returned.value]))
-        _memory.write_int(g, lpcbBytesReturned, returned.value)
+        if lpcbBytesReturned:
+            _memory.write_int(g, lpcbBytesReturned, returned.value)
+    if record is not None:
+        ex.overlapped.begun(g, record, result)
     return result
 
 

@@ -1,6 +1,6 @@
 """Sockets and data over guest memory: WSASocketA, WSASocketW, WSAEnumProtocolsA,
 WSAEnumProtocolsW, WSADuplicateSocketA, WSADuplicateSocketW, sendto, recvfrom, WSASend,
-WSARecv, WSASendTo and WSARecvFrom.
+WSARecv, WSASendTo, WSARecvFrom and WSAGetOverlappedResult.
 
 WSADuplicateSocket serves the calling process only: the ``Guest`` protocol has no process
 id, so the id a program passes (GetCurrentProcessId, which its emulator answers) is taken as
@@ -18,9 +18,14 @@ filled, and the sender's address, but neither the count nor the flags (as Wine's
 show).
 
 lpOverlapped: ignored on a socket made without WSA_FLAG_OVERLAPPED, as on Windows; on an
-overlapped socket (``socket()`` makes those, as on Windows) a call with an lpOverlapped
-fails with WSAEOPNOTSUPP before any effect until overlapped I/O is served (issue 21), so
-that no program waits for a completion that would never come.  A NULL lpNumberOfBytesSent
+overlapped socket (``socket()`` makes those, as on Windows) the call is an overlapped
+operation completed by event (``_overlapped`` says how its outcome reaches guest memory,
+and its limits): 0 when it completed at once (the counts written as for any call, the
+structure and the event too), else SOCKET_ERROR with WSA_IO_PENDING; the guest's
+WSAOVERLAPPED is checked writable (WSAEFAULT) and its hEvent an event of ws2core's
+(WSA_INVALID_HANDLE) after the other arguments, before any effect.  A completion routine
+with it is WSAEOPNOTSUPP, before any effect: it is guest code, which the guest layer does
+not run yet.  WSAGetOverlappedResult reports the outcome.  A NULL lpNumberOfBytesSent
 or lpNumberOfBytesRecvd without an lpOverlapped is WSAEFAULT (Windows' documentation
 allows NULL only with one; Wine 8 crashes on a NULL count of WSARecv).
 """
@@ -36,6 +41,7 @@ from ..constants import (
     AF_INET,
     AF_INET6,
     INVALID_SOCKET,
+    FALSE,
     SOCKET_ERROR,
     WSAEMSGSIZE,
     WSAENOBUFS,
@@ -43,6 +49,7 @@ from ..constants import (
 from ..structs import WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW, pack_sockaddr
 from . import _memory
 from ._exports import Exports, export
+from ._overlapped import write_received
 from ._protocol import Guest
 
 
@@ -75,16 +82,6 @@ def _receive_buffers(guest: Guest, buffers: list[tuple[int, int]]) -> list[bytea
     for buf, length in buffers:
         _memory.require_writable(guest, buf, length)
     return [bytearray(length) for _, length in buffers]
-
-
-def _write_received(guest: Guest, buffers: list[tuple[int, int]], data: list[bytearray],
-                    count: int) -> None:
-    """The ``count`` bytes received, spread over the guest's buffers in order."""
-    for (buf, _), received in zip(buffers, data):
-        if count <= 0:
-            break
-        _memory.write(guest, buf, bytes(received[:count]))
-        count -= len(received)
 
 
 class _Sender:
@@ -256,19 +253,20 @@ def WSASend(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
 def WSASendTo(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
               lpNumberOfBytesSent: int, dwFlags: int, lpTo: int, iTolen: int,
               lpOverlapped: int, lpCompletionRoutine: int, *, connected: bool = False) -> int:
-    ex.ws2_32.check_socket(s)
+    overlapped = ex.overlapped.check(s, lpOverlapped, lpCompletionRoutine)
     data = _send_buffers(g, read_wsabufs(g, lpBuffers, dwBufferCount))
     address = _memory.read_sockaddr(g, lpTo, iTolen) if lpTo else None
     sent = _out_count(g, lpNumberOfBytesSent)
+    record = ex.overlapped.start(g, lpOverlapped) if overlapped else None
     if connected:
-        result = ex.ws2_32.WSASend(s, data, dwBufferCount, sent, dwFlags, lpOverlapped or None,
-                                   lpCompletionRoutine or None)
+        result = ex.ws2_32.WSASend(s, data, dwBufferCount, sent, dwFlags, record, None)
     else:
         result = ex.ws2_32.WSASendTo(s, data, dwBufferCount, sent, dwFlags, address,
-                                     0 if address is None else iTolen, lpOverlapped or None,
-                                     lpCompletionRoutine or None)
+                                     0 if address is None else iTolen, record, None)
     if result == 0 and sent is not None:
         _memory.write_int(g, lpNumberOfBytesSent, sent.value)
+    if record is not None:
+        ex.overlapped.begun(g, record, result)
     return result
 
 
@@ -304,7 +302,7 @@ def WSARecv(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
 def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
                 lpNumberOfBytesRecvd: int, lpFlags: int, lpFrom: int, lpFromlen: int,
                 lpOverlapped: int, lpCompletionRoutine: int) -> int:
-    ex.ws2_32.check_socket(s)
+    overlapped = ex.overlapped.check(s, lpOverlapped, lpCompletionRoutine)
     buffers = read_wsabufs(g, lpBuffers, dwBufferCount)
     data = _receive_buffers(g, buffers)
     received = _out_count(g, lpNumberOfBytesRecvd)
@@ -312,21 +310,61 @@ def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: in
     if lpFlags:
         _memory.require_writable(g, lpFlags, 4)
     sender = _Sender(g, lpFrom, lpFromlen)
+    record = ex.overlapped.start(g, lpOverlapped, buffers, data, sender) if overlapped else None
     result = ex.ws2_32.WSARecvFrom(s, data, dwBufferCount, received, flags, sender.address,
-                                   sender.length, lpOverlapped or None,
-                                   lpCompletionRoutine or None)
+                                   sender.length, record, None)
     if result == 0:
-        assert received is not None and flags is not None  # else the call failed
-        _write_received(g, buffers, data, received.value)
-        _memory.write_int(g, lpNumberOfBytesRecvd, received.value)
+        assert flags is not None  # else the call failed
+        if received is not None:
+            count = received.value
+        else:  # NULL, which only an overlapped call may pass: its record has the count
+            assert record is not None
+            count = record.InternalHigh
+        write_received(g, buffers, data, count)
+        if received is not None:  # NULL with an lpOverlapped, which has the count
+            _memory.write_int(g, lpNumberOfBytesRecvd, received.value)
         _memory.write_int(g, lpFlags, flags.value)
         sender.write_back()
     elif ex.ws2_32.WSAGetLastError() == WSAEMSGSIZE:
-        _write_received(g, buffers, data, sum(map(len, data)))  # the buffers, filled
+        write_received(g, buffers, data, sum(map(len, data)))  # the buffers, filled
         sender.write_back()
+    if record is not None:
+        ex.overlapped.begun(g, record, result)
     return result
 
 
-__all__ = ["WSABUF_LAYOUTS", "WSADuplicateSocketA", "WSADuplicateSocketW", "WSAEnumProtocolsA",
+# --- overlapped results
+
+
+@export("WSAGetOverlappedResult", "pppup", "i", FALSE)
+def WSAGetOverlappedResult(ex: Exports, g: Guest, s: int, lpOverlapped: int, lpcbTransfer: int,
+                           fWait: int, lpdwFlags: int) -> int:
+    """The outcome of the operation whose guest WSAOVERLAPPED is at ``lpOverlapped``: from
+    its record while it is pending (``fWait`` waits for it, within ``max_block``: then
+    WSA_IO_INCOMPLETE), else from the structure in guest memory (which the completion's copy
+    wrote; one that never went pending and says STATUS_PENDING is WSA_IO_INCOMPLETE whatever
+    ``fWait``, since nothing will complete it).  ``lpcbTransfer`` and ``lpdwFlags`` are
+    written when the operation has completed, with or without an error.  The copy of a
+    completion reached here happens at this export's return, before the guest reads the
+    structure."""
+    ex.ws2_32.check_socket(s)
+    size = ctypes.sizeof(ex.overlapped.layout)
+    found = _memory.read(g, lpOverlapped, size)
+    for address in (lpcbTransfer, lpdwFlags):
+        _memory.require_writable(g, address, 4)
+    record = ex.overlapped.pending(lpOverlapped)
+    structure: Any = record
+    if record is None:
+        structure = ex.overlapped.layout.from_buffer_copy(found)
+        fWait = FALSE
+    transferred, flags = Ref(None), Ref(None)
+    result = ex.ws2_32.WSAGetOverlappedResult(s, structure, transferred, fWait, flags)
+    if transferred.value is not None:
+        _memory.write_int(g, lpcbTransfer, transferred.value)
+        _memory.write_int(g, lpdwFlags, flags.value)
+    return result
+
+
+__all__ = ["WSABUF_LAYOUTS", "WSAGetOverlappedResult", "WSADuplicateSocketA", "WSADuplicateSocketW", "WSAEnumProtocolsA",
            "WSAEnumProtocolsW", "WSARecv", "WSARecvFrom", "WSASend", "WSASendTo", "WSASocketA",
            "WSASocketW", "WsabufLayout", "read_wsabufs", "recvfrom", "sendto"]

@@ -202,6 +202,8 @@ class _ProviderBase:
           gives when SO_RCVTIMEO runs out at the host; the listener goes on listening and a
           connection that comes later waits for the next accept;
         - WSPSelect: 0, its own timeout, with the sets emptied;
+        - WSPGetOverlappedResult with fWait: FALSE with WSA_IO_INCOMPLETE, what it says
+          without fWait of an operation still pending;
         - WSPCloseSocket of a socket lingering (SO_LINGER) longer than the cap: it waits at
           most the cap, rounded up to a second (the host goes on sending what is left).
 

@@ -39,6 +39,7 @@ caller's buffers, and nothing is written after the completion is reported.
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Callable
 from operator import index as _index
 from typing import Any, Final
@@ -225,8 +226,9 @@ class _Overlapped(_ProviderBase):
         in ``lpErrno`` (WSA_OPERATION_ABORTED for one a close cancelled).  Still pending:
         with ``fWait`` false, FALSE with WSA_IO_INCOMPLETE; with ``fWait`` true, the call
         waits until it completes (whichever way it reports its completion; Windows allows
-        fWait only for event-based completion, and waits on hEvent).  Not a live socket:
-        WSAENOTSOCK.
+        fWait only for event-based completion, and waits on hEvent); on a thread with a
+        ``blocking_limit``, at most that long, then FALSE with WSA_IO_INCOMPLETE.  Not a live
+        socket: WSAENOTSOCK.
         """
         overlapped = overlapped_structure(lpOverlapped)
         for out, name in ((lpcbTransfer, "lpcbTransfer"), (lpdwFlags, "lpdwFlags")):
@@ -243,6 +245,8 @@ class _Overlapped(_ProviderBase):
             if not wait:
                 raise WinsockError(WSA_IO_INCOMPLETE)
             closing = False
+            cap = self.current_blocking_limit()
+            deadline = None if cap is None else time.monotonic() + cap
             with self._completions:
                 while overlapped.Internal == WSS_OPERATION_IN_PROGRESS:
                     # A close completes every pending operation (aborted) just after it marks
@@ -251,7 +255,10 @@ class _Overlapped(_ProviderBase):
                         if closing:
                             raise WinsockError(WSAEINTR, "the socket was closed during the call")
                         closing = True
-                    self._completions.wait(_CANCEL_CHECK)
+                    left = _CANCEL_CHECK if deadline is None else deadline - time.monotonic()
+                    if left <= 0:
+                        raise WinsockError(WSA_IO_INCOMPLETE, "the thread's blocking limit ran out")
+                    self._completions.wait(min(left, _CANCEL_CHECK))
         transferred.value = overlapped.InternalHigh
         flags.value = overlapped.Offset
         if overlapped.OffsetHigh:

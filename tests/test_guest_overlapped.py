@@ -1,0 +1,227 @@
+"""Overlapped I/O for guests, completed by event (ws2core.guest._overlapped, transfer) over
+``guest_support.FakeGuest``.
+
+Covered, on both cores and both ABIs: a pending WSARecv (STATUS_PENDING in the guest's
+Internal) completed by the peer's send, its outcome copied into guest memory by the wait
+export that sees its event (the buffers, then InternalHigh, Offset, OffsetHigh and Internal),
+and by nothing before a served call; a send completing at once; WSAGetOverlappedResult
+with fWait FALSE (WSA_IO_INCOMPLETE) and TRUE, and after the copy; several receives
+outstanding on one socket completing in call order; closesocket completing what is pending
+with WSA_OPERATION_ABORTED; the reactor thread never writing guest memory; WSARecvFrom's
+address; Exports.close() dropping what is left.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+
+import pytest
+from guest_support import Caller as Guest
+from guest_support import FakeGuest, abi, caller, guest_table, listener, open_socket  # noqa: F401
+from test_guest_transfer import udp_pair, wsabufs
+
+from ws2core import (
+    FIONREAD,
+    WSA_IO_INCOMPLETE,
+    WSA_IO_PENDING,
+    WSA_OPERATION_ABORTED,
+    WSA_WAIT_TIMEOUT,
+    WSAEFAULT,
+    WSAENOTSOCK,
+    Ref,
+)
+from ws2core.constants import WSS_OPERATION_IN_PROGRESS
+from ws2core.structs import WSAOVERLAPPED_LAYOUTS
+
+PENDING = WSS_OPERATION_IN_PROGRESS     # STATUS_PENDING, what Windows leaves in Internal
+
+
+@pytest.fixture
+def guest(caller: Guest) -> Guest:
+    return caller
+
+
+def connected(g: Guest) -> tuple[int, int]:
+    """A connected pair of the guest's (overlapped: socket() makes them)."""
+    server, name = listener(g)
+    client = open_socket(g)
+    assert g("connect", client, name, 16) == 0
+    accepted = g("accept", server, 0, 0)
+    assert g("closesocket", server) == 0
+    return client, accepted
+
+
+def overlapped(g: Guest, event: int = 0) -> int:
+    """A zeroed guest WSAOVERLAPPED with ``event`` as its hEvent."""
+    layout = WSAOVERLAPPED_LAYOUTS["x64" if g.ptr_size == 8 else "x86"]
+    return g.emu.alloc(bytes(layout(hEvent=event)))
+
+
+def fields(g: Guest, address: int) -> tuple[int, int, int, int]:
+    """Internal, InternalHigh, Offset and OffsetHigh as the guest reads them."""
+    layout = WSAOVERLAPPED_LAYOUTS["x64" if g.ptr_size == 8 else "x86"]
+    found = layout.from_buffer_copy(g.emu.mem_read(address, 32 if g.ptr_size == 8 else 20))
+    return found.Internal, found.InternalHigh, found.Offset, found.OffsetHigh
+
+
+def receive(g: Guest, s: int, size: int, at: int) -> tuple[int, int]:
+    """An overlapped WSARecv into a new buffer of ``size``: (its result, the buffer)."""
+    buffer = g.emu.alloc(bytes(size))
+    flags = g.emu.alloc(4)
+    return g("WSARecv", s, wsabufs(g, (buffer, size)), 1, 0, flags, at, 0), buffer
+
+
+def arrive(g: Guest, s: int, size: int) -> None:
+    """Wait (host side) until ``size`` bytes are readable on the guest's socket ``s``."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        waiting = g.emu.alloc(4)
+        if g("ioctlsocket", s, FIONREAD, waiting) == 0 and g.emu.read_int(waiting) >= size:
+            return
+        time.sleep(0.005)
+    raise AssertionError("the bytes did not arrive")
+
+
+def test_pending_receive_completed_by_event(guest: Guest) -> None:
+    g = guest.started()
+    client, server = connected(g)
+    event = g("WSACreateEvent")
+    at = overlapped(g, event)
+    result, buffer = receive(g, server, 16, at)
+    assert (result, g.last_error) == (0xFFFFFFFF, WSA_IO_PENDING)
+    assert fields(g, at) == (PENDING, 0, 0, 0)
+    count, flags = g.emu.alloc(4), g.emu.alloc(4)
+    g.fails(WSA_IO_INCOMPLETE, "WSAGetOverlappedResult", server, at, count, 0, flags)
+    assert g("WSAWaitForMultipleEvents", 1, g.pointers(event), 0, 0, 0) == WSA_WAIT_TIMEOUT
+    # The peer sends from the host: the provider completes the operation on its reactor,
+    # but the guest's memory changes only when a served export returns.
+    peer = g.ws2_32
+    data = wsabufs(g, (g.emu.alloc(b"overlapped!"), 11))
+    sent = Ref(0)
+    assert peer.WSASend(client, [b"overlapped!"], 1, sent, 0, None, None) == 0
+    assert sent.value == 11
+    deadline = time.monotonic() + 5
+    while not g.exports.overlapped.finished and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert fields(g, at) == (PENDING, 0, 0, 0), "nothing is copied outside a served call"
+    assert g.emu.mem_read(buffer, 11) == bytes(11)
+    assert g("WaitForSingleObject", event, 5000) == 0
+    assert fields(g, at) == (0, 11, 0, 0)
+    assert g.emu.mem_read(buffer, 11) == b"overlapped!"
+    assert g("WSAGetOverlappedResult", server, at, count, 0, flags) == 1
+    assert (g.emu.read_int(count), g.emu.read_int(flags), g.last_error) == (11, 0, 0)
+    # A send completes at once: 0, its count, the structure written, the event signalled.
+    assert g("WSAResetEvent", event) == 1
+    sent_at = overlapped(g, event)
+    assert g("WSASend", client, data, 1, count, 0, sent_at, 0) == 0
+    assert g.emu.read_int(count) == 11 and fields(g, sent_at) == (0, 11, 0, 0)
+    assert g("WSAWaitForMultipleEvents", 1, g.pointers(event), 0, 0, 0) == 0
+    # Data already there: the receive completes at once too, NULL count allowed.
+    arrive(g, server, 11)
+    again = overlapped(g)
+    result, buffer = receive(g, server, 16, again)
+    assert result == 0 and fields(g, again) == (0, 11, 0, 0)
+    assert g.emu.mem_read(buffer, 11) == b"overlapped!"
+    assert g("WSACloseEvent", event) == 1
+    for s in (client, server):
+        assert g("closesocket", s) == 0
+
+
+def test_get_overlapped_result_waits_and_checks(guest: Guest) -> None:
+    g = guest.started()
+    client, server = connected(g)
+    at = overlapped(g, g("WSACreateEvent"))
+    result, buffer = receive(g, server, 8, at)
+    assert (result, g.last_error) == (0xFFFFFFFF, WSA_IO_PENDING)
+    count, flags = g.emu.alloc(4), g.emu.alloc(4)
+    g.fails(WSAENOTSOCK, "WSAGetOverlappedResult", 0x1234, at, count, 1, flags)
+    for arguments in ((0, count, flags), (at, 0, flags), (at, count, 0)):
+        g.fails(WSAEFAULT, "WSAGetOverlappedResult", server, *arguments[:2], 1, arguments[2])
+    timer = threading.Timer(0.05, g.ws2_32.send, (client, b"late", 4, 0))
+    timer.start()
+    assert g("WSAGetOverlappedResult", server, at, count, 1, flags) == 1   # fWait TRUE
+    timer.join(5)
+    assert (g.emu.read_int(count), g.emu.mem_read(buffer, 4)) == (4, b"late")
+    assert fields(g, at) == (0, 4, 0, 0)
+    # Asked again once copied: answered from the structure.
+    g.emu.mem_write(count, bytes(4))
+    assert g("WSAGetOverlappedResult", server, at, count, 0, flags) == 1
+    assert g.emu.read_int(count) == 4
+    # A structure no operation started that says STATUS_PENDING: nothing will complete it.
+    never = overlapped(g)
+    g.emu.mem_write(never, struct.pack("<I", PENDING))
+    g.fails(WSA_IO_INCOMPLETE, "WSAGetOverlappedResult", server, never, count, 1, flags)
+    for s in (client, server):
+        assert g("closesocket", s) == 0
+
+
+def test_receives_complete_in_order_and_close_aborts(guest: Guest) -> None:
+    g = guest.started()
+    client, server = connected(g)
+    event = g("WSACreateEvent")
+    structures = [overlapped(g, event) for _ in range(3)]
+    buffers = []
+    for at in structures:
+        result, buffer = receive(g, server, 4, at)
+        assert (result, g.last_error) == (0xFFFFFFFF, WSA_IO_PENDING)
+        buffers.append(buffer)
+    assert g.ws2_32.send(client, b"abcd", 4, 0) == 4
+    assert g("WaitForSingleObject", event, 5000) == 0
+    assert g.ws2_32.send(client, b"efgh", 4, 0) == 4
+    deadline = time.monotonic() + 5
+    while fields(g, structures[1])[0] == PENDING and time.monotonic() < deadline:
+        assert g("WSAGetLastError") is not None    # any served call is a safe point
+        time.sleep(0.002)
+    assert [fields(g, at)[:2] for at in structures] == [(0, 4), (0, 4), (PENDING, 0)]
+    assert [g.emu.mem_read(b, 4) for b in buffers] == [b"abcd", b"efgh", bytes(4)]
+    assert g("closesocket", server) == 0     # its return copies the aborted one
+    assert fields(g, structures[2]) == (0, 0, 0, WSA_OPERATION_ABORTED)
+    assert not g.exports.overlapped.finished and g.exports.overlapped.pending(structures[2]) is None
+    assert g("WSACloseEvent", event) == 1 and g("closesocket", client) == 0
+
+
+def test_reactor_never_writes_guest_memory(guest: Guest, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = guest.started()
+    client, server = connected(g)
+    writers: set[int] = set()
+    write = FakeGuest.write
+
+    def recording(self: FakeGuest, address: int, data: bytes) -> None:
+        writers.add(threading.get_ident())
+        write(self, address, data)
+
+    monkeypatch.setattr(FakeGuest, "write", recording)
+    at = overlapped(g, g("WSACreateEvent"))
+    for _ in range(3):
+        receive(g, server, 4, at)
+        assert g.ws2_32.send(client, b"data", 4, 0) == 4
+        assert g("WSAGetOverlappedResult", server, at, g.emu.alloc(4), 1, g.emu.alloc(4)) == 1
+    assert writers == {threading.get_ident()}
+    for s in (client, server):
+        assert g("closesocket", s) == 0
+
+
+def test_recvfrom_address_and_process_end(guest: Guest) -> None:
+    g = guest.started()
+    receiver, sender, to = udp_pair(g)
+    g.ws2_32.closesocket(receiver)           # udp_pair's receiver is not overlapped
+    receiver = g("socket", 2, 2, 17)
+    assert g("bind", receiver, to, 16) == 0
+    source, length = g.emu.alloc(16), g.emu.alloc(struct.pack("<i", 16))
+    at, buffer, flags = overlapped(g), g.emu.alloc(8), g.emu.alloc(4)
+    assert g("WSARecvFrom", receiver, wsabufs(g, (buffer, 8)), 1, 0, flags, source, length,
+             at, 0) == 0xFFFFFFFF and g.last_error == WSA_IO_PENDING
+    assert g("sendto", sender, g.emu.alloc(b"dgram"), 5, 0, to, 16) == 5
+    assert g("WSAGetOverlappedResult", receiver, at, g.emu.alloc(4), 1, g.emu.alloc(4)) == 1
+    assert g.emu.mem_read(buffer, 5) == b"dgram"
+    assert g.emu.mem_read(source, 8)[:2] == b"\x02\x00" and g.emu.read_int(length) == 16
+    # One left pending when the process ends: dropped, never written.
+    last = overlapped(g)
+    assert g("WSARecvFrom", receiver, wsabufs(g, (buffer, 8)), 1, 0, flags, 0, 0, last,
+             0) == 0xFFFFFFFF
+    g.ws2_32.close()
+    g.exports.close()
+    assert fields(g, last)[0] == PENDING
+    assert not g.exports.overlapped.finished and g.exports.overlapped.pending(last) is None
