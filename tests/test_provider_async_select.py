@@ -55,18 +55,18 @@ from ws2core import (
 )
 from provider_support import (
     FAMILIES,
-    LOOPBACK,
     QUIET_MS,
-    SOCKADDR_LEN,
     WAIT,
     Kit,
     call,
+    connect_args,
     enum,
     fails,
     nonblocking,
     ok,
     quiet,
     recv_exact,
+    recv_into,
     refused_port,
     send_all,
     wait_event,
@@ -122,16 +122,6 @@ def window(provider: Any) -> Any:
 
 def select(p: Any, s: int, w: Window, mask: int) -> None:
     ok(p.WSPAsyncSelect, s, w.hwnd, WM_SOCKET, mask)
-
-
-def connect_args(af: int, port: int) -> tuple[Any, ...]:
-    return ((LOOPBACK[af], port), SOCKADDR_LEN[af], None, None, None, None)
-
-
-def recv_into(p: Any, s: int, size: int) -> tuple[int, bytes]:
-    buf, got = bytearray(size), Ref(0)
-    code = call(p.WSPRecv, s, [buf], 1, got, Ref(0), None, None, None)
-    return code, bytes(buf[:got.value]) if code == 0 else b""
 
 
 # --- every event, as a message ------------------------------------------------------------

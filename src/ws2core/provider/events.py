@@ -267,6 +267,9 @@ class _Events(_Overlapped):
         replaces a WSPEventSelect's, and a WSPEventSelect replaces it; messages posted
         before stay posted.  An accepted socket has its listener's selection.  A message
         for a window unregistered since is lost, as PostMessage's to a destroyed window.
+        A queue window's ``put`` is called with the provider's lock held (the posts of one
+        socket stay in order): it must not call the provider; a callable window runs on its
+        own delivery thread and may.
         """
         message = _index(wMsg)
         if not 0 <= message <= 0xFFFFFFFF:
