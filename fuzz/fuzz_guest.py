@@ -1198,6 +1198,18 @@ def _event_select(run: Run) -> Args:
     return [s, event, events], [], []
 
 
+def _async_select(run: Run) -> Args:
+    c = W.c
+    s = run.handle("socket")
+    # The guest's windows are its emulator's, none of ws2core's table: any HWND at all
+    # (a handle of the table's included) must fail WSAEINVAL or, with lEvent 0, cancel.
+    window = run.handle("event") if run.r.below(4) == 0 else run.r.uint(run.ptr)
+    message = run.int_arg((0x400, 0x8000, 0), (0xFFFFFFFF,))
+    events = run.int_arg((c.FD_ALL_EVENTS, c.FD_READ | c.FD_CLOSE, c.FD_ACCEPT, 0),
+                         (0xFFFFFFFF, 0x400))
+    return [s, window, message, events], [], []
+
+
 def _enum_network_events(run: Run) -> Args:
     s = run.handle("socket")
     event = 0 if run.r.below(4) == 0 else run.handle("event")
@@ -1626,6 +1638,7 @@ SPECS: dict[str, Spec] = {
     "WSASetEvent": _one_handle("event"), "WSAResetEvent": _one_handle("event"),
     "WSACloseEvent": _one_handle("event"), "WSAWaitForMultipleEvents": _wait,
     "WSAEventSelect": _event_select, "WSAEnumNetworkEvents": _enum_network_events,
+    "WSAAsyncSelect": _async_select,
     # kernel32's calls on ws2core's handles
     "WaitForSingleObject": _kernel_wait(False, True),
     "WaitForSingleObjectEx": _kernel_wait(True, True),

@@ -183,6 +183,18 @@ def call(fn: Callable[..., Any], *args: Any) -> int:
     return err.value  # type: ignore[no-any-return]
 
 
+def connect_args(af: int, port: int) -> tuple[Any, ...]:
+    """WSPConnect's arguments after the socket, to loopback ``port``, with no data or QOS."""
+    return ((LOOPBACK[af], port), SOCKADDR_LEN[af], None, None, None, None)
+
+
+def recv_into(p: Any, s: int, size: int) -> tuple[int, bytes]:
+    """One WSPRecv: (0 or the error code, the bytes)."""
+    buf, got = bytearray(size), Ref(0)
+    code = call(p.WSPRecv, s, [buf], 1, got, Ref(0), None, None, None)
+    return code, bytes(buf[:got.value]) if code == 0 else b""
+
+
 def host(p: Any, s: int) -> socket.socket:
     """The host socket under a provider socket (the contract: its context has ``.host``)."""
     sock: socket.socket = p.upcalls.table.context(s).host

@@ -27,6 +27,7 @@ import pytest
 import ws2core
 from ws2core import (
     AF_INET,
+    FD_ACCEPT,
     FD_READ,
     FIONBIO,
     SO_ERROR,
@@ -365,4 +366,30 @@ def test_getsockopt_through_the_hooks(guest: Guest) -> None:
     assert g("getsockopt", s, SOL_SOCKET, SO_ERROR, value, length) == 0
     assert g.emu.read_int(value) == 0
     assert g("closesocket", s) == 0
+    assert g("WSACleanup") == 0
+
+
+def test_wsaasyncselect_has_no_window_to_post_to(guest: Guest) -> None:
+    """A guest's HWND is its emulator's, never a window of the table: selecting events is
+    WSAEINVAL (after Windows' WSANOTINITIALISED and WSAENOTSOCK) and changes nothing;
+    cancelling succeeds, ends an event selection and leaves the socket non-blocking."""
+    hwnd = 0x10042  # what an emulator's CreateWindowEx hands out
+    guest.fails(WSANOTINITIALISED, "WSAAsyncSelect", 4, hwnd, 0x401, FD_READ)
+    g = guest.started()
+    event = g("WSACreateEvent")
+    g.fails(WSAENOTSOCK, "WSAAsyncSelect", event, hwnd, 0x401, FD_READ)
+    s, _ = listener(g)
+    for window in (hwnd, 0, event, s):
+        g.fails(WSAEINVAL, "WSAAsyncSelect", s, window, 0x401, FD_ACCEPT)
+    off, on = g.emu.alloc(struct.pack("<I", 0)), g.emu.alloc(struct.pack("<I", 1))
+    assert g("ioctlsocket", s, FIONBIO, off) == 0  # still blocking: nothing was selected
+    assert g("WSAEventSelect", s, event, FD_ACCEPT) == 0
+    g.fails(WSAEINVAL, "WSAAsyncSelect", s, hwnd, 0x401, FD_ACCEPT)
+    g.fails(WSAEINVAL, "ioctlsocket", s, FIONBIO, off)  # the event selection stays
+    g.emu.thread.last_error = WSAEINVAL
+    assert g("WSAAsyncSelect", s, hwnd, 0x401, 0) == 0 and g.last_error == 0
+    g.fails(WSAEWOULDBLOCK, "accept", s, 0, 0)  # the cancel left it non-blocking
+    assert g("ioctlsocket", s, FIONBIO, off) == 0  # and no selection is left
+    assert g("ioctlsocket", s, FIONBIO, on) == 0
+    assert g("closesocket", s) == 0 and g("WSACloseEvent", event) == 1
     assert g("WSACleanup") == 0

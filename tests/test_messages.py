@@ -1,6 +1,7 @@
 """Windows and WPUPostMessage on both cores: queue and callable sinks, posting order, the
-delivery thread, unknown windows, HWND values apart from the table's handles and argument checks
-(the native table's WPUPostMessage: tests/test_native.py)."""
+delivery thread, unknown windows (is_window), HWND values apart from the table's handles and
+argument checks (the native table's WPUPostMessage: tests/test_native.py); the WSAAsyncSelect
+reply macros (WSPAsyncSelect itself: tests/test_provider_async_select.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from typing import Any
 import pytest
 
 import ws2core
-from ws2core.constants import FALSE, TRUE, WSA_INVALID_HANDLE, WSAENOBUFS
+from ws2core.constants import (
+    FALSE,
+    FD_CLOSE,
+    FD_READ,
+    TRUE,
+    WSA_INVALID_HANDLE,
+    WSAECONNRESET,
+    WSAENOBUFS,
+    WSAGETSELECTERROR,
+    WSAGETSELECTEVENT,
+    WSAMAKESELECTREPLY,
+)
 
 
 def test_a_queue_window_receives_tuples_in_order(upcalls: Any) -> None:
@@ -83,6 +95,36 @@ def test_unknown_and_unregistered_windows(upcalls: Any) -> None:
     assert raised.value.winerror == WSA_INVALID_HANDLE
     assert upcalls.register_window(inbox) not in (hwnd, other)  # never reused
     assert inbox.empty()
+
+
+def test_is_window(upcalls: Any, table: Any) -> None:
+    hwnd = upcalls.register_window(queue.Queue())
+    assert upcalls.is_window(hwnd) is True
+    assert upcalls.is_window(_Index(hwnd)) is True  # anything with __index__, as an HWND
+    handles = [table.create_socket(1), table.create_event()]
+    for other in (None, 0, hwnd + 4, hwnd - 4, "hwnd", float(hwnd), True, *handles):
+        assert upcalls.is_window(other) is False, other
+    upcalls.unregister_window(hwnd)
+    assert upcalls.is_window(hwnd) is False
+
+
+class _Index:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+def test_select_reply_macros() -> None:
+    """WSAMAKESELECTREPLY is MAKELONG(event, error); the two getters take it apart again."""
+    reply = WSAMAKESELECTREPLY(FD_CLOSE, WSAECONNRESET)
+    assert reply == FD_CLOSE | WSAECONNRESET << 16 == 0x27460020
+    assert (WSAGETSELECTEVENT(reply), WSAGETSELECTERROR(reply)) == (FD_CLOSE, WSAECONNRESET)
+    assert WSAMAKESELECTREPLY(FD_READ, 0) == FD_READ
+    assert WSAMAKESELECTREPLY(0x1FFFF, 0x1FFFF) == 0xFFFFFFFF  # each a WORD, as MAKELONG's
+    assert WSAGETSELECTEVENT(2**40 + 5) == 5 and WSAGETSELECTERROR(2**40 + (7 << 16)) == 7
+    assert ws2core.WSAMAKESELECTREPLY is WSAMAKESELECTREPLY
 
 
 def test_hwnds_are_no_handle_of_the_table(upcalls: Any, table: Any) -> None:

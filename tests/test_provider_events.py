@@ -63,12 +63,11 @@ from ws2core import (
 from ws2core.provider import WSANETWORKEVENTS
 from provider_support import (
     FAMILIES,
-    LOOPBACK,
     QUIET_MS,
-    SOCKADDR_LEN,
     Kit,
     Worker,
     call,
+    connect_args,
     enum,
     fails,
     gather,
@@ -76,6 +75,7 @@ from provider_support import (
     ok,
     quiet,
     recv_exact,
+    recv_into,
     recv_some,
     refused_port,
     send_all,
@@ -85,17 +85,6 @@ from provider_support import (
 )
 from provider_support import kit, provider  # noqa: F401  (fixtures)
 from support import run_threads
-
-
-def connect_args(af: int, port: int) -> tuple[Any, ...]:
-    return ((LOOPBACK[af], port), SOCKADDR_LEN[af], None, None, None, None)
-
-
-def recv_into(p: Any, s: int, size: int) -> tuple[int, bytes]:
-    """One WSPRecv: (0 or the error code, the bytes)."""
-    buf, got = bytearray(size), Ref(0)
-    code = call(p.WSPRecv, s, [buf], 1, got, Ref(0), None, None, None)
-    return code, bytes(buf[:got.value]) if code == 0 else b""
 
 
 # --- one thread, 64 events ------------------------------------------------------------------

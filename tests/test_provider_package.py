@@ -45,9 +45,10 @@ def test_the_public_names_stay_where_they_were() -> None:
     assert ws2core.provider.WSANETWORKEVENTS is ws2core.structs.WSANETWORKEVENTS
     assert ws2core.provider.HostSocketProvider.__module__ == "ws2core.provider"
 
-# The WSP functions provider.py served before the split, and WSPGetOverlappedResult since.
+# The WSP functions provider.py served before the split, and WSPGetOverlappedResult and
+# WSPAsyncSelect since.
 WSP_FUNCTIONS = [
-    "WSPAccept", "WSPBind", "WSPCleanup", "WSPCloseSocket", "WSPConnect", "WSPDuplicateSocket",
+    "WSPAccept", "WSPAsyncSelect", "WSPBind", "WSPCleanup", "WSPCloseSocket", "WSPConnect", "WSPDuplicateSocket",
     "WSPEnumNetworkEvents",
     "WSPEventSelect", "WSPGetOverlappedResult", "WSPGetPeerName", "WSPGetSockName", "WSPGetSockOpt", "WSPIoctl",
     "WSPListen", "WSPRecv", "WSPRecvFrom", "WSPSelect", "WSPSend", "WSPSendTo", "WSPSetSockOpt",

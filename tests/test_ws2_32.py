@@ -7,11 +7,13 @@ receive, lpOverlapped ignored unless the socket is overlapped, the policy asked 
 datagram), the checks exposed for the guest layer (started? a socket of this process?), a
 loopback connection through socket/bind/getsockname/listen/connect/accept/send/recv with
 sockaddr tuples and Windows bytes, getsockopt (SO_ERROR of a failed non-blocking connect,
-read once), the last error per thread, and ``close()``.
+read once), WSAAsyncSelect's checks and a message, the last error per thread, and
+``close()``.
 """
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import sys
 import threading
@@ -23,6 +25,9 @@ import pytest
 import ws2core
 from ws2core import (
     AF_INET,
+    FD_ACCEPT,
+    FD_READ,
+    FD_WRITE,
     FIONBIO,
     FIONREAD,
     FROM_PROTOCOL_INFO,
@@ -57,6 +62,7 @@ from ws2core import (
     WSA_OPERATION_ABORTED,
     WSA_WAIT_IO_COMPLETION,
     WSA_WAIT_TIMEOUT,
+    WSAMAKESELECTREPLY,
     Ref,
     WinsockError,
 )
@@ -645,3 +651,38 @@ def test_completion_routine_runs_in_an_alertable_wait_of_the_calling_thread(ws: 
     assert ws.WSACloseEvent(idle) == TRUE and ws.closesocket(client) == 0
     assert ws.WSACleanup() == 0
     assert _thread_handles(ws) == 0
+
+
+def test_wsaasyncselect(ws: Ws2_32) -> None:
+    """WSAAsyncSelect's checks in Windows' order (started, a socket, then the provider's
+    window check), its last error, and a message through the process's window."""
+    inbox: queue.Queue[tuple[int, int, int, int]] = queue.Queue()
+    hwnd = ws.upcalls.register_window(inbox)
+    assert ws.WSAAsyncSelect(4, 0, 0, FD_READ) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSANOTINITIALISED
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    event = ws.WSACreateEvent()
+    assert ws.WSAAsyncSelect(event, hwnd, 0x401, FD_READ) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAENOTSOCK
+    listener = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.bind(listener, ("127.0.0.1", 0), 16) == 0 and ws.listen(listener, 1) == 0
+    address = Ref()
+    assert ws.getsockname(listener, address, Ref(16)) == 0
+    for window in (0, event, listener, hwnd + 4):
+        assert ws.WSAAsyncSelect(listener, window, 0x401, FD_ACCEPT) == SOCKET_ERROR
+        assert ws.WSAGetLastError() == WSAEINVAL
+    assert ws.WSAAsyncSelect(listener, 0, 0, 0) == 0 and ws.WSAGetLastError() == 0
+    ws.WSASetLastError(WSAEINVAL)
+    assert ws.WSAAsyncSelect(listener, hwnd, 0x401, FD_ACCEPT | FD_WRITE) == 0
+    assert ws.WSAGetLastError() == 0
+    client = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.connect(client, address.value, 16) == 0
+    reply = WSAMAKESELECTREPLY(FD_ACCEPT, 0)
+    assert inbox.get(timeout=JOIN_TIMEOUT) == (hwnd, 0x401, listener, reply)
+    server = ws.accept(listener, None, None)
+    assert server != INVALID_SOCKET
+    assert inbox.get(timeout=JOIN_TIMEOUT) == (hwnd, 0x401, server, WSAMAKESELECTREPLY(FD_WRITE, 0))
+    for s in (client, server, listener):
+        assert ws.closesocket(s) == 0
+    assert ws.WSACloseEvent(event) == 1 and ws.WSACleanup() == 0
+    ws.upcalls.unregister_window(hwnd)

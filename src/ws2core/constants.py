@@ -151,6 +151,23 @@ FD_CLOSE = 1 << FD_CLOSE_BIT
 FD_MAX_EVENTS = 10
 FD_ALL_EVENTS = (1 << FD_MAX_EVENTS) - 1
 
+
+# WSAAsyncSelect's message: wParam the socket, lParam MAKELONG(the FD_X event, its error).
+def WSAMAKESELECTREPLY(event: int, error: int) -> int:
+    """The lParam of a WSAAsyncSelect message: MAKELONG(event, error), the event in the low
+    word and its Winsock error code (0: none) in the high word."""
+    return (_index(event) & 0xFFFF) | (_index(error) & 0xFFFF) << 16
+
+
+def WSAGETSELECTEVENT(lParam: int) -> int:
+    """The FD_X event of a WSAAsyncSelect message's ``lParam`` (its low word)."""
+    return _index(lParam) & 0xFFFF
+
+
+def WSAGETSELECTERROR(lParam: int) -> int:
+    """The error code of a WSAAsyncSelect message's ``lParam`` (its high word; 0: none)."""
+    return _index(lParam) >> 16 & 0xFFFF
+
 # --- Name lookups (ws2def.h, ws2tcpip.h): getaddrinfo's hints and getnameinfo's flags ---
 # On Windows the EAI_* codes are Winsock errors: EAI_NONAME is WSAHOST_NOT_FOUND,
 # EAI_FAMILY WSAEAFNOSUPPORT, EAI_SOCKTYPE WSAESOCKTNOSUPPORT, EAI_BADFLAGS WSAEINVAL,

@@ -536,6 +536,12 @@ class UpcallTable:
         is not a registered window."""
         self._windows.unregister(hWnd)
 
+    def is_window(self, hWnd: Any, /) -> bool:
+        """Whether ``hWnd`` is a window of this table (registered, not unregistered), as
+        user32's IsWindow answers a provider that checks its caller's window (WSPAsyncSelect).
+        Anything that is no int is not a window."""
+        return self._windows.registered(hWnd)
+
     def WPUPostMessage(self, hWnd: Any, Msg: Any, wParam: Any, lParam: Any, /) -> int:
         """Post a message to the window ``hWnd`` (``register_window``), as PostMessage does:
         without waiting for the window to handle it.
@@ -738,6 +744,13 @@ class _Windows:
             raise WinsockError(WSA_INVALID_HANDLE, "not a window of this table")
         if getattr(put, "__self__", None).__class__ is queue.SimpleQueue:
             put(None)  # the delivery thread ends after what was posted before
+
+    def registered(self, hwnd: Any) -> bool:
+        if hwnd.__class__ is not int:
+            if isinstance(hwnd, bool) or not hasattr(type(hwnd), "__index__"):
+                return False
+            hwnd = _index(hwnd)
+        return hwnd in self._sinks  # one dict read: no lock
 
     def post(self, hwnd: int, message: int, wparam: int, lparam: int) -> bool:
         put = self._sinks.get(hwnd)  # one dict read: no lock

@@ -523,6 +523,13 @@ class Ws2_32:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPEventSelect, hEventObject,
                                lNetworkEvents)
 
+    def WSAAsyncSelect(self, s: int, hWnd: int, wMsg: int, lEvent: int) -> int:
+        """``HostSocketProvider.WSPAsyncSelect`` for the process: 0, or SOCKET_ERROR with
+        WSANOTINITIALISED, WSAENOTSOCK, or WSAEINVAL (``hWnd`` no window of the table's
+        ``register_window``) as the last error.  The messages go to the window's sink:
+        ``(hWnd, wMsg, s, WSAMAKESELECTREPLY(FD_X, error))``."""
+        return self._on_socket(s, SOCKET_ERROR, self.provider.WSPAsyncSelect, hWnd, wMsg, lEvent)
+
     def WSAEnumNetworkEvents(self, s: int, hEventObject: int, lpNetworkEvents: Any) -> int:
         """``lpNetworkEvents``: a ``ws2core.provider.WSANETWORKEVENTS`` (None: WSAEFAULT,
         after the socket's checks)."""

@@ -36,7 +36,8 @@ getsockname, getpeername, listen, connect, accept, send, recv, shutdown, setsock
 getsockopt, ioctlsocket and WSAIoctl (FIONBIO, FIONREAD, SIOCATMARK), WSAPoll, WSAAccept,
 select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
-WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
+WSAAsyncSelect (WSAEINVAL but for a cancel: no window of Speakeasy's is one ws2core can post
+to, ``ws2core.guest.events``), WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
 (gethostname, inet_addr, inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the
 byte-order functions; iphlpapi's GetAdaptersAddresses and GetAdaptersInfo, hooked under
 iphlpapi), the name lookups of ``ws2core.guest.names``, and kernel32's calls on ws2core's

@@ -1,9 +1,20 @@
 """The WSA event exports over guest memory: WSACreateEvent, WSASetEvent, WSAResetEvent,
-WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect and WSAEnumNetworkEvents.
+WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents, and
+WSAAsyncSelect.
 
-Events are kernel objects on Windows: none of these needs a WSAStartup but the two that
+Events are kernel objects on Windows: none of these needs a WSAStartup but those that
 name a socket, and those that are kernel32's event calls on Windows leave the last error
-alone when they succeed (the socket functions set it to 0).  Waits are capped at the exports' ``max_block`` by the hook, as every export.
+alone when they succeed (the socket functions set it to 0).  Waits are capped at the exports'
+``max_block`` by the hook, as every export.
+
+WSAAsyncSelect posts to windows of the upcall table (``UpcallTable.register_window``), and a
+guest's windows are its emulator's, none of them one: neither emulator has a message queue a
+post could reach and the guest read back (Speakeasy 1.5.11's PeekMessage always answers
+FALSE, its GetMessage returns FALSE at once on an empty queue and its DispatchMessage runs no
+window procedure; Qiling 1.4.6's CreateWindowEx returns NULL and it serves no message
+function).  So the guest's selection of network events fails as Windows documents for a
+window handle that is no window, WSAEINVAL (after WSANOTINITIALISED and WSAENOTSOCK), and its
+cancel (``lEvent`` 0) succeeds, making the socket non-blocking, as on Windows.
 """
 
 from __future__ import annotations
@@ -82,3 +93,10 @@ def WSAEnumNetworkEvents(ex: Exports, g: Guest, s: int, hEventObject: int,
             if happened >> bit & 1:
                 _memory.write_int(g, codes + 4 * bit, events.iErrorCode[bit])
     return result
+
+
+@export("WSAAsyncSelect", "ppui", "i", SOCKET_ERROR)
+def WSAAsyncSelect(ex: Exports, g: Guest, s: int, hWnd: int, wMsg: int, lEvent: int) -> int:
+    # The guest's HWND is its emulator's, never a window of the table: WSAEINVAL but for
+    # lEvent 0 (module docstring).
+    return ex.ws2_32.WSAAsyncSelect(s, hWnd, wMsg, lEvent)

@@ -5,8 +5,8 @@ exports) on top of the host's ``socket`` module, and leaves to Ws2_32, through t
 table it is handed in ``WSPStartup``, everything Ws2_32 does: the socket handles
 (WPUCreateSocketHandle, with the provider's per-socket state as the context), finding that
 state again (WPUQuerySocketHandleContext), closing them (WPUCloseSocketHandle), fd_set
-membership (WPUFDIsSet) and the events that WSPEventSelect signals (WPUSetEvent,
-WPUResetEvent).  It is the proof that the table does its job, an example to copy, and a
+membership (WPUFDIsSet), the events that WSPEventSelect signals (WPUSetEvent,
+WPUResetEvent) and the messages that WSPAsyncSelect posts (WPUPostMessage).  It is the proof that the table does its job, an example to copy, and a
 provider that emulators can put behind their Winsock hooks.
 
 Conventions, as in C: every ``WSP…`` method takes positional arguments in ws2spi.h's order
@@ -36,11 +36,12 @@ WSPSendTo, WSPRecv, WSPRecvFrom and WSPIoctl take a WSAOVERLAPPED (``ws2core.str
 re-exported here); what cannot finish at once returns WSA_IO_PENDING and completes later,
 reported by its event or by its completion routine queued as an APC to the calling thread
 (WPUQueueApc), and WSPGetOverlappedResult reads the outcome; on any other socket
-``lpOverlapped`` is ignored, as on Windows.  WSPAsyncSelect (there are no windows), connect
-data and QOS are not provided.  Blocking calls block the calling thread only, without the
-GIL; one reactor thread per provider, started by the first WSPEventSelect or pending
-overlapped operation, watches every socket that has an event associated or an operation
-pending, records its network events and carries the operations on.
+``lpOverlapped`` is ignored, as on Windows.  Connect data and QOS are not provided.
+Blocking calls block the calling thread only, without the GIL; one reactor thread per
+provider, started by the first WSPEventSelect, WSPAsyncSelect or pending overlapped
+operation, watches every socket that has network events selected or an operation pending,
+records its network events (an event set, or a message posted to a window of the upcall
+table) and carries the operations on.
 
 The package, one module per concern, each a mixin of ``HostSocketProvider`` over the shared
 state in ``base`` (``ProviderSocket``, the calling convention): ``errors`` (host errno ->

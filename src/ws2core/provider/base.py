@@ -68,10 +68,11 @@ class ProviderSocket:
     sleeps in the host's kernel, with SO_RCVTIMEO and SO_SNDTIMEO as the program set them,
     unless the calling thread has a ``blocking_limit``); ``state`` one of "unconnected",
     "connecting", "connected", "listening" (stream) or "datagram".  The event-select fields
-    follow WSAEventSelect: ``event`` and ``network_events`` (the FD_* mask) as associated,
-    ``recorded`` and ``error_codes`` as WSPEnumNetworkEvents will report them, and
-    ``held``: events recorded and not yet re-enabled by their re-enabling call (a new
-    WSPEventSelect does not re-enable them); ``connect_owed``: the error of a connect that
+    follow WSAEventSelect and WSAAsyncSelect: ``event`` (WSPEventSelect's) or ``window``
+    and ``message`` (WSPAsyncSelect's; one of the two is 0) and ``network_events`` (the
+    FD_* mask) as selected, ``recorded`` and ``error_codes`` as WSPEnumNetworkEvents will
+    report them (an event selection's only), and ``held``: events recorded and not yet
+    re-enabled by their re-enabling call (a new selection does not re-enable them); ``connect_owed``: the error of a connect that
     finished while FD_CONNECT was not wanted (-1: none), recorded when it is.  What the
     network policy decided: ``attempt`` is the connection's record (its byte counts),
     ``asked_peer`` the address the program connected to when the host went elsewhere (a
@@ -91,7 +92,7 @@ class ProviderSocket:
     __slots__ = (
         "provider", "handle", "host", "family", "type", "state", "nonblocking", "closed",
         "users", "peer_closed", "shut_send", "shut_receive", "pending_error",
-        "receive_timeout", "send_timeout", "event", "network_events", "recorded",
+        "receive_timeout", "send_timeout", "event", "window", "message", "network_events", "recorded",
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
@@ -122,6 +123,8 @@ class ProviderSocket:
         self.receive_timeout = 0   # SO_RCVTIMEO, ms; 0 = none
         self.send_timeout = 0
         self.event = 0
+        self.window = 0            # WSPAsyncSelect's HWND and message (0: no window)
+        self.message = 0
         self.network_events = 0
         self.recorded = 0
         self.error_codes = [0] * FD_MAX_EVENTS

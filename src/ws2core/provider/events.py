@@ -1,10 +1,13 @@
-"""Network events: WSPEventSelect, WSPEnumNetworkEvents, and the reactor thread that records them.
+"""Network events: WSPEventSelect, WSPAsyncSelect, WSPEnumNetworkEvents, and the reactor
+thread that records them.
 
 How a socket's host readiness and state changes become FD_* records (``_record``,
 ``_observe``; a non-blocking connect settling, ``_resolve_connect``, records FD_CONNECT, so it
 lives here too), when an event may be recorded again (``_reenable``), and the reactor: one
-thread per provider, started by the first WSPEventSelect, that watches every socket with an
-event associated.  The other concerns call these as their operations change a socket.
+thread per provider, started by the first selection, that watches every socket with network
+events selected.  The two selections share all of it: only the notice of a recorded event
+differs (WSPEventSelect's event set, WSPAsyncSelect's message posted), in ``_record``.  The
+other concerns call these as their operations change a socket.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..constants import (
     FD_WRITE,
     FD_WRITE_BIT,
     SOCKET_ERROR,
+    WSAMAKESELECTREPLY,
     WSAEFAULT,
     WSAEINVAL,
     WSASYSCALLFAILURE,
@@ -73,10 +77,11 @@ class _Events(_Overlapped):
             self._record(sock, FD_CONNECT_BIT, error)
         self._update_interest(sock)
 
-    # --- network events (WSPEventSelect)
+    # --- network events (WSPEventSelect, WSPAsyncSelect)
 
     def _record(self, sock: ProviderSocket, bit: int, error: int = 0) -> None:
-        """Record one network event and signal the socket's event (the lock is held)."""
+        """Record one network event and give its notice (the lock is held): the socket's
+        event set (WSPEventSelect), or its message posted (WSPAsyncSelect)."""
         event = 1 << bit
         if sock.held & event or sock.closed:
             return
@@ -84,10 +89,18 @@ class _Events(_Overlapped):
             if bit == FD_CONNECT_BIT:
                 sock.connect_owed = error  # a connect finishes once: kept until wanted
             return
-        sock.recorded |= event
         sock.held |= event
-        sock.error_codes[bit] = error
         upcalls = self.upcalls
+        if sock.window:
+            # The message is the record: WSPEnumNetworkEvents has nothing to report.  A
+            # window gone (FALSE) loses the message, as PostMessage to a destroyed window
+            # does; the event stays held until its re-enabling call all the same.
+            if upcalls is not None:
+                upcalls.WPUPostMessage(sock.window, sock.message, sock.handle,
+                                       WSAMAKESELECTREPLY(event, error))
+            return
+        sock.recorded |= event
+        sock.error_codes[bit] = error
         if upcalls is not None:
             upcalls.WPUSetEvent(sock.event, Ref())  # a closed event: nothing left to signal
 
@@ -237,8 +250,51 @@ class _Events(_Overlapped):
         assert upcalls is not None
         if mask & FD_ALL_EVENTS and upcalls.table.kind(event) != "event":
             raise WinsockError(WSAEINVAL, "hEventObject is not an event of this table")
+        return self._select_events(sock, _index(event) if mask & FD_ALL_EVENTS else 0, 0, 0, mask)
+
+    def WSPAsyncSelect(self, s: Any, hWnd: Any, wMsg: Any, lEvent: Any, lpErrno: Any, /) -> int:
+        """Ask for a window message at each network event: 0, or SOCKET_ERROR.
+
+        ``hWnd`` must be a window of the upcall table (``UpcallTable.register_window``; else
+        WSAEINVAL, as for a handle that is no window), ``wMsg`` the message (a UINT),
+        ``lEvent`` the FD_* bits (0 ends the selection, whatever ``hWnd``).  The events are
+        those of WSPEventSelect, recorded by the same rules (once until their re-enabling
+        call; a condition already true at once; FD_OOB accepted and never recorded), each
+        one posted with WPUPostMessage(hWnd, wMsg, s, WSAMAKESELECTREPLY(FD_X, error)) in the
+        order they happen (FD_CONNECT before the FD_WRITE of the same connect), so that
+        WSPEnumNetworkEvents has nothing to report.  The socket becomes non-blocking (FIONBIO
+        off is WSAEINVAL until the selection ends).  One selection per socket: this one
+        replaces a WSPEventSelect's, and a WSPEventSelect replaces it; messages posted
+        before stay posted.  An accepted socket has its listener's selection.  A message
+        for a window unregistered since is lost, as PostMessage's to a destroyed window.
+        A queue window's ``put`` is called with the provider's lock held (the posts of one
+        socket stay in order): it must not call the provider; a callable window runs on its
+        own delivery thread and may.
+        """
+        message = _index(wMsg)
+        if not 0 <= message <= 0xFFFFFFFF:
+            raise ValueError(f"wMsg must be a UINT (0..4294967295), not {message}")
+        mask = _index(lEvent)
+        return self._call(s, lpErrno, SOCKET_ERROR, self._async_select, hWnd, message, mask)
+
+    def _async_select(self, sock: ProviderSocket, window: Any, message: int, mask: int) -> int:
+        upcalls = self.upcalls
+        assert upcalls is not None
+        if not mask & FD_ALL_EVENTS:
+            return self._select_events(sock, 0, 0, 0, mask)
+        if not upcalls.is_window(window):
+            raise WinsockError(WSAEINVAL, "hWnd is not a window of this table")
+        return self._select_events(sock, 0, _index(window), message, mask)
+
+    def _select_events(self, sock: ProviderSocket, event: int, window: int, message: int,
+                       mask: int) -> int:
+        """The selection both WSPEventSelect and WSPAsyncSelect make: the one before ends,
+        the record is cleared and the socket made non-blocking; what already holds is
+        recorded at once, and the reactor watches for the rest."""
         with self._lock:
-            sock.event = _index(event) if mask & FD_ALL_EVENTS else 0
+            sock.event = event
+            sock.window = window
+            sock.message = message
             sock.network_events = mask & FD_ALL_EVENTS & ~FD_OOB
             sock.recorded = 0
             sock.error_codes = [0] * FD_MAX_EVENTS

@@ -521,10 +521,10 @@ class _Options(_Events):
 
         FIONBIO: ``lpvInBuffer`` an int (or a u_long's 4 bytes, ``cbInBuffer`` at least 4,
         else WSAEFAULT), nonzero for non-blocking; making a socket blocking while
-        WSPEventSelect is active is WSAEINVAL.  FIONREAD and SIOCATMARK: ``lpvOutBuffer`` (a
-        Ref, or a writable buffer with ``cbOutBuffer`` at least 4, else WSAEFAULT) gets the
-        bytes that a receive would return now, or whether no urgent (out-of-band) data waits
-        to be read (TRUE, as always for a datagram socket or one with SO_OOBINLINE; FALSE
+        WSPEventSelect or WSPAsyncSelect is active is WSAEINVAL.  FIONREAD and SIOCATMARK:
+        ``lpvOutBuffer`` (a Ref, or a writable buffer with ``cbOutBuffer`` at least 4, else
+        WSAEFAULT) gets the bytes that a receive would return now, or whether no urgent
+        (out-of-band) data waits to be read (TRUE, as always for a datagram socket or one with SO_OOBINLINE; FALSE
         while a byte sent with MSG_OOB waits).  ``lpcbBytesReturned`` (None or a Ref) gets the
         output size (0 for FIONBIO, 4 for the others).  SIO_GET_EXTENSION_FUNCTION_POINTER:
         ``lpvInBuffer`` a GUID (``ws2core.constants.WSAID_ACCEPTEX``, ``WSAID_CONNECTEX``,
@@ -553,7 +553,7 @@ class _Options(_Events):
             on = bool(_option_value_in(in_buffer, in_size, _U_LONG, SOL_SOCKET))
             with self._lock:
                 if not on and sock.network_events:
-                    raise WinsockError(WSAEINVAL, "WSPEventSelect is active: the socket stays non-blocking")
+                    raise WinsockError(WSAEINVAL, "a WSPEventSelect or WSPAsyncSelect is active: the socket stays non-blocking")
                 self._set_nonblocking(sock, on)
             written = 0
         elif command in (FIONREAD, SIOCATMARK):

@@ -347,7 +347,8 @@ class _Sockets(_Events):
         else WSAEINVAL (reset); a WinsockError it raises fails the call with its code (reset).  Not listening: WSAEINVAL; a datagram socket: WSAEOPNOTSUPP;
         non-blocking with nothing pending: WSAEWOULDBLOCK; blocking, when SO_RCVTIMEO or
         the thread's ``blocking_limit`` runs out first: WSAETIMEDOUT.  The new socket has
-        the listener's blocking mode and WSPEventSelect association, as on Windows.
+        the listener's blocking mode and its WSPEventSelect or WSPAsyncSelect selection, as
+        on Windows.
         """
         if lpfnCondition is not None and not callable(lpfnCondition):
             raise TypeError("lpfnCondition must be None or a callable")
@@ -405,6 +406,8 @@ class _Sockets(_Events):
             accepted.nonblocking = sock.nonblocking
             accepted.overlapped = sock.overlapped
             accepted.event = sock.event
+            accepted.window = sock.window
+            accepted.message = sock.message
             accepted.network_events = sock.network_events
             accepted.receive_timeout = sock.receive_timeout
             accepted.send_timeout = sock.send_timeout
