@@ -63,8 +63,17 @@ What the adapter assumes of Qiling (1.4.6):
   where the image file's section table has IMAGE_SCN_MEM_WRITE, as Windows maps it (the
   headers, .text and .rdata read-only), so an export asked to write there fails as on
   Windows.
-- **No guest function runs.** ``Guest.run_function`` raises NotImplementedError: WSAAccept
-  with a condition function fails with WSAEOPNOTSUPP, as under Speakeasy.
+- **Guest functions run.** ``Guest.run_function`` (WSAAccept's condition function, APCs:
+  ``ws2core.guest.apcs``) is a nested ``emu_start`` on Qiling's unicorn 2 from inside the
+  hook (``_common.NestedCaller``): a call frame in the guest's ABI below the stack pointer,
+  a return address on a page of the adapter's (``[ws2core.return]`` in the memory map),
+  every general register, the flags and the stack pointer put back afterwards; the
+  function's own calls of the hooked exports are served re-entrantly.  A function that
+  faults or never returns to that page fails the hooked call (GuestFunctionFault).
+  QueueUserAPC is served for the current thread (GetCurrentThread's pseudo-handle, or what
+  Qiling 1.4.6's GetCurrentThread returns: the thread's id); Qiling has no QueueUserAPC of
+  its own, so one for another thread stops the run (``NotServedByQiling``).  SleepEx is
+  served when alertable; otherwise it is Qiling's Sleep.
 """
 
 from __future__ import annotations

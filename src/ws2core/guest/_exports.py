@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from .._shared import WinsockError
-from ..constants import WSAENETDOWN
+from ..constants import ERROR_NOACCESS, WSAEFAULT, WSAENETDOWN
 from ..kernel32 import Kernel32
 from ..ws2_32 import Ws2_32
 from ._memory import INT32
-from ._protocol import Guest
+from ._protocol import Guest, GuestFunctionFault
 
 log: Final = logging.getLogger("ws2core.guest")
 
@@ -118,6 +118,14 @@ class Exports:
         self.abi: str = ws2_32.upcalls.table.abi
         self.ptr_size = 8 if self.abi == "x64" else 4
         self._ptr_mask = (1 << (8 * self.ptr_size)) - 1
+        self._serving: Guest | None = None   # the guest of the hook call in progress
+
+    def serving(self) -> Guest:
+        """The guest of the hook call in progress on the emulator's thread (a guest APC
+        runs inside one: ``ws2core.guest.apcs``); RuntimeError outside any."""
+        if self._serving is None:
+            raise RuntimeError("a guest function runs only inside a hooked call")
+        return self._serving
 
     def __repr__(self) -> str:
         return f"<ws2core guest exports ({self.abi}) over {self.ws2_32!r}>"
@@ -135,6 +143,7 @@ class Exports:
 
         def call(guest: Guest, argv: Sequence[int]) -> int | None:
             args = [decode(value) for decode, value in zip(decoders, argv)]
+            outer, self._serving = self._serving, guest   # nested: a guest function's call
             try:
                 with limit(max_block):
                     result = function(self, guest, *args)
@@ -148,11 +157,17 @@ class Exports:
                 return result
             except WinsockError as error:
                 code = error.winerror
+            except GuestFunctionFault:
+                log.warning("%s.%s: a guest function it ran faulted", export.dll, export.name,
+                            exc_info=True)
+                code = ERROR_NOACCESS if export.dll == "kernel32" else WSAEFAULT
             except NotServed:
                 raise
             except Exception:  # a bug, in ws2core or below: never the emulator's problem
                 log.exception("ws2_32.%s failed inside ws2core", export.name)
                 code = export.internal
+            finally:
+                self._serving = outer
             if failed is None:
                 return code & mask
             with contextlib.suppress(Exception):

@@ -83,6 +83,12 @@ class Guest(Protocol):
         convention): how a variadic function (printf) reads past its fixed parameters."""
         ...
 
+    @property
+    def runs_functions(self) -> bool:
+        """Whether ``run_function`` can run guest code here (False: it raises
+        NotImplementedError)."""
+        ...
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
         """Run the guest function at ``address`` with ``args`` (pointer-sized values) in the
         guest's calling convention, on the current guest thread, to its return, and give its
