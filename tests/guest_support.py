@@ -165,8 +165,13 @@ class FakeGuest:
             raise GuestFault(f"argument slot {len(self.call_arguments)} is past the stack")
         return self.call_arguments[:count]
 
+    runs_functions = False
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("FakeGuest runs no guest code")
+
+    def is_current_thread(self, handle: int) -> bool:
+        return handle & ((1 << (8 * self.ptr_size)) - 1) == (-2) & ((1 << (8 * self.ptr_size)) - 1)
 
 
 class Caller:

@@ -67,6 +67,7 @@ PROGRAMS: tuple[str, ...] = (
     "transfer",
     "protocols",
     "overlapped_events",
+    "apcs",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -81,6 +82,12 @@ NET_POLICY_SINK_ANSWER = b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
 # The others: loopback only, run anywhere.
 LOOPBACK_PROGRAMS: tuple[str, ...] = tuple(
     name for name in PROGRAMS if name not in OUTSIDE_ADDRESS_PROGRAMS)
+# The programs whose checks need guest code run from inside a hooked call (APCs:
+# Guest.run_function), which the Speakeasy adapter cannot (ws2core.adapters.speakeasy says
+# why): Wine and Qiling run them, Speakeasy the rest.
+GUEST_CODE_PROGRAMS: tuple[str, ...] = ("apcs",)
+SPEAKEASY_PROGRAMS: tuple[str, ...] = tuple(
+    name for name in LOOPBACK_PROGRAMS if name not in GUEST_CODE_PROGRAMS)
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
 # The other C sources here, which are no CHECK program: test_run.py builds them its own way.
 OTHER_SOURCES: tuple[str, ...] = ("console",)
@@ -123,6 +130,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WaitForMultipleObjectsEx", "SetEvent", "ResetEvent", "CloseHandle", "ReadFile",
         "WriteFile", "CreateEventA",
         "GetCurrentProcessId",  # transfer: WSADuplicateSocket's process
+        "QueueUserAPC", "SleepEx", "GetCurrentThread",   # apcs
     }),
     "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
 }

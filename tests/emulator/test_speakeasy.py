@@ -164,7 +164,7 @@ class HostWaker:
 
 
 @pytest.mark.parametrize("abi", sorted(ABIS))
-@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
+@pytest.mark.parametrize("name", programs.SPEAKEASY_PROGRAMS)
 def test_program_passes_with_the_adapter(adapter_runs: Callable[..., AdapterRun],
                                          ws2core_core: ModuleType, name: str, abi: str) -> None:
     outcome = adapter_runs(name, abi, ws2core_core)
@@ -182,7 +182,7 @@ def test_program_passes_with_the_adapter(adapter_runs: Callable[..., AdapterRun]
         assert run.seconds < EVENT_WAKE_TIMEOUT, run.describe()
 
 
-@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
+@pytest.mark.parametrize("name", programs.SPEAKEASY_PROGRAMS)
 def test_checks_match_wine(adapter_runs: Callable[..., AdapterRun], wine_runs: WineRuns,
                            name: str) -> None:
     """The 64-bit build's CHECK lines under Speakeasy with ws2core are Wine's, line for line,
@@ -209,7 +209,7 @@ def _default_core() -> ModuleType:
 
 
 @pytest.mark.parametrize("abi", sorted(ABIS))
-@pytest.mark.parametrize("name", programs.LOOPBACK_PROGRAMS)
+@pytest.mark.parametrize("name", programs.SPEAKEASY_PROGRAMS)
 def test_stock_speakeasy(speakeasy: ModuleType, built_programs: dict[tuple[str, str], Path],
                          echo_server: programs.EchoServer, capsys: pytest.CaptureFixture[str],
                          name: str, abi: str) -> None:

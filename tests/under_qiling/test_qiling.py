@@ -26,6 +26,7 @@ loaded image, and net_policy in a network namespace with only loopback up (marke
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -479,3 +480,50 @@ def test_stock_qiling_net_policy(rootfs: Path, program_cache: Path,
                                       done.seconds)
         print(f"\n{programs.stock_summary('net_policy', 'x64', stock, done.stopped, 'Qiling')}")
     assert stock.failed() or stock.result is None, stock.describe()
+
+
+# Guest functions for run_function (assembled from the comments): x64 rcx + 2*rdx + the fifth
+# argument (on the stack above the home space); x86 stdcall a + 2*b + c, popping its three
+# arguments; an invalid instruction (Qiling maps the page at 0, so a NULL read would not
+# fault).
+RUN_FUNCTION_CODE = {
+    "x64": (bytes.fromhex("488d04514803442428c3"),   # lea rax,[rcx+rdx*2]; add rax,[rsp+40]; ret
+            (1, 2, 3, 4, 100),
+            bytes.fromhex("0f0bc3")),                 # ud2; ret
+    "x86": (bytes.fromhex("8b4424048b5424088d04500344240cc20c00"),  # ...; ret 12
+            (1, 2, 100),
+            bytes.fromhex("0f0bc3")),                 # ud2; ret
+}
+
+
+def test_run_function_calls_in_the_abi_and_restores_registers(abi: str, rootfs: Path,
+                                                               program_cache: Path) -> None:
+    """run_function lays the arguments out in the guest's ABI (x64: registers, home space,
+    then the stack; x86: the stack, a stdcall callee popping them), returns eax/rax, and
+    leaves every saved register as it was; a function that faults is GuestFunctionFault,
+    the registers as they were too."""
+    from ws2core.adapters import qiling as adapter
+    from ws2core.adapters._common import SAVED_REGISTERS, NestedCaller
+    from ws2core.guest import GuestFunctionFault
+
+    exe = build("select_fdset", abi, program_cache)
+    ql = qiling.Qiling([str(exe)], str(rootfs), verbose=0, libcache=True)
+    ptr_size = ql.arch.bits // 8
+    caller = NestedCaller(ptr_size, lambda: adapter._map_return_page(ql))
+    guest = adapter._Guest(ql, adapter._import_qiling(), ptr_size, caller)
+    assert guest.runs_functions
+    code, args, faulting = RUN_FUNCTION_CODE[abi]
+    function = guest.allocate(0x1000)
+    ql.mem.write(function, code)
+    ql.mem.write(function + 0x100, faulting)
+    constants = importlib.import_module("unicorn.x86_const")
+    registers = [getattr(constants, f"UC_X86_REG_{name}") for name in SAVED_REGISTERS[ptr_size]]
+    before = [ql.uc.reg_read(register) for register in registers]
+    assert guest.run_function(function, args) == 105
+    assert [ql.uc.reg_read(register) for register in registers] == before
+    with pytest.raises(GuestFunctionFault):
+        guest.run_function(function + 0x100, ())
+    assert [ql.uc.reg_read(register) for register in registers] == before
+    assert guest.run_function(function, args) == 105   # the engine still runs
+    assert guest.is_current_thread(-2) and guest.is_current_thread(
+        ql.os.thread_manager.cur_thread.id)

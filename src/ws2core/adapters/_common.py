@@ -7,8 +7,10 @@ the provider, the policy, closing) is the same everywhere.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,9 @@ from typing import Any, Final, TypeVar
 from ..guest import Exports
 from ..policy import Attempt
 
-__all__ = ["HANDLE_RANGE", "Installation", "ProgramRun", "checked_program", "covered",
-           "point_imports", "writable_sections"]
+__all__ = ["CALL_GAP", "HANDLE_RANGE", "SAVED_REGISTERS", "Installation", "NestedCaller",
+           "ProgramRun", "call_frame", "checked_program", "covered", "point_imports",
+           "writable_sections"]
 
 _Self = TypeVar("_Self", bound="Installation")
 
@@ -27,6 +30,102 @@ HANDLE_RANGE: Final = (0x10000000, 0x1FFFFFFC)
 Speakeasy (small counters from 0x80 to 0x2800, pseudo-handles from the top) nor Qiling
 (1.4.6: from 0xa0000000 up, pseudo-handles from the top) hands out, so a kernel32 call tells
 ws2core's handles from the emulator's by value, on x86 as on x64."""
+
+
+SAVED_REGISTERS: Final[Mapping[int, tuple[str, ...]]] = {
+    8: ("RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP", "R8", "R9", "R10", "R11",
+        "R12", "R13", "R14", "R15", "RIP", "EFLAGS"),
+    4: ("EAX", "EBX", "ECX", "EDX", "ESI", "EDI", "EBP", "ESP", "EIP", "EFLAGS"),
+}
+"""The registers ``run_function`` saves and puts back, by pointer size (unicorn's names
+after ``UC_X86_REG_``): every general register, the instruction pointer and the flags, so
+that the hooked call's caller finds them as they were whatever the guest function did
+(a faulting one included).  The vector registers are the callee's to preserve, by its ABI."""
+
+CALL_GAP: Final = 0x100
+"""Bytes left untouched below the guest's stack pointer when ``run_function`` builds a call
+frame: the hooked call's caller owns nothing there (Windows has no red zone), the margin is
+only against an emulator's own use of the top of the stack."""
+
+
+def call_frame(ptr_size: int, sp: int, args: Sequence[int],
+               return_address: int) -> tuple[int, bytes, tuple[int, ...]]:
+    """The frame of a nested guest call below ``sp``: ``(new_sp, stack, registers)``.
+
+    ``stack`` is what goes at ``new_sp``: the return address, then the arguments as the
+    callee finds them (x86 stdcall and cdecl alike: all of them on the stack; x64: the
+    32-byte home space, then the fifth argument on); ``registers`` the values of rcx, rdx,
+    r8 and r9 (x64; empty on x86).  The stack pointer at the call (before the return address
+    is pushed) is 16-byte aligned, as both ABIs want.  Whether the callee pops its arguments
+    (stdcall) or not (cdecl) does not matter: the caller of ``run_function`` restores its
+    stack pointer itself."""
+    mask = (1 << (8 * ptr_size)) - 1
+    values = [value & mask for value in args]
+    registers: tuple[int, ...] = ()
+    if ptr_size == 8:
+        registers = tuple(values[:4]) + (0,) * (4 - min(len(values), 4))
+        values = list(registers) + values[4:]   # the home space holds the register arguments
+    words = [return_address & mask, *values]
+    code = "<Q" if ptr_size == 8 else "<I"
+    stack = b"".join(struct.pack(code, word) for word in words)
+    at_call = (sp - CALL_GAP - (len(stack) - ptr_size)) & ~0xF
+    return at_call - ptr_size, stack, registers
+
+
+class NestedCaller:
+    """``Guest.run_function`` over a unicorn 2 engine: a nested ``emu_start`` from inside the
+    hook serving an export, from ``call_frame``'s frame to a return address on a page of its
+    own (``map_page()`` maps one, executable, on first use), every ``SAVED_REGISTERS``
+    register saved before and put back after, so the hooked call's caller finds them as
+    they were.  The emulator's hooks stay in force, so the function's own calls of hooked
+    exports are served as usual (re-entrantly).  A fault, or a stop before the return,
+    is GuestFunctionFault.
+
+    Unicorn 2 supports an ``emu_start`` nested in a hook; unicorn 1 (Speakeasy 1.5.11's)
+    does not: its outer run fails afterwards (``ws2core.adapters.speakeasy`` says how)."""
+
+    __slots__ = ("_arguments", "_map_page", "_registers", "_return", "_sp", "_unicorn",
+                 "ptr_size")
+
+    def __init__(self, ptr_size: int, map_page: Callable[[], int]) -> None:
+        self._unicorn = importlib.import_module("unicorn")
+        constants = importlib.import_module("unicorn.x86_const")
+        self.ptr_size = ptr_size
+        self._map_page = map_page
+        names = SAVED_REGISTERS[ptr_size]
+        self._registers = [getattr(constants, f"UC_X86_REG_{name}") for name in names]
+        self._sp = self._registers[names.index("RSP" if ptr_size == 8 else "ESP")]
+        self._arguments = [getattr(constants, f"UC_X86_REG_{name}")
+                           for name in ("RCX", "RDX", "R8", "R9")] if ptr_size == 8 else []
+        self._return = 0
+
+    def run(self, engine: Any, address: int, args: Sequence[int]) -> int:
+        """Run ``address(*args)`` on ``engine`` (a ``unicorn.Uc``); its eax/rax."""
+        from ..guest import GuestFunctionFault
+
+        if not self._return:
+            self._return = self._map_page()
+        saved = [engine.reg_read(register) for register in self._registers]
+        sp, stack, registers = call_frame(self.ptr_size, saved[self._registers.index(self._sp)],
+                                          args, self._return)
+        pc, why = 0, ""
+        try:
+            engine.mem_write(sp, stack)
+            engine.reg_write(self._sp, sp)
+            for register, value in zip(self._arguments, registers):
+                engine.reg_write(register, value)
+            engine.emu_start(address, self._return)
+            pc = engine.reg_read(self._registers[-2])
+            result = int(engine.reg_read(self._registers[0]))
+        except self._unicorn.UcError as fault:
+            why = str(fault)
+        finally:
+            for register, value in zip(self._registers, saved):
+                engine.reg_write(register, value)
+        if why or pc != self._return:
+            raise GuestFunctionFault(f"the guest function at {address:#x} did not return "
+                                     f"({why or f'stopped at {pc:#x}'})")
+        return result & ((1 << (8 * self.ptr_size)) - 1)
 
 
 class Installation:

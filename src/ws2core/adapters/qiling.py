@@ -63,8 +63,17 @@ What the adapter assumes of Qiling (1.4.6):
   where the image file's section table has IMAGE_SCN_MEM_WRITE, as Windows maps it (the
   headers, .text and .rdata read-only), so an export asked to write there fails as on
   Windows.
-- **No guest function runs.** ``Guest.run_function`` raises NotImplementedError: WSAAccept
-  with a condition function fails with WSAEOPNOTSUPP, as under Speakeasy.
+- **Guest functions run.** ``Guest.run_function`` (WSAAccept's condition function, APCs:
+  ``ws2core.guest.apcs``) is a nested ``emu_start`` on Qiling's unicorn 2 from inside the
+  hook (``_common.NestedCaller``): a call frame in the guest's ABI below the stack pointer,
+  a return address on a page of the adapter's (``[ws2core.return]`` in the memory map),
+  every general register, the flags and the stack pointer put back afterwards; the
+  function's own calls of the hooked exports are served re-entrantly.  A function that
+  faults or never returns to that page fails the hooked call (GuestFunctionFault).
+  QueueUserAPC is served for the current thread (GetCurrentThread's pseudo-handle, or what
+  Qiling 1.4.6's GetCurrentThread returns: the thread's id); Qiling has no QueueUserAPC of
+  its own, so one for another thread stops the run (``NotServedByQiling``).  SleepEx is
+  served when alertable; otherwise it is Qiling's Sleep.
 """
 
 from __future__ import annotations
@@ -85,7 +94,7 @@ from ..policy import NetworkPolicy
 from ..provider import HostSocketProvider
 from ..ws2_32 import Ws2_32
 from . import _rootfs
-from ._common import HANDLE_RANGE, ProgramRun
+from ._common import HANDLE_RANGE, NestedCaller, ProgramRun
 from ._common import Installation as _Installation
 from ._common import covered as _covered
 from ._common import checked_program, point_imports, writable_sections
@@ -105,6 +114,9 @@ CHECKED_VERSION: Final = "1.4.6"
 HOOKED_APIS: Final[tuple[str, ...]] = tuple(export.name for export in EXPORTS)
 """The exports ``install()`` hooks (ws2_32's, iphlpapi's, and kernel32's calls on ws2core's
 handles)."""
+
+CURRENT_THREAD: Final = -2
+"""GetCurrentThread's pseudo-handle."""
 
 TEB_LAST_ERROR: Final = {8: 0x68, 4: 0x34}
 """LastErrorValue's offset in the TEB, by pointer size."""
@@ -188,12 +200,14 @@ def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x
 class _Guest:
     """A ``ws2core.guest.Guest`` over the ``Qiling`` object of one hook call."""
 
-    __slots__ = ("_qiling", "_ql", "ptr_size")
+    __slots__ = ("_caller", "_qiling", "_ql", "ptr_size")
 
-    def __init__(self, ql: Any, qiling: _Qiling, ptr_size: int) -> None:
+    def __init__(self, ql: Any, qiling: _Qiling, ptr_size: int,
+                 caller: NestedCaller | None = None) -> None:
         self._ql = ql
         self._qiling = qiling
         self.ptr_size = ptr_size
+        self._caller = caller
 
     def read(self, address: int, size: int) -> bytes:
         if not self._ql.mem.is_mapped(address, max(size, 1)):
@@ -288,8 +302,23 @@ class _Guest:
         return [*(cc.getRawParam(index) for index in range(in_registers)),
                 *struct.unpack(f"<{count - in_registers}{code}", data)]
 
+    @property
+    def runs_functions(self) -> bool:
+        return self._caller is not None
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
-        raise NotImplementedError("the Qiling adapter runs no guest function yet")
+        """A nested run on Qiling's unicorn (``_common.NestedCaller``)."""
+        if self._caller is None:
+            raise NotImplementedError("this Qiling guest serves the C run-time, not Winsock")
+        return self._caller.run(self._ql.uc, address, args)
+
+    def is_current_thread(self, handle: int) -> bool:
+        """GetCurrentThread's pseudo-handle, or what Qiling's GetCurrentThread returns for
+        the current thread (1.4.6: the thread's id)."""
+        mask = (1 << (8 * self.ptr_size)) - 1
+        thread = getattr(self._ql.os.thread_manager, "cur_thread", None)
+        return handle & mask == CURRENT_THREAD & mask or (
+            thread is not None and handle & mask == int(thread.id) & mask)
 
 
 @functools.lru_cache(maxsize=64)
@@ -315,6 +344,7 @@ class Installation(_Installation):
     def __init__(self, exports: Exports, qiling: _Qiling) -> None:
         super().__init__(exports)
         self._qiling = qiling
+        self._caller: NestedCaller | None = None   # install() makes it, over its Qiling
         self.not_served: NotServedByQiling | None = None
         """The NotServedByQiling that stopped the run, if one did (Qiling logs it and
         raises its own QlErrorSyscallError, which names no call)."""
@@ -326,13 +356,14 @@ class Installation(_Installation):
         has none, raises NotServedByQiling (the module's docstring)."""
         call = self.exports.hook(export)
         qiling, ptr_size, count = self._qiling, self.exports.ptr_size, len(export.params)
+        caller = self._caller
         own = getattr(qiling.api, f"hook_{export.name}", None)
 
         def hook(ql: Any, address: int, api_name: str) -> Any:
             cc = ql.os.fcall_select(_STDCALL).cc
             argv = [cc.getRawParam(index) for index in range(count)]
             try:
-                result = call(_Guest(ql, qiling, ptr_size), argv)
+                result = call(_Guest(ql, qiling, ptr_size, caller), argv)
             except NotServed as handover:
                 return self._hand_over(ql, address, api_name, export, own, handover, argv)
             if result is not None:
@@ -396,9 +427,21 @@ def install(ql: Any, table: UpcallTable | None = None, provider: HostSocketProvi
         raise ValueError(f"the table's ABI is {table.table.abi!r}; the guest is {abi}")
     exports = Exports(Ws2_32(table, provider=provider, policy=policy), max_block=float(max_block))
     installation = Installation(exports, qiling)
+    installation._caller = NestedCaller(
+        exports.ptr_size, lambda: _map_return_page(ql))
     for export in EXPORTS:
         ql.os.set_api(export.name, installation._hook(export), qiling.call)
     return installation
+
+
+def _map_return_page(ql: Any) -> int:
+    """A page for run_function's return address, executable, holding hlt (never reached:
+    the nested run stops at its first byte)."""
+    page = 0x1000
+    address = int(ql.mem.find_free_space(page))
+    ql.mem.map(address, page, info="[ws2core.return]")
+    ql.mem.write(address, b"\xf4" * page)
+    return address
 
 
 RUN_TIMEOUT: Final = 60.0

@@ -125,9 +125,19 @@ What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_
   Speakeasy 1.5.11: PAGE_NOACCESS memory is mapped readable and writable in unicorn and
   recorded with no protection at all, like some of Speakeasy's own allocations, so it reads
   as accessible here.
-- **No guest function runs.** ``Guest.run_function`` (APCs, completion routines) raises
-  NotImplementedError: WSAAccept with a condition function, the one export served that
-  needs it, fails with WSAEOPNOTSUPP (the peer reset) rather than accept unvetted.
+- **No guest function runs.** ``Guest.run_function`` (APCs, completion routines, WSAAccept's
+  condition function) raises NotImplementedError.  Speakeasy 1.5.11 pins unicorn 1.0.2,
+  and there an ``emu_start`` nested in a hook (the route the Qiling adapter takes on
+  unicorn 2) runs the function and returns its result, but breaks the outer run: Speakeasy
+  serves an import from unicorn's unmapped-fetch hook, and after a nested run unicorn 1
+  retries the outer fetch against a stale memory map (x64: the run stops with
+  UC_ERR_FETCH_UNMAPPED at the import's address; x86: qemu's ``phys_section_add``
+  assertion aborts the whole process), a plain function without any call of its own
+  included.  Speakeasy's own ``setup_callback`` runs a function only after the hook has
+  returned, so no result comes back to the hooked call.  So WSAAccept with a condition
+  function fails with WSAEOPNOTSUPP (the peer reset) rather than accept unvetted, and
+  QueueUserAPC and SleepEx stay Speakeasy's own (its QueueUserAPC runs the APC as a new
+  run after the program's, its SleepEx returns 0 at once): ``ws2core.guest.apcs``.
 
 This module is only the Speakeasy side (layer 5): the hooks and a ``ws2core.guest.Guest``
 over Speakeasy's emulator.  The exports live in ``ws2core.guest`` (layer 4), the API they
@@ -327,11 +337,29 @@ class _Guest:
         except self._faults:
             raise GuestFault(f"{count} arguments are not all on mapped stack") from None
 
+    runs_functions = False
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
-        raise NotImplementedError("the Speakeasy adapter runs no guest function yet")
+        raise NotImplementedError(
+            "Speakeasy 1.5.11 runs on unicorn 1.0.2, which cannot nest an emulation in a hook "
+            "(the module's docstring)")
+
+    def is_current_thread(self, handle: int) -> bool:
+        """GetCurrentThread's pseudo-handle, or the handle Speakeasy's GetCurrentThread
+        gives (the current thread's object handle)."""
+        mask = (1 << (8 * self.ptr_size)) - 1
+        if handle & mask == CURRENT_THREAD & mask:
+            return True
+        thread = self._emu.get_current_thread()
+        if thread is None:
+            return False
+        own = self._emu.get_object_handle(self._emu.om.get_object_from_addr(thread.address))
+        return bool(own) and handle & mask == own & mask
 
 
 _PAGE: Final = 0x1000
+CURRENT_THREAD: Final = -2
+"""GetCurrentThread's pseudo-handle."""
 
 
 class Installation(_Installation):

@@ -52,12 +52,12 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, transfer, control, select, events, addresses, names, kernel  # noqa: F401,I001
+from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs  # noqa: F401,I001
 from ._exports import REGISTERED, Export, Exports, NotServed
-from ._protocol import Guest, GuestFault
+from ._protocol import Guest, GuestFault, GuestFunctionFault
 
 EXPORTS: Final[tuple[Export, ...]] = tuple(REGISTERED)
 """Every export this package serves: ws2_32's, and kernel32's calls on ws2core's handles
 (``Export.dll`` says which)."""
 
-__all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault", "NotServed"]
+__all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault", "GuestFunctionFault", "NotServed"]

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from .._shared import WinsockError
-from ..constants import WSAENETDOWN
+from ..constants import ERROR_NOACCESS, WSAEFAULT, WSAENETDOWN
 from ..kernel32 import Kernel32
 from ..ws2_32 import Ws2_32
 from ._memory import INT32
 from ._overlapped import GuestOverlapped
-from ._protocol import Guest
+from ._protocol import Guest, GuestFunctionFault
 
 log: Final = logging.getLogger("ws2core.guest")
 
@@ -124,11 +124,19 @@ class Exports:
         self.overlapped = GuestOverlapped(ws2_32, self.abi)
         """The guest's overlapped operations, whose completions each hook copies into guest
         memory as it returns (``ws2core.guest._overlapped``)."""
+        self._serving: Guest | None = None   # the guest of the hook call in progress
 
     def close(self) -> None:
         """Forget the guest's overlapped operations: the process has ended, and nothing is
         written to its memory any more (``Installation.close`` calls it)."""
         self.overlapped.close()
+
+    def serving(self) -> Guest:
+        """The guest of the hook call in progress on the emulator's thread (a guest APC
+        runs inside one: ``ws2core.guest.apcs``); RuntimeError outside any."""
+        if self._serving is None:
+            raise RuntimeError("a guest function runs only inside a hooked call")
+        return self._serving
 
     def __repr__(self) -> str:
         return f"<ws2core guest exports ({self.abi}) over {self.ws2_32!r}>"
@@ -147,6 +155,7 @@ class Exports:
 
         def call(guest: Guest, argv: Sequence[int]) -> int | None:
             args = [decode(value) for decode, value in zip(decoders, argv)]
+            outer, self._serving = self._serving, guest   # nested: a guest function's call
             try:
                 try:
                     with limit(max_block):
@@ -161,6 +170,10 @@ class Exports:
                     return result
                 except WinsockError as error:
                     code = error.winerror
+                except GuestFunctionFault:
+                    log.warning("%s.%s: a guest function it ran faulted", export.dll,
+                                export.name, exc_info=True)
+                    code = ERROR_NOACCESS if export.dll == "kernel32" else WSAEFAULT
                 except NotServed:
                     raise
                 except Exception:  # a bug, in ws2core or below: never the emulator's problem
@@ -172,6 +185,7 @@ class Exports:
                     guest.set_last_error(code)
                 return failed
             finally:
+                self._serving = outer
                 # A safe point: the guest runs nothing until this returns.  The one cost
                 # when nothing completed is this truth test.
                 if finished:

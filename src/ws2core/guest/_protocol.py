@@ -19,6 +19,15 @@ class GuestFault(Exception):
     turn it into WSAEFAULT."""
 
 
+class GuestFunctionFault(GuestFault):
+    """A guest function ``Guest.run_function`` ran did not return: it faulted (an unmapped
+    read, an invalid instruction), called what the emulator stopped on, or ran out of time.
+
+    The registers are as they were before the call; the export that ran it fails cleanly
+    (``Exports.hook``: WSAEFAULT for a ws2_32 export, ERROR_NOACCESS for kernel32's, as
+    for any guest memory fault), where Windows would raise the exception in the program."""
+
+
 class Guest(Protocol):
     """One emulated process as one export call sees it."""
 
@@ -74,8 +83,24 @@ class Guest(Protocol):
         convention): how a variadic function (printf) reads past its fixed parameters."""
         ...
 
+    @property
+    def runs_functions(self) -> bool:
+        """Whether ``run_function`` can run guest code here (False: it raises
+        NotImplementedError)."""
+        ...
+
     def run_function(self, address: int, args: Sequence[int]) -> int:
-        """Run the guest function at ``address`` with ``args`` in the guest's calling
-        convention and return its result (an APC, a completion routine).  An emulator that
-        cannot yet raises NotImplementedError saying so."""
+        """Run the guest function at ``address`` with ``args`` (pointer-sized values) in the
+        guest's calling convention, on the current guest thread, to its return, and give its
+        result (eax/rax): an APC, a completion routine, WSAAccept's condition function.
+
+        Every general register, the flags and the stack pointer are as they were afterwards,
+        whether the function popped its arguments (stdcall) or not (cdecl); the function may
+        call the hooked exports itself.  GuestFunctionFault when it does not return; an
+        emulator that cannot run guest code raises NotImplementedError saying so."""
+        ...
+
+    def is_current_thread(self, handle: int) -> bool:
+        """Whether ``handle`` names the current guest thread: GetCurrentThread's
+        pseudo-handle (-2, pointer-sized) or a handle the emulator handed out for it."""
         ...

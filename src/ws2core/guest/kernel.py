@@ -13,7 +13,10 @@ emulator's: the export raises ``NotServed`` before touching anything, and the ad
 the call to the emulator's own handler.  A wait on several handles is served when all of
 them are ws2core's (or the count is bad, which Windows refuses before looking at any
 handle), and handed over whole otherwise: a wait on a mix of ws2core's and the emulator's
-handles is the emulator's to answer, which cannot see ws2core's events (a limit).
+handles is the emulator's to answer, which cannot see ws2core's events (a limit).  An
+alertable wait (the Ex forms) delivers the thread's APCs (``ws2core.guest.apcs``): on
+ws2core's handles through the table's alertable wait; on the emulator's, the ones pending
+when it is called, returning WAIT_IO_COMPLETION, before the handover.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from collections.abc import Iterator, Sequence
 
 from .. import Ref
 from .._shared import WinsockError
-from ..constants import FALSE, MAXIMUM_WAIT_OBJECTS, WAIT_FAILED
+from ..constants import FALSE, MAXIMUM_WAIT_OBJECTS, WAIT_FAILED, WAIT_IO_COMPLETION
 from ..kernel32 import win32_error
-from . import _memory
+from . import _memory, apcs
 from ._exports import Exports, NotServed, export
 from ._protocol import Guest
 
@@ -65,9 +68,12 @@ def WaitForSingleObject(ex: Exports, g: Guest, hHandle: int, dwMilliseconds: int
         dll="kernel32")
 def WaitForSingleObjectEx(ex: Exports, g: Guest, hHandle: int, dwMilliseconds: int,
                           bAlertable: int) -> int:
-    # No APC can be queued to a guest thread yet: for the emulator's handles this is its
-    # WaitForSingleObject, should it lack the Ex form.
-    _mine(ex, hHandle, ("WaitForSingleObject", (hHandle, dwMilliseconds)))
+    # For the emulator's handles: its WaitForSingleObject, should it lack the Ex form, once
+    # no APC is left to deliver (ws2core.guest.apcs).
+    if not ex.kernel32.owns(hHandle):
+        if bAlertable and apcs.deliver(ex):
+            return WAIT_IO_COMPLETION
+        raise NotServed(("WaitForSingleObject", (hHandle, dwMilliseconds)))
     return ex.kernel32.WaitForSingleObjectEx(hHandle, dwMilliseconds, bAlertable)
 
 
@@ -87,6 +93,8 @@ def WaitForMultipleObjectsEx(ex: Exports, g: Guest, nCount: int, lpHandles: int,
                              dwMilliseconds: int, bAlertable: int) -> int:
     handles = _handles(ex, g, nCount, lpHandles)
     if not all(ex.kernel32.owns(handle) for handle in handles):
+        if bAlertable and apcs.deliver(ex):
+            return WAIT_IO_COMPLETION
         raise NotServed(("WaitForMultipleObjects", (nCount, lpHandles, bWaitAll, dwMilliseconds)))
     return ex.kernel32.WaitForMultipleObjectsEx(nCount, handles, bWaitAll, dwMilliseconds,
                                                 bAlertable)
