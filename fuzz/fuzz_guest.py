@@ -1175,6 +1175,23 @@ def _kernel_wait(ex: bool, single: bool) -> Spec:
     return spec
 
 
+def _queue_user_apc(run: Run) -> Args:
+    """QueueUserAPC: a routine that returns at once (``ret``; x86's pops its one argument),
+    now and then random bits; the current thread's pseudo-handle mostly; any dwData."""
+    if run.good():
+        function = run.pointer(b"\xc2\x04\x00" if run.ptr == 4 else b"\xc3", "APC routine")
+    else:
+        function = run.r.uint(run.ptr)
+    current = (1 << 8 * run.ptr) - 2   # GetCurrentThread()
+    thread = current if run.good() else run.r.uint(run.ptr)
+    return [function, thread, run.r.uint(run.ptr)], [], []
+
+
+def _sleep_ex(run: Run) -> Args:
+    """SleepEx: a short sleep, alertable or not (the cap bounds a long one)."""
+    return [run.int_arg((0, 1, 10)), run.int_arg((0, 1), (2, 0xFFFFFFFF))], [], []
+
+
 def _file(read: bool) -> Spec:
     """ReadFile, WriteFile: recv's and send's draws, an lpNumberOfBytes pointer and (rarely)
     an lpOverlapped."""
@@ -1644,6 +1661,7 @@ SPECS: dict[str, Spec] = {
     "WaitForSingleObjectEx": _kernel_wait(True, True),
     "WaitForMultipleObjects": _kernel_wait(False, False),
     "WaitForMultipleObjectsEx": _kernel_wait(True, False),
+    "QueueUserAPC": _queue_user_apc, "SleepEx": _sleep_ex,
     "SetEvent": _one_handle("event"), "ResetEvent": _one_handle("event"),
     "CloseHandle": _one_handle("event"), "ReadFile": _file(True), "WriteFile": _file(False),
     "gethostbyname": _gethostbyname, "gethostbyaddr": _gethostbyaddr,

@@ -419,7 +419,8 @@ def test_guest_wsaioctl(guest: Guest) -> None:
             returned, 0, 0)
     on = g.emu.alloc(struct.pack("<I", 1))
     # Overlapped (socket() made s so): completes at once, into the guest's structure too;
-    # lpcbBytesReturned may be NULL then; a completion routine is not served yet.
+    # lpcbBytesReturned may be NULL then; a completion routine is refused by a guest that
+    # cannot run guest code (test_guest_overlapped runs one).
     overlapped = g.emu.alloc(bytes([0xAA]) * 8 + bytes(24))
     assert g("WSAIoctl", s, FIONBIO, on, 4, 0, 0, returned, overlapped, 0) == 0
     assert g.emu.read_int(returned) == 0 and g.emu.mem_read(overlapped, 8) == bytes(8)

@@ -16,23 +16,29 @@ from __future__ import annotations
 import struct
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 from guest_support import Caller as Guest
 from guest_support import FakeGuest, abi, caller, guest_table, listener, open_socket  # noqa: F401
 from test_guest_transfer import udp_pair, wsabufs
 
+import ws2core
 from ws2core import (
     FIONREAD,
+    WAIT_IO_COMPLETION,
     WSA_IO_INCOMPLETE,
     WSA_IO_PENDING,
     WSA_OPERATION_ABORTED,
     WSA_WAIT_TIMEOUT,
     WSAEFAULT,
     WSAENOTSOCK,
+    WSAEOPNOTSUPP,
     Ref,
 )
 from ws2core.constants import WSS_OPERATION_IN_PROGRESS
+from ws2core.guest import Exports
+from ws2core.ws2_32 import Ws2_32
 from ws2core.structs import WSAOVERLAPPED_LAYOUTS
 
 PENDING = WSS_OPERATION_IN_PROGRESS     # STATUS_PENDING, what Windows leaves in Internal
@@ -225,3 +231,82 @@ def test_recvfrom_address_and_process_end(guest: Guest) -> None:
     g.exports.close()
     assert fields(g, last)[0] == PENDING
     assert not g.exports.overlapped.finished and g.exports.overlapped.pending(last) is None
+
+
+class RoutineGuest(FakeGuest):
+    """A FakeGuest that 'runs' a guest function by recording it, with what the guest's
+    memory holds at that moment: the routine's view of its buffers and its WSAOVERLAPPED."""
+
+    runs_functions = True
+
+    def __init__(self, ptr_size: int) -> None:
+        super().__init__(ptr_size)
+        self.ran: list[tuple[int, tuple[int, ...], bytes]] = []
+        self.watch = 0   # the guest address whose 16 bytes each run records
+
+    def run_function(self, address: int, args: Sequence[int]) -> int:
+        self.ran.append((address, tuple(args), self.mem_read(self.watch, 16)))
+        return 0
+
+
+ROUTINE = 0x401230   # the guest's completion routine: any address, RoutineGuest runs nothing
+
+
+def test_completion_routine_runs_in_an_alertable_wait_after_the_copy(
+        guest_table: ws2core.UpcallTable) -> None:
+    emu = RoutineGuest(8 if guest_table.table.abi == "x64" else 4)
+    g = Guest(Exports(Ws2_32(guest_table), max_block=5.0), emu).started()
+    try:
+        client, server = connected(g)
+        at = overlapped(g, 0x1234567)   # with a routine, hEvent is the program's: unchecked
+        buffer = g.emu.alloc(bytes(16))
+        emu.watch = buffer
+        flags = g.emu.alloc(4)
+        result = g("WSARecv", server, wsabufs(g, (buffer, 16)), 1, 0, flags, at, ROUTINE)
+        assert (result, g.last_error) == (0xFFFFFFFF, WSA_IO_PENDING)
+        assert g.ws2_32.WSASend(client, [b"routine"], 1, Ref(0), 0, None, None) == 0
+        arrive_done(g)
+        # The routine sees its buffer filled (and its structure written) when it runs.
+        assert g("SleepEx", 0, 1) == WAIT_IO_COMPLETION
+        assert emu.ran == [(ROUTINE, (0, 7, at, 0), b"routine" + bytes(9))]
+        assert fields(g, at) == (0, 7, 0, 0)
+        # One that completes at once is still reported through its routine; an aborted
+        # one gets WSA_OPERATION_ABORTED, in the order they completed.
+        sent = g.emu.alloc(4)
+        data = wsabufs(g, (g.emu.alloc(b"back"), 4))
+        sent_at = overlapped(g)
+        assert g("WSASend", server, data, 1, sent, 0, sent_at, ROUTINE + 16) == 0
+        pending_at = overlapped(g)
+        assert g("WSARecv", server, wsabufs(g, (buffer, 16)), 1, 0, flags, pending_at,
+                 ROUTINE) == 0xFFFFFFFF
+        assert g("closesocket", server) == 0
+        assert g("SleepEx", 0, 0) == 0 and len(emu.ran) == 1, "not alertable: none runs"
+        assert g("SleepEx", 0, 1) == WAIT_IO_COMPLETION
+        assert [run[:2] for run in emu.ran[1:]] == [
+            (ROUTINE + 16, (0, 4, sent_at, 0)),
+            (ROUTINE, (WSA_OPERATION_ABORTED, 0, pending_at, 0))]
+        assert fields(g, pending_at)[3] == WSA_OPERATION_ABORTED
+        assert g("SleepEx", 0, 1) == 0, "each routine runs once"
+        assert g("closesocket", client) == 0
+    finally:
+        g.ws2_32.close()
+
+
+def test_completion_routine_refused_where_no_guest_code_runs(guest: Guest) -> None:
+    g = guest.started()
+    client, server = connected(g)
+    at = overlapped(g)
+    buffer = g.emu.alloc(bytes(16))
+    g.fails(WSAEOPNOTSUPP, "WSARecv", server, wsabufs(g, (buffer, 16)), 1, 0, g.emu.alloc(4),
+            at, ROUTINE)
+    assert fields(g, at) == (0, 0, 0, 0), "refused before any effect"
+    for s in (client, server):
+        assert g("closesocket", s) == 0
+
+
+def arrive_done(g: Guest) -> None:
+    """Wait (host side) until an operation of the guest's has completed at the provider."""
+    deadline = time.monotonic() + 5
+    while not g.exports.overlapped.finished and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert g.exports.overlapped.finished, "the receive did not complete"

@@ -195,8 +195,9 @@ def test_check_order_and_overlapped(guest: Guest) -> None:
     receiver, sender, to = udp_pair(g)
     count, overlapped = g.emu.alloc(4), g.emu.alloc(32)
     one = wsabufs(g, (g.emu.alloc(b"x"), 1))
-    # On an overlapped socket, before any effect: a completion routine (guest code, not run
-    # yet), a structure the guest cannot write, an hEvent that is no event of ws2core's.
+    # On an overlapped socket, before any effect: a completion routine (guest code, which
+    # this guest cannot run), a structure the guest cannot write, an hEvent that is no
+    # event of ws2core's.
     g.fails(WSAEOPNOTSUPP, "WSASendTo", sender, one, 1, count, 0, to, 16, overlapped, 0x401000)
     g.fails(WSAEFAULT, "WSASendTo", sender, one, 1, count, 0, to, 16, UNMAPPED, 0)
     g.emu.protect(overlapped, 32, write=False)

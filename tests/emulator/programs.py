@@ -68,6 +68,7 @@ PROGRAMS: tuple[str, ...] = (
     "protocols",
     "overlapped_events",
     "apcs",
+    "overlapped_routines",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -85,7 +86,7 @@ LOOPBACK_PROGRAMS: tuple[str, ...] = tuple(
 # The programs whose checks need guest code run from inside a hooked call (APCs:
 # Guest.run_function), which the Speakeasy adapter cannot (ws2core.adapters.speakeasy says
 # why): Wine and Qiling run them, Speakeasy the rest.
-GUEST_CODE_PROGRAMS: tuple[str, ...] = ("apcs",)
+GUEST_CODE_PROGRAMS: tuple[str, ...] = ("apcs", "overlapped_routines")
 SPEAKEASY_PROGRAMS: tuple[str, ...] = tuple(
     name for name in LOOPBACK_PROGRAMS if name not in GUEST_CODE_PROGRAMS)
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
@@ -736,7 +737,13 @@ _ENUM_PROTOCOLS_UNSTARTED = (
     "WSAStartup call must first occur before using this function'; ReactOS's starts with the "
     "start-up check); Wine 8 enumerates anyway (after WSACleanup it answers the catalog)"
 )
+_ROUTINE_ABORTED = (
+    "a pending receive cancelled by closesocket completes with WSA_OPERATION_ABORTED, the "
+    "dwError its completion routine gets (WSARecv's page: 'The overlapped operation has been "
+    "canceled due to the closure of the socket'); Wine 8 gives the routine WSAEINVAL"
+)
 WINE_DIFFERS: dict[str, dict[str, str]] = {
+    "overlapped_routines": {"cancel_error": _ROUTINE_ABORTED},
     "options": {
         "setsockopt_before_startup_error": _SETSOCKOPT_STARTED,
         "error_as_set_value": _SO_ERROR_SET,

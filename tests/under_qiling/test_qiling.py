@@ -60,7 +60,8 @@ X64_ONLY = pytest.mark.parametrize("abi", ["x64"], indirect=True)
 # have tests of their own.
 QILING_PROGRAMS: tuple[str, ...] = (
     "select_fdset", "event_waits", "event_select", "event_reselect", "bad_input", "echo_self",
-    "names", "addresses", "options", "transfer", "protocols", "overlapped_events")
+    "names", "addresses", "options", "transfer", "protocols", "overlapped_events", "apcs",
+    "overlapped_routines")
 
 
 def run_under_qiling(exe: Path, rootfs: Path, args: tuple[str, ...] = ()) -> programs.CompletedRun:

@@ -121,7 +121,7 @@ class Exports:
         self.abi: str = ws2_32.upcalls.table.abi
         self.ptr_size = 8 if self.abi == "x64" else 4
         self._ptr_mask = (1 << (8 * self.ptr_size)) - 1
-        self.overlapped = GuestOverlapped(ws2_32, self.abi)
+        self.overlapped = GuestOverlapped(ws2_32, self.abi, self.serving)
         """The guest's overlapped operations, whose completions each hook copies into guest
         memory as it returns (``ws2core.guest._overlapped``)."""
         self._serving: Guest | None = None   # the guest of the hook call in progress

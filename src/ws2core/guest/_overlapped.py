@@ -1,6 +1,7 @@
-"""Overlapped I/O for guests, completed by event: the records behind the overlapped forms
-of WSASend, WSASendTo, WSARecv and WSARecvFrom, which WSAGetOverlappedResult reads
-(``transfer`` serves the exports; ``Exports`` holds one ``GuestOverlapped``).
+"""Overlapped I/O for guests, completed by event or by completion routine: the records
+behind the overlapped forms of WSASend, WSASendTo, WSARecv, WSARecvFrom and WSAIoctl, which
+WSAGetOverlappedResult reads (``transfer`` serves the exports; ``Exports`` holds one
+``GuestOverlapped``).
 
 A guest passes the address of a WSAOVERLAPPED in its own memory, in its ABI
 (``ws2core.structs.WSAOVERLAPPED_LAYOUTS``).  The provider completes operations on its
@@ -29,10 +30,18 @@ effect: nothing could signal it.
 
 Limits, documented: a guest that polls its OVERLAPPED (HasOverlappedIoCompleted, a loop
 on Internal) without calling any Winsock or kernel32 export that ws2core serves sees
-nothing change until its next served call, since only then is the outcome copied.  A
-completion routine (a non-NULL ``lpCompletionRoutine`` with an ``lpOverlapped`` on an
-overlapped socket) needs guest code run in an alertable wait, which the guest layer cannot
-do yet: the call fails with WSAEOPNOTSUPP before any effect.  Closing the socket completes
+nothing change until its next served call, since only then is the outcome copied.
+
+A completion routine (a non-NULL ``lpCompletionRoutine`` with an ``lpOverlapped`` on an
+overlapped socket) is guest code: Ws2_32 gets a ``_GuestRoutine`` for it, which the provider
+queues as an APC to the calling thread, as for any caller; the guest's next alertable wait
+served by ws2core (SleepEx, the Ex waits, WSAWaitForMultipleEvents: ``ws2core.guest.apcs``)
+delivers it on the emulator's thread, copying the outcome into guest memory first, then
+running the routine with ``Guest.run_function`` (dwError, cbTransferred, the guest's
+WSAOVERLAPPED, dwFlags).  hEvent is then the program's, left alone.  Where the adapter
+cannot run guest code (``Guest.runs_functions`` false: Speakeasy 1.5.11) the call fails
+with WSAEOPNOTSUPP before any effect, so that no program waits for a routine that could
+never run.  Closing the socket completes
 its pending operations with WSA_OPERATION_ABORTED, copied at that closesocket's return like
 any completion; ``Exports.close()`` (the process's end) drops what is left uncopied.
 """
@@ -42,6 +51,7 @@ from __future__ import annotations
 import ctypes
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 from .._shared import WinsockError
@@ -92,40 +102,75 @@ class _Record:
             self._finished.append(self)  # the reactor's one act here: deque.append is atomic
 
 
+class _GuestRoutine:
+    """A guest's lpCompletionRoutine as the provider calls it: ``(dwError, cbTransferred,
+    lpOverlapped, dwFlags)``, an APC queued to the thread that made the call.  It runs where
+    every APC of that thread does, on the emulator's thread inside the alertable wait that
+    delivers it: the outcome is copied into guest memory first (``flush``: the buffers, then
+    the structure), then the guest function runs with the guest's WSAOVERLAPPED address in
+    place of the record."""
+
+    __slots__ = ("_overlapped", "address")
+
+    def __init__(self, overlapped: GuestOverlapped, address: int) -> None:
+        self._overlapped, self.address = overlapped, address
+
+    def __call__(self, dwError: int, cbTransferred: int, lpOverlapped: _Record,
+                 dwFlags: int) -> None:
+        guest = self._overlapped.serving()
+        self._overlapped.flush(guest)
+        guest.run_function(self.address, (dwError & 0xFFFFFFFF, cbTransferred & 0xFFFFFFFF,
+                                          lpOverlapped.address, dwFlags & 0xFFFFFFFF))
+
+
 class GuestOverlapped:
     """The overlapped operations of one emulated process (``Exports.overlapped``), over its
     ``Ws2_32``, in the guest's ``abi``."""
 
-    def __init__(self, ws2_32: Ws2_32, abi: str) -> None:
+    def __init__(self, ws2_32: Ws2_32, abi: str, serving: Callable[[], Guest]) -> None:
         self._ws2_32 = ws2_32
+        self.serving = serving
+        """The guest whose hooked call is in progress (``Exports.serving``): the one a
+        completion routine runs on."""
         self.layout: type[ctypes.Structure] = WSAOVERLAPPED_LAYOUTS[abi]
         """The guest's WSAOVERLAPPED."""
         self.finished: deque[_Record] = deque()
         """Records whose host structure completed, in completion order, to copy."""
         self._pending: dict[int, _Record] = {}   # by guest address: the latest started there
 
-    def check(self, s: int, lpOverlapped: int, lpCompletionRoutine: int) -> bool:
+    def check(self, g: Guest, s: int, lpOverlapped: int, lpCompletionRoutine: int) -> bool:
         """Ws2_32's checks of a call on socket ``s``; whether it is an overlapped one (an
-        lpOverlapped on an overlapped socket), which may not have a completion routine yet
-        (WSAEOPNOTSUPP, before any effect)."""
+        lpOverlapped on an overlapped socket).  A completion routine with it is guest code:
+        WSAEOPNOTSUPP, before any effect, where the adapter cannot run any."""
         self._ws2_32.check_socket(s)
         overlapped = bool(lpOverlapped) and self._ws2_32.provider.is_overlapped(s)
-        if overlapped and lpCompletionRoutine:
-            raise WinsockError(WSAEOPNOTSUPP, "a completion routine is guest code, not run yet")
+        if overlapped and lpCompletionRoutine and not g.runs_functions:
+            raise WinsockError(WSAEOPNOTSUPP, "a completion routine is guest code, which this "
+                                              "emulator's adapter cannot run")
         return overlapped
 
+    def routine(self, record: _Record | None, lpCompletionRoutine: int) -> _GuestRoutine | None:
+        """What Ws2_32 gets as the completion routine of a call whose ``record`` ``start``
+        made (None: the call is not an overlapped one, or has no routine)."""
+        if record is None or not lpCompletionRoutine:
+            return None
+        return _GuestRoutine(self, lpCompletionRoutine)
+
     def start(self, g: Guest, lpOverlapped: int, buffers: Any = None, data: Any = None,
-              sender: Any = None) -> _Record:
+              sender: Any = None, *, routine: int = 0) -> _Record:
         """A record for an overlapped call about to be made: the guest's structure checked
-        writable (WSAEFAULT) and its hEvent read and checked (WSA_INVALID_HANDLE), before
-        any effect."""
+        writable (WSAEFAULT) and, unless the call has a completion ``routine`` (then hEvent
+        is the program's own, any value, never signalled: the WSAOVERLAPPED page), its
+        hEvent read and checked (WSA_INVALID_HANDLE), before any effect."""
         size = ctypes.sizeof(self.layout)
         _memory.require_writable(g, lpOverlapped, size)
-        fields = self.layout.from_buffer_copy(_memory.read(g, lpOverlapped, size))
-        event = fields.hEvent
-        table = self._ws2_32.upcalls.table
-        if event and table.kind(event & ~_TAG_BITS) != "event":
-            raise WinsockError(WSA_INVALID_HANDLE, f"hEvent {event:#x} is not an event of ws2core's")
+        event = 0
+        if not routine:
+            event = self.layout.from_buffer_copy(_memory.read(g, lpOverlapped, size)).hEvent
+            table = self._ws2_32.upcalls.table
+            if event and table.kind(event & ~_TAG_BITS) != "event":
+                raise WinsockError(WSA_INVALID_HANDLE,
+                                   f"hEvent {event:#x} is not an event of ws2core's")
         return _Record(self.finished, lpOverlapped, event, buffers, data, sender)
 
     def begun(self, g: Guest, record: _Record, result: int) -> None:

@@ -97,9 +97,10 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
     any other code reads and writes nothing and is the provider's (WSAEOPNOTSUPP).
     ``lpOverlapped`` and ``lpCompletionRoutine``: as WSASend's (``transfer``): ignored on
     a socket made without WSA_FLAG_OVERLAPPED; on an overlapped one every code completes at
-    once, its outcome written into the guest's structure and its event signalled, and a
-    completion routine is WSAEOPNOTSUPP; lpcbBytesReturned may then be NULL."""
-    overlapped = ex.overlapped.check(s, lpOverlapped, lpCompletionRoutine)
+    once, its outcome written into the guest's structure and its event signalled or its
+    completion routine queued (WSAEOPNOTSUPP where the adapter cannot run guest code);
+    lpcbBytesReturned may then be NULL."""
+    overlapped = ex.overlapped.check(g, s, lpOverlapped, lpCompletionRoutine)
     if not lpcbBytesReturned and not overlapped:  # Ws2_32's WSAEFAULT, before any buffer
         return ex.ws2_32.WSAIoctl(s, dwIoControlCode, None, 0, None, 0, None, None, None)
     if lpcbBytesReturned:
@@ -116,9 +117,10 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
         _memory.require_writable(g, lpvOutBuffer, room)
         out = bytearray(room)
     returned = Ref(0)
-    record = ex.overlapped.start(g, lpOverlapped) if overlapped else None
+    record = (ex.overlapped.start(g, lpOverlapped, routine=lpCompletionRoutine)
+              if overlapped else None)
     result = ex.ws2_32.WSAIoctl(s, command, in_data, cbInBuffer, out, cbOutBuffer, returned,
-                                record, None)
+                                record, ex.overlapped.routine(record, lpCompletionRoutine))
     if result == 0:
         if out is not None:
             _memory.write(g, lpvOutBuffer, bytes(out[: returned.value]))

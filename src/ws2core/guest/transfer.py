@@ -19,13 +19,14 @@ show).
 
 lpOverlapped: ignored on a socket made without WSA_FLAG_OVERLAPPED, as on Windows; on an
 overlapped socket (``socket()`` makes those, as on Windows) the call is an overlapped
-operation completed by event (``_overlapped`` says how its outcome reaches guest memory,
-and its limits): 0 when it completed at once (the counts written as for any call, the
-structure and the event too), else SOCKET_ERROR with WSA_IO_PENDING; the guest's
-WSAOVERLAPPED is checked writable (WSAEFAULT) and its hEvent an event of ws2core's
-(WSA_INVALID_HANDLE) after the other arguments, before any effect.  A completion routine
-with it is WSAEOPNOTSUPP, before any effect: it is guest code, which the guest layer does
-not run yet.  WSAGetOverlappedResult reports the outcome.  A NULL lpNumberOfBytesSent
+operation completed by event or by completion routine (``_overlapped`` says how its
+outcome reaches guest memory, how a routine runs, and the limits): 0 when it completed at
+once (the counts written as for any call, the structure and the event too; a routine is
+still queued), else SOCKET_ERROR with WSA_IO_PENDING; the guest's WSAOVERLAPPED is checked
+writable (WSAEFAULT) and its hEvent an event of ws2core's (WSA_INVALID_HANDLE) after the
+other arguments, before any effect.  A completion routine where the adapter cannot run
+guest code is WSAEOPNOTSUPP, before any effect.  WSAGetOverlappedResult reports the
+outcome.  A NULL lpNumberOfBytesSent
 or lpNumberOfBytesRecvd without an lpOverlapped is WSAEFAULT (Windows' documentation
 allows NULL only with one; Wine 8 crashes on a NULL count of WSARecv).
 """
@@ -253,16 +254,18 @@ def WSASend(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
 def WSASendTo(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
               lpNumberOfBytesSent: int, dwFlags: int, lpTo: int, iTolen: int,
               lpOverlapped: int, lpCompletionRoutine: int, *, connected: bool = False) -> int:
-    overlapped = ex.overlapped.check(s, lpOverlapped, lpCompletionRoutine)
+    overlapped = ex.overlapped.check(g, s, lpOverlapped, lpCompletionRoutine)
     data = _send_buffers(g, read_wsabufs(g, lpBuffers, dwBufferCount))
     address = _memory.read_sockaddr(g, lpTo, iTolen) if lpTo else None
     sent = _out_count(g, lpNumberOfBytesSent)
-    record = ex.overlapped.start(g, lpOverlapped) if overlapped else None
+    record = (ex.overlapped.start(g, lpOverlapped, routine=lpCompletionRoutine)
+              if overlapped else None)
+    routine = ex.overlapped.routine(record, lpCompletionRoutine)
     if connected:
-        result = ex.ws2_32.WSASend(s, data, dwBufferCount, sent, dwFlags, record, None)
+        result = ex.ws2_32.WSASend(s, data, dwBufferCount, sent, dwFlags, record, routine)
     else:
         result = ex.ws2_32.WSASendTo(s, data, dwBufferCount, sent, dwFlags, address,
-                                     0 if address is None else iTolen, record, None)
+                                     0 if address is None else iTolen, record, routine)
     if result == 0 and sent is not None:
         _memory.write_int(g, lpNumberOfBytesSent, sent.value)
     if record is not None:
@@ -302,7 +305,7 @@ def WSARecv(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
 def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: int,
                 lpNumberOfBytesRecvd: int, lpFlags: int, lpFrom: int, lpFromlen: int,
                 lpOverlapped: int, lpCompletionRoutine: int) -> int:
-    overlapped = ex.overlapped.check(s, lpOverlapped, lpCompletionRoutine)
+    overlapped = ex.overlapped.check(g, s, lpOverlapped, lpCompletionRoutine)
     buffers = read_wsabufs(g, lpBuffers, dwBufferCount)
     data = _receive_buffers(g, buffers)
     received = _out_count(g, lpNumberOfBytesRecvd)
@@ -310,9 +313,11 @@ def WSARecvFrom(ex: Exports, g: Guest, s: int, lpBuffers: int, dwBufferCount: in
     if lpFlags:
         _memory.require_writable(g, lpFlags, 4)
     sender = _Sender(g, lpFrom, lpFromlen)
-    record = ex.overlapped.start(g, lpOverlapped, buffers, data, sender) if overlapped else None
+    record = (ex.overlapped.start(g, lpOverlapped, buffers, data, sender,
+                                  routine=lpCompletionRoutine) if overlapped else None)
     result = ex.ws2_32.WSARecvFrom(s, data, dwBufferCount, received, flags, sender.address,
-                                   sender.length, record, None)
+                                   sender.length, record,
+                                   ex.overlapped.routine(record, lpCompletionRoutine))
     if result == 0:
         assert flags is not None  # else the call failed
         if received is not None:
