@@ -329,6 +329,12 @@ class _Guest:
     def run_function(self, address: int, args: Sequence[int]) -> int:
         raise NotImplementedError("the Speakeasy adapter runs no guest function yet")
 
+    def export_address(self, dll: str, name: str) -> int | None:
+        """What Speakeasy's GetProcAddress gives (``get_proc``): an address it keeps for a
+        function resolved at run time, whose call it dispatches by the DLL's and the
+        function's names, so to the hook registered under them."""
+        return int(self._emu.get_proc(dll, name))
+
 
 _PAGE: Final = 0x1000
 

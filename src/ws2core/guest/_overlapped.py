@@ -186,6 +186,12 @@ class GuestOverlapped:
         _memory.write(g, address + field.offset, value.to_bytes(field.size, "little"))
 
 
+def record_address(overlapped: Any) -> int | None:
+    """The guest WSAOVERLAPPED's address behind ``overlapped`` when it is a guest
+    operation's record (what a completion packet of one holds), else None."""
+    return overlapped.address if isinstance(overlapped, _Record) else None
+
+
 def write_received(guest: Guest, buffers: list[tuple[int, int]], data: list[bytearray],
                    count: int) -> None:
     """The ``count`` bytes received, spread over the guest's buffers in order."""
@@ -196,4 +202,4 @@ def write_received(guest: Guest, buffers: list[tuple[int, int]], data: list[byte
         count -= len(received)
 
 
-__all__ = ["GuestOverlapped", "write_received"]
+__all__ = ["GuestOverlapped", "record_address", "write_received"]

@@ -79,3 +79,10 @@ class Guest(Protocol):
         convention and return its result (an APC, a completion routine).  An emulator that
         cannot yet raises NotImplementedError saying so."""
         ...
+
+    def export_address(self, dll: str, name: str) -> int | None:
+        """A guest address that, when the guest calls it, reaches this adapter's hook of
+        ``dll``'s export ``name`` (an export of ``ws2core.guest.EXPORTS``), as
+        GetProcAddress would give it; the same address each time.  None where the emulator
+        cannot give one (the export that hands such addresses out then says so)."""
+        ...
