@@ -67,6 +67,7 @@ PROGRAMS: tuple[str, ...] = (
     "transfer",
     "protocols",
     "overlapped_events",
+    "iocp_echo",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -89,7 +90,7 @@ ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 # __USE_MINGW_ANSI_STDIO=0 keeps printf the msvcrt import instead of mingw's own stdio.
 CFLAGS: tuple[str, ...] = ("-O1", "-D__USE_MINGW_ANSI_STDIO=0", "-Wall", "-Wextra", "-Werror")
-LIBS: tuple[str, ...] = ("-lws2_32", "-liphlpapi")
+LIBS: tuple[str, ...] = ("-lws2_32", "-lmswsock", "-liphlpapi")
 
 EXTENSION_PREFIX = "x_"
 
@@ -123,7 +124,11 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WaitForMultipleObjectsEx", "SetEvent", "ResetEvent", "CloseHandle", "ReadFile",
         "WriteFile", "CreateEventA",
         "GetCurrentProcessId",  # transfer: WSADuplicateSocket's process
+        "CreateIoCompletionPort", "GetQueuedCompletionStatus", "GetQueuedCompletionStatusEx",
+        "PostQueuedCompletionStatus",
     }),
+    # The extension functions mswsock exports (ws2core.guest.extensions).
+    "mswsock.dll": frozenset({"AcceptEx", "GetAcceptExSockaddrs"}),
     "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
 }
 

@@ -59,7 +59,7 @@ X64_ONLY = pytest.mark.parametrize("abi", ["x64"], indirect=True)
 # have tests of their own.
 QILING_PROGRAMS: tuple[str, ...] = (
     "select_fdset", "event_waits", "event_select", "event_reselect", "bad_input", "echo_self",
-    "names", "addresses", "options", "transfer", "protocols", "overlapped_events")
+    "names", "addresses", "options", "transfer", "protocols", "overlapped_events", "iocp_echo")
 
 
 def run_under_qiling(exe: Path, rootfs: Path, args: tuple[str, ...] = ()) -> programs.CompletedRun:

@@ -144,7 +144,7 @@ def GetAcceptExSockaddrs(ex: Exports, g: Guest, lpOutputBuffer: int, dwReceiveDa
         _memory.write(g, pointer, (area + ADDRESS_OFFSET).to_bytes(g.ptr_size, "little"))
 
 
-@export("ConnectEx", "ppippup", "i", FALSE, dll=DLL)
+@export("ConnectEx", "ppipupp", "i", FALSE, dll=DLL)
 def ConnectEx(ex: Exports, g: Guest, s: int, name: int, namelen: int, lpSendBuffer: int,
               dwSendDataLength: int, lpdwBytesSent: int, lpOverlapped: int) -> int:
     """The provider's ConnectEx with the guest's address and the bytes to send (read now)."""
