@@ -711,6 +711,11 @@ _MREQ_SHORT = (
     "an optlen too small is WSAEFAULT (setsockopt's page: 'the optlen parameter is too "
     "small'); Wine 8 passes Linux's EINVAL through for an ip_mreq of 4 bytes"
 )
+_EXTENSION_POINTER_SHORT = (
+    "SIO_GET_EXTENSION_FUNCTION_POINTER with a cbOutBuffer below a pointer's size is "
+    "WSAEFAULT (WSAIoctl's page: 'the cbInBuffer or cbOutBuffer parameter is too small'); "
+    "Wine 8 writes the pointer all the same, past the buffer"
+)
 _POLLPRI = (
     "POLLPRI in events makes WSAPoll fail with WSAEINVAL (WSAPoll's page: 'If the POLLPRI "
     "flag is set on a socket for the Microsoft Winsock provider, the WSAPoll function will "
@@ -735,6 +740,8 @@ _ENUM_PROTOCOLS_UNSTARTED = (
 )
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "options": {
+        "extension_pointer_short": _EXTENSION_POINTER_SHORT,
+        "extension_pointer_short_error": _EXTENSION_POINTER_SHORT,
         "setsockopt_before_startup_error": _SETSOCKOPT_STARTED,
         "error_as_set_value": _SO_ERROR_SET,
         "add_membership_short_error": _MREQ_SHORT,
@@ -785,7 +792,11 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
 # structure's size, which its pointers make larger on x64.  Where an x86 run is compared with
 # an x64 one (Wine here runs x64 alone) they are left out as WINE_DIFFERS are; each build's
 # own run still checks them against its own sizeof.
+_POINTER_RETURNED = ("SIO_GET_EXTENSION_FUNCTION_POINTER returns a function pointer's size: 4 "
+                     "bytes on x86, 8 on x64")
 ARCH_DIFFERS: dict[str, dict[str, str]] = {
+    "options": {"extension_pointer_returned": _POINTER_RETURNED},
+    "iocp_echo": {"connectex_pointer_size": _POINTER_RETURNED},
     "addresses": {
         "gaa_loopback_length": "IP_ADAPTER_ADDRESSES.Length is its size: 376 bytes on x86, "
                                "448 on x64",

@@ -166,8 +166,8 @@ class Exports:
                 except Exception:  # a bug, in ws2core or below: never the emulator's problem
                     log.exception("ws2_32.%s failed inside ws2core", export.name)
                     code = export.internal
-                if failed is None:
-                    return code & mask
+                if failed is None:   # WSAStartup's code is its result; a void leaves eax
+                    return None if export.result == "v" else code & mask
                 with contextlib.suppress(Exception):
                     guest.set_last_error(code)
                 return failed
