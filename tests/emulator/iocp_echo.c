@@ -135,8 +135,9 @@ int main(void)
                                      && (char *)remote < buffer + sizeof buffer, 1);
     length = sizeof client_name;
     getsockname(client, (struct sockaddr *)&client_name, &length);
-    check("sockaddrs_local_port", port_of(local), port_of(&bound));
-    check("sockaddrs_remote_port", port_of(remote), port_of(&client_name));
+    /* Ports vary from run to run: compared, not printed. */
+    check("sockaddrs_local_port", port_of(local) == port_of(&bound), 1);
+    check("sockaddrs_remote_port", port_of(remote) == port_of(&client_name), 1);
     check("sockaddrs_remote_family", remote->sin_family, AF_INET);
     check("sockaddrs_remote_host", remote->sin_addr.S_un.S_un_b.s_b1, 127);
 

@@ -65,6 +65,12 @@ What the adapter assumes of Qiling (1.4.6):
   Windows.
 - **No guest function runs.** ``Guest.run_function`` raises NotImplementedError: WSAAccept
   with a condition function fails with WSAEOPNOTSUPP, as under Speakeasy.
+- **Extension functions' addresses.** ``Guest.export_address`` (what WSAIoctl's
+  SIO_GET_EXTENSION_FUNCTION_POINTER hands out) is the export in the loaded DLL (mswsock.dll,
+  in the rootfs: ``ROOT_DLLS``), which ``set_api``'s hook answers; for a function it does not
+  export (ConnectEx, DisconnectEx) a stub of ws2core's, a few bytes of guest memory entered
+  in the loader's ``import_symbols`` under the name, so Qiling's dispatcher hooks it too
+  (the one place the adapter writes into the loader's tables).
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ class Export:
     success, which sets the guest thread's last error to 0 as Windows' socket functions do
     (False for the event functions, kernel32's calls on Windows, which leave it alone).
     ``internal``: the code an unexpected exception is answered with.  ``dll``: the module
-    that exports it (ws2_32, or kernel32 for a kernel call made on ws2core's handles).
+    that exports it (ws2_32; kernel32 for a kernel call made on ws2core's handles; mswsock
+    for the extension functions).
     """
 
     name: str

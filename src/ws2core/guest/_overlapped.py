@@ -11,7 +11,10 @@ fields), the host buffers a receive fills, the guest's buffer list and from-addr
 guest OVERLAPPED's address, and the ``hEvent`` read from guest memory when the call was
 made.  The record's ``Internal`` turning from WSS_OPERATION_IN_PROGRESS to anything else
 (``structs.record_completion`` writes it last) puts the record on a queue, which is all
-the reactor does here.  The outcome is copied into guest memory on the emulator's thread,
+the reactor does here; for a socket associated with a completion port the provider then
+posts the packet, holding the record, which ``ports`` gives the guest as the address of its
+own structure, after copying the outcome.  The outcome is copied into guest memory on the
+emulator's thread,
 at safe points: when any served export returns (``Exports.hook``: one truth test of the
 queue when nothing completed) and so in WSAGetOverlappedResult and after every wait.  The
 copy writes the received bytes into the guest's buffers first (and a WSARecvFrom's
