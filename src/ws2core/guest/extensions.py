@@ -113,11 +113,12 @@ def AcceptEx(ex: Exports, g: Guest, sListenSocket: int, sAcceptSocket: int,
     record = None
     if lpOverlapped:
         buffers = None if output is None else [(lpOutputBuffer, dwReceiveDataLength)]
-        record = ex.overlapped.start(g, lpOverlapped, buffers, [output], sender)
+        data = None if output is None else [output]
+        record = ex.overlapped.start(g, lpOverlapped, buffers, data, sender)
     result = accept_ex(sListenSocket, sAcceptSocket, output, dwReceiveDataLength,
                        dwLocalAddressLength, dwRemoteAddressLength, received, record)
     if result and record is not None and sender is not None:  # at once: copied now
-        write_received(g, [(lpOutputBuffer, dwReceiveDataLength)], [output],
+        write_received(g, [(lpOutputBuffer, dwReceiveDataLength)], [sender.host],
                        record.InternalHigh)
         sender.write_back()
     return _finish(ex, g, record, result, received, lpdwBytesReceived)
