@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
-from types import ModuleType
 
-import pytest
 
 import ws2core
-from ws2core.adapters.speakeasy import HANDLE_RANGE
 from ws2core.constants import (
     SIO_GET_EXTENSION_FUNCTION_POINTER,
     SO_UPDATE_ACCEPT_CONTEXT,
@@ -36,26 +32,15 @@ from ws2core.constants import (
     WSAID_DISCONNECTEX,
     WSAID_GETACCEPTEXSOCKADDRS,
 )
-from ws2core.guest import Exports
-from ws2core.ws2_32 import Ws2_32
 
 from guest_support import abi  # noqa: F401  (fixture)
-from guest_support import Caller, FakeGuest, listener, open_socket
+from guest_support import Caller, listener, open_socket
 from test_guest_overlapped import fields, overlapped
-from test_guest_ports import Out, new_port
+from test_guest_ports import Out, g, new_port  # noqa: F401  (g: the fixture)
 
 ROOM = 32          # an IPv4 address area: SOCKADDR_IN and 16 bytes
 UNMAPPED = 0x5000
 FALSE = 0
-
-
-@pytest.fixture
-def g(ws2core_core: ModuleType, abi: str) -> Iterator[Caller]:
-    table = ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi, handle_range=HANDLE_RANGE))
-    caller = Caller(Exports(Ws2_32(table), max_block=5.0), FakeGuest(8 if abi == "x64" else 4))
-    caller.started()
-    yield caller
-    caller.ws2_32.close()
 
 
 def pointer_of(g: Caller, s: int, guid: object, room: int | None = None) -> tuple[int, int]:

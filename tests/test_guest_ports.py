@@ -40,7 +40,7 @@ from ws2core.ws2_32 import Ws2_32
 
 from guest_support import abi  # noqa: F401  (fixture)
 from guest_support import Caller, FakeGuest, listener, open_socket
-from test_guest_overlapped import fields, overlapped, receive
+from test_guest_overlapped import connected, fields, overlapped, receive
 from test_guest_transfer import wsabufs
 
 FOREIGN = 0x220   # a Speakeasy handle: below HANDLE_RANGE
@@ -49,6 +49,7 @@ UNMAPPED = 0x5000
 
 @pytest.fixture
 def g(ws2core_core: ModuleType, abi: str) -> Iterator[Caller]:
+    """A started guest over a table in ``HANDLE_RANGE`` (so that FOREIGN is the emulator's)."""
     table = ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi, handle_range=HANDLE_RANGE))
     caller = Caller(Exports(Ws2_32(table), max_block=5.0), FakeGuest(8 if abi == "x64" else 4))
     caller.started()
@@ -64,15 +65,6 @@ def new_port(g: Caller) -> int:
     port = g("CreateIoCompletionPort", invalid_handle_value(g), 0, 0, 0)
     assert port and g.ws2_32.upcalls.table.kind(port) == "port"
     return int(port)
-
-
-def connected(g: Caller) -> tuple[int, int]:
-    server, name = listener(g)
-    client = open_socket(g)
-    assert g("connect", client, name, 16) == 0
-    accepted = g("accept", server, 0, 0)
-    assert g("closesocket", server) == 0
-    return client, int(accepted)
 
 
 class Out:
