@@ -16,7 +16,6 @@ from __future__ import annotations
 import socket
 import struct
 
-
 import ws2core
 from ws2core.constants import (
     SIO_GET_EXTENSION_FUNCTION_POINTER,
