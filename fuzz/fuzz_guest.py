@@ -602,7 +602,7 @@ class Run:
         if name in SOCKET_MAKERS and self.succeeded(W.EXPORT[name], result):
             self.returned.add(result)
             self.known.append(result)
-        elif name == "WSACreateEvent" and result:
+        elif name in ("WSACreateEvent", "CreateIoCompletionPort") and result:
             self.known.append(result)
         problems = []
         in_table = set()
@@ -723,11 +723,12 @@ class Run:
         one of that kind (mostly in that state), a bad one a live one of the other kind, a
         closed one, one with tag bits, INVALID_SOCKET and friends, small or random values."""
         r, handles = self.r, self.handles
-        live: dict[str | None, list[int]] = {"socket": [], "event": []}
+        live: dict[str | None, list[int]] = {"socket": [], "event": [], "port": []}
         for h in handles:
             live[handles.kind(h)].append(h)
-        kind = "event" if prefer == "event" else "socket"
-        other = "socket" if kind == "event" else "event"
+        kind = prefer if prefer in ("event", "port") else "socket"
+        other = ("socket", "event", "port")[(("socket", "event", "port").index(kind)
+                                             + 1 + r.below(2)) % 3]
         if self.good():
             states = STATES.get(prefer)
             if states and r.below(4):
@@ -742,7 +743,7 @@ class Run:
         closed = [h for h in self.known if h not in handles]
         if k < 4 and closed:
             return closed[r.below(len(closed))]
-        everything = live["socket"] + live["event"]
+        everything = live["socket"] + live["event"] + live["port"]
         if k == 4 and everything:
             return everything[r.below(len(everything))] | (1 + r.below(3))
         if k == 5:
@@ -1063,7 +1064,9 @@ def _wsaioctl(run: Run) -> Args:
     code = run.int_arg((c.FIONBIO, c.FIONREAD, c.FIONREAD, SIOCATMARK),
                        (c.SIO_GET_EXTENSION_FUNCTION_POINTER, 0, 0x98000001))
     in_size = run.int_arg((4, 4, 8), (0, 2, 0xFFFFFFFF))
-    in_buffer = run.int_pointer((1, 0), (0xFFFFFFFF, 2), "lpvInBuffer")
+    in_buffer = run.pointer(_guid(run), "GUID") \
+        if code & 0xFFFFFFFF == c.SIO_GET_EXTENSION_FUNCTION_POINTER and run.r.below(2) \
+        else run.int_pointer((1, 0), (0xFFFFFFFF, 2), "lpvInBuffer")
     out_size = run.int_arg((4, 4, 8), (0, 2, 0xFFFFFFFF, 0x7FFFFFFF))
     out_buffer = run.out_buffer(max(0, min(i32(out_size), 16)), "lpvOutBuffer")
     returned = 0 if run.r.below(8) == 0 else run.out_buffer(4, "lpcbBytesReturned")
@@ -1077,6 +1080,8 @@ def _wsaioctl(run: Run) -> Args:
         if command in (c.FIONREAD, SIOCATMARK):
             room = min(out_size & 0xFFFFFFFF, 4)   # a DWORD: 0xFFFFFFFF is room enough
             outs.append((out_buffer, room, room))
+        elif command == c.SIO_GET_EXTENSION_FUNCTION_POINTER:
+            outs.append((out_buffer, run.ptr, run.ptr))   # the function's guest address
     ins = [(in_buffer, 4)] if command == c.FIONBIO and returned and in_size & 0xFFFFFFFF >= 4 else []
     return [s, code, in_buffer, in_size, out_buffer, out_size, returned, overlapped, 0], outs, ins
 
@@ -1431,6 +1436,112 @@ def _get_overlapped_result(run: Run) -> Args:
             [(structure, 3 * run.ptr + 8)])
 
 
+# --- completion ports (ws2core.guest.ports) and the extension functions (.extensions)
+
+def _guid(run: Run) -> bytes:
+    """An extension function's GUID, or one no provider knows."""
+    c = W.c
+    guids = (c.WSAID_ACCEPTEX, c.WSAID_CONNECTEX, c.WSAID_DISCONNECTEX,
+             c.WSAID_GETACCEPTEXSOCKADDRS)
+    return guids[run.r.below(4)].bytes_le if run.r.below(5) else bytes(16)
+
+
+ADDRESS_ROOM = 32   # an AcceptEx address area for IPv4: SOCKADDR_IN and 16
+
+
+def _create_port(run: Run) -> Args:
+    file = run.mask if run.r.below(2) else run.handle("socket")
+    existing = 0 if run.r.below(2) else run.handle("port")
+    key = run.int_arg((0, 1, 0x1234), (0xFFFFFFFF,))
+    return [file, existing, key, run.int_arg((0, 1), (0xFFFFFFFF,))], [], []
+
+
+def _pointer_out(run: Run, size: int, what: str) -> tuple[int, list[Out]]:
+    address = 0 if run.r.below(10) == 0 else run.out_buffer(size, what)
+    return address, [(address, size, size)] if address else []
+
+
+def _get_port(run: Run) -> Args:
+    port = run.handle("port")
+    count, count_outs = _pointer_out(run, 4, "lpNumberOfBytesTransferred")
+    key, key_outs = _pointer_out(run, run.ptr, "lpCompletionKey")
+    overlapped, overlapped_outs = _pointer_out(run, run.ptr, "lpOverlapped")
+    milliseconds = run.int_arg((0, 0, 1), (0xFFFFFFFF,))
+    return [port, count, key, overlapped, milliseconds], count_outs + key_outs + overlapped_outs, []
+
+
+def _get_port_ex(run: Run) -> Args:
+    port = run.handle("port")
+    count = run.int_arg((1, 2, 4), (0, 0xFFFFFFFF, 0x10000))
+    size = (32 if run.ptr == 8 else 16) * min(count & 0xFFFFFFFF, 8)
+    entries = run.out_buffer(size, "OVERLAPPED_ENTRY[]")
+    removed, removed_outs = _pointer_out(run, 4, "ulNumEntriesRemoved")
+    milliseconds = run.int_arg((0, 0, 1), (0xFFFFFFFF,))
+    alertable = run.int_arg((0, 1), (0xFFFFFFFF,))
+    return ([port, entries, count, removed, milliseconds, alertable],
+            [(entries, size, 0), *removed_outs], [])
+
+
+def _post_port(run: Run) -> Args:
+    return [run.handle("port"), run.int_arg((0, 5, 1000), (0xFFFFFFFF,)),
+            run.int_arg((0, 7), (0xFFFFFFFF,)), run.r.uint(run.ptr)], [], []
+
+
+def _accept_ex(run: Run) -> Args:
+    listening, accepting = run.handle("listening"), run.handle("unconnected")
+    data = run.int_arg((0, 0, 4, 16), (0xFFFFFFFF, 0x7FFFFFFF))
+    local = run.int_arg((ADDRESS_ROOM, ADDRESS_ROOM, 44), (0, 16, 0xFFFFFFFF))
+    remote = run.int_arg((ADDRESS_ROOM, ADDRESS_ROOM, 44), (0, 16, 0xFFFFFFFF))
+    size = sum(min(n & 0xFFFFFFFF, 0x2000) for n in (data, local, remote))
+    output = run.out_buffer(size, "lpOutputBuffer")
+    received, received_outs = _count_out(run, "lpdwBytesReceived")
+    outs: list[Out] = [(output, size, 0)]
+    overlapped = 0 if run.r.below(8) == 0 else run.pointer(bytes(32), "WSAOVERLAPPED")
+    if overlapped:
+        run.lingering.extend([(overlapped, 32, 32), (output, size, 0)])
+    return ([listening, accepting, output, data, local, remote, received, overlapped],
+            outs + received_outs, [])
+
+
+def _accept_ex_sockaddrs(run: Run) -> Args:
+    data = run.int_arg((0, 4), (0xFFFFFFFF,))
+    local = run.int_arg((ADDRESS_ROOM,), (0, 0xFFFFFFFF))
+    remote = run.int_arg((ADDRESS_ROOM,), (0, 0xFFFFFFFF))
+    content = struct.pack("<i", 16) + bytes(ADDRESS_ROOM - 4)
+    buffer = run.pointer(bytes(data & 0xF) + content * 2, "AcceptEx's buffer")
+    argv, outs = [buffer, data, local, remote], []
+    for size, what in ((run.ptr, "LocalSockaddr"), (4, "LocalSockaddrLength"),
+                       (run.ptr, "RemoteSockaddr"), (4, "RemoteSockaddrLength")):
+        address, out = _pointer_out(run, size, what)
+        argv.append(address)
+        outs += out
+    return argv, outs, []
+
+
+def _connect_ex(run: Run) -> Args:
+    s = run.handle("unconnected")
+    content, what = run.sockaddr()
+    name = run.pointer(content, what)
+    namelen = run.int_arg((len(content),) * 3 + (16, 28), (0, 1, 15, 0xFFFFFFFF))
+    length = run.int_arg((0, 5, 100), (0xFFFFFFFF, 0x7FFFFFFF))
+    data = 0 if run.r.below(3) == 0 else run.pointer(
+        bytes([run.r.byte()]) * min(length & 0xFFFFFFFF, 0x2000), "lpSendBuffer")
+    sent, outs = _count_out(run, "lpdwBytesSent")
+    overlapped = 0 if run.r.below(8) == 0 else run.pointer(bytes(32), "WSAOVERLAPPED")
+    if overlapped:
+        run.lingering.append((overlapped, 32, 32))
+    return [s, name, namelen, data, length, sent, overlapped], outs, []
+
+
+def _disconnect_ex(run: Run) -> Args:
+    s = run.handle("connected")
+    overlapped = 0 if run.r.below(2) else run.pointer(bytes(32), "WSAOVERLAPPED")
+    if overlapped:
+        run.lingering.append((overlapped, 32, 32))
+    flags = run.int_arg((0, 0, W.c.TF_REUSE_SOCKET), (1, 0xFFFFFFFF))
+    return [s, overlapped, flags, run.int_arg((0,), (1, 0xFFFFFFFF))], [], []
+
+
 def _no_arguments(run: Run) -> Args:
     return [], [], []
 
@@ -1676,6 +1787,10 @@ SPECS: dict[str, Spec] = {
     "sendto": _sendto, "recvfrom": _recvfrom, "WSASend": _wsa_send(False),
     "WSASendTo": _wsa_send(True), "WSARecv": _wsa_recv(False), "WSARecvFrom": _wsa_recv(True),
     "WSAGetOverlappedResult": _get_overlapped_result,
+    "CreateIoCompletionPort": _create_port, "GetQueuedCompletionStatus": _get_port,
+    "GetQueuedCompletionStatusEx": _get_port_ex, "PostQueuedCompletionStatus": _post_port,
+    "AcceptEx": _accept_ex, "GetAcceptExSockaddrs": _accept_ex_sockaddrs,
+    "ConnectEx": _connect_ex, "DisconnectEx": _disconnect_ex,
 }
 # The exports that return a new socket (the guest is given its handle).
 SOCKET_MAKERS = ("socket", "accept", "WSAAccept", "WSASocketA", "WSASocketW")

@@ -25,6 +25,7 @@ from ws2core.ws2_32 import Ws2_32
 
 PAGE = 0x1000
 HEAP = 0x10000      # where FakeGuest.alloc starts handing out guest memory
+EXPORTS_AT = 0x7FF00000   # where FakeGuest.export_address places exports (never mapped)
 
 
 class FakeThread:
@@ -53,6 +54,8 @@ class FakeGuest:
         self.thread = FakeThread()
         self.call_arguments: list[int] = []   # the served call's argument slots: arguments()
         self.allocated: dict[int, int] = {}   # allocate()'s blocks still held: address -> size
+        self.export_addresses: dict[tuple[str, str], int] = {}   # export_address()'s
+        self.exports_have_addresses = True
 
     # the memory, as the tests set it up
 
@@ -173,6 +176,17 @@ class FakeGuest:
     def is_current_thread(self, handle: int) -> bool:
         return handle & ((1 << (8 * self.ptr_size)) - 1) == (-2) & ((1 << (8 * self.ptr_size)) - 1)
 
+    def export_address(self, dll: str, name: str) -> int | None:
+        """An address of its own for each export asked for, the same each time (None for
+        every one once ``exports_have_addresses`` is False: an emulator that cannot);
+        ``Caller.call_address`` calls the export found there."""
+        if not self.exports_have_addresses:
+            return None
+        key = (dll.lower(), name)
+        if key not in self.export_addresses:
+            self.export_addresses[key] = EXPORTS_AT + 16 * len(self.export_addresses)
+        return self.export_addresses[key]
+
 
 class Caller:
     """One guest served by ``exports``: call an export by name with raw argument values."""
@@ -187,6 +201,12 @@ class Caller:
 
     def __call__(self, name: str, *args: int) -> Any:
         return self._hooks[name](self.emu, list(args))
+
+    def call_address(self, address: int, *args: int) -> Any:
+        """Call the export whose address ``FakeGuest.export_address`` gave as ``address``, as
+        the guest's call through a function pointer reaches its hook."""
+        names = {at: name for (_, name), at in self.emu.export_addresses.items()}
+        return self._hooks[names[address]](self.emu, list(args))
 
     @property
     def last_error(self) -> int:
@@ -256,8 +276,10 @@ def failure_value(name: str, ptr_size: int) -> int:
         return (1 << (8 * ptr_size)) - 1            # INVALID_SOCKET
     if name in ("WSASetEvent", "WSAResetEvent", "WSACloseEvent", "WSACreateEvent", "__WSAFDIsSet",
                 "SetEvent", "ResetEvent", "CloseHandle", "ReadFile", "WriteFile",
-                "WSAGetOverlappedResult"):
-        return 0                                     # FALSE, WSA_INVALID_EVENT, not set
+                "WSAGetOverlappedResult", "CreateIoCompletionPort", "GetQueuedCompletionStatus",
+                "GetQueuedCompletionStatusEx", "PostQueuedCompletionStatus", "AcceptEx",
+                "ConnectEx", "DisconnectEx"):
+        return 0                                     # FALSE, NULL, WSA_INVALID_EVENT, not set
     if name in ("gethostbyname", "gethostbyaddr"):
         return 0                                     # a NULL hostent
     return 0xFFFFFFFF                                # SOCKET_ERROR as an int, WSA_WAIT_FAILED

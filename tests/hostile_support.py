@@ -45,7 +45,9 @@ reads.
 
 A kernel32 call on a handle that is not ws2core's is handed over (``NotServed``): ``call``
 then returns ``HANDED_OVER``, under Speakeasy when the adapter called the ``original`` it was
-given (a stand-in for Speakeasy's own handler, which is Speakeasy's business), under Qiling
+given (a stand-in for Speakeasy's own handler, which is Speakeasy's business) or, for a
+function Speakeasy lacks (GetQueuedCompletionStatus), stopped the run as Speakeasy does
+(the stop undone here), under Qiling
 when it called Qiling's own ``hook_<name>`` (a stand-in too: while ``install`` runs, the
 adapter sees ``qiling.os.windows.dlls`` through ``_HandedOver``) or raised
 ``NotServedByQiling`` (no handler of Qiling's for that call), over FakeGuest when the export
@@ -285,7 +287,14 @@ class SpeakeasyProcess(_Process):
             # As the dispatcher does: an original for the functions Speakeasy implements.
             implemented = dll == "kernel32" and emu.api.get_export_func_handler(dll, name)[1]
             original = (lambda args: HANDED_OVER) if implemented else None
+            run = emu.curr_run
+            before = run.error
             result: int | None = hooks[name](emu, f"{dll}.{name}", original, list(argv))
+            if run.error is not before and (run.error or {}).get("type") == "unsupported_api":
+                # Handed over to a function Speakeasy lacks: the adapter stopped the run as
+                # Speakeasy stops one that calls it (a program's end, not the fuzzer's).
+                run.error = before
+                return HANDED_OVER  # type: ignore[no-any-return]
             return result
 
         return Served(installation.ws2_32, call, installation.close)

@@ -427,8 +427,12 @@ def test_guest_wsaioctl(guest: Guest) -> None:
     assert g("WSAIoctl", s, FIONREAD, 0, 0, out, 8, 0, overlapped, 0) == 0
     assert g.emu.read_int(overlapped + g.ptr_size) == 4      # InternalHigh: the size
     g.fails(WSAEOPNOTSUPP, "WSAIoctl", s, FIONREAD, 0, 0, out, 8, returned, overlapped, 0x1000)
-    g.fails(WSAEINVAL, "WSAIoctl", s, SIO_GET_EXTENSION_FUNCTION_POINTER, on, 4, out, 8,
+    # A GUID shorter than 16 bytes, then one no provider knows (test_guest_extensions has
+    # the GUIDs that give a pointer).
+    g.fails(WSAEFAULT, "WSAIoctl", s, SIO_GET_EXTENSION_FUNCTION_POINTER, on, 4, out, 8,
             returned, 0, 0)
+    g.fails(WSAEINVAL, "WSAIoctl", s, SIO_GET_EXTENSION_FUNCTION_POINTER, g.emu.alloc(16), 16,
+            out, 8, returned, 0, 0)
     g.fails(WSAENOTSOCK, "WSAIoctl", 0x12344, FIONREAD, 0, 0, out, 8, returned, 0, 0)
     assert g("closesocket", s) == 0
 

@@ -8,10 +8,9 @@
  * from Wine's dlls/ws2_32/tests/sock.c (test_set_getsockopt's option sizes hold on Windows)
  * and the functions' documentation.
  *
- * x_extension_pointer: ws2core's guest layer answers SIO_GET_EXTENSION_FUNCTION_POINTER with
- * WSAEINVAL: the provider's extension functions are Python callables, which a guest cannot
- * call (Windows gives the pointer).  A condition function given
- * to WSAAccept is left out: the Speakeasy adapter cannot run guest code (WSAEOPNOTSUPP). */
+ * SIO_GET_EXTENSION_FUNCTION_POINTER gives ConnectEx's address (iocp_echo.c calls it).  A
+ * condition function given to WSAAccept is left out: the Speakeasy adapter cannot run guest
+ * code (WSAEOPNOTSUPP). */
 #define _WIN32_WINNT 0x0600
 #include <stddef.h>
 #include <winsock2.h>
@@ -251,12 +250,24 @@ int main(void)
     CHECK_FAILS("wsaioctl_unknown", WSAIoctl(client, 0x8004ff01, &argument, sizeof argument,
                                              NULL, 0, &returned, NULL, NULL),
                 SOCKET_ERROR, WSAEOPNOTSUPP);
+    /* SIO_GET_EXTENSION_FUNCTION_POINTER: ConnectEx's pointer (iocp_echo.c calls it), a
+     * GUID no provider knows, an output too short for a pointer. */
     returned = 0xdead;
-    check("x_extension_pointer",
+    check("extension_pointer",
           WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, &connectex, sizeof connectex,
-                   &pointer, sizeof pointer, &returned, NULL, NULL) == SOCKET_ERROR
-              ? WSAGetLastError() : 0,
-          WSAEINVAL);
+                   &pointer, sizeof pointer, &returned, NULL, NULL), 0);
+    check("extension_pointer_set", pointer != NULL, 1);
+    check("extension_pointer_returned", (long long)returned, sizeof pointer);
+    connectex.Data1 ^= 1;
+    CHECK_FAILS("extension_unknown_guid",
+                WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, &connectex, sizeof connectex,
+                         &pointer, sizeof pointer, &returned, NULL, NULL),
+                SOCKET_ERROR, WSAEINVAL);
+    connectex.Data1 ^= 1;
+    CHECK_FAILS("extension_pointer_short",
+                WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, &connectex, sizeof connectex,
+                         &pointer, 2, &returned, NULL, NULL),
+                SOCKET_ERROR, WSAEFAULT);
 
     /* --- SIOCATMARK: TRUE until an urgent byte waits, and again once it is read. */
     argument = 0xdead;

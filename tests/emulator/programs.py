@@ -69,6 +69,7 @@ PROGRAMS: tuple[str, ...] = (
     "overlapped_events",
     "apcs",
     "overlapped_routines",
+    "iocp_echo",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -97,7 +98,7 @@ ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 # __USE_MINGW_ANSI_STDIO=0 keeps printf the msvcrt import instead of mingw's own stdio.
 CFLAGS: tuple[str, ...] = ("-O1", "-D__USE_MINGW_ANSI_STDIO=0", "-Wall", "-Wextra", "-Werror")
-LIBS: tuple[str, ...] = ("-lws2_32", "-liphlpapi")
+LIBS: tuple[str, ...] = ("-lws2_32", "-lmswsock", "-liphlpapi")
 
 EXTENSION_PREFIX = "x_"
 
@@ -132,7 +133,11 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "WriteFile", "CreateEventA",
         "GetCurrentProcessId",  # transfer: WSADuplicateSocket's process
         "QueueUserAPC", "SleepEx", "GetCurrentThread",   # apcs
+        "CreateIoCompletionPort", "GetQueuedCompletionStatus", "GetQueuedCompletionStatusEx",
+        "PostQueuedCompletionStatus",
     }),
+    # The extension functions mswsock exports (ws2core.guest.extensions).
+    "mswsock.dll": frozenset({"AcceptEx", "GetAcceptExSockaddrs"}),
     "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
 }
 
@@ -715,6 +720,11 @@ _MREQ_SHORT = (
     "an optlen too small is WSAEFAULT (setsockopt's page: 'the optlen parameter is too "
     "small'); Wine 8 passes Linux's EINVAL through for an ip_mreq of 4 bytes"
 )
+_EXTENSION_POINTER_SHORT = (
+    "SIO_GET_EXTENSION_FUNCTION_POINTER with a cbOutBuffer below a pointer's size is "
+    "WSAEFAULT (WSAIoctl's page: 'the cbInBuffer or cbOutBuffer parameter is too small'); "
+    "Wine 8 writes the pointer all the same, past the buffer"
+)
 _POLLPRI = (
     "POLLPRI in events makes WSAPoll fail with WSAEINVAL (WSAPoll's page: 'If the POLLPRI "
     "flag is set on a socket for the Microsoft Winsock provider, the WSAPoll function will "
@@ -745,6 +755,8 @@ _ROUTINE_ABORTED = (
 WINE_DIFFERS: dict[str, dict[str, str]] = {
     "overlapped_routines": {"cancel_error": _ROUTINE_ABORTED},
     "options": {
+        "extension_pointer_short": _EXTENSION_POINTER_SHORT,
+        "extension_pointer_short_error": _EXTENSION_POINTER_SHORT,
         "setsockopt_before_startup_error": _SETSOCKOPT_STARTED,
         "error_as_set_value": _SO_ERROR_SET,
         "add_membership_short_error": _MREQ_SHORT,
@@ -795,7 +807,11 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
 # structure's size, which its pointers make larger on x64.  Where an x86 run is compared with
 # an x64 one (Wine here runs x64 alone) they are left out as WINE_DIFFERS are; each build's
 # own run still checks them against its own sizeof.
+_POINTER_RETURNED = ("SIO_GET_EXTENSION_FUNCTION_POINTER returns a function pointer's size: 4 "
+                     "bytes on x86, 8 on x64")
 ARCH_DIFFERS: dict[str, dict[str, str]] = {
+    "options": {"extension_pointer_returned": _POINTER_RETURNED},
+    "iocp_echo": {"connectex_pointer_size": _POINTER_RETURNED},
     "addresses": {
         "gaa_loopback_length": "IP_ADAPTER_ADDRESSES.Length is its size: 376 bytes on x86, "
                                "448 on x64",

@@ -28,7 +28,7 @@ __all__ = ["HIVES", "ROOT_DLLS", "WINE_DLL_DIRS", "WINE_ROOT_VARIABLE", "WineMis
 
 ROOT_DLLS: Final[tuple[str, ...]] = (
     "ntdll.dll", "kernel32.dll", "kernelbase.dll", "msvcrt.dll", "ucrtbase.dll", "user32.dll",
-    "ws2_32.dll", "advapi32.dll", "iphlpapi.dll",
+    "ws2_32.dll", "advapi32.dll", "iphlpapi.dll", "mswsock.dll",
 )
 """The DLLs a mingw-built Winsock console program loads; the rootfs holds their import
 closure (Qiling loads every DLL an image imports, recursively, before the program runs)."""

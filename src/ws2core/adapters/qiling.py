@@ -74,6 +74,12 @@ What the adapter assumes of Qiling (1.4.6):
   Qiling 1.4.6's GetCurrentThread returns: the thread's id); Qiling has no QueueUserAPC of
   its own, so one for another thread stops the run (``NotServedByQiling``).  SleepEx is
   served when alertable; otherwise it is Qiling's Sleep.
+- **Extension functions' addresses.** ``Guest.export_address`` (what WSAIoctl's
+  SIO_GET_EXTENSION_FUNCTION_POINTER hands out) is the export in the loaded DLL (mswsock.dll,
+  in the rootfs: ``ROOT_DLLS``), which ``set_api``'s hook answers; for a function it does not
+  export (ConnectEx, DisconnectEx) a stub of ws2core's, a few bytes of guest memory entered
+  in the loader's ``import_symbols`` under the name, so Qiling's dispatcher hooks it too
+  (the one place the adapter writes into the loader's tables).
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ import importlib
 import os
 import struct
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -319,6 +326,56 @@ class _Guest:
         thread = getattr(self._ql.os.thread_manager, "cur_thread", None)
         return handle & mask == CURRENT_THREAD & mask or (
             thread is not None and handle & mask == int(thread.id) & mask)
+
+    def export_address(self, dll: str, name: str) -> int | None:
+        """The export's address in the loaded DLL (``ql.loader.import_address_table``), where
+        ``set_api``'s hook answers it; for a DLL not loaded, or a name it does not export
+        (mswsock exports no ConnectEx), a stub of ws2core's: a few bytes of executable guest
+        memory entered in ``ql.loader.import_symbols`` under the name, which Qiling's
+        dispatcher then hooks as any export."""
+        loader = self._ql.loader
+        table = loader.import_address_table.get(f"{dll}.dll".casefold()) or {}
+        address = table.get(name.encode("ascii"))
+        if address is not None:
+            return int(address)
+        stubs = _STUBS.get(loader)
+        if stubs is None:
+            stubs = _STUBS[loader] = _Stubs(self._ql)
+        return stubs.address(dll, name)
+
+
+class _Stubs:
+    """``export_address``'s stubs in one Qiling process: a page of its memory, 16 bytes a
+    stub, each entered in the loader's ``import_symbols`` under its export's name."""
+
+    SIZE: Final = 16
+    BASE: Final = 0x10000000   # where the page is looked for: low enough for an x86 guest
+
+    def __init__(self, ql: Any) -> None:
+        self._ql = ql
+        self._page: int | None = None
+        self._at: dict[tuple[str, str], int] = {}
+
+    def address(self, dll: str, name: str) -> int | None:
+        """The stub of ``dll``'s ``name``, made on first use (None once the page is full)."""
+        found = self._at.get((dll, name))
+        if found is not None:
+            return found
+        if self._page is None:
+            self._page = int(self._ql.mem.find_free_space(_PAGE, minaddr=self.BASE))
+            self._ql.mem.map(self._page, _PAGE, info="[ws2core exports]")
+        at = self._page + self.SIZE * len(self._at)
+        if at + self.SIZE > self._page + _PAGE:
+            return None
+        self._ql.mem.write(at, b"\xc3" * self.SIZE)   # ret: never run, the hook returns first
+        self._ql.loader.import_symbols[at] = {"name": name.encode("ascii"), "ordinal": 0,
+                                              "dll": dll}
+        self._at[dll, name] = at
+        return at
+
+
+_STUBS: weakref.WeakKeyDictionary[Any, _Stubs] = weakref.WeakKeyDictionary()   # by loader
+_PAGE: Final = 0x1000
 
 
 @functools.lru_cache(maxsize=64)

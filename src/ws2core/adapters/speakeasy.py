@@ -33,8 +33,8 @@ and ``__mb_cur_max`` data imports at the run-time's own.
 
 The hooked functions are ``HOOKED_APIS``: WSAStartup, WSACleanup, socket, closesocket, bind,
 getsockname, getpeername, listen, connect, accept, send, recv, shutdown, setsockopt,
-getsockopt, ioctlsocket and WSAIoctl (FIONBIO, FIONREAD, SIOCATMARK), WSAPoll, WSAAccept,
-select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
+getsockopt, ioctlsocket and WSAIoctl (FIONBIO, FIONREAD, SIOCATMARK, the extension
+functions' pointers), WSAPoll, WSAAccept, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
 WSAAsyncSelect (WSAEINVAL but for a cancel: no window of Speakeasy's is one ws2core can post
 to, ``ws2core.guest.events``), WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
@@ -42,7 +42,9 @@ to, ``ws2core.guest.events``), WSAGetLastError and WSASetLastError, the address 
 byte-order functions; iphlpapi's GetAdaptersAddresses and GetAdaptersInfo, hooked under
 iphlpapi), the name lookups of ``ws2core.guest.names``, and kernel32's calls on ws2core's
 handles (WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SetEvent, ResetEvent,
-CloseHandle, ReadFile, WriteFile: ``ws2core.kernel32``).  Each returns what Windows returns;
+CloseHandle, ReadFile, WriteFile, the completion ports' calls: ``ws2core.kernel32``), and
+mswsock's extension functions (AcceptEx, GetAcceptExSockaddrs, ConnectEx, DisconnectEx).
+Each returns what Windows returns;
 a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
 WSA_WAIT_FAILED; WSAStartup its error code) and sets the calling guest thread's last error.
@@ -138,6 +140,11 @@ What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_
   function fails with WSAEOPNOTSUPP (the peer reset) rather than accept unvetted, and
   QueueUserAPC and SleepEx stay Speakeasy's own (its QueueUserAPC runs the APC as a new
   run after the program's, its SleepEx returns 0 at once): ``ws2core.guest.apcs``.
+- **Extension functions' addresses.** ``Guest.export_address`` is Speakeasy's
+  ``get_proc``, what its GetProcAddress gives: an address whose call Speakeasy dispatches
+  by the DLL's and the function's names, so to the hook of mswsock's AcceptEx, ConnectEx,
+  DisconnectEx or GetAcceptExSockaddrs (mswsock has no module of Speakeasy's: its hooks
+  answer every call).
 
 This module is only the Speakeasy side (layer 5): the hooks and a ``ws2core.guest.Guest``
 over Speakeasy's emulator.  The exports live in ``ws2core.guest`` (layer 4), the API they
@@ -356,6 +363,12 @@ class _Guest:
         own = self._emu.get_object_handle(self._emu.om.get_object_from_addr(thread.address))
         return bool(own) and handle & mask == own & mask
 
+    def export_address(self, dll: str, name: str) -> int | None:
+        """What Speakeasy's GetProcAddress gives (``get_proc``): an address it keeps for a
+        function resolved at run time, whose call it dispatches by the DLL's and the
+        function's names, so to the hook registered under them."""
+        return int(self._emu.get_proc(dll, name))
+
 
 _PAGE: Final = 0x1000
 CURRENT_THREAD: Final = -2
@@ -452,8 +465,8 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     thread runs meanwhile; the module's docstring says what each returns when it runs out.
 
     Registers one hook per ``HOOKED_APIS`` export with ``se.add_api_hook`` under its dll
-    (ws2_32, iphlpapi or kernel32), with the export's argument count and stdcall (WSAAPI,
-    WINAPI), which Speakeasy uses to clean a 32-bit guest's stack for the exports it does
+    (ws2_32, iphlpapi, kernel32 or mswsock), with the export's argument count and stdcall
+    (WSAAPI, WINAPI), which Speakeasy uses to clean a 32-bit guest's stack for the exports it does
     not implement itself.  Returns the
     ``Installation``; ImportError naming the extra ``ws2core[speakeasy]`` when Speakeasy is
     missing.

@@ -39,7 +39,10 @@ answers: gethostbyname, gethostbyaddr, getaddrinfo, getnameinfo and their wide f
 freeaddrinfo, inet_ntoa, over memory ``Guest.allocate`` gives), ``kernel`` (kernel32's calls
 on ws2core's handles: waits, SetEvent, ResetEvent, CloseHandle, ReadFile, WriteFile; a
 handle that is not ws2core's raises ``NotServed``, for the adapter to hand the call to its
-emulator); beside them ``crt``, the C run-time a console
+emulator), ``ports`` (kernel32's completion ports: CreateIoCompletionPort,
+GetQueuedCompletionStatus(Ex), PostQueuedCompletionStatus), ``extensions`` (mswsock's
+AcceptEx, GetAcceptExSockaddrs, ConnectEx and DisconnectEx, whose guest addresses WSAIoctl
+hands out through ``Guest.export_address``); beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
 and writes, ``_exports`` the table and its guard, ``_overlapped`` the guest's overlapped
@@ -52,7 +55,7 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs  # noqa: F401,I001
+from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs, ports, extensions  # noqa: F401,I001,E501
 from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault, GuestFunctionFault
 

@@ -52,7 +52,8 @@ class Export:
     success, which sets the guest thread's last error to 0 as Windows' socket functions do
     (False for the event functions, kernel32's calls on Windows, which leave it alone).
     ``internal``: the code an unexpected exception is answered with.  ``dll``: the module
-    that exports it (ws2_32, or kernel32 for a kernel call made on ws2core's handles).
+    that exports it (ws2_32; kernel32 for a kernel call made on ws2core's handles; mswsock
+    for the extension functions).
     """
 
     name: str
@@ -179,8 +180,8 @@ class Exports:
                 except Exception:  # a bug, in ws2core or below: never the emulator's problem
                     log.exception("ws2_32.%s failed inside ws2core", export.name)
                     code = export.internal
-                if failed is None:
-                    return code & mask
+                if failed is None:   # WSAStartup's code is its result; a void leaves eax
+                    return None if export.result == "v" else code & mask
                 with contextlib.suppress(Exception):
                     guest.set_last_error(code)
                 return failed

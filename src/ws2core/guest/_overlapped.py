@@ -12,7 +12,10 @@ fields), the host buffers a receive fills, the guest's buffer list and from-addr
 guest OVERLAPPED's address, and the ``hEvent`` read from guest memory when the call was
 made.  The record's ``Internal`` turning from WSS_OPERATION_IN_PROGRESS to anything else
 (``structs.record_completion`` writes it last) puts the record on a queue, which is all
-the reactor does here.  The outcome is copied into guest memory on the emulator's thread,
+the reactor does here; for a socket associated with a completion port the provider then
+posts the packet, holding the record, which ``ports`` gives the guest as the address of its
+own structure, after copying the outcome.  The outcome is copied into guest memory on the
+emulator's thread,
 at safe points: when any served export returns (``Exports.hook``: one truth test of the
 queue when nothing completed) and so in WSAGetOverlappedResult and after every wait.  The
 copy writes the received bytes into the guest's buffers first (and a WSARecvFrom's
@@ -231,6 +234,12 @@ class GuestOverlapped:
         _memory.write(g, address + field.offset, value.to_bytes(field.size, "little"))
 
 
+def record_address(overlapped: Any) -> int | None:
+    """The guest WSAOVERLAPPED's address behind ``overlapped`` when it is a guest
+    operation's record (what a completion packet of one holds), else None."""
+    return overlapped.address if isinstance(overlapped, _Record) else None
+
+
 def write_received(guest: Guest, buffers: list[tuple[int, int]], data: list[bytearray],
                    count: int) -> None:
     """The ``count`` bytes received, spread over the guest's buffers in order."""
@@ -241,4 +250,4 @@ def write_received(guest: Guest, buffers: list[tuple[int, int]], data: list[byte
         count -= len(received)
 
 
-__all__ = ["GuestOverlapped", "write_received"]
+__all__ = ["GuestOverlapped", "record_address", "write_received"]

@@ -104,3 +104,10 @@ class Guest(Protocol):
         """Whether ``handle`` names the current guest thread: GetCurrentThread's
         pseudo-handle (-2, pointer-sized) or a handle the emulator handed out for it."""
         ...
+
+    def export_address(self, dll: str, name: str) -> int | None:
+        """A guest address that, when the guest calls it, reaches this adapter's hook of
+        ``dll``'s export ``name`` (an export of ``ws2core.guest.EXPORTS``), as
+        GetProcAddress would give it; the same address each time.  None where the emulator
+        cannot give one (the export that hands such addresses out then says so)."""
+        ...

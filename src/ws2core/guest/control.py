@@ -11,6 +11,7 @@ wrote.
 from __future__ import annotations
 
 import struct
+import uuid
 from typing import Any, Final
 
 from .. import Ref
@@ -29,9 +30,9 @@ from ..constants import (
     WSAEOPNOTSUPP,
 )
 from ..provider import WSAPOLLFD
-from ..provider.options import getsockopt_size, setsockopt_size
+from ..provider.options import EXTENSION_FUNCTIONS, getsockopt_size, setsockopt_size
 from ..structs import pack_sockaddr
-from . import _memory
+from . import _memory, extensions
 from ._exports import Exports, export, log
 from ._protocol import Guest, GuestFault
 from .sockets import _address_call
@@ -92,9 +93,12 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
              cbInBuffer: int, lpvOutBuffer: int, cbOutBuffer: int, lpcbBytesReturned: int,
              lpOverlapped: int, lpCompletionRoutine: int) -> int:
     """WSAIoctl: FIONBIO, FIONREAD and SIOCATMARK with their u_long in lpvInBuffer or
-    lpvOutBuffer; SIO_GET_EXTENSION_FUNCTION_POINTER is WSAEINVAL, as for a GUID the
-    provider does not know (its functions are Python callables, which a guest cannot call);
-    any other code reads and writes nothing and is the provider's (WSAEOPNOTSUPP).
+    lpvOutBuffer; SIO_GET_EXTENSION_FUNCTION_POINTER writes the guest address of the
+    function the GUID names, an export of this package (``extensions``: calling it reaches
+    the same export hook), once the socket's provider has answered the GUID (its codes:
+    WSAEFAULT for a GUID or an output too short, WSAEINVAL for a GUID it does not know);
+    the size returned is a guest pointer's; any other code reads and writes nothing and is
+    the provider's (WSAEOPNOTSUPP).
     ``lpOverlapped`` and ``lpCompletionRoutine``: as WSASend's (``transfer``): ignored on
     a socket made without WSA_FLAG_OVERLAPPED; on an overlapped one every code completes at
     once, its outcome written into the guest's structure and its event signalled or its
@@ -106,11 +110,13 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
     if lpcbBytesReturned:
         _memory.require_writable(g, lpcbBytesReturned, 4)
     command = dwIoControlCode & _memory.INT32
-    if command == SIO_GET_EXTENSION_FUNCTION_POINTER:
-        raise WinsockError(WSAEINVAL, "no extension function a guest can call")
     in_data: bytes | None = None
-    out: bytearray | None = None
-    if command == FIONBIO and lpvInBuffer:
+    out: Any = None
+    target = None
+    if command == SIO_GET_EXTENSION_FUNCTION_POINTER:
+        in_data, out, target = _extension_pointer(g, lpvInBuffer, cbInBuffer, lpvOutBuffer,
+                                                  cbOutBuffer)
+    elif command == FIONBIO and lpvInBuffer:
         in_data = _memory.read(g, lpvInBuffer, min(max(cbInBuffer, 0), 4))
     elif command in _ANSWERING and lpvOutBuffer:
         room = min(max(cbOutBuffer, 0), 4)
@@ -122,13 +128,38 @@ def WSAIoctl(ex: Exports, g: Guest, s: int, dwIoControlCode: int, lpvInBuffer: i
     result = ex.ws2_32.WSAIoctl(s, command, in_data, cbInBuffer, out, cbOutBuffer, returned,
                                 record, ex.overlapped.routine(record, lpCompletionRoutine))
     if result == 0:
-        if out is not None:
+        if target is not None:
+            _memory.write(g, lpvOutBuffer, target.to_bytes(g.ptr_size, "little"))
+        elif out is not None:
             _memory.write(g, lpvOutBuffer, bytes(out[: returned.value]))
         if lpcbBytesReturned:
             _memory.write_int(g, lpcbBytesReturned, returned.value)
     if record is not None:
         ex.overlapped.begun(g, record, result)
     return result
+
+
+def _extension_pointer(g: Guest, lpvInBuffer: int, cbInBuffer: int, lpvOutBuffer: int,
+                       cbOutBuffer: int) -> tuple[bytes | None, Ref | None, int | None]:
+    """SIO_GET_EXTENSION_FUNCTION_POINTER's arguments: the GUID's bytes (None for NULL, and
+    fewer than 16 for a short cbInBuffer: the provider's WSAEFAULT), the provider's output
+    (None for a NULL lpvOutBuffer: its WSAEFAULT) and the guest address of the export the
+    GUID names (``Guest.export_address``, None for a GUID the provider refuses).  The
+    output must take a guest pointer (WSAEFAULT); an emulator that cannot give the
+    export's address: WSAEINVAL, as for a GUID no provider knows."""
+    guid = _memory.read(g, lpvInBuffer, min(max(cbInBuffer, 0), 16)) if lpvInBuffer else None
+    if not lpvOutBuffer:
+        return guid, None, None
+    if cbOutBuffer < g.ptr_size:
+        raise WinsockError(WSAEFAULT, f"lpvOutBuffer holds {cbOutBuffer} bytes, not a pointer")
+    _memory.require_writable(g, lpvOutBuffer, g.ptr_size)
+    name = EXTENSION_FUNCTIONS.get(uuid.UUID(bytes_le=guid)) if guid and len(guid) == 16 else None
+    if name is None:
+        return guid, Ref(None), None
+    address = g.export_address(extensions.DLL, name)
+    if address is None:
+        raise WinsockError(WSAEINVAL, f"the emulator gives no address for mswsock's {name}")
+    return guid, Ref(None), address
 
 
 def _poll_entry(g: Guest) -> tuple[struct.Struct, int]:

@@ -78,6 +78,9 @@ ADDRESS_SLACK: Final = 16
 (the AcceptEx page: "at least 16 bytes more than the maximum address length")."""
 
 _LENGTH: Final = struct.Struct("<i")
+ADDRESS_OFFSET: Final = _LENGTH.size
+"""Where the sockaddr of an AcceptEx address area begins: after the area's int length, the
+sockaddr's size (the layout ``get_accept_ex_sockaddrs`` reads)."""
 _CONNECTING_ERRORS: Final = (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK)
 
 

@@ -164,12 +164,12 @@ _MREQ_SIZE: Final = 8  # struct ip_mreq: imr_multiaddr, imr_interface
 # Wine 8 gives for IPv6 too (Windows' own IPv6 figure has no source here).
 _MAX_DATAGRAM: Final = 65507
 _NO_MESSAGE_LIMIT: Final = 0x7FFFFFFF  # a stream socket's: its messages have no size
-# SIO_GET_EXTENSION_FUNCTION_POINTER: each GUID's function, a method of the provider
-# (``extensions``), and the size Windows writes to lpcbBytesReturned (a function pointer's).
-_EXTENSION_FUNCTIONS: Final = {WSAID_ACCEPTEX: "AcceptEx", WSAID_CONNECTEX: "ConnectEx",
-                               WSAID_DISCONNECTEX: "DisconnectEx",
-                               WSAID_GETACCEPTEXSOCKADDRS: "GetAcceptExSockaddrs"}
-_POINTER_SIZE: Final = ctypes.sizeof(ctypes.c_void_p)
+EXTENSION_FUNCTIONS: Final = {WSAID_ACCEPTEX: "AcceptEx", WSAID_CONNECTEX: "ConnectEx",
+                              WSAID_DISCONNECTEX: "DisconnectEx",
+                              WSAID_GETACCEPTEXSOCKADDRS: "GetAcceptExSockaddrs"}
+"""SIO_GET_EXTENSION_FUNCTION_POINTER: the name of each GUID's function, a method of the
+provider (``extensions``) and an export of the guest layer (``ws2core.guest.extensions``)."""
+_POINTER_SIZE: Final = {"x64": 8, "x86": 4}  # what Windows writes to lpcbBytesReturned
 _GUID_SIZE: Final = 16
 
 
@@ -533,7 +533,7 @@ class _Options(_Events):
         fewer: WSAEFAULT; another GUID: WSAEINVAL), and ``lpvOutBuffer`` a Ref (None:
         WSAEFAULT; a buffer: TypeError, a Python callable has no address) that receives the
         function, a Python callable (``ws2core.provider.extensions``); the size written is a
-        pointer's (8).  Any other code WSAEOPNOTSUPP (as Wine 8).  Overlapped (``lpOverlapped`` a WSAOVERLAPPED on a socket made with
+        function pointer's in the table's ABI (8, or 4 for x86).  Any other code WSAEOPNOTSUPP (as Wine 8).  Overlapped (``lpOverlapped`` a WSAOVERLAPPED on a socket made with
         WSA_FLAG_OVERLAPPED; ignored on any other): these codes all complete at once, 0,
         with the completion reported as for WSPRecv (the output size as its byte count); a
         code that fails fails the call, with no completion.
@@ -603,7 +603,7 @@ class _Options(_Events):
             if _index(in_size) < _GUID_SIZE or len(view) < _GUID_SIZE:
                 raise WinsockError(WSAEFAULT, "lpvInBuffer holds less than a GUID")
             guid = uuid.UUID(bytes_le=bytes(view[:_GUID_SIZE]))
-        name = _EXTENSION_FUNCTIONS.get(guid)
+        name = EXTENSION_FUNCTIONS.get(guid)
         if name is None:
             raise WinsockError(WSAEINVAL, f"no extension function has the GUID {guid}")
         if out_buffer is None:
@@ -612,7 +612,8 @@ class _Options(_Events):
             raise TypeError("the lpvOutBuffer of SIO_GET_EXTENSION_FUNCTION_POINTER is a Ref: "
                             "it receives a Python callable, which has no address to write")
         out_buffer.value = getattr(self, name)
-        return _POINTER_SIZE
+        upcalls = self.upcalls
+        return _POINTER_SIZE["x64" if upcalls is None else upcalls.table.abi]
 
     @staticmethod
     def _readable_bytes(sock: ProviderSocket) -> int:
