@@ -723,7 +723,9 @@ class Run:
         one of that kind (mostly in that state), a bad one a live one of the other kind, a
         closed one, one with tag bits, INVALID_SOCKET and friends, small or random values."""
         r, handles = self.r, self.handles
-        live: dict[str | None, list[int]] = {"socket": [], "event": [], "port": []}
+        # Thread handles too: Ws2_32 keeps one per thread that named a completion routine.
+        live: dict[str | None, list[int]] = {"socket": [], "event": [], "port": [],
+                                             "thread": []}
         for h in handles:
             live[handles.kind(h)].append(h)
         kind = prefer if prefer in ("event", "port") else "socket"

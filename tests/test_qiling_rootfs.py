@@ -115,3 +115,27 @@ def test_python_registry_reads_the_empty_hive(tmp_path: Path) -> None:
     assert hive.root().subkeys() == []
     with pytest.raises(registry.RegistryKeyNotFoundException):
         hive.open("ControlSet001\\Control")
+
+
+def test_a_rootfs_is_rebuilt_when_its_layout_changes(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """The cache key holds what the rootfs is made of (ROOT_DLLS, HIVES) besides Wine's
+    version: a ws2core that needs one more DLL must not reuse a rootfs built without it."""
+    builds: list[Path] = []
+
+    def build(folder: Path, dll_dir: Path) -> None:   # _build's shape, without pefile
+        registry = folder / "Windows" / "registry"
+        registry.mkdir(parents=True)
+        for hive in HIVES:
+            (registry / hive).write_bytes(empty_hive())
+        builds.append(folder)
+
+    monkeypatch.setattr(_rootfs, "_build", build)
+    fake_wine(tmp_path / "wine")
+    first = windows_rootfs(tmp_path / "rootfs", arch="x86", wine_root=tmp_path / "wine")
+    assert windows_rootfs(tmp_path / "rootfs", arch="x86", wine_root=tmp_path / "wine") == first
+    assert len(builds) == 1, "the same layout is reused"
+    monkeypatch.setattr(_rootfs, "ROOT_DLLS", (*_rootfs.ROOT_DLLS, "another.dll"))
+    second = windows_rootfs(tmp_path / "rootfs", arch="x86", wine_root=tmp_path / "wine")
+    assert second != first and second.parent == first.parent and len(builds) == 2
+    assert first.name.startswith("x86_windows-") and second.is_dir()

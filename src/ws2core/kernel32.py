@@ -29,8 +29,10 @@ What goes beyond Windows, or stops short of it:
 
 - a wait on a socket handle fails with ERROR_INVALID_HANDLE (Windows waits on the socket's
   file object, which says little: it is signalled while no I/O is in progress);
-- ``bAlertable`` is accepted, but nothing can queue an APC to a guest thread yet (DESIGN.md
-  §6), so WAIT_IO_COMPLETION never comes;
+- ``bAlertable`` (``fAlertable``) makes the wait deliver the calling thread's APCs, a
+  completion routine's among them, through the table's alertable wait (DESIGN.md §6), then
+  return WAIT_IO_COMPLETION; for a guest they run on the emulator's thread
+  (``ws2core.guest.apcs``);
 - ReadFile and WriteFile are a blocking ``recv`` and ``send`` with no flags; an
   ``lpOverlapped`` (overlapped I/O, DESIGN.md §6) fails with ERROR_NOT_SUPPORTED;
 - completion ports are handles of the table (``kind() == "port"``, the HandleTable's

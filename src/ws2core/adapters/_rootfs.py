@@ -12,6 +12,7 @@ Qiling adapter (``ws2core.adapters.qiling``) re-exports ``windows_rootfs``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import re
@@ -173,6 +174,11 @@ def empty_hive(name: str = "ROOT") -> bytes:
     return bytes(base + hbin)
 
 
+def _layout() -> str:
+    """What a rootfs holds besides Wine's DLLs themselves, as part of its cache key."""
+    return hashlib.sha256("\n".join((*ROOT_DLLS, "", *HIVES)).encode()).hexdigest()[:8]
+
+
 def _cache_home() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME")
     return (Path(cache) if cache else Path.home() / ".cache") / "ws2core" / "qiling-rootfs"
@@ -195,7 +201,9 @@ def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x
     ``path``: where the rootfs goes (default: ``$XDG_CACHE_HOME/ws2core/qiling-rootfs/`` or
     ``~/.cache/ws2core/qiling-rootfs/``, in a folder named after the Wine the DLLs come
     from, ``wine_version``, so an upgrade builds a new one).  Returns
-    ``<path>/<wine version>/<arch>_windows``, which holds ``Windows/System32`` (the import
+    ``<path>/<wine version>/<arch>_windows-<layout>``, the layout a digest of ``ROOT_DLLS``
+    and ``HIVES`` (so that a ws2core that needs another DLL builds a new rootfs rather than
+    reuse one without it), which holds ``Windows/System32`` (the import
     closure of ``ROOT_DLLS``: real copies, since Qiling re-roots a symlink's absolute
     target inside the rootfs) and ``Windows/registry`` (``HIVES``, each an empty hive).
     Building happens in a temporary folder renamed into place, so concurrent callers never
@@ -205,7 +213,7 @@ def windows_rootfs(path: str | os.PathLike[str] | None = None, *, arch: str = "x
     """
     dll_dir = wine_dll_dir(arch, wine_root)
     top = (Path(path) if path is not None else _cache_home()) / wine_version(dll_dir)
-    rootfs = top / f"{arch}_windows"
+    rootfs = top / f"{arch}_windows-{_layout()}"
     if not (rootfs / "Windows" / "registry" / HIVES[-1]).is_file():
         top.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{arch}_windows.", dir=top))
