@@ -14,8 +14,13 @@ send time (about 3 µs of Python) to every figure alike and hide nothing, but sa
   one round of each path per round, in an order that rotates (round i starts with path
   i mod 5, so each path goes first, and follows each other, equally often).  A path's
   round: post its receive of 1 byte (the overlapped ones must go pending: SOCKET_ERROR with
-  WSA_IO_PENDING), start the clock, the peer sends 1 byte, and the clock stops when the
-  waiting call has returned with the completion and its outcome is read:
+  WSA_IO_PENDING), sleep SETTLE (200 µs, untimed; every path alike), start the clock, the
+  peer sends 1 byte, and the clock stops when the waiting call has returned with the
+  completion and its outcome is read.  The sleep lets the provider's reactor thread, woken
+  by the post, register the socket before the data comes, so that what is timed is a
+  receive that is really pending, as one waiting for a client is; without it the data
+  races that registration, and the medians were some 15-35 µs higher on the 2-CPU machine
+  where this was written.  The paths:
 
   - ``event``: WSARecv with ``hEvent``; WSAWaitForMultipleEvents on it (WSA_WAIT_EVENT_0),
     then WSAGetOverlappedResult (TRUE, 1 byte);
@@ -39,7 +44,12 @@ send time (about 3 µs of Python) to every figure alike and hide nothing, but sa
   ``<path>_median_us``, ``_p25_us``, ``_p75_us`` (nearest rank), ``<path>_over_floor`` (the
   median of the per-round ratio path / blocking: the two were measured a few hundred
   microseconds apart, so a machine state shared by both cancels) and ``<path>_over_host``
-  (the ratio of the medians, over the raw sockets).
+  (the ratio of the medians, over the raw sockets).  Where an overlapped path's time goes
+  (traced once, port path, medians from the start of the clock): the host send returns at
+  about 16 µs (the loopback delivers in the sender's call), the reactor thread is running
+  at 30, has tried the receive and reaches the completion at 41, has posted it at 55, and
+  the waiting thread is back at 72: two thread wake-ups and the GIL handed over twice,
+  where the blocking floor's thread polls the host socket itself.
 - **A thousand sockets** (group "thousand sockets"), ``test_thousand_sockets[<core>]``:
   THOUSAND (1,000) overlapped sockets and THOUSAND event-selected ones, each with its raw
   peer, all up at once; a round of each model per round, alternating which goes first.  The
@@ -63,7 +73,8 @@ send time (about 3 µs of Python) to every figure alike and hide nothing, but sa
 
   ``extra_info``: ``sockets``, ``rounds``, ``overlapped_median_ms``,
   ``event_select_median_ms``, ``event_select_over_overlapped`` (the median per-round ratio),
-  ``overlapped_post_ms``, ``event_select_threads``.  Rounds: THOUSAND_ROUNDS (7) after one
+  ``overlapped_post_ms``, ``event_select_threads``, and every round's time of each
+  (``overlapped_rounds_ms``, ``event_select_rounds_ms``).  Rounds: THOUSAND_ROUNDS (7) after one
   untimed round of each; in the short mode and under ``--benchmark-disable``, one round of
   each with SHORT_THOUSAND (200) sockets and no warm-up.  4N descriptors are needed (the
   peers and the provider's host sockets): the soft RLIMIT_NOFILE is raised up to the hard
@@ -82,7 +93,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from types import ModuleType
 from typing import Any
@@ -116,6 +127,7 @@ THOUSAND_GROUP = "thousand sockets"
 PATHS = ("event", "routine", "port", "blocking", "host")
 FLOOR = "blocking"
 LATENCY_ROUNDS = 2000
+SETTLE = 200e-6  # seconds between posting a receive and the peer's send (see the module doc)
 LATENCY_WARMUP_ROUNDS = 50
 SHORT_LATENCY_ROUNDS = 100
 SHORT_MAX_TIME = 0.1  # a --benchmark-max-time under this (seconds) is the short mode
@@ -137,7 +149,7 @@ def _short(benchmark: Any, config: pytest.Config) -> bool:
     return not benchmark.enabled or float(config.getoption("benchmark_max_time")) < SHORT_MAX_TIME
 
 
-def _nearest_rank(samples: list[float], fraction: float) -> float:
+def _nearest_rank(samples: Sequence[float], fraction: float) -> float:
     """The sample at ``fraction`` by nearest rank: a value that was really observed."""
     ordered = sorted(samples)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
@@ -175,7 +187,9 @@ def _raw_listener() -> socket.socket:
     return listener
 
 
-def _connected(ws: Ws2_32, listener: socket.socket, overlapped: bool = True) -> tuple[int, socket.socket]:
+def _connected(
+    ws: Ws2_32, listener: socket.socket, overlapped: bool = True
+) -> tuple[int, socket.socket]:
     """A Ws2_32 socket (socket(): overlapped; else WSASocketW without the flag) connected to
     ``listener``, and the raw peer accepted there (TCP_NODELAY: 1-byte sends go at once)."""
     if overlapped:
@@ -205,12 +219,16 @@ Path = Callable[[bytes], int]
 def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Path]:
     """The five paths of the module doc, their sockets made and their cleanup on ``stack``."""
     clock = time.perf_counter_ns
+
+    def settle() -> None:
+        time.sleep(SETTLE)
+
     listener = stack.enter_context(_raw_listener())
 
     def pair(overlapped: bool = True) -> tuple[int, socket.socket]:
         s, peer = _connected(ws, listener, overlapped)
         stack.callback(peer.close)
-        stack.callback(lambda: ws.closesocket(s))
+        stack.callback(ws.closesocket, s)
         return s, peer
 
     def event_path() -> Path:
@@ -223,6 +241,7 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         def run(byte: bytes) -> int:
             ws.WSAResetEvent(event)
             _pending(ws, ws.WSARecv(s, buffers, 1, None, flags, overlapped, None), "WSARecv")
+            settle()
             start = clock()
             peer.send(byte)
             if ws.WSAWaitForMultipleEvents(1, events, FALSE, WAIT_MS, FALSE) != WSA_WAIT_EVENT_0:
@@ -231,7 +250,9 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
                 raise AssertionError(f"WSAGetOverlappedResult: {ws.WSAGetLastError()}")
             elapsed = clock() - start
             if transferred.value != 1 or buffer != byte:
-                raise AssertionError(f"{transferred.value} byte(s), {bytes(buffer)!r}: not {byte!r}")
+                raise AssertionError(
+                    f"{transferred.value} byte(s), {bytes(buffer)!r}: not {byte!r}"
+                )
             return elapsed
 
         return run
@@ -250,12 +271,15 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         def run(byte: bytes) -> int:
             ran.clear()
             _pending(ws, ws.WSARecv(s, buffers, 1, None, flags, overlapped, routine), "WSARecv")
+            settle()
             start = clock()
             peer.send(byte)
             result = ws.WSAWaitForMultipleEvents(1, events, FALSE, WAIT_MS, TRUE)
             elapsed = clock() - start
             if result != WSA_WAIT_IO_COMPLETION or ran != [(0, 1, 0)] or buffer != byte:
-                raise AssertionError(f"alertable wait {result}, routine calls {ran}, {bytes(buffer)!r}")
+                raise AssertionError(
+                    f"alertable wait {result}, routine calls {ran}, {bytes(buffer)!r}"
+                )
             return elapsed
 
         return run
@@ -271,12 +295,15 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
 
         def run(byte: bytes) -> int:
             _pending(ws, ws.WSARecv(s, buffers, 1, None, flags, overlapped, None), "WSARecv")
+            settle()
             start = clock()
             peer.send(byte)
             ok, count, key, done = k32.GetQueuedCompletionStatus(port, WAIT_MS)
             elapsed = clock() - start
             if (ok, count, key) != (TRUE, 1, PORT_KEY) or done is not overlapped or buffer != byte:
-                raise AssertionError(f"GetQueuedCompletionStatus: {(ok, count, key)}, {bytes(buffer)!r}")
+                raise AssertionError(
+                    f"GetQueuedCompletionStatus: {(ok, count, key)}, {bytes(buffer)!r}"
+                )
             return elapsed
 
         return run
@@ -286,6 +313,7 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         buffer = bytearray(1)
 
         def run(byte: bytes) -> int:
+            settle()
             start = clock()
             peer.send(byte)
             count = ws.recv(s, buffer, 1, 0)
@@ -306,6 +334,7 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         buffer = bytearray(1)
 
         def run(byte: bytes) -> int:
+            settle()
             start = clock()
             peer.send(byte)
             count = s.recv_into(buffer, 1)
@@ -317,8 +346,11 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         return run
 
     made = {
-        "event": event_path, "routine": routine_path, "port": port_path,
-        "blocking": blocking_path, "host": host_path,
+        "event": event_path,
+        "routine": routine_path,
+        "port": port_path,
+        "blocking": blocking_path,
+        "host": host_path,
     }
     assert tuple(made) == PATHS
     return {name: make() for name, make in made.items()}
@@ -373,7 +405,10 @@ def test_completion_latency(
         + (f" {figures[f'{path}_over_floor']:.2f}x" if path != FLOOR else " (floor)")
         for path in PATHS
     ]
-    _print(request, f"median [p25..p75] per-round ratio to blocking: {'; '.join(parts)} ({rounds} rounds)")
+    _print(
+        request,
+        f"median [p25..p75] per-round ratio to blocking: {'; '.join(parts)} ({rounds} rounds)",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -386,8 +421,14 @@ class _Group:
     when every socket of the group has had its byte in this round, it puts its size on
     ``done`` and starts over.  Whatever it raises goes to ``done`` too."""
 
-    def __init__(self, ws: Ws2_32, sockets: list[int], events: list[int], done: queue.SimpleQueue[Any],
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        ws: Ws2_32,
+        sockets: list[int],
+        events: list[int],
+        done: queue.SimpleQueue[Any],
+        stop: threading.Event,
+    ) -> None:
         self.ws, self.sockets, self.events, self.done, self.stop = ws, sockets, events, done, stop
         self.expected = b""
         self.thread = threading.Thread(target=self._serve, name="ws2core-bench-group", daemon=True)
@@ -416,7 +457,9 @@ class _Group:
             if not network.lNetworkEvents & FD_READ:
                 continue
             if recv(sockets[i], buffer, 1, 0) != 1 or buffer != self.expected or i not in remaining:
-                raise AssertionError(f"socket {i} of the group: {bytes(buffer)!r}, {ws.WSAGetLastError()}")
+                raise AssertionError(
+                    f"socket {i} of the group: {bytes(buffer)!r}, {ws.WSAGetLastError()}"
+                )
             remaining.discard(i)
             if not remaining:
                 remaining = set(range(count))
@@ -427,7 +470,9 @@ def _take(done: queue.SimpleQueue[Any]) -> int:
     try:
         answer = done.get(timeout=JOIN_TIMEOUT)
     except queue.Empty:
-        raise AssertionError(f"a group thread did not finish its round within {JOIN_TIMEOUT} s") from None
+        raise AssertionError(
+            f"a group thread did not finish its round within {JOIN_TIMEOUT} s"
+        ) from None
     if isinstance(answer, BaseException):
         raise answer
     return int(answer)
@@ -458,7 +503,7 @@ def test_thousand_sockets(
             for _ in range(n):
                 s, peer = _connected(ws, listener)
                 stack.callback(peer.close)
-                stack.callback(lambda s=s: ws.closesocket(s))
+                stack.callback(ws.closesocket, s)
                 sockets.append(s)
                 peers.append(peer)
             return sockets, peers
@@ -486,12 +531,16 @@ def test_thousand_sockets(
             for peer in port_peers:
                 peer.send(byte)
             while taken < n:
-                ok, entries = k32.GetQueuedCompletionStatusEx(port, COMPLETION_BATCH, WAIT_MS, FALSE)
+                ok, entries = k32.GetQueuedCompletionStatusEx(
+                    port, COMPLETION_BATCH, WAIT_MS, FALSE
+                )
                 if ok != TRUE:
                     raise AssertionError(f"GetQueuedCompletionStatusEx: {ws.WSAGetLastError()}")
                 for key, structure, error, count in entries:
                     if error or count != 1 or seen[key] or structure is not structures[key]:
-                        raise AssertionError(f"completion of socket {key}: error {error}, {count} byte(s)")
+                        raise AssertionError(
+                            f"completion of socket {key}: error {error}, {count} byte(s)"
+                        )
                     seen[key] = 1
                 taken += len(entries)
             elapsed = clock() - start
@@ -509,7 +558,7 @@ def test_thousand_sockets(
             events.append(event)
         size = WSA_MAXIMUM_WAIT_EVENTS
         groups = [
-            _Group(ws, selected_sockets[i:i + size], events[i:i + size], done, stop)
+            _Group(ws, selected_sockets[i : i + size], events[i : i + size], done, stop)
             for i in range(0, n, size)
         ]
 
@@ -540,7 +589,7 @@ def test_thousand_sockets(
             samples: dict[str, list[int]] = {name: [] for name in MODELS}
             for i in range(count):
                 byte = bytes([i & 0xFF])
-                for name in (MODELS if i % 2 == 0 else MODELS[::-1]):
+                for name in MODELS if i % 2 == 0 else MODELS[::-1]:
                     samples[name].append(models[name](byte))
             return samples
 
@@ -561,6 +610,8 @@ def test_thousand_sockets(
         "event_select_median_ms": round(statistics.median(selected_ns) / 1e6, 3),
         "event_select_over_overlapped": round(ratio, 3),
         "overlapped_post_ms": round(statistics.median(post_ns) / 1e6, 3),
+        "overlapped_rounds_ms": [round(ns / 1e6, 3) for ns in overlapped_ns],
+        "event_select_rounds_ms": [round(ns / 1e6, 3) for ns in selected_ns],
         "event_select_threads": threads,
     }
     benchmark.extra_info.update(figures)

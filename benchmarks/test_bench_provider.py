@@ -884,8 +884,11 @@ def _event_selected_pair(pv: Provider, listener: socket.socket, event: int) -> _
 @pytest.mark.parametrize("idle", IDLE_COUNTS, ids=lambda idle: _idle_name(idle).replace(" ", ""))
 @pytest.mark.benchmark(group=REACTOR_GROUP)
 def test_reactor_provider(
-    benchmark: Any, core: ModuleType, provider: Provider, descriptors: Callable[[int], AbstractContextManager[None]],
-    idle: int
+    benchmark: Any,
+    core: ModuleType,
+    provider: Provider,
+    descriptors: Callable[[int], AbstractContextManager[None]],
+    idle: int,
 ) -> None:
     pv, p, up, table = provider, provider.p, provider.up, provider.table
     with ExitStack() as stack:
