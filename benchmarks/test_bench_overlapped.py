@@ -95,6 +95,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -212,18 +213,38 @@ def _pending(ws: Ws2_32, result: int, what: str) -> None:
 # --------------------------------------------------------------------------------------
 # completion latency by path
 
-# A path: given the round's byte, one round; its latency in ns.
-Path = Callable[[bytes], int]
 
+@dataclass
+class _Path:
+    """One way of receiving the peer's byte: ``post()`` starts the receive (nothing for the
+    floors), ``complete()`` is the waiting call, whose results must equal ``expected``;
+    the byte lands in ``buffer``."""
 
-def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Path]:
-    """The five paths of the module doc, their sockets made and their cleanup on ``stack``."""
-    clock = time.perf_counter_ns
+    peer: socket.socket
+    buffer: bytearray
+    post: Callable[[], None]
+    complete: Callable[[], Any]
+    expected: Any
 
-    def settle() -> None:
+    def round(self, byte: bytes) -> int:
+        """Post, settle, then the timed part: the peer's send and the waiting call; ns."""
+        self.post()
         time.sleep(SETTLE)
+        start = time.perf_counter_ns()
+        self.peer.send(byte)
+        outcome = self.complete()
+        elapsed = time.perf_counter_ns() - start
+        if outcome != self.expected or self.buffer != byte:
+            raise AssertionError(
+                f"{outcome!r}, not {self.expected!r}; {bytes(self.buffer)!r}, not {byte!r}"
+            )
+        return elapsed
 
+
+def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, _Path]:
+    """The five paths of the module doc, their sockets made and their cleanup on ``stack``."""
     listener = stack.enter_context(_raw_listener())
+    flags = Ref(0)
 
     def pair(overlapped: bool = True) -> tuple[int, socket.socket]:
         s, peer = _connected(ws, listener, overlapped)
@@ -231,100 +252,69 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         stack.callback(ws.closesocket, s)
         return s, peer
 
-    def event_path() -> Path:
-        s, peer = pair()
-        event = ws.WSACreateEvent()
-        stack.callback(ws.WSACloseEvent, event)
-        overlapped, buffer = WSAOVERLAPPED(hEvent=event), bytearray(1)
-        buffers, events, flags, transferred, result_flags = [buffer], [event], Ref(0), Ref(), Ref()
+    def event() -> int:
+        made = ws.WSACreateEvent()
+        stack.callback(ws.WSACloseEvent, made)
+        return made
 
-        def run(byte: bytes) -> int:
-            ws.WSAResetEvent(event)
+    def event_path() -> _Path:
+        s, peer = pair()
+        overlapped, buffer = WSAOVERLAPPED(hEvent=event()), bytearray(1)
+        buffers, events, transferred, result_flags = [buffer], [overlapped.hEvent], Ref(), Ref()
+
+        def post() -> None:
+            ws.WSAResetEvent(overlapped.hEvent)
             _pending(ws, ws.WSARecv(s, buffers, 1, None, flags, overlapped, None), "WSARecv")
-            settle()
-            start = clock()
-            peer.send(byte)
-            if ws.WSAWaitForMultipleEvents(1, events, FALSE, WAIT_MS, FALSE) != WSA_WAIT_EVENT_0:
-                raise AssertionError("the receive's event was not set")
-            if ws.WSAGetOverlappedResult(s, overlapped, transferred, FALSE, result_flags) != TRUE:
-                raise AssertionError(f"WSAGetOverlappedResult: {ws.WSAGetLastError()}")
-            elapsed = clock() - start
-            if transferred.value != 1 or buffer != byte:
-                raise AssertionError(
-                    f"{transferred.value} byte(s), {bytes(buffer)!r}: not {byte!r}"
-                )
-            return elapsed
 
-        return run
+        def complete() -> tuple[int, int, int]:
+            waited = ws.WSAWaitForMultipleEvents(1, events, FALSE, WAIT_MS, FALSE)
+            result = ws.WSAGetOverlappedResult(s, overlapped, transferred, FALSE, result_flags)
+            return waited, result, transferred.value
 
-    def routine_path() -> Path:
+        return _Path(peer, buffer, post, complete, (WSA_WAIT_EVENT_0, TRUE, 1))
+
+    def routine_path() -> _Path:
         s, peer = pair()
-        idle = ws.WSACreateEvent()  # never set: the wait ends by the routine alone
-        stack.callback(ws.WSACloseEvent, idle)
         overlapped, buffer = WSAOVERLAPPED(), bytearray(1)
-        buffers, events, flags = [buffer], [idle], Ref(0)
+        buffers, events = [buffer], [event()]  # an event never set: the routine ends the wait
         ran: list[tuple[int, int, int]] = []
 
         def routine(error: int, count: int, lpOverlapped: Any, dwFlags: int) -> None:
             ran.append((error, count, dwFlags))
 
-        def run(byte: bytes) -> int:
+        def post() -> None:
             ran.clear()
             _pending(ws, ws.WSARecv(s, buffers, 1, None, flags, overlapped, routine), "WSARecv")
-            settle()
-            start = clock()
-            peer.send(byte)
-            result = ws.WSAWaitForMultipleEvents(1, events, FALSE, WAIT_MS, TRUE)
-            elapsed = clock() - start
-            if result != WSA_WAIT_IO_COMPLETION or ran != [(0, 1, 0)] or buffer != byte:
-                raise AssertionError(
-                    f"alertable wait {result}, routine calls {ran}, {bytes(buffer)!r}"
-                )
-            return elapsed
 
-        return run
+        def complete() -> tuple[int, list[tuple[int, int, int]]]:
+            return ws.WSAWaitForMultipleEvents(1, events, FALSE, WAIT_MS, TRUE), ran
 
-    def port_path() -> Path:
+        return _Path(peer, buffer, post, complete, (WSA_WAIT_IO_COMPLETION, [(0, 1, 0)]))
+
+    def port_path() -> _Path:
         s, peer = pair()
         port = k32.CreateIoCompletionPort(-1, None, 0, 0)
         assert port, f"CreateIoCompletionPort: {ws.WSAGetLastError()}"
         stack.callback(k32.CloseHandle, port)
         assert k32.CreateIoCompletionPort(s, port, PORT_KEY, 0) == port
         overlapped, buffer = WSAOVERLAPPED(), bytearray(1)
-        buffers, flags = [buffer], Ref(0)
+        buffers = [buffer]
 
-        def run(byte: bytes) -> int:
+        def post() -> None:
             _pending(ws, ws.WSARecv(s, buffers, 1, None, flags, overlapped, None), "WSARecv")
-            settle()
-            start = clock()
-            peer.send(byte)
-            ok, count, key, done = k32.GetQueuedCompletionStatus(port, WAIT_MS)
-            elapsed = clock() - start
-            if (ok, count, key) != (TRUE, 1, PORT_KEY) or done is not overlapped or buffer != byte:
-                raise AssertionError(
-                    f"GetQueuedCompletionStatus: {(ok, count, key)}, {bytes(buffer)!r}"
-                )
-            return elapsed
 
-        return run
+        def complete() -> tuple[int, int, int, Any]:
+            return k32.GetQueuedCompletionStatus(port, WAIT_MS)
 
-    def blocking_path() -> Path:
+        # The structure compares by identity: the packet must carry this one.
+        return _Path(peer, buffer, post, complete, (TRUE, 1, PORT_KEY, overlapped))
+
+    def blocking_path() -> _Path:
         s, peer = pair(overlapped=False)
         buffer = bytearray(1)
+        return _Path(peer, buffer, lambda: None, lambda: ws.recv(s, buffer, 1, 0), 1)
 
-        def run(byte: bytes) -> int:
-            settle()
-            start = clock()
-            peer.send(byte)
-            count = ws.recv(s, buffer, 1, 0)
-            elapsed = clock() - start
-            if count != 1 or buffer != byte:
-                raise AssertionError(f"recv: {count}, {bytes(buffer)!r}")
-            return elapsed
-
-        return run
-
-    def host_path() -> Path:
+    def host_path() -> _Path:
         with _raw_listener() as raw_listener:
             peer = socket.create_connection(raw_listener.getsockname())
             s = raw_listener.accept()[0]
@@ -332,18 +322,7 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
         stack.callback(s.close)
         peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buffer = bytearray(1)
-
-        def run(byte: bytes) -> int:
-            settle()
-            start = clock()
-            peer.send(byte)
-            count = s.recv_into(buffer, 1)
-            elapsed = clock() - start
-            if count != 1 or buffer != byte:
-                raise AssertionError(f"recv_into: {count}, {bytes(buffer)!r}")
-            return elapsed
-
-        return run
+        return _Path(peer, buffer, lambda: None, lambda: s.recv_into(buffer, 1), 1)
 
     made = {
         "event": event_path,
@@ -356,7 +335,7 @@ def _latency_paths(ws: Ws2_32, k32: Kernel32, stack: ExitStack) -> dict[str, Pat
     return {name: make() for name, make in made.items()}
 
 
-def _interleave(paths: dict[str, Path], rounds: int) -> dict[str, list[int]]:
+def _interleave(paths: dict[str, _Path], rounds: int) -> dict[str, list[int]]:
     """``rounds`` rounds of every path, round i starting with path i mod 5: ns per round."""
     order = list(paths.values())
     samples: list[list[int]] = [[] for _ in order]
@@ -364,7 +343,7 @@ def _interleave(paths: dict[str, Path], rounds: int) -> dict[str, list[int]]:
         byte = bytes([i & 0xFF])
         first = i % len(order)
         for j in (*range(first, len(order)), *range(first)):
-            samples[j].append(order[j](byte))
+            samples[j].append(order[j].round(byte))
     return dict(zip(paths, samples))
 
 
