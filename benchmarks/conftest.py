@@ -14,7 +14,10 @@ twin with itself.
 
 from __future__ import annotations
 
+import os
+import resource
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -106,3 +109,32 @@ def time_case(benchmark: Any, case_names: dict[tuple[str, str], dict[str, Any]])
         assert eval(case.check, dict(names)), f"{case.name} after timing: {case.check}"  # noqa: S307
 
     return run
+
+
+@contextmanager
+def _more_descriptors(needed: int) -> Iterator[None]:
+    """At least ``needed`` more descriptors allowed (soft RLIMIT_NOFILE raised), or a skip."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        open_now = 256  # a guess where /proc is missing
+    wanted = open_now + needed
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"{needed} descriptors needed: RLIMIT_NOFILE's hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    else:
+        yield
+
+
+@pytest.fixture
+def descriptors() -> Callable[[int], AbstractContextManager[None]]:
+    """``with descriptors(n):`` at least ``n`` more descriptors allowed for the block (the
+    soft RLIMIT_NOFILE raised up to the hard limit, then put back), or the test skipped:
+    for the tests that hold a thousand sockets."""
+    return _more_descriptors

@@ -127,7 +127,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import select
 import selectors
 import socket
@@ -137,7 +136,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -868,27 +867,6 @@ def test_cycles_raw(benchmark: Any) -> None:
 # the reactor
 
 
-@contextmanager
-def _descriptors(needed: int) -> Iterator[None]:
-    """At least ``needed`` more descriptors allowed (soft RLIMIT_NOFILE raised), or a skip."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        open_now = len(os.listdir("/proc/self/fd"))
-    except OSError:
-        open_now = 256  # a guess where /proc is missing
-    wanted = open_now + needed
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            pytest.skip(f"{needed} descriptors needed: RLIMIT_NOFILE's hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        try:
-            yield
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    else:
-        yield
-
-
 @dataclass
 class _Pair:
     s: int  # the provider's socket, event-selected
@@ -905,10 +883,16 @@ def _event_selected_pair(pv: Provider, listener: socket.socket, event: int) -> _
 
 @pytest.mark.parametrize("idle", IDLE_COUNTS, ids=lambda idle: _idle_name(idle).replace(" ", ""))
 @pytest.mark.benchmark(group=REACTOR_GROUP)
-def test_reactor_provider(benchmark: Any, core: ModuleType, provider: Provider, idle: int) -> None:
+def test_reactor_provider(
+    benchmark: Any,
+    core: ModuleType,
+    provider: Provider,
+    descriptors: Callable[[int], AbstractContextManager[None]],
+    idle: int,
+) -> None:
     pv, p, up, table = provider, provider.p, provider.up, provider.table
     with ExitStack() as stack:
-        stack.enter_context(_descriptors(2 * idle + 16))
+        stack.enter_context(descriptors(2 * idle + 16))
         listener = stack.enter_context(_raw_listener())
         idle_event, event = table.create_event(), table.create_event()
         idle_pairs = []
