@@ -66,6 +66,17 @@ static inline SOCKET open_client(const struct sockaddr_in *to)
     return s;
 }
 
+/* One non-overlapped WSASend of size bytes of text: the count sent, or -1. */
+static inline int send_text(SOCKET s, const char *text, unsigned long size)
+{
+    WSABUF wsabuf;
+    DWORD sent = 0;
+
+    wsabuf.len = size;
+    wsabuf.buf = (char *)text;
+    return WSASend(s, &wsabuf, 1, &sent, 0, NULL, NULL) == 0 ? (int)sent : -1;
+}
+
 static inline int setup_error(int succeeded)
 {
     return succeeded ? 0 : WSAGetLastError();

@@ -29,16 +29,6 @@ static int start_receive(SOCKET s, char *buffer, unsigned long size, WSAOVERLAPP
     return WSARecv(s, &wsabuf, 1, NULL, &flags, overlapped, NULL);
 }
 
-static int send_text(SOCKET s, const char *text, unsigned long size)
-{
-    WSABUF wsabuf;
-    DWORD sent = 0;
-
-    wsabuf.len = size;
-    wsabuf.buf = (char *)text;
-    return WSASend(s, &wsabuf, 1, &sent, 0, NULL, NULL) == 0 ? (int)sent : -1;
-}
-
 int main(void)
 {
     WSADATA data;

@@ -75,16 +75,6 @@ static int start_receive(SOCKET s, int which, WSAOVERLAPPED *overlapped)
     return WSARecv(s, &wsabuf, 1, NULL, &flags, overlapped, received);
 }
 
-static int send_plain(SOCKET s, const char *text, unsigned long size)
-{
-    WSABUF wsabuf;
-    DWORD count = 0;
-
-    wsabuf.len = size;
-    wsabuf.buf = (char *)text;
-    return WSASend(s, &wsabuf, 1, &count, 0, NULL, NULL) == 0 ? (int)count : -1;
-}
-
 int main(void)
 {
     WSADATA data;
@@ -110,7 +100,7 @@ int main(void)
     WSASetLastError(0);
     check_failed("recv_pending", start_receive(server, 0, &overlapped), SOCKET_ERROR,
                  WSA_IO_PENDING);
-    check("send_plain", send_plain(client, "routine", 7), 7);
+    check("send_plain", send_text(client, "routine", 7), 7);
     check("sleep_not_alertable", (long long)SleepEx(200, FALSE), 0);
     check("not_alertable_runs_none", run_count, 0);
     check("wait_not_alertable", WSAWaitForMultipleEvents(1, &idle, FALSE, 0, FALSE),
@@ -160,7 +150,7 @@ int main(void)
                      WSARecv(server, &part, 1, NULL, &flags, &several[i], received),
                      SOCKET_ERROR, WSA_IO_PENDING);
     }
-    check("send_several", send_plain(client, "aabbcc", 6), 6);
+    check("send_several", send_text(client, "aabbcc", 6), 6);
     SleepEx(200, FALSE);   /* all three complete, so that one alertable wait runs them all */
     check("wait_single_alertable", (long long)WaitForSingleObjectEx(idle, 5000, TRUE),
           WAIT_IO_COMPLETION);
