@@ -351,3 +351,25 @@ def test_ws2_32_alertable_wait(core: Any) -> None:
     assert ws.WSAWaitForMultipleEvents(1, [e], False, 0, False) == WSA_WAIT_TIMEOUT and ran == []
     assert ws.WSAWaitForMultipleEvents(1, [e], False, 0, True) == WSA_WAIT_IO_COMPLETION
     assert ran == [5]
+
+
+def test_the_first_apcs_of_a_fresh_table_from_many_threads_all_arrive(core: Any) -> None:
+    """A table makes its APC queues when first asked for: threads that race to queue the
+    first APCs of a fresh table must all land in the same queues."""
+    for _ in range(20):
+        table = core.HandleTable()
+        here = table.open_thread()
+        ran: list[int] = []
+        start = threading.Barrier(8)
+
+        def queue(n: int) -> None:
+            start.wait()
+            table.queue_apc(here, ran.append, n)
+
+        threads = [threading.Thread(target=queue, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert table.sleep(0, True) and sorted(ran) == list(range(8))
+        table.close()

@@ -66,8 +66,9 @@ cdef class HandleTable:
     cdef uint32_t _closed_tail
     # Waits in progress: event slot index -> list of _WaitSet; None while nobody waits.
     cdef dict _waiters
-    # The APCs queued to the OS threads of this table: a ws2core._waits.ApcQueues.
-    cdef readonly object _apcs  # readonly: ws2core._waits reads it
+    # The APCs queued to the OS threads of this table: a ws2core._waits.ApcQueues, made
+    # when first needed (the _apcs property); None until then.
+    cdef object _apc_queues
     # Sockets associated with a completion port: socket slot index -> (CompletionPort, key);
     # None until the first association.  An entry goes when its socket closes (_forget).
     cdef dict _associations

@@ -629,7 +629,7 @@ class HandleTable:
 
     __slots__ = (
         "_max_handles", "_first", "_reuse_delay", "_x86", "_live", "_closed", "_fresh",
-        "_creations", "_sockets", "_threads", "_ports", "_lock", "_waiters", "_apcs",
+        "_creations", "_sockets", "_threads", "_ports", "_lock", "_waiters", "_apc_queues",
         "__weakref__",
     )
     _max_handles: int
@@ -673,8 +673,22 @@ class HandleTable:
         self._lock = threading.RLock()
         # Waits in progress: event handle -> list of _WaitSet.
         self._waiters: dict[int, list[_WaitSet]] = {}
-        # The APCs queued to the OS threads of this table (shared with the Cython core).
-        self._apcs = _waits.ApcQueues()
+        # The APCs queued to the OS threads of this table (ApcQueues, shared with the Cython
+        # core), made when first needed: the _apcs property.
+        self._apc_queues: _waits.ApcQueues | None = None
+
+    @property
+    def _apcs(self) -> _waits.ApcQueues:
+        """The table's ApcQueues (ws2core._waits reads it), made when first asked for: most
+        tables never queue an APC, and an ApcQueues costs half of a bare table's making."""
+        queues = self._apc_queues
+        if queues is None:
+            made = _waits.ApcQueues()
+            with self._lock:   # two first askers get the same one
+                if self._apc_queues is None:
+                    self._apc_queues = made
+                queues = self._apc_queues
+        return queues
 
     @property
     def max_handles(self) -> int:
@@ -1226,7 +1240,8 @@ class HandleTable:
         del released  # contexts are released here
         for port in ports:
             port.close()
-        self._apcs.drop()
+        if self._apc_queues is not None:
+            self._apc_queues.drop()
 
     def __enter__(self) -> HandleTable:
         return self

@@ -82,6 +82,13 @@ cdef uint32_t _checked_catalog_entry_id(long long value, object catalog_entry_id
     return <uint32_t>value
 
 
+# The bounds of a table made without arguments, as table_bounds gives them (read once).
+_default_bounds = table_bounds(None, None)
+cdef uint32_t _DEFAULT_FIRST = _default_bounds.first
+cdef uint32_t _DEFAULT_MAX = _default_bounds.max_handles
+cdef uint32_t _DEFAULT_DELAY = _default_bounds.reuse_delay
+del _default_bounds
+
 @cython.auto_pickle(False)
 cdef class HandleTable:
     """HandleTable(*, max_handles=None, handle_range=None, abi='x64')
@@ -122,7 +129,18 @@ One Ws2_32 handle namespace: socket and event handles, their contexts and states
 
     def __cinit__(self):
         self._contexts = []
-        self._apcs = _waits.ApcQueues()
+
+    @property
+    def _apcs(self):
+        """The table's ApcQueues (ws2core._waits reads it), made when first asked for: most
+        tables never queue an APC, and an ApcQueues costs half of a bare table's making."""
+        queues = self._apc_queues
+        if queues is None:
+            made = _waits.ApcQueues()
+            if self._apc_queues is None:   # no Python code runs between this and the store
+                self._apc_queues = made
+            queues = self._apc_queues
+        return queues
 
     def __init__(self, *, max_handles=None, handle_range=None, abi="x64"):
         """__init__(self, *, max_handles=None, handle_range=None, abi='x64')
@@ -137,16 +155,23 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         bytes.  See the class's docstring for how they bound the table; calling __init__ again
         on a table cannot change them (RuntimeError).
         """
-        cdef bint x86 = checked_abi(abi)
-        bounds = table_bounds(max_handles, handle_range)
-        if self._first and (bounds.first, bounds.max_handles, bounds.reuse_delay, x86) != (
+        cdef bint x86
+        cdef uint32_t first, most, delay
+        if max_handles is None and handle_range is None and type(abi) is str and abi == "x64":
+            # A table made with no arguments: the defaults, checked once at import.
+            x86, first, most, delay = False, _DEFAULT_FIRST, _DEFAULT_MAX, _DEFAULT_DELAY
+        else:
+            x86 = checked_abi(abi)
+            bounds = table_bounds(max_handles, handle_range)
+            first, most, delay = bounds.first, bounds.max_handles, bounds.reuse_delay
+        if self._first and (first, most, delay, x86) != (
                 self._first, self._max_handles, self._reuse_delay, self._x86):
             # Handle values, native readers and the quarantine's invariant all rest on them.
             raise RuntimeError("HandleTable.__init__ cannot change the bounds or ABI of a table")
         self._x86 = x86
-        self._first = bounds.first
-        self._max_handles = bounds.max_handles
-        self._reuse_delay = bounds.reuse_delay
+        self._first = first
+        self._max_handles = most
+        self._reuse_delay = delay
 
     def __dealloc__(self):
         cdef uint32_t i
@@ -895,7 +920,8 @@ A table of at most ``max_handles`` live handles, valued within ``handle_range``,
         released = None  # finalizers run now, with the table consistent
         for context in ports:
             context.close()
-        self._apcs.drop()
+        if self._apc_queues is not None:
+            self._apc_queues.drop()
 
     def __enter__(self):
         return self
