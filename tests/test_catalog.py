@@ -345,3 +345,67 @@ def test_provider_path_into_a_ref_and_after_an_install(upcalls: Any, Ref: Any) -
     err.value = SENTINEL
     assert upcalls.WPUGetProviderPath(LSP, out, length, err) == SOCKET_ERROR
     assert err.value == WSAEINVAL and length.value == len(installed) + 2
+
+
+# ------------------------------------------------------------------------------ order and look-ups
+
+
+def test_find_picks_the_first_listed_match_in_catalog_order() -> None:
+    """What socket() picks: family and type, the protocol in range (0: PFL_MATCHES_PROTOCOL_ZERO),
+    hidden and layered entries skipped; WSCWriteProviderOrder changes which comes first."""
+    catalog = Catalog()
+    assert catalog.find(AF_INET, SOCK_STREAM, 0).dwCatalogEntryId == 1001
+    assert catalog.find(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).dwCatalogEntryId == 1005
+    assert catalog.find(AF_INET, SOCK_STREAM, IPPROTO_UDP) is None
+    assert catalog.find(99, SOCK_STREAM, 0) is None
+    hidden, layered, plain, chain = catalog.install(LSP, "lsp:Layer", [
+        entry(flags=PFL_HIDDEN | PFL_MATCHES_PROTOCOL_ZERO), entry(0),
+        entry(protocol=IPPROTO_TCP), entry(2, links=(1007, 1001), flags=PFL_MATCHES_PROTOCOL_ZERO)])
+    order = [hidden, layered, plain, chain, 1001, 1002, 1004, 1005]
+    assert catalog.WSCWriteProviderOrder(order, len(order)) == 0
+    assert [info.dwCatalogEntryId for info in catalog.protocols()] == order
+    assert catalog.find(AF_INET, SOCK_STREAM, 0).dwCatalogEntryId == chain  # plain lacks the flag
+    assert catalog.find(AF_INET, SOCK_STREAM, IPPROTO_TCP).dwCatalogEntryId == plain
+    assert catalog.entry(layered).ProtocolChain.ChainLen == 0
+    assert catalog.entry(4242) is None
+
+
+def test_write_provider_order_must_name_every_entry_once() -> None:
+    catalog = Catalog()
+    before = [info.dwCatalogEntryId for info in catalog.protocols()]
+    for order in ([1001, 1002, 1004], [1001, 1001, 1002, 1004], [1001, 1002, 1004, 1006],
+                  [1001, 1002, 1004, 1005, 1005]):
+        assert catalog.WSCWriteProviderOrder(order, len(order)) == WSAEINVAL
+    assert catalog.WSCWriteProviderOrder(None, 4) == WSAEINVAL
+    assert catalog.WSCWriteProviderOrder([1005, 1004, 1002, 1001, 1], 4) == 0  # the count bounds it
+    assert [info.dwCatalogEntryId for info in catalog.protocols()] == before[::-1]
+    with pytest.raises(ValueError):
+        catalog.WSCWriteProviderOrder([1005], 4)
+    with pytest.raises(TypeError):
+        catalog.WSCWriteProviderOrder(["1001"], 1)
+
+
+def test_load_provider_loads_a_path_once_per_table() -> None:
+    from ws2core.catalog import load_provider, register_provider, unload_providers
+    from ws2core.constants import WSAEPROVIDERFAILEDINIT
+
+    catalog = Catalog()
+    catalog.install(LSP, "collections:OrderedDict", [entry(0)])
+    upcalls = ws2core.UpcallTable(catalog=catalog)
+    first = load_provider(upcalls, LSP)
+    assert type(first).__name__ == "OrderedDict" and load_provider(upcalls, LSP) is first
+    assert load_provider(ws2core.UpcallTable(catalog=catalog), LSP) is not first
+    marker = object()
+    register_provider(upcalls, HOST_PROVIDER_PATH, marker)
+    assert load_provider(upcalls, MSAFD_TCPIP6) is marker
+    unload_providers(upcalls)
+    assert load_provider(upcalls, LSP) is not first
+    for path in ("C:\\lsp.dll", "no_such_module_here:X", "collections:NoSuchThing"):
+        other = Catalog()
+        other.install(LSP, path, [entry(0)])
+        with pytest.raises(WinsockError) as raised:
+            load_provider(ws2core.UpcallTable(catalog=other), LSP)
+        assert raised.value.winerror == WSAEPROVIDERFAILEDINIT
+    with pytest.raises(WinsockError) as raised:
+        load_provider(upcalls, uuid.uuid4())
+    assert raised.value.winerror == WSAEINVAL

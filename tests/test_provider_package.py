@@ -36,7 +36,9 @@ def test_the_public_names_stay_where_they_were() -> None:
     missing = [name for name in PUBLIC_NAMES if not hasattr(ws2core.provider, name)]
     assert missing == []
     assert sorted(ws2core.provider.__all__) == [
-        "HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
+        "HOST_ERRORS", "HostSocketProvider",
+        "LayeredProvider", "LayeredSocket",  # since Ws2_32 loads LSPs (DESIGN.md §7)
+        "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
         "WSAOVERLAPPED",  # since the provider serves overlapped I/O
         "WSAPOLLFD",   # WSAPoll's entries in Python form, since the provider serves WSAPoll
     ]

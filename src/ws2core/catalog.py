@@ -39,8 +39,10 @@ nothing returns 0, with or without a buffer (ReactOS).
 from __future__ import annotations
 
 import ctypes
+import importlib
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
@@ -63,6 +65,7 @@ from .constants import (
     WSAEFAULT,
     WSAEINVAL,
     WSAENOBUFS,
+    WSAEPROVIDERFAILEDINIT,
     WSANO_RECOVERY,
     WSAPROTOCOL_LEN,
     XP1_CONNECTIONLESS,
@@ -243,6 +246,39 @@ class Catalog:
             raise WinsockError(WSAEINVAL, f"no provider {guid} in the catalog")
         return path
 
+    def entry(self, catalog_entry_id: int) -> WSAPROTOCOL_INFOW | None:
+        """A copy of the entry ``catalog_entry_id`` names, hidden and layered ones included;
+        None when the catalog holds none."""
+        with self._lock:
+            for info in self._entries:
+                if info.dwCatalogEntryId == catalog_entry_id:
+                    return _copy(info)
+        return None
+
+    def find(self, af: int, type: int, protocol: int) -> WSAPROTOCOL_INFOW | None:
+        """A copy of the entry socket(``af``, ``type``, ``protocol``) is served by: the first,
+        in catalog order, of those WSAEnumProtocols lists whose family and type are
+        ``af`` and ``type`` and whose protocols hold ``protocol`` (0: an entry with
+        PFL_MATCHES_PROTOCOL_ZERO); None when none does (the WSASocket page: the first
+        transport in the catalog supporting the triple)."""
+        with self._lock:
+            for info in self._entries:
+                if (_listed(info) and info.iAddressFamily == af and info.iSocketType == type
+                        and (_matches(info, [protocol]) if protocol
+                             else info.dwProviderFlags & PFL_MATCHES_PROTOCOL_ZERO)):
+                    return _copy(info)
+        return None
+
+    def write_order(self, catalog_entry_ids: Sequence[int]) -> None:
+        """Put the entries in the order ``catalog_entry_ids`` gives, which must name every
+        entry exactly once (WSCWriteProviderOrder's rule); WinsockError(WSAEINVAL) and no
+        change otherwise."""
+        with self._lock:
+            by_id = {info.dwCatalogEntryId: info for info in self._entries}
+            if len(catalog_entry_ids) != len(by_id) or set(catalog_entry_ids) != set(by_id):
+                raise WinsockError(WSAEINVAL, "the order must name every catalog entry once")
+            self._entries = [by_id[catalog_entry_id] for catalog_entry_id in catalog_entry_ids]
+
     # --- installing and removing providers
 
     def install(self, provider_id: Any, path: Any, entries: Any, count: Any = None) -> list[int]:
@@ -360,6 +396,30 @@ class Catalog:
             return 0
         return _reported(lpErrno, deinstall)
 
+    def WSCWriteProviderOrder(self, lpwdCatalogEntryId: Any, dwNumberOfEntries: Any, /) -> int:
+        """``write_order`` in Windows' (sporder.h) form: 0 (ERROR_SUCCESS), or the error code
+        itself: WSAEINVAL when the first ``dwNumberOfEntries`` ids of ``lpwdCatalogEntryId``
+        (a sequence of ints; None: WSAEINVAL) do not name every entry exactly once, nothing
+        changed.
+        ValueError for fewer ids than ``dwNumberOfEntries``."""
+        count = _dword(as_index(dwNumberOfEntries, "WSCWriteProviderOrder", "dwNumberOfEntries",
+                                "a DWORD"), "dwNumberOfEntries")
+        if lpwdCatalogEntryId is None:
+            return WSAEINVAL
+        ids = [as_index(value, "WSCWriteProviderOrder", "lpwdCatalogEntryId", "a DWORD", i)
+               for i, value in enumerate(list(lpwdCatalogEntryId)[:count])]
+        if len(ids) < count:
+            raise ValueError(f"lpwdCatalogEntryId holds {len(ids)} ids, dwNumberOfEntries "
+                             f"says {count}")
+        return self._reorder(ids)
+
+    def _reorder(self, ids: list[int]) -> int:
+        try:
+            self.write_order(ids)
+        except WinsockError as error:
+            return error.winerror
+        return 0
+
     def WSCEnumProtocols(self, lpiProtocols: Any, lpProtocolBuffer: Any, lpdwBufferLength: Any,
                          lpErrno: Any, /) -> int:
         """Every entry ``lpiProtocols`` selects, hidden and layered ones included, as
@@ -461,3 +521,59 @@ def _protocol_infos(entries: Any, count: Any) -> list[WSAPROTOCOL_INFOW]:
                             f"{type(info).__name__}")
         infos.append(_copy(info))
     return infos
+
+
+# ---------------------------------------------------------------------------------------
+# Loading providers: what LoadLibrary and GetProcAddress("WSPStartup") are to a native one.
+
+# Per process (its upcall table): path -> the provider loaded from it.  Made when the first
+# provider other than Ws2_32's own is loaded, dropped by unload_providers (Ws2_32's last
+# WSACleanup or close): the providers hold the table, so only that drop frees it.
+_LOADED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_LOADED_LOCK = threading.Lock()
+
+
+def register_provider(upcalls: Any, path: str, provider: Any) -> None:
+    """Make ``provider`` what ``path`` loads for the process of ``upcalls`` (an UpcallTable):
+    Ws2_32 registers its own base provider, so that the layer that names it below itself
+    gets that instance, as a DLL is loaded once per process."""
+    with _LOADED_LOCK:
+        _LOADED.setdefault(upcalls, {}).setdefault(path, provider)
+
+
+def load_provider(upcalls: Any, provider_id: Any) -> Any:
+    """The instance of provider ``provider_id`` (its GUID) in the process of ``upcalls``.
+
+    Its path is read from ``upcalls.catalog``; a ``"module:attribute"`` path is imported and
+    the attribute called with no arguments the first time that path is loaded in the
+    process, and the same instance given afterwards (the entries and chains that name it
+    share it, as the entries of one DLL share its globals).  WinsockError: WSAEINVAL for a
+    provider the catalog does not hold; WSAEPROVIDERFAILEDINIT for a path that is no Python
+    provider (a DLL path) or whose module or attribute does not load."""
+    path = upcalls.catalog.provider_path(provider_id)
+    with _LOADED_LOCK:
+        loaded = _LOADED.setdefault(upcalls, {})
+        provider = loaded.get(path)
+        if provider is None:
+            provider = loaded[path] = _instantiate(path)
+    return provider
+
+
+def unload_providers(upcalls: Any) -> None:
+    """Forget the providers loaded for the process of ``upcalls`` (FreeLibrary of each)."""
+    with _LOADED_LOCK:
+        _LOADED.pop(upcalls, None)
+
+
+def _instantiate(path: str) -> Any:
+    module_name, colon, attribute = path.partition(":")
+    if not colon or not module_name or not attribute:
+        raise WinsockError(WSAEPROVIDERFAILEDINIT, f"{path!r} is no Python provider path "
+                           "(\"module:attribute\")")
+    try:
+        factory: Any = importlib.import_module(module_name)
+        for name in attribute.split("."):
+            factory = getattr(factory, name)
+        return factory()
+    except (ImportError, AttributeError, TypeError) as error:
+        raise WinsockError(WSAEPROVIDERFAILEDINIT, f"provider {path!r} does not load: {error}") from error

@@ -17,8 +17,12 @@ done; Windows sets 0 after most successful calls, DESIGN.md §5).
 
 The network policy (``ws2core.policy``) is the provider's: ``Ws2_32(policy=...)`` hands it
 to the provider it makes, and ``Ws2_32.policy`` is the one its name lookups ask.  Not
-here yet: loading a socket's provider through the catalog (``upcalls.catalog``, which
-WSAEnumProtocolsA/W read): until then one provider serves every socket.
+Providers and the catalog: the base provider serves the default catalog's entries; a socket
+whose catalog entry (the first in ``upcalls.catalog``'s order to match its triple, or the one
+its lpProtocolInfo names) is a protocol chain is made by the chain's top layer, loaded and
+started through the catalog (``ws2core.catalog.load_provider``; ``ws2core.provider
+.LayeredProvider``), and every later call on it goes to the provider owning the catalog entry
+its handle was made with.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from contextlib import AbstractContextManager
 from operator import index as _index
 from typing import Any, Final, Literal, NamedTuple, cast
 
-from . import Ref, UpcallTable, WinsockError, addresses
+from . import FdSet, Ref, UpcallTable, WinsockError, addresses
 from .constants import (
     AF_INET,
     AF_INET6,
@@ -76,6 +80,8 @@ from .constants import (
     NI_NUMERICHOST,
     NI_NUMERICSERV,
 )
+from .catalog import HOST_PROVIDER_PATH, load_provider, register_provider, unload_providers
+from .constants import BASE_PROTOCOL
 from .policy import NetworkPolicy
 from .provider import HostSocketProvider
 from .structs import (
@@ -138,12 +144,15 @@ class Ws2_32:
     """One process's Ws2_32: ``Ws2_32(upcalls=None, *, provider=None, policy=None)``.
 
     ``upcalls`` is the ``ws2core.UpcallTable`` holding the process's sockets and events
-    (default: a new x64 one); ``provider`` the ``HostSocketProvider`` behind every socket
-    (default: a new one, with ``policy``: ``NetworkPolicy.loopback_only()`` unless given),
-    started with ``upcalls`` by each WSAStartup and cleaned up by each WSACleanup, as long as
-    no other table holds it.  ``close()`` (or leaving a ``with``
-    block) closes the provider's sockets and every handle left in the table, and forgets
-    every WSAStartup.  Thread-safe as its provider and table are.
+    (default: a new x64 one); ``provider`` the base ``HostSocketProvider``, behind every
+    socket of the catalog's default entries (default: a new one, with ``policy``:
+    ``NetworkPolicy.loopback_only()`` unless given), started with ``upcalls`` by each
+    WSAStartup and cleaned up by each WSACleanup, as long as no other table holds it.  A
+    socket whose catalog entry (``upcalls.catalog``) is a protocol chain goes to the layered
+    provider the chain names (the module docstring); those are started on first use and
+    cleaned up by the last WSACleanup.  ``close()`` (or leaving a ``with`` block) closes the
+    providers' sockets and every handle left in the table, and forgets every WSAStartup.
+    Thread-safe as its providers and table are.
     """
 
     def __init__(self, upcalls: UpcallTable | None = None, *,
@@ -174,6 +183,12 @@ class Ws2_32:
         # threading.get_ident(), and the thread-local marker whose end closes it.
         self._threads: dict[int, WSATHREADID] = {}
         self._thread_end = threading.local()
+        # The providers other than the base one, loaded for catalog entries: by the catalog
+        # entry id their handles carry (a socket's owner), and by the entry each was started
+        # for (one WSPStartup each, ended by the last WSACleanup).  Empty: every call goes to
+        # the base provider without a look-up.
+        self._owners: dict[int, Any] = {}
+        self._started: dict[int, Any] = {}
 
     def __repr__(self) -> str:
         return f"<ws2core Ws2_32, {self._startups} WSAStartup(s), over {self.upcalls!r}>"
@@ -189,6 +204,7 @@ class Ws2_32:
         process is then not started (WSANOTINITIALISED until the next WSAStartup)."""
         with self._lock:
             self._startups = 0
+        self._stop_layered(close=True)
         self.provider.close()
         self._close_threads()
         self.upcalls.table.close()
@@ -269,11 +285,88 @@ class Ws2_32:
         return result
 
     def _on_socket(self, s: Any, failure: int, function: Callable[..., int], *args: Any) -> int:
-        """``_call`` after the checks of a call on socket ``s``."""
+        """``_call`` after the checks of a call on socket ``s``; ``function`` is the base
+        provider's, and the same WSP function of the socket's owner is called instead when
+        a layered provider is loaded."""
         code = self._socket_error(s)
         if code:
             return self._fail(failure, code)
+        if self._owners:
+            function = getattr(self._owner(s), function.__name__)
         return self._call(failure, function, s, *args)
+
+    def _owner(self, s: Any) -> Any:
+        """The provider owning socket ``s``: the one loaded for the catalog entry its handle
+        was made with, else the base provider (which reports a handle that is no socket)."""
+        owners = self._owners
+        if not owners:
+            return self.provider
+        try:
+            entry = self.upcalls.table.catalog_entry(s)
+        except (WinsockError, TypeError, ValueError, OverflowError):
+            return self.provider
+        return owners.get(entry, self.provider)
+
+    # --- providers loaded through the catalog
+
+    def _socket_provider(self, af: Any, type: Any, protocol: Any, info: Any) -> Any:
+        """The catalog entry a new socket is made for and its provider, started: (None, the
+        base provider) for the base provider's entries and for a triple no entry serves
+        (whose error the base provider then reports).  ``info`` naming a catalog entry
+        (its dwCatalogEntryId) picks that entry.  WinsockError when a provider does not load
+        or start."""
+        catalog = self.upcalls.catalog
+        entry = None
+        if info is not None:
+            wanted = getattr(info, "dwCatalogEntryId", None)
+            entry = catalog.entry(wanted) if wanted.__class__ is int else None
+        if entry is None:
+            try:
+                entry = catalog.find(_index(af), _index(type), _index(protocol))
+            except TypeError:
+                entry = None  # the base provider's TypeError says it
+        if entry is None or (entry.ProtocolChain.ChainLen == BASE_PROTOCOL
+                             and catalog.provider_path(entry.ProviderId) == HOST_PROVIDER_PATH):
+            return None, self.provider
+        return entry, self._start(entry)
+
+    def _start(self, entry: Any) -> Any:
+        """The provider of catalog entry ``entry`` (a chain: its top layer's), loaded and
+        given WSPStartup(upcall table, entry) the first time the entry is used."""
+        catalog_entry_id = entry.dwCatalogEntryId
+        with self._lock:
+            provider = self._started.get(catalog_entry_id)
+            if provider is not None:
+                return provider
+            chain = entry.ProtocolChain
+            top_id = chain.ChainEntries[0] if chain.ChainLen > BASE_PROTOCOL else catalog_entry_id
+            top = self.upcalls.catalog.entry(top_id)
+            if top is None:
+                raise WinsockError(WSAEINVAL, f"the chain of entry {catalog_entry_id} names "
+                                   f"no entry {top_id}")
+            register_provider(self.upcalls, HOST_PROVIDER_PATH, self.provider)
+            provider = load_provider(self.upcalls, top.ProviderId)
+            code = provider.WSPStartup(self.upcalls, entry)
+            if code:
+                raise WinsockError(code, f"WSPStartup of the provider of entry {top_id}")
+            self._started[catalog_entry_id] = provider
+            self._owners[top_id] = provider
+            self._owners.setdefault(catalog_entry_id, provider)
+        return provider
+
+    def _stop_layered(self, *, close: bool) -> None:
+        """End each WSPStartup given to a loaded provider (``close``: close it, whatever its
+        count) and forget the loaded providers; the sockets they made are then closed."""
+        with self._lock:
+            started, self._started = list(self._started.values()), {}
+            self._owners = {}
+        for provider in started:
+            if close:
+                provider.close()
+            else:
+                provider.WSPCleanup(Ref(0))
+        if started:
+            unload_providers(self.upcalls)
 
     # --- start-up and the last error
 
@@ -309,6 +402,8 @@ class Ws2_32:
                 return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
             self._startups -= 1
             last = not self._startups
+        if last:
+            self._stop_layered(close=False)  # above the base provider: first
         result = self._call(SOCKET_ERROR, self.provider.WSPCleanup)
         if last:
             self._close_threads()  # Windows' Ws2_32 drops its per-thread data then
@@ -397,8 +492,7 @@ class Ws2_32:
         if not self._startups:
             return self._fail(INVALID_SOCKET, WSANOTINITIALISED)
         # Windows' socket() makes an overlapped socket (WSASocket with WSA_FLAG_OVERLAPPED).
-        return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, None, 0,
-                          WSA_FLAG_OVERLAPPED)
+        return self._make_socket(af, type, protocol, None, 0, WSA_FLAG_OVERLAPPED)
 
     def closesocket(self, s: int) -> int:
         return self._on_socket(s, SOCKET_ERROR, self.provider.WSPCloseSocket)
@@ -433,7 +527,7 @@ class Ws2_32:
         code = self._socket_error(s) or (WSAEFAULT if data is None else 0)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        result = self._call(SOCKET_ERROR, self.provider.WSPSend, s, [data], 1, sent, flags,
+        result = self._call(SOCKET_ERROR, self._owner(s).WSPSend, s, [data], 1, sent, flags,
                             None, None, None)
         return result if result == SOCKET_ERROR else int(sent.value)
 
@@ -444,7 +538,7 @@ class Ws2_32:
         code = self._socket_error(s) or (WSAEFAULT if data is None else 0)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        result = self._call(SOCKET_ERROR, self.provider.WSPRecv, s, [data], 1, received,
+        result = self._call(SOCKET_ERROR, self._owner(s).WSPRecv, s, [data], 1, received,
                             Ref(flags), None, None, None)
         return result if result == SOCKET_ERROR else int(received.value)
 
@@ -480,8 +574,23 @@ class Ws2_32:
         ``timeout``: None (no limit), a TIMEVAL or seconds."""
         if not self._startups:
             return self._fail(SOCKET_ERROR, WSANOTINITIALISED)
-        return self._call(SOCKET_ERROR, self.provider.WSPSelect, nfds, readfds, writefds,
+        provider = self._first_owner(readfds, writefds, exceptfds) if self._owners else self.provider
+        return self._call(SOCKET_ERROR, provider.WSPSelect, nfds, readfds, writefds,
                           exceptfds, timeout)
+
+    def _first_owner(self, *sets: Any) -> Any:
+        """The owner of the first socket in the fd_sets, which serves the whole select as
+        Windows' Ws2_32 has it (the base provider when the sets cannot be read: it says why)."""
+        for fds in sets:
+            if fds is None:
+                continue
+            try:
+                abi = fds.abi if isinstance(fds, FdSet) else self.upcalls.table.abi
+                for handle in FdSet.from_buffer(fds, abi=abi):
+                    return self._owner(handle)
+            except (TypeError, ValueError, WinsockError):
+                break
+        return self.provider
 
     def WSAFDIsSet(self, fd: int, set: Any) -> int:
         """The export ``__WSAFDIsSet`` (FD_ISSET): nonzero if ``fd`` is in ``set``.  Also
@@ -952,14 +1061,14 @@ class Ws2_32:
         complete at once, their completion reported all the same."""
         code = self._socket_error(s)
         if not code and lpcbBytesReturned is None and (
-                lpOverlapped is None or not self.provider.is_overlapped(s)):
+                lpOverlapped is None or not self._owner(s).is_overlapped(s)):
             code = WSAEFAULT
         thread = None
         if not code:
             code, thread = self._completion_thread(lpOverlapped, lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        return self._call(SOCKET_ERROR, self.provider.WSPIoctl, s, dwIoControlCode,
+        return self._call(SOCKET_ERROR, self._owner(s).WSPIoctl, s, dwIoControlCode,
                           lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer,
                           lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, thread)
 
@@ -979,7 +1088,9 @@ class Ws2_32:
             return self._fail(SOCKET_ERROR, WSAEINVAL)
         if fdArray is None or count > len(fdArray):
             return self._fail(SOCKET_ERROR, WSAEFAULT)
-        return self._call(SOCKET_ERROR, self.provider.poll, list(fdArray)[:count], timeout)
+        entries = list(fdArray)[:count]
+        provider = self._owner(getattr(entries[0], "fd", None)) if self._owners else self.provider
+        return self._call(SOCKET_ERROR, provider.poll, entries, timeout)
 
     def WSAAccept(self, s: int, addr: Any, addrlen: Any, lpfnCondition: Any,
                   dwCallbackData: int) -> int:
@@ -1034,8 +1145,17 @@ class Ws2_32:
             protocol = info.iProtocol if protocol in (FROM_PROTOCOL_INFO, 0) else protocol
         if g in (SG_UNCONSTRAINED_GROUP, SG_CONSTRAINED_GROUP):
             g = 0
-        return self._call(INVALID_SOCKET, self.provider.WSPSocket, af, type, protocol, info, g,
-                          _index(flags) & 0xFFFFFFFF)
+        return self._make_socket(af, type, protocol, info, g, _index(flags) & 0xFFFFFFFF)
+
+    def _make_socket(self, af: Any, type: Any, protocol: Any, info: Any, g: Any, flags: int) -> int:
+        """WSPSocket of the provider the catalog picks (``_socket_provider``): the base
+        provider gets the caller's lpProtocolInfo, a loaded one its catalog entry."""
+        try:
+            entry, provider = self._socket_provider(af, type, protocol, info)
+        except WinsockError as error:
+            return self._fail(INVALID_SOCKET, error.winerror)
+        return self._call(INVALID_SOCKET, provider.WSPSocket, af, type, protocol,
+                          info if entry is None else entry, g, flags)
 
     def _transfer_error(self, s: Any, lpBuffers: Any, dwBufferCount: int) -> int:
         """The error a transfer call fails with before it reaches the provider: the socket's
@@ -1104,7 +1224,7 @@ class Ws2_32:
                                              lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        return self._call(SOCKET_ERROR, self.provider.WSPSend, s, lpBuffers or [],
+        return self._call(SOCKET_ERROR, self._owner(s).WSPSend, s, lpBuffers or [],
                           dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped,
                           lpCompletionRoutine, thread)
 
@@ -1118,7 +1238,7 @@ class Ws2_32:
                                              lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        return self._call(SOCKET_ERROR, self.provider.WSPSendTo, s, lpBuffers or [],
+        return self._call(SOCKET_ERROR, self._owner(s).WSPSendTo, s, lpBuffers or [],
                           dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen,
                           lpOverlapped, lpCompletionRoutine, thread)
 
@@ -1133,7 +1253,7 @@ class Ws2_32:
                                              lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        return self._call(SOCKET_ERROR, self.provider.WSPRecv, s, lpBuffers or [],
+        return self._call(SOCKET_ERROR, self._owner(s).WSPRecv, s, lpBuffers or [],
                           dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped,
                           lpCompletionRoutine, thread)
 
@@ -1151,7 +1271,7 @@ class Ws2_32:
             code, thread = self._completion_thread(lpOverlapped, lpCompletionRoutine)
         if code:
             return self._fail(SOCKET_ERROR, code)
-        return self._call(SOCKET_ERROR, self.provider.WSPRecvFrom, s, lpBuffers or [],
+        return self._call(SOCKET_ERROR, self._owner(s).WSPRecvFrom, s, lpBuffers or [],
                           dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen,
                           lpOverlapped, lpCompletionRoutine, thread)
 
@@ -1203,7 +1323,7 @@ class Ws2_32:
                 code = error.winerror
         if code:
             return self._fail(SOCKET_ERROR, code)
-        return self._call(SOCKET_ERROR, self.provider.WSPDuplicateSocket, s, process, info)
+        return self._call(SOCKET_ERROR, self._owner(s).WSPDuplicateSocket, s, process, info)
 
     def sendto(self, s: int, buf: Any, len: int, flags: int, to: Any, tolen: int) -> int:
         """The number of bytes sent from the first ``len`` bytes of ``buf`` to ``to`` (as

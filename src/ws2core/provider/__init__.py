@@ -70,13 +70,14 @@ from .errors import HOST_ERRORS
 from .errors import winsock_error as winsock_error
 from .events import _Events
 from .extensions import _Extensions
+from .layered import LayeredProvider, LayeredSocket
 from .options import _Options
 from .select import WSAPOLLFD, _Poll
 from .sockets import _Sockets
 from .transfer import _Transfer
 
-__all__ = ["HOST_ERRORS", "HostSocketProvider", "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS",
-           "WSAOVERLAPPED", "WSAPOLLFD"]
+__all__ = ["HOST_ERRORS", "HostSocketProvider", "LayeredProvider", "LayeredSocket",
+           "ProviderSocket", "TIMEVAL", "WSANETWORKEVENTS", "WSAOVERLAPPED", "WSAPOLLFD"]
 
 
 class HostSocketProvider(_Extensions, _Sockets, _Transfer, _Options, _Poll, _Events):

@@ -93,8 +93,10 @@ class _Sockets(_Events):
 
     # --- start-up and clean-up
 
-    def WSPStartup(self, UpcallTable: _upcalls.UpcallTable, /) -> int:
+    def WSPStartup(self, UpcallTable: _upcalls.UpcallTable, lpProtocolInfo: Any = None, /) -> int:
         """Start serving ``UpcallTable`` (a ``ws2core.UpcallTable``); returns 0.
+        ``lpProtocolInfo``, the catalog entry a layer above starts it for, is not needed:
+        this provider serves all its entries alike.
 
         As on Windows, start-ups are counted and each needs its WSPCleanup; a start-up with
         another table while one is served returns WSAEINVAL (the error code is the result:

@@ -1,0 +1,437 @@
+"""LayeredProvider: the base class of a layered service provider (LSP) written in Python.
+
+The documented LSP model (the WSPStartup, WSCInstallProvider and WPUCreateSocketHandle pages
+of ws2spi): an LSP installs a layered entry (ChainLen 0, LAYERED_PROTOCOL) and protocol
+chains (ChainLen >= 2: its layered entry's id, then the entries below, down to a base
+protocol).  Ws2_32 loads the provider at the top of a chain and calls its WSPStartup with the
+upcall table and the chain's WSAPROTOCOL_INFOW; the layer finds itself in the chain, loads
+the next entry's provider through the catalog and starts it in turn (with the chain when
+that is a layer too, with its own entry when it is the base).  This layer makes no host
+sockets: a non-IFS LSP's WSPSocket asks the layer below for a socket, then makes the handle
+the application sees with WPUCreateSocketHandle(its layered entry id, its context), so that
+Ws2_32 sends every later call on that handle here; each call finds the lower socket again
+through WPUQuerySocketHandleContext and forwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .. import FdSet, Ref
+from .. import upcalls as _upcalls
+from .._shared import WinsockError, require_out_parameter
+from ..catalog import load_provider
+from ..constants import (
+    BASE_PROTOCOL,
+    FALSE,
+    INVALID_SOCKET,
+    LAYERED_PROTOCOL,
+    SIO_GET_EXTENSION_FUNCTION_POINTER,
+    SOCKET_ERROR,
+    WSAEINVAL,
+    WSAENOTSOCK,
+    WSAEOPNOTSUPP,
+    WSANOTINITIALISED,
+)
+from ..structs import WSAPROTOCOL_INFOW
+from .select import WSAPOLLFD, _SelectSet
+
+__all__ = ["LayeredProvider", "LayeredSocket"]
+
+
+class _Layer:
+    """This provider's place in one protocol chain: the next layer and what it is given."""
+
+    __slots__ = ("entry_id", "lower", "lower_info")
+
+    def __init__(self, entry_id: int, lower: Any, lower_info: WSAPROTOCOL_INFOW) -> None:
+        self.entry_id = entry_id      # the layered entry whose id this layer's handles carry
+        self.lower = lower            # the next layer's provider
+        self.lower_info = lower_info  # the lpProtocolInfo its WSPSocket gets
+
+
+class LayeredSocket:
+    """A layered handle's context: ``handle`` (what the application holds), ``lower`` (the
+    socket of the layer below) and ``provider`` (that layer's provider).  An LSP may keep
+    its own per-socket data as further attributes."""
+
+    def __init__(self, layer: _Layer, lower: int) -> None:
+        self.layer = layer
+        self.lower = lower
+        self.provider: Any = layer.lower
+        self.handle = INVALID_SOCKET
+
+
+class LayeredProvider:
+    """A Python LSP that forwards every call to the layer below it; derive from it and
+    override the WSP functions the layer changes, calling ``super()`` to forward.
+
+    Installed in a ``ws2core.catalog.Catalog`` with its path (``"module:attribute"``, the
+    attribute called with no arguments once per process) and a layered entry plus chains
+    over the entries below; ``Ws2_32`` then loads it for the sockets a chain serves.  The
+    WSP functions take ``HostSocketProvider``'s arguments and return its results; a handle
+    that is no socket of this layer is WSAENOTSOCK.  ``WSPStartup(UpcallTable,
+    lpProtocolInfo)`` is counted per chain, each ended by a ``WSPCleanup``; ``close()``
+    closes every socket of the layer and cleans the lower layers up.
+
+    Not forwarded yet, refused with WSAEOPNOTSUPP rather than reaching the layer below with
+    its handle: overlapped operations on an overlapped socket (their completion, and a
+    completion port's packet, would name the lower socket), WSPAsyncSelect (its messages
+    would carry the lower handle), WSPDuplicateSocket, and the extension functions
+    (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take lower handles).
+    WSPEventSelect forwards (the event is the application's; WSPEnumNetworkEvents asks
+    the lower socket); WSPSelect and ``poll`` translate their handles.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.upcalls: _upcalls.UpcallTable | None = None
+        self._layers: dict[int, _Layer] = {}      # by chain entry id
+        self._startups = 0
+        self._sockets: dict[int, LayeredSocket] = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self._layers)} chains, {len(self._sockets)} sockets>"
+
+    # --- start-up and clean-up
+
+    def WSPStartup(self, UpcallTable: _upcalls.UpcallTable, lpProtocolInfo: Any, /) -> int:
+        """Start serving the chain ``lpProtocolInfo`` (a WSAPROTOCOL_INFOW of ChainLen >= 2)
+        for ``UpcallTable``: the first time, load the next layer and start it.  Start-ups
+        are counted, each ended by a WSPCleanup.  0, or the error code: WSAEINVAL
+        for no chain, a chain this provider is not in, or another table; the code of a
+        layer below that does not load or start."""
+        if not isinstance(UpcallTable, _upcalls.UpcallTable):
+            raise TypeError(f"WSPStartup takes a ws2core.UpcallTable, not {type(UpcallTable).__name__}")
+        if not isinstance(lpProtocolInfo, WSAPROTOCOL_INFOW):
+            return WSAEINVAL
+        chain_id = lpProtocolInfo.dwCatalogEntryId
+        with self._lock:
+            if self.upcalls is not None and self.upcalls is not UpcallTable:
+                return WSAEINVAL
+            if chain_id not in self._layers:
+                try:
+                    self._layers[chain_id] = self._load_next(UpcallTable, lpProtocolInfo)
+                except WinsockError as error:
+                    return error.winerror
+            self.upcalls = UpcallTable
+            self._startups += 1
+        return 0
+
+    def _load_next(self, upcalls: _upcalls.UpcallTable, info: WSAPROTOCOL_INFOW) -> _Layer:
+        """Find this provider in the chain (the entry whose provider loads as this instance),
+        then load and start the entry after it."""
+        catalog = upcalls.catalog
+        chain = info.ProtocolChain
+        entries = [catalog.entry(chain.ChainEntries[i]) for i in range(min(chain.ChainLen, len(chain.ChainEntries)))]
+        if chain.ChainLen <= BASE_PROTOCOL or any(entry is None for entry in entries):
+            raise WinsockError(WSAEINVAL, "not a chain of entries the catalog holds")
+        for position, entry in enumerate(entries[:-1]):
+            assert entry is not None
+            if load_provider(upcalls, entry.ProviderId) is self:
+                below = entries[position + 1]
+                assert below is not None
+                base = below.ProtocolChain.ChainLen != LAYERED_PROTOCOL
+                lower_info = below if base else info
+                lower = load_provider(upcalls, below.ProviderId)
+                code = lower.WSPStartup(upcalls, lower_info)
+                if code:
+                    raise WinsockError(code)
+                return _Layer(entry.dwCatalogEntryId, lower, lower_info)
+        raise WinsockError(WSAEINVAL, "this provider is not in the chain")
+
+    def WSPCleanup(self, lpErrno: Any, /) -> int:
+        """End one WSPStartup; the last closes this layer's sockets and ends the start-up of
+        each layer below (``close``).  SOCKET_ERROR with WSANOTINITIALISED: none to end."""
+        require_out_parameter(lpErrno, "lpErrno")
+        with self._lock:
+            if not self._startups:
+                lpErrno.value = WSANOTINITIALISED
+                return SOCKET_ERROR
+            self._startups -= 1
+            last = not self._startups
+        if last:
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        """Close every socket of this layer (its own handle and the lower socket), end the
+        start-up of every layer below, and forget the table."""
+        with self._lock:
+            sockets = sorted(self._sockets.values(), key=lambda sock: sock.handle)
+        for sock in sockets:
+            self._close(sock, Ref(0))
+        with self._lock:
+            layers, self._layers = list(self._layers.values()), {}
+            self._startups = 0
+            self.upcalls = None
+        for layer in layers:
+            layer.lower.WSPCleanup(Ref(0))
+
+    # --- the handles this layer makes
+
+    def socket_of(self, s: Any, lpErrno: Any) -> LayeredSocket | None:
+        """The context of this layer's handle ``s`` (WPUQuerySocketHandleContext); None with
+        WSAENOTSOCK in ``lpErrno`` when ``s`` is no socket of this layer."""
+        upcalls = self.upcalls
+        if upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return None
+        context = Ref()
+        if upcalls.WPUQuerySocketHandleContext(s, context, lpErrno):
+            return None
+        sock = context.value
+        if not isinstance(sock, LayeredSocket) or self._sockets.get(sock.handle) is not sock:
+            lpErrno.value = WSAENOTSOCK
+            return None
+        return sock
+
+    def _wrap(self, layer: _Layer, lower: int, lpErrno: Any) -> int:
+        """The handle the application gets for the lower socket ``lower``; on failure the
+        lower socket is closed and INVALID_SOCKET returned (WSAENOBUFS in lpErrno)."""
+        upcalls = self.upcalls
+        sock = LayeredSocket(layer, lower)
+        handle = INVALID_SOCKET if upcalls is None else upcalls.WPUCreateSocketHandle(
+            layer.entry_id, sock, lpErrno)
+        if handle == INVALID_SOCKET:
+            if upcalls is None:
+                lpErrno.value = WSANOTINITIALISED
+            layer.lower.WSPCloseSocket(lower, Ref(0))
+            return INVALID_SOCKET
+        sock.handle = handle
+        with self._lock:
+            self._sockets[handle] = sock
+        return handle
+
+    def _close(self, sock: LayeredSocket, lpErrno: Any) -> int:
+        with self._lock:
+            if self._sockets.pop(sock.handle, None) is not sock:
+                lpErrno.value = WSAENOTSOCK  # another thread closed it first
+                return SOCKET_ERROR
+        upcalls = self.upcalls
+        if upcalls is not None:
+            upcalls.WPUCloseSocketHandle(sock.handle, Ref(0))
+        return sock.provider.WSPCloseSocket(sock.lower, lpErrno)  # type: ignore[no-any-return]
+
+    def WSPSocket(self, af: Any, type: Any, protocol: Any, lpProtocolInfo: Any, g: Any,
+                  dwFlags: Any, lpErrno: Any, /) -> int:
+        """A socket of the layer below, wrapped in a handle of this layer's entry.
+        ``lpProtocolInfo`` is the chain Ws2_32 picked (one this layer was started for:
+        WSAEINVAL otherwise)."""
+        require_out_parameter(lpErrno, "lpErrno")
+        layer = self._layers.get(getattr(lpProtocolInfo, "dwCatalogEntryId", None))  # type: ignore[arg-type]
+        if layer is None:
+            lpErrno.value = WSAEINVAL if self.upcalls is not None else WSANOTINITIALISED
+            return INVALID_SOCKET
+        lower: int = layer.lower.WSPSocket(af, type, protocol, layer.lower_info, g, dwFlags, lpErrno)
+        if lower == INVALID_SOCKET:
+            return INVALID_SOCKET
+        return self._wrap(layer, lower, lpErrno)
+
+    def WSPAccept(self, s: Any, addr: Any, addrlen: Any, lpfnCondition: Any,
+                  dwCallbackData: Any, lpErrno: Any, /) -> int:
+        """The lower socket's accept, its new socket wrapped in a handle of this layer."""
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return INVALID_SOCKET
+        lower: int = sock.provider.WSPAccept(sock.lower, addr, addrlen, lpfnCondition,
+                                             dwCallbackData, lpErrno)
+        if lower == INVALID_SOCKET:
+            return INVALID_SOCKET
+        return self._wrap(sock.layer, lower, lpErrno)
+
+    def WSPCloseSocket(self, s: Any, lpErrno: Any, /) -> int:
+        """Close this layer's handle (WPUCloseSocketHandle), then the lower socket."""
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return SOCKET_ERROR
+        return self._close(sock, lpErrno)
+
+    # --- the calls forwarded as they are, on the lower socket
+
+    def _forward(self, name: str, s: Any, args: tuple[Any, ...], failure: int = SOCKET_ERROR) -> int:
+        lpErrno = args[-1]
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return failure
+        result: int = getattr(sock.provider, name)(sock.lower, *args)
+        return result
+
+    def _forward_overlapped(self, name: str, s: Any, lpOverlapped: Any, args: tuple[Any, ...]) -> int:
+        lpErrno = args[-1]
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return SOCKET_ERROR
+        if lpOverlapped is not None and sock.provider.is_overlapped(sock.lower):
+            lpErrno.value = WSAEOPNOTSUPP
+            return SOCKET_ERROR
+        result: int = getattr(sock.provider, name)(sock.lower, *args)
+        return result
+
+    def WSPBind(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPBind", s, (name, namelen, lpErrno))
+
+    def WSPListen(self, s: Any, backlog: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPListen", s, (backlog, lpErrno))
+
+    def WSPConnect(self, s: Any, name: Any, namelen: Any, lpCallerData: Any, lpCalleeData: Any,
+                   lpSQOS: Any, lpGQOS: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPConnect", s, (name, namelen, lpCallerData, lpCalleeData,
+                                               lpSQOS, lpGQOS, lpErrno))
+
+    def WSPShutdown(self, s: Any, how: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPShutdown", s, (how, lpErrno))
+
+    def WSPGetSockName(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPGetSockName", s, (name, namelen, lpErrno))
+
+    def WSPGetPeerName(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPGetPeerName", s, (name, namelen, lpErrno))
+
+    def WSPGetSockOpt(self, s: Any, level: Any, optname: Any, optval: Any, optlen: Any,
+                      lpErrno: Any, /) -> int:
+        return self._forward("WSPGetSockOpt", s, (level, optname, optval, optlen, lpErrno))
+
+    def WSPSetSockOpt(self, s: Any, level: Any, optname: Any, optval: Any, optlen: Any,
+                      lpErrno: Any, /) -> int:
+        return self._forward("WSPSetSockOpt", s, (level, optname, optval, optlen, lpErrno))
+
+    def WSPEventSelect(self, s: Any, hEventObject: Any, lNetworkEvents: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPEventSelect", s, (hEventObject, lNetworkEvents, lpErrno))
+
+    def WSPEnumNetworkEvents(self, s: Any, hEventObject: Any, lpNetworkEvents: Any,
+                             lpErrno: Any, /) -> int:
+        return self._forward("WSPEnumNetworkEvents", s, (hEventObject, lpNetworkEvents, lpErrno))
+
+    def WSPGetOverlappedResult(self, s: Any, lpOverlapped: Any, lpcbTransfer: Any, fWait: Any,
+                               lpdwFlags: Any, lpErrno: Any, /) -> int:
+        return self._forward("WSPGetOverlappedResult", s,
+                             (lpOverlapped, lpcbTransfer, fWait, lpdwFlags, lpErrno), FALSE)
+
+    def WSPSend(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
+                dwFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
+                lpErrno: Any, /) -> int:
+        return self._forward_overlapped("WSPSend", s, lpOverlapped, (
+            lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped,
+            lpCompletionRoutine, lpThreadId, lpErrno))
+
+    def WSPSendTo(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
+                  dwFlags: Any, lpTo: Any, iTolen: Any, lpOverlapped: Any,
+                  lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
+        return self._forward_overlapped("WSPSendTo", s, lpOverlapped, (
+            lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, lpOverlapped,
+            lpCompletionRoutine, lpThreadId, lpErrno))
+
+    def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
+                lpFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,
+                lpErrno: Any, /) -> int:
+        return self._forward_overlapped("WSPRecv", s, lpOverlapped, (
+            lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped,
+            lpCompletionRoutine, lpThreadId, lpErrno))
+
+    def WSPRecvFrom(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
+                    lpFlags: Any, lpFrom: Any, lpFromlen: Any, lpOverlapped: Any,
+                    lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
+        return self._forward_overlapped("WSPRecvFrom", s, lpOverlapped, (
+            lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen,
+            lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno))
+
+    def WSPIoctl(self, s: Any, dwIoControlCode: Any, lpvInBuffer: Any, cbInBuffer: Any,
+                 lpvOutBuffer: Any, cbOutBuffer: Any, lpcbBytesReturned: Any, lpOverlapped: Any,
+                 lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
+        if dwIoControlCode == SIO_GET_EXTENSION_FUNCTION_POINTER:
+            require_out_parameter(lpErrno, "lpErrno")
+            if self.socket_of(s, lpErrno) is not None:
+                lpErrno.value = WSAEOPNOTSUPP
+            return SOCKET_ERROR
+        return self._forward_overlapped("WSPIoctl", s, lpOverlapped, (
+            dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer,
+            lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno))
+
+    def is_overlapped(self, s: Any) -> bool:
+        """Whether the lower socket of ``s`` was made with WSA_FLAG_OVERLAPPED."""
+        sock = self.socket_of(s, Ref(0))
+        return sock is not None and bool(sock.provider.is_overlapped(sock.lower))
+
+    # --- refused
+
+    def _refuse(self, s: Any, lpErrno: Any) -> int:
+        require_out_parameter(lpErrno, "lpErrno")
+        if self.socket_of(s, lpErrno) is not None:
+            lpErrno.value = WSAEOPNOTSUPP
+        return SOCKET_ERROR
+
+    def WSPAsyncSelect(self, s: Any, hWnd: Any, wMsg: Any, lEvent: Any, lpErrno: Any, /) -> int:
+        """WSAEOPNOTSUPP: the lower provider's messages would name the lower socket."""
+        return self._refuse(s, lpErrno)
+
+    def WSPDuplicateSocket(self, s: Any, dwProcessId: Any, lpProtocolInfo: Any,
+                           lpErrno: Any, /) -> int:
+        """WSAEOPNOTSUPP: a layered handle cannot be duplicated yet."""
+        return self._refuse(s, lpErrno)
+
+    # --- waits over many sockets: the handles translated both ways
+
+    def WSPSelect(self, nfds: Any, readfds: Any, writefds: Any, exceptfds: Any, timeout: Any,
+                  lpErrno: Any, /) -> int:
+        """The lower provider's WSPSelect over the lower sockets of the sets' handles, each
+        set then rewritten to hold this layer's handles that are ready."""
+        require_out_parameter(lpErrno, "lpErrno")
+        upcalls = self.upcalls
+        if upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return SOCKET_ERROR
+        sets = [None if fds is None else _SelectSet(fds, upcalls.table.abi)
+                for fds in (readfds, writefds, exceptfds)]
+        socks: dict[int, LayeredSocket] = {}
+        for fds in sets:
+            for handle in fds.entries if fds is not None else ():
+                sock = socks.get(handle) or self.socket_of(handle, lpErrno)
+                if sock is None:
+                    return SOCKET_ERROR
+                socks[handle] = sock
+        if not socks:
+            lpErrno.value = WSAEINVAL
+            return SOCKET_ERROR
+        lower = next(iter(socks.values())).provider
+        lower_sets = [None if fds is None else FdSet([socks[h].lower for h in fds.entries],
+                                                     capacity=max(1, len(fds.entries)),
+                                                     abi=upcalls.table.abi)
+                      for fds in sets]
+        result: int = lower.WSPSelect(nfds, *lower_sets, timeout, lpErrno)
+        if result == SOCKET_ERROR:
+            return result
+        count = 0
+        for fds, lower_fds in zip(sets, lower_sets):
+            if fds is not None and lower_fds is not None:
+                ready = set(lower_fds)
+                count += fds.keep(lambda handle, ready=ready: socks[handle].lower in ready)  # type: ignore[misc]
+        return count
+
+    def poll(self, fdArray: Sequence[WSAPOLLFD], timeout: Any, lpErrno: Any, /) -> int:
+        """The lower provider's ``poll`` over the lower sockets, each ``revents`` copied
+        back; an entry that is no socket of this layer is given to it as it is (a socket
+        of that provider, or one it answers POLLNVAL)."""
+        require_out_parameter(lpErrno, "lpErrno")
+        entries = list(fdArray)
+        lower_entries = []
+        lower = None
+        for entry in entries:
+            sock = self.socket_of(entry.fd, Ref(0))
+            if sock is not None:
+                lower = lower or sock.provider
+            lower_entries.append(WSAPOLLFD(sock.lower if sock is not None else entry.fd,
+                                           entry.events))
+        if lower is None:
+            lpErrno.value = WSAENOTSOCK
+            return SOCKET_ERROR
+        result: int = lower.poll(lower_entries, timeout, lpErrno)
+        if result != SOCKET_ERROR:
+            for entry, lower_entry in zip(entries, lower_entries):
+                entry.revents = lower_entry.revents
+        return result

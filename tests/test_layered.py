@@ -1,0 +1,259 @@
+"""Layered service providers (DESIGN.md §7): a Python LSP installed in a Catalog (its layered
+entry and a chain over TCP/IPv4, ordered first), loaded by Ws2_32 through the chain, carrying
+real loopback traffic to the base provider on both cores; what WSAEnumProtocols and
+WPUGetProviderPath say of it; its handles; what it refuses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ws2core import (
+    AF_INET,
+    AF_INET6,
+    INVALID_SOCKET,
+    IPPROTO_TCP,
+    PFL_MATCHES_PROTOCOL_ZERO,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    SOCKET_ERROR,
+    WSAENOTSOCK,
+    WSAEOPNOTSUPP,
+    Ref,
+    UpcallTable,
+)
+from ws2core.catalog import Catalog, protocol_name, set_protocol_name
+from ws2core.constants import LAYERED_PROTOCOL, SIO_GET_EXTENSION_FUNCTION_POINTER
+from ws2core.provider import WSAPOLLFD, LayeredProvider, LayeredSocket
+from ws2core.structs import WSAPROTOCOL_INFOW
+from ws2core.ws2_32 import Ws2_32
+
+COUNTER_ID = uuid.UUID("5d0c6a3e-2b1f-4e8a-9c7d-1a2b3c4d5e6f")
+COUNTER_PATH = f"{__name__}:Counter"
+TCP_IP = 1001
+
+
+class Counter(LayeredProvider):
+    """Counts each socket's bytes in its own context (a LayeredSocket attribute) and keeps
+    the totals of closed handles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: dict[int, tuple[int, int]] = {}
+
+    def WSPSend(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
+                *rest: Any) -> int:
+        return self._count(s, "sent", lpNumberOfBytesSent, super().WSPSend(
+            s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, *rest))
+
+    def WSPRecv(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesRecvd: Any,
+                *rest: Any) -> int:
+        return self._count(s, "received", lpNumberOfBytesRecvd, super().WSPRecv(
+            s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, *rest))
+
+    def _count(self, s: Any, direction: str, transferred: Any, result: int) -> int:
+        sock = self.socket_of(s, Ref(0))
+        if result == 0 and sock is not None:
+            setattr(sock, direction, getattr(sock, direction, 0) + transferred.value)
+        return result
+
+    def WSPCloseSocket(self, s: Any, lpErrno: Any, /) -> int:
+        sock = self.socket_of(s, Ref(0))
+        if sock is not None:
+            self.closed[s] = (getattr(sock, "sent", 0), getattr(sock, "received", 0))
+        return super().WSPCloseSocket(s, lpErrno)
+
+
+def install_counter(catalog: Catalog) -> tuple[int, int]:
+    """The counter's layered entry and its chain over TCP/IP, the chain put first: the ids."""
+    layered = WSAPROTOCOL_INFOW()
+    layered.ProtocolChain.ChainLen = LAYERED_PROTOCOL
+    set_protocol_name(layered, "Counter layer")
+    [layered_id] = catalog.install(COUNTER_ID, COUNTER_PATH, [layered])
+    # The chain's id is the next one; an LSP installs the chain with its own GUID as well
+    # (WSCInstallProvider refuses a second install of one GUID: a chain GUID of its own).
+    chain = catalog.entry(TCP_IP)
+    assert chain is not None
+    chain.ProtocolChain.ChainLen = 2
+    chain.ProtocolChain.ChainEntries[0] = layered_id
+    chain.ProtocolChain.ChainEntries[1] = TCP_IP
+    set_protocol_name(chain, "Counter over MSAFD Tcpip [TCP/IP]")
+    [chain_id] = catalog.install(uuid.uuid5(COUNTER_ID, "chain"), COUNTER_PATH, [chain])
+    order = [chain_id] + [info.dwCatalogEntryId for info in catalog.protocols()
+                          if info.dwCatalogEntryId != chain_id]
+    assert catalog.WSCWriteProviderOrder(order, len(order)) == 0
+    return layered_id, chain_id
+
+
+@pytest.fixture
+def layered(table: Any) -> Iterator[tuple[Ws2_32, Catalog, int, int]]:
+    catalog = Catalog()
+    ids = install_counter(catalog)
+    ws = Ws2_32(UpcallTable(table, catalog=catalog))
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    try:
+        yield ws, catalog, *ids
+    finally:
+        ws.close()
+
+
+def connected_pair(ws: Ws2_32) -> tuple[int, int, int]:
+    """listener, client, accepted: a loopback TCP connection made through the API."""
+    listener = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert listener != INVALID_SOCKET, ws.WSAGetLastError()
+    assert ws.bind(listener, ("127.0.0.1", 0), 16) == 0
+    assert ws.listen(listener, 1) == 0
+    name, size = Ref(), Ref(16)
+    assert ws.getsockname(listener, name, size) == 0
+    client = ws.socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)
+    assert ws.connect(client, name.value, 16) == 0
+    accepted = ws.accept(listener, None, None)
+    assert accepted != INVALID_SOCKET, ws.WSAGetLastError()
+    return listener, client, accepted
+
+
+def counter_of(ws: Ws2_32, s: int) -> Counter:
+    provider = ws._owner(s)
+    assert isinstance(provider, Counter)
+    return provider
+
+
+def test_loopback_echo_goes_through_the_chain_and_is_counted(layered: Any) -> None:
+    ws, catalog, layered_id, chain_id = layered
+    listener, client, accepted = connected_pair(ws)
+    table = ws.upcalls.table
+    counter = counter_of(ws, client)
+    for s in (listener, client, accepted):
+        # The application's handles are the layer's: its entry id, its context, a lower socket.
+        assert table.catalog_entry(s) == layered_id
+        context = table.context(s)
+        assert isinstance(context, LayeredSocket) and context.handle == s
+        assert table.catalog_entry(context.lower) == TCP_IP
+        assert context.provider is ws.provider
+    for message in (b"hello", b"x" * 3000, b"!"):
+        assert ws.send(client, message, len(message), 0) == len(message)
+        echoed = bytearray()
+        while len(echoed) < len(message):
+            buffer = bytearray(4096)
+            got = ws.recv(accepted, buffer, len(buffer), 0)
+            assert got > 0
+            echoed += buffer[:got]
+        assert ws.send(accepted, echoed, len(echoed), 0) == len(echoed)
+        back = bytearray(len(message))
+        received = Ref(0)
+        assert ws.WSARecv(client, [back], 1, received, Ref(0x8), None, None) == 0  # MSG_WAITALL
+        assert bytes(back[:received.value]) == message
+    total = 5 + 3000 + 1
+    client_state, accepted_state = table.context(client), table.context(accepted)
+    assert (client_state.sent, client_state.received) == (total, total)
+    assert (accepted_state.sent, accepted_state.received) == (total, total)
+    # Calls forwarded as they are: the peer's address is the lower socket's.
+    peer, size = Ref(), Ref(16)
+    assert ws.getpeername(accepted, peer, size) == 0
+    local, size = Ref(), Ref(16)
+    assert ws.getsockname(client, local, size) == 0
+    assert peer.value == local.value
+    for s in (client, accepted, listener):
+        lower = table.context(s).lower
+        assert ws.closesocket(s) == 0
+        assert table.kind(s) is None and table.kind(lower) is None  # both handles gone
+    assert counter.closed[client] == (total, total)
+    assert ws.closesocket(client) == SOCKET_ERROR and ws.WSAGetLastError() == WSAENOTSOCK
+    assert len(table) == 0
+
+
+def test_the_catalog_lists_the_chain_not_the_layered_entry(layered: Any) -> None:
+    ws, catalog, layered_id, chain_id = layered
+    length = Ref(0)
+    assert ws.WSAEnumProtocolsW(None, None, length) == SOCKET_ERROR
+    buffer = (WSAPROTOCOL_INFOW * (length.value // ctypes.sizeof(WSAPROTOCOL_INFOW)))()
+    count = ws.WSAEnumProtocolsW(None, buffer, length)
+    listed = [(info.dwCatalogEntryId, info.ProtocolChain.ChainLen) for info in buffer[:count]]
+    assert listed[0] == (chain_id, 2)
+    assert layered_id not in [i for i, _ in listed]
+    assert protocol_name(buffer[0]) == "Counter over MSAFD Tcpip [TCP/IP]"
+    assert buffer[0].dwProviderFlags & PFL_MATCHES_PROTOCOL_ZERO  # socket(AF_INET, SOCK_STREAM, 0) finds it
+    path, size, error = Ref(), Ref(256), Ref(0)
+    assert ws.upcalls.WPUGetProviderPath(COUNTER_ID, path, size, error) == 0
+    assert path.value == COUNTER_PATH
+
+
+def test_other_protocols_stay_with_the_base_provider(layered: Any) -> None:
+    ws, *_ = layered
+    for family, kind in ((AF_INET, SOCK_DGRAM), (AF_INET6, SOCK_STREAM)):
+        s = ws.socket(family, kind, 0)
+        assert s != INVALID_SOCKET
+        assert ws.upcalls.table.catalog_entry(s) == ws.provider.catalog_entry_id
+        assert ws._owner(s) is ws.provider
+        assert ws.closesocket(s) == 0
+
+
+def test_a_deinstalled_layer_serves_no_new_socket(layered: Any) -> None:
+    ws, catalog, layered_id, chain_id = layered
+    s = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.upcalls.table.catalog_entry(s) == layered_id
+    catalog.deinstall(uuid.uuid5(COUNTER_ID, "chain"))
+    catalog.deinstall(COUNTER_ID)
+    fresh = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.upcalls.table.catalog_entry(fresh) == ws.provider.catalog_entry_id
+    # The socket made before keeps its layer until it closes.
+    assert ws.bind(s, ("127.0.0.1", 0), 16) == 0
+    assert ws.closesocket(s) == 0 and ws.closesocket(fresh) == 0
+
+
+def test_select_and_poll_translate_the_handles(layered: Any) -> None:
+    from ws2core import FdSet
+
+    ws, *_ = layered
+    listener, client, accepted = connected_pair(ws)
+    readable = FdSet([client, accepted])
+    assert ws.select(0, readable, None, None, 0) == 0 and list(readable) == []
+    assert ws.send(client, b"ping", 4, 0) == 4
+    readable = FdSet([client, accepted])
+    writable = FdSet([client])
+    assert ws.select(0, readable, writable, None, 5) == 2
+    assert list(readable) == [accepted] and list(writable) == [client]
+    entries = [WSAPOLLFD(client, 0x100), WSAPOLLFD(accepted, 0x100)]  # POLLRDNORM
+    assert ws.WSAPoll(entries, 2, 1000) == 1
+    assert [entry.revents for entry in entries] == [0, 0x100]
+
+
+def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
+    from ws2core.structs import WSAOVERLAPPED
+
+    ws, *_ = layered
+    listener, client, accepted = connected_pair(ws)
+    assert ws.WSAAsyncSelect(client, 1, 0x400, 1) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+    info = WSAPROTOCOL_INFOW()
+    assert ws.WSADuplicateSocketW(client, 1234, info) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+    returned = Ref(0)
+    assert ws.WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, bytes(16), 16,
+                       bytearray(8), 8, returned, None, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+    overlapped = WSAOVERLAPPED()
+    sent = Ref(0)
+    assert ws.WSASend(client, [b"x"], 1, sent, 0, overlapped, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+
+
+def test_cleanup_closes_the_layers_sockets_and_unloads_it(table: Any) -> None:
+    catalog = Catalog()
+    install_counter(catalog)
+    ws = Ws2_32(UpcallTable(table, catalog=catalog))
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    listener, client, accepted = connected_pair(ws)
+    counter = counter_of(ws, client)
+    assert ws.WSACleanup() == 0
+    assert len(table) == 0 and counter.upcalls is None and ws.provider.upcalls is None
+    assert ws.WSAStartup(0x0202, Ref()) == 0  # a new start-up loads it again
+    s = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws._owner(s) is not counter and isinstance(ws._owner(s), Counter)
+    ws.close()
+    assert len(table) == 0
