@@ -66,6 +66,20 @@ static inline SOCKET open_client(const struct sockaddr_in *to)
     return s;
 }
 
+/* A connected loopback TCP pair: *client connected to a fresh listener, *server accepted
+ * from it, the listener closed. *server is INVALID_SOCKET (the cause in WSAGetLastError())
+ * when a step failed. */
+static inline void open_pair(SOCKET *client, SOCKET *server)
+{
+    struct sockaddr_in bound;
+    SOCKET listener = open_listener(&bound);
+
+    *client = listener == INVALID_SOCKET ? INVALID_SOCKET : open_client(&bound);
+    *server = *client == INVALID_SOCKET ? INVALID_SOCKET : accept(listener, NULL, NULL);
+    if (listener != INVALID_SOCKET)
+        close_keeping_error(listener);
+}
+
 /* One non-overlapped WSASend of size bytes of text: the count sent, or -1. */
 static inline int send_text(SOCKET s, const char *text, unsigned long size)
 {

@@ -32,8 +32,7 @@ static int start_receive(SOCKET s, char *buffer, unsigned long size, WSAOVERLAPP
 int main(void)
 {
     WSADATA data;
-    struct sockaddr_in bound;
-    SOCKET listener, client, server;
+    SOCKET client, server;
     WSAEVENT event, send_event, events[3];
     WSAOVERLAPPED overlapped, send_overlapped, several[3];
     WSABUF out;
@@ -43,12 +42,9 @@ int main(void)
 
     if (!check("startup", WSAStartup(MAKEWORD(2, 2), &data), 0))
         return checks_finish();
-    listener = open_listener(&bound);
-    client = listener == INVALID_SOCKET ? INVALID_SOCKET : open_client(&bound);
-    server = client == INVALID_SOCKET ? INVALID_SOCKET : accept(listener, NULL, NULL);
+    open_pair(&client, &server);
     if (!check("setup", setup_error(server != INVALID_SOCKET), 0))
         return checks_finish();
-    closesocket(listener);
     event = WSACreateEvent();
     send_event = WSACreateEvent();
 

@@ -78,8 +78,7 @@ static int start_receive(SOCKET s, int which, WSAOVERLAPPED *overlapped)
 int main(void)
 {
     WSADATA data;
-    struct sockaddr_in bound;
-    SOCKET listener, client, server;
+    SOCKET client, server;
     WSAOVERLAPPED overlapped, send_overlapped, several[3], cancelled;
     WSAEVENT idle;
     WSABUF out;
@@ -88,12 +87,9 @@ int main(void)
 
     if (!check("startup", WSAStartup(MAKEWORD(2, 2), &data), 0))
         return checks_finish();
-    listener = open_listener(&bound);
-    client = listener == INVALID_SOCKET ? INVALID_SOCKET : open_client(&bound);
-    server = client == INVALID_SOCKET ? INVALID_SOCKET : accept(listener, NULL, NULL);
+    open_pair(&client, &server);
     if (!check("setup", setup_error(server != INVALID_SOCKET), 0))
         return checks_finish();
-    closesocket(listener);
     idle = WSACreateEvent();
 
     /* Pending until the peer sends; the routine waits for an alertable wait. */
