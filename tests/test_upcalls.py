@@ -306,6 +306,46 @@ def test_a_ctypes_integer_holds_exactly_the_contexts_in_its_range(
 
 
 @pytest.mark.parametrize("kind", CTYPES_INTEGERS, ids=lambda kind: kind.__name__)
+def test_a_ctypes_lpcontext_over_foreign_memory_gets_exactly_its_bytes(
+        upcalls: Any, Ref: Any, kind: type) -> None:
+    """The Cython core writes a ctypes integer's bytes itself (not through ctypes' setter): into
+    the memory the instance views, the type's width and no more, as the setter would."""
+    width = ctypes.sizeof(kind)
+    low, high = ctypes_range(kind)
+    memory = bytearray(b"\xa5" * (3 * width))
+    out = kind.from_buffer(memory, width)          # the middle third
+    err = Ref(SENTINEL)
+    for context in (high, low + 1, 0x5A & high):
+        s = upcalls.WPUCreateSocketHandle(1, context, err)
+        assert upcalls.WPUQuerySocketHandleContext(s, out, err) == 0
+        assert bytes(memory) == b"\xa5" * width + bytes(kind(context)) + b"\xa5" * width
+        upcalls.WPUCloseSocketHandle(s, err)
+    assert err.value == SENTINEL
+
+
+def test_a_subclass_of_a_ctypes_integer_is_written_through_its_own_setter(
+        upcalls: Any, Ref: Any) -> None:
+    """Only ctypes' own classes are written directly: a subclass may define .value."""
+    class Recording(ctypes.c_size_t):
+        seen: list[int] = []
+
+        @property  # type: ignore[override]
+        def value(self) -> int:
+            return int(ctypes.c_size_t.value.__get__(self))  # type: ignore[attr-defined]
+
+        @value.setter
+        def value(self, new: int) -> None:
+            self.seen.append(new)
+            ctypes.c_size_t.value.__set__(self, new)  # type: ignore[attr-defined]
+
+    err = Ref(SENTINEL)
+    s = upcalls.WPUCreateSocketHandle(1, 4242, err)
+    out = Recording(0)
+    assert upcalls.WPUQuerySocketHandleContext(s, out, err) == 0
+    assert Recording.seen == [4242] and out.value == 4242
+
+
+@pytest.mark.parametrize("kind", CTYPES_INTEGERS, ids=lambda kind: kind.__name__)
 def test_every_ctypes_integer_is_an_lperrno(upcalls: Any, Ref: Any, kind: type) -> None:
     err = kind(0)
     assert upcalls.WPUQuerySocketHandleContext(4, Ref(), err) == constants.SOCKET_ERROR

@@ -37,6 +37,7 @@ from cpython.memoryview cimport PyMemoryView_FromMemory
 from cpython.long cimport (
     PyLong_AsLongLongAndOverflow,
     PyLong_AsUnsignedLongLong,
+    PyLong_AsUnsignedLongLongMask,
     PyLong_Check,
     PyLong_CheckExact,
 )
@@ -48,7 +49,7 @@ from cpython.type cimport PyType_IsSubtype
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
 from cpython.ref cimport Py_DECREF, Py_INCREF
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy, memmove, memset
 
 from ws2core.ws2spi cimport (

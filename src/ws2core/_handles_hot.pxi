@@ -56,13 +56,29 @@ cdef dict _ctypes_integer_sizes():
 
 cdef dict _CTYPES_INTEGER_SIZES = _ctypes_integer_sizes()
 cdef object _C_INT = _ctypes.c_int  # lpErrno as the README's first example writes it
+# lpContext as a C programmer writes a DWORD_PTR: compared before the dict is asked
+cdef object _C_SIZE_T = _ctypes.c_size_t
+cdef object _C_VOID_P = _ctypes.c_void_p
+cdef Py_ssize_t _C_SIZE_T_SIZE = _CTYPES_INTEGER_SIZES[_C_SIZE_T]
+cdef Py_ssize_t _C_VOID_P_SIZE = _CTYPES_INTEGER_SIZES[_C_VOID_P]
+
+
+cdef inline Py_ssize_t _ctypes_integer_size(object kind) noexcept:
+    """The size of the ctypes integer type ``kind`` as _CTYPES_INTEGER_SIZES gives it, 0 for
+    any other type."""
+    if kind is _C_SIZE_T:
+        return _C_SIZE_T_SIZE
+    if kind is _C_VOID_P:
+        return _C_VOID_P_SIZE
+    cdef PyObject *size = PyDict_GetItem(_CTYPES_INTEGER_SIZES, kind)
+    return 0 if size is NULL else <Py_ssize_t><object>size
 
 
 cdef inline int _check_out(object out, str name) except -1:
     """require_out_parameter, with its call saved when ``out`` plainly qualifies: the core's
     Ref, or a ctypes integer (whose ``.value`` hasattr would read for nothing)."""
     cdef type kind = type(out)
-    if (kind is not Ref and kind is not _C_INT and kind not in _CTYPES_INTEGER_SIZES
+    if (kind is not Ref and kind is not _C_INT and _ctypes_integer_size(kind) == 0
             and not hasattr(out, "value")):
         require_out_parameter(out, name)  # raises, with the message
     return 0
@@ -90,20 +106,77 @@ cdef bint _fits_ctypes_integer(object context, Py_ssize_t size) except -1:
     return small >= 0 and (bits == 64 or small < (1LL << bits))
 
 
+# Every ctypes instance is a CPython CDataObject: the object's head, then b_ptr, the address
+# of its value's bytes (what ctypes.addressof returns).  Writing there, as ctypes' own setter
+# does after its conversion, saves the attribute lookup and the conversion, which cost as much
+# as the rest of a query.  The layout is ctypes' private one, so it is proven at import for
+# every integer type, and where it does not hold .value is set the public way.
+cdef inline char *_ctypes_address(object instance) noexcept:
+    return (<char **>(<char *><PyObject *>instance + sizeof(PyObject)))[0]
+
+
+cdef inline void _poke_ctypes_integer(object out, object context, Py_ssize_t size) noexcept:
+    """Write the int ``context``, known to fit (_fits_ctypes_integer), into ``out``'s bytes."""
+    cdef char *address = _ctypes_address(out)
+    # the two's complement bits, which is what a signed type holds too
+    cdef unsigned long long bits = PyLong_AsUnsignedLongLongMask(context)
+    cdef Py_ssize_t width = -size if size < 0 else size
+    if width == 8:
+        (<uint64_t *>address)[0] = <uint64_t>bits
+    elif width == 4:
+        (<uint32_t *>address)[0] = <uint32_t>bits
+    elif width == 2:
+        (<uint16_t *>address)[0] = <uint16_t>bits
+    else:
+        (<uint8_t *>address)[0] = <uint8_t>bits
+
+
+cdef bint _ctypes_layout_known():
+    """Whether every ctypes integer type's instances hold b_ptr where _ctypes_address reads
+    it, and a value poked there reads back through ctypes unchanged."""
+    for kind, size in _CTYPES_INTEGER_SIZES.items():
+        if (<type>kind).__basicsize__ < <Py_ssize_t>(sizeof(PyObject) + sizeof(char *)):
+            return False
+        width = -size if size < 0 else size
+        # the highest value the type holds less a little: every byte of it non-zero
+        probe = (1 << (8 * width - (1 if size < 0 else 0))) - 3
+        for _ in range(2):  # two instances: neither's address is a coincidence
+            instance = kind()
+            if <uintptr_t>_ctypes_address(instance) != <uintptr_t>_ctypes.addressof(instance):
+                return False
+            _poke_ctypes_integer(instance, probe, size)
+            if instance.value != probe:
+                return False
+    return True
+
+
+cdef bint _CTYPES_LAYOUT_KNOWN = _ctypes_layout_known()
+
+
+cdef inline int _store_ctypes_integer(object out, object context, Py_ssize_t size) except -1:
+    """store_context for ``out`` of a ctypes integer type of ``size`` (_ctypes_integer_size),
+    with its call saved for an int the type holds exactly."""
+    if type(context) is int and _fits_ctypes_integer(context, size):
+        if _CTYPES_LAYOUT_KNOWN:
+            _poke_ctypes_integer(out, context, size)
+        else:
+            out.value = context
+    else:
+        store_context(out, context)  # a None c_void_p context, or the TypeError
+    return 0
+
+
 cdef inline int _store_context(object out, object context) except -1:
     """store_context, with its call saved where its checks cannot object: the core's Ref, any
     object that is not ctypes, and an int that a ctypes integer type holds exactly."""
     cdef type kind = type(out)
-    cdef PyObject *size
+    cdef Py_ssize_t size
     if kind is Ref:
         (<Ref>out).value = context
         return 0
-    size = PyDict_GetItem(_CTYPES_INTEGER_SIZES, kind)
-    if size is not NULL:
-        if type(context) is int and _fits_ctypes_integer(context, <Py_ssize_t><object>size):
-            out.value = context
-        else:
-            store_context(out, context)  # a None c_void_p context, or the TypeError
+    size = _ctypes_integer_size(kind)
+    if size != 0:
+        _store_ctypes_integer(out, context, size)
     elif not isinstance(out, _SIMPLE_CDATA):
         out.value = context
     else:
@@ -226,13 +299,22 @@ The four hot upcalls over one HandleTable, with their Windows signatures.
         """
         cdef HandleTable table = self.table
         cdef long long value = _handle_value(s, "WPUQuerySocketHandleContext", "s", "a SOCKET")
-        _check_out(lpContext, "lpContext")
+        # lpContext's kind is decided once, for its check and its store
+        cdef bint context_is_ref = type(lpContext) is Ref
+        cdef Py_ssize_t context_size = 0 if context_is_ref else _ctypes_integer_size(type(lpContext))
+        if not context_is_ref and context_size == 0:
+            _check_out(lpContext, "lpContext")
         _check_out(lpErrno, "lpErrno")
         cdef Py_ssize_t index = table._socket_at(value)
         if index < 0:
             _write_out(lpErrno, _WSAENOTSOCK)
             return _SOCKET_ERROR
-        _store_context(lpContext, table._context_of(index))
+        if context_is_ref:
+            (<Ref>lpContext).value = table._context_of(index)
+        elif context_size != 0:
+            _store_ctypes_integer(lpContext, table._context_of(index), context_size)
+        else:
+            _store_context(lpContext, table._context_of(index))
         return 0
 
     @cython.binding(False)  # a method descriptor: the cheapest call CPython has

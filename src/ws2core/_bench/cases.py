@@ -281,12 +281,14 @@ HOT_CASES = [
         "up.WPUQuerySocketHandleContext(hi, c_ctx, err)",
         "up.WPUQuerySocketHandleContext(hi, c_ctx, err) == 0 and c_ctx.value == 12345"
         " and err.value is None",
+        (Target("core/floor", "<=", 2.5),),
     ),
     _hot(
         "drop-in query (c_void_p)",
         "up.WPUQuerySocketHandleContext(hi, c_vp, err)",
         "up.WPUQuerySocketHandleContext(hi, c_vp, err) == 0 and c_vp.value == 12345"
         " and err.value is None",
+        (Target("core/floor", "<=", 2.5),),
     ),
     _hot(
         "create+close (Pythonic)",
