@@ -7,6 +7,7 @@ WPUGetProviderPath say of it; its handles; what it refuses.
 from __future__ import annotations
 
 import ctypes
+import queue
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,14 +17,20 @@ import pytest
 from ws2core import (
     AF_INET,
     AF_INET6,
+    FD_ACCEPT,
+    FD_CLOSE,
+    FD_READ,
+    FD_WRITE,
     INVALID_SOCKET,
     IPPROTO_TCP,
     PFL_MATCHES_PROTOCOL_ZERO,
     SOCK_DGRAM,
     SOCK_STREAM,
     SOCKET_ERROR,
+    WSAEINVAL,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
+    WSAMAKESELECTREPLY,
     Ref,
     UpcallTable,
 )
@@ -228,8 +235,6 @@ def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
 
     ws, *_ = layered
     listener, client, accepted = connected_pair(ws)
-    assert ws.WSAAsyncSelect(client, 1, 0x400, 1) == SOCKET_ERROR
-    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
     info = WSAPROTOCOL_INFOW()
     assert ws.WSADuplicateSocketW(client, 1234, info) == SOCKET_ERROR
     assert ws.WSAGetLastError() == WSAEOPNOTSUPP
@@ -241,6 +246,67 @@ def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
     sent = Ref(0)
     assert ws.WSASend(client, [b"x"], 1, sent, 0, overlapped, None) == SOCKET_ERROR
     assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+
+
+def next_message(messages: queue.Queue[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    return messages.get(timeout=5)
+
+
+def test_async_select_messages_name_the_layers_handles(layered: Any) -> None:
+    """WSAAsyncSelect through the layer: the lower socket posts to the layer's own window,
+    which posts on to the application's with the application's handle, in order; an accepted
+    socket inherits its listener's window; lEvent 0 ends it; a bad window is the base
+    provider's WSAEINVAL, nothing changed."""
+    ws, *_ = layered
+    up = ws.upcalls
+    messages: queue.Queue[tuple[int, int, int, int]] = queue.Queue()
+    window = up.register_window(messages)
+    listener = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.bind(listener, ("127.0.0.1", 0), 16) == 0 and ws.listen(listener, 4) == 0
+    assert ws.WSAAsyncSelect(listener, window + 4, 0x401, FD_ACCEPT) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSAEINVAL
+    assert ws.WSAAsyncSelect(listener, window, 0x401, FD_ACCEPT | FD_READ | FD_WRITE | FD_CLOSE) == 0
+    name, size = Ref(), Ref(16)
+    assert ws.getsockname(listener, name, size) == 0
+    client = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.connect(client, name.value, 16) == 0
+    assert next_message(messages) == (window, 0x401, listener, WSAMAKESELECTREPLY(FD_ACCEPT, 0))
+    accepted = ws.accept(listener, None, None)
+    assert accepted != INVALID_SOCKET
+    # the accepted socket's first message, posted by the layer below at once, is not lost
+    assert next_message(messages) == (window, 0x401, accepted, WSAMAKESELECTREPLY(FD_WRITE, 0))
+    assert ws.send(client, b"ping", 4, 0) == 4
+    assert next_message(messages) == (window, 0x401, accepted, WSAMAKESELECTREPLY(FD_READ, 0))
+    buffer = bytearray(8)
+    assert ws.recv(accepted, buffer, 8, 0) == 4 and buffer[:4] == b"ping"
+    assert ws.closesocket(client) == 0
+    assert next_message(messages) == (window, 0x401, accepted, WSAMAKESELECTREPLY(FD_CLOSE, 0))
+    assert ws.WSAAsyncSelect(accepted, window, 0, 0) == 0  # ended
+    assert ws.WSAAsyncSelect(listener, 12345, 0, 0) == 0   # ended, whatever the window
+    other = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.connect(other, name.value, 16) == 0
+    with pytest.raises(queue.Empty):
+        messages.get(timeout=0.3)
+    lowers = {ws.upcalls.table.context(s).lower for s in (listener, accepted)}
+    assert all(message[2] not in lowers for message in list(messages.queue))
+
+
+def test_a_layers_window_goes_with_it(table: Any) -> None:
+    catalog = Catalog()
+    install_counter(catalog)
+    up = UpcallTable(table, catalog=catalog)
+    ws = Ws2_32(up)
+    assert ws.WSAStartup(0x0202, Ref()) == 0
+    messages: queue.Queue[tuple[int, int, int, int]] = queue.Queue()
+    window = up.register_window(messages)
+    s = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.WSAAsyncSelect(s, window, 0x400, FD_WRITE) == 0
+    counter = counter_of(ws, s)
+    own = counter._window
+    assert own and up.is_window(own)
+    assert ws.WSACleanup() == 0
+    assert not up.is_window(own) and up.is_window(window)
+    ws.close()
 
 
 def test_cleanup_closes_the_layers_sockets_and_unloads_it(table: Any) -> None:

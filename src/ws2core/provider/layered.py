@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from operator import index as _index
 from typing import Any
 
 from .. import FdSet, Ref
@@ -26,6 +27,7 @@ from ..catalog import load_provider
 from ..constants import (
     BASE_PROTOCOL,
     FALSE,
+    FD_ALL_EVENTS,
     INVALID_SOCKET,
     LAYERED_PROTOCOL,
     SIO_GET_EXTENSION_FUNCTION_POINTER,
@@ -62,6 +64,7 @@ class LayeredSocket:
         self.lower = lower
         self.provider: Any = layer.lower
         self.handle = INVALID_SOCKET
+        self.window = 0  # the application's window while a WSPAsyncSelect is in force
 
 
 class LayeredProvider:
@@ -78,11 +81,12 @@ class LayeredProvider:
 
     Not forwarded yet, refused with WSAEOPNOTSUPP rather than reaching the layer below with
     its handle: overlapped operations on an overlapped socket (their completion, and a
-    completion port's packet, would name the lower socket), WSPAsyncSelect (its messages
-    would carry the lower handle), WSPDuplicateSocket, and the extension functions
-    (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take lower handles).
-    WSPEventSelect forwards (the event is the application's; WSPEnumNetworkEvents asks
-    the lower socket); WSPSelect and ``poll`` translate their handles.
+    completion port's packet, would name the lower socket), WSPDuplicateSocket, and the
+    extension functions (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take
+    lower handles).  WSPEventSelect forwards (the event is the application's;
+    WSPEnumNetworkEvents asks the lower socket); WSPSelect and ``poll`` translate their
+    handles; WSPAsyncSelect selects the lower socket for a window of this layer's, which
+    re-posts each message to the application's window with this layer's handle.
     """
 
     def __init__(self) -> None:
@@ -91,6 +95,12 @@ class LayeredProvider:
         self._layers: dict[int, _Layer] = {}      # by chain entry id
         self._startups = 0
         self._sockets: dict[int, LayeredSocket] = {}
+        self._lowers: dict[int, LayeredSocket] = {}  # by lower socket, for the messages
+        # Held while a message is translated, and by an accept on a socket with a window
+        # until the new socket is known: the messages the lower layer posts for it at once
+        # (its FD_WRITE) wait for that instead of being lost.
+        self._messages = threading.RLock()
+        self._window = 0                              # this layer's, made on first use
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {len(self._layers)} chains, {len(self._sockets)} sockets>"
@@ -166,7 +176,10 @@ class LayeredProvider:
         with self._lock:
             layers, self._layers = list(self._layers.values()), {}
             self._startups = 0
-            self.upcalls = None
+            upcalls, self.upcalls = self.upcalls, None
+            window, self._window = self._window, 0
+        if window and upcalls is not None:
+            upcalls.unregister_window(window)
         for layer in layers:
             layer.lower.WSPCleanup(Ref(0))
 
@@ -203,6 +216,7 @@ class LayeredProvider:
         sock.handle = handle
         with self._lock:
             self._sockets[handle] = sock
+            self._lowers[lower] = sock
         return handle
 
     def _close(self, sock: LayeredSocket, lpErrno: Any) -> int:
@@ -210,6 +224,8 @@ class LayeredProvider:
             if self._sockets.pop(sock.handle, None) is not sock:
                 lpErrno.value = WSAENOTSOCK  # another thread closed it first
                 return SOCKET_ERROR
+            if self._lowers.get(sock.lower) is sock:
+                del self._lowers[sock.lower]
         upcalls = self.upcalls
         if upcalls is not None:
             upcalls.WPUCloseSocketHandle(sock.handle, Ref(0))
@@ -236,6 +252,18 @@ class LayeredProvider:
         sock = self.socket_of(s, lpErrno)
         if sock is None:
             return INVALID_SOCKET
+        if not sock.window:
+            return self._accept(sock, addr, addrlen, lpfnCondition, dwCallbackData, lpErrno)
+        # The accepted socket has its listener's selection (and the listener is non-blocking:
+        # this does not wait): its first messages wait until it is known here.
+        with self._messages:
+            handle = self._accept(sock, addr, addrlen, lpfnCondition, dwCallbackData, lpErrno)
+            if handle != INVALID_SOCKET:
+                self._sockets[handle].window = sock.window
+            return handle
+
+    def _accept(self, sock: LayeredSocket, addr: Any, addrlen: Any, lpfnCondition: Any,
+                dwCallbackData: Any, lpErrno: Any) -> int:
         lower: int = sock.provider.WSPAccept(sock.lower, addr, addrlen, lpfnCondition,
                                              dwCallbackData, lpErrno)
         if lower == INVALID_SOCKET:
@@ -302,7 +330,12 @@ class LayeredProvider:
         return self._forward("WSPSetSockOpt", s, (level, optname, optval, optlen, lpErrno))
 
     def WSPEventSelect(self, s: Any, hEventObject: Any, lNetworkEvents: Any, lpErrno: Any, /) -> int:
-        return self._forward("WSPEventSelect", s, (hEventObject, lNetworkEvents, lpErrno))
+        result = self._forward("WSPEventSelect", s, (hEventObject, lNetworkEvents, lpErrno))
+        if result == 0:
+            sock = self.socket_of(s, Ref(0))
+            if sock is not None:
+                sock.window = 0  # an event selection replaces a window's
+        return result
 
     def WSPEnumNetworkEvents(self, s: Any, hEventObject: Any, lpNetworkEvents: Any,
                              lpErrno: Any, /) -> int:
@@ -366,9 +399,50 @@ class LayeredProvider:
             lpErrno.value = WSAEOPNOTSUPP
         return SOCKET_ERROR
 
+    # --- window messages: the lower socket posts to this layer's window, which re-posts
+
     def WSPAsyncSelect(self, s: Any, hWnd: Any, wMsg: Any, lEvent: Any, lpErrno: Any, /) -> int:
-        """WSAEOPNOTSUPP: the lower provider's messages would name the lower socket."""
-        return self._refuse(s, lpErrno)
+        """The lower socket's WSPAsyncSelect, for this layer's window when ``hWnd`` is a
+        window: each message it posts there, ``(wMsg, lower socket, lParam)``, is posted on
+        to ``hWnd`` as ``(wMsg, s, lParam)`` (WPUPostMessage), in order.  Any other hWnd goes
+        down as it is, so the layer below decides (WSAEINVAL, or lEvent 0 ending the
+        selection whatever the window), with its rules and codes."""
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return SOCKET_ERROR
+        upcalls = self.upcalls
+        assert upcalls is not None  # socket_of found the socket through it
+        window = _index(hWnd) if upcalls.is_window(hWnd) else 0
+        with self._messages:  # no message is translated with the window half changed
+            previous = sock.window
+            sock.window = window if _index(lEvent) & FD_ALL_EVENTS else 0
+            try:
+                result: int = sock.provider.WSPAsyncSelect(
+                    sock.lower, self._own_window(upcalls) if window else hWnd, wMsg, lEvent,
+                    lpErrno)
+            except BaseException:
+                sock.window = previous
+                raise
+            if result != 0:
+                sock.window = previous
+        return result
+
+    def _own_window(self, upcalls: _upcalls.UpcallTable) -> int:
+        with self._lock:
+            if not self._window:
+                self._window = upcalls.register_window(self._repost)
+            return self._window
+
+    def _repost(self, hWnd: int, Msg: int, wParam: int, lParam: int) -> None:
+        """A message of the layer below (on this layer's window's delivery thread), posted on
+        to the application's window with this layer's handle.  A socket closed or no longer
+        selected for a window: the message is dropped, as a closed socket's would be."""
+        with self._messages:
+            sock = self._lowers.get(wParam)
+            upcalls = self.upcalls
+            if sock is not None and sock.window and upcalls is not None:
+                upcalls.WPUPostMessage(sock.window, Msg, sock.handle, lParam)
 
     def WSPDuplicateSocket(self, s: Any, dwProcessId: Any, lpProtocolInfo: Any,
                            lpErrno: Any, /) -> int:
