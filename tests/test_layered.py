@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import queue
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,9 +37,20 @@ from ws2core import (
     UpcallTable,
 )
 from ws2core.catalog import Catalog, protocol_name, set_protocol_name
-from ws2core.constants import LAYERED_PROTOCOL, SIO_GET_EXTENSION_FUNCTION_POINTER
+from ws2core.constants import (
+    FALSE,
+    LAYERED_PROTOCOL,
+    SIO_GET_EXTENSION_FUNCTION_POINTER,
+    TRUE,
+    WSA_IO_INCOMPLETE,
+    WSA_IO_PENDING,
+    WSA_OPERATION_ABORTED,
+    WSA_WAIT_IO_COMPLETION,
+    WSS_OPERATION_IN_PROGRESS,
+)
+from ws2core.kernel32 import Kernel32
 from ws2core.provider import WSAPOLLFD, LayeredProvider, LayeredSocket
-from ws2core.structs import WSAPROTOCOL_INFOW
+from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import Ws2_32
 
 COUNTER_ID = uuid.UUID("5d0c6a3e-2b1f-4e8a-9c7d-1a2b3c4d5e6f")
@@ -231,8 +244,6 @@ def test_select_and_poll_translate_the_handles(layered: Any) -> None:
 
 
 def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
-    from ws2core.structs import WSAOVERLAPPED
-
     ws, *_ = layered
     listener, client, accepted = connected_pair(ws)
     info = WSAPROTOCOL_INFOW()
@@ -241,10 +252,6 @@ def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
     returned = Ref(0)
     assert ws.WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, bytes(16), 16,
                        bytearray(8), 8, returned, None, None) == SOCKET_ERROR
-    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
-    overlapped = WSAOVERLAPPED()
-    sent = Ref(0)
-    assert ws.WSASend(client, [b"x"], 1, sent, 0, overlapped, None) == SOCKET_ERROR
     assert ws.WSAGetLastError() == WSAEOPNOTSUPP
 
 
@@ -307,6 +314,75 @@ def test_a_layers_window_goes_with_it(table: Any) -> None:
     assert ws.WSACleanup() == 0
     assert not up.is_window(own) and up.is_window(window)
     ws.close()
+
+
+def test_overlapped_receive_through_the_layer_completes_by_event(layered: Any) -> None:
+    """A pending WSARecv on the layer's handle: the layer below gets the layer's own
+    structure; the application's event is set and its structure recorded, and
+    WSAGetOverlappedResult with fWait waits for that report."""
+    ws, *_ = layered
+    listener, client, accepted = connected_pair(ws)
+    event = ws.WSACreateEvent()
+    overlapped = WSAOVERLAPPED()
+    overlapped.hEvent = event
+    buffer = bytearray(16)
+    assert ws.WSARecv(accepted, [buffer], 1, Ref(0), Ref(0), overlapped, None) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSA_IO_PENDING
+    assert overlapped.Internal == WSS_OPERATION_IN_PROGRESS
+    transferred, flags = Ref(), Ref()
+    assert ws.WSAGetOverlappedResult(accepted, overlapped, transferred, FALSE, flags) == FALSE
+    assert ws.WSAGetLastError() == WSA_IO_INCOMPLETE
+    timer = threading.Timer(0.1, ws.send, (client, b"late", 4, 0))
+    timer.start()
+    assert ws.WSAGetOverlappedResult(accepted, overlapped, transferred, TRUE, flags) == TRUE
+    timer.join()
+    assert (transferred.value, flags.value, bytes(buffer[:4])) == (4, 0, b"late")
+    assert ws.WSAWaitForMultipleEvents(1, [event], FALSE, 0, FALSE) == 0  # WSA_WAIT_EVENT_0
+    # done at once: reported before the call returns
+    assert ws.send(client, b"now", 3, 0) == 3
+    time.sleep(0.05)
+    assert ws.WSAResetEvent(event) == TRUE
+    received = Ref(0)
+    assert ws.WSARecv(accepted, [buffer], 1, received, Ref(0), overlapped, None) == 0
+    assert received.value == 3 and overlapped.Internal == 0 and overlapped.InternalHigh == 3
+    assert ws.WSAWaitForMultipleEvents(1, [event], FALSE, 0, FALSE) == 0
+
+
+def test_overlapped_through_the_layer_by_routine_and_by_port(layered: Any) -> None:
+    """The application's completion routine runs on its thread with its own structure; a
+    completion port associated with the layer's handle gets the packet with its key."""
+    ws, *_ = layered
+    listener, client, accepted = connected_pair(ws)
+    calls: list[tuple[int, int, Any, int]] = []
+    overlapped = WSAOVERLAPPED()
+    assert ws.WSARecv(accepted, [bytearray(8)], 1, Ref(0), Ref(0), overlapped,
+                      lambda *args: calls.append(args)) == SOCKET_ERROR
+    assert ws.WSAGetLastError() == WSA_IO_PENDING
+    assert ws.send(client, b"abc", 3, 0) == 3
+    idle = ws.WSACreateEvent()
+    assert ws.WSAWaitForMultipleEvents(1, [idle], FALSE, 5000, TRUE) == WSA_WAIT_IO_COMPLETION
+    assert calls == [(0, 3, overlapped, 0)]
+    kernel32 = Kernel32(ws)
+    port = kernel32.CreateIoCompletionPort(client, None, 77, 0)
+    assert port
+    sending = WSAOVERLAPPED()
+    sent = Ref(0)
+    assert ws.WSASend(client, [b"hello"], 1, sent, 0, sending, None) == 0
+    assert kernel32.GetQueuedCompletionStatus(port, 5000) == (TRUE, 5, 77, sending)
+
+
+def test_closing_a_layered_socket_aborts_its_pending_operations(layered: Any) -> None:
+    ws, *_ = layered
+    listener, client, accepted = connected_pair(ws)
+    event = ws.WSACreateEvent()
+    overlapped = WSAOVERLAPPED()
+    overlapped.hEvent = event
+    assert ws.WSARecv(accepted, [bytearray(8)], 1, Ref(0), Ref(0), overlapped, None) == SOCKET_ERROR
+    assert ws.closesocket(accepted) == 0
+    assert ws.WSAWaitForMultipleEvents(1, [event], FALSE, 5000, FALSE) == 0
+    assert overlapped.Internal == 0 and overlapped.OffsetHigh == WSA_OPERATION_ABORTED
+    counter = counter_of(ws, client)
+    assert not counter._pending
 
 
 def test_cleanup_closes_the_layers_sockets_and_unloads_it(table: Any) -> None:

@@ -16,6 +16,7 @@ through WPUQuerySocketHandleContext and forwards.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from operator import index as _index
 from typing import Any
@@ -32,12 +33,20 @@ from ..constants import (
     LAYERED_PROTOCOL,
     SIO_GET_EXTENSION_FUNCTION_POINTER,
     SOCKET_ERROR,
+    TRUE,
+    WSA_IO_INCOMPLETE,
+    WSA_IO_PENDING,
+    WSA_OPERATION_ABORTED,
+    WSAEFAULT,
     WSAEINVAL,
     WSAENOTSOCK,
     WSAEOPNOTSUPP,
     WSANOTINITIALISED,
+    WSS_OPERATION_IN_PROGRESS,
 )
-from ..structs import WSAPROTOCOL_INFOW
+from ..structs import WSAOVERLAPPED, WSAPROTOCOL_INFOW, overlapped_structure
+from .base import _CANCEL_CHECK
+from .overlapped import _Request, overlapped_request, report_completion
 from .select import WSAPOLLFD, _SelectSet
 
 __all__ = ["LayeredProvider", "LayeredSocket"]
@@ -54,6 +63,19 @@ class _Layer:
         self.lower_info = lower_info  # the lpProtocolInfo its WSPSocket gets
 
 
+class _Pending:
+    """An overlapped operation forwarded with this layer's own structure (``proxy``): the
+    application's request, reported once (``done``) when the proxy's completion comes."""
+
+    __slots__ = ("sock", "proxy", "request", "done")
+
+    def __init__(self, sock: LayeredSocket, request: _Request) -> None:
+        self.sock = sock
+        self.proxy = WSAOVERLAPPED()
+        self.request = request
+        self.done = False
+
+
 class LayeredSocket:
     """A layered handle's context: ``handle`` (what the application holds), ``lower`` (the
     socket of the layer below) and ``provider`` (that layer's provider).  An LSP may keep
@@ -65,6 +87,7 @@ class LayeredSocket:
         self.provider: Any = layer.lower
         self.handle = INVALID_SOCKET
         self.window = 0  # the application's window while a WSPAsyncSelect is in force
+        self.on_port = False  # the lower socket is associated with the layer's port
 
 
 class LayeredProvider:
@@ -79,11 +102,14 @@ class LayeredProvider:
     lpProtocolInfo)`` is counted per chain, each ended by a ``WSPCleanup``; ``close()``
     closes every socket of the layer and cleans the lower layers up.
 
-    Not forwarded yet, refused with WSAEOPNOTSUPP rather than reaching the layer below with
-    its handle: overlapped operations on an overlapped socket (their completion, and a
-    completion port's packet, would name the lower socket), WSPDuplicateSocket, and the
-    extension functions (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take
-    lower handles).  WSPEventSelect forwards (the event is the application's;
+    Overlapped operations go down with a structure of the layer's own and no routine; the
+    lower socket is associated with the layer's completion port, whose thread reports each
+    completion to the application the way it asked (``report_completion``: its routine
+    queued to its thread, or WPUCompleteOverlappedRequest on the layer's handle: its event,
+    its port), as a non-IFS LSP does.  Not forwarded yet, refused with WSAEOPNOTSUPP rather
+    than reaching the layer below with its handle: WSPDuplicateSocket and the extension
+    functions (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take lower
+    handles).  WSPEventSelect forwards (the event is the application's;
     WSPEnumNetworkEvents asks the lower socket); WSPSelect and ``poll`` translate their
     handles; WSPAsyncSelect selects the lower socket for a window of this layer's, which
     re-posts each message to the application's window with this layer's handle.
@@ -101,6 +127,10 @@ class LayeredProvider:
         # (its FD_WRITE) wait for that instead of being lost.
         self._messages = threading.RLock()
         self._window = 0                              # this layer's, made on first use
+        self._port = 0                                # this layer's, made on first use
+        self._pump: threading.Thread | None = None    # the port's thread
+        self._pending: dict[int, _Pending] = {}       # by id() of the proxy structure
+        self._completed = threading.Condition()       # a report made; guards ``done``
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {len(self._layers)} chains, {len(self._sockets)} sockets>"
@@ -178,8 +208,14 @@ class LayeredProvider:
             self._startups = 0
             upcalls, self.upcalls = self.upcalls, None
             window, self._window = self._window, 0
+            port, self._port = self._port, 0
+            pump, self._pump = self._pump, None
         if window and upcalls is not None:
             upcalls.unregister_window(window)
+        if port and upcalls is not None:
+            upcalls.table.close_port(port)  # ends the pump's wait
+        if pump is not None and pump is not threading.current_thread():
+            pump.join()
         for layer in layers:
             layer.lower.WSPCleanup(Ref(0))
 
@@ -229,7 +265,18 @@ class LayeredProvider:
         upcalls = self.upcalls
         if upcalls is not None:
             upcalls.WPUCloseSocketHandle(sock.handle, Ref(0))
-        return sock.provider.WSPCloseSocket(sock.lower, lpErrno)  # type: ignore[no-any-return]
+        result: int = sock.provider.WSPCloseSocket(sock.lower, lpErrno)
+        # The close ended every pending operation below; one whose completion did not reach
+        # the port (the lower handle went first) is reported from its structure, or aborted.
+        with self._completed:
+            pending = [item for item in self._pending.values() if item.sock is sock]
+        for item in pending:
+            proxy = item.proxy
+            if proxy.Internal == WSS_OPERATION_IN_PROGRESS:
+                self._finish(item, WSA_OPERATION_ABORTED, 0, 0)
+            else:
+                self._finish(item, proxy.OffsetHigh, proxy.InternalHigh, proxy.Offset)
+        return result
 
     def WSPSocket(self, af: Any, type: Any, protocol: Any, lpProtocolInfo: Any, g: Any,
                   dwFlags: Any, lpErrno: Any, /) -> int:
@@ -290,16 +337,91 @@ class LayeredProvider:
         return result
 
     def _forward_overlapped(self, name: str, s: Any, lpOverlapped: Any, args: tuple[Any, ...]) -> int:
+        """A call whose last four arguments are lpOverlapped, lpCompletionRoutine, lpThreadId
+        and lpErrno: as it is when it is an ordinary one (no structure, or a socket made
+        without WSA_FLAG_OVERLAPPED: the layer below ignores both); else with the layer's own
+        structure and no routine, its completion reported from the layer's port."""
         lpErrno = args[-1]
         require_out_parameter(lpErrno, "lpErrno")
         sock = self.socket_of(s, lpErrno)
         if sock is None:
             return SOCKET_ERROR
-        if lpOverlapped is not None and sock.provider.is_overlapped(sock.lower):
-            lpErrno.value = WSAEOPNOTSUPP
+        function = getattr(sock.provider, name)
+        if lpOverlapped is None or not sock.provider.is_overlapped(sock.lower):
+            result: int = function(sock.lower, *args)
+            return result
+        try:
+            request = overlapped_request(sock.handle, lpOverlapped, args[-3], args[-2])
+        except WinsockError as error:
+            lpErrno.value = error.winerror
             return SOCKET_ERROR
-        result: int = getattr(sock.provider, name)(sock.lower, *args)
+        if request is None:  # a NULL pointer: an ordinary call
+            result = function(sock.lower, *args)
+            return result
+        pending = _Pending(sock, request)
+        if not self._on_port(sock, lpErrno):
+            return SOCKET_ERROR
+        with self._completed:
+            self._pending[id(pending.proxy)] = pending
+        result = function(sock.lower, *args[:-4], pending.proxy, None, None, lpErrno)
+        proxy = pending.proxy
+        if result == 0:  # done at once: its completion is reported already below
+            self._finish(pending, proxy.OffsetHigh, proxy.InternalHigh, proxy.Offset)
+        elif lpErrno.value == WSA_IO_PENDING:
+            with self._completed:
+                if not pending.done:
+                    request.overlapped.Internal = WSS_OPERATION_IN_PROGRESS
+        else:  # failed as it started: no completion comes
+            with self._completed:
+                self._pending.pop(id(proxy), None)
         return result
+
+    def _on_port(self, sock: LayeredSocket, lpErrno: Any) -> bool:
+        """Associate the lower socket with the layer's port (made, with its thread, on first
+        use); False with the code in ``lpErrno`` when the table has no room for the port."""
+        if sock.on_port:
+            return True
+        upcalls = self.upcalls
+        assert upcalls is not None  # socket_of found the socket through it
+        try:
+            with self._lock:
+                if not self._port:
+                    self._port = upcalls.table.create_port()
+                    self._pump = threading.Thread(
+                        target=self._report_completions, args=(upcalls.table, self._port),
+                        name=f"ws2core LSP {type(self).__name__} completions", daemon=True)
+                    self._pump.start()
+                upcalls.table.associate_port(sock.lower, self._port, 0)
+                sock.on_port = True
+        except WinsockError as error:
+            lpErrno.value = error.winerror
+            return False
+        return True
+
+    def _report_completions(self, table: Any, port: int) -> None:
+        """The port's thread: each packet of the layer below reported to the application,
+        until the port is closed."""
+        while True:
+            try:
+                packets = table.get_completions(port, 64, None, False)
+            except WinsockError:
+                return  # closed: the layer is closing
+            for transferred, _key, proxy, error in packets:
+                with self._completed:
+                    pending = self._pending.get(id(proxy))
+                if pending is not None and pending.proxy is proxy:
+                    self._finish(pending, error, transferred, proxy.Offset)
+
+    def _finish(self, pending: _Pending, error: int, count: int, flags: int) -> None:
+        """Report ``pending``'s outcome to the application once, whoever sees it first: the
+        caller (done at once), the port's thread, or a close."""
+        with self._completed:
+            if pending.done:
+                return
+            pending.done = True
+            self._pending.pop(id(pending.proxy), None)
+            report_completion(self.upcalls, pending.request, error, count, flags)
+            self._completed.notify_all()
 
     def WSPBind(self, s: Any, name: Any, namelen: Any, lpErrno: Any, /) -> int:
         return self._forward("WSPBind", s, (name, namelen, lpErrno))
@@ -343,8 +465,42 @@ class LayeredProvider:
 
     def WSPGetOverlappedResult(self, s: Any, lpOverlapped: Any, lpcbTransfer: Any, fWait: Any,
                                lpdwFlags: Any, lpErrno: Any, /) -> int:
+        """The layer below reads the outcome from the application's structure, which this
+        layer records; with ``fWait``, the wait for that report is this layer's (at most the
+        thread's blocking limit below, then WSA_IO_INCOMPLETE)."""
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return FALSE
+        overlapped = overlapped_structure(lpOverlapped)
+        if (fWait and overlapped is not None and lpcbTransfer is not None and lpdwFlags is not None
+                and not self._wait_reported(sock, overlapped)):
+            lpErrno.value = WSA_IO_INCOMPLETE
+            return FALSE
         return self._forward("WSPGetOverlappedResult", s,
-                             (lpOverlapped, lpcbTransfer, fWait, lpdwFlags, lpErrno), FALSE)
+                             (lpOverlapped, lpcbTransfer, False, lpdwFlags, lpErrno), FALSE)
+
+    def _wait_reported(self, sock: LayeredSocket, overlapped: Any) -> bool:
+        limit = getattr(sock.provider, "current_blocking_limit", lambda: None)()
+        deadline = None if limit is None else time.monotonic() + limit
+        with self._completed:
+            while overlapped.Internal == WSS_OPERATION_IN_PROGRESS:
+                if self._sockets.get(sock.handle) is not sock:
+                    return True  # closed meanwhile: the call below says so
+                left = _CANCEL_CHECK if deadline is None else deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._completed.wait(min(left, _CANCEL_CHECK))
+        return True
+
+    def current_blocking_limit(self) -> float | None:
+        """The calling thread's cap on blocking: the base provider's (Ws2_32 sets it there)."""
+        for layer in self._layers.values():
+            below = getattr(layer.lower, "current_blocking_limit", None)
+            if below is not None:
+                limit: float | None = below()
+                return limit
+        return None
 
     def WSPSend(self, s: Any, lpBuffers: Any, dwBufferCount: Any, lpNumberOfBytesSent: Any,
                 dwFlags: Any, lpOverlapped: Any, lpCompletionRoutine: Any, lpThreadId: Any,

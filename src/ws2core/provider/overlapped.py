@@ -93,6 +93,67 @@ def _run_completion_routine(context: tuple[Any, int, int, Any, int]) -> None:
     routine(error, count, overlapped, flags)
 
 
+def overlapped_request(handle: int, lpOverlapped: Any, lpCompletionRoutine: Any,
+                       lpThreadId: Any) -> _Request | None:
+    """The request of an overlapped call on ``handle``, or None when ``lpOverlapped`` is
+    NULL; the routine's checks are ``completion_thread``'s.  ``hEvent`` is read now."""
+    overlapped = overlapped_structure(lpOverlapped)
+    if overlapped is None:
+        return None
+    thread = completion_thread(lpCompletionRoutine, lpThreadId)
+    event = overlapped.hEvent
+    return _Request(handle, overlapped, lpCompletionRoutine, thread,
+                    0 if event is None else _index(event))
+
+
+def completion_thread(lpCompletionRoutine: Any, lpThreadId: Any) -> int:
+    """The thread handle a completion routine is to be queued to (0: no routine): the
+    WSATHREADID's ThreadHandle (a ctypes pointer to one too).  A routine that is not
+    callable is a TypeError; one given with no lpThreadId (a NULL pointer) is WSAEFAULT."""
+    if lpCompletionRoutine is None:
+        return 0
+    if not callable(lpCompletionRoutine):
+        raise TypeError("lpCompletionRoutine must be None or a callable")
+    if isinstance(lpThreadId, ctypes._Pointer):
+        lpThreadId = lpThreadId.contents if lpThreadId else None
+    if lpThreadId is None:
+        raise WinsockError(WSAEFAULT, "a completion routine needs lpThreadId")
+    handle = lpThreadId.ThreadHandle
+    return 0 if handle is None else _index(handle)
+
+
+def report_completion(upcalls: Any, request: _Request, error: int, count: int, flags: int) -> None:
+    """Record an operation's outcome in its structure and report it the way the caller chose.
+
+    A completion routine is the provider's to queue (WPUQueueApc); any other completion
+    goes through Ws2_32's WPUCompleteOverlappedRequest, which records it, signals hEvent
+    and posts to the socket's completion port if it has one: a provider that is not an
+    IFS provider cannot know whether the socket has a port, so it hands Ws2_32 every
+    completion that is not an APC (the WPUCompleteOverlappedRequest page).
+    """
+    overlapped = request.overlapped
+    overlapped.Offset = flags  # the provider's field; the others are recorded below
+    code = Ref(0)
+    if (upcalls is not None and request.routine is None
+            and not upcalls.WPUCompleteOverlappedRequest(request.handle, overlapped, error,
+                                                         count, code)):
+        return  # recorded, signalled and posted by Ws2_32
+    if code.value:
+        # The handle closed between the operation's end and now (a close racing the
+        # reactor): no port can get it any more; the event still tells the caller.
+        log.debug("completion on a closed handle %#x: error %d", request.handle, code.value)
+    record_completion(overlapped, error, count)
+    if upcalls is not None and request.routine is not None:
+        thread_id = WSATHREADID()
+        thread_id.ThreadHandle = request.thread
+        if upcalls.WPUQueueApc(thread_id, _run_completion_routine,
+                               (request.routine, error, count, overlapped, flags), code):
+            log.warning("a completion routine could not be queued (thread handle %#x "
+                        "closed?): error %d", request.thread, code.value)
+    elif upcalls is not None and request.event:
+        upcalls.WPUSetEvent(request.event, Ref(0))  # a closed event: nothing to signal
+
+
 class _Overlapped(_ProviderBase):
     """Overlapped operations' requests, completion, driving and cancelling (starting one is
     its concern's: ``transfer._Transfer._start``; the reactor drives them from
@@ -108,56 +169,11 @@ class _Overlapped(_ProviderBase):
         """
         if not sock.overlapped:
             return None  # ignored, whatever they are
-        overlapped = overlapped_structure(lpOverlapped)
-        if overlapped is None:
-            return None
-        thread = 0
-        if lpCompletionRoutine is not None:
-            if not callable(lpCompletionRoutine):
-                raise TypeError("lpCompletionRoutine must be None or a callable")
-            if isinstance(lpThreadId, ctypes._Pointer):
-                lpThreadId = lpThreadId.contents if lpThreadId else None
-            if lpThreadId is None:
-                raise WinsockError(WSAEFAULT, "a completion routine needs lpThreadId")
-            handle = lpThreadId.ThreadHandle
-            thread = 0 if handle is None else _index(handle)
-        event = overlapped.hEvent
-        return _Request(sock.handle, overlapped, lpCompletionRoutine, thread,
-                        0 if event is None else _index(event))
+        return overlapped_request(sock.handle, lpOverlapped, lpCompletionRoutine, lpThreadId)
 
     def _complete(self, request: _Request, error: int, count: int, flags: int) -> None:
-        """Record the outcome in the structure and report it the way the caller chose.
-
-        A completion routine is the provider's to queue (WPUQueueApc); any other completion
-        goes through Ws2_32's WPUCompleteOverlappedRequest, which records it, signals hEvent
-        and posts to the socket's completion port if it has one: a provider that is not an
-        IFS provider cannot know whether the socket has a port, so it hands Ws2_32 every
-        completion that is not an APC (the WPUCompleteOverlappedRequest page).
-        """
-        overlapped = request.overlapped
-        overlapped.Offset = flags  # the provider's field; the others are recorded below
-        upcalls = self.upcalls
-        code = Ref(0)
-        if (upcalls is not None and request.routine is None
-                and not upcalls.WPUCompleteOverlappedRequest(request.handle, overlapped, error,
-                                                             count, code)):
-            pass  # recorded, signalled and posted by Ws2_32
-        else:
-            if code.value:
-                # The handle closed between the operation's end and now (a close racing the
-                # reactor): no port can get it any more; the event still tells the caller.
-                log.debug("completion on a closed handle %#x: error %d", request.handle,
-                          code.value)
-            record_completion(overlapped, error, count)
-            if upcalls is not None and request.routine is not None:
-                thread_id = WSATHREADID()
-                thread_id.ThreadHandle = request.thread
-                if upcalls.WPUQueueApc(thread_id, _run_completion_routine,
-                                       (request.routine, error, count, overlapped, flags), code):
-                    log.warning("a completion routine could not be queued (thread handle %#x "
-                                "closed?): error %d", request.thread, code.value)
-            elif upcalls is not None and request.event:
-                upcalls.WPUSetEvent(request.event, Ref(0))  # a closed event: nothing to signal
+        """Report the outcome (``report_completion``) and wake WSPGetOverlappedResult's waits."""
+        report_completion(self.upcalls, request, error, count, flags)
         with self._completions:
             self._completions.notify_all()
 
