@@ -8,8 +8,10 @@ pair, then runs rounds that each time a batch of BATCH calls on each side, alter
 goes first (interleaved, as the provider echo benchmarks are: both sides of a round meet the
 same machine state).  ``extra_info``: ``direct_ns`` and ``layered_ns`` (the median per call of
 each side), ``added_ns`` (their difference) and ``ratio_per_round_median``.  The cases:
-``getsockname`` (a forwarded call that does no I/O) and ``send_recv_64`` (WSASend of 64 bytes
-on one end, WSARecv of them on the other: two forwarded calls).
+``getsockname`` (a forwarded call that does no I/O), ``send_recv_64`` (WSASend of 64 bytes
+on one end, WSARecv of them on the other: two forwarded calls) and ``overlapped_recv_1`` (an
+overlapped 1-byte WSARecv that goes pending, the peer's send, the wait on its event and
+WSAGetOverlappedResult: through the layer, its own structure below and its port's thread).
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from typing import Any
 import pytest
 
 import ws2core
-from ws2core import AF_INET, SOCK_STREAM, Ref
+from ws2core import AF_INET, SOCK_STREAM, SOCKET_ERROR, Ref
 from ws2core.catalog import Catalog
-from ws2core.constants import LAYERED_PROTOCOL
-from ws2core.structs import WSAPROTOCOL_INFOW
+from ws2core.constants import FALSE, LAYERED_PROTOCOL, TRUE
+from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import Ws2_32
 
 FORWARDER = "ws2core.provider:LayeredProvider"
@@ -81,31 +83,52 @@ def _send_recv_64(ws: Ws2_32, client: int, server: int) -> Callable[[], None]:
     return call
 
 
-def _batch(call: Callable[[], None]) -> float:
+def _overlapped_recv_1(ws: Ws2_32, client: int, server: int) -> Callable[[], None]:
+    event = ws.WSACreateEvent()
+    overlapped = WSAOVERLAPPED()
+    overlapped.hEvent = event
+    buffer, received, flags, transferred = bytearray(1), Ref(0), Ref(0), Ref(0)
+
+    def call() -> None:
+        ws.WSAResetEvent(event)
+        assert ws.WSARecv(server, [buffer], 1, received, flags, overlapped, None) == SOCKET_ERROR
+        ws.send(client, b"x", 1, 0)
+        ws.WSAWaitForMultipleEvents(1, [event], FALSE, 5000, FALSE)
+        assert ws.WSAGetOverlappedResult(server, overlapped, transferred, FALSE, flags) == TRUE
+    return call
+
+
+# calls per timed batch: the overlapped receive waits for two thread hand-overs (~0.1 ms)
+_BATCHES = {_getsockname: BATCH, _send_recv_64: BATCH, _overlapped_recv_1: BATCH // 10}
+
+
+def _batch(call: Callable[[], None], size: int) -> float:
     start = time.perf_counter_ns()
-    for _ in range(BATCH):
+    for _ in range(size):
         call()
-    return (time.perf_counter_ns() - start) / BATCH
+    return (time.perf_counter_ns() - start) / size
 
 
-@pytest.mark.parametrize("workload", [_getsockname, _send_recv_64], ids=["getsockname", "send_recv_64"])
+@pytest.mark.parametrize("workload", list(_BATCHES),
+                         ids=["getsockname", "send_recv_64", "overlapped_recv_1"])
 def test_layered_overhead(benchmark: Any, core: ModuleType, workload: Callable[..., Callable[[], None]]) -> None:
     benchmark.group = f"layered provider {workload.__name__.strip('_')}"
     processes = [_process(core, layered) for layered in (False, True)]
     calls = [workload(*process) for process in processes]
+    size = _BATCHES[workload]
     direct: list[float] = []
     layered: list[float] = []
 
     def run() -> None:
         for _ in range(3):
-            _batch(calls[0]), _batch(calls[1])  # warm-up
+            _batch(calls[0], size), _batch(calls[1], size)  # warm-up
         for round_ in range(ROUNDS):
             if round_ % 2:
-                layered.append(_batch(calls[1]))
-                direct.append(_batch(calls[0]))
+                layered.append(_batch(calls[1], size))
+                direct.append(_batch(calls[0], size))
             else:
-                direct.append(_batch(calls[0]))
-                layered.append(_batch(calls[1]))
+                direct.append(_batch(calls[0], size))
+                layered.append(_batch(calls[1], size))
     try:
         benchmark.pedantic(run, rounds=1, iterations=1)
     finally:
