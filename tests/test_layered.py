@@ -50,7 +50,7 @@ from ws2core.constants import (
 )
 from ws2core.kernel32 import Kernel32
 from ws2core.provider import WSAPOLLFD, LayeredProvider, LayeredSocket
-from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOW
+from ws2core.structs import WSAOVERLAPPED, WSAPROTOCOL_INFOA, WSAPROTOCOL_INFOW
 from ws2core.ws2_32 import Ws2_32
 
 COUNTER_ID = uuid.UUID("5d0c6a3e-2b1f-4e8a-9c7d-1a2b3c4d5e6f")
@@ -246,9 +246,6 @@ def test_select_and_poll_translate_the_handles(layered: Any) -> None:
 def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
     ws, *_ = layered
     listener, client, accepted = connected_pair(ws)
-    info = WSAPROTOCOL_INFOW()
-    assert ws.WSADuplicateSocketW(client, 1234, info) == SOCKET_ERROR
-    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
     returned = Ref(0)
     assert ws.WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, bytes(16), 16,
                        bytearray(8), 8, returned, None, None) == SOCKET_ERROR
@@ -383,6 +380,31 @@ def test_closing_a_layered_socket_aborts_its_pending_operations(layered: Any) ->
     assert overlapped.Internal == 0 and overlapped.OffsetHigh == WSA_OPERATION_ABORTED
     counter = counter_of(ws, client)
     assert not counter._pending
+
+
+@pytest.mark.parametrize("structure", [WSAPROTOCOL_INFOW, WSAPROTOCOL_INFOA])
+def test_a_duplicate_of_a_layered_socket_is_a_layered_handle(layered: Any, structure: type) -> None:
+    """WSADuplicateSocket names the chain, so the WSASocket made from it comes back to the
+    layer, which wraps the lower layer's duplicate: a second handle of this layer on the
+    same connection; the key serves once."""
+    ws, catalog, layered_id, chain_id = layered
+    listener, client, accepted = connected_pair(ws)
+    info = structure()
+    assert ws.WSADuplicateSocketW(client, 1234, info) == 0
+    assert info.dwCatalogEntryId == chain_id and info.ProtocolChain.ChainLen == 2
+    assert list(info.ProtocolChain.ChainEntries[:2]) == [layered_id, TCP_IP]
+    duplicate = ws.WSASocketW(-1, -1, -1, info, 0, 0)
+    assert duplicate != INVALID_SOCKET, ws.WSAGetLastError()
+    table = ws.upcalls.table
+    assert table.catalog_entry(duplicate) == layered_id
+    assert isinstance(table.context(duplicate), LayeredSocket)
+    assert table.context(duplicate).lower != table.context(client).lower
+    assert ws.closesocket(client) == 0
+    assert ws.send(duplicate, b"dup", 3, 0) == 3
+    buffer = bytearray(8)
+    assert ws.recv(accepted, buffer, 8, 0) == 3 and buffer[:3] == b"dup"
+    assert ws.WSASocketW(-1, -1, -1, info, 0, 0) == INVALID_SOCKET
+    assert ws.WSAGetLastError() == WSAEINVAL
 
 
 def test_cleanup_closes_the_layers_sockets_and_unloads_it(table: Any) -> None:

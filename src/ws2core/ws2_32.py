@@ -1149,13 +1149,16 @@ class Ws2_32:
 
     def _make_socket(self, af: Any, type: Any, protocol: Any, info: Any, g: Any, flags: int) -> int:
         """WSPSocket of the provider the catalog picks (``_socket_provider``): the base
-        provider gets the caller's lpProtocolInfo, a loaded one its catalog entry."""
+        provider gets the caller's lpProtocolInfo, a loaded one its catalog entry, or the
+        caller's lpProtocolInfo when that names the entry (a WSADuplicateSocket's, whose
+        dwProviderReserved is the provider's)."""
         try:
             entry, provider = self._socket_provider(af, type, protocol, info)
         except WinsockError as error:
             return self._fail(INVALID_SOCKET, error.winerror)
-        return self._call(INVALID_SOCKET, provider.WSPSocket, af, type, protocol,
-                          info if entry is None else entry, g, flags)
+        if entry is not None and getattr(info, "dwCatalogEntryId", None) != entry.dwCatalogEntryId:
+            info = entry
+        return self._call(INVALID_SOCKET, provider.WSPSocket, af, type, protocol, info, g, flags)
 
     def _transfer_error(self, s: Any, lpBuffers: Any, dwBufferCount: int) -> int:
         """The error a transfer call fails with before it reaches the provider: the socket's

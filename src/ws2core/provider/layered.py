@@ -15,6 +15,7 @@ through WPUQuerySocketHandleContext and forwards.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Sequence
@@ -55,10 +56,12 @@ __all__ = ["LayeredProvider", "LayeredSocket"]
 class _Layer:
     """This provider's place in one protocol chain: the next layer and what it is given."""
 
-    __slots__ = ("entry_id", "lower", "lower_info")
+    __slots__ = ("entry_id", "chain", "lower", "lower_info")
 
-    def __init__(self, entry_id: int, lower: Any, lower_info: WSAPROTOCOL_INFOW) -> None:
+    def __init__(self, entry_id: int, chain: WSAPROTOCOL_INFOW, lower: Any,
+                 lower_info: WSAPROTOCOL_INFOW) -> None:
         self.entry_id = entry_id      # the layered entry whose id this layer's handles carry
+        self.chain = chain            # the chain's entry, as WSPStartup got it
         self.lower = lower            # the next layer's provider
         self.lower_info = lower_info  # the lpProtocolInfo its WSPSocket gets
 
@@ -107,9 +110,9 @@ class LayeredProvider:
     completion to the application the way it asked (``report_completion``: its routine
     queued to its thread, or WPUCompleteOverlappedRequest on the layer's handle: its event,
     its port), as a non-IFS LSP does.  Not forwarded yet, refused with WSAEOPNOTSUPP rather
-    than reaching the layer below with its handle: WSPDuplicateSocket and the extension
-    functions (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take lower
-    handles).  WSPEventSelect forwards (the event is the application's;
+    than reaching the layer below with its handle: the extension functions
+    (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take lower handles).
+    WSPDuplicateSocket duplicates the lower socket and wraps the duplicate.  WSPEventSelect forwards (the event is the application's;
     WSPEnumNetworkEvents asks the lower socket); WSPSelect and ``poll`` translate their
     handles; WSPAsyncSelect selects the lower socket for a window of this layer's, which
     re-posts each message to the application's window with this layer's handle.
@@ -122,6 +125,9 @@ class LayeredProvider:
         self._startups = 0
         self._sockets: dict[int, LayeredSocket] = {}
         self._lowers: dict[int, LayeredSocket] = {}  # by lower socket, for the messages
+        # WSPDuplicateSocket's keys (dwProviderReserved): the layer and the lower one's key
+        self._duplicates: dict[int, tuple[_Layer, int]] = {}
+        self._next_duplicate = 1
         # Held while a message is translated, and by an accept on a socket with a window
         # until the new socket is known: the messages the lower layer posts for it at once
         # (its FD_WRITE) wait for that instead of being lost.
@@ -179,7 +185,7 @@ class LayeredProvider:
                 code = lower.WSPStartup(upcalls, lower_info)
                 if code:
                     raise WinsockError(code)
-                return _Layer(entry.dwCatalogEntryId, lower, lower_info)
+                return _Layer(entry.dwCatalogEntryId, info, lower, lower_info)
         raise WinsockError(WSAEINVAL, "this provider is not in the chain")
 
     def WSPCleanup(self, lpErrno: Any, /) -> int:
@@ -288,7 +294,17 @@ class LayeredProvider:
         if layer is None:
             lpErrno.value = WSAEINVAL if self.upcalls is not None else WSANOTINITIALISED
             return INVALID_SOCKET
-        lower: int = layer.lower.WSPSocket(af, type, protocol, layer.lower_info, g, dwFlags, lpErrno)
+        lower_info = layer.lower_info
+        key = getattr(lpProtocolInfo, "dwProviderReserved", 0)
+        if key:  # a WSPDuplicateSocket's: the layer below makes its own duplicate
+            with self._lock:
+                duplicate = self._duplicates.pop(key, None)
+            if duplicate is None or duplicate[0] is not layer:
+                lpErrno.value = WSAEINVAL  # used already, or never given
+                return INVALID_SOCKET
+            lower_info = WSAPROTOCOL_INFOW.from_buffer_copy(lower_info)
+            lower_info.dwProviderReserved = duplicate[1]
+        lower: int = layer.lower.WSPSocket(af, type, protocol, lower_info, g, dwFlags, lpErrno)
         if lower == INVALID_SOCKET:
             return INVALID_SOCKET
         return self._wrap(layer, lower, lpErrno)
@@ -534,10 +550,7 @@ class LayeredProvider:
                  lpvOutBuffer: Any, cbOutBuffer: Any, lpcbBytesReturned: Any, lpOverlapped: Any,
                  lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
         if dwIoControlCode == SIO_GET_EXTENSION_FUNCTION_POINTER:
-            require_out_parameter(lpErrno, "lpErrno")
-            if self.socket_of(s, lpErrno) is not None:
-                lpErrno.value = WSAEOPNOTSUPP
-            return SOCKET_ERROR
+            return self._refuse(s, lpErrno)
         return self._forward_overlapped("WSPIoctl", s, lpOverlapped, (
             dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer,
             lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno))
@@ -547,7 +560,7 @@ class LayeredProvider:
         sock = self.socket_of(s, Ref(0))
         return sock is not None and bool(sock.provider.is_overlapped(sock.lower))
 
-    # --- refused
+    # --- refused: the extension functions
 
     def _refuse(self, s: Any, lpErrno: Any) -> int:
         require_out_parameter(lpErrno, "lpErrno")
@@ -602,8 +615,29 @@ class LayeredProvider:
 
     def WSPDuplicateSocket(self, s: Any, dwProcessId: Any, lpProtocolInfo: Any,
                            lpErrno: Any, /) -> int:
-        """WSAEOPNOTSUPP: a layered handle cannot be duplicated yet."""
-        return self._refuse(s, lpErrno)
+        """The layer below fills ``lpProtocolInfo`` for its socket; this layer then makes it
+        name the chain (dwCatalogEntryId, ProtocolChain: Ws2_32 brings the WSPSocket made
+        from it here) with a key of its own in dwProviderReserved, which that WSPSocket
+        turns back into the lower key, so the duplicate is a layered handle over the lower
+        layer's duplicate."""
+        require_out_parameter(lpErrno, "lpErrno")
+        sock = self.socket_of(s, lpErrno)
+        if sock is None:
+            return SOCKET_ERROR
+        result: int = sock.provider.WSPDuplicateSocket(sock.lower, dwProcessId, lpProtocolInfo,
+                                                       lpErrno)
+        if result != 0:
+            return result
+        with self._lock:
+            key = self._next_duplicate
+            self._next_duplicate += 1
+            self._duplicates[key] = (sock.layer, lpProtocolInfo.dwProviderReserved)
+        chain = sock.layer.chain
+        lpProtocolInfo.dwCatalogEntryId = chain.dwCatalogEntryId
+        ctypes.memmove(ctypes.addressof(lpProtocolInfo.ProtocolChain),
+                       ctypes.addressof(chain.ProtocolChain), ctypes.sizeof(chain.ProtocolChain))
+        lpProtocolInfo.dwProviderReserved = key
+        return 0
 
     # --- waits over many sockets: the handles translated both ways
 
