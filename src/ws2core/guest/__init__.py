@@ -55,7 +55,7 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs, ports, extensions  # noqa: F401,I001,E501
+from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs, ports, extensions, windows  # noqa: F401,I001,E501
 from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault, GuestFunctionFault
 

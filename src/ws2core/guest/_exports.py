@@ -29,6 +29,7 @@ from ..ws2_32 import Ws2_32
 from ._memory import INT32
 from ._overlapped import GuestOverlapped
 from ._protocol import Guest, GuestFunctionFault
+from ._windows import GuestWindows
 
 log: Final = logging.getLogger("ws2core.guest")
 
@@ -83,6 +84,10 @@ class NotServed(Exception):
         self.instead = instead
 
 
+WINSOCK_DLLS: Final = frozenset(("ws2_32", "mswsock"))
+"""The DLLs whose exports report a guest memory fault as WSAEFAULT (the others, Win32's
+ERROR_NOACCESS)."""
+
 REGISTERED: list[Export] = []
 """Every export, in registration order (filled as the family modules are imported)."""
 
@@ -125,12 +130,16 @@ class Exports:
         self.overlapped = GuestOverlapped(ws2_32, self.abi, self.serving)
         """The guest's overlapped operations, whose completions each hook copies into guest
         memory as it returns (``ws2core.guest._overlapped``)."""
+        self.windows = GuestWindows(ws2_32.upcalls)
+        """The guest's window classes, windows and message queue (``ws2core.guest.windows``)."""
         self._serving: Guest | None = None   # the guest of the hook call in progress
 
     def close(self) -> None:
         """Forget the guest's overlapped operations: the process has ended, and nothing is
-        written to its memory any more (``Installation.close`` calls it)."""
+        written to its memory any more, and its windows leave the table (``Installation.close``
+        calls it)."""
         self.overlapped.close()
+        self.windows.close()
 
     def serving(self) -> Guest:
         """The guest of the hook call in progress on the emulator's thread (a guest APC
@@ -174,7 +183,7 @@ class Exports:
                 except GuestFunctionFault:
                     log.warning("%s.%s: a guest function it ran faulted", export.dll,
                                 export.name, exc_info=True)
-                    code = ERROR_NOACCESS if export.dll == "kernel32" else WSAEFAULT
+                    code = WSAEFAULT if export.dll in WINSOCK_DLLS else ERROR_NOACCESS
                 except NotServed:
                     raise
                 except Exception:  # a bug, in ws2core or below: never the emulator's problem
