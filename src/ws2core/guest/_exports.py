@@ -48,13 +48,14 @@ class Export:
     is returned when the export raises WinsockError, whose code becomes the guest thread's
     last error; None for the exports without a failure value (WSAStartup returns the code
     itself; WSAGetLastError and WSASetLastError cannot fail).  ``last_error``: a result
-    equal to ``failure`` came from ``Ws2_32`` with the code in its last error (not so for
-    __WSAFDIsSet, whose 0 is an answer).  ``clears_last_error``: any other result is a
+    equal to ``failure`` is a failure, with the code in ``Ws2_32``'s last error when the
+    export returned it (user32's exports only raise theirs; not so for __WSAFDIsSet, whose
+    0 is an answer).  ``clears_last_error``: any other result is a
     success, which sets the guest thread's last error to 0 as Windows' socket functions do
     (False for the event functions, kernel32's calls on Windows, which leave it alone).
     ``internal``: the code an unexpected exception is answered with.  ``dll``: the module
     that exports it (ws2_32; kernel32 for a kernel call made on ws2core's handles; mswsock
-    for the extension functions).
+    for the extension functions; user32 for the window and message calls).
     """
 
     name: str

@@ -109,7 +109,7 @@ def _register(ex: Exports, g: Guest, lpWndClass: int, wide: bool, extended: bool
 
 
 def _registrar(name: str, wide: bool, extended: bool) -> None:
-    @export(name, "p", "i", 0, last_error=False, clears_last_error=False, dll="user32",
+    @export(name, "p", "i", 0, last_error=True, clears_last_error=False, dll="user32",
             internal=ERROR_NOT_ENOUGH_MEMORY)
     def register(ex: Exports, g: Guest, lpWndClass: int) -> int:
         return _register(ex, g, lpWndClass, wide, extended)
@@ -122,7 +122,7 @@ for _name, _wide, _extended in (("RegisterClassA", False, False), ("RegisterClas
 
 
 def _unregistrar(name: str, wide: bool) -> None:
-    @export(name, "pp", "i", FALSE, last_error=False, clears_last_error=False, dll="user32",
+    @export(name, "pp", "i", FALSE, last_error=True, clears_last_error=False, dll="user32",
             internal=ERROR_NOT_ENOUGH_MEMORY)
     def unregister(ex: Exports, g: Guest, lpClassName: int, hInstance: int) -> int:
         ex.windows.unregister_class(_class_name(g, lpClassName, wide))
@@ -134,7 +134,7 @@ _unregistrar("UnregisterClassW", True)
 
 
 def _creator(name: str, wide: bool) -> None:
-    @export(name, "uppuiiiipppp", "p", 0, last_error=False, clears_last_error=False,
+    @export(name, "uppuiiiipppp", "p", 0, last_error=True, clears_last_error=False,
             dll="user32", internal=ERROR_NOT_ENOUGH_MEMORY)
     def create(ex: Exports, g: Guest, dwExStyle: int, lpClassName: int, lpWindowName: int,
                dwStyle: int, X: int, Y: int, nWidth: int, nHeight: int, hWndParent: int,
@@ -149,7 +149,7 @@ _creator("CreateWindowExA", False)
 _creator("CreateWindowExW", True)
 
 
-@export("DestroyWindow", "p", "i", FALSE, last_error=False, clears_last_error=False,
+@export("DestroyWindow", "p", "i", FALSE, last_error=True, clears_last_error=False,
         dll="user32", internal=ERROR_NOT_ENOUGH_MEMORY)
 def DestroyWindow(ex: Exports, g: Guest, hWnd: int) -> int:
     ex.windows.destroy(hWnd)
@@ -162,7 +162,7 @@ def IsWindow(ex: Exports, g: Guest, hWnd: int) -> int:
 
 
 def _poster(name: str) -> None:
-    @export(name, "pupp", "i", FALSE, last_error=False, clears_last_error=False, dll="user32",
+    @export(name, "pupp", "i", FALSE, last_error=True, clears_last_error=False, dll="user32",
             internal=ERROR_NOT_ENOUGH_MEMORY)
     def post(ex: Exports, g: Guest, hWnd: int, Msg: int, wParam: int, lParam: int) -> int:
         # NULL posts to the thread itself (PostThreadMessage to the current thread).
@@ -217,7 +217,7 @@ _peeker("PeekMessageW")
 
 
 def _getter(name: str) -> None:
-    @export(name, "ppuu", "i", -1, last_error=False, clears_last_error=False, dll="user32",
+    @export(name, "ppuu", "i", -1, last_error=True, clears_last_error=False, dll="user32",
             internal=ERROR_NOT_ENOUGH_MEMORY)
     def get(ex: Exports, g: Guest, lpMsg: int, hWnd: int, wMsgFilterMin: int,
             wMsgFilterMax: int) -> int:
