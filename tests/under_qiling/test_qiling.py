@@ -61,7 +61,7 @@ X64_ONLY = pytest.mark.parametrize("abi", ["x64"], indirect=True)
 QILING_PROGRAMS: tuple[str, ...] = (
     "select_fdset", "event_waits", "event_select", "event_reselect", "bad_input", "echo_self",
     "names", "addresses", "options", "transfer", "protocols", "overlapped_events", "apcs",
-    "overlapped_routines", "iocp_echo")
+    "overlapped_routines", "iocp_echo", "async_select")
 
 
 def run_under_qiling(exe: Path, rootfs: Path, args: tuple[str, ...] = ()) -> programs.CompletedRun:
