@@ -31,6 +31,7 @@ from ws2core.constants import (
     ERROR_CLASS_ALREADY_EXISTS,
     ERROR_CLASS_DOES_NOT_EXIST,
     ERROR_CLASS_HAS_WINDOWS,
+    ERROR_INSUFFICIENT_BUFFER,
     ERROR_INVALID_PARAMETER,
     ERROR_INVALID_WINDOW_HANDLE,
     ERROR_NOACCESS,
@@ -167,6 +168,16 @@ def test_register_class_reads_wndclass_and_wndclassex_in_the_guests_layout(g: Ca
         assert g.emu.ran[-1] == (procedure, (hwnd, WM_USER, 1, 2))
 
 
+def test_an_atom_names_a_class(g: Caller) -> None:
+    """MAKEINTATOM: a class name below 0x10000 is the class's atom, registered as such and
+    found by it (Wine 8 answers RegisterClassEx of 0x1234 with the atom 0x1234)."""
+    assert g("RegisterClassExA", wndclassex(g, 0x1234)) == 0x1234
+    assert g("RegisterClassExA", wndclassex(g, 0x1234)) == 0
+    assert g.last_error == ERROR_CLASS_ALREADY_EXISTS
+    assert create(g, 0x1234) != 0
+    assert create(g, 0x1235) == 0 and g.last_error == ERROR_CANNOT_FIND_WND_CLASS
+
+
 @pytest.mark.parametrize("size", [0, 79, 81, 48 - 1, 48 + 4])
 def test_register_class_ex_wants_its_own_size_in_cbsize(g: Caller, size: int) -> None:
     assert g("RegisterClassExA", wndclassex(g, text(g, "sized"), size=size)) == 0
@@ -175,7 +186,7 @@ def test_register_class_ex_wants_its_own_size_in_cbsize(g: Caller, size: int) ->
 
 def test_class_names_are_bounded_and_read_as_guest_memory(g: Caller) -> None:
     assert g("RegisterClassExA", wndclassex(g, text(g, "x" * 256))) == 0
-    assert g.last_error == ERROR_INVALID_PARAMETER
+    assert g.last_error == ERROR_INSUFFICIENT_BUFFER
     assert g("RegisterClassExA", wndclassex(g, text(g, "x" * 255))) >= 0xC000
     unreadable = g.emu.alloc(b"secret\0")
     g.emu.protect(unreadable, 8, read=False)

@@ -329,6 +329,7 @@ WM_QUIT = 0x0012
 WM_USER = 0x0400
 PM_REMOVE = 0x0001
 ERROR_TIMEOUT = 1460                #: a GetMessage that ran out of the exports' max_block
+ERROR_INSUFFICIENT_BUFFER = 122     #: a class name longer than an atom's 255 characters
 ERROR_INVALID_WINDOW_HANDLE = 1400
 ERROR_CANNOT_FIND_WND_CLASS = 1407
 ERROR_CLASS_ALREADY_EXISTS = 1410

@@ -18,8 +18,9 @@ would raise an access violation in the program, mostly).  Structures, both ABIs 
 winuser.h): MSG (x64: 48 bytes, hwnd, message at 8, wParam 16, lParam 24, time 32, pt 36;
 x86: 28), WNDCLASS (x64 72 bytes, lpfnWndProc at 8, lpszClassName at 64; x86 40: 4, 36) and
 WNDCLASSEX (x64 80: cbSize, lpfnWndProc at 8, lpszClassName at 64; x86 48: 8, 40).  A class
-name is read up to 256 characters (Windows' atom names hold 255: a longer one is
-ERROR_INVALID_PARAMETER), or is an atom (MAKEINTATOM: a value below 0x10000).
+name is read up to 256 characters (an atom's name holds 255: a longer one is
+ERROR_INSUFFICIENT_BUFFER, as Wine 8 answers it), or is an atom (MAKEINTATOM: a value below
+0x10000, which RegisterClass takes as the class's atom).
 
 Where ws2core stops short of Windows:
 
@@ -44,6 +45,7 @@ from typing import Final
 
 from .._shared import WinsockError
 from ..constants import (
+    ERROR_INSUFFICIENT_BUFFER,
     ERROR_INVALID_PARAMETER,
     ERROR_INVALID_WINDOW_HANDLE,
     ERROR_NOT_ENOUGH_MEMORY,
@@ -73,12 +75,6 @@ KEY_MESSAGES: Final = frozenset((0x100, 0x101, 0x104, 0x105))
 """WM_KEYDOWN, WM_KEYUP, WM_SYSKEYDOWN, WM_SYSKEYUP: TranslateMessage's nonzero ones."""
 
 
-def _pointer(g: Guest, address: int) -> int:
-    value: int = struct.unpack("<Q" if g.ptr_size == 8 else "<I",
-                               _memory.read(g, address, g.ptr_size))[0]
-    return value
-
-
 def _signed(g: Guest, value: int) -> int:
     bits = 8 * g.ptr_size
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -92,19 +88,20 @@ def _class_name(g: Guest, address: int, wide: bool) -> str | int:
         return address
     with _guest_memory():
         raw = _memory.read_string(g, address, limit=CLASS_NAME_LIMIT, wide=wide)
-    if len(raw) // (2 if wide else 1) >= CLASS_NAME_LIMIT:
-        raise WinsockError(ERROR_INVALID_PARAMETER, "a class name of more than 255 characters")
+    if len(raw) // (2 if wide else 1) >= CLASS_NAME_LIMIT:   # Wine's code for it
+        raise WinsockError(ERROR_INSUFFICIENT_BUFFER, "a class name of more than 255 characters")
     return raw.decode("utf-16-le" if wide else "latin-1", "replace")
 
 
 def _register(ex: Exports, g: Guest, lpWndClass: int, wide: bool, extended: bool) -> int:
     size, procedure_at, name_at = (WNDCLASSEX if extended else WNDCLASS)[g.ptr_size]
     with _guest_memory():
-        if extended and _memory.read_int(g, lpWndClass) != size:   # cbSize
+        if extended and _memory.read_int(g, lpWndClass) != size:   # cbSize, read alone first
             raise WinsockError(ERROR_INVALID_PARAMETER, "WNDCLASSEX's cbSize is not its size")
-        _memory.read(g, lpWndClass, size)
-        procedure = _pointer(g, lpWndClass + procedure_at)
-        name = _pointer(g, lpWndClass + name_at)
+        data = _memory.read(g, lpWndClass, size)
+    word = "<Q" if g.ptr_size == 8 else "<I"
+    procedure, = struct.unpack_from(word, data, procedure_at)
+    name, = struct.unpack_from(word, data, name_at)
     return ex.windows.register_class(_class_name(g, name, wide), procedure)
 
 
