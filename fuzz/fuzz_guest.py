@@ -357,6 +357,7 @@ class Run:
         self.handles = self.served.table.table
         self.returned: set[int] = set()     # socket handles the guest was given
         self.known: list[int] = []          # every handle the guest was given, closed or not
+        self.windows: list[int] = []        # every HWND the guest was given, destroyed or not
         self.seen: dict[int, Any] = {}      # every ProviderSocket seen, by id
         self.table_problems: set[str] = set()
         self.peers: list[socket.socket] = []
@@ -428,7 +429,9 @@ class Run:
         return result if isinstance(result, int) else 0
 
     def step(self) -> None:
-        op = STEPS[self.r.byte() % len(STEPS)]
+        # Two bytes: the steps outgrew 256 entries, and one byte never reached the last ones
+        # (the peer's actions among them).
+        op = STEPS[self.r.uint(2) % len(STEPS)]
         if isinstance(op, str):
             self.fresh_call()
             argv, outs, ins = SPECS[op](self)
@@ -604,6 +607,8 @@ class Run:
             self.known.append(result)
         elif name in ("WSACreateEvent", "CreateIoCompletionPort") and result:
             self.known.append(result)
+        elif name in ("CreateWindowExA", "CreateWindowExW") and result:
+            self.windows.append(result)
         problems = []
         in_table = set()
         for h in list(handles):
@@ -1225,9 +1230,9 @@ def _event_select(run: Run) -> Args:
 def _async_select(run: Run) -> Args:
     c = W.c
     s = run.handle("socket")
-    # The guest's windows are its emulator's, none of ws2core's table: any HWND at all
-    # (a handle of the table's included) must fail WSAEINVAL or, with lEvent 0, cancel.
-    window = run.handle("event") if run.r.below(4) == 0 else run.r.uint(run.ptr)
+    # One of the guest's windows (ws2core.guest.windows) mostly: the provider posts into
+    # its queue; any other HWND fails WSAEINVAL or, with lEvent 0, cancels.
+    window = _window(run)
     message = run.int_arg((0x400, 0x8000, 0), (0xFFFFFFFF,))
     events = run.int_arg((c.FD_ALL_EVENTS, c.FD_READ | c.FD_CLOSE, c.FD_ACCEPT, 0),
                          (0xFFFFFFFF, 0x400))
@@ -1755,6 +1760,142 @@ ADDRESS_SPECS: dict[str, Spec] = {
 }
 
 
+# --- user32's windows and messages (ws2core.guest.windows)
+
+CLASS_NAMES = ("ws2core_a", "WS2CORE_A", "ws2core_b", "", "x" * 300)
+
+
+def _class_name(run: Run, wide: bool) -> tuple[int, list[tuple[int, int]]]:
+    """A class name argument: a string, an atom (MAKEINTATOM) now and then; and what a
+    success must have read."""
+    if run.r.below(6) == 0:
+        return (0xC000 + run.r.below(4), 1, 0xFFFF)[run.r.below(3)], []
+    name, size = _text(run, CLASS_NAMES, wide, "class")
+    return name, [(name, size)] if name >= 0x10000 else []
+
+
+def _window(run: Run) -> int:
+    """An HWND: mostly one the guest was given (destroyed or not), else HWND_MESSAGE, -1,
+    NULL, a live handle of the table, random bits."""
+    if run.windows and run.good():
+        return run.windows[run.r.below(len(run.windows))]
+    k = run.r.below(5)
+    if k == 0:
+        return (0, run.mask - 2, run.mask, 0xFFFF)[run.r.below(4)]
+    if k == 1:
+        return run.handle("event")
+    return run.r.uint(run.ptr) if k == 2 else 2 + 4 * run.r.below(1 << 20)
+
+
+def _procedure(run: Run) -> int:
+    """A window procedure that returns at once (x86's pops its four arguments)."""
+    return run.pointer(b"\xc2\x10\x00" if run.ptr == 4 else b"\xc3", "window procedure")
+
+
+def _register_class(wide: bool, extended: bool) -> Spec:
+    """RegisterClass(Ex)A/W: a WNDCLASS(EX) in the guest's layout, cbSize good or not."""
+    def spec(run: Run) -> Args:
+        name, ins = _class_name(run, wide)
+        word = "Q" if run.ptr == 8 else "I"
+        if extended:
+            size = 80 if run.ptr == 8 else 48
+            cb = run.int_arg((size,), (0, size - 1, size + 4, 0xFFFFFFFF)) & 0xFFFFFFFF
+            body = struct.pack(f"<II{word}ii{word * 7}", cb, 0, _procedure(run), 0, 0,
+                               0, 0, 0, 0, 0, name, 0)
+        else:
+            size = 72 if run.ptr == 8 else 40
+            layout = f"<I4x{word}ii{word * 6}" if run.ptr == 8 else f"<I{word}ii{word * 6}"
+            body = struct.pack(layout, 0, _procedure(run), 0, 0, 0, 0, 0, 0, 0, name)
+        structure = run.pointer(body, "WNDCLASSEX" if extended else "WNDCLASS")
+        return [structure], [], [(structure, size), *ins]
+    return spec
+
+
+def _unregister_class(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        name, ins = _class_name(run, wide)
+        return [name, run.r.uint(run.ptr) if run.r.below(4) == 0 else 0], [], ins
+    return spec
+
+
+def _create_window(wide: bool) -> Spec:
+    def spec(run: Run) -> Args:
+        name, ins = _class_name(run, wide)
+        parent = run.mask - 2 if run.good() else _window(run)    # HWND_MESSAGE
+        title = 0 if run.r.below(2) else run.r.uint(run.ptr)     # never read
+        sizes = [run.int_arg((0,), (0x80000000, 0xFFFFFFFF)) for _ in range(4)]
+        return [run.int_arg((0,)), name, title, run.int_arg((0,)), *sizes, parent, 0, 0,
+                0], [], ins
+    return spec
+
+
+def _message_number(run: Run) -> int:
+    """A UINT message number (x64: now and then with garbage above its 32 bits)."""
+    return run.int_arg((0x401, 0x402, 0x0012, 0), (0xFFFFFFFF, 0x10000))
+
+
+def _post_message(run: Run) -> Args:
+    return [_window(run), _message_number(run), run.r.uint(run.ptr), run.r.uint(run.ptr)], [], []
+
+
+def _msg_out(run: Run) -> tuple[int, int]:
+    size = 48 if run.ptr == 8 else 28
+    return run.out_buffer(size, "MSG"), size
+
+
+def _peek_message(run: Run) -> Args:
+    msg, size = _msg_out(run)
+    window = 0 if run.good() else _window(run)
+    low, high = _message_number(run), _message_number(run)
+    return [msg, window, low, high, run.int_arg((0, 1), (2, 3, 0x10001))], \
+        [(msg, size, size)] if msg else [], []
+
+
+def _get_message(run: Run) -> Args:
+    argv, outs, _ = _peek_message(run)
+    return argv[:4], outs, []
+
+
+def _msg_in(run: Run) -> int:
+    """A MSG to translate or dispatch, for one of the guest's windows mostly."""
+    word = "Q" if run.ptr == 8 else "I"
+    layout = f"<{word}I4x{word}{word}I8x4x" if run.ptr == 8 else f"<{word}I{word}{word}I8x"
+    return run.pointer(struct.pack(layout, _window(run), _message_number(run) & 0xFFFFFFFF,
+                                   run.r.uint(run.ptr), run.r.uint(run.ptr), 0), "MSG")
+
+
+def _msg_argument(run: Run) -> Args:
+    return [_msg_in(run)], [], []
+
+
+def _def_window_proc(run: Run) -> Args:
+    return [_window(run), _message_number(run), run.r.uint(run.ptr), run.r.uint(run.ptr)], [], []
+
+
+def _window_argument(run: Run) -> Args:
+    return [_window(run)], [], []
+
+
+def _post_quit(run: Run) -> Args:
+    return [run.int_arg((0, 3), (0xFFFFFFFF,))], [], []
+
+
+WINDOW_SPECS: dict[str, Spec] = {
+    "RegisterClassA": _register_class(False, False), "RegisterClassW": _register_class(True, False),
+    "RegisterClassExA": _register_class(False, True),
+    "RegisterClassExW": _register_class(True, True),
+    "UnregisterClassA": _unregister_class(False), "UnregisterClassW": _unregister_class(True),
+    "CreateWindowExA": _create_window(False), "CreateWindowExW": _create_window(True),
+    "DestroyWindow": _window_argument, "IsWindow": _window_argument,
+    "PostMessageA": _post_message, "PostMessageW": _post_message,
+    "PeekMessageA": _peek_message, "PeekMessageW": _peek_message,
+    "GetMessageA": _get_message, "GetMessageW": _get_message,
+    "TranslateMessage": _msg_argument, "DispatchMessageA": _msg_argument,
+    "DispatchMessageW": _msg_argument, "DefWindowProcA": _def_window_proc,
+    "DefWindowProcW": _def_window_proc, "PostQuitMessage": _post_quit,
+}
+
+
 SPECS: dict[str, Spec] = {
     "WSAStartup": _startup, "WSACleanup": _no_arguments, "WSAGetLastError": _no_arguments,
     "WSASetLastError": _set_last_error, "socket": _socket,
@@ -1793,6 +1934,7 @@ SPECS: dict[str, Spec] = {
     "GetQueuedCompletionStatusEx": _get_port_ex, "PostQueuedCompletionStatus": _post_port,
     "AcceptEx": _accept_ex, "GetAcceptExSockaddrs": _accept_ex_sockaddrs,
     "ConnectEx": _connect_ex, "DisconnectEx": _disconnect_ex,
+    **WINDOW_SPECS,
 }
 # The exports that return a new socket (the guest is given its handle).
 SOCKET_MAKERS = ("socket", "accept", "WSAAccept", "WSASocketA", "WSASocketW")
@@ -1806,6 +1948,8 @@ WEIGHTS = {"WSAStartup": 2, "WSACleanup": 1, "WSAGetLastError": 2, "WSASetLastEr
 WEIGHTS.update({name: 1 if name in ("inet_addr", "gethostname", "GetHostNameW", "htons",
                                     "ntohs", "htonl", "ntohl", "GetAdaptersInfo")
                 else 2 for name in ADDRESS_SPECS})
+# The window calls: one share each, WSAAsyncSelect's window and its messages to read.
+WEIGHTS.update({name: 1 for name in WINDOW_SPECS})
 # What handle(prefer) looks for first, by the state of the socket behind it.
 STATES = {"connected": ("connected", "connecting", "datagram"), "listening": ("listening",),
           "unconnected": ("unconnected",)}
@@ -1863,8 +2007,25 @@ def _pause(run: Run) -> None:
     run.log.append(f"[{pause * 1000:.0f} ms pass]")
 
 
-ACTIONS: tuple[Callable[[Run], None], ...] = (_peer_connect, _peer_send, _peer_close, _pause)
-ACTION_WEIGHTS = (4, 6, 2, 3)
+def _open_window(run: Run) -> None:
+    """What a program does before WSAAsyncSelect: a class registered (once) and a
+    message-only window of it, both with good arguments, so that later steps have a window
+    to select into, post to and read from."""
+    word = "Q" if run.ptr == 8 else "I"
+    name = run.place("rw", b"ws2core_a\0")
+    procedure = run.place("rw", b"\xc2\x10\x00" if run.ptr == 4 else b"\xc3")
+    size = 80 if run.ptr == 8 else 48
+    structure = run.place("rw", struct.pack(f"<II{word}ii{word * 7}", size, 0, procedure, 0, 0,
+                                            0, 0, 0, 0, 0, name, 0))
+    run.fresh_call()
+    run.invoke("RegisterClassExA", [structure], [], [(structure, size), (name, 10)])
+    run.invoke("CreateWindowExA", [0, name, 0, 0, 0, 0, 0, 0, run.mask - 2, 0, 0, 0], [],
+               [(name, 10)])
+
+
+ACTIONS: tuple[Callable[[Run], None], ...] = (_peer_connect, _peer_send, _peer_close, _pause,
+                                              _open_window)
+ACTION_WEIGHTS = (4, 6, 2, 3, 3)
 STEPS: tuple[str | Callable[[Run], None], ...] = tuple(
     [name for name in SPECS for _ in range(WEIGHTS.get(name, 3))]
     + [action for action, weight in zip(ACTIONS, ACTION_WEIGHTS) for _ in range(weight)])

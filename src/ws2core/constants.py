@@ -322,6 +322,20 @@ ERROR_NOACCESS = 998                #: STATUS_ACCESS_VIOLATION: a bad buffer
 ERROR_CONNECTION_ABORTED = 1236     #: STATUS_CONNECTION_ABORTED
 ERROR_ABANDONED_WAIT_0 = 735        #: a completion port closed under GetQueuedCompletionStatus
 
+# --- user32: the window and message calls a message-only window needs (ws2core.guest.windows;
+# codes from winerror.h) ---
+HWND_MESSAGE = -3                   #: CreateWindowEx's parent of a message-only window
+WM_QUIT = 0x0012
+WM_USER = 0x0400
+PM_REMOVE = 0x0001
+ERROR_TIMEOUT = 1460                #: a GetMessage that ran out of the exports' max_block
+ERROR_INSUFFICIENT_BUFFER = 122     #: a class name longer than an atom's 255 characters
+ERROR_INVALID_WINDOW_HANDLE = 1400
+ERROR_CANNOT_FIND_WND_CLASS = 1407
+ERROR_CLASS_ALREADY_EXISTS = 1410
+ERROR_CLASS_DOES_NOT_EXIST = 1411
+ERROR_CLASS_HAS_WINDOWS = 1412
+
 def _error_names() -> dict[int, str]:
     """Number -> name for every error code above.
 

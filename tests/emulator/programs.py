@@ -70,6 +70,7 @@ PROGRAMS: tuple[str, ...] = (
     "apcs",
     "overlapped_routines",
     "iocp_echo",
+    "async_select",
 )
 # The programs that name addresses outside this machine (documentation addresses, RFC 5737):
 # run only in a network namespace with only loopback up (tests/isolation.py), where no packet
@@ -98,7 +99,7 @@ ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
 # __USE_MINGW_ANSI_STDIO=0 keeps printf the msvcrt import instead of mingw's own stdio.
 CFLAGS: tuple[str, ...] = ("-O1", "-D__USE_MINGW_ANSI_STDIO=0", "-Wall", "-Wextra", "-Werror")
-LIBS: tuple[str, ...] = ("-lws2_32", "-lmswsock", "-liphlpapi")
+LIBS: tuple[str, ...] = ("-lws2_32", "-lmswsock", "-liphlpapi", "-luser32")
 
 EXTENSION_PREFIX = "x_"
 
@@ -122,7 +123,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
         "setsockopt", "WSAIoctl", "WSAPoll", "WSAAccept", "shutdown",
         "WSASocketA", "WSASocketW", "sendto", "recvfrom", "WSASend", "WSARecv", "WSASendTo",
         "WSARecvFrom", "WSADuplicateSocketA", "WSADuplicateSocketW",
-        "WSAEnumProtocolsA", "WSAEnumProtocolsW", "WSAGetOverlappedResult",
+        "WSAEnumProtocolsA", "WSAEnumProtocolsW", "WSAGetOverlappedResult", "WSAAsyncSelect",
     }),
     "msvcrt.dll": frozenset({"printf", "getenv"}),
     # kernel32's calls on ws2core's handles (ws2core.guest.kernel), and CreateEventA, whose
@@ -139,6 +140,12 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     # The extension functions mswsock exports (ws2core.guest.extensions).
     "mswsock.dll": frozenset({"AcceptEx", "GetAcceptExSockaddrs"}),
     "iphlpapi.dll": frozenset({"GetAdaptersAddresses", "GetAdaptersInfo"}),
+    # The window and message calls of a message-only window (ws2core.guest.windows).
+    "user32.dll": frozenset({
+        "RegisterClassExA", "UnregisterClassA", "CreateWindowExA", "DestroyWindow", "IsWindow",
+        "PostMessageA", "PeekMessageA", "GetMessageA", "TranslateMessage", "DefWindowProcA",
+        "PostQuitMessage",
+    }),
 }
 
 # Wine: the 64-bit loader. Debian keeps it out of PATH (/usr/bin/wine is a wrapper that
@@ -801,6 +808,18 @@ WINE_DIFFERS: dict[str, dict[str, str]] = {
     "transfer": {"recvfrom_short_fromlen_error": _SHORT_FROMLEN},
     "protocols": {name: _ENUM_PROTOCOLS_UNSTARTED for name in (
         "before_startup_error", "after_cleanup", "after_cleanup_error")},
+    "async_select": {
+        **{name: (
+            "WSAAsyncSelect with a window handle that names no window is WSAEINVAL (its page: "
+            "'the window handle not referring to an existing window'); Wine 8 accepts any "
+            "handle") for name in ("select_bad_window", "select_bad_window_error")},
+        "create_unknown_class_error": (
+            "CreateWindowEx of a class never registered is ERROR_CANNOT_FIND_WND_CLASS (1407, "
+            "'Cannot find window class'); Wine 8 gives ERROR_CLASS_DOES_NOT_EXIST (1411)"),
+        "destroy_twice_error": (
+            "DestroyWindow of a window destroyed already is ERROR_INVALID_WINDOW_HANDLE (its "
+            "handle is no window any more); Wine 8 gives ERROR_ACCESS_DENIED"),
+    },
 }
 
 # The checks whose values differ between a program's i686 and x86_64 builds, both right: a

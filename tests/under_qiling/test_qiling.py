@@ -61,7 +61,7 @@ X64_ONLY = pytest.mark.parametrize("abi", ["x64"], indirect=True)
 QILING_PROGRAMS: tuple[str, ...] = (
     "select_fdset", "event_waits", "event_select", "event_reselect", "bad_input", "echo_self",
     "names", "addresses", "options", "transfer", "protocols", "overlapped_events", "apcs",
-    "overlapped_routines", "iocp_echo")
+    "overlapped_routines", "iocp_echo", "async_select")
 
 
 def run_under_qiling(exe: Path, rootfs: Path, args: tuple[str, ...] = ()) -> programs.CompletedRun:
@@ -528,3 +528,50 @@ def test_run_function_calls_in_the_abi_and_restores_registers(abi: str, rootfs: 
     assert guest.run_function(function, args) == 105   # the engine still runs
     assert guest.is_current_thread(-2) and guest.is_current_thread(
         ql.os.thread_manager.cur_thread.id)
+
+
+# A window procedure (hwnd, message, wParam, lParam) returning message + wParam: x64
+# rdx + r8; x86 stdcall, popping its four arguments.
+WINDOW_PROCEDURE_CODE = {
+    "x64": bytes.fromhex("4a8d0402c3"),                  # lea rax,[rdx+r8]; ret
+    "x86": bytes.fromhex("8b442408" "0344240c" "c21000"),  # mov eax,[esp+8]; add eax,[esp+12]; ret 16
+}
+
+
+def test_dispatch_message_runs_the_window_procedure(abi: str, rootfs: Path,
+                                                   program_cache: Path) -> None:
+    """DispatchMessage of a message for one of the guest's windows calls its class's window
+    procedure with the message's hwnd, message, wParam and lParam (run_function) and returns
+    its result; the async_select program leaves it out, as Speakeasy cannot run one."""
+    import struct
+
+    from ws2core.adapters import qiling as adapter
+    from ws2core.adapters._common import NestedCaller
+    from ws2core.guest import EXPORTS, Exports
+    from ws2core.ws2_32 import Ws2_32
+
+    exe = build("select_fdset", abi, program_cache)
+    ql = qiling.Qiling([str(exe)], str(rootfs), verbose=0, libcache=True)
+    ptr_size = ql.arch.bits // 8
+    caller = NestedCaller(ptr_size, lambda: adapter._map_return_page(ql))
+    guest = adapter._Guest(ql, adapter._import_qiling(), ptr_size, caller)
+    exports = Exports(Ws2_32(ws2core.UpcallTable(abi=abi)), max_block=1.0)
+    hooks = {export.name: exports.hook(export) for export in EXPORTS}
+    memory = guest.allocate(0x400)
+    procedure, name, window_class, msg = memory, memory + 0x100, memory + 0x200, memory + 0x300
+    ql.mem.write(procedure, WINDOW_PROCEDURE_CODE[abi])
+    ql.mem.write(name, b"ws2core_dispatch\0")
+    word = "Q" if ptr_size == 8 else "I"
+    ql.mem.write(window_class, struct.pack(f"<II{word}ii{word * 7}", 80 if ptr_size == 8 else 48,
+                                           0, procedure, 0, 0, 0, 0, 0, 0, 0, name, 0))
+    try:
+        assert hooks["RegisterClassExA"](guest, [window_class]) >= 0xC000
+        message_only = (1 << 8 * ptr_size) - 3
+        hwnd = hooks["CreateWindowExA"](guest, [0, name, 0, 0, 0, 0, 0, 0, message_only, 0, 0, 0])
+        assert hwnd and exports.ws2_32.upcalls.is_window(hwnd)
+        assert hooks["PostMessageA"](guest, [hwnd, 0x401, 7, 9]) == 1
+        assert hooks["GetMessageA"](guest, [msg, 0, 0, 0]) == 1
+        assert hooks["DispatchMessageA"](guest, [msg]) == 0x401 + 7
+    finally:
+        exports.close()
+        exports.ws2_32.close()

@@ -73,7 +73,10 @@ What the adapter assumes of Qiling (1.4.6):
   QueueUserAPC is served for the current thread (GetCurrentThread's pseudo-handle, or what
   Qiling 1.4.6's GetCurrentThread returns: the thread's id); Qiling has no QueueUserAPC of
   its own, so one for another thread stops the run (``NotServedByQiling``).  SleepEx is
-  served when alertable; otherwise it is Qiling's Sleep.
+  served when alertable; otherwise it is Qiling's Sleep.  DispatchMessage runs the window
+  procedure of one of the guest's windows the same way (``ws2core.guest.windows``: Qiling
+  1.4.6's CreateWindowEx returns NULL and it serves no message call, so user32's window and
+  message calls are all ws2core's).
 - **Extension functions' addresses.** ``Guest.export_address`` (what WSAIoctl's
   SIO_GET_EXTENSION_FUNCTION_POINTER hands out) is the export in the loaded DLL (mswsock.dll,
   in the rootfs: ``ROOT_DLLS``), which ``set_api``'s hook answers; for a function it does not
@@ -119,8 +122,8 @@ CHECKED_VERSION: Final = "1.4.6"
 """The Qiling version the loader fix and the hooks were checked on."""
 
 HOOKED_APIS: Final[tuple[str, ...]] = tuple(export.name for export in EXPORTS)
-"""The exports ``install()`` hooks (ws2_32's, iphlpapi's, and kernel32's calls on ws2core's
-handles)."""
+"""The exports ``install()`` hooks (ws2_32's, iphlpapi's, kernel32's calls on ws2core's
+handles, mswsock's, and user32's window and message calls)."""
 
 CURRENT_THREAD: Final = -2
 """GetCurrentThread's pseudo-handle."""

@@ -36,15 +36,17 @@ getsockname, getpeername, listen, connect, accept, send, recv, shutdown, setsock
 getsockopt, ioctlsocket and WSAIoctl (FIONBIO, FIONREAD, SIOCATMARK, the extension
 functions' pointers), WSAPoll, WSAAccept, select, __WSAFDIsSet, WSACreateEvent, WSASetEvent, WSAResetEvent,
 WSACloseEvent, WSAWaitForMultipleEvents, WSAEventSelect, WSAEnumNetworkEvents,
-WSAAsyncSelect (WSAEINVAL but for a cancel: no window of Speakeasy's is one ws2core can post
-to, ``ws2core.guest.events``), WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
+WSAAsyncSelect (to a window of the guest's own: ``ws2core.guest.events``), WSAGetLastError and WSASetLastError, the address functions of ``ws2core.guest.addresses``
 (gethostname, inet_addr, inet_pton, inet_ntop, WSAAddressToString, WSAStringToAddress, the
 byte-order functions; iphlpapi's GetAdaptersAddresses and GetAdaptersInfo, hooked under
 iphlpapi), the name lookups of ``ws2core.guest.names``, and kernel32's calls on ws2core's
 handles (WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SetEvent, ResetEvent,
 CloseHandle, ReadFile, WriteFile, the completion ports' calls: ``ws2core.kernel32``), and
-mswsock's extension functions (AcceptEx, GetAcceptExSockaddrs, ConnectEx, DisconnectEx).
-Each returns what Windows returns;
+mswsock's extension functions (AcceptEx, GetAcceptExSockaddrs, ConnectEx, DisconnectEx),
+and user32's window and message calls a message-only window needs (RegisterClass(Ex),
+CreateWindowEx, DestroyWindow, GetMessage, PeekMessage, PostMessage, DispatchMessage and the
+rest of ``ws2core.guest.windows``; Speakeasy's own never deliver a message), hooked under
+user32.  Each returns what Windows returns;
 a failure returns
 the documented failure value (SOCKET_ERROR, INVALID_SOCKET, WSA_INVALID_EVENT, FALSE,
 WSA_WAIT_FAILED; WSAStartup its error code) and sets the calling guest thread's last error.
@@ -139,7 +141,9 @@ What the adapter assumes of Speakeasy (1.5.11 is tested; 2.x has the same ``add_
   returned, so no result comes back to the hooked call.  So WSAAccept with a condition
   function fails with WSAEOPNOTSUPP (the peer reset) rather than accept unvetted, and
   QueueUserAPC and SleepEx stay Speakeasy's own (its QueueUserAPC runs the APC as a new
-  run after the program's, its SleepEx returns 0 at once): ``ws2core.guest.apcs``.
+  run after the program's, its SleepEx returns 0 at once): ``ws2core.guest.apcs``; and
+  DispatchMessage returns 0 without calling the window procedure (a program reads its
+  socket messages with GetMessage or PeekMessage instead): ``ws2core.guest.windows``.
 - **Extension functions' addresses.** ``Guest.export_address`` is Speakeasy's
   ``get_proc``, what its GetProcAddress gives: an address whose call Speakeasy dispatches
   by the DLL's and the function's names, so to the hook of mswsock's AcceptEx, ConnectEx,
@@ -187,7 +191,8 @@ EXTRA: Final = "ws2core[speakeasy]"
 """The pip extra that installs Speakeasy beside ws2core."""
 
 HOOKED_APIS: Final[tuple[str, ...]] = tuple(export.name for export in EXPORTS)
-"""The exports ``install()`` hooks (ws2_32's, and kernel32's calls on ws2core's handles)."""
+"""The exports ``install()`` hooks (ws2_32's, kernel32's calls on ws2core's handles, mswsock's,
+iphlpapi's and user32's window and message calls)."""
 
 # HANDLE_RANGE (from ._common): Speakeasy (1.5.11) hands out its own handles from small
 # counters (objects from 0x220, files from 0x80, registry keys from 0x180, kernel32's from
@@ -465,7 +470,7 @@ def install(se: Any, table: UpcallTable | None = None, provider: HostSocketProvi
     thread runs meanwhile; the module's docstring says what each returns when it runs out.
 
     Registers one hook per ``HOOKED_APIS`` export with ``se.add_api_hook`` under its dll
-    (ws2_32, iphlpapi, kernel32 or mswsock), with the export's argument count and stdcall
+    (ws2_32, iphlpapi, kernel32, mswsock or user32), with the export's argument count and stdcall
     (WSAAPI, WINAPI), which Speakeasy uses to clean a 32-bit guest's stack for the exports it does
     not implement itself.  Returns the
     ``Installation``; ImportError naming the extra ``ws2core[speakeasy]`` when Speakeasy is

@@ -42,7 +42,10 @@ handle that is not ws2core's raises ``NotServed``, for the adapter to hand the c
 emulator), ``ports`` (kernel32's completion ports: CreateIoCompletionPort,
 GetQueuedCompletionStatus(Ex), PostQueuedCompletionStatus), ``extensions`` (mswsock's
 AcceptEx, GetAcceptExSockaddrs, ConnectEx and DisconnectEx, whose guest addresses WSAIoctl
-hands out through ``Guest.export_address``); beside them ``crt``, the C run-time a console
+hands out through ``Guest.export_address``), ``windows`` (user32's window classes,
+message-only windows and message queue, which WSAAsyncSelect's messages reach: RegisterClass,
+CreateWindowEx, GetMessage, PeekMessage, PostMessage, DispatchMessage and their kin);
+beside them ``crt``, the C run-time a console
 program needs before its first socket (its command line, environment, console output and
 exit status: ``CRuntime`` and ``CRT_FUNCTIONS``); ``_memory`` holds the checked guest reads
 and writes, ``_exports`` the table and its guard, ``_overlapped`` the guest's overlapped
@@ -55,12 +58,12 @@ from __future__ import annotations
 from typing import Final
 
 # Each family registers its exports as it is imported; this order is EXPORTS' order.
-from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs, ports, extensions  # noqa: F401,I001,E501
+from . import startup, sockets, transfer, control, select, events, addresses, names, kernel, apcs, ports, extensions, windows  # noqa: F401,I001,E501
 from ._exports import REGISTERED, Export, Exports, NotServed
 from ._protocol import Guest, GuestFault, GuestFunctionFault
 
 EXPORTS: Final[tuple[Export, ...]] = tuple(REGISTERED)
-"""Every export this package serves: ws2_32's, and kernel32's calls on ws2core's handles
-(``Export.dll`` says which)."""
+"""Every export this package serves: ws2_32's, kernel32's calls on ws2core's handles,
+mswsock's, iphlpapi's and user32's (``Export.dll`` says which)."""
 
 __all__ = ["EXPORTS", "Export", "Exports", "Guest", "GuestFault", "GuestFunctionFault", "NotServed"]

@@ -29,6 +29,7 @@ from ..ws2_32 import Ws2_32
 from ._memory import INT32
 from ._overlapped import GuestOverlapped
 from ._protocol import Guest, GuestFunctionFault
+from ._windows import GuestWindows
 
 log: Final = logging.getLogger("ws2core.guest")
 
@@ -47,13 +48,14 @@ class Export:
     is returned when the export raises WinsockError, whose code becomes the guest thread's
     last error; None for the exports without a failure value (WSAStartup returns the code
     itself; WSAGetLastError and WSASetLastError cannot fail).  ``last_error``: a result
-    equal to ``failure`` came from ``Ws2_32`` with the code in its last error (not so for
-    __WSAFDIsSet, whose 0 is an answer).  ``clears_last_error``: any other result is a
+    equal to ``failure`` is a failure, with the code in ``Ws2_32``'s last error when the
+    export returned it (user32's exports only raise theirs; not so for __WSAFDIsSet, whose
+    0 is an answer).  ``clears_last_error``: any other result is a
     success, which sets the guest thread's last error to 0 as Windows' socket functions do
     (False for the event functions, kernel32's calls on Windows, which leave it alone).
     ``internal``: the code an unexpected exception is answered with.  ``dll``: the module
     that exports it (ws2_32; kernel32 for a kernel call made on ws2core's handles; mswsock
-    for the extension functions).
+    for the extension functions; user32 for the window and message calls).
     """
 
     name: str
@@ -82,6 +84,10 @@ class NotServed(Exception):
         super().__init__(f"not ws2core's handle{'' if instead is None else '; as ' + instead[0]}")
         self.instead = instead
 
+
+WINSOCK_DLLS: Final = frozenset(("ws2_32", "mswsock"))
+"""The DLLs whose exports report a guest memory fault as WSAEFAULT (the others, Win32's
+ERROR_NOACCESS)."""
 
 REGISTERED: list[Export] = []
 """Every export, in registration order (filled as the family modules are imported)."""
@@ -125,12 +131,16 @@ class Exports:
         self.overlapped = GuestOverlapped(ws2_32, self.abi, self.serving)
         """The guest's overlapped operations, whose completions each hook copies into guest
         memory as it returns (``ws2core.guest._overlapped``)."""
+        self.windows = GuestWindows(ws2_32.upcalls)
+        """The guest's window classes, windows and message queue (``ws2core.guest.windows``)."""
         self._serving: Guest | None = None   # the guest of the hook call in progress
 
     def close(self) -> None:
         """Forget the guest's overlapped operations: the process has ended, and nothing is
-        written to its memory any more (``Installation.close`` calls it)."""
+        written to its memory any more, and its windows leave the table (``Installation.close``
+        calls it)."""
         self.overlapped.close()
+        self.windows.close()
 
     def serving(self) -> Guest:
         """The guest of the hook call in progress on the emulator's thread (a guest APC
@@ -174,7 +184,7 @@ class Exports:
                 except GuestFunctionFault:
                     log.warning("%s.%s: a guest function it ran faulted", export.dll,
                                 export.name, exc_info=True)
-                    code = ERROR_NOACCESS if export.dll == "kernel32" else WSAEFAULT
+                    code = WSAEFAULT if export.dll in WINSOCK_DLLS else ERROR_NOACCESS
                 except NotServed:
                     raise
                 except Exception:  # a bug, in ws2core or below: never the emulator's problem

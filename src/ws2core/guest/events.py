@@ -7,14 +7,15 @@ name a socket, and those that are kernel32's event calls on Windows leave the la
 alone when they succeed (the socket functions set it to 0).  Waits are capped at the exports'
 ``max_block`` by the hook, as every export.
 
-WSAAsyncSelect posts to windows of the upcall table (``UpcallTable.register_window``), and a
-guest's windows are its emulator's, none of them one: neither emulator has a message queue a
-post could reach and the guest read back (Speakeasy 1.5.11's PeekMessage always answers
-FALSE, its GetMessage returns FALSE at once on an empty queue and its DispatchMessage runs no
-window procedure; Qiling 1.4.6's CreateWindowEx returns NULL and it serves no message
-function).  So the guest's selection of network events fails as Windows documents for a
-window handle that is no window, WSAEINVAL (after WSANOTINITIALISED and WSAENOTSOCK), and its
-cancel (``lEvent`` 0) succeeds, making the socket non-blocking, as on Windows.
+WSAAsyncSelect is Ws2_32's own: its messages go to a window of the upcall table
+(``UpcallTable.register_window``), and every window the guest makes is one
+(``ws2core.guest.windows``: user32's class, window and message calls, over one message queue
+per process), so the provider's posts (WPUPostMessage) land where the guest's GetMessage and
+PeekMessage read, wParam the socket and lParam WSAMAKESELECTREPLY(event, error).  An HWND
+that is not one of the guest's windows (its emulator's, or any other value) fails as Windows
+documents for a window handle that is no window, WSAEINVAL (after WSANOTINITIALISED and
+WSAENOTSOCK); a cancel (``lEvent`` 0) succeeds whatever the window, and the socket stays
+non-blocking until it, as on Windows.
 """
 
 from __future__ import annotations
@@ -97,6 +98,5 @@ def WSAEnumNetworkEvents(ex: Exports, g: Guest, s: int, hEventObject: int,
 
 @export("WSAAsyncSelect", "ppui", "i", SOCKET_ERROR)
 def WSAAsyncSelect(ex: Exports, g: Guest, s: int, hWnd: int, wMsg: int, lEvent: int) -> int:
-    # The guest's HWND is its emulator's, never a window of the table: WSAEINVAL but for
-    # lEvent 0 (module docstring).
+    # A guest window is a window of the table; any other HWND is WSAEINVAL (module docstring).
     return ex.ws2_32.WSAAsyncSelect(s, hWnd, wMsg, lEvent)
