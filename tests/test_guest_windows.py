@@ -45,6 +45,7 @@ from ws2core.constants import (
     WSAEINVAL,
 )
 from ws2core.guest import Exports
+from ws2core.guest._windows import QUEUE_LIMIT
 from ws2core.ws2_32 import Ws2_32
 
 PROCEDURE = 0x401500   # the guest's window procedure: any address, nothing runs it here
@@ -234,6 +235,18 @@ def test_closing_the_exports_takes_the_windows_out_of_the_table(g: Caller) -> No
     hwnd = window(g)
     g.exports.close()
     assert not g.ws2_32.upcalls.is_window(hwnd)
+
+
+def test_a_full_queue_refuses_the_providers_posts(g: Caller) -> None:
+    """WPUPostMessage into a guest window whose queue holds QUEUE_LIMIT messages is FALSE
+    (the post lost, as PostMessage's beyond Windows' quota), and TRUE again once one is taken."""
+    hwnd = window(g)
+    up = g.ws2_32.upcalls
+    for number in range(QUEUE_LIMIT):
+        assert up.WPUPostMessage(hwnd, 0x400, number, 0) == 1
+    assert up.WPUPostMessage(hwnd, 0x400, QUEUE_LIMIT, 0) == 0
+    assert g.exports.windows.queue.take(hwnd, 0, 0, True) is not None
+    assert up.WPUPostMessage(hwnd, 0x400, QUEUE_LIMIT, 0) == 1
 
 
 def test_a_window_the_guest_did_not_make_is_no_window(g: Caller) -> None:

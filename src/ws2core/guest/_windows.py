@@ -10,6 +10,7 @@ order.  The provider posts from its reactor thread: the queue is a condition var
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -59,8 +60,10 @@ class MessageQueue:
         self.quit: int | None = None   # PostQuitMessage's exit code, until GetMessage takes it
 
     def put_nowait(self, item: tuple[int, int, int, int]) -> None:
-        """WPUPostMessage's post: ``(hWnd, Msg, wParam, lParam)``."""
-        self.post(*item)
+        """WPUPostMessage's post: ``(hWnd, Msg, wParam, lParam)``; queue.Full when the queue
+        is, which WPUPostMessage answers with FALSE."""
+        if not self.post(*item):
+            raise queue.Full
 
     def post(self, hwnd: int, message: int, wparam: int, lparam: int) -> bool:
         """Append a message; False when the queue is full."""
