@@ -243,14 +243,9 @@ class Attempt:
 
     def count(self, sent: int = 0, received: int = 0) -> None:
         """Add traffic seen on this attempt's connection or destination."""
-        # acquire/release rather than ``with``, which costs twice as much: this is on every
-        # send's and receive's path; nothing between them can raise.
-        lock = self._lock
-        lock.acquire()
-        traffic = self._traffic
-        traffic[0] += sent
-        traffic[1] += received
-        lock.release()
+        with self._lock:
+            self._traffic[0] += sent
+            self._traffic[1] += received
 
     def as_json(self) -> dict[str, Any]:
         """The record as a JSON object (``error_name`` spells the code)."""

@@ -115,7 +115,9 @@ class ProviderSocket:
         self.driving = False
         self.accepting: _Request | None = None
         self.closed = False
-        self.users = 0             # WSP calls in progress; the host socket closes at 0
+        # WSP calls in progress, an item each: counted without the lock, list.append and
+        # list.pop being atomic (see _enter); the host socket closes when none is left.
+        self.users: list[None] = []
         self.peer_closed = False   # end of stream or reset seen
         self.shut_send = False
         self.shut_receive = False
@@ -279,25 +281,27 @@ class _ProviderBase:
         if upcalls.WPUQuerySocketHandleContext(s, context, lpErrno) != 0:
             return None  # WSAENOTSOCK is in lpErrno already
         sock = context.value
-        # acquire/release rather than ``with``, which costs twice as much (it is on every
-        # WSP call's path, twice); nothing between them can raise.
-        lock = self._lock
-        lock.acquire()
-        if sock.__class__ is not ProviderSocket or sock.provider is not self or sock.closed:
-            lock.release()
-            lpErrno.value = WSAENOTSOCK  # another provider's socket, or closing now
+        if sock.__class__ is not ProviderSocket or sock.provider is not self:
+            lpErrno.value = WSAENOTSOCK  # another provider's socket
             return None
-        sock.users += 1
-        lock.release()
+        # No lock (two of them cost a third of a call's Python): the call is counted first,
+        # then ``closed`` is read.  _close sets ``closed`` first, then counts the calls
+        # (under the lock); so either it counts this call, and shuts the host socket down
+        # rather than closing it (the last call to leave closes it), or this call sees
+        # ``closed`` and leaves at once, touching nothing.
+        sock.users.append(None)
+        if sock.closed:
+            self._leave(sock)
+            lpErrno.value = WSAENOTSOCK  # closing now
+            return None
         return sock
 
     def _leave(self, sock: ProviderSocket) -> None:
-        lock = self._lock
-        lock.acquire()  # as in _enter
-        sock.users -= 1
-        last = sock.closed and sock.users == 0
-        lock.release()
-        if last:
+        users = sock.users
+        users.pop()
+        if sock.closed and not users:
+            # More than one call may get here (and _close too) as they leave together:
+            # closing a closed host socket does nothing.
             self._close_host(sock)
 
     def _close_host(self, sock: ProviderSocket) -> None:
