@@ -96,7 +96,7 @@ class ProviderSocket:
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
-        "driving", "accepting", "__weakref__",
+        "driving", "accepting", "bound", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -143,6 +143,7 @@ class ProviderSocket:
         self.replies: dict[tuple[Any, ...], tuple[tuple[Any, ...] | None, Attempt | None]] = {}
         self.exclusive_address = False  # SO_EXCLUSIVEADDRUSE: the provider's (no host twin)
         self.buffer_sizes: dict[int, int] = {}  # SO_RCVBUF/SO_SNDBUF as set (Linux doubles them)
+        self.bound = False  # seen bound by _is_bound (which asks the host until it is)
 
     def __repr__(self) -> str:
         kind = "TCP" if self.type == SOCK_STREAM else "UDP"
@@ -331,7 +332,11 @@ class _ProviderBase:
 
     @staticmethod
     def _is_bound(sock: ProviderSocket) -> bool:
-        return bool(sock.host.getsockname()[1])  # every bound socket has a port
+        # Every bound socket has a port, and stays bound: once seen, the host is not asked
+        # again (a datagram receive asks each time, a system call).
+        if not sock.bound:
+            sock.bound = bool(sock.host.getsockname()[1])
+        return sock.bound
 
     @staticmethod
     def _has_peer(sock: ProviderSocket) -> bool:

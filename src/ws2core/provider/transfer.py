@@ -56,10 +56,15 @@ from .errors import winsock_error
 from .events import _Events
 from .overlapped import Outcome, _Operation, _Request
 
-_HOST_MSG: Final = {MSG_OOB: socket.MSG_OOB, MSG_PEEK: socket.MSG_PEEK,
-                    MSG_DONTROUTE: socket.MSG_DONTROUTE, MSG_WAITALL: socket.MSG_WAITALL}
-_NO_SIGNAL: Final = getattr(socket, "MSG_NOSIGNAL", 0)  # SIGPIPE is ignored by Python anyway
-_DONT_WAIT: Final = socket.MSG_DONTWAIT  # one host call that must not block (a capped thread)
+# The host's MSG_* flags as plain ints: socket's are IntFlag members, whose & and | run Python
+# code (a microsecond each time a datagram's flags were tested).
+_HOST_OOB: Final = int(socket.MSG_OOB)
+_HOST_WAIT_ALL: Final = int(socket.MSG_WAITALL)
+_HOST_MSG: Final = {MSG_OOB: _HOST_OOB, MSG_PEEK: int(socket.MSG_PEEK),
+                    MSG_DONTROUTE: int(socket.MSG_DONTROUTE), MSG_WAITALL: _HOST_WAIT_ALL}
+_NO_SIGNAL: Final = int(getattr(socket, "MSG_NOSIGNAL", 0))  # SIGPIPE is ignored by Python anyway
+_DONT_WAIT: Final = int(socket.MSG_DONTWAIT)  # one host call that must not block (a capped thread)
+_TRUNCATED: Final = int(socket.MSG_TRUNC)
 _MAX_IOV: Final = 1024      # buffers per host sendmsg/recvmsg call (Linux's IOV_MAX)
 _CONNECTED_PEER: Final = object()  # WSPSend's destination: the connected peer
 
@@ -438,7 +443,7 @@ class _Transfer(_Events):
             if not stream:
                 if source is not None or sourcelen is not None:
                     _store_address(source, sourcelen, sock.family, peer)
-                if message_flags & socket.MSG_TRUNC:
+                if message_flags & _TRUNCATED:
                     return count, WSAEMSGSIZE
             return count, 0
         finally:
@@ -478,9 +483,9 @@ class _Transfer(_Events):
         what came by then is the result (as when SO_RCVTIMEO ends such a receive at the host).
         """
         deadline = time.monotonic() + seconds
-        wait_all = host_flags & socket.MSG_WAITALL
-        flags = (host_flags & ~socket.MSG_WAITALL) | _DONT_WAIT
-        events = select.POLLIN | (select.POLLPRI if host_flags & socket.MSG_OOB else 0)
+        wait_all = host_flags & _HOST_WAIT_ALL
+        flags = (host_flags & ~_HOST_WAIT_ALL) | _DONT_WAIT
+        events = select.POLLIN | (select.POLLPRI if host_flags & _HOST_OOB else 0)
         pending = views
         total = 0
         while True:
