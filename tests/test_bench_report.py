@@ -24,7 +24,7 @@ import pytest
 from ws2core._bench import cases, memory, plot, run, sections, wakeup
 from ws2core._bench.report import CORE, _format_figure, _format_ratio
 from ws2core._bench.sections import Bench
-from ws2core._bench.timing import Cell
+from ws2core._bench.timing import Cell, Timer
 
 WIDTH = 100  # what the report promises; not report._WIDTH, so that changing it is noticed
 
@@ -109,7 +109,7 @@ def test_every_figure_ratio_and_target_is_printed(made_up_run: tuple[Bench, str]
     bench, text = made_up_run
     lines = text.splitlines()
     words = set(re.findall(r"\S+", text))
-    assert len(bench.sections) == 8
+    assert len(bench.sections) == 9
     for section in bench.sections:
         for row in section.rows:
             assert any(line.startswith(row.case) for line in lines), row.case
@@ -199,3 +199,25 @@ def test_plot_draws_the_lines_and_the_note(
     path = tmp_path / "scaling.png"
     plot.plot(str(path), bench)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_provider_case_times_a_live_pair_and_closes_it(core: Any) -> None:
+    """Table 8's names on each core: the case and its floor give the right answer before and
+    after a timed loop (the loops leave nothing waiting on the pair), and the fixture's close
+    closes the provider's sockets and their host sockets."""
+    fixture = cases.PROVIDER_FIXTURE
+    names = fixture.build(core)
+    try:
+        for case in cases.PROVIDER_CASES:
+            assert case.floor is not None
+            for timed in (case, case.floor):
+                assert eval(timed.check, dict(names)), timed.check
+                assert Timer(timed, names).timeit(100) > 0
+                assert eval(timed.check, dict(names)), timed.check
+        assert len(names["t"]) == 2  # the pair; the listener was closed once it accepted
+    finally:
+        assert fixture.close is not None
+        fixture.close(names)
+    assert len(names["t"]) == 0
+    assert names["hsend"].__self__.fileno() == -1
+    assert names["hrecv"].__self__.fileno() == -1

@@ -705,6 +705,40 @@ def test_close_in_another_thread_ends_blocked_call_with_wsaeintr(provider: Any, 
     assert time.monotonic() - closed < 2.0
 
 
+def test_close_while_calls_keep_coming_closes_the_host_socket_once_they_leave(
+        provider: Any, kit: Kit) -> None:
+    """The use count has no lock: threads calling WSPSend and WSPRecv in a loop while another
+    closes the socket see WSAEINTR (a call the close caught inside) or WSAENOTSOCK and no
+    other code, and the host socket is closed once the last call has left, whichever thread
+    that was (the close only shuts it down while calls are inside)."""
+    p = provider
+    c, a = kit.pair()
+    nonblocking(p, c)
+    under = host(p, c)
+    started = threading.Barrier(5)
+
+    def hammer(receive: bool) -> set[int]:
+        seen, err, count, flags = set(), Ref(0), Ref(0), Ref(0)
+        started.wait()
+        while True:
+            flags.value = 0
+            result = (p.WSPRecv(c, [bytearray(64)], 1, count, flags, None, None, None, err)
+                      if receive else p.WSPSend(c, [b"x" * 64], 1, count, 0, None, None, None, err))
+            if result == 0 or err.value == WSAEWOULDBLOCK:
+                continue
+            seen.add(err.value)
+            if err.value == WSAENOTSOCK:
+                return seen
+
+    workers = [Worker(lambda receive=i % 2 == 1: hammer(receive), f"hammer-{i}") for i in range(4)]
+    started.wait()
+    time.sleep(0.05)
+    kit.close(c)
+    codes = set().union(*(worker.result(timeout=10) for worker in workers))
+    assert codes <= {WSAENOTSOCK, WSAEINTR}, [errorname(code) for code in codes]
+    assert under.fileno() == -1
+
+
 def test_so_rcvtimeo_blocking_recv_times_out(provider: Any, kit: Kit) -> None:
     p = provider
     c, _ = kit.pair()

@@ -43,8 +43,8 @@ _FD_SETSIZE = ws2core.FD_SETSIZE
 _X64, _X86 = FD_SET_LAYOUTS["x64"], FD_SET_LAYOUTS["x86"]
 
 # The report's sections (its JSON keys), in the order it prints them.
-HOT, FD, SCALING, CREATION, BATCH, WAITS = (
-    "hot path", "FD_ISSET", "scaling", "HandleTable()", "batch", "waits",
+HOT, FD, SCALING, CREATION, BATCH, WAITS, PROVIDER = (
+    "hot path", "FD_ISSET", "scaling", "HandleTable()", "batch", "waits", "provider",
 )
 
 TIERS = (1_000, 100_000, 1_000_000)  # live sockets per scaling tier
@@ -74,10 +74,13 @@ class Target:
 @dataclass(frozen=True)
 class Fixture:
     """What a group of cases is timed over: ``build(core)`` gives the names, ``key`` says
-    which cases share one build (a runner builds each key once per core)."""
+    which cases share one build (a runner builds each key once per core); ``close(names)``,
+    if any, releases what a build holds beyond memory (sockets), when the names are dropped."""
 
     key: str
     build: Callable[[ModuleType], dict[str, Any]] = field(compare=False, repr=False)
+    close: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False,
+                                                           repr=False)
 
 
 @dataclass(frozen=True)
@@ -224,8 +227,58 @@ def batch_names(core: ModuleType, n: int) -> dict[str, Any]:
     }
 
 
+PROVIDER_MESSAGE = bytes(range(64))
+
+
+def provider_names(core: ModuleType) -> dict[str, Any]:
+    """A started HostSocketProvider over a fresh table of ``core`` (``p``), a TCP pair it
+    connected on the loopback (``c`` the client, TCP_NODELAY; ``a`` the accepted end), and the
+    same pair's host sockets' ``hsend`` (c's send) and ``hrecv`` (a's recv_into)."""
+    from ws2core.provider import HostSocketProvider  # the tables above need no provider
+
+    up = ws2core.UpcallTable(core.HandleTable())
+    p = HostSocketProvider()
+    err = ws2core.Ref(0)
+
+    def check(result: int, what: str) -> int:
+        if result in (ws2core.SOCKET_ERROR, ws2core.INVALID_SOCKET):
+            p.close()
+            raise RuntimeError(f"{what} failed with Winsock error {err.value}")
+        return result
+
+    check(p.WSPStartup(up), "WSPStartup")
+    listener = check(p.WSPSocket(ws2core.AF_INET, ws2core.SOCK_STREAM, 0, None, 0, 0, err),
+                     "WSPSocket")
+    name, namelen = ws2core.Ref(), ws2core.Ref(16)
+    check(p.WSPBind(listener, ("127.0.0.1", 0), 16, err), "WSPBind")
+    check(p.WSPGetSockName(listener, name, namelen, err), "WSPGetSockName")
+    check(p.WSPListen(listener, 1, err), "WSPListen")
+    c = check(p.WSPSocket(ws2core.AF_INET, ws2core.SOCK_STREAM, 0, None, 0, 0, err), "WSPSocket")
+    check(p.WSPConnect(c, name.value, 16, None, None, None, None, err), "WSPConnect")
+    a = check(p.WSPAccept(listener, None, None, None, 0, err), "WSPAccept")
+    check(p.WSPCloseSocket(listener, err), "WSPCloseSocket")
+    check(p.WSPSetSockOpt(c, ws2core.IPPROTO_TCP, ws2core.TCP_NODELAY, 1, 4, err), "TCP_NODELAY")
+    context = ws2core.Ref()
+    hosts = []
+    for s in (c, a):
+        check(up.WPUQuerySocketHandleContext(s, context, err), "WPUQuerySocketHandleContext")
+        hosts.append(context.value.host)
+    buf = bytearray(len(PROVIDER_MESSAGE))
+    return {
+        "p": p, "t": up.table, "c": c, "a": a, "send": p.WSPSend, "recv": p.WSPRecv,
+        "msg": PROVIDER_MESSAGE, "out": [PROVIDER_MESSAGE], "buf": buf, "into": [buf],
+        "sent": ws2core.Ref(), "got": ws2core.Ref(), "flags": ws2core.Ref(0), "err": err,
+        "hsend": hosts[0].send, "hrecv": hosts[1].recv_into,
+    }
+
+
+def _close_provider(names: dict[str, Any]) -> None:
+    names["p"].close()  # its sockets, host ones included
+
+
 HOT_FIXTURE = Fixture("hot", hot_names)
 FD_FIXTURE = Fixture("fd", fd_names)
+PROVIDER_FIXTURE = Fixture("provider", provider_names, _close_provider)
 
 
 def tier_name(live: int) -> str:
@@ -383,6 +436,25 @@ POLL_CASES = [
           "up.WSAWaitForMultipleEvents(64, c_ev, 0, 0, 0) == 258", frozenset({PYTEST})),
 ]
 
+# One WSPSend and one WSPRecv of 64 bytes on a connected pair, beside send and recv_into on the
+# same pair's host sockets (each statement leaves nothing waiting: the next one finds the same).
+PROVIDER_CASES = [
+    Case(
+        "WSPSend + WSPRecv, 64 B", PROVIDER, PROVIDER_FIXTURE,
+        "send(c, out, 1, sent, 0, None, None, None, err); "
+        "recv(a, into, 1, got, flags, None, None, None, err)",
+        "send(c, out, 1, sent, 0, None, None, None, err) == 0 and sent.value == 64"
+        " and recv(a, into, 1, got, flags, None, None, None, err) == 0 and got.value == 64"
+        " and buf == msg",
+        (Target("core/floor", "<=", 1.3),),
+        floor=Case("host send + recv_into, 64 B", PROVIDER, PROVIDER_FIXTURE,
+                   "hsend(msg); hrecv(buf)", "hsend(msg) == 64 and hrecv(buf) == 64 and buf == msg",
+                   applies=FLOOR, runs=frozenset({REPORT})),
+        # pytest-benchmark times the provider in benchmarks/test_bench_provider.py
+        runs=frozenset({REPORT}),
+    ),
+]
+
 # (operation, statement, check, a walk over all live handles)
 SCALING_OPERATIONS = (
     ("lookup", "t.context(h0)", "t.context(h0) is obj", False),
@@ -480,7 +552,7 @@ def batch_cases(n: int = BATCH_SIZE) -> list[Case]:
 def all_cases(tiers: tuple[int, ...] = TIERS, batch: int = BATCH_SIZE) -> list[Case]:
     """Every case, in the report's order of sections (floors are reached through ``floor``)."""
     return [*HOT_CASES, *FD_CASES, *scaling_cases(tiers), *CREATION_CASES, *batch_cases(batch),
-            *POLL_CASES]
+            *POLL_CASES, *PROVIDER_CASES]
 
 
 def section(cases: list[Case], key: str, runs: str = REPORT) -> list[Case]:

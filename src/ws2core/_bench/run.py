@@ -50,6 +50,7 @@ def _run(report: Bench) -> None:
     report.polls()
     report.forget(HOT_FIXTURE)
     wakeup_section(report, 300 if report.quick else 2000)
+    report.provider()
     report.elapsed = time.perf_counter() - started
     report.summary()
 

@@ -97,7 +97,10 @@ class Bench(Report):
         return self._names[fixture.key]
 
     def forget(self, fixture: Fixture) -> None:
-        self._names.pop(fixture.key, None)
+        built = self._names.pop(fixture.key, None)
+        if built is not None and fixture.close is not None:
+            for names in built.values():
+                fixture.close(names)
 
     # --- timing a table of cases
 
@@ -247,6 +250,44 @@ class Bench(Report):
             "ns",
             "t, up: as in table 1; ev: 64 events of t, none signalled; ev_last: the same"
             " but the 64th signalled (both polls scan all 64).",
+        )
+
+    def provider(self) -> None:
+        cases = self.section_cases(C.PROVIDER)
+        try:
+            floor_cell, cells = self.time_cases(C.PROVIDER, cases)
+        finally:
+            self.forget(C.PROVIDER_FIXTURE)
+        rows = self.simple_rows(cases, floor_cell, cells, scale=1e-3)
+        timed = rows[1]
+        floor = timed.figures["floor"]
+        rows.append(
+            Row(
+                "per WSP call over the host", "(pair - floor) / 2",
+                {key: None if (over := difference(timed.figures[key], floor)) is None
+                 else over / 2 for key in (CORE, TWIN_KEY)},
+            )
+        )
+        self.print_section(
+            Section(
+                C.PROVIDER,
+                "8. HostSocketProvider: WSPSend + WSPRecv of 64 bytes against the host's send +"
+                " recv_into: µs per pair",
+                "µs",
+                [CORE, TWIN_KEY],
+                ["twin/core", "core/floor"],
+                rows,
+                f"{timed.case}: {timed.stmt}, where p is a HostSocketProvider over a fresh"
+                " table of each core, c and a a TCP pair it connected on the loopback (c"
+                " TCP_NODELAY, both blocking), send and recv p's WSPSend and WSPRecv, out ="
+                " [msg] and into = [buf] (64 bytes), sent, got, flags and err Refs. floor:"
+                f" {rows[0].stmt} on the same pair's host sockets (hsend: c's send, hrecv: a's"
+                " recv_into), in one thread. cython, twin: the table behind the provider's"
+                " upcalls (the provider itself is Python on both). per WSP call over the host:"
+                " (pair - floor) / 2, what the provider adds to each call. Target: the provider"
+                " within 1.3x of the host (about 1 µs of Python per call).",
+                show_stmt=False,
+            )
         )
 
     def scaling(self) -> None:

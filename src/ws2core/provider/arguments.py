@@ -146,16 +146,20 @@ def _buffer_list(lpBuffers: Any, dwBufferCount: Any) -> list[memoryview]:
     A sequence shorter than its count is a ValueError (C would read past the array); an
     item that is not a buffer is a TypeError.
     """
-    count = dwBufferCount if dwBufferCount.__class__ is int else _index(dwBufferCount)
-    if count < 0:
-        raise ValueError(f"dwBufferCount must be a DWORD, not {count}")
     items: Sequence[Any]
-    if lpBuffers.__class__ is list or isinstance(lpBuffers, Sequence):
-        items = lpBuffers[:count]
+    if dwBufferCount.__class__ is int and dwBufferCount == 1 and lpBuffers.__class__ is list \
+            and lpBuffers:
+        items = lpBuffers[:1]  # the usual call, one buffer in a list: nothing to check
     else:
-        items = list(lpBuffers)[:count]
-    if len(items) < count:
-        raise ValueError(f"lpBuffers holds {len(items)} buffers, dwBufferCount says {count}")
+        count = dwBufferCount if dwBufferCount.__class__ is int else _index(dwBufferCount)
+        if count < 0:
+            raise ValueError(f"dwBufferCount must be a DWORD, not {count}")
+        if lpBuffers.__class__ is list or isinstance(lpBuffers, Sequence):
+            items = lpBuffers[:count]
+        else:
+            items = list(lpBuffers)[:count]
+        if len(items) < count:
+            raise ValueError(f"lpBuffers holds {len(items)} buffers, dwBufferCount says {count}")
     views = []
     for item in items:
         try:
@@ -166,4 +170,3 @@ def _buffer_list(lpBuffers: Any, dwBufferCount: Any) -> list[memoryview]:
             view = view.cast("B")
         views.append(view)
     return views
-

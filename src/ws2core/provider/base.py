@@ -96,7 +96,7 @@ class ProviderSocket:
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
-        "driving", "accepting", "__weakref__",
+        "driving", "accepting", "bound", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
@@ -115,7 +115,9 @@ class ProviderSocket:
         self.driving = False
         self.accepting: _Request | None = None
         self.closed = False
-        self.users = 0             # WSP calls in progress; the host socket closes at 0
+        # WSP calls in progress, an item each: counted without the lock, list.append and
+        # list.pop being atomic (see _enter); the host socket closes when none is left.
+        self.users: list[None] = []
         self.peer_closed = False   # end of stream or reset seen
         self.shut_send = False
         self.shut_receive = False
@@ -141,6 +143,7 @@ class ProviderSocket:
         self.replies: dict[tuple[Any, ...], tuple[tuple[Any, ...] | None, Attempt | None]] = {}
         self.exclusive_address = False  # SO_EXCLUSIVEADDRUSE: the provider's (no host twin)
         self.buffer_sizes: dict[int, int] = {}  # SO_RCVBUF/SO_SNDBUF as set (Linux doubles them)
+        self.bound = False  # seen bound by _is_bound (which asks the host until it is)
 
     def __repr__(self) -> str:
         kind = "TCP" if self.type == SOCK_STREAM else "UDP"
@@ -279,18 +282,27 @@ class _ProviderBase:
         if upcalls.WPUQuerySocketHandleContext(s, context, lpErrno) != 0:
             return None  # WSAENOTSOCK is in lpErrno already
         sock = context.value
-        with self._lock:
-            if sock.__class__ is not ProviderSocket or sock.provider is not self or sock.closed:
-                lpErrno.value = WSAENOTSOCK  # another provider's socket, or closing now
-                return None
-            sock.users += 1
+        if sock.__class__ is not ProviderSocket or sock.provider is not self:
+            lpErrno.value = WSAENOTSOCK  # another provider's socket
+            return None
+        # No lock (two of them cost a third of a call's Python): the call is counted first,
+        # then ``closed`` is read.  _close sets ``closed`` first, then counts the calls
+        # (under the lock); so either it counts this call, and shuts the host socket down
+        # rather than closing it (the last call to leave closes it), or this call sees
+        # ``closed`` and leaves at once, touching nothing.
+        sock.users.append(None)
+        if sock.closed:
+            self._leave(sock)
+            lpErrno.value = WSAENOTSOCK  # closing now
+            return None
         return sock
 
     def _leave(self, sock: ProviderSocket) -> None:
-        with self._lock:
-            sock.users -= 1
-            last = sock.closed and sock.users == 0
-        if last:
+        users = sock.users
+        users.pop()
+        if sock.closed and not users:
+            # More than one call may get here (and _close too) as they leave together:
+            # closing a closed host socket does nothing.
             self._close_host(sock)
 
     def _close_host(self, sock: ProviderSocket) -> None:
@@ -320,7 +332,11 @@ class _ProviderBase:
 
     @staticmethod
     def _is_bound(sock: ProviderSocket) -> bool:
-        return bool(sock.host.getsockname()[1])  # every bound socket has a port
+        # Every bound socket has a port, and stays bound: once seen, the host is not asked
+        # again (a datagram receive asks each time, a system call).
+        if not sock.bound:
+            sock.bound = bool(sock.host.getsockname()[1])
+        return sock.bound
 
     @staticmethod
     def _has_peer(sock: ProviderSocket) -> bool:
@@ -391,7 +407,8 @@ class _ProviderBase:
         (the caller passed the wrong kind of Python object), and so does whatever the
         caller's own code raises (a WSPAccept condition function: ``CallerRaised``).
         """
-        require_out_parameter(lpErrno, "lpErrno")
+        if lpErrno.__class__ is not Ref:  # a Ref needs no look (the usual lpErrno)
+            require_out_parameter(lpErrno, "lpErrno")
         sock = self._enter(s, lpErrno)
         if sock is None:
             return failure

@@ -607,7 +607,7 @@ class _Sockets(_Events):
             for key in [key for key, source in self._duplicates.items() if source is sock]:
                 del self._duplicates[key]   # a duplicate of a closed socket cannot be made
             self._sockets.discard(sock)
-            others = sock.users - (1 if lpErrno is not None else 0)
+            others = len(sock.users) - (1 if lpErrno is not None else 0)
             cancelled = self._take_pending(sock)
         reactor = self._reactor
         if reactor is not None and sock.watched:

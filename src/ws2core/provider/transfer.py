@@ -16,6 +16,7 @@ from collections.abc import Callable
 from operator import index as _index
 from typing import Any, Final
 
+from .. import Ref
 from .._shared import WinsockError, require_out_parameter
 from ..constants import (
     FD_OOB,
@@ -55,10 +56,15 @@ from .errors import winsock_error
 from .events import _Events
 from .overlapped import Outcome, _Operation, _Request
 
-_HOST_MSG: Final = {MSG_OOB: socket.MSG_OOB, MSG_PEEK: socket.MSG_PEEK,
-                    MSG_DONTROUTE: socket.MSG_DONTROUTE, MSG_WAITALL: socket.MSG_WAITALL}
-_NO_SIGNAL: Final = getattr(socket, "MSG_NOSIGNAL", 0)  # SIGPIPE is ignored by Python anyway
-_DONT_WAIT: Final = socket.MSG_DONTWAIT  # one host call that must not block (a capped thread)
+# The host's MSG_* flags as plain ints: socket's are IntFlag members, whose & and | run Python
+# code (a microsecond each time a datagram's flags were tested).
+_HOST_OOB: Final = int(socket.MSG_OOB)
+_HOST_WAIT_ALL: Final = int(socket.MSG_WAITALL)
+_HOST_MSG: Final = {MSG_OOB: _HOST_OOB, MSG_PEEK: int(socket.MSG_PEEK),
+                    MSG_DONTROUTE: int(socket.MSG_DONTROUTE), MSG_WAITALL: _HOST_WAIT_ALL}
+_NO_SIGNAL: Final = int(getattr(socket, "MSG_NOSIGNAL", 0))  # SIGPIPE is ignored by Python anyway
+_DONT_WAIT: Final = int(socket.MSG_DONTWAIT)  # one host call that must not block (a capped thread)
+_TRUNCATED: Final = int(socket.MSG_TRUNC)
 _MAX_IOV: Final = 1024      # buffers per host sendmsg/recvmsg call (Linux's IOV_MAX)
 _CONNECTED_PEER: Final = object()  # WSPSend's destination: the connected peer
 
@@ -136,16 +142,25 @@ class _Transfer(_Events):
 
     def _send(self, sock: ProviderSocket, views: list[memoryview], sent_out: Any, dwFlags: Any,
               destination: Any, overlapped: Any, completion: Any, thread_id: Any) -> int:
-        """WSPSend (``destination`` is _CONNECTED_PEER) and WSPSendTo ((lpTo, iTolen))."""
-        request = self._request(sock, overlapped, completion, thread_id)
-        if sent_out is None and request is None:
-            raise WinsockError(WSAEFAULT, "lpNumberOfBytesSent is NULL")
-        if sent_out is not None:
-            require_out_parameter(sent_out, "lpNumberOfBytesSent")
+        """WSPSend (``destination`` is _CONNECTED_PEER) and WSPSendTo ((lpTo, iTolen)).
+
+        Its hot path (a connected stream socket, one buffer, no flags, a Ref for the count)
+        skips each check whose answer is known there, in the order the checks are made."""
+        request = (None if overlapped is None or not sock.overlapped
+                   else self._request(sock, overlapped, completion, thread_id))
+        if sent_out.__class__ is not Ref:  # a Ref needs no look
+            if sent_out is None and request is None:
+                raise WinsockError(WSAEFAULT, "lpNumberOfBytesSent is NULL")
+            if sent_out is not None:
+                require_out_parameter(sent_out, "lpNumberOfBytesSent")
         flags = dwFlags if dwFlags.__class__ is int else _index(dwFlags)
-        if flags & ~(MSG_OOB | MSG_DONTROUTE) or (flags & MSG_OOB and sock.type != SOCK_STREAM):
-            raise WinsockError(WSAEOPNOTSUPP, f"send flags {flags:#x}")
-        host_flags = _host_flags(flags) if flags else _NO_SIGNAL
+        if flags:
+            if flags & ~(MSG_OOB | MSG_DONTROUTE) or (flags & MSG_OOB
+                                                      and sock.type != SOCK_STREAM):
+                raise WinsockError(WSAEOPNOTSUPP, f"send flags {flags:#x}")
+            host_flags = _host_flags(flags)
+        else:
+            host_flags = _NO_SIGNAL
         address = None
         if sock.state == CONNECTED:
             pass  # the hot path: a stream socket ready to send
@@ -180,8 +195,9 @@ class _Transfer(_Events):
                 sent_out.value = total
                 return 0
         total = 0
-        for first in range(0, len(views) or 1, _MAX_IOV):
-            batch = views[first : first + _MAX_IOV] if first or len(views) > _MAX_IOV else views
+        batches = (views,) if len(views) <= _MAX_IOV else (
+            views[first : first + _MAX_IOV] for first in range(0, len(views), _MAX_IOV))
+        for batch in batches:
             try:
                 if address is not None:
                     count = sock.host.sendmsg(batch, (), host_flags, address)
@@ -333,23 +349,30 @@ class _Transfer(_Events):
     def _receive(self, sock: ProviderSocket, views: list[memoryview], received_out: Any,
                  flags_inout: Any, source: Any, sourcelen: Any, overlapped: Any,
                  completion: Any, thread_id: Any) -> int:
-        request = self._request(sock, overlapped, completion, thread_id)
-        if (received_out is None and request is None) or flags_inout is None:
-            raise WinsockError(WSAEFAULT, "lpNumberOfBytesRecvd or lpFlags is NULL")
-        if received_out is not None:
-            require_out_parameter(received_out, "lpNumberOfBytesRecvd")
-        require_out_parameter(flags_inout, "lpFlags")
+        """WSPRecv (``source`` and ``sourcelen`` None) and WSPRecvFrom.
+
+        Its hot path (a connected stream socket, no flags, Refs for the count and the flags)
+        skips each check whose answer is known there, in the order the checks are made."""
+        request = (None if overlapped is None or not sock.overlapped
+                   else self._request(sock, overlapped, completion, thread_id))
+        if received_out.__class__ is not Ref or flags_inout.__class__ is not Ref:
+            if (received_out is None and request is None) or flags_inout is None:
+                raise WinsockError(WSAEFAULT, "lpNumberOfBytesRecvd or lpFlags is NULL")
+            if received_out is not None:
+                require_out_parameter(received_out, "lpNumberOfBytesRecvd")
+            require_out_parameter(flags_inout, "lpFlags")
         for view in views:
             if view.readonly:
                 raise WinsockError(WSAEFAULT, "a receive buffer is read-only")
         flags = flags_inout.value
-        flags = flags if flags.__class__ is int else _index(flags or 0)
         stream = sock.type == SOCK_STREAM
-        if flags & ~(MSG_OOB | MSG_PEEK | MSG_WAITALL) or (
-            flags & MSG_WAITALL and (not stream or sock.nonblocking or flags & MSG_PEEK
-                                     or request is not None)
-        ) or (flags & MSG_OOB and not stream):
-            raise WinsockError(WSAEOPNOTSUPP, f"receive flags {flags:#x}")
+        if flags:
+            flags = flags if flags.__class__ is int else _index(flags)
+            if flags & ~(MSG_OOB | MSG_PEEK | MSG_WAITALL) or (
+                flags & MSG_WAITALL and (not stream or sock.nonblocking or flags & MSG_PEEK
+                                         or request is not None)
+            ) or (flags & MSG_OOB and not stream):
+                raise WinsockError(WSAEOPNOTSUPP, f"receive flags {flags:#x}")
         if stream:  # which ignores lpFrom and lpFromlen, as on Windows
             if sock.state != CONNECTED:
                 self._resolve_connect(sock)
@@ -420,11 +443,12 @@ class _Transfer(_Events):
             if not stream:
                 if source is not None or sourcelen is not None:
                     _store_address(source, sourcelen, sock.family, peer)
-                if message_flags & socket.MSG_TRUNC:
+                if message_flags & _TRUNCATED:
                     return count, WSAEMSGSIZE
             return count, 0
         finally:
-            self._reenable(sock, FD_READ | FD_OOB)
+            if sock.network_events:  # _reenable's own test, saving the call when unselected
+                self._reenable(sock, FD_READ | FD_OOB)
 
     def _receive_overlapped(self, sock: ProviderSocket, request: _Request,
                             views: list[memoryview], host_flags: int, source: Any,
@@ -459,9 +483,9 @@ class _Transfer(_Events):
         what came by then is the result (as when SO_RCVTIMEO ends such a receive at the host).
         """
         deadline = time.monotonic() + seconds
-        wait_all = host_flags & socket.MSG_WAITALL
-        flags = (host_flags & ~socket.MSG_WAITALL) | _DONT_WAIT
-        events = select.POLLIN | (select.POLLPRI if host_flags & socket.MSG_OOB else 0)
+        wait_all = host_flags & _HOST_WAIT_ALL
+        flags = (host_flags & ~_HOST_WAIT_ALL) | _DONT_WAIT
+        events = select.POLLIN | (select.POLLPRI if host_flags & _HOST_OOB else 0)
         pending = views
         total = 0
         while True:
