@@ -91,8 +91,9 @@ GUEST_CODE_PROGRAMS: tuple[str, ...] = ("apcs", "overlapped_routines")
 SPEAKEASY_PROGRAMS: tuple[str, ...] = tuple(
     name for name in LOOPBACK_PROGRAMS if name not in GUEST_CODE_PROGRAMS)
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
-# The other C sources here, which are no CHECK program: test_run.py builds them its own way.
-OTHER_SOURCES: tuple[str, ...] = ("console",)
+# The other C sources here, which are no CHECK program: test_run.py builds console its own
+# way; call_costs is benchmarks/test_bench_adapter.py's loops of calls to time.
+OTHER_SOURCES: tuple[str, ...] = ("console", "call_costs")
 
 ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}

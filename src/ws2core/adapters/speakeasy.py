@@ -655,17 +655,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     """
     speakeasy = _import_speakeasy()
     path = checked_program(program, timeout)
-    config = json.loads((Path(speakeasy.module.__file__).parent / "configs" / "default.json")
-                        .read_text(encoding="utf-8"))
-    config["timeout"] = math.ceil(timeout)  # whole seconds: unicorn takes an integer
-    # Speakeasy stops a run after this many API calls (10,000 by default): a program that
-    # prints through mingw's printf makes one per character.
-    config["max_api_count"] = 1 << 62
-    se = speakeasy.module.Speakeasy(config=config, argv=list(args))
-    try:
-        module = se.load_module(str(path))
-    except speakeasy.faults as refused:  # "Target file is not a PE", say
-        raise ValueError(f"Speakeasy cannot load {str(path)!r}: {refused}") from None
+    se, module, config = _loaded(speakeasy, path, args, timeout)
     runtime = install_runtime(se, module, args, environment, output)
     installation = (install(se, table, provider, policy=policy, max_block=max_block)
                     if winsock else None)
@@ -684,6 +674,24 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
                       runtime.exit_status, _stopped(error, runtime.exit_status), error,
                       bytes(runtime.written[STDOUT]), bytes(runtime.written[STDERR]), seconds,
                       leaked, tuple(installation.policy.log) if installation is not None else ())
+
+
+def _loaded(speakeasy: _Speakeasy, path: Path, args: Sequence[str],
+            timeout: float) -> tuple[Any, Any, dict[str, Any]]:
+    """A ``Speakeasy`` configured for a whole program's run, the program loaded in it:
+    ``(se, module, config)`` (``benchmarks/test_bench_adapter.py`` runs one this way too)."""
+    config = json.loads((Path(speakeasy.module.__file__).parent / "configs" / "default.json")
+                        .read_text(encoding="utf-8"))
+    config["timeout"] = math.ceil(timeout)  # whole seconds: unicorn takes an integer
+    # Speakeasy stops a run after this many API calls (10,000 by default): a program that
+    # prints through mingw's printf makes one per character.
+    config["max_api_count"] = 1 << 62
+    se = speakeasy.module.Speakeasy(config=config, argv=list(args))
+    try:
+        module = se.load_module(str(path))
+    except speakeasy.faults as refused:  # "Target file is not a PE", say
+        raise ValueError(f"Speakeasy cannot load {str(path)!r}: {refused}") from None
+    return se, module, config
 
 
 def _error(report: Mapping[str, Any]) -> dict[str, str]:
