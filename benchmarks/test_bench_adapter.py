@@ -87,9 +87,11 @@ def _programs() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def call_costs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def call_costs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """call_costs.c built for x86_64, kept where the emulator tests keep their builds."""
     programs = _programs()
-    exe: Path = programs.build("call_costs", "x86_64", tmp_path_factory.mktemp("call_costs"))
+    exe: Path = programs.build("call_costs", "x86_64",
+                               programs.cache_folder(request.config, tmp_path_factory))
     return exe
 
 

@@ -1041,16 +1041,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _early_wine = None
 
 
-@pytest.fixture(scope="session")
-def program_cache(request: pytest.FixtureRequest,
-                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cache_folder(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where compiled programs are kept: pytest's cache directory (.pytest_cache), so an
     unchanged program is not compiled again next session (a build is named by a hash of its
     inputs, so it is never stale); a session directory under -p no:cacheprovider."""
-    cache = getattr(request.config, "cache", None)
+    cache = getattr(config, "cache", None)
     if cache is not None:
         return Path(cache.mkdir("ws2core-emulator-programs"))
     return tmp_path_factory.mktemp("programs")
+
+
+@pytest.fixture(scope="session")
+def program_cache(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``cache_folder``: where compiled programs are kept."""
+    return cache_folder(request.config, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
