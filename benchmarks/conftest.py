@@ -138,3 +138,15 @@ def descriptors() -> Callable[[int], AbstractContextManager[None]]:
     soft RLIMIT_NOFILE raised up to the hard limit, then put back), or the test skipped:
     for the tests that hold a thousand sockets."""
     return _more_descriptors
+
+
+SHORT_MAX_TIME = 0.1  # a --benchmark-max-time under this (seconds) is the short mode
+
+
+@pytest.fixture
+def short_mode(benchmark: Any, request: pytest.FixtureRequest) -> bool:
+    """The short mode: ``make bench-smoke`` (a ``--benchmark-max-time`` under SHORT_MAX_TIME;
+    the CI's is 0.02) or ``--benchmark-disable``, where a test that sizes its own runs makes
+    them small."""
+    return not benchmark.enabled or float(
+        request.config.getoption("benchmark_max_time")) < SHORT_MAX_TIME

@@ -37,7 +37,7 @@ send time (about 3 µs of Python) to every figure alike and hide nothing, but sa
 
   Each round checks its byte (it changes from round to round) and count.  Rounds:
   LATENCY_ROUNDS (2,000) after LATENCY_WARMUP_ROUNDS (50) untimed ones; SHORT_LATENCY_ROUNDS
-  (100) in the short mode (a ``--benchmark-max-time`` under SHORT_MAX_TIME, 0.1 s; the CI's
+  (100) in the short mode (a ``--benchmark-max-time`` under conftest's SHORT_MAX_TIME, 0.1 s; the CI's
   is 0.02) and under ``--benchmark-disable``.  All rounds are one pedantic round, so
   pytest-benchmark's table shows the whole interleaved run (every path of every round), not
   a per-round figure.  The figures are in ``extra_info`` and printed: per path
@@ -131,7 +131,6 @@ LATENCY_ROUNDS = 2000
 SETTLE = 200e-6  # seconds between posting a receive and the peer's send (see the module doc)
 LATENCY_WARMUP_ROUNDS = 50
 SHORT_LATENCY_ROUNDS = 100
-SHORT_MAX_TIME = 0.1  # a --benchmark-max-time under this (seconds) is the short mode
 
 THOUSAND = 1000
 SHORT_THOUSAND = 200
@@ -144,10 +143,6 @@ IDLE_WAIT_MS = 50  # a group thread's wait between rounds: how soon it sees the 
 JOIN_TIMEOUT = 10.0
 LOOPBACK = "127.0.0.1"
 PORT_KEY = 0x5EED
-
-
-def _short(benchmark: Any, config: pytest.Config) -> bool:
-    return not benchmark.enabled or float(config.getoption("benchmark_max_time")) < SHORT_MAX_TIME
 
 
 def _nearest_rank(samples: Sequence[float], fraction: float) -> float:
@@ -364,11 +359,11 @@ def _latency_figures(samples: dict[str, list[int]]) -> dict[str, Any]:
 
 @pytest.mark.benchmark(group=LATENCY_GROUP)
 def test_completion_latency(
-    benchmark: Any, request: pytest.FixtureRequest, core: ModuleType, ws: Ws2_32
+    benchmark: Any, request: pytest.FixtureRequest, core: ModuleType, ws: Ws2_32, short_mode: bool
 ) -> None:
     """A pending receive's completion by event, routine and port, beside a blocking receive
     and raw sockets, interleaved round by round: see the module doc."""
-    short = _short(benchmark, request.config)
+    short = short_mode
     rounds = SHORT_LATENCY_ROUNDS if short else LATENCY_ROUNDS
     with ExitStack() as stack:
         paths = _latency_paths(ws, Kernel32(ws), stack)
@@ -464,10 +459,11 @@ def test_thousand_sockets(
     core: ModuleType,
     ws: Ws2_32,
     descriptors: Callable[[int], AbstractContextManager[None]],
+    short_mode: bool,
 ) -> None:
     """N pending overlapped receives on one port against N event-selected sockets served
     64 to a thread, interleaved round by round: see the module doc."""
-    short = _short(benchmark, request.config)
+    short = short_mode
     n, rounds = (SHORT_THOUSAND, 1) if short else (THOUSAND, THOUSAND_ROUNDS)
     k32 = Kernel32(ws)
     clock = time.perf_counter_ns

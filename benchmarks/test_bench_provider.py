@@ -30,7 +30,7 @@ within a group: the ratio provider / raw is what the provider adds to the host's
   (against issue 8's goal in the external test below, which runs the same way).  Rounds:
   ECHO_ROUNDS (3,000 at 64 B, 2,000 at 64 KiB) after ECHO_WARMUP_ROUNDS (50) untimed ones;
   SHORT_ECHO_ROUNDS (300) in the short mode (a ``--benchmark-max-time`` under
-  SHORT_MAX_TIME, 0.1 s; the CI's is 0.02) and under ``--benchmark-disable``;
+  conftest's SHORT_MAX_TIME, 0.1 s; the CI's is 0.02) and under ``--benchmark-disable``;
   ``WS2CORE_BENCH_ECHO_ROUNDS`` overrides both (at least 2).  The
   timed rounds are one pedantic round (``rounds=1, iterations=1``), so pytest-benchmark's
   table shows the time of the whole interleaved run, both sides of every round: not a
@@ -159,7 +159,6 @@ from ws2core.provider import WSANETWORKEVENTS, HostSocketProvider
 ECHO_SIZES = [64, 64 * 1024]
 ECHO_ROUNDS = {64: 3000, 64 * 1024: 2000}  # timed rounds of the interleaved echo, full run
 SHORT_ECHO_ROUNDS = 300  # the same in the short mode and under --benchmark-disable
-SHORT_MAX_TIME = 0.1  # a --benchmark-max-time under this (seconds) is the short mode
 ECHO_WARMUP_ROUNDS = 50  # untimed interleaved rounds first
 _OVERRIDE = os.environ.get("WS2CORE_BENCH_ECHO_ROUNDS", "")
 ECHO_ROUNDS_OVERRIDE = max(2, int(_OVERRIDE)) if _OVERRIDE else None  # both orders
@@ -590,11 +589,10 @@ def test_echo_raw(benchmark: Any, size: int) -> None:
 # echo, interleaved: raw and provider round trips alternating in one run
 
 
-def _echo_rounds(benchmark: Any, config: pytest.Config, size: int) -> int:
+def _echo_rounds(short: bool, size: int) -> int:
     """Timed rounds of the interleaved echo: the override, the short count, or the full one."""
     if ECHO_ROUNDS_OVERRIDE is not None:
         return ECHO_ROUNDS_OVERRIDE
-    short = not benchmark.enabled or float(config.getoption("benchmark_max_time")) < SHORT_MAX_TIME
     return SHORT_ECHO_ROUNDS if short else ECHO_ROUNDS[size]
 
 
@@ -660,11 +658,11 @@ def _interleaved_figures(rounds: int, raw_ns: list[int], provider_ns: list[int])
 
 @pytest.mark.parametrize("size", ECHO_SIZES, ids=lambda size: _size_name(size).replace(" ", ""))
 def test_echo_interleaved(
-    benchmark: Any, request: pytest.FixtureRequest, core: ModuleType, provider: Provider, size: int
+    benchmark: Any, core: ModuleType, provider: Provider, size: int, short_mode: bool
 ) -> None:
     """Raw and provider round trips alternating, both pairs up at once: see the module doc."""
     benchmark.group = _interleaved_group(size)
-    rounds = _echo_rounds(benchmark, request.config, size)
+    rounds = _echo_rounds(short_mode, size)
     with _raw_echo(size) as raw, _provider_echo(provider, size) as echoed:
         raw_ns, provider_ns = _interleave(benchmark, size, rounds, raw, echoed)
     assert provider.sockets() == []
@@ -777,15 +775,15 @@ def _raw_external(address: tuple[str, int], size: int) -> Iterator[_Echo]:
 @pytest.mark.parametrize("size", ECHO_SIZES, ids=lambda size: _size_name(size).replace(" ", ""))
 def test_echo_external(
     benchmark: Any,
-    request: pytest.FixtureRequest,
     core: ModuleType,
     provider: Provider,
     external_echo: tuple[str, int],
     size: int,
+    short_mode: bool,
 ) -> None:
     """Interleaved like test_echo_interleaved, the server in another process: see the doc."""
     benchmark.group = _external_group(size)
-    rounds = _echo_rounds(benchmark, request.config, size)
+    rounds = _echo_rounds(short_mode, size)
     with ExitStack() as stack:
         raw = stack.enter_context(_raw_external(external_echo, size))
         echoed = stack.enter_context(_provider_external(provider, external_echo, size))

@@ -92,8 +92,9 @@ GUEST_CODE_PROGRAMS: tuple[str, ...] = ("apcs", "overlapped_routines")
 SPEAKEASY_PROGRAMS: tuple[str, ...] = tuple(
     name for name in LOOPBACK_PROGRAMS if name not in GUEST_CODE_PROGRAMS)
 HEADERS: tuple[str, ...] = ("checks.h", "loopback.h")
-# The other C sources here, which are no CHECK program: test_run.py builds them its own way.
-OTHER_SOURCES: tuple[str, ...] = ("console",)
+# The other C sources here, which are no CHECK program: test_run.py builds console its own
+# way; call_costs is benchmarks/test_bench_adapter.py's loops of calls to time.
+OTHER_SOURCES: tuple[str, ...] = ("console", "call_costs")
 
 ARCHES: tuple[str, ...] = ("x86_64", "i686")
 COMPILERS: dict[str, str] = {"x86_64": "x86_64-w64-mingw32-gcc", "i686": "i686-w64-mingw32-gcc"}
@@ -1059,16 +1060,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _early_wine = None
 
 
-@pytest.fixture(scope="session")
-def program_cache(request: pytest.FixtureRequest,
-                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cache_folder(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where compiled programs are kept: pytest's cache directory (.pytest_cache), so an
     unchanged program is not compiled again next session (a build is named by a hash of its
     inputs, so it is never stale); a session directory under -p no:cacheprovider."""
-    cache = getattr(request.config, "cache", None)
+    cache = getattr(config, "cache", None)
     if cache is not None:
         return Path(cache.mkdir("ws2core-emulator-programs"))
     return tmp_path_factory.mktemp("programs")
+
+
+@pytest.fixture(scope="session")
+def program_cache(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``cache_folder``: where compiled programs are kept."""
+    return cache_folder(request.config, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

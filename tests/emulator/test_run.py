@@ -269,6 +269,31 @@ def test_command_help_says_what_it_does() -> None:
 # The _initterm loop
 
 
+# ---------------------------------------------------------------------------------------
+# call_costs.c: the loops benchmarks/test_bench_adapter.py times
+
+CALL_COST_LOOPS = ("empty", "GetCurrentProcessId", "GetLastError", "WSAGetLastError", "select",
+                   "send_recv")
+
+
+@pytest.mark.parametrize("arch", programs.ARCHES)
+def test_call_cost_loops(speakeasy: ModuleType, program_cache: Path, arch: str) -> None:
+    """Under ws2core every call of call_costs' loops returns what a working Winsock does
+    (select 0 on a quiet connected pair, send and recv 4); Speakeasy alone runs every loop
+    on its fake sockets but WSAGetLastError, which it lacks: what the benchmark compares."""
+    exe = programs.build("call_costs", arch, program_cache)
+    served = adapter.run(exe, ["5", "pair", *CALL_COST_LOOPS])
+    assert (served.exit_code, served.stopped) == (0, None), served.stderr
+    assert served.stdout.decode().splitlines() == [
+        f"UNEXPECTED {loop} 0" for loop in CALL_COST_LOOPS]
+    stock_loops = [loop for loop in CALL_COST_LOOPS if loop != "WSAGetLastError"]
+    stock = adapter.run(exe, ["5", "plain", *stock_loops], winsock=False)
+    assert (stock.exit_code, stock.stopped) == (0, None), stock.stderr
+    assert len(stock.stdout.decode().splitlines()) == len(stock_loops)
+    lacking = adapter.run(exe, ["5", "plain", "WSAGetLastError"], winsock=False)
+    assert lacking.stopped is not None and "WSAGetLastError" in lacking.stopped
+
+
 @pytest.mark.parametrize("ptr_size", [8, 4])
 def test_initterm_code_is_its_listing(ptr_size: int, tmp_path: Path) -> None:
     arch = "x86_64" if ptr_size == 8 else "i686"

@@ -240,22 +240,70 @@ def _import_speakeasy() -> _Speakeasy:
                       common.PERM_MEM_RW)
 
 
+class _Layout(NamedTuple):
+    """The guest's memory as ``_Guest.readable`` and ``writable`` see it: half-open spans."""
+    readable: list[tuple[int, int]]            # mapped readable in unicorn
+    writable: list[tuple[int, int]]            # mapped writable in unicorn
+    not_asked_readable: list[tuple[int, int]]  # Speakeasy's maps the program asked unreadable
+    not_asked_writable: list[tuple[int, int]]  # ... and unwritable
+    images: list[tuple[int, int]]              # Speakeasy's maps of loaded images
+
+
+def _meets(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether any of ``spans`` overlaps ``start``..``end``."""
+    return any(base < end and top > start for base, top in spans)
+
+
 class _Guest:
-    """A ``ws2core.guest.Guest`` over the emulator object one hook call receives."""
+    """A ``ws2core.guest.Guest`` over the emulator object one hook call receives.
 
-    __slots__ = ("_cdecl", "_emu", "_faults", "_speakeasy", "ptr_size")
+    ``one_call``: the object serves one hook call, during which the guest's memory layout
+    changes only through its own ``allocate`` and ``release`` (the guest does not run, and
+    no other thread maps its memory), so the layout that ``readable`` and ``writable`` check
+    against is read once and kept until either changes it: select checks five ranges.
+    """
 
-    def __init__(self, emu: Any, speakeasy: _Speakeasy, ptr_size: int) -> None:
+    __slots__ = ("_cdecl", "_emu", "_faults", "_layout", "_one_call", "_speakeasy", "ptr_size")
+
+    def __init__(self, emu: Any, speakeasy: _Speakeasy, ptr_size: int, *,
+                 one_call: bool = False) -> None:
         self._emu = emu
         self._faults = speakeasy.faults
         self._cdecl = speakeasy.cdecl
         self._speakeasy = speakeasy
         self.ptr_size = ptr_size
+        self._one_call = one_call
+        self._layout: _Layout | None = None
+
+    def _memory_layout(self) -> _Layout:
+        """What ``readable`` and ``writable`` check against, read from the emulator now (or
+        kept from earlier in the same hook call: ``one_call``)."""
+        layout = self._layout
+        if layout is None:
+            speakeasy = self._speakeasy
+            regions = list(self._emu.emu_eng.mem_regions())
+            maps = [(mapping.base, mapping.base + mapping.size, mapping.prot, mapping.tag)
+                    for mapping in self._emu.get_mem_maps()]
+            layout = _Layout(
+                [(begin, last + 1) for begin, last, perms in regions if perms & speakeasy.read],
+                [(begin, last + 1) for begin, last, perms in regions if perms & speakeasy.write],
+                # 0 is no record at all: unicorn's word stands
+                [(base, top) for base, top, prot, _ in maps
+                 if prot and not prot & speakeasy.read_asked],
+                [(base, top) for base, top, prot, _ in maps
+                 if prot and not prot & speakeasy.write_asked],
+                [(base, top) for base, top, _, tag in maps
+                 if str(tag).startswith("emu.module.")])
+            if self._one_call:
+                self._layout = layout
+        return layout
 
     def read(self, address: int, size: int) -> bytes:
         try:
-            # The far end first: a range that ends unmapped is refused before a large copy.
-            self._emu.mem_read(address + size - 1, 1)
+            # A large range's far end first: one that ends unmapped is refused before a large
+            # copy (a short one is refused by the copy itself, which fails as well).
+            if size > _PAGE:
+                self._emu.mem_read(address + size - 1, 1)
             return bytes(self._emu.mem_read(address, size))
         except self._faults:
             raise GuestFault(f"{size} bytes at {address:#x} are not all mapped") from None
@@ -269,34 +317,25 @@ class _Guest:
     def readable(self, address: int, size: int) -> bool:
         """Mapped readable in unicorn and asked readable of Speakeasy."""
         end = address + size
-        if not _covered(address, end, [
-                (begin, last + 1) for begin, last, perms in self._emu.emu_eng.mem_regions()
-                if perms & self._speakeasy.read]):
-            return False
-        return not any(
-            mapping.prot and not mapping.prot & self._speakeasy.read_asked
-            for mapping in self._emu.get_mem_maps()
-            if mapping.base < end and mapping.base + mapping.size > address)
+        layout = self._memory_layout()
+        return _covered(address, end, layout.readable) and not _meets(address, end,
+                                                                      layout.not_asked_readable)
 
     def writable(self, address: int, size: int) -> bool:
         """Mapped writable in unicorn, asked writable of Speakeasy and, in a loaded image,
         in a writable section (the module's docstring)."""
         end = address + size
-        if not _covered(address, end, [
-                (begin, last + 1) for begin, last, perms in self._emu.emu_eng.mem_regions()
-                if perms & self._speakeasy.write]):
+        layout = self._memory_layout()
+        if not _covered(address, end, layout.writable) or _meets(address, end,
+                                                                  layout.not_asked_writable):
             return False
-        for mapping in self._emu.get_mem_maps():
-            base, top = mapping.base, mapping.base + mapping.size
+        for base, top in layout.images:
             if top <= address or base >= end:
                 continue
-            if mapping.prot and not mapping.prot & self._speakeasy.write_asked:
-                return False   # 0 is no record at all: unicorn's word stands
-            if str(mapping.tag).startswith("emu.module."):
-                image = self._image_at(base)
-                if image is not None and not _covered(
-                        max(address, base), min(end, top), writable_sections(image, base)):
-                    return False
+            image = self._image_at(base)
+            if image is not None and not _covered(
+                    max(address, base), min(end, top), writable_sections(image, base)):
+                return False
         return True
 
     def _image_at(self, base: int) -> Any:
@@ -316,6 +355,7 @@ class _Guest:
         Whole pages: Speakeasy packs a smaller block into a page shared with other blocks and
         unmaps it only when all are free, so released memory would stay readable."""
         pages = -(-max(size, 1) // _PAGE) * _PAGE
+        self._layout = None
         try:
             address: int = self._emu.mem_map(pages, perms=self._speakeasy.read_write,
                                              tag="ws2core.guest")
@@ -329,6 +369,7 @@ class _Guest:
         # Speakeasy appends the base to a mapping's tag: "ws2core.guest.0x4000".
         if mapping is not None and mapping.base == address and \
                 str(mapping.tag).startswith("ws2core.guest."):
+            self._layout = None
             self._emu.mem_free(address)
 
     def thread_id(self) -> int:
@@ -420,7 +461,7 @@ class Installation(_Installation):
 
         def hook(emu: Any, api_name: str, original: Any, argv: list[int]) -> int | None:
             try:
-                return call(_Guest(emu, speakeasy, ptr_size), argv)
+                return call(_Guest(emu, speakeasy, ptr_size, one_call=True), argv)
             except NotServed as handover:
                 return _hand_over(emu, export, api_name, original, argv, handover)
 
@@ -552,7 +593,7 @@ def _runtime_hook(runtime: CRuntime, function: CrtFunction, speakeasy: _Speakeas
         # argv=None: read by our own declaration.  For a function Speakeasy implements, its
         # argv follows Speakeasy's (sprintf and _snprintf take "variable arguments" there,
         # and argv comes empty).
-        result = runtime.call(function, _Guest(emu, speakeasy, ptr_size), None)
+        result = runtime.call(function, _Guest(emu, speakeasy, ptr_size, one_call=True), None)
         if popped and original is not None:
             top = emu.reg_read(speakeasy.esp)
             emu.mem_write(top - popped, bytes(emu.mem_read(top, 4)))
@@ -660,17 +701,7 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
     """
     speakeasy = _import_speakeasy()
     path = checked_program(program, timeout)
-    config = json.loads((Path(speakeasy.module.__file__).parent / "configs" / "default.json")
-                        .read_text(encoding="utf-8"))
-    config["timeout"] = math.ceil(timeout)  # whole seconds: unicorn takes an integer
-    # Speakeasy stops a run after this many API calls (10,000 by default): a program that
-    # prints through mingw's printf makes one per character.
-    config["max_api_count"] = 1 << 62
-    se = speakeasy.module.Speakeasy(config=config, argv=list(args))
-    try:
-        module = se.load_module(str(path))
-    except speakeasy.faults as refused:  # "Target file is not a PE", say
-        raise ValueError(f"Speakeasy cannot load {str(path)!r}: {refused}") from None
+    se, module, config = _loaded(speakeasy, path, args, timeout)
     runtime = install_runtime(se, module, args, environment, output)
     installation = (install(se, table, provider, policy=policy, max_block=max_block)
                     if winsock else None)
@@ -689,6 +720,24 @@ def run(program: str | os.PathLike[str], args: Sequence[str] = (), *,
                       runtime.exit_status, _stopped(error, runtime.exit_status), error,
                       bytes(runtime.written[STDOUT]), bytes(runtime.written[STDERR]), seconds,
                       leaked, tuple(installation.policy.log) if installation is not None else ())
+
+
+def _loaded(speakeasy: _Speakeasy, path: Path, args: Sequence[str],
+            timeout: float) -> tuple[Any, Any, dict[str, Any]]:
+    """A ``Speakeasy`` configured for a whole program's run, the program loaded in it:
+    ``(se, module, config)`` (``benchmarks/test_bench_adapter.py`` runs one this way too)."""
+    config = json.loads((Path(speakeasy.module.__file__).parent / "configs" / "default.json")
+                        .read_text(encoding="utf-8"))
+    config["timeout"] = math.ceil(timeout)  # whole seconds: unicorn takes an integer
+    # Speakeasy stops a run after this many API calls (10,000 by default): a program that
+    # prints through mingw's printf makes one per character.
+    config["max_api_count"] = 1 << 62
+    se = speakeasy.module.Speakeasy(config=config, argv=list(args))
+    try:
+        module = se.load_module(str(path))
+    except speakeasy.faults as refused:  # "Target file is not a PE", say
+        raise ValueError(f"Speakeasy cannot load {str(path)!r}: {refused}") from None
+    return se, module, config
 
 
 def _error(report: Mapping[str, Any]) -> dict[str, str]:

@@ -148,7 +148,8 @@ class _Select(_Events):
                 found = poller.poll(budget * 1000)
             else:
                 found = []
-                time.sleep(budget)  # nothing can become ready but by the clock
+                if budget:  # nothing can become ready but by the clock; a zero timeout
+                    time.sleep(budget)  # returns at once (sleep(0) would yield the CPU)
             for fd, revents in found:
                 sock = watched[fd]
                 in_read, in_write, in_except = membership[sock]
