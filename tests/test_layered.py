@@ -91,10 +91,16 @@ class Counter(LayeredProvider):
 
 def install_counter(catalog: Catalog) -> tuple[int, int]:
     """The counter's layered entry and its chain over TCP/IP, the chain put first: the ids."""
+    return install_layer(catalog, COUNTER_ID, COUNTER_PATH, "Counter")
+
+
+def install_layer(catalog: Catalog, provider_id: uuid.UUID, path: str, name: str) -> tuple[int, int]:
+    """A layered entry of the provider at ``path`` and its chain over TCP/IP, the chain put
+    first: the two ids."""
     layered = WSAPROTOCOL_INFOW()
     layered.ProtocolChain.ChainLen = LAYERED_PROTOCOL
-    set_protocol_name(layered, "Counter layer")
-    [layered_id] = catalog.install(COUNTER_ID, COUNTER_PATH, [layered])
+    set_protocol_name(layered, f"{name} layer")
+    [layered_id] = catalog.install(provider_id, path, [layered])
     # The chain's id is the next one; an LSP installs the chain with its own GUID as well
     # (WSCInstallProvider refuses a second install of one GUID: a chain GUID of its own).
     chain = catalog.entry(TCP_IP)
@@ -102,8 +108,8 @@ def install_counter(catalog: Catalog) -> tuple[int, int]:
     chain.ProtocolChain.ChainLen = 2
     chain.ProtocolChain.ChainEntries[0] = layered_id
     chain.ProtocolChain.ChainEntries[1] = TCP_IP
-    set_protocol_name(chain, "Counter over MSAFD Tcpip [TCP/IP]")
-    [chain_id] = catalog.install(uuid.uuid5(COUNTER_ID, "chain"), COUNTER_PATH, [chain])
+    set_protocol_name(chain, f"{name} over MSAFD Tcpip [TCP/IP]")
+    [chain_id] = catalog.install(uuid.uuid5(provider_id, "chain"), path, [chain])
     order = [chain_id] + [info.dwCatalogEntryId for info in catalog.protocols()
                           if info.dwCatalogEntryId != chain_id]
     assert catalog.WSCWriteProviderOrder(order, len(order)) == 0
