@@ -211,10 +211,10 @@ def test_the_catalog_lists_the_chain_not_the_layered_entry(layered: Any) -> None
 
 def test_other_protocols_stay_with_the_base_provider(layered: Any) -> None:
     ws, *_ = layered
-    for family, kind in ((AF_INET, SOCK_DGRAM), (AF_INET6, SOCK_STREAM)):
+    for family, kind, entry in ((AF_INET, SOCK_DGRAM, 1002), (AF_INET6, SOCK_STREAM, 1004)):
         s = ws.socket(family, kind, 0)
         assert s != INVALID_SOCKET
-        assert ws.upcalls.table.catalog_entry(s) == ws.provider.catalog_entry_id
+        assert ws.upcalls.table.catalog_entry(s) == entry  # the base entry of its protocol
         assert ws._owner(s) is ws.provider
         assert ws.closesocket(s) == 0
 
@@ -226,7 +226,7 @@ def test_a_deinstalled_layer_serves_no_new_socket(layered: Any) -> None:
     catalog.deinstall(uuid.uuid5(COUNTER_ID, "chain"))
     catalog.deinstall(COUNTER_ID)
     fresh = ws.socket(AF_INET, SOCK_STREAM, 0)
-    assert ws.upcalls.table.catalog_entry(fresh) == ws.provider.catalog_entry_id
+    assert ws.upcalls.table.catalog_entry(fresh) == TCP_IP
     # The socket made before keeps its layer until it closes.
     assert ws.bind(s, ("127.0.0.1", 0), 16) == 0
     assert ws.closesocket(s) == 0 and ws.closesocket(fresh) == 0
