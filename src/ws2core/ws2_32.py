@@ -307,6 +307,12 @@ class Ws2_32:
             return self.provider
         return owners.get(entry, self.provider)
 
+    def is_overlapped(self, s: Any) -> bool:
+        """Whether socket ``s`` was made with WSA_FLAG_OVERLAPPED, as the provider owning it
+        (a layered one included) answers: False for what is no socket.  Only such a
+        socket's calls use their lpOverlapped, as on Windows."""
+        return bool(self._owner(s).is_overlapped(s))
+
     # --- providers loaded through the catalog
 
     def _socket_provider(self, af: Any, type: Any, protocol: Any, info: Any) -> Any:
@@ -1060,7 +1066,7 @@ class Ws2_32:
         complete at once, their completion reported all the same."""
         code = self._socket_error(s)
         if not code and lpcbBytesReturned is None and (
-                lpOverlapped is None or not self._owner(s).is_overlapped(s)):
+                lpOverlapped is None or not self.is_overlapped(s)):
             code = WSAEFAULT
         thread = None
         if not code:
