@@ -150,7 +150,7 @@ def test_protocol_info(provider: Any, kit: Kit) -> None:
     assert isinstance(info, WSAPROTOCOL_INFOA) and length.value == _INFO_A
     assert (info.iAddressFamily, info.iSocketType, info.iProtocol) == (AF_INET, 1, 6)
     assert (info.iMaxSockAddr, info.iMinSockAddr, info.dwMessageSize) == (16, 16, 0)
-    assert (info.dwServiceFlags1, info.dwCatalogEntryId) == (_TCP_FLAGS, p.catalog_entry_id)
+    assert (info.dwServiceFlags1, info.dwCatalogEntryId) == (_TCP_FLAGS, 1001)  # MSAFD Tcpip [TCP/IP]
     assert (info.iVersion, info.ProtocolChain.ChainLen, info.dwProviderReserved) == (2, 1, 0)
     assert info.szProtocol == b"MSAFD Tcpip [TCP/IP]"
     # The buffer form: the same bytes, nothing past the structure, optlen left as it was.

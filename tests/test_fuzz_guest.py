@@ -220,7 +220,7 @@ def test_no_access_memory_read(fg: ModuleType, no_protections: None) -> None:
 def test_a_host_call_off_loopback(fg: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     init = HostSocketProvider.__init__
 
-    def allowing(self: HostSocketProvider, catalog_entry_id: int = 1001, *,
+    def allowing(self: HostSocketProvider, catalog_entry_id: int | None = None, *,
                  policy: NetworkPolicy | None = None) -> None:
         init(self, catalog_entry_id, policy=NetworkPolicy.allow_all())
     monkeypatch.setattr(HostSocketProvider, "__init__", allowing)

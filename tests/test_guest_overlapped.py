@@ -8,7 +8,8 @@ and by nothing before a served call; a send completing at once; WSAGetOverlapped
 with fWait FALSE (WSA_IO_INCOMPLETE) and TRUE, and after the copy; several receives
 outstanding on one socket completing in call order; closesocket completing what is pending
 with WSA_OPERATION_ABORTED; the reactor thread never writing guest memory; WSARecvFrom's
-address; Exports.close() dropping what is left.
+address; Exports.close() dropping what is left; a guest whose catalog installs a layered
+provider, whose overlapped checks ask the socket's own provider.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import ModuleType
 
 import pytest
 from guest_support import Caller as Guest
-from guest_support import FakeGuest, abi, caller, guest_table, listener, open_socket  # noqa: F401
+from guest_support import FakeGuest, abi, caller, guest_table, listener, open_socket, served  # noqa: F401
 from test_guest_transfer import udp_pair, wsabufs
 
 import ws2core
@@ -36,6 +38,7 @@ from ws2core import (
     WSAEOPNOTSUPP,
     Ref,
 )
+from ws2core.catalog import Catalog
 from ws2core.constants import WSS_OPERATION_IN_PROGRESS
 from ws2core.guest import Exports
 from ws2core.ws2_32 import Ws2_32
@@ -310,3 +313,62 @@ def arrive_done(g: Guest) -> None:
     while not g.exports.overlapped.finished and time.monotonic() < deadline:
         time.sleep(0.002)
     assert g.exports.overlapped.finished, "the receive did not complete"
+
+
+# --- a guest with a layered provider installed (the README's kind: tests/test_layered.py)
+
+
+@pytest.fixture
+def layered_guest(ws2core_core: ModuleType, abi: str) -> Iterator[Guest]:
+    """A started guest whose catalog puts Counter's chain over TCP/IP first."""
+    from test_layered import install_counter
+
+    catalog = Catalog()
+    install_counter(catalog)
+    g = served(ws2core.UpcallTable(ws2core_core.HandleTable(abi=abi), catalog=catalog),
+               max_block=5.0)
+    try:
+        yield g.started()
+    finally:
+        g.ws2_32.close()
+
+
+def test_a_guest_runs_over_a_layered_provider(layered_guest: Guest) -> None:
+    """The exports reach each socket's own provider: a guest's TCP sockets are the layer's,
+    carry bytes through it, and an overlapped call on one (socket() makes them overlapped)
+    goes through the layer as one: a pending receive completed by the peer's send, a send
+    completing at once, each copied into the guest's WSAOVERLAPPED (taken for a call on a
+    socket made without the flag, it would never be written)."""
+    from test_layered import Counter
+
+    g = layered_guest
+    client, server = connected(g)
+    layer = g.ws2_32._owner(client)
+    assert isinstance(layer, Counter) and g.ws2_32._owner(server) is layer
+    table = g.ws2_32.upcalls.table
+    assert table.catalog_entry(client) == table.catalog_entry(server) != 1001
+    assert g.ws2_32.is_overlapped(client) and not g.ws2_32.is_overlapped(0x1234)
+    message = b"through the layer"
+    assert g("send", client, g.emu.alloc(message), len(message), 0) == len(message)
+    arrive(g, server, len(message))
+    buffer = g.emu.alloc(64)
+    assert g("recv", server, buffer, 64, 0) == len(message)
+    assert g.emu.mem_read(buffer, len(message)) == message
+    # An overlapped receive goes pending, and the send that completes it completes at once.
+    event = g("WSACreateEvent")
+    at = overlapped(g, event)
+    result, buffer = receive(g, server, 16, at)
+    assert (result, g.last_error) == (0xFFFFFFFF, WSA_IO_PENDING)
+    assert fields(g, at) == (PENDING, 0, 0, 0)
+    count = g.emu.alloc(4)
+    sent_at = overlapped(g)
+    data = wsabufs(g, (g.emu.alloc(b"overlapped!"), 11))
+    assert g("WSASend", client, data, 1, count, 0, sent_at, 0) == 0
+    assert g.emu.read_int(count) == 11 and fields(g, sent_at) == (0, 11, 0, 0)
+    assert g("WaitForSingleObject", event, 5000) == 0
+    assert fields(g, at) == (0, 11, 0, 0)
+    assert g.emu.mem_read(buffer, 11) == b"overlapped!"
+    assert g("WSACloseEvent", event) == 1
+    for s in (client, server):
+        assert g("closesocket", s) == 0
+    assert layer.closed[client][0] == len(message) + 11

@@ -91,10 +91,16 @@ class Counter(LayeredProvider):
 
 def install_counter(catalog: Catalog) -> tuple[int, int]:
     """The counter's layered entry and its chain over TCP/IP, the chain put first: the ids."""
+    return install_layer(catalog, COUNTER_ID, COUNTER_PATH, "Counter")
+
+
+def install_layer(catalog: Catalog, provider_id: uuid.UUID, path: str, name: str) -> tuple[int, int]:
+    """A layered entry of the provider at ``path`` and its chain over TCP/IP, the chain put
+    first: the two ids."""
     layered = WSAPROTOCOL_INFOW()
     layered.ProtocolChain.ChainLen = LAYERED_PROTOCOL
-    set_protocol_name(layered, "Counter layer")
-    [layered_id] = catalog.install(COUNTER_ID, COUNTER_PATH, [layered])
+    set_protocol_name(layered, f"{name} layer")
+    [layered_id] = catalog.install(provider_id, path, [layered])
     # The chain's id is the next one; an LSP installs the chain with its own GUID as well
     # (WSCInstallProvider refuses a second install of one GUID: a chain GUID of its own).
     chain = catalog.entry(TCP_IP)
@@ -102,8 +108,8 @@ def install_counter(catalog: Catalog) -> tuple[int, int]:
     chain.ProtocolChain.ChainLen = 2
     chain.ProtocolChain.ChainEntries[0] = layered_id
     chain.ProtocolChain.ChainEntries[1] = TCP_IP
-    set_protocol_name(chain, "Counter over MSAFD Tcpip [TCP/IP]")
-    [chain_id] = catalog.install(uuid.uuid5(COUNTER_ID, "chain"), COUNTER_PATH, [chain])
+    set_protocol_name(chain, f"{name} over MSAFD Tcpip [TCP/IP]")
+    [chain_id] = catalog.install(uuid.uuid5(provider_id, "chain"), path, [chain])
     order = [chain_id] + [info.dwCatalogEntryId for info in catalog.protocols()
                           if info.dwCatalogEntryId != chain_id]
     assert catalog.WSCWriteProviderOrder(order, len(order)) == 0
@@ -205,10 +211,10 @@ def test_the_catalog_lists_the_chain_not_the_layered_entry(layered: Any) -> None
 
 def test_other_protocols_stay_with_the_base_provider(layered: Any) -> None:
     ws, *_ = layered
-    for family, kind in ((AF_INET, SOCK_DGRAM), (AF_INET6, SOCK_STREAM)):
+    for family, kind, entry in ((AF_INET, SOCK_DGRAM, 1002), (AF_INET6, SOCK_STREAM, 1004)):
         s = ws.socket(family, kind, 0)
         assert s != INVALID_SOCKET
-        assert ws.upcalls.table.catalog_entry(s) == ws.provider.catalog_entry_id
+        assert ws.upcalls.table.catalog_entry(s) == entry  # the base entry of its protocol
         assert ws._owner(s) is ws.provider
         assert ws.closesocket(s) == 0
 
@@ -220,7 +226,7 @@ def test_a_deinstalled_layer_serves_no_new_socket(layered: Any) -> None:
     catalog.deinstall(uuid.uuid5(COUNTER_ID, "chain"))
     catalog.deinstall(COUNTER_ID)
     fresh = ws.socket(AF_INET, SOCK_STREAM, 0)
-    assert ws.upcalls.table.catalog_entry(fresh) == ws.provider.catalog_entry_id
+    assert ws.upcalls.table.catalog_entry(fresh) == TCP_IP
     # The socket made before keeps its layer until it closes.
     assert ws.bind(s, ("127.0.0.1", 0), 16) == 0
     assert ws.closesocket(s) == 0 and ws.closesocket(fresh) == 0

@@ -40,7 +40,7 @@ import time
 import traceback
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,7 +48,7 @@ from typing import Any
 import pytest
 
 import ws2core
-from ws2core.catalog import HOST_PROVIDER_PATH, MSAFD_TCPIP6
+from ws2core.catalog import BASE_PROTOCOLS, HOST_PROVIDER_PATH, MSAFD_TCPIP6, Catalog
 from ws2core import (
     FALSE,
     INVALID_SOCKET,
@@ -64,8 +64,12 @@ from ws2core import (
     WinsockError,
 )
 from ws2core import _implementation
+from ws2core.provider import LayeredProvider, LayeredSocket, ProviderSocket
 from ws2core.structs import GUID, WSAPROTOCOL_INFOW, WSATHREADID
 from ws2core.upcalls import UPCALL_FIELDS
+from ws2core.ws2_32 import Ws2_32
+
+from test_layered import connected_pair, install_layer
 
 PURE_PYTHON_ONLY = _implementation.pure_python_requested()
 BUILD_PY = Path(__file__).resolve().parent / "native" / "build.py"
@@ -74,6 +78,7 @@ NATIVE_SETS = 64
 CAPSULE_NAME = b"ws2core.WSPUPCALLTABLE"
 SENTINEL_ERR = 0x5A5A
 SENTINEL_CTX = 0xDEADBEEF
+MSAFD_TCPIP_ENTRY = BASE_PROTOCOLS[(2, 1)].catalog_entry_id  # AF_INET, SOCK_STREAM
 
 
 def _load_build() -> ModuleType:
@@ -1296,3 +1301,130 @@ def test_native_blocking_callback(ccore: Any) -> None:
     err = c_int(SENTINEL_ERR)
     assert query(4242, byref(pointer), byref(context), byref(err)) == SOCKET_ERROR
     assert err.value == WSAEINVAL
+
+
+# --------------------------------------------------------------------------------------
+# A layered provider whose handles are kept in C, in a chain carrying loopback traffic
+
+
+NATIVE_LAYER_ID = uuid.UUID("8f3e2d1c-4b5a-4c6d-8e7f-9a0b1c2d3e4f")
+NATIVE_LAYER_PATH = f"{__name__}:NativeHandleLayer"
+
+
+class NativeHandleLayer(LayeredProvider):
+    """A non-IFS layer whose handle bookkeeping is C's (provider.c's provider_layer_*,
+    through the native table, the GIL dropped): C makes each application handle with the
+    layered entry's id and the lower socket as its context, maps a handle back to the lower
+    socket, and releases it; the forwarding is LayeredProvider's."""
+
+    library: ctypes.CDLL | None = None  # provider.c, given by the test
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: dict[int, int] = {}       # handle -> the lower socket, as C made them
+        self.released: dict[int, int] = {}   # handle -> the lower socket C read releasing it
+
+    def _native(self) -> tuple[ctypes.CDLL, int]:
+        assert self.library is not None and self.upcalls is not None
+        return self.library, self.upcalls.native_table()
+
+    def create_handle(self, sock: LayeredSocket, lpErrno: Any) -> int:
+        library, table = self._native()
+        err = c_int(0)
+        handle: int = library.provider_layer_wrap(table, sock.layer.entry_id, sock.lower, byref(err))
+        if handle == INVALID_SOCKET:
+            lpErrno.value = err.value
+        else:
+            self.made[handle] = sock.lower
+        return handle
+
+    def find_socket(self, s: Any, lpErrno: Any) -> LayeredSocket | None:
+        if s.__class__ is not int or not 0 <= s < 2**64:  # poll hands any fd over
+            lpErrno.value = WSAENOTSOCK
+            return None
+        library, table = self._native()
+        err = c_int(0)
+        lower = library.provider_layer_lower(table, s, byref(err))
+        if lower == INVALID_SOCKET:
+            lpErrno.value = err.value
+            return None
+        sock = self.recorded_socket(s)
+        if sock is None or sock.lower != lower:  # a handle of another provider
+            lpErrno.value = WSAENOTSOCK
+            return None
+        return sock
+
+    def close_handle(self, sock: LayeredSocket) -> None:
+        library, table = self._native()
+        self.released[sock.handle] = library.provider_layer_unwrap(table, sock.handle, byref(c_int(0)))
+
+
+@pytest.fixture
+def native_layered(table: Any, provider: ctypes.CDLL,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ws2_32, int]]:
+    """(Ws2_32, layered entry id) with NativeHandleLayer's chain over TCP/IP ordered first."""
+    monkeypatch.setattr(NativeHandleLayer, "library", provider)
+    catalog = Catalog()
+    layered_id, _ = install_layer(catalog, NATIVE_LAYER_ID, NATIVE_LAYER_PATH, "Native handles")
+    ws = Ws2_32(ws2core.UpcallTable(table, catalog=catalog))
+    assert ws.WSAStartup(0x0202, ws2core.Ref()) == 0
+    try:
+        yield ws, layered_id
+    finally:
+        ws.close()
+
+
+def _layer_lower(provider: ctypes.CDLL, address: int, s: int) -> tuple[int, int]:
+    err = c_int(SENTINEL_ERR)
+    return provider.provider_layer_lower(address, s, byref(err)), err.value
+
+
+def test_a_layer_keeping_its_handles_in_c_carries_loopback_traffic(
+        native_layered: Any, provider: ctypes.CDLL) -> None:
+    ws, layered_id = native_layered
+    table, address = ws.upcalls.table, ws.upcalls.native_table()
+    listener, client, accepted = connected_pair(ws)
+    layer = ws._owner(client)
+    assert isinstance(layer, NativeHandleLayer)
+    # The application holds the handles C made: the layered entry's, whose context (read by
+    # C and by Python) is the base provider's socket below.
+    assert sorted(layer.made) == sorted((listener, client, accepted))
+    for s in (listener, client, accepted):
+        lower = layer.made[s]
+        assert lower != s and table.catalog_entry(s) == layered_id
+        assert _layer_lower(provider, address, s) == (lower, SENTINEL_ERR)
+        assert table.context(s) == lower
+        assert table.catalog_entry(lower) == MSAFD_TCPIP_ENTRY
+        assert isinstance(table.context(lower), ProviderSocket)
+        # A handle of the base provider is no socket of the layer.
+        err = ws2core.Ref(0)
+        assert layer.socket_of(lower, err) is None and err.value == WSAENOTSOCK
+    for message in (b"through C's handles", bytes(range(256)) * 40):
+        for sender, receiver in ((client, accepted), (accepted, client)):
+            assert ws.send(sender, message, len(message), 0) == len(message)
+            arrived = bytearray()
+            while len(arrived) < len(message):
+                buffer = bytearray(65536)
+                got = ws.recv(receiver, buffer, len(buffer), 0)
+                assert got > 0, ws.WSAGetLastError()
+                arrived += buffer[:got]
+            assert bytes(arrived) == message
+    # Closing releases the layer's handle in C (which read the lower socket back) and the
+    # lower socket; C then finds neither.
+    for s in (client, accepted, listener):
+        lower = layer.made[s]
+        assert ws.closesocket(s) == 0
+        assert layer.released[s] == lower
+        assert table.kind(s) is None and table.kind(lower) is None
+        assert _layer_lower(provider, address, s) == (INVALID_SOCKET, WSAENOTSOCK)
+    assert ws.closesocket(client) == SOCKET_ERROR and ws.WSAGetLastError() == WSAENOTSOCK
+    assert len(table) == 0
+
+
+def test_cleanup_releases_the_c_made_handles(native_layered: Any) -> None:
+    ws, _ = native_layered
+    _, client, _ = connected_pair(ws)
+    layer = ws._owner(client)
+    assert ws.WSACleanup() == 0
+    assert layer.released == layer.made and len(layer.made) == 3
+    assert len(ws.upcalls.table) == 0

@@ -173,11 +173,47 @@ def test_startup_catalog_entry_and_host_context(upcalls: ws2core.UpcallTable) ->
 
 
 def test_default_catalog_entry_and_protocol_zero(provider: Any, kit: Kit) -> None:
-    for af, type_, protocol in [(AF_INET, SOCK_STREAM, 0), (AF_INET, SOCK_DGRAM, 0),
-                                (AF_INET, SOCK_STREAM, IPPROTO_TCP), (AF_INET, SOCK_DGRAM, IPPROTO_UDP)]:
+    """Each socket carries the base entry of its protocol (catalog.py's BASE_PROTOCOLS), in
+    its handle and in what SO_PROTOCOL_INFOA/W say."""
+    from ws2core.constants import SO_PROTOCOL_INFOA, SO_PROTOCOL_INFOW
+
+    for af, type_, protocol, entry in [
+            (AF_INET, SOCK_STREAM, 0, 1001), (AF_INET, SOCK_DGRAM, 0, 1002),
+            (AF_INET, SOCK_STREAM, IPPROTO_TCP, 1001), (AF_INET, SOCK_DGRAM, IPPROTO_UDP, 1002),
+            (AF_INET6, SOCK_STREAM, 0, 1004), (AF_INET6, SOCK_DGRAM, IPPROTO_UDP, 1005)]:
         s = kit.socket(af, type_, protocol)
-        assert kit.table.catalog_entry(s) == 1001
+        assert kit.table.catalog_entry(s) == entry
         assert getopt(provider, s, SOL_SOCKET, SO_TYPE) == type_
+        for option in (SO_PROTOCOL_INFOA, SO_PROTOCOL_INFOW):
+            info, length = Ref(None), Ref(0)
+            ok(provider.WSPGetSockOpt, s, SOL_SOCKET, option, info, length)
+            assert (info.value.dwCatalogEntryId, info.value.iSocketType) == (entry, type_)
+
+
+def test_a_socket_carries_the_entry_it_was_made_for(provider: Any, kit: Kit) -> None:
+    """lpProtocolInfo's dwCatalogEntryId is the socket's entry; an accepted socket has its
+    listener's, a duplicate its source's (WSPDuplicateSocket reports it)."""
+    from ws2core.structs import WSAPROTOCOL_INFOW
+
+    chosen = WSAPROTOCOL_INFOW()
+    chosen.dwCatalogEntryId = 1007  # an entry of another catalog, over this provider
+    listener = kit.add(ok(provider.WSPSocket, AF_INET, SOCK_STREAM, 0, chosen, 0, 0))
+    assert kit.table.catalog_entry(listener) == 1007
+    ok(provider.WSPBind, listener, ("127.0.0.1", 0), 16)
+    ok(provider.WSPListen, listener, 1)
+    client = kit.tcp()
+    ok(provider.WSPConnect, client, sockname(provider, listener), 16, None, None, None, None)
+    accepted = kit.add(ok(provider.WSPAccept, listener, None, None, None, 0))
+    assert kit.table.catalog_entry(accepted) == 1007 and kit.table.catalog_entry(client) == 1001
+    udp6 = kit.udp(AF_INET6)
+    duplicated = WSAPROTOCOL_INFOW()
+    ok(provider.WSPDuplicateSocket, udp6, 1, duplicated)
+    assert duplicated.dwCatalogEntryId == 1005 and duplicated.dwProviderReserved
+    duplicate = kit.add(ok(provider.WSPSocket, AF_INET6, SOCK_DGRAM, 0, duplicated, 0, 0))
+    assert kit.table.catalog_entry(duplicate) == 1005
+    # An entry id that is no DWORD is refused before any host socket is made.
+    fails(WSAEINVAL, provider.WSPSocket, AF_INET, SOCK_STREAM, 0,
+          type("Info", (), {"dwCatalogEntryId": 2**32})(), 0, 0)
 
 
 def test_lperrno_ctypes_written_only_on_failure(provider: Any, kit: Kit) -> None:

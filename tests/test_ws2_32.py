@@ -38,6 +38,7 @@ from ws2core import (
     PFL_HIDDEN,
     SG_CONSTRAINED_GROUP,
     SO_ERROR,
+    SO_PROTOCOL_INFOW,
     SO_TYPE,
     SOCK_DGRAM,
     SOCK_STREAM,
@@ -388,9 +389,11 @@ def test_duplicate_socket_within_the_process(ws: Ws2_32) -> None:
     assert ws.WSADuplicateSocketW(receiver, 4242, info) == 0
     assert (info.iAddressFamily, info.iSocketType, info.iProtocol) == (AF_INET, SOCK_DGRAM,
                                                                       IPPROTO_UDP)
+    assert info.dwCatalogEntryId == 1002  # MSAFD Tcpip [UDP/IP], the socket's own entry
     duplicate = ws.WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, info,
                               0, 0)
     assert duplicate not in (INVALID_SOCKET, receiver)
+    assert ws.upcalls.table.catalog_entry(duplicate) == 1002
     assert ws.WSASocketW(0, 0, 0, info, 0, 0) == INVALID_SOCKET   # used once
     assert ws.WSAGetLastError() == WSAEINVAL
 
@@ -434,6 +437,17 @@ def test_wsaenumprotocols(ws: Ws2_32, function: str, size: int) -> None:
     kind = WSAPROTOCOL_INFOA if size == 372 else WSAPROTOCOL_INFOW
     infos = [kind.from_buffer_copy(buffer, i * size) for i in range(4)]
     assert [i.dwCatalogEntryId for i in infos] == [1001, 1002, 1004, 1005]
+    # Each entry makes sockets of its own: the handle and SO_PROTOCOL_INFO carry its id,
+    # whether the entry is given (lpProtocolInfo) or found (socket's triple).
+    for info in infos:
+        for s in (ws.WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                                info, 0, 0),
+                  ws.socket(info.iAddressFamily, info.iSocketType, 0)):
+            assert ws.upcalls.table.catalog_entry(s) == info.dwCatalogEntryId
+            said = Ref()
+            assert ws.getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, said, Ref(0)) == 0
+            assert said.value.dwCatalogEntryId == info.dwCatalogEntryId
+            assert ws.closesocket(s) == 0
     hidden = WSAPROTOCOL_INFOW()
     hidden.ProtocolChain.ChainLen, hidden.dwProviderFlags = 1, PFL_HIDDEN
     ws.upcalls.catalog.install(uuid.uuid4(), "hidden.dll", [hidden])

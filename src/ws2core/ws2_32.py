@@ -307,14 +307,19 @@ class Ws2_32:
             return self.provider
         return owners.get(entry, self.provider)
 
+    def is_overlapped(self, s: Any) -> bool:
+        """Whether socket ``s`` was made with WSA_FLAG_OVERLAPPED, as the provider owning it
+        (a layered one included) answers: False for what is no socket.  Only such a
+        socket's calls use their lpOverlapped, as on Windows."""
+        return bool(self._owner(s).is_overlapped(s))
+
     # --- providers loaded through the catalog
 
     def _socket_provider(self, af: Any, type: Any, protocol: Any, info: Any) -> Any:
-        """The catalog entry a new socket is made for and its provider, started: (None, the
-        base provider) for the base provider's entries and for a triple no entry serves
-        (whose error the base provider then reports).  ``info`` naming a catalog entry
-        (its dwCatalogEntryId) picks that entry.  WinsockError when a provider does not load
-        or start."""
+        """The catalog entry a new socket is made for and its provider, started: ``info``
+        naming a catalog entry (its dwCatalogEntryId) picks that entry, else the first that
+        serves the triple; (None, the base provider) when none does (whose error the base
+        provider then reports).  WinsockError when a provider does not load or start."""
         catalog = self.upcalls.catalog
         entry = None
         if info is not None:
@@ -327,7 +332,7 @@ class Ws2_32:
                 entry = None  # the base provider's TypeError says it
         if entry is None or (entry.ProtocolChain.ChainLen == BASE_PROTOCOL
                              and catalog.provider_path(entry.ProviderId) == HOST_PROVIDER_PATH):
-            return None, self.provider
+            return entry, self.provider
         return entry, self._start(entry)
 
     def _start(self, entry: Any) -> Any:
@@ -1061,7 +1066,7 @@ class Ws2_32:
         complete at once, their completion reported all the same."""
         code = self._socket_error(s)
         if not code and lpcbBytesReturned is None and (
-                lpOverlapped is None or not self._owner(s).is_overlapped(s)):
+                lpOverlapped is None or not self.is_overlapped(s)):
             code = WSAEFAULT
         thread = None
         if not code:
@@ -1148,10 +1153,10 @@ class Ws2_32:
         return self._make_socket(af, type, protocol, info, g, _index(flags) & 0xFFFFFFFF)
 
     def _make_socket(self, af: Any, type: Any, protocol: Any, info: Any, g: Any, flags: int) -> int:
-        """WSPSocket of the provider the catalog picks (``_socket_provider``): the base
-        provider gets the caller's lpProtocolInfo, a loaded one its catalog entry, or the
-        caller's lpProtocolInfo when that names the entry (a WSADuplicateSocket's, whose
-        dwProviderReserved is the provider's)."""
+        """WSPSocket of the provider the catalog picks (``_socket_provider``), given the
+        caller's lpProtocolInfo when that names the entry picked (a WSADuplicateSocket's,
+        whose dwProviderReserved is the provider's), else the entry itself: as ReactOS'
+        WSASocketW does, so that every socket carries the entry it was made for."""
         try:
             entry, provider = self._socket_provider(af, type, protocol, info)
         except WinsockError as error:

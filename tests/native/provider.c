@@ -14,6 +14,7 @@
  *                           queues APCs to it)
  *   provider_layout         sizeof/offsetof facts, to check a ctypes mirror against the header
  *   provider_*              one-line wrappers, so Python can mix C-made and Python-made handles
+ *   provider_layer_*        a layered provider's handles: made, mapped back, released
  *   provider_set_event_after / provider_join_setter
  *                           a pthread that sleeps, then sets an event (Python waits on it)
  *   provider_hammer         many pthreads creating, querying and closing at once
@@ -759,6 +760,42 @@ EXPORT int provider_fd_isset_built(const WSPUPCALLTABLE *up, SOCKET s, const SOC
 EXPORT int provider_fd_isset(const WSPUPCALLTABLE *up, SOCKET s, fd_set *set)
 {
     return up->lpWPUFDIsSet(s, set);
+}
+
+/* ----- a layer's handles, as a non-IFS layered provider keeps them ---------------------------
+ * Its WSPSocket and WSPAccept wrap the lower layer's socket in a handle of the layer's own
+ * catalog entry whose context is that lower socket (the WPUCreateSocketHandle page: every call
+ * on the handle then comes to the layer); each later call maps the handle back through
+ * WPUQuerySocketHandleContext; WSPCloseSocket releases the handle, then closes the lower
+ * socket.  tests/test_native.py's NativeHandleLayer keeps its handles with these. */
+
+EXPORT SOCKET provider_layer_wrap(const WSPUPCALLTABLE *up, DWORD layered_entry, SOCKET lower,
+                                  int *err)
+{
+    if (lower == INVALID_SOCKET) {
+        *err = WSAEINVAL;
+        return INVALID_SOCKET;
+    }
+    return up->lpWPUCreateSocketHandle(layered_entry, (DWORD_PTR)lower, err);
+}
+
+/* The lower socket behind the layer's handle s, or INVALID_SOCKET with the code in *err. */
+EXPORT SOCKET provider_layer_lower(const WSPUPCALLTABLE *up, SOCKET s, int *err)
+{
+    DWORD_PTR context = 0;
+    if (up->lpWPUQuerySocketHandleContext(s, &context, err) != 0)
+        return INVALID_SOCKET;
+    return (SOCKET)context;
+}
+
+/* Release the layer's handle s: the lower socket it stood for (the caller closes it next), or
+ * INVALID_SOCKET with the code in *err. */
+EXPORT SOCKET provider_layer_unwrap(const WSPUPCALLTABLE *up, SOCKET s, int *err)
+{
+    SOCKET lower = provider_layer_lower(up, s, err);
+    if (lower == INVALID_SOCKET || up->lpWPUCloseSocketHandle(s, err) != 0)
+        return INVALID_SOCKET;
+    return lower;
 }
 
 /* ----- a thread Python never created sets an event --------------------------------------- */

@@ -134,7 +134,8 @@ class Installation:
     ``table`` is the ``ws2core.UpcallTable`` that holds the guest's sockets and events
     (``table.table`` its HandleTable, in the guest's ABI: ``abi`` is ``"x64"`` or
     ``"x86"``); ``provider`` the ``HostSocketProvider`` behind its sockets, started by the
-    guest's WSAStartup; ``policy`` its ``ws2core.policy.NetworkPolicy`` (whose ``log`` holds
+    guest's WSAStartup (the base provider: a layered provider the table's catalog installs
+    sits above it, and the exports reach each socket's own through ``ws2_32``); ``policy`` its ``ws2core.policy.NetworkPolicy`` (whose ``log`` holds
     every network attempt); ``ws2_32`` the ``ws2core.ws2_32.Ws2_32`` the exports call and
     ``exports`` the ``ws2core.guest.Exports`` the hooks serve; ``max_block`` the longest a
     hook waits, in seconds.  ``close()`` (or leaving a ``with`` block) closes the provider's

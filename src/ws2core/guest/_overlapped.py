@@ -146,7 +146,7 @@ class GuestOverlapped:
         lpOverlapped on an overlapped socket).  A completion routine with it is guest code:
         WSAEOPNOTSUPP, before any effect, where the adapter cannot run any."""
         self._ws2_32.check_socket(s)
-        overlapped = bool(lpOverlapped) and self._ws2_32.provider.is_overlapped(s)
+        overlapped = bool(lpOverlapped) and self._ws2_32.is_overlapped(s)
         if overlapped and lpCompletionRoutine and not g.runs_functions:
             raise WinsockError(WSAEOPNOTSUPP, "a completion routine is guest code, which this "
                                               "emulator's adapter cannot run")

@@ -83,10 +83,14 @@ __all__ = ["HOST_ERRORS", "HostSocketProvider", "LayeredProvider", "LayeredSocke
 class HostSocketProvider(_Extensions, _Sockets, _Transfer, _Options, _Poll, _Events):
     """A Winsock service provider over the host's sockets, driven through an UpcallTable.
 
-    ``HostSocketProvider(catalog_entry_id=1001)``; then ``WSPStartup(upcall_table)`` hands it
-    the Ws2_32 it serves, as Ws2_32 hands a provider its WSPUPCALLTABLE.  Every socket it
-    makes is a handle of that table (``WPUCreateSocketHandle(catalog_entry_id, state, …)``),
-    whose context is the socket's ``ProviderSocket``.  ``WSPCleanup`` (or leaving a ``with``
+    ``HostSocketProvider()``; then ``WSPStartup(upcall_table)`` hands it the Ws2_32 it serves,
+    as Ws2_32 hands a provider its WSPUPCALLTABLE.  Every socket it makes is a handle of that
+    table (``WPUCreateSocketHandle(entry, state, …)``), whose context is the socket's
+    ``ProviderSocket`` and whose catalog entry is the one the socket was made for: the
+    lpProtocolInfo's dwCatalogEntryId, else the base provider's entry of its protocol (1001
+    TCP/IPv4, 1002 UDP/IPv4, 1004 TCP/IPv6, 1005 UDP/IPv6), which SO_PROTOCOL_INFO and
+    WSPDuplicateSocket report; ``HostSocketProvider(catalog_entry_id=n)`` makes ``n`` that
+    default for every protocol (a provider installed under one entry of its own).  ``WSPCleanup`` (or leaving a ``with``
     block) closes every socket still open and stops the reactor.  Thread-safe: any thread may
     call any function; a call blocked on a socket that another thread closes returns
     SOCKET_ERROR with WSAEINTR.

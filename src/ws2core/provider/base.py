@@ -97,13 +97,14 @@ class ProviderSocket:
         "error_codes", "held", "connect_owed", "read_parked", "interest", "watched",
         "stream_error", "attempt", "asked_peer", "wildcard", "destinations", "replies",
         "exclusive_address", "buffer_sizes", "overlapped", "sharing", "receives", "sends",
-        "driving", "accepting", "bound", "__weakref__",
+        "driving", "accepting", "bound", "catalog_entry_id", "__weakref__",
     )
 
     def __init__(self, provider: _ProviderBase, host: socket.socket, family: int,
-                 type: int, state: str) -> None:
+                 type: int, state: str, catalog_entry_id: int) -> None:
         self.provider = provider
         self.handle = INVALID_SOCKET
+        self.catalog_entry_id = catalog_entry_id  # the entry it was made for: its handle's
         self.host = host
         self.family = family
         self.type = type
@@ -188,9 +189,10 @@ _NO_LIMIT: Final = contextlib.nullcontext()
 class _ProviderBase:
     """The provider's own state, and a WSP call's way to the socket behind its handle."""
 
-    def __init__(self, catalog_entry_id: int = 1001, *, policy: NetworkPolicy | None = None) -> None:
-        self.catalog_entry_id = _index(catalog_entry_id)
-        if not 0 <= self.catalog_entry_id <= 0xFFFFFFFF:
+    def __init__(self, catalog_entry_id: int | None = None, *,
+                 policy: NetworkPolicy | None = None) -> None:
+        self.catalog_entry_id = None if catalog_entry_id is None else _index(catalog_entry_id)
+        if self.catalog_entry_id is not None and not 0 <= self.catalog_entry_id <= 0xFFFFFFFF:
             raise ValueError(f"catalog_entry_id must be a DWORD, not {self.catalog_entry_id}")
         if policy is None:
             policy = NetworkPolicy.loopback_only()
@@ -212,7 +214,9 @@ class _ProviderBase:
         with self._lock:
             count, reactor = len(self._sockets), self._reactor is not None
         where = "not started" if self.upcalls is None else f"{count} sockets"
-        return (f"<HostSocketProvider catalog entry {self.catalog_entry_id}: {where}"
+        entries = ("the base entries" if self.catalog_entry_id is None
+                   else f"catalog entry {self.catalog_entry_id}")
+        return (f"<HostSocketProvider of {entries}: {where}"
                 f"{', reactor running' if reactor else ''}, network {self.policy.description}>")
 
     # --- the per-thread cap on blocking

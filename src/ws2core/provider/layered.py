@@ -116,6 +116,13 @@ class LayeredProvider:
     WSPEnumNetworkEvents asks the lower socket); WSPSelect and ``poll`` translate their
     handles; WSPAsyncSelect selects the lower socket for a window of this layer's, which
     re-posts each message to the application's window with this layer's handle.
+
+    The handle bookkeeping is three steps a subclass may override together, to keep its
+    handles another way (in C through the native table, say) while the forwarding stays
+    this class's: ``create_handle`` (WPUCreateSocketHandle with the layered entry's id),
+    ``find_socket`` (WPUQuerySocketHandleContext) and ``close_handle``
+    (WPUCloseSocketHandle).  Whatever they do, the layer records each handle it made with
+    its LayeredSocket, and ``recorded_socket`` answers from that record.
     """
 
     def __init__(self) -> None:
@@ -228,8 +235,40 @@ class LayeredProvider:
     # --- the handles this layer makes
 
     def socket_of(self, s: Any, lpErrno: Any) -> LayeredSocket | None:
-        """The context of this layer's handle ``s`` (WPUQuerySocketHandleContext); None with
+        """The LayeredSocket of this layer's handle ``s`` (``find_socket``); None with
         WSAENOTSOCK in ``lpErrno`` when ``s`` is no socket of this layer."""
+        if self.upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return None
+        sock = self.find_socket(s, lpErrno)
+        if sock is None:
+            return None
+        if not isinstance(sock, LayeredSocket) or self._sockets.get(sock.handle) is not sock:
+            lpErrno.value = WSAENOTSOCK
+            return None
+        return sock
+
+    def recorded_socket(self, s: Any) -> LayeredSocket | None:
+        """This layer's record of its open handle ``s`` (None for any other value), kept
+        whichever way the handles are made: what a ``find_socket`` that reads no Python
+        context maps a handle back with."""
+        return self._sockets.get(s) if s.__class__ is int else None
+
+    # The three steps of the handle bookkeeping, overridable together (the class docstring).
+
+    def create_handle(self, sock: LayeredSocket, lpErrno: Any) -> int:
+        """The application's handle for ``sock`` (``sock.layer.entry_id`` is the layered
+        entry it belongs to, ``sock.lower`` the lower socket), or INVALID_SOCKET with the
+        code in ``lpErrno``: WPUCreateSocketHandle with ``sock`` as the context."""
+        upcalls = self.upcalls
+        if upcalls is None:
+            lpErrno.value = WSANOTINITIALISED
+            return INVALID_SOCKET
+        return upcalls.WPUCreateSocketHandle(sock.layer.entry_id, sock, lpErrno)
+
+    def find_socket(self, s: Any, lpErrno: Any) -> LayeredSocket | None:
+        """The LayeredSocket behind handle ``s``, or None with the code in ``lpErrno``:
+        WPUQuerySocketHandleContext.  ``socket_of`` checks the answer against the record."""
         upcalls = self.upcalls
         if upcalls is None:
             lpErrno.value = WSANOTINITIALISED
@@ -238,21 +277,25 @@ class LayeredProvider:
         if upcalls.WPUQuerySocketHandleContext(s, context, lpErrno):
             return None
         sock = context.value
-        if not isinstance(sock, LayeredSocket) or self._sockets.get(sock.handle) is not sock:
+        if not isinstance(sock, LayeredSocket):  # a handle of another provider
             lpErrno.value = WSAENOTSOCK
             return None
         return sock
 
-    def _wrap(self, layer: _Layer, lower: int, lpErrno: Any) -> int:
-        """The handle the application gets for the lower socket ``lower``; on failure the
-        lower socket is closed and INVALID_SOCKET returned (WSAENOBUFS in lpErrno)."""
+    def close_handle(self, sock: LayeredSocket) -> None:
+        """Release the application's handle of ``sock`` (WPUCloseSocketHandle); the layer
+        closes the lower socket after it."""
         upcalls = self.upcalls
+        if upcalls is not None:
+            upcalls.WPUCloseSocketHandle(sock.handle, Ref(0))
+
+    def _wrap(self, layer: _Layer, lower: int, lpErrno: Any) -> int:
+        """The handle the application gets for the lower socket ``lower`` (``create_handle``);
+        on failure the lower socket is closed and INVALID_SOCKET returned (WSAENOBUFS in
+        lpErrno)."""
         sock = LayeredSocket(layer, lower)
-        handle = INVALID_SOCKET if upcalls is None else upcalls.WPUCreateSocketHandle(
-            layer.entry_id, sock, lpErrno)
+        handle = self.create_handle(sock, lpErrno)
         if handle == INVALID_SOCKET:
-            if upcalls is None:
-                lpErrno.value = WSANOTINITIALISED
             layer.lower.WSPCloseSocket(lower, Ref(0))
             return INVALID_SOCKET
         sock.handle = handle
@@ -268,9 +311,7 @@ class LayeredProvider:
                 return SOCKET_ERROR
             if self._lowers.get(sock.lower) is sock:
                 del self._lowers[sock.lower]
-        upcalls = self.upcalls
-        if upcalls is not None:
-            upcalls.WPUCloseSocketHandle(sock.handle, Ref(0))
+        self.close_handle(sock)
         result: int = sock.provider.WSPCloseSocket(sock.lower, lpErrno)
         # The close ended every pending operation below; one whose completion did not reach
         # the port (the lower handle went first) is reported from its structure, or aborted.

@@ -487,7 +487,7 @@ class _Options(_Events):
         info = _info_structure(option)()
         size = ctypes.sizeof(info)
         if hasattr(optval, "value"):
-            fill_protocol_info(info, sock.family, sock.type, self.catalog_entry_id)
+            fill_protocol_info(info, sock.family, sock.type, sock.catalog_entry_id)
             optval.value = info
             optlen.value = size
             return 0
@@ -498,7 +498,7 @@ class _Options(_Events):
         buffer = _writable(optval, "optval")
         if len(buffer) < size:
             raise WinsockError(WSAEFAULT, f"optval holds {len(buffer)} bytes of {size}")
-        fill_protocol_info(info, sock.family, sock.type, self.catalog_entry_id)
+        fill_protocol_info(info, sock.family, sock.type, sock.catalog_entry_id)
         buffer[:size] = bytes(info)
         return 0  # a larger optlen stays as it was, as on Windows
 

@@ -78,7 +78,7 @@ from .base import (
 from .errors import HOST_ERRORS, winsock_error
 from .events import _Events
 from .options import _set_host_timeouts
-from .protocols import fill_protocol_info
+from .protocols import base_entry_id, fill_protocol_info
 
 _HOST_TYPE: Final = {SOCK_STREAM: socket.SOCK_STREAM, SOCK_DGRAM: socket.SOCK_DGRAM}
 _PROTOCOL_OF_TYPE: Final = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}
@@ -155,7 +155,9 @@ class _Sockets(_Events):
         socket WSPDuplicateSocket duplicated (the new socket is a second handle to it; one
         used already, or not given by this provider: WSAEINVAL); of ``dwFlags`` WSA_FLAG_OVERLAPPED is kept on the socket
         (``ProviderSocket.overlapped``, ``is_overlapped``), the other flags are ignored.  The handle comes from WPUCreateSocketHandle with the
-        socket's ProviderSocket as its context; a full table gives WSAENOBUFS, and no host
+        socket's ProviderSocket as its context and the catalog entry the socket is made for
+        (``_entry_for``: lpProtocolInfo's dwCatalogEntryId, else the base entry of ``af``
+        and ``type``); a full table gives WSAENOBUFS, and no host
         socket is left open.  The socket starts blocking.
         """
         require_out_parameter(lpErrno, "lpErrno")
@@ -175,6 +177,10 @@ class _Sockets(_Events):
             code = WSAEPROTOTYPE if proto in _PROTOCOL_OF_TYPE.values() else WSAEPROTONOSUPPORT
         elif group != 0:
             code = WSAEINVAL
+        else:
+            entry = self._entry_for(family, kind, lpProtocolInfo)
+            if not 0 <= entry <= 0xFFFFFFFF:
+                code = WSAEINVAL
         if code:
             lpErrno.value = code
             return INVALID_SOCKET
@@ -186,9 +192,23 @@ class _Sockets(_Events):
             return INVALID_SOCKET
         if family == AF_INET6:  # Windows' default; Linux makes dual-stack sockets
             host.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock = ProviderSocket(self, host, family, kind, DATAGRAM if kind == SOCK_DGRAM else UNCONNECTED)
+        sock = ProviderSocket(self, host, family, kind, DATAGRAM if kind == SOCK_DGRAM else UNCONNECTED,
+                              entry)
         sock.overlapped = bool(_index(dwFlags) & WSA_FLAG_OVERLAPPED)
         return self._adopt(upcalls, sock, lpErrno)
+
+    def _entry_for(self, family: int, kind: int, info: Any) -> int:
+        """The catalog entry a new socket is made for, which its handle carries: the
+        dwCatalogEntryId of ``info`` (the lpProtocolInfo Ws2_32 passes, the entry it
+        chose; a layer's, the entry below it), else the one entry this provider was made
+        for (``catalog_entry_id``), else the base provider's entry for ``family`` and
+        ``kind`` (``ws2core.catalog.BASE_PROTOCOLS``: 1002 for UDP/IPv4, 1004 for TCP/IPv6)."""
+        given = getattr(info, "dwCatalogEntryId", None) if info is not None else None
+        if given is not None:
+            return _index(given)
+        if self.catalog_entry_id is not None:
+            return self.catalog_entry_id
+        return base_entry_id(family, kind)
 
     def WSPDuplicateSocket(self, s: Any, dwProcessId: Any, lpProtocolInfo: Any,
                            lpErrno: Any, /) -> int:
@@ -207,7 +227,7 @@ class _Sockets(_Events):
     def _fill_duplicate(self, sock: ProviderSocket, info: Any) -> int:
         if info is None:
             raise WinsockError(WSAEFAULT, "lpProtocolInfo is NULL")
-        fill_protocol_info(info, sock.family, sock.type, self.catalog_entry_id)
+        fill_protocol_info(info, sock.family, sock.type, sock.catalog_entry_id)
         with self._lock:
             key = self._next_duplicate
             self._next_duplicate += 1
@@ -231,7 +251,8 @@ class _Sockets(_Events):
         except OSError as error:
             lpErrno.value = winsock_error(error)
             return INVALID_SOCKET
-        sock = ProviderSocket(self, host, source.family, source.type, source.state)
+        sock = ProviderSocket(self, host, source.family, source.type, source.state,
+                              source.catalog_entry_id)
         with self._lock:
             for name in ("nonblocking", "peer_closed", "shut_send", "shut_receive",
                          "receive_timeout", "send_timeout", "stream_error", "attempt",
@@ -261,7 +282,7 @@ class _Sockets(_Events):
     def _adopt(self, upcalls: _upcalls.UpcallTable, sock: ProviderSocket, lpErrno: Any) -> int:
         """Give a new socket its handle from Ws2_32; on failure close the host socket."""
         try:
-            handle = upcalls.WPUCreateSocketHandle(self.catalog_entry_id, sock, lpErrno)
+            handle = upcalls.WPUCreateSocketHandle(sock.catalog_entry_id, sock, lpErrno)
         except BaseException:
             sock.host.close()
             raise
@@ -402,7 +423,8 @@ class _Sockets(_Events):
                 _reset(host)
                 raise WinsockError(WSAECONNREFUSED if answer == CF_REJECT
                                    else WSATRY_AGAIN if answer == CF_DEFER else WSAEINVAL)
-        accepted = ProviderSocket(self, host, sock.family, SOCK_STREAM, CONNECTED)
+        accepted = ProviderSocket(self, host, sock.family, SOCK_STREAM, CONNECTED,
+                                  sock.catalog_entry_id)  # the listener's protocol
         _set_host_timeouts(host, sock.receive_timeout, sock.send_timeout)
         with self._lock:
             accepted.nonblocking = sock.nonblocking
