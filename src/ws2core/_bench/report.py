@@ -183,6 +183,57 @@ def _table(columns: list[_Column]) -> list[str]:
     return lines
 
 
+def columns(
+    section: Section, core_missing: str | None
+) -> tuple[_Column, _Column | None, list[list[_Column]]]:
+    """A section's cells as the report prints them (and the README's tables show them): the
+    case column, the statement's if shown, and the others in the groups ``_fit`` keeps
+    together: the figures, then the ratios with the targets they are judged by.
+    ``core_missing``: what the Cython core's empty cells say when it was not measured."""
+    rows = section.rows
+    key = _Column("case", [[row.case] for row in rows], "<")
+    statement = None
+    if section.show_stmt:
+        # A batch row's statement is the batch call | its loop of single calls: a line each.
+        statement = _Column(
+            "statement",
+            [[part if i == 0 else f"| {part}" for i, part in enumerate(row.stmt.split(" | "))]
+             for row in rows],
+            "<",
+        )
+    figures = []
+    for column in section.figure_columns:
+        cells = []
+        for row in rows:
+            value = row.figures.get(column)
+            if value is not None:
+                cells.append(_format_figure(value, section.unit))
+            elif list(row.figures) == ["floor"] and row.figures["floor"] is not None:
+                # The floor's own row, where no column is the floor's: it goes under each.
+                cells.append(_format_figure(row.figures["floor"], section.unit))
+            elif column not in row.figures:
+                cells.append("")
+            elif row.note:
+                cells.append(row.note)
+            elif column.startswith(CORE) and core_missing is not None:
+                cells.append(core_missing)
+            else:
+                cells.append("n/a")
+        header = " ".join(HEADERS.get(part, part) for part in column.split(" "))
+        figures.append(_Column(header, [[cell] for cell in cells], ">"))
+    judged = []
+    for metric in section.ratio_columns:
+        ratios = [row.ratios.get(metric) for row in rows]
+        shown = [[] if v is None else [_format_ratio(metric, v)] for v in ratios]
+        judged.append(_Column(metric, shown, ">"))
+    # One target a line, each with its own verdict beside it: a row judged twice would
+    # otherwise need a column as wide as both targets and a verdict naming the missed one.
+    verdicts = [row.verdicts() for row in rows]
+    judged.append(_Column("target", [[t.text() for t, _, _ in v] for v in verdicts], "<"))
+    judged.append(_Column("ok", [[_mark(met) for _, _, met in v] for v in verdicts], "<"))
+    return key, statement, [group for group in (figures, judged) if group]
+
+
 class Report:
     """One run's output: its stream, the sections printed and the errors met so far."""
 
@@ -216,7 +267,8 @@ class Report:
         self.sections.append(section)
         self.prose(section.title)
         self.say()
-        key, statement, groups = self._columns(section)
+        missing = self.core_state if self.modules[CORE] is None else None
+        key, statement, groups = columns(section, missing)
         for i, part in enumerate(_fit(key, statement, groups, _WIDTH)):
             if i:
                 self.say()
@@ -226,48 +278,6 @@ class Report:
         if section.legend:
             self.prose(section.legend)
             self.say()
-
-    def _columns(
-        self, section: Section
-    ) -> tuple[_Column, _Column | None, list[list[_Column]]]:
-        """The case column, the statement's if shown, and the others in the groups ``_fit``
-        keeps together: the figures, then the ratios with the targets they are judged by."""
-        rows = section.rows
-        key = _Column("case", [[row.case] for row in rows], "<")
-        statement = None
-        if section.show_stmt:
-            statement = _Column("statement", [[row.stmt] for row in rows], "<")
-        figures = []
-        for column in section.figure_columns:
-            cells = []
-            for row in rows:
-                value = row.figures.get(column)
-                if value is not None:
-                    cells.append(_format_figure(value, section.unit))
-                elif list(row.figures) == ["floor"] and row.figures["floor"] is not None:
-                    # The floor's own row, where no column is the floor's: it goes under each.
-                    cells.append(_format_figure(row.figures["floor"], section.unit))
-                elif column not in row.figures:
-                    cells.append("")
-                elif row.note:
-                    cells.append(row.note)
-                elif column.startswith(CORE) and self.modules[CORE] is None:
-                    cells.append(self.core_state)
-                else:
-                    cells.append("n/a")
-            header = " ".join(HEADERS.get(part, part) for part in column.split(" "))
-            figures.append(_Column(header, [[cell] for cell in cells], ">"))
-        judged = []
-        for metric in section.ratio_columns:
-            ratios = [row.ratios.get(metric) for row in rows]
-            shown = [[] if v is None else [_format_ratio(metric, v)] for v in ratios]
-            judged.append(_Column(metric, shown, ">"))
-        # One target a line, each with its own verdict beside it: a row judged twice would
-        # otherwise need a column as wide as both targets and a verdict naming the missed one.
-        verdicts = [row.verdicts() for row in rows]
-        judged.append(_Column("target", [[t.text() for t, _, _ in v] for v in verdicts], "<"))
-        judged.append(_Column("ok", [[_mark(met) for _, _, met in v] for v in verdicts], "<"))
-        return key, statement, [group for group in (figures, judged) if group]
 
     def summary(self) -> None:
         met = missed = unknown = 0
