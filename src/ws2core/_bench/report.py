@@ -6,7 +6,9 @@ several, each led by the case column (the statements in one of their own, after 
 Every figure is shown for the Cython core and the twin beside a floor, with its ratios and
 targets (met: ``ok``, or ``MISSED``; the exit status depends on errors only, never on
 timings).  The JSON (``FORMAT``) is what ``benchmarks/check.py`` reads: section -> case ->
-{figures, ratios, targets, met} and the run's metadata.
+{figures, ratios, targets, met} and the run's metadata, which also holds the fingerprint of
+the measured sources (``sources.py``) and each table's layout, from which ``markdown.py``
+makes the README's tables again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import ws2core
 from ws2core import _implementation
 
 from .cases import Target
+from .sources import fingerprint
 
 CYTHON_CORE = "ws2core._handles"
 TWIN = "ws2core._handles_py"
@@ -88,7 +91,9 @@ def _format_figure(value: float, unit: str) -> str:
         return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"
     if unit == "bytes":
         return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
-    return f"{value:,.1f}" if abs(value) < 10_000 else f"{value:,.0f}"
+    # No more digits than the JSON keeps (4 significant), so that the README's tables, made
+    # from it, read as the report does: 1,604 rather than 1,604.0.
+    return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _format_ratio(metric: str, value: float) -> str:
@@ -251,6 +256,12 @@ class Report:
         self.extra: dict[str, Any] = {}  # JSON parts beyond the sections (wake-up latency)
         self.meta: dict[str, Any] = {}  # the sizes the run used, for the JSON's metadata
         self.elapsed = 0.0
+        # Taken as the run starts, when the code it times has been loaded: an edit made while
+        # it runs is not in its figures.
+        self.sources = fingerprint()
+        # How busy the machine was as the run started (1, 5, 15 minutes; None where the system
+        # does not say): figures of a loaded machine are noisier, its ratios less so.
+        self.load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -320,7 +331,7 @@ class Report:
                 entry["targets"] = [
                     {
                         "metric": t.metric, "op": t.op, "threshold": t.threshold,
-                        "value": _round(value), "met": ok,
+                        "shown": t.shown, "value": _round(value), "met": ok,
                     }
                     for t, value, ok in row.verdicts()
                 ]
@@ -347,6 +358,7 @@ class Report:
                 "python_implementation": platform.python_implementation(),
                 "platform": platform.platform(),
                 "cpus": os.cpu_count(),
+                "load_average": self.load,
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "quick": self.quick,
                 "repeats": self.repeats,
@@ -355,6 +367,17 @@ class Report:
                 **self.meta,
                 "seconds": round(self.elapsed, 1),
                 "errors": self.errors,
+                "sources": self.sources,
+                # How each section is laid out, so that its table can be made again from the
+                # JSON alone (the README's, by ``markdown.tables``).
+                "tables": {
+                    section.key: {
+                        "title": section.title, "unit": section.unit,
+                        "figures": section.figure_columns, "ratios": section.ratio_columns,
+                        "statements": section.show_stmt, "legend": section.legend,
+                    }
+                    for section in self.sections
+                },
             },
             "sections": sections,
         }
