@@ -8,6 +8,7 @@
 #   make bench-smoke   the pytest-benchmark suite in a short mode (every case once, JSON kept)
 #   make demo          --help, --version and the demo (the README's examples run in make test)
 #   make bench         `python -m ws2core bench --quick --json`, then benchmarks/check.py
+#   make readme-tables a full bench run into benchmarks/results/bench.json, and README's tables from it
 #   make fuzz          the atheris harnesses (FUZZ_SECONDS each, the guest one FUZZ_GUEST_SECONDS)
 #   make dev-mode      the suite under `python -X dev` with PYTHONMALLOC=debug
 #   make sanitize      the suite against the core built with ASan + UBSan
@@ -43,7 +44,7 @@ FUZZ_GUEST_SECONDS ?= 60
 NOT_EMULATOR = -m "not emulator and not qiling"
 LATER_STAGES = -m "not emulator and not waits and not qiling"
 
-.PHONY: help system-deps venv test bench-smoke demo bench fuzz dev-mode sanitize dist fallback qiling
+.PHONY: help system-deps venv test bench-smoke demo bench readme-tables fuzz dev-mode sanitize dist fallback qiling
 
 help:
 	@sed -n '/^#   make/s/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -90,6 +91,13 @@ bench:
 	mkdir -p $(RESULTS)
 	$(PY) -m ws2core bench --quick --json $(RESULTS)/bench.json
 	$(PY) benchmarks/check.py $(RESULTS)/bench.json
+
+# Not a CI stage: run after changing a measured source (ws2core/_bench/sources.py lists them),
+# and commit both files; the suite fails while the README's tables are of other sources.  A
+# full run, not --quick: the README's figures are the report's own.
+readme-tables:
+	$(PY) -m ws2core bench --json benchmarks/results/bench.json
+	$(PY) benchmarks/readme_tables.py benchmarks/results/bench.json README.md
 
 # In a network namespace with only loopback up: the guest harness makes real host sockets.
 fuzz:

@@ -14,6 +14,7 @@ import io
 import json
 import re
 import subprocess
+import textwrap
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ws2core._bench import cases, memory, plot, run, sections, wakeup
+from ws2core._bench import cases, markdown, memory, plot, report, run, sections, wakeup
 from ws2core._bench.report import CORE, _format_figure, _format_ratio
 from ws2core._bench.sections import Bench
 from ws2core._bench.timing import Cell, Timer
@@ -105,7 +106,8 @@ def test_every_line_fits_in_100_columns(made_up_run: tuple[Bench, str]) -> None:
 
 def test_every_figure_ratio_and_target_is_printed(made_up_run: tuple[Bench, str]) -> None:
     """Fitting the width drops nothing: each row's figures, ratios, statement and targets are
-    in the text, the statement and each target whole on one line."""
+    in the text, each target and the statement whole on one line (a batch row's two parts,
+    either side of its |, on a line each)."""
     bench, text = made_up_run
     lines = text.splitlines()
     words = set(re.findall(r"\S+", text))
@@ -114,7 +116,8 @@ def test_every_figure_ratio_and_target_is_printed(made_up_run: tuple[Bench, str]
         for row in section.rows:
             assert any(line.startswith(row.case) for line in lines), row.case
             if section.show_stmt:
-                assert any(row.stmt in line for line in lines), row.stmt
+                for part in row.stmt.split(" | "):
+                    assert any(part in line for line in lines), part
             for value in row.figures.values():
                 if value is not None:
                     assert _format_figure(value, section.unit) in words, (row.case, value)
@@ -221,3 +224,128 @@ def test_provider_case_times_a_live_pair_and_closes_it(core: Any) -> None:
     assert len(names["t"]) == 0
     assert names["hsend"].__self__.fileno() == -1
     assert names["hrecv"].__self__.fileno() == -1
+
+
+# Names a statement may use that its table's notes need not explain: Python's own, ws2core's
+# exports, and the floor's h (the report's opening lines define the floor).
+_KNOWN = {"abs", "for", "in", "list", "FD_ISSET", "FdSet", "HandleTable", "capacity", "timeout"}
+
+
+def test_each_tables_notes_name_what_its_statements_use(
+    made_up_run: tuple[Bench, str]
+) -> None:
+    """The legend under a table defines every name its statements use, and the text printed
+    right after the table is that legend (the notes follow the table they describe)."""
+    bench, text = made_up_run
+    for section in bench.sections:
+        statements = [row.stmt for row in section.rows if row.case != "C-call floor"]
+        names = set()
+        for stmt in statements:
+            if section.key == "drop-in breakdown":
+                continue  # differences of table 1's rows, named by them
+            bound = set(re.findall(r"\bfor (\w+) in\b", stmt))
+            used = set(re.findall(r"(?<![.\w])[A-Za-z_]\w*(?!\w)", stmt))
+            names |= used - bound - _KNOWN
+            names -= {word for word in used if word.isdigit()}
+        if not names:
+            continue
+        legend_words = set(re.findall(r"[A-Za-z_]\w*(?:<n>)?", section.legend))
+        unexplained = {
+            name for name in names
+            if name not in legend_words and re.sub(r"\d+$", "<n>", name) not in legend_words
+        }
+        assert not unexplained, (section.key, sorted(unexplained))
+        # The legend is printed after its table and before the next table's title.
+        def printed(prose: str) -> str:  # its first line as the report wraps it
+            return textwrap.fill(prose, WIDTH, break_on_hyphens=False).splitlines()[0]
+
+        after = text.index(printed(section.title))
+        legend_at = text.index(printed(section.legend), after)
+        next_titles = [
+            text.find(printed(s.title), after + 1) for s in bench.sections if s is not section
+        ]
+        assert all(not after < i < legend_at for i in next_titles), section.key
+
+
+def test_readme_tables_show_every_sections_rows_as_the_report_does(
+    made_up_run: tuple[Bench, str]
+) -> None:
+    """The README's tables, made from the JSON alone: a table per printed section with its
+    title, a row per case in order, the report's own figure, ratio and target texts; the
+    statements as code (a pipe escaped) and no cell of the core's when it was not measured."""
+    bench, _ = made_up_run
+    data = json.loads(json.dumps(bench.to_json()))  # as read back from the file
+    block = markdown.tables(data)
+    assert block.startswith(markdown.BEGIN) and block.endswith(markdown.END)
+    # The line above the tables says how the run was made and of which sources.
+    meta = data["meta"]
+    settings = block.splitlines()[2]
+    for said in (meta["date"], f"medians of {meta['repeats']} interleaved repeats",
+                 f"{meta['cpus']} CPUs", meta["sources"]["sha256"], "noisy"):
+        assert said in settings, said
+    assert (", --quick" in settings) == meta["quick"]
+    lines = block.splitlines()
+    for section in bench.sections:
+        title = lines.index(f"**{markdown._escape(section.title)}**")
+        rows = []
+        for line in lines[title + 4:]:
+            if not line.startswith("| "):
+                break
+            rows.append(re.split(r"(?<!\\)\|", line.strip("|")))
+        assert [cells[0].strip() for cells in rows] == [
+            markdown._escape(row.case) for row in section.rows
+        ], section.key
+        for row, cells in zip(section.rows, rows):
+            joined = "|".join(cells)
+            def kept(value: float) -> float:  # the JSON keeps 4 significant digits
+                rounded = report._round(value)
+                assert rounded is not None
+                return rounded
+
+            shown = [row.figures.get(column) for column in section.figure_columns]
+            measured = any(value is not None for value in shown)
+            for value in shown if measured else row.figures.values():  # the floor's own row
+                if value is not None:
+                    assert _format_figure(kept(value), section.unit) in joined
+            for metric in section.ratio_columns:
+                value = row.ratios.get(metric)
+                if value is not None:
+                    assert _format_ratio(metric, kept(value)) in joined, (row.case, metric)
+            for target, _, _ in row.verdicts():
+                assert markdown._escape(target.text()) in joined
+            if section.show_stmt and row.stmt:
+                first = row.stmt.split(" | ")[0]
+                assert f"`{first}`" in joined, row.stmt
+        if section.legend:
+            assert markdown._escape(section.legend) in lines, section.key
+    if bench.modules[CORE] is None:
+        assert "| not measured |" in block
+    assert "`t.close_sockets(t.create_sockets(7, ctxs))`<br>`\\| for _x in hs:" in block
+
+
+def test_a_new_section_becomes_a_readme_table(made_up_run: tuple[Bench, str]) -> None:
+    """A section the bench gains is in the README's tables with no change to the generator."""
+    bench, _ = made_up_run
+    row = report.Row(
+        "echo 64 B", "p.WSPSend(s, bufs, 1, sent, 0, None, None, None, err)",
+        {CORE: 1234.0, "raw": 987.0}, {"core/raw": 1.25},
+        [cases.Target("core/raw", "<=", 1.3)],
+    )
+    bench.print_section(
+        report.Section("provider", "8. The provider: ns per call", "ns", [CORE, "raw"],
+                       ["core/raw"], [row], "p: a provider over host sockets.")
+    )
+    block = markdown.tables(json.loads(json.dumps(bench.to_json())))
+    assert "**8. The provider: ns per call**" in block
+    assert "| case | statement | cython | raw | core/raw | target | ok |" in block
+    assert ("| echo 64 B | `p.WSPSend(s, bufs, 1, sent, 0, None, None, None, err)` | 1,234"
+            " | 987.0 | 1.25 | core/raw ≤ 1.3 | ok |") in block
+
+
+def test_the_readme_block_is_replaced_between_its_markers() -> None:
+    readme = f"intro\n{markdown.BEGIN}\nold\n{markdown.END}\nrest\n"
+    assert markdown.replace_block(readme, "NEW") == "intro\nNEW\nrest\n"
+    assert markdown.current_block(readme) == f"{markdown.BEGIN}\nold\n{markdown.END}"
+    with pytest.raises(ValueError, match="no block between"):
+        markdown.replace_block("intro\n", "NEW")
+    assert markdown.current_block("intro\n") == ""

@@ -2,7 +2,8 @@
 
 The sdist builds the core and proves an install: the Cython sources (.pyx, .pxi, .pxd), the C
 headers (the provider header and the core's own), the tests and README.md (tests compile its C
-example); not the generated C (the build cythonizes) nor any build product.  The wheel carries
+example), and the bench run the README's tables were made from (tests compare them); not the
+generated C (the build cythonizes) nor any build product.  The wheel carries
 what runs and what providers build against (.pxd, the header, the stub, py.typed), not the
 build's inputs.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 SDIST_MUST = ["src/ws2core/_handles.pyx", "src/ws2core/*.pxd", "src/ws2core/include/ws2core/ws2spi.h",
               "src/ws2core/py.typed", "tests/conftest.py", "tests/emulator/*.c", "tests/native/*.c",
-              "examples/hello_winsock.c", "tools/sanitize.sh",
+              "examples/hello_winsock.c", "tools/sanitize.sh", "benchmarks/results/bench.json",
               "README.md", "LICENSE", "pyproject.toml", "setup.py", "MANIFEST.in"]
 SDIST_MUST_NOT = ["src/ws2core/_handles.c", "*.so", "*.pyc"]
 WHEEL_MUST = ["ws2core/_handles.*.so", "ws2core/_handles.pxd", "ws2core/ws2spi.pxd",

@@ -24,7 +24,9 @@ and ``import ws2core`` never imports it), one concern per module:
 - ``report``: rows, tables, the summary and the JSON (format ``ws2core-bench/1``);
 - ``sections``: the timed tables (1, 1b, 2, 3, 5, 6, 7); ``memory``: table 4 and its probe
   (``python -m ws2core._bench memory ...``); ``wakeup``: table 7b;
-- ``plot``: ``--plot`` (matplotlib, imported only then); ``run``: the run, ``bench()``.
+- ``plot``: ``--plot`` (matplotlib, imported only then); ``run``: the run, ``bench()``;
+- ``sources``: the fingerprint of the measured sources, in the JSON; ``markdown``: the
+  README's tables made from a JSON (``make readme-tables``).
 """
 
 from .plot import PLOT_INSTALL

@@ -6,7 +6,9 @@ several, each led by the case column (the statements in one of their own, after 
 Every figure is shown for the Cython core and the twin beside a floor, with its ratios and
 targets (met: ``ok``, or ``MISSED``; the exit status depends on errors only, never on
 timings).  The JSON (``FORMAT``) is what ``benchmarks/check.py`` reads: section -> case ->
-{figures, ratios, targets, met} and the run's metadata.
+{figures, ratios, targets, met} and the run's metadata, which also holds the fingerprint of
+the measured sources (``sources.py``) and each table's layout, from which ``markdown.py``
+makes the README's tables again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import ws2core
 from ws2core import _implementation
 
 from .cases import Target
+from .sources import fingerprint
 
 CYTHON_CORE = "ws2core._handles"
 TWIN = "ws2core._handles_py"
@@ -88,7 +91,9 @@ def _format_figure(value: float, unit: str) -> str:
         return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"
     if unit == "bytes":
         return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
-    return f"{value:,.1f}" if abs(value) < 10_000 else f"{value:,.0f}"
+    # No more digits than the JSON keeps (4 significant), so that the README's tables, made
+    # from it, read as the report does: 1,604 rather than 1,604.0.
+    return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _format_ratio(metric: str, value: float) -> str:
@@ -183,6 +188,57 @@ def _table(columns: list[_Column]) -> list[str]:
     return lines
 
 
+def columns(
+    section: Section, core_missing: str | None
+) -> tuple[_Column, _Column | None, list[list[_Column]]]:
+    """A section's cells as the report prints them (and the README's tables show them): the
+    case column, the statement's if shown, and the others in the groups ``_fit`` keeps
+    together: the figures, then the ratios with the targets they are judged by.
+    ``core_missing``: what the Cython core's empty cells say when it was not measured."""
+    rows = section.rows
+    key = _Column("case", [[row.case] for row in rows], "<")
+    statement = None
+    if section.show_stmt:
+        # A batch row's statement is the batch call | its loop of single calls: a line each.
+        statement = _Column(
+            "statement",
+            [[part if i == 0 else f"| {part}" for i, part in enumerate(row.stmt.split(" | "))]
+             for row in rows],
+            "<",
+        )
+    figures = []
+    for column in section.figure_columns:
+        cells = []
+        for row in rows:
+            value = row.figures.get(column)
+            if value is not None:
+                cells.append(_format_figure(value, section.unit))
+            elif list(row.figures) == ["floor"] and row.figures["floor"] is not None:
+                # The floor's own row, where no column is the floor's: it goes under each.
+                cells.append(_format_figure(row.figures["floor"], section.unit))
+            elif column not in row.figures:
+                cells.append("")
+            elif row.note:
+                cells.append(row.note)
+            elif column.startswith(CORE) and core_missing is not None:
+                cells.append(core_missing)
+            else:
+                cells.append("n/a")
+        header = " ".join(HEADERS.get(part, part) for part in column.split(" "))
+        figures.append(_Column(header, [[cell] for cell in cells], ">"))
+    judged = []
+    for metric in section.ratio_columns:
+        ratios = [row.ratios.get(metric) for row in rows]
+        shown = [[] if v is None else [_format_ratio(metric, v)] for v in ratios]
+        judged.append(_Column(metric, shown, ">"))
+    # One target a line, each with its own verdict beside it: a row judged twice would
+    # otherwise need a column as wide as both targets and a verdict naming the missed one.
+    verdicts = [row.verdicts() for row in rows]
+    judged.append(_Column("target", [[t.text() for t, _, _ in v] for v in verdicts], "<"))
+    judged.append(_Column("ok", [[_mark(met) for _, _, met in v] for v in verdicts], "<"))
+    return key, statement, [group for group in (figures, judged) if group]
+
+
 class Report:
     """One run's output: its stream, the sections printed and the errors met so far."""
 
@@ -200,6 +256,12 @@ class Report:
         self.extra: dict[str, Any] = {}  # JSON parts beyond the sections (wake-up latency)
         self.meta: dict[str, Any] = {}  # the sizes the run used, for the JSON's metadata
         self.elapsed = 0.0
+        # Taken as the run starts, when the code it times has been loaded: an edit made while
+        # it runs is not in its figures.
+        self.sources = fingerprint()
+        # How busy the machine was as the run started (1, 5, 15 minutes; None where the system
+        # does not say): figures of a loaded machine are noisier, its ratios less so.
+        self.load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -216,7 +278,8 @@ class Report:
         self.sections.append(section)
         self.prose(section.title)
         self.say()
-        key, statement, groups = self._columns(section)
+        missing = self.core_state if self.modules[CORE] is None else None
+        key, statement, groups = columns(section, missing)
         for i, part in enumerate(_fit(key, statement, groups, _WIDTH)):
             if i:
                 self.say()
@@ -226,48 +289,6 @@ class Report:
         if section.legend:
             self.prose(section.legend)
             self.say()
-
-    def _columns(
-        self, section: Section
-    ) -> tuple[_Column, _Column | None, list[list[_Column]]]:
-        """The case column, the statement's if shown, and the others in the groups ``_fit``
-        keeps together: the figures, then the ratios with the targets they are judged by."""
-        rows = section.rows
-        key = _Column("case", [[row.case] for row in rows], "<")
-        statement = None
-        if section.show_stmt:
-            statement = _Column("statement", [[row.stmt] for row in rows], "<")
-        figures = []
-        for column in section.figure_columns:
-            cells = []
-            for row in rows:
-                value = row.figures.get(column)
-                if value is not None:
-                    cells.append(_format_figure(value, section.unit))
-                elif list(row.figures) == ["floor"] and row.figures["floor"] is not None:
-                    # The floor's own row, where no column is the floor's: it goes under each.
-                    cells.append(_format_figure(row.figures["floor"], section.unit))
-                elif column not in row.figures:
-                    cells.append("")
-                elif row.note:
-                    cells.append(row.note)
-                elif column.startswith(CORE) and self.modules[CORE] is None:
-                    cells.append(self.core_state)
-                else:
-                    cells.append("n/a")
-            header = " ".join(HEADERS.get(part, part) for part in column.split(" "))
-            figures.append(_Column(header, [[cell] for cell in cells], ">"))
-        judged = []
-        for metric in section.ratio_columns:
-            ratios = [row.ratios.get(metric) for row in rows]
-            shown = [[] if v is None else [_format_ratio(metric, v)] for v in ratios]
-            judged.append(_Column(metric, shown, ">"))
-        # One target a line, each with its own verdict beside it: a row judged twice would
-        # otherwise need a column as wide as both targets and a verdict naming the missed one.
-        verdicts = [row.verdicts() for row in rows]
-        judged.append(_Column("target", [[t.text() for t, _, _ in v] for v in verdicts], "<"))
-        judged.append(_Column("ok", [[_mark(met) for _, _, met in v] for v in verdicts], "<"))
-        return key, statement, [group for group in (figures, judged) if group]
 
     def summary(self) -> None:
         met = missed = unknown = 0
@@ -310,7 +331,7 @@ class Report:
                 entry["targets"] = [
                     {
                         "metric": t.metric, "op": t.op, "threshold": t.threshold,
-                        "value": _round(value), "met": ok,
+                        "shown": t.shown, "value": _round(value), "met": ok,
                     }
                     for t, value, ok in row.verdicts()
                 ]
@@ -337,6 +358,7 @@ class Report:
                 "python_implementation": platform.python_implementation(),
                 "platform": platform.platform(),
                 "cpus": os.cpu_count(),
+                "load_average": self.load,
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "quick": self.quick,
                 "repeats": self.repeats,
@@ -345,6 +367,17 @@ class Report:
                 **self.meta,
                 "seconds": round(self.elapsed, 1),
                 "errors": self.errors,
+                "sources": self.sources,
+                # How each section is laid out, so that its table can be made again from the
+                # JSON alone (the README's, by ``markdown.tables``).
+                "tables": {
+                    section.key: {
+                        "title": section.title, "unit": section.unit,
+                        "figures": section.figure_columns, "ratios": section.ratio_columns,
+                        "statements": section.show_stmt, "legend": section.legend,
+                    }
+                    for section in self.sections
+                },
             },
             "sections": sections,
         }

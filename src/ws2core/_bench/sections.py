@@ -29,7 +29,7 @@ HOT_LEGEND = (
     " 12345; fds: a full FdSet of 64 of the sockets, miss the 65th; c_fds:"
     " the same set copied into a ctypes fd_set Structure. 'alone': upc is an UpcallTable over a"
     " spare empty table; create is timed in loops of 1,000 each followed by closing them"
-    " untimed, close is timed over 1,000 sockets created untimed before each loop."
+    " untimed, close is timed over 1,000 sockets _x created untimed before each loop."
     " twin/core: how many times slower the twin is; core/floor: the core's time in floors (the"
     " loop's own cost is in both). Target: the core's figure."
 )
@@ -225,8 +225,11 @@ class Bench(Report):
                 " of 1, checking the two out-parameters' types, the store into the Ref (one"
                 " pointer write) and the int result. query(.value) - query(Ref): what a plain"
                 " object's .value (a SimpleNamespace: the out-parameter check and a Python"
-                " attribute store) costs over the Ref. query(c_size_t) - query(Ref): the same"
-                " for a ctypes c_size_t (the check that the context fits, then the ctypes store).",
+                " attribute store) costs over the Ref. query(c_int err) - query(Ref): a ctypes"
+                " c_int as lpErrno, known by its type (no attribute check). query(c_size_t) -"
+                " query(Ref), query(c_void_p) - query(Ref): the same for a ctypes c_size_t or"
+                " c_void_p as lpContext (the check that the context fits, then the ctypes"
+                " store).",
                 show_stmt=False,
             )
         )
@@ -356,9 +359,10 @@ class Bench(Report):
                 [CORE, TWIN_KEY, "floor"],
                 ["twin/core", "core/floor", "core/1k", "twin/1k"],
                 ordered,
-                "Each tier is a fresh table per core holding N live sockets (and nothing else),"
-                " all tiers built first and timed in one interleaved run; h0 is the first socket"
-                " of each, the same handle value in every tier; fds a full FdSet of 64 of its"
+                "Each tier is a fresh table t per core holding N live sockets (and nothing"
+                " else, obj the context of each), all tiers built first and timed in one"
+                " interleaved run; h0 is the first socket of each, the same handle value in"
+                " every tier; fds a full FdSet of 64 of its"
                 " sockets, miss another. random-order lookup walks a shuffled list hs of all N"
                 " live handles (for _x in hs: ctx(_x), ctx = t.context; per handle), its floor"
                 " the same walk calling abs (which also pays for reading the scattered int"
@@ -438,15 +442,15 @@ class Bench(Report):
                 [CORE, "core single", TWIN_KEY, "twin single", "floor"],
                 ["core batch/single", "twin batch/single", "twin/core"],
                 rows,
-                f"t: a table holding the {n:,} sockets hs (a list; hsa: the same handles as the"
-                " array('Q') create_sockets returns), ctxs their contexts; ctx, create, close:"
-                " t's bound methods; fds64: a full FdSet of the first 64. cython, twin: the"
-                " batch call (left of |) per handle; single: the loop of single calls (right"
-                " of |, timed as for _x in hs: ...) per handle, over the same handles; floor:"
-                " that loop calling abs. Building an FdSet one add at a time scans the set for"
+                f"t: a table holding the n = {n:,} sockets hs (a list; hsa: the same handles as"
+                " the array('Q') create_sockets returns), ctxs their contexts; ctx, create, close:"
+                " t's bound methods; _add: the add method of an empty FdSet(capacity=n); fds64:"
+                " a full FdSet of the first 64. cython, twin: the batch call (the statement left"
+                " of |) per handle; single: the loop of single calls (right of |) per handle,"
+                " over the same handles; floor: that loop calling abs. Building an FdSet one"
+                " add at a time scans the set for"
                 " a duplicate at each add, as FD_SET does. n/a: the core has no such batch"
                 " call yet. Target: the core's batch at most a third of its single calls; the"
                 " twin's ratio is shown for reference." + quick,
-                show_stmt=False,
             )
         )
