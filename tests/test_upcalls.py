@@ -35,7 +35,6 @@ from ws2core import (
     WSAEINVAL,
     WSAENOBUFS,
     WSAENOTSOCK,
-    WSANOTINITIALISED,
     UpcallTable,
     errorname,
 )

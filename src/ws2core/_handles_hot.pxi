@@ -177,7 +177,8 @@ cdef inline int _store_context(object out, object context) except -1:
     size = _ctypes_integer_size(kind)
     if size != 0:
         _store_ctypes_integer(out, context, size)
-    elif not isinstance(out, _SIMPLE_CDATA):
+    elif not PyType_IsSubtype(kind, <type>_SIMPLE_CDATA):
+        # (isinstance would ask the ctypes metaclass's __instancecheck__: ~100 ns a call)
         out.value = context
     else:
         store_context(out, context)

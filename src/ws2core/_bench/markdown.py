@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from .cases import Target
-from .report import CORE, Row, Section, columns
+from .report import Row, Section, columns
 
 BEGIN = "<!-- bench-tables: begin (made by `make readme-tables`; edits here are overwritten) -->"
 END = "<!-- bench-tables: end -->"

@@ -42,7 +42,7 @@ import ctypes
 import time
 from collections.abc import Callable
 from operator import index as _index
-from typing import Any, Final
+from typing import Any
 
 from .. import Ref
 from .._shared import WinsockError, require_out_parameter
