@@ -101,6 +101,13 @@ cdef bint _fits_ctypes_integer(object context, Py_ssize_t size) except -1:
         return True
     if overflow < 0:
         return False
+    return _fits_small(small, size)
+
+
+cdef inline bint _fits_small(long long small, Py_ssize_t size) noexcept:
+    """_fits_ctypes_integer for an int already read as a long long."""
+    cdef bint signed = size < 0
+    cdef int bits = 8 * <int>(-size if signed else size)
     if signed:
         return bits == 64 or -(1LL << (bits - 1)) <= small < (1LL << (bits - 1))
     return small >= 0 and (bits == 64 or small < (1LL << bits))
@@ -117,9 +124,12 @@ cdef inline char *_ctypes_address(object instance) noexcept:
 
 cdef inline void _poke_ctypes_integer(object out, object context, Py_ssize_t size) noexcept:
     """Write the int ``context``, known to fit (_fits_ctypes_integer), into ``out``'s bytes."""
-    cdef char *address = _ctypes_address(out)
     # the two's complement bits, which is what a signed type holds too
-    cdef unsigned long long bits = PyLong_AsUnsignedLongLongMask(context)
+    _poke_bits(out, PyLong_AsUnsignedLongLongMask(context), size)
+
+
+cdef inline void _poke_bits(object out, unsigned long long bits, Py_ssize_t size) noexcept:
+    cdef char *address = _ctypes_address(out)
     cdef Py_ssize_t width = -size if size < 0 else size
     if width == 8:
         (<uint64_t *>address)[0] = <uint64_t>bits
@@ -156,6 +166,12 @@ cdef bint _CTYPES_LAYOUT_KNOWN = _ctypes_layout_known()
 cdef inline int _store_ctypes_integer(object out, object context, Py_ssize_t size) except -1:
     """store_context for ``out`` of a ctypes integer type of ``size`` (_ctypes_integer_size),
     with its call saved for an int the type holds exactly."""
+    cdef long long small
+    # a one-digit int, the usual context, read inline (no C-API call to convert it)
+    if (_CTYPES_LAYOUT_KNOWN and PyLong_CheckExact(context) and compact_value(context, &small)
+            and _fits_small(small, size)):
+        _poke_bits(out, <unsigned long long>small, size)
+        return 0
     if type(context) is int and _fits_ctypes_integer(context, size):
         if _CTYPES_LAYOUT_KNOWN:
             _poke_ctypes_integer(out, context, size)
