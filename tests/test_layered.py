@@ -31,7 +31,6 @@ from ws2core import (
     SOCKET_ERROR,
     WSAEINVAL,
     WSAENOTSOCK,
-    WSAEOPNOTSUPP,
     WSAMAKESELECTREPLY,
     Ref,
     UpcallTable,
@@ -42,6 +41,10 @@ from ws2core.constants import (
     LAYERED_PROTOCOL,
     SIO_GET_EXTENSION_FUNCTION_POINTER,
     TRUE,
+    WSAID_ACCEPTEX,
+    WSAID_CONNECTEX,
+    WSAID_DISCONNECTEX,
+    WSAID_GETACCEPTEXSOCKADDRS,
     WSA_IO_INCOMPLETE,
     WSA_IO_PENDING,
     WSA_OPERATION_ABORTED,
@@ -249,13 +252,69 @@ def test_select_and_poll_translate_the_handles(layered: Any) -> None:
     assert [entry.revents for entry in entries] == [0, 0x100]
 
 
-def test_what_the_layer_does_not_forward_yet_is_refused(layered: Any) -> None:
+def extension(ws: Ws2_32, s: int, guid: Any) -> Any:
+    out, returned = Ref(None), Ref(0)
+    assert ws.WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, guid, 16, out, 8, returned,
+                       None, None) == 0, ws.WSAGetLastError()
+    return out.value
+
+
+def test_the_extension_functions_take_the_layers_handles(layered: Any) -> None:
+    """SIO_GET_EXTENSION_FUNCTION_POINTER on a layer's socket gives the layer's AcceptEx,
+    ConnectEx and DisconnectEx (GetAcceptExSockaddrs, which takes no socket, the base's); a
+    pending AcceptEx completes by the application's event and on the port associated with the
+    layer's listener; ConnectEx sends its data; DisconnectEx ends the connection."""
     ws, *_ = layered
-    listener, client, accepted = connected_pair(ws)
-    returned = Ref(0)
-    assert ws.WSAIoctl(client, SIO_GET_EXTENSION_FUNCTION_POINTER, bytes(16), 16,
-                       bytearray(8), 8, returned, None, None) == SOCKET_ERROR
-    assert ws.WSAGetLastError() == WSAEOPNOTSUPP
+    counter_listener, client, accepted = connected_pair(ws)
+    accept_ex = extension(ws, client, WSAID_ACCEPTEX)
+    counter = counter_of(ws, client)
+    assert accept_ex == counter.AcceptEx
+    assert extension(ws, client, WSAID_CONNECTEX) == counter.ConnectEx
+    assert extension(ws, client, WSAID_DISCONNECTEX) == counter.DisconnectEx
+    sockaddrs = extension(ws, client, WSAID_GETACCEPTEXSOCKADDRS)
+    assert not hasattr(sockaddrs, "__self__") or sockaddrs.__self__ is not counter
+    # AcceptEx: pending, then the connection and its first bytes
+    listener = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.bind(listener, ("127.0.0.1", 0), 16) == 0 and ws.listen(listener, 4) == 0
+    name = Ref()
+    assert ws.getsockname(listener, name, Ref(16)) == 0
+    kernel32 = Kernel32(ws)
+    port = kernel32.CreateIoCompletionPort(listener, None, 9, 0)
+    target = ws.socket(AF_INET, SOCK_STREAM, 0)
+    event = ws.WSACreateEvent()
+    overlapped = WSAOVERLAPPED()
+    overlapped.hEvent = event
+    output = bytearray(4 + 2 * 32)
+    assert accept_ex(listener, target, output, 4, 32, 32, Ref(0), overlapped) == FALSE
+    assert ws.upcalls.WSAGetLastError() == WSA_IO_PENDING
+    assert overlapped.Internal == WSS_OPERATION_IN_PROGRESS
+    peer = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.connect(peer, name.value, 16) == 0 and ws.send(peer, b"ping", 4, 0) == 4
+    assert ws.WSAWaitForMultipleEvents(1, [event], FALSE, 5000, FALSE) == 0
+    assert (overlapped.Internal, overlapped.InternalHigh, overlapped.OffsetHigh) == (0, 4, 0)
+    assert bytes(output[:4]) == b"ping"
+    assert kernel32.GetQueuedCompletionStatus(port, 5000) == (TRUE, 4, 9, overlapped)
+    assert ws.send(target, b"pong", 4, 0) == 4
+    buffer = bytearray(4)
+    assert ws.recv(peer, buffer, 4, 0) == 4 and buffer == b"pong"
+    # ConnectEx from a bound layered socket, with data
+    connecting = ws.socket(AF_INET, SOCK_STREAM, 0)
+    assert ws.bind(connecting, ("127.0.0.1", 0), 16) == 0
+    connected = WSAOVERLAPPED()
+    connected.hEvent = event
+    assert ws.WSAResetEvent(event) == TRUE
+    result = counter.ConnectEx(connecting, name.value, 16, b"hello", 5, Ref(0), connected)
+    assert result == TRUE or ws.upcalls.WSAGetLastError() == WSA_IO_PENDING
+    assert ws.WSAWaitForMultipleEvents(1, [event], FALSE, 5000, FALSE) == 0
+    assert (connected.InternalHigh, connected.OffsetHigh) == (5, 0)
+    other = ws.accept(listener, None, None)
+    assert ws.recv(other, buffer, 4, 0) == 4 and buffer == b"hell"
+    # DisconnectEx: the peer sees the end of the stream
+    assert counter.DisconnectEx(connecting, None, 0, 0) == TRUE
+    assert ws.recv(other, buffer, 4, 0) == 1 and ws.recv(other, buffer, 4, 0) == 0
+    # a handle that is no socket of the layer
+    assert counter.DisconnectEx(12345, None, 0, 0) == FALSE
+    assert ws.upcalls.WSAGetLastError() == WSAENOTSOCK
 
 
 def next_message(messages: queue.Queue[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:

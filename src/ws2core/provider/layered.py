@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import index as _index
 from typing import Any
 
@@ -34,12 +34,12 @@ from ..constants import (
     LAYERED_PROTOCOL,
     SIO_GET_EXTENSION_FUNCTION_POINTER,
     SOCKET_ERROR,
+    TRUE,
     WSA_IO_INCOMPLETE,
     WSA_IO_PENDING,
     WSA_OPERATION_ABORTED,
     WSAEINVAL,
     WSAENOTSOCK,
-    WSAEOPNOTSUPP,
     WSANOTINITIALISED,
     WSS_OPERATION_IN_PROGRESS,
 )
@@ -62,6 +62,10 @@ class _Layer:
         self.chain = chain            # the chain's entry, as WSPStartup got it
         self.lower = lower            # the next layer's provider
         self.lower_info = lower_info  # the lpProtocolInfo its WSPSocket gets
+
+
+_LAYERED_EXTENSIONS = frozenset(("AcceptEx", "ConnectEx", "DisconnectEx"))
+"""The extension functions that take sockets: the layer hands out its own."""
 
 
 class _Pending:
@@ -107,10 +111,10 @@ class LayeredProvider:
     lower socket is associated with the layer's completion port, whose thread reports each
     completion to the application the way it asked (``report_completion``: its routine
     queued to its thread, or WPUCompleteOverlappedRequest on the layer's handle: its event,
-    its port), as a non-IFS LSP does.  Not forwarded yet, refused with WSAEOPNOTSUPP rather
-    than reaching the layer below with its handle: the extension functions
-    (SIO_GET_EXTENSION_FUNCTION_POINTER: AcceptEx and the others take lower handles).
-    WSPDuplicateSocket duplicates the lower socket and wraps the duplicate.  WSPEventSelect forwards (the event is the application's;
+    its port), as a non-IFS LSP does; so do the extension functions, which
+    SIO_GET_EXTENSION_FUNCTION_POINTER hands out as this layer's (AcceptEx, ConnectEx,
+    DisconnectEx: they translate the handles).  WSPDuplicateSocket duplicates the lower
+    socket and wraps the duplicate.  WSPEventSelect forwards (the event is the application's;
     WSPEnumNetworkEvents asks the lower socket); WSPSelect and ``poll`` translate their
     handles; WSPAsyncSelect selects the lower socket for a window of this layer's, which
     re-posts each message to the application's window with this layer's handle.
@@ -413,23 +417,37 @@ class LayeredProvider:
         if request is None:  # a NULL pointer: an ordinary call
             result = function(sock.lower, *args)
             return result
-        pending = _Pending(sock, request)
-        if not self._on_port(sock, lpErrno):
+        pending = self._pending_on(sock, request, lpErrno)
+        if pending is None:
             return SOCKET_ERROR
+        result = function(sock.lower, *args[:-4], pending.proxy, None, None, lpErrno)
+        self._settle(pending, result == 0, lpErrno.value == WSA_IO_PENDING)
+        return result
+
+    def _pending_on(self, sock: LayeredSocket, request: _Request, lpErrno: Any) -> _Pending | None:
+        """A forwarded operation's record, the lower socket on the layer's port; None with
+        the code in ``lpErrno`` when the port cannot be had."""
+        if not self._on_port(sock, lpErrno):
+            return None
+        pending = _Pending(sock, request)
         with self._completed:
             self._pending[id(pending.proxy)] = pending
-        result = function(sock.lower, *args[:-4], pending.proxy, None, None, lpErrno)
+        return pending
+
+    def _settle(self, pending: _Pending, done: bool, started: bool) -> None:
+        """After the lower call: ``done`` at once (its completion is recorded in the proxy
+        already: reported now), ``started`` (pending below: the application's structure says
+        so until the report), or neither (failed as it started: no completion comes)."""
         proxy = pending.proxy
-        if result == 0:  # done at once: its completion is reported already below
+        if done:
             self._finish(pending, proxy.OffsetHigh, proxy.InternalHigh, proxy.Offset)
-        elif lpErrno.value == WSA_IO_PENDING:
+        elif started:
             with self._completed:
                 if not pending.done:
-                    request.overlapped.Internal = WSS_OPERATION_IN_PROGRESS
-        else:  # failed as it started: no completion comes
+                    pending.request.overlapped.Internal = WSS_OPERATION_IN_PROGRESS
+        else:
             with self._completed:
                 self._pending.pop(id(proxy), None)
-        return result
 
     def _on_port(self, sock: LayeredSocket, lpErrno: Any) -> bool:
         """Associate the lower socket with the layer's port (made, with its thread, on first
@@ -588,24 +606,84 @@ class LayeredProvider:
     def WSPIoctl(self, s: Any, dwIoControlCode: Any, lpvInBuffer: Any, cbInBuffer: Any,
                  lpvOutBuffer: Any, cbOutBuffer: Any, lpcbBytesReturned: Any, lpOverlapped: Any,
                  lpCompletionRoutine: Any, lpThreadId: Any, lpErrno: Any, /) -> int:
-        if dwIoControlCode == SIO_GET_EXTENSION_FUNCTION_POINTER:
-            return self._refuse(s, lpErrno)
-        return self._forward_overlapped("WSPIoctl", s, lpOverlapped, (
+        """Forwarded; SIO_GET_EXTENSION_FUNCTION_POINTER's answer (the layer below checked the
+        GUID and the buffers) is replaced by this layer's function of that name, which takes
+        this layer's handles (GetAcceptExSockaddrs, which takes none, stays the lower one)."""
+        result = self._forward_overlapped("WSPIoctl", s, lpOverlapped, (
             dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer,
             lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno))
+        if result == 0 and dwIoControlCode == SIO_GET_EXTENSION_FUNCTION_POINTER:
+            name = getattr(lpvOutBuffer.value, "__name__", None)
+            if name in _LAYERED_EXTENSIONS:
+                lpvOutBuffer.value = getattr(self, name)
+        return result
 
     def is_overlapped(self, s: Any) -> bool:
         """Whether the lower socket of ``s`` was made with WSA_FLAG_OVERLAPPED."""
         sock = self.socket_of(s, Ref(0))
         return sock is not None and bool(sock.provider.is_overlapped(sock.lower))
 
-    # --- refused: the extension functions
+    # --- the extension functions (mswsock's): Windows' arguments and results, as the base
+    # provider's (ws2core.provider.extensions); the handles translated, the structure the
+    # layer's own, the last error the thread's in the upcall table
 
-    def _refuse(self, s: Any, lpErrno: Any) -> int:
-        require_out_parameter(lpErrno, "lpErrno")
-        if self.socket_of(s, lpErrno) is not None:
-            lpErrno.value = WSAEOPNOTSUPP
-        return SOCKET_ERROR
+    def AcceptEx(self, sListenSocket: Any, sAcceptSocket: Any, lpOutputBuffer: Any,
+                 dwReceiveDataLength: Any, dwLocalAddressLength: Any,
+                 dwRemoteAddressLength: Any, lpdwBytesReceived: Any, lpOverlapped: Any,
+                 /) -> int:
+        """The layer below's AcceptEx on the two lower sockets; its completion is the
+        listener's (a port associated with this layer's listener gets it)."""
+        code = Ref(0)
+        accept = self.socket_of(sAcceptSocket, code)
+        if accept is None:
+            return self._extension_failed(code.value)
+        return self._extension("AcceptEx", sListenSocket, lpOverlapped, lambda overlapped: (
+            accept.lower, lpOutputBuffer, dwReceiveDataLength, dwLocalAddressLength,
+            dwRemoteAddressLength, lpdwBytesReceived, overlapped))
+
+    def ConnectEx(self, s: Any, name: Any, namelen: Any, lpSendBuffer: Any,
+                  dwSendDataLength: Any, lpdwBytesSent: Any, lpOverlapped: Any, /) -> int:
+        """The layer below's ConnectEx on the lower socket."""
+        return self._extension("ConnectEx", s, lpOverlapped, lambda overlapped: (
+            name, namelen, lpSendBuffer, dwSendDataLength, lpdwBytesSent, overlapped))
+
+    def DisconnectEx(self, s: Any, lpOverlapped: Any, dwFlags: Any, dwReserved: Any, /) -> int:
+        """The layer below's DisconnectEx on the lower socket."""
+        return self._extension("DisconnectEx", s, lpOverlapped, lambda overlapped: (
+            overlapped, dwFlags, dwReserved))
+
+    def _extension(self, name: str, s: Any, lpOverlapped: Any,
+                   arguments: Callable[[Any], tuple[Any, ...]]) -> int:
+        """Call the layer below's extension function ``name`` on the lower socket of ``s``
+        with ``arguments(structure)`` after it; a WSAOVERLAPPED goes down as the
+        layer's own, its completion reported as a WSP call's.  TRUE, or FALSE with the code as
+        the calling thread's last error."""
+        code = Ref(0)
+        sock = self.socket_of(s, code)
+        if sock is None:
+            return self._extension_failed(code.value)
+        function = getattr(sock.provider, name)
+        try:
+            request = overlapped_request(sock.handle, lpOverlapped, None, None)
+        except WinsockError as error:
+            return self._extension_failed(error.winerror)
+        if request is None:  # NULL: the layer below says what that is
+            result: int = function(sock.lower, *arguments(lpOverlapped))
+            return result
+        pending = self._pending_on(sock, request, code)
+        if pending is None:
+            return self._extension_failed(code.value)
+        result = function(sock.lower, *arguments(pending.proxy))
+        upcalls = self.upcalls
+        self._settle(pending, result == TRUE,
+                     upcalls is not None and upcalls.WSAGetLastError() == WSA_IO_PENDING)
+        return result
+
+    def _extension_failed(self, code: int) -> int:
+        upcalls = self.upcalls
+        if upcalls is not None:
+            upcalls.WSASetLastError(code)
+        return FALSE
 
     # --- window messages: the lower socket posts to this layer's window, which re-posts
 
